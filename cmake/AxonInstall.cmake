@@ -1,0 +1,22 @@
+# Installation: headers, both libraries, a CMake package config and axon.pc.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS axon axon_static EXPORT axonTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/axon DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT axonTargets NAMESPACE axon:: FILE axonTargets.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+configure_package_config_file(cmake/axonConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/axonConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/axonConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axonConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/axonConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+configure_file(cmake/axon.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
