@@ -1,0 +1,12 @@
+/*
+ * axon/axon.h: the umbrella header. Include this one.
+ */
+#ifndef AXON_AXON_H
+#define AXON_AXON_H
+
+#include "axon/common.h"
+#include "axon/log.h"
+#include "axon/clock.h"
+#include "axon/loop.h"
+
+#endif /* AXON_AXON_H */

@@ -1,0 +1,66 @@
+/* Private: the loop structure, shared by loop.c, timer.c and loop_thread.c. */
+#ifndef AX__LOOP_H
+#define AX__LOOP_H
+
+#include <pthread.h>
+#include <sys/epoll.h>
+
+#include "axon/loop.h"
+#include "core/ax__list.h"
+
+/* ax_io.flags */
+enum {
+    AX__IO_CLOSING = 1u << 0,  /* ax_io_close() was called */
+    AX__IO_PARKED = 1u << 1,   /* node is on a ready list */
+    AX__IO_INTERNAL = 1u << 2, /* the loop's own timerfd / eventfd */
+};
+
+struct ax__task {
+    ax_task_fn fn;
+    void *arg;
+};
+
+struct ax_loop {
+    int epfd;
+    ax_io timer_io; /* timerfd: earliest timer deadline */
+    ax_io wake_io;  /* eventfd: posted tasks */
+    struct epoll_event *events;
+    unsigned max_events;
+    unsigned io_budget;
+
+    ax__qnode ready;   /* handlers parked by ax_io_park() */
+    ax__qnode closing; /* closed handlers waiting for their close callback */
+    size_t nio;        /* user handlers registered, closing ones included */
+
+    /* Timers: a binary min-heap of pointers ordered by (deadline, seq). */
+    ax_timer **heap;
+    size_t heap_len;
+    size_t heap_cap;
+    uint64_t timer_seq;
+    uint64_t timer_gen; /* incremented at the start of each timers phase */
+    int64_t armed;      /* deadline programmed into the timerfd; INT64_MAX: none */
+
+    int64_t now;
+    uint64_t callbacks; /* callbacks run so far: progress for run_once */
+    bool in_step;
+    bool running;
+    bool stop;
+
+    /* Posted tasks: producers append to post_q under post_lock; the loop
+     * swaps post_q and run_q and runs run_q without the lock. Both arrays are
+     * reused, so the steady state allocates nothing. */
+    pthread_mutex_t post_lock;
+    struct ax__task *post_q;
+    size_t post_len;
+    size_t post_cap;
+    struct ax__task *run_q;
+    size_t run_cap;
+    bool wake_pending; /* an eventfd write is outstanding (under post_lock) */
+};
+
+/* timer.c */
+void ax__timer_run_due(ax_loop *loop);
+void ax__timer_arm(ax_loop *loop);
+void ax__timer_heap_free(ax_loop *loop);
+
+#endif /* AX__LOOP_H */

@@ -1,0 +1,463 @@
+/*
+ * The reactor: one epoll instance (edge-triggered), one timerfd for all
+ * timers, one eventfd for posted tasks. The phases and the edge-triggered
+ * contract are documented in include/axon/loop.h; this file says why the
+ * code looks the way it does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "axon/clock.h"
+#include "transport/ax__loop.h"
+
+#define AX__DEFAULT_MAX_EVENTS 256u
+#define AX__DEFAULT_IO_BUDGET  16u
+
+void ax_loop_options_init(struct ax_loop_options *opt)
+{
+    opt->max_events = AX__DEFAULT_MAX_EVENTS;
+    opt->io_budget = AX__DEFAULT_IO_BUDGET;
+}
+
+static uint32_t epoll_mask(unsigned events)
+{
+    /* RDHUP is always asked for: it is how a half-close shows up under ET. */
+    uint32_t m = EPOLLET | EPOLLRDHUP;
+    if (events & AX_IO_READABLE)
+        m |= EPOLLIN;
+    if (events & AX_IO_WRITABLE)
+        m |= EPOLLOUT;
+    return m;
+}
+
+static unsigned ax_events(uint32_t ev)
+{
+    unsigned r = 0;
+    if (ev & (EPOLLIN | EPOLLPRI))
+        r |= AX_IO_READABLE;
+    if (ev & EPOLLOUT)
+        r |= AX_IO_WRITABLE;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        r |= AX_IO_HANGUP;
+    if (ev & EPOLLERR)
+        r |= AX_IO_ERROR;
+    return r;
+}
+
+static int register_internal(ax_loop *loop, ax_io *io, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = io};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return ax_err_from_errno(errno);
+    memset(io, 0, sizeof *io);
+    io->loop = loop; /* set only once registered: the failure path relies on it */
+    io->fd = fd;
+    io->flags = AX__IO_INTERNAL;
+    io->interest = AX_IO_READABLE;
+    ax__list_init(&io->node);
+    return 0;
+}
+
+int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
+{
+    struct ax_loop_options defaults;
+    if (!out)
+        return AX_EINVAL;
+    if (!opt) {
+        ax_loop_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (opt->max_events == 0)
+        return AX_EINVAL;
+
+    ax_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return AX_ENOMEM;
+    loop->epfd = loop->timer_io.fd = loop->wake_io.fd = -1;
+    loop->max_events = opt->max_events;
+    loop->io_budget = opt->io_budget ? opt->io_budget : 1;
+    loop->armed = INT64_MAX;
+    ax__list_init(&loop->ready);
+    ax__list_init(&loop->closing);
+    pthread_mutex_init(&loop->post_lock, NULL);
+
+    int rc = AX_ENOMEM;
+    /* The event array is allocated once, here, never per iteration. */
+    loop->events = calloc(loop->max_events, sizeof *loop->events);
+    if (!loop->events)
+        goto fail;
+
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0)
+        goto fail_errno;
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0)
+        goto fail_errno;
+    if ((rc = register_internal(loop, &loop->timer_io, tfd)) < 0) {
+        close(tfd);
+        goto fail;
+    }
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0)
+        goto fail_errno;
+    if ((rc = register_internal(loop, &loop->wake_io, efd)) < 0) {
+        close(efd);
+        goto fail;
+    }
+    loop->now = ax_clock_mono_ns();
+    *out = loop;
+    return 0;
+
+fail_errno:
+    rc = ax_err_from_errno(errno);
+fail:
+    if (loop->timer_io.loop)
+        close(loop->timer_io.fd);
+    if (loop->epfd >= 0)
+        close(loop->epfd);
+    free(loop->events);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop);
+    return rc;
+}
+
+static void run_posted(ax_loop *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    struct ax__task *tasks = loop->post_q;
+    size_t n = loop->post_len;
+    /* Swap the arrays: producers go on appending to the other one while the
+     * tasks run without the lock. Clearing wake_pending here (not when the
+     * eventfd is read) means a post that lands after the swap always writes
+     * the eventfd again, so no wake-up is lost. */
+    loop->post_q = loop->run_q;
+    loop->post_cap ^= loop->run_cap;
+    loop->run_cap ^= loop->post_cap;
+    loop->post_cap ^= loop->run_cap;
+    loop->run_q = tasks;
+    loop->post_len = 0;
+    loop->wake_pending = false;
+    pthread_mutex_unlock(&loop->post_lock);
+
+    for (size_t i = 0; i < n; i++) {
+        loop->callbacks++;
+        tasks[i].fn(tasks[i].arg);
+    }
+}
+
+static void run_closes(ax_loop *loop)
+{
+    ax__qnode *n;
+    while ((n = ax__list_pop_front(&loop->closing)) != NULL) {
+        ax_io *io = ax__container_of(n, ax_io, node);
+        loop->nio--;
+        loop->callbacks++;
+        /* After this call the owner may have freed io: do not touch it. */
+        if (io->close_cb)
+            io->close_cb(io, io->user);
+    }
+}
+
+static void drain_fd(int fd)
+{
+    uint64_t v;
+    /* timerfd and eventfd reads are 8 bytes; EAGAIN just means nothing to
+     * reset. The value itself is not needed: the heap and the task queue are
+     * the truth, the fds only wake epoll. */
+    while (read(fd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+}
+
+static void dispatch_io(ax_loop *loop, int n)
+{
+    for (int i = 0; i < n; i++) {
+        ax_io *io = loop->events[i].data.ptr;
+        uint32_t ev = loop->events[i].events;
+        if (io->flags & AX__IO_INTERNAL) {
+            drain_fd(io->fd);
+            continue;
+        }
+        /* Closed earlier in this iteration (maybe by another handler of the
+         * same batch): its memory is still valid until the closes phase, but
+         * its events are stale. If the fd number was reused already, the new
+         * handler has its own epoll_data.ptr, so nothing is confused. */
+        if (io->flags & AX__IO_CLOSING)
+            continue;
+        unsigned bits = ax_events(ev) & (io->interest | AX_IO_HANGUP | AX_IO_ERROR);
+        if (io->flags & AX__IO_PARKED) {
+            /* Called now anyway: fold the parked events into this call. */
+            bits |= io->parked;
+            io->parked = 0;
+            io->flags &= ~AX__IO_PARKED;
+            ax__list_remove(&io->node);
+        }
+        if (!bits)
+            continue;
+        loop->callbacks++;
+        io->cb(io, bits, io->user);
+    }
+}
+
+static void run_ready(ax_loop *loop)
+{
+    /* Take a snapshot: a handler that parks again while being served goes to
+     * the loop's (now empty) list and waits for the next iteration, so one
+     * busy fd cannot starve the others. */
+    ax__qnode batch;
+    ax__list_move(&loop->ready, &batch);
+    ax__qnode *n;
+    while ((n = ax__list_pop_front(&batch)) != NULL) {
+        ax_io *io = ax__container_of(n, ax_io, node);
+        unsigned bits = io->parked;
+        io->parked = 0;
+        io->flags &= ~AX__IO_PARKED;
+        loop->callbacks++;
+        io->cb(io, bits, io->user);
+    }
+}
+
+int ax_loop_step(ax_loop *loop, int timeout_ms)
+{
+    if (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop)
+        timeout_ms = 0;
+
+    loop->in_step = true;
+    int n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
+    if (n < 0) {
+        if (errno != EINTR) {
+            loop->in_step = false;
+            return ax_err_from_errno(errno);
+        }
+        n = 0;
+    }
+    loop->now = ax_clock_mono_ns();
+
+    ax__timer_run_due(loop);
+    dispatch_io(loop, n);
+    run_ready(loop);
+    run_posted(loop);
+    run_closes(loop);
+
+    loop->in_step = false;
+    /* Program the timerfd once per iteration rather than at every
+     * ax_timer_start() made by a callback. */
+    ax__timer_arm(loop);
+    return (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing)) ? 1 : 0;
+}
+
+int ax_loop_run_once(ax_loop *loop, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : ax_clock_mono_ns() + timeout_ms * AX_NS_PER_MS;
+    uint64_t before = loop->callbacks;
+    for (;;) {
+        int wait_ms = -1;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - ax_clock_mono_ns();
+            if (left < 0)
+                left = 0;
+            wait_ms = (int)((left + AX_NS_PER_MS - 1) / AX_NS_PER_MS);
+        }
+        int rc = ax_loop_step(loop, wait_ms);
+        if (rc < 0)
+            return rc;
+        if (loop->callbacks != before)
+            return 1;
+        if (timeout_ms >= 0 && ax_clock_mono_ns() >= deadline)
+            return 0;
+    }
+}
+
+int ax_loop_run(ax_loop *loop)
+{
+    int rc = 0;
+    loop->running = true;
+    while (!loop->stop) {
+        rc = ax_loop_step(loop, -1);
+        if (rc < 0)
+            break;
+    }
+    loop->stop = false;
+    loop->running = false;
+    return rc < 0 ? rc : 0;
+}
+
+void ax_loop_stop(ax_loop *loop)
+{
+    loop->stop = true;
+}
+
+int ax_loop_fd(const ax_loop *loop)
+{
+    return loop->epfd;
+}
+
+unsigned ax_loop_io_budget(const ax_loop *loop)
+{
+    return loop->io_budget;
+}
+
+int64_t ax_loop_now(const ax_loop *loop)
+{
+    return loop->now;
+}
+
+size_t ax_loop_open_count(const ax_loop *loop)
+{
+    return loop->nio + loop->heap_len;
+}
+
+int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg)
+{
+    if (!loop || !fn)
+        return AX_EINVAL;
+    bool wake = false;
+    pthread_mutex_lock(&loop->post_lock);
+    if (loop->post_len == loop->post_cap) {
+        size_t cap = loop->post_cap ? loop->post_cap * 2 : 64;
+        struct ax__task *q = realloc(loop->post_q, cap * sizeof *q);
+        if (!q) {
+            pthread_mutex_unlock(&loop->post_lock);
+            return AX_ENOMEM;
+        }
+        loop->post_q = q;
+        loop->post_cap = cap;
+    }
+    loop->post_q[loop->post_len++] = (struct ax__task){fn, arg};
+    if (!loop->wake_pending) {
+        loop->wake_pending = true;
+        wake = true;
+    }
+    pthread_mutex_unlock(&loop->post_lock);
+
+    if (wake) {
+        uint64_t one = 1;
+        /* Cannot fail with EAGAIN short of 2^64-1 unread writes; EINTR is
+         * retried. The write happens after the unlock so the loop thread,
+         * woken, does not block on the mutex we still hold. */
+        while (write(loop->wake_io.fd, &one, sizeof one) < 0 && errno == EINTR) {
+        }
+    }
+    return 0;
+}
+
+int ax_loop_free(ax_loop *loop)
+{
+    if (!loop)
+        return AX_EINVAL;
+    if (loop->in_step)
+        return AX_EBUSY;
+    /* Tasks may close handlers and close callbacks may post tasks: run both
+     * until neither has anything left. */
+    for (;;) {
+        pthread_mutex_lock(&loop->post_lock);
+        bool posted = loop->post_len > 0;
+        pthread_mutex_unlock(&loop->post_lock);
+        if (!posted && ax__list_empty(&loop->closing))
+            break;
+        run_posted(loop);
+        run_closes(loop);
+    }
+    if (ax_loop_open_count(loop) > 0)
+        return AX_EBUSY;
+
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, loop->timer_io.fd, NULL);
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, loop->wake_io.fd, NULL);
+    close(loop->timer_io.fd);
+    close(loop->wake_io.fd);
+    close(loop->epfd);
+    ax__timer_heap_free(loop);
+    free(loop->events);
+    free(loop->post_q);
+    free(loop->run_q);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop);
+    return 0;
+}
+
+/* ---- ax_io ---- */
+
+int ax_io_init(ax_loop *loop, ax_io *io, int fd, unsigned events, ax_io_cb cb, void *user)
+{
+    if (!loop || !io || fd < 0 || !cb || (events & ~(unsigned)(AX_IO_READABLE | AX_IO_WRITABLE)))
+        return AX_EINVAL;
+    memset(io, 0, sizeof *io);
+    io->loop = loop;
+    io->cb = cb;
+    io->user = user;
+    io->fd = fd;
+    io->interest = events;
+    ax__list_init(&io->node);
+    struct epoll_event ev = {.events = epoll_mask(events), .data.ptr = io};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int e = errno;
+        io->fd = -1;
+        io->flags = AX__IO_CLOSING;
+        return e == EPERM ? AX_ENOTSUP : ax_err_from_errno(e);
+    }
+    loop->nio++;
+    return 0;
+}
+
+int ax_io_set_events(ax_io *io, unsigned events)
+{
+    if (io->flags & AX__IO_CLOSING)
+        return AX_ECLOSED;
+    events &= AX_IO_READABLE | AX_IO_WRITABLE;
+    if (events == io->interest)
+        return 0;
+    struct epoll_event ev = {.events = epoll_mask(events), .data.ptr = io};
+    if (epoll_ctl(io->loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+        return ax_err_from_errno(errno);
+    io->interest = events;
+    return 0;
+}
+
+unsigned ax_io_events(const ax_io *io)
+{
+    return io->interest;
+}
+
+void ax_io_park(ax_io *io, unsigned events)
+{
+    if (io->flags & AX__IO_CLOSING)
+        return;
+    io->parked |= events;
+    if (!(io->flags & AX__IO_PARKED)) {
+        io->flags |= AX__IO_PARKED;
+        ax__list_push_back(&io->loop->ready, &io->node);
+    }
+}
+
+int ax_io_fd(const ax_io *io)
+{
+    return io->fd;
+}
+
+bool ax_io_is_closing(const ax_io *io)
+{
+    return (io->flags & AX__IO_CLOSING) != 0;
+}
+
+void ax_io_close(ax_io *io, ax_io_close_cb close_cb)
+{
+    if (io->flags & AX__IO_CLOSING)
+        return;
+    ax_loop *loop = io->loop;
+    io->flags |= AX__IO_CLOSING;
+    /* DEL before close: once closed, the fd number may be handed to a new
+     * socket at once, and a stale registration must not outlive it. */
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    close(io->fd);
+    io->fd = -1;
+    if (io->flags & AX__IO_PARKED) {
+        io->flags &= ~AX__IO_PARKED;
+        io->parked = 0;
+        ax__list_remove(&io->node);
+    }
+    io->close_cb = close_cb;
+    ax__list_push_back(&loop->closing, &io->node);
+}
