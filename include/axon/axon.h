@@ -8,5 +8,6 @@
 #include "axon/log.h"
 #include "axon/clock.h"
 #include "axon/loop.h"
+#include "axon/qos.h"
 
 #endif /* AXON_AXON_H */
