@@ -416,6 +416,16 @@ int ax_io_set_events(ax_io *io, unsigned events)
     return 0;
 }
 
+int ax_io_rearm(ax_io *io)
+{
+    if (io->flags & AX__IO_CLOSING)
+        return AX_ECLOSED;
+    struct epoll_event ev = {.events = epoll_mask(io->interest), .data.ptr = io};
+    if (epoll_ctl(io->loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+        return ax_err_from_errno(errno);
+    return 0;
+}
+
 unsigned ax_io_events(const ax_io *io)
 {
     return io->interest;
@@ -442,16 +452,18 @@ bool ax_io_is_closing(const ax_io *io)
     return (io->flags & AX__IO_CLOSING) != 0;
 }
 
-void ax_io_close(ax_io *io, ax_io_close_cb close_cb)
+static int io_unregister(ax_io *io, ax_io_close_cb close_cb, bool close_fd)
 {
     if (io->flags & AX__IO_CLOSING)
-        return;
+        return -1;
     ax_loop *loop = io->loop;
+    int fd = io->fd;
     io->flags |= AX__IO_CLOSING;
     /* DEL before close: once closed, the fd number may be handed to a new
      * socket at once, and a stale registration must not outlive it. */
-    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-    close(io->fd);
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (close_fd)
+        close(fd);
     io->fd = -1;
     if (io->flags & AX__IO_PARKED) {
         io->flags &= ~AX__IO_PARKED;
@@ -460,4 +472,15 @@ void ax_io_close(ax_io *io, ax_io_close_cb close_cb)
     }
     io->close_cb = close_cb;
     ax__list_push_back(&loop->closing, &io->node);
+    return fd;
+}
+
+void ax_io_close(ax_io *io, ax_io_close_cb close_cb)
+{
+    io_unregister(io, close_cb, true);
+}
+
+int ax_io_detach(ax_io *io, ax_io_close_cb close_cb)
+{
+    return io_unregister(io, close_cb, false);
 }

@@ -276,6 +276,15 @@ AX_API int ax_io_init(ax_loop *loop, ax_io *io, int fd, unsigned events, ax_io_c
  */
 AX_API int ax_io_set_events(ax_io *io, unsigned events);
 
+/**
+ * ax_io_rearm() - register the current interest again (EPOLL_CTL_MOD even
+ * though nothing changed): the kernel re-checks readiness and reports what
+ * is ready now as a new edge. For a handler that cannot be sure an edge is
+ * still to come (e.g. EAGAIN while AX_IO_WRITABLE was already armed).
+ * Returns 0, AX_ECLOSED or a mapped OS error.
+ */
+AX_API int ax_io_rearm(ax_io *io);
+
 /** ax_io_events() - the AX_IO_READABLE/WRITABLE interest currently set. */
 AX_API unsigned ax_io_events(const ax_io *io);
 
@@ -299,6 +308,13 @@ AX_API bool ax_io_is_closing(const ax_io *io);
  * the handler are dropped. A second call is a no-op.
  */
 AX_API void ax_io_close(ax_io *io, ax_io_close_cb close_cb);
+
+/**
+ * ax_io_detach() - as ax_io_close(), but hand the fd back instead of closing
+ * it: EPOLL_CTL_DEL now, @close_cb in the closes phase. Returns the fd (the
+ * caller owns it from now on), or -1 if the handler was already closed.
+ */
+AX_API int ax_io_detach(ax_io *io, ax_io_close_cb close_cb);
 
 /**
  * ax_timer_init() - prepare a stopped timer. Cannot fail for valid

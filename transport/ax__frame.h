@@ -1,0 +1,69 @@
+/*
+ * Private: the frame codec (docs/protocol.md specifies the format).
+ *
+ * The decoder is pure: it looks only at the bytes it is given, keeps no
+ * state, never reads past them, and answers with a length ("one complete
+ * header/frame of this many bytes"), 0 ("need more bytes") or a negative
+ * AX_E* code with a reason. Lengths are checked against the caller's
+ * maximum before anyone allocates.
+ */
+#ifndef AX__FRAME_H
+#define AX__FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AX_FRAME_MAGIC               0x4E4F5841u /* "AXON" read as little-endian u32 */
+#define AX_FRAME_VERSION             1u
+#define AX_FRAME_HEADER_SIZE         48u /* version 1 */
+#define AX_FRAME_HEADER_MAX          1024u
+#define AX_FRAME_DEFAULT_MAX_PAYLOAD (64u * 1024u * 1024u)
+
+enum ax_frame_type {
+    AX_FRAME_HELLO = 1,
+    AX_FRAME_ERROR = 2,
+    AX_FRAME_DATA = 3,
+    /* 4..15: control frames of the publish/subscribe protocol */
+    AX_FRAME_TYPE_MAX = 15
+};
+
+enum ax_frame_flags {
+    AX_FRAME_F_PAYLOAD_CRC = 1u << 0,
+};
+
+struct ax_frame_hdr {
+    uint8_t version;
+    uint8_t type;
+    uint16_t flags;
+    uint16_t header_len;
+    uint32_t payload_len;
+    uint32_t stream;
+    uint32_t payload_crc;
+    uint64_t seq;
+    int64_t timestamp_ns;
+};
+
+/* Write the 48-byte version-1 header for @h (version and header_len are
+ * filled in; payload_crc is taken as given) into @out, with its header CRC. */
+void ax_frame_encode_header(uint8_t out[AX_FRAME_HEADER_SIZE], const struct ax_frame_hdr *h);
+
+/* Decode a header from @p[0..n). Returns the header length (> 0) when a
+ * complete, valid header is there; 0 when more bytes are needed; or
+ * AX_EPROTO (bad magic, header length, unknown type), AX_EVERSION,
+ * AX_ECRC (header CRC), AX_EMSGSIZE (payload_len > @max_payload), with
+ * *@why set to a static reason. */
+int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
+                           const char **why);
+
+/* Decode one whole frame. Returns header_len + payload_len when complete
+ * (with *@payload pointing into @p), 0 when more bytes are needed, or an
+ * error as above, plus AX_ECRC when PAYLOAD_CRC is set and the payload does
+ * not match. */
+long ax_frame_decode(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
+                     const uint8_t **payload, const char **why);
+
+/* Check a payload against a decoded header's payload_crc (when its
+ * PAYLOAD_CRC flag is set). 0 or AX_ECRC. */
+int ax_frame_check_payload(const struct ax_frame_hdr *h, const uint8_t *payload);
+
+#endif /* AX__FRAME_H */
