@@ -12,7 +12,8 @@ function(axon_target_defaults target)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
 endfunction()
 
-# axon_apply_sanitizers(<kind>): "address" = ASan+UBSan, "thread" = TSan.
+# axon_apply_sanitizers(<kind>): "address" = ASan+UBSan, "thread" = TSan,
+# "fuzz" = libFuzzer coverage + ASan+UBSan (clang only).
 # Applied to every target of the build (library, tools and tests alike) so a
 # report cannot hide in code compiled without instrumentation.
 macro(axon_apply_sanitizers kind)
@@ -20,10 +21,15 @@ macro(axon_apply_sanitizers kind)
     add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
                         -fno-omit-frame-pointer)
     add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
+  elseif("${kind}" STREQUAL "fuzz")
+    # libFuzzer coverage for the library; fuzz targets add -fsanitize=fuzzer.
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                        -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=address,undefined)
   elseif("${kind}" STREQUAL "thread")
     add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
     add_link_options(-fsanitize=thread)
   elseif(NOT "${kind}" STREQUAL "")
-    message(FATAL_ERROR "AXON_SANITIZE must be empty, address or thread, not '${kind}'")
+    message(FATAL_ERROR "AXON_SANITIZE must be empty, address, thread or fuzz, not '${kind}'")
   endif()
 endmacro()

@@ -3,7 +3,9 @@
 #
 #   bash tools/dev.sh demo    install packages, build, run the demo
 #   bash tools/dev.sh test    install packages, build and run the whole suite:
-#                             asan (ASan+UBSan), tsan, aarch64 under qemu-user
+#                             asan (ASan+UBSan), tsan, aarch64 under qemu-user,
+#                             then each fuzz target for a bounded time
+#   bash tools/dev.sh fuzz    only the fuzz stage (FUZZ_SECONDS to change the time)
 #   bash tools/dev.sh deps    only install the packages
 #
 # Runs as root (CI) or through sudo. Each stage prints how long it took.
@@ -60,6 +62,36 @@ build_and_test() {
   stage_end "$preset"
 }
 
+# Run every libFuzzer target for a bounded time (FUZZ_SECONDS, default 60
+# for the frame decoder and 20 for the others) from its seed corpus in
+# tests/fuzz/corpus/<name without fuzz_>; new inputs go to the build tree.
+fuzz() {
+  stage fuzz
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz --target axon_fuzzers
+  rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-*
+  local dir=build/fuzz/tests/fuzz
+  for bin in "$dir"/fuzz_*; do
+    [ -x "$bin" ] || continue
+    local name secs seeds work
+    name=$(basename "$bin")
+    secs=${FUZZ_SECONDS:-$([ "$name" = fuzz_frame ] && echo 60 || echo 20)}
+    seeds=tests/fuzz/corpus/${name#fuzz_}
+    work=build/fuzz/corpus/${name#fuzz_}
+    mkdir -p "$work"
+    echo "--- $name for ${secs}s"
+    "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+      "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
+    # libFuzzer exits non-zero on a finding; grep hides the status, so
+    # check for the artifact it writes instead.
+    if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then
+      echo "fuzz: $name found a failing input:"; ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null
+      exit 1
+    fi
+  done
+  stage_end fuzz
+}
+
 case "${1:-}" in
   deps)
     deps cross
@@ -78,7 +110,11 @@ case "${1:-}" in
     build_and_test asan
     build_and_test tsan
     build_and_test aarch64
+    fuzz
     echo "=== all stages passed in $(( $(date +%s) - total )) s"
+    ;;
+  fuzz)
+    fuzz
     ;;
   *)
     sed -n '2,10p' "$0"

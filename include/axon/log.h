@@ -79,7 +79,8 @@ AX_API void ax_log_write(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /** ax_log_vwrite() - as ax_log_write(), with a va_list. */
-AX_API void ax_log_vwrite(int level, const char *module, const char *fmt, va_list ap);
+AX_API void ax_log_vwrite(int level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define AX_LOG_AT(level, module, ...)                                                              \
     do {                                                                                           \
