@@ -80,8 +80,9 @@ fuzz() {
     work=build/fuzz/corpus/${name#fuzz_}
     mkdir -p "$work"
     echo "--- $name for ${secs}s"
+    local dict=tests/fuzz/${name#fuzz_}.dict
     "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-      "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
+      $( [ -f "$dict" ] && echo "-dict=$dict" ) "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
     # libFuzzer exits non-zero on a finding; grep hides the status, so
     # check for the artifact it writes instead.
     if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then

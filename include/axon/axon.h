@@ -9,5 +9,6 @@
 #include "axon/clock.h"
 #include "axon/loop.h"
 #include "axon/qos.h"
+#include "axon/config.h"
 
 #endif /* AXON_AXON_H */
