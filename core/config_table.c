@@ -64,8 +64,9 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .min = 0,
      .max = 232,
      .env = "AXON_DOMAIN",
-     .desc = "Domain id. Nodes in different domains never see each other; the domain is "
-             "added to discovery.port."},
+     .desc = "Domain id. Nodes in different domains never see each other: each domain has "
+             "its own discovery ports (discovery.port + 10 * domain) and every message "
+             "carries it."},
     {.path = "node.threads",
      .type = AX__CFG_UINT,
      CFG(threads),
@@ -103,7 +104,8 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .def = "7400",
      .min = 1,
      .max = 65535,
-     .desc = "Base UDP port of the announcements; a node uses port + node.domain."},
+     .desc = "Base UDP port. Multicast announcements use port + 10 * node.domain; the 8 ports "
+             "after it are the unicast ports of peers mode (docs/discovery.md)."},
     {.path = "discovery.ttl",
      .type = AX__CFG_UINT,
      CFG(discovery.ttl),
@@ -121,9 +123,11 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .max = AX_CONFIG_PEERS_MAX,
      .check = check_peer,
      .env = "AXON_PEERS",
-     .desc = "Unicast peers, \"host\" or \"host:port\" (IPv4 address or host name; the port "
-             "defaults to discovery.port + node.domain). The only targets in peers mode. In "
-             "AXON_PEERS: comma-separated."},
+     .desc = "Unicast peers, \"host\" or \"host:port\" (IPv4 address or host name). A bare "
+             "host is tried on the 8 unicast ports of the domain, so up to 8 nodes per host "
+             "are found; host:port names one node's port. Peers mode also keeps host-local "
+             "multicast, so nodes on one host always find each other. In AXON_PEERS: "
+             "comma-separated."},
     {.path = "discovery.heartbeat",
      .type = AX__CFG_DURATION,
      CFG(discovery.heartbeat_ns),
@@ -1004,9 +1008,9 @@ static int rule_lease(const struct ax_config *c, char *msg, size_t n)
 
 static int rule_disc_port(const struct ax_config *c, char *msg, size_t n)
 {
-    if ((uint32_t)c->discovery.port + c->domain <= 65535)
+    if ((uint32_t)c->discovery.port + 10u * c->domain + 8u <= 65535)
         return 0;
-    snprintf(msg, n, "discovery.port (%u) + node.domain (%u) exceeds 65535",
+    snprintf(msg, n, "discovery.port (%u) + 10 * node.domain (%u) + 8 exceeds 65535",
              (unsigned)c->discovery.port, (unsigned)c->domain);
     return -1;
 }

@@ -119,7 +119,7 @@ struct ax_config {
         enum ax_discovery_mode mode; /* discovery.mode */
         char interface[64];          /* discovery.interface: name or IPv4, "" = any */
         char group[48];              /* discovery.group: IPv4 multicast group */
-        uint16_t port;               /* discovery.port: base UDP port (+ domain) */
+        uint16_t port;               /* discovery.port: base UDP port (+ 10 * domain) */
         uint8_t ttl;                 /* discovery.ttl: multicast TTL, network mode */
         char **peers;                /* discovery.peers: "host" or "host:port" */
         size_t npeers;
