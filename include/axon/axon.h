@@ -9,6 +9,7 @@
 #include "axon/clock.h"
 #include "axon/loop.h"
 #include "axon/qos.h"
+#include "axon/node.h"
 #include "axon/config.h"
 
 #endif /* AXON_AXON_H */

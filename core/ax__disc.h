@@ -1,0 +1,119 @@
+/*
+ * Private: discovery internals shared by core/disc.c (sockets, protocol,
+ * timers) and core/disc_table.c (the table of peers and their endpoints).
+ * Everything here runs on the node's loops[0], except where noted; the
+ * table itself is guarded by node->lock.
+ */
+#ifndef AX__DISC_H
+#define AX__DISC_H
+
+#include <netinet/in.h>
+
+#include "control.pb.h"
+#include "core/ax__node.h"
+
+#define AX__DGRAM_MAX          1400u /* announcement datagrams fit an Ethernet MTU */
+#define AX__UNICAST_PORTS      8u    /* peers mode: unicast ports per domain and host */
+#define AX__DOMAIN_PORT_GAP    10u
+#define AX__PAGES_MAX          4096u  /* announcement pages per generation */
+#define AX__PEER_ENDPOINTS_MAX 65536u /* endpoints kept per remote node */
+
+struct ax__peer_ep {
+    struct ax_endpoint_info info;
+    uint64_t seen_gen; /* newest generation whose pages listed it */
+};
+
+/* A remote node. */
+struct ax__peer {
+    struct ax__disc *disc;
+    struct ax_node_info info; /* uptime/heard_age filled in at snapshot time */
+    int64_t start_real_ns;
+    int64_t last_heard; /* CLOCK_MONOTONIC */
+    struct sockaddr_in from;
+    bool unicast_known;
+    struct sockaddr_in unicast; /* peers mode: its discovery unicast socket */
+
+    uint64_t gen_committed; /* newest generation received completely */
+    bool has_committed;
+    uint64_t gen_pending; /* generation being assembled */
+    uint32_t pages;
+    uint8_t *page_seen; /* pages entries */
+
+    struct ax__peer_ep *eps;
+    size_t neps, eps_cap;
+
+    ax_timer lease;
+    int64_t last_request; /* rate limit of our StateRequests to it */
+};
+
+/* Collected events, dispatched after node->lock is released. */
+struct ax__events {
+    struct ax_graph_event *ev;
+    size_t n, cap;
+};
+
+struct ax__disc {
+    ax_node *node;
+    ax_loop *loop;
+    enum ax_discovery_mode mode;
+    uint16_t group_port;
+
+    bool mc_on; /* host-local or network multicast */
+    ax_io mc_rx;
+    int mc_tx_fd;
+    struct sockaddr_in group;
+
+    bool uc_on; /* peers mode unicast socket */
+    ax_io uc;
+    uint16_t uc_port;
+    struct sockaddr_in *targets; /* unicast targets: configured peers (spread over the ports) */
+    size_t ntargets;
+
+    char unicast_str[64];
+    ax_timer hb_timer, refresh_timer, soon_timer;
+    int64_t last_full;
+    uint64_t seq;
+    bool stopped;
+
+    /* Page composition of our endpoint set for `composed_gen`. */
+    uint64_t composed_gen;
+    axon_ctl_Endpoint *snap; /* the endpoints at composed_gen, sorted by id */
+    struct ax__ep_counters **snap_ctr;
+    size_t nsnap, snap_cap;
+    uint32_t *page_start; /* npages + 1 offsets into snap */
+    uint32_t npages;
+
+    /* The table (under node->lock). */
+    struct ax__peer **peers;
+    size_t npeers, peers_cap;
+
+    struct { /* StateRequests to nodes we do not know yet, rate-limited */
+        uint64_t id;
+        int64_t at;
+    } unknown_req[16];
+
+    struct ax_discovery_stats stats; /* under node->lock */
+
+    axon_ctl_Discovery rx, tx; /* large (nanopb static sizes): kept here, not on the stack */
+    uint8_t rxbuf[65536];
+    uint8_t txbuf[AX__DGRAM_MAX + 256];
+};
+
+/* core/disc_table.c (all with node->lock held, on loops[0]) */
+struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
+void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
+                              const struct sockaddr_in *from, bool via_unicast,
+                              struct ax__events *evs);
+void ax__table_touch(struct ax__disc *d, struct ax__peer *p);
+void ax__table_remove(struct ax__disc *d, struct ax__peer *p, bool lease_expired,
+                      struct ax__events *evs);
+void ax__table_free_all(struct ax__disc *d);
+void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out);
+void ax__events_push(struct ax__events *evs, const struct ax_graph_event *ev);
+void ax__events_free(struct ax__events *evs);
+
+/* core/disc.c */
+void ax__disc_request_state(struct ax__disc *d, uint64_t target);
+void ax__disc_schedule_full(struct ax__disc *d);
+
+#endif /* AX__DISC_H */

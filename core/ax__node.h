@@ -1,0 +1,104 @@
+/*
+ * Private: the node object, its local endpoint registry and the discovery
+ * module's interface.
+ *
+ * Threads: a node has nloops loops. loops[0] runs discovery (UDP sockets,
+ * heartbeat/refresh timers, one lease timer per peer) and accepts data
+ * connections. node->lock guards the discovery table, the local endpoint
+ * registry and the graph listener; it is held only to copy or update them,
+ * never while calling user code.
+ */
+#ifndef AX__NODE_H
+#define AX__NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "axon/loop.h"
+#include "axon/node.h"
+
+struct ax__disc;
+struct ax_tcp_listener;
+
+/* Counters of a local endpoint: written by its loop, read by discovery. */
+struct ax__ep_counters {
+    atomic_ullong messages;
+    atomic_ullong bytes;
+    atomic_ullong drops[AX_DROP_REASON_COUNT_];
+    atomic_ullong gaps;
+    atomic_uint connections;
+};
+
+/* A local publisher or subscription as discovery announces it. */
+struct ax__local_ep {
+    uint32_t id;
+    enum ax_endpoint_kind kind;
+    char topic[AX_TOPIC_MAX];
+    char type_name[AX_TYPE_NAME_MAX];
+    uint8_t type_hash[AX_TYPE_HASH_SIZE];
+    struct ax_qos qos;
+    struct ax__ep_counters *ctr; /* owned by the endpoint; valid while registered */
+    void *owner;                 /* the pub/sub object */
+};
+
+struct ax_node {
+    struct ax_config cfg;
+    uint64_t id;
+    uint64_t incarnation;
+    char name[AX_NODE_NAME_MAX];
+    char host[64];
+    uint32_t pid;
+    int64_t start_real_ns;
+
+    unsigned nloops;
+    ax_loop **loops;
+    ax_loop_thread **threads; /* NULL when node.threads = 0 */
+
+    struct ax__disc *disc;
+    struct ax_tcp_listener *listener;
+    char tcp_endpoint[64]; /* what we announce, "ip:port" */
+
+    pthread_mutex_t lock;
+    struct ax__local_ep **eps; /* sorted by id */
+    size_t neps, eps_cap;
+    uint32_t next_ep_id;
+    uint64_t local_gen; /* bumped on every endpoint change */
+
+    ax_graph_event_fn listener_fn;
+    void *listener_user;
+    void (*listener_drop)(void *);
+
+    atomic_bool destroy_requested;
+    atomic_bool shutdown_requested;
+    bool destroying;
+};
+
+/* The node whose callback this thread is running, if any. */
+extern __thread ax_node *ax__current_node;
+
+/* Local endpoints (any thread). add assigns ep->id and announces at once. */
+int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep);
+void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep);
+
+/* Dispatch graph events to the listener (loop 0, without node->lock). */
+void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n);
+
+/* ---- discovery (core/disc.c) ---- */
+
+/* Create the sockets and timers on node->loops[0] (called before the
+ * node's threads start) and announce ourselves. */
+int ax__disc_start(ax_node *node, struct ax__disc **out);
+/* Say Bye, close everything; on loops[0]'s thread. Memory goes in
+ * ax__disc_free() once the loop has run its closes. */
+void ax__disc_stop(struct ax__disc *d);
+void ax__disc_free(struct ax__disc *d);
+/* The local endpoint set changed (any thread): announce soon. */
+void ax__disc_local_changed(struct ax__disc *d);
+
+/* Table snapshots (any thread; takes node->lock). */
+int ax__disc_list_nodes(struct ax__disc *d, struct ax_node_info *out, size_t cap, size_t *count);
+int ax__disc_list_endpoints(struct ax__disc *d, const char *topic, struct ax_endpoint_info *out,
+                            size_t cap, size_t *count);
+void ax__disc_stats(struct ax__disc *d, struct ax_discovery_stats *out);
+
+#endif /* AX__NODE_H */

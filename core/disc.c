@@ -1,0 +1,732 @@
+/*
+ * Discovery: UDP announcements (docs/discovery.md).
+ *
+ * Sockets, by mode:
+ * - local (default): multicast confined to the loopback. The receiving
+ *   socket joins the group on 127.0.0.1 (struct ip_mreq, which qemu-user
+ *   also translates); the sending socket is bound to 127.0.0.1 and never
+ *   sends unbound, so the kernel routes the group out of lo even where a
+ *   default route points elsewhere and IP_MULTICAST_IF is unavailable
+ *   (qemu-user). TTL 0: looped back to this host, never on a wire.
+ * - network: the same on discovery.interface, with discovery.ttl.
+ * - peers: unicast to discovery.peers from a socket bound to the first free
+ *   of the domain's 8 unicast ports, plus host-local multicast so nodes on
+ *   one host always find each other. A bare peer host is tried on all 8
+ *   ports; a peer that announced itself to us is answered at its source.
+ * - off: no sockets; only this process's own endpoints are known.
+ *
+ * Traffic: a heartbeat every discovery.heartbeat (tiny: generation and
+ * page count), every page of our endpoint set every discovery.refresh, and
+ * all pages soon after a change or when another node joins or asks
+ * (StateRequest), rate-limited to one full round per 50 ms.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "axon/clock.h"
+#include "axon/log.h"
+#include "core/ax__disc.h"
+#include "transport/ax__addr.h"
+#include "transport/ax__sys.h"
+
+#define LOG_MODULE        "disc"
+#define FULL_MIN_INTERVAL (50 * AX_NS_PER_MS)
+#define FULL_COALESCE     (5 * AX_NS_PER_MS)
+#define REQUEST_INTERVAL  (250 * AX_NS_PER_MS)
+/* The repeated field's max_count (control.options): a page never exceeds it. */
+#define AX__EP_PER_PAGE_MAX                                                                        \
+    (sizeof(((axon_ctl_Announce *)0)->endpoints) / sizeof(axon_ctl_Endpoint))
+
+static void send_full(struct ax__disc *d);
+
+/* ---- sending ---- */
+
+static void begin(struct ax__disc *d)
+{
+    memset(&d->tx, 0, sizeof d->tx);
+    d->tx.protocol_version = 1;
+    d->tx.domain = d->node->cfg.domain;
+    d->tx.node_id = d->node->id;
+    d->tx.incarnation = d->node->incarnation;
+    d->tx.seq = ++d->seq;
+}
+
+static void send_to(struct ax__disc *d, int fd, const struct sockaddr_in *to, const uint8_t *buf,
+                    size_t n)
+{
+    ssize_t r = ax__sys.sendto(fd, buf, n, 0, (const struct sockaddr *)to, sizeof *to);
+    if (r < 0) {
+        /* A full socket buffer or an unreachable peer host: the datagram is
+         * lost, which the protocol tolerates (the next round repeats it). */
+        char a[INET_ADDRSTRLEN];
+        AX_LOG_D(LOG_MODULE, "sendto %s:%u: %s", inet_ntop(AF_INET, &to->sin_addr, a, sizeof a),
+                 ntohs(to->sin_port), ax_strerror(ax_err_from_errno(errno)));
+        return;
+    }
+    d->stats.tx_datagrams++;
+    d->stats.tx_bytes += (uint64_t)r;
+}
+
+static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* Encode d->tx and send it everywhere this node announces. Called with
+ * node->lock held (stats and the table are read). */
+static void send_tx(struct ax__disc *d)
+{
+    pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
+    if (!pb_encode(&os, axon_ctl_Discovery_fields, &d->tx)) {
+        AX_LOG_E(LOG_MODULE, "cannot encode an announcement: %s", PB_GET_ERROR(&os));
+        return;
+    }
+    size_t n = os.bytes_written;
+    if (d->mc_on)
+        send_to(d, d->mc_tx_fd, &d->group, d->txbuf, n);
+    if (d->uc_on) {
+        int fd = ax_io_fd(&d->uc);
+        for (size_t i = 0; i < d->ntargets; i++)
+            send_to(d, fd, &d->targets[i], d->txbuf, n);
+        /* Peers that found us, though not in our list: answer them too. */
+        for (size_t i = 0; i < d->npeers; i++) {
+            const struct ax__peer *p = d->peers[i];
+            if (!p->unicast_known)
+                continue;
+            bool listed = false;
+            for (size_t k = 0; k < d->ntargets && !listed; k++)
+                listed = same_addr(&d->targets[k], &p->unicast);
+            if (!listed)
+                send_to(d, fd, &p->unicast, d->txbuf, n);
+        }
+    }
+}
+
+static void fill_node_info(struct ax__disc *d, axon_ctl_NodeInfo *ni)
+{
+    ax_node *n = d->node;
+    snprintf(ni->name, sizeof ni->name, "%s", n->name);
+    snprintf(ni->host, sizeof ni->host, "%s", n->host);
+    ni->pid = n->pid;
+    ni->tcp_count = n->tcp_endpoint[0] ? 1 : 0;
+    snprintf(ni->tcp[0], sizeof ni->tcp[0], "%s", n->tcp_endpoint);
+    ni->lease_ms = (uint32_t)(n->cfg.discovery.lease_ns / AX_NS_PER_MS);
+    ni->heartbeat_ms = (uint32_t)(n->cfg.discovery.heartbeat_ns / AX_NS_PER_MS);
+    ni->start_time_ns = n->start_real_ns;
+    ni->mode = (axon_ctl_DiscoveryMode)d->mode;
+    snprintf(ni->unicast, sizeof ni->unicast, "%s", d->unicast_str);
+    snprintf(ni->version, sizeof ni->version, "%s", AXON_VERSION_STRING);
+}
+
+static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *src)
+{
+    c->messages = atomic_load_explicit(&src->messages, memory_order_relaxed);
+    c->bytes = atomic_load_explicit(&src->bytes, memory_order_relaxed);
+    c->drops_count = AX_DROP_REASON_COUNT_;
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        c->drops[i] = atomic_load_explicit(&src->drops[i], memory_order_relaxed);
+    c->gaps = atomic_load_explicit(&src->gaps, memory_order_relaxed);
+    c->connections = atomic_load_explicit(&src->connections, memory_order_relaxed);
+    c->stamp_ns = ax_clock_mono_ns();
+}
+
+/* Rebuild the page composition when the local endpoint set changed.
+ * Pages are cut with worst-case counter sizes, so the composition of a
+ * generation never depends on counter values. node->lock held. */
+static int compose(struct ax__disc *d)
+{
+    ax_node *n = d->node;
+    if (d->page_start && d->composed_gen == n->local_gen)
+        return 0;
+    if (n->neps > d->snap_cap) {
+        size_t cap = n->neps * 2;
+        axon_ctl_Endpoint *s = realloc(d->snap, cap * sizeof *s);
+        if (!s)
+            return AX_ENOMEM;
+        d->snap = s;
+        struct ax__ep_counters **c = realloc(d->snap_ctr, cap * sizeof *c);
+        if (!c)
+            return AX_ENOMEM;
+        d->snap_ctr = c;
+        d->snap_cap = cap;
+    }
+    uint32_t *starts = realloc(d->page_start, (n->neps + 2) * sizeof *starts);
+    if (!starts)
+        return AX_ENOMEM;
+    d->page_start = starts;
+
+    /* What a page costs without endpoints, at the largest field values. */
+    begin(d);
+    d->tx.seq = UINT64_MAX;
+    d->tx.which_body = axon_ctl_Discovery_announce_tag;
+    axon_ctl_Announce *a = &d->tx.body.announce;
+    a->generation = UINT64_MAX;
+    a->page = a->pages = UINT32_MAX;
+    a->has_node = true;
+    fill_node_info(d, &a->node);
+    size_t base = 0;
+    pb_get_encoded_size(&base, axon_ctl_Discovery_fields, &d->tx);
+    size_t budget = AX__DGRAM_MAX - base;
+
+    size_t used = 0, per_page = 0;
+    uint32_t np = 0;
+    starts[np] = 0;
+    for (size_t i = 0; i < n->neps; i++) {
+        const struct ax__local_ep *l = n->eps[i];
+        axon_ctl_Endpoint *w = &d->snap[i];
+        memset(w, 0, sizeof *w);
+        w->id = l->id;
+        w->kind = l->kind == AX_ENDPOINT_SUBSCRIBER ? axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER
+                                                    : axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
+        snprintf(w->topic, sizeof w->topic, "%s", l->topic);
+        snprintf(w->type_name, sizeof w->type_name, "%s", l->type_name);
+        w->type_hash.size = AX_TYPE_HASH_SIZE;
+        memcpy(w->type_hash.bytes, l->type_hash, AX_TYPE_HASH_SIZE);
+        w->has_qos = true;
+        w->qos.reliability = l->qos.reliability;
+        w->qos.durability = l->qos.durability;
+        w->qos.overload = l->qos.overload;
+        w->qos.history = l->qos.history;
+        w->qos.deadline_ns = l->qos.deadline_ns;
+        w->qos.lifespan_ns = l->qos.lifespan_ns;
+        d->snap_ctr[i] = l->ctr;
+        axon_ctl_Endpoint worst = *w;
+        worst.has_counters = true;
+        worst.counters.messages = worst.counters.bytes = worst.counters.gaps = UINT64_MAX;
+        worst.counters.drops_count = AX_DROP_REASON_COUNT_;
+        for (int k = 0; k < AX_DROP_REASON_COUNT_; k++)
+            worst.counters.drops[k] = UINT64_MAX;
+        worst.counters.connections = UINT32_MAX;
+        worst.counters.stamp_ns = INT64_MIN;
+        size_t sz = 0;
+        pb_get_encoded_size(&sz, axon_ctl_Endpoint_fields, &worst);
+        sz += 4; /* field tag and length prefix */
+        if (per_page > 0 && (used + sz > budget || per_page == AX__EP_PER_PAGE_MAX)) {
+            starts[++np] = (uint32_t)i;
+            used = per_page = 0;
+        }
+        used += sz;
+        per_page++;
+    }
+    starts[++np] = (uint32_t)n->neps;
+    d->npages = np;
+    d->nsnap = n->neps;
+    d->composed_gen = n->local_gen;
+    return 0;
+}
+
+static void send_page(struct ax__disc *d, uint32_t page)
+{
+    begin(d);
+    d->tx.which_body = axon_ctl_Discovery_announce_tag;
+    axon_ctl_Announce *a = &d->tx.body.announce;
+    a->generation = d->composed_gen;
+    a->page = page;
+    a->pages = d->npages;
+    a->has_node = true;
+    fill_node_info(d, &a->node);
+    for (uint32_t i = d->page_start[page]; i < d->page_start[page + 1]; i++) {
+        axon_ctl_Endpoint *w = &a->endpoints[a->endpoints_count++];
+        *w = d->snap[i];
+        if (d->snap_ctr[i]) {
+            w->has_counters = true;
+            fill_counters(&w->counters, d->snap_ctr[i]);
+        }
+    }
+    send_tx(d);
+}
+
+static void send_full(struct ax__disc *d)
+{
+    ax_node *n = d->node;
+    pthread_mutex_lock(&n->lock);
+    if (!d->stopped && compose(d) == 0)
+        for (uint32_t p = 0; p < d->npages; p++)
+            send_page(d, p);
+    d->last_full = ax_clock_mono_ns();
+    pthread_mutex_unlock(&n->lock);
+}
+
+static void send_heartbeat(struct ax__disc *d)
+{
+    ax_node *n = d->node;
+    pthread_mutex_lock(&n->lock);
+    if (!d->stopped && compose(d) == 0) {
+        begin(d);
+        d->tx.which_body = axon_ctl_Discovery_heartbeat_tag;
+        d->tx.body.heartbeat.generation = d->composed_gen;
+        d->tx.body.heartbeat.pages = d->npages;
+        send_tx(d);
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
+void ax__disc_request_state(struct ax__disc *d, uint64_t target)
+{
+    begin(d);
+    d->tx.which_body = axon_ctl_Discovery_request_tag;
+    d->tx.body.request.target = target;
+    send_tx(d);
+    d->stats.state_requests_sent++;
+}
+
+static void soon_cb(ax_timer *t, void *user)
+{
+    (void)t;
+    send_full(user);
+}
+
+void ax__disc_schedule_full(struct ax__disc *d)
+{
+    if (d->stopped || ax_timer_active(&d->soon_timer))
+        return;
+    int64_t now = ax_clock_mono_ns();
+    int64_t at = now + FULL_COALESCE;
+    if (d->last_full + FULL_MIN_INTERVAL > at)
+        at = d->last_full + FULL_MIN_INTERVAL;
+    ax_timer_start_at(&d->soon_timer, at, 0);
+}
+
+static void local_changed_task(void *arg)
+{
+    ax__disc_schedule_full(arg);
+}
+
+void ax__disc_local_changed(struct ax__disc *d)
+{
+    if (d)
+        ax_loop_post(d->loop, local_changed_task, d);
+}
+
+static void hb_cb(ax_timer *t, void *user)
+{
+    (void)t;
+    send_heartbeat(user);
+}
+
+static void refresh_cb(ax_timer *t, void *user)
+{
+    (void)t;
+    send_full(user);
+}
+
+/* ---- receiving ---- */
+
+/* Ask a node we cannot place for its state, at most every 250 ms per node. */
+static void request_unknown(struct ax__disc *d, uint64_t id)
+{
+    int64_t now = ax_clock_mono_ns();
+    size_t slot = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (d->unknown_req[i].id == id) {
+            if (now - d->unknown_req[i].at < REQUEST_INTERVAL)
+                return;
+            slot = i;
+            break;
+        }
+        if (d->unknown_req[i].at < d->unknown_req[slot].at)
+            slot = i;
+    }
+    d->unknown_req[slot].id = id;
+    d->unknown_req[slot].at = now;
+    ax__disc_request_state(d, id);
+}
+
+static void handle_datagram(struct ax__disc *d, size_t len, const struct sockaddr_in *from,
+                            bool via_unicast)
+{
+    ax_node *n = d->node;
+    struct ax__events evs = {0};
+    pb_istream_t is = pb_istream_from_buffer(d->rxbuf, len);
+    memset(&d->rx, 0, sizeof d->rx);
+    bool ok = pb_decode(&is, axon_ctl_Discovery_fields, &d->rx);
+    const axon_ctl_Discovery *m = &d->rx;
+
+    pthread_mutex_lock(&n->lock);
+    d->stats.rx_datagrams++;
+    d->stats.rx_bytes += len;
+    if (!ok) {
+        d->stats.rx_undecodable++;
+        char a[INET_ADDRSTRLEN];
+        AX_LOG_D(LOG_MODULE, "undecodable datagram (%zu bytes) from %s: %s", len,
+                 inet_ntop(AF_INET, &from->sin_addr, a, sizeof a), PB_GET_ERROR(&is));
+        goto out;
+    }
+    if (m->protocol_version != 1) {
+        d->stats.rx_bad_version++;
+        goto out;
+    }
+    if (m->domain != n->cfg.domain) {
+        d->stats.rx_other_domain++;
+        goto out;
+    }
+    if (m->node_id == n->id) {
+        d->stats.rx_self++;
+        goto out;
+    }
+    struct ax__peer *p = ax__table_find(d, m->node_id);
+    switch (m->which_body) {
+    case axon_ctl_Discovery_announce_tag: {
+        const axon_ctl_Announce *a = &m->body.announce;
+        if (!a->has_node || a->pages > AX__PAGES_MAX || a->page >= (a->pages ? a->pages : 1)) {
+            d->stats.rx_undecodable++;
+            break;
+        }
+        ax__table_apply_announce(d, m, from, via_unicast, &evs);
+        break;
+    }
+    case axon_ctl_Discovery_heartbeat_tag: {
+        const axon_ctl_Heartbeat *h = &m->body.heartbeat;
+        if (!p || p->info.incarnation != m->incarnation) {
+            request_unknown(d, m->node_id);
+            break;
+        }
+        ax__table_touch(d, p);
+        if (via_unicast) {
+            p->unicast = *from;
+            p->unicast_known = true;
+        }
+        /* Behind on its endpoint set: ask rather than wait for a refresh. */
+        bool behind = h->generation > p->gen_pending ||
+                      (!p->has_committed || p->gen_committed < h->generation);
+        int64_t now = ax_clock_mono_ns();
+        if (behind && now - p->last_request >= REQUEST_INTERVAL) {
+            p->last_request = now;
+            ax__disc_request_state(d, p->info.id);
+        }
+        break;
+    }
+    case axon_ctl_Discovery_bye_tag:
+        if (p && p->info.incarnation == m->incarnation) {
+            AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) left", p->info.name,
+                     (unsigned long long)p->info.id);
+            ax__table_remove(d, p, false, &evs);
+        }
+        break;
+    case axon_ctl_Discovery_request_tag:
+        if (m->body.request.target == 0 || m->body.request.target == n->id)
+            ax__disc_schedule_full(d);
+        break;
+    default:
+        d->stats.rx_undecodable++;
+        break;
+    }
+out:
+    pthread_mutex_unlock(&n->lock);
+    ax__node_emit(n, evs.ev, evs.n);
+    ax__events_free(&evs);
+}
+
+static void rx_cb(ax_io *io, unsigned events, void *user)
+{
+    struct ax__disc *d = user;
+    bool via_unicast = io == &d->uc;
+    (void)events;
+    unsigned budget = ax_loop_io_budget(d->loop);
+    for (unsigned i = 0; i < budget; i++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t r = ax__sys.recvfrom(ax_io_fd(io), d->rxbuf, sizeof d->rxbuf, 0,
+                                     (struct sockaddr *)&from, &fl);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                AX_LOG_D(LOG_MODULE, "recvfrom: %s", ax_strerror(ax_err_from_errno(errno)));
+            return;
+        }
+        handle_datagram(d, (size_t)r, &from, via_unicast);
+        if (d->stopped)
+            return;
+    }
+    ax_io_park(io, AX_IO_READABLE);
+}
+
+/* ---- setup ---- */
+
+static int resolve_interface(const char *name, struct in_addr *out)
+{
+    if (!name[0]) {
+        out->s_addr = htonl(INADDR_ANY);
+        return 0;
+    }
+    if (inet_pton(AF_INET, name, out) == 1)
+        return 0;
+    struct ifaddrs *ifs, *i;
+    if (getifaddrs(&ifs) < 0)
+        return ax_err_from_errno(errno);
+    int rc = AX_ENOTFOUND;
+    for (i = ifs; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, name) == 0) {
+            *out = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            rc = 0;
+            break;
+        }
+    }
+    freeifaddrs(ifs);
+    return rc;
+}
+
+static int udp_socket(void)
+{
+    int fd = ax__sys.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? ax_err_from_errno(errno) : fd;
+}
+
+static int fail_errno(int fd, const char *what, const char *where)
+{
+    int rc = ax_err_from_errno(errno);
+    AX_LOG_E(LOG_MODULE, "%s %s: %s", what, where, ax_strerror(rc));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int open_multicast(struct ax__disc *d, struct in_addr ifaddr, bool local)
+{
+    ax_node *n = d->node;
+    char where[96], ifs[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ifaddr, ifs, sizeof ifs);
+    snprintf(where, sizeof where, "%s:%u on %s", n->cfg.discovery.group, d->group_port, ifs);
+    memset(&d->group, 0, sizeof d->group);
+    d->group.sin_family = AF_INET;
+    d->group.sin_port = htons(d->group_port);
+    inet_pton(AF_INET, n->cfg.discovery.group, &d->group.sin_addr);
+
+    /* Receiver: bound to the group so unicast to this port is not mixed in;
+     * SO_REUSEPORT so every node on the host gets a copy. */
+    int fd = udp_socket();
+    if (fd < 0)
+        return fd;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&d->group, sizeof d->group) < 0)
+        return fail_errno(fd, "cannot bind the discovery socket to", where);
+    struct ip_mreq mreq = {.imr_multiaddr = d->group.sin_addr, .imr_interface = ifaddr};
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0)
+        return fail_errno(fd, "cannot join the discovery group", where);
+    int rc = ax_io_init(d->loop, &d->mc_rx, fd, AX_IO_READABLE, rx_cb, d);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+
+    /* Sender: bound to the interface address (127.0.0.1 in local mode). */
+    fd = udp_socket();
+    if (fd < 0)
+        return fd;
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = ifaddr};
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
+        return fail_errno(fd, "cannot bind the discovery sender to", ifs);
+    unsigned char loop = 1, ttl = local ? 0 : n->cfg.discovery.ttl;
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+    if (ifaddr.s_addr != htonl(INADDR_ANY) &&
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr) < 0)
+        AX_LOG_D(LOG_MODULE, "IP_MULTICAST_IF %s: %s (relying on the bound source address)", ifs,
+                 ax_strerror(ax_err_from_errno(errno)));
+    d->mc_tx_fd = fd;
+    d->mc_on = true;
+    return 0;
+}
+
+static int add_target(struct ax__disc *d, struct in_addr ip, uint16_t port)
+{
+    struct sockaddr_in *t = realloc(d->targets, (d->ntargets + 1) * sizeof *t);
+    if (!t)
+        return AX_ENOMEM;
+    d->targets = t;
+    t[d->ntargets++] =
+        (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = ip};
+    return 0;
+}
+
+static int open_unicast(struct ax__disc *d)
+{
+    ax_node *n = d->node;
+    struct in_addr any = {.s_addr = htonl(INADDR_ANY)};
+    if (n->cfg.transport.listen_address[0])
+        inet_pton(AF_INET, n->cfg.transport.listen_address, &any);
+    int fd = udp_socket();
+    if (fd < 0)
+        return fd;
+    uint16_t port = 0;
+    for (unsigned k = 1; k <= AX__UNICAST_PORTS; k++) {
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)(d->group_port + k)),
+                                .sin_addr = any};
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            port = (uint16_t)(d->group_port + k);
+            break;
+        }
+        if (errno != EADDRINUSE)
+            return fail_errno(fd, "cannot bind the discovery unicast socket", "");
+    }
+    if (!port) {
+        close(fd);
+        AX_LOG_E(LOG_MODULE,
+                 "peers mode: all %u unicast ports (%u..%u) of domain %u are taken on this host",
+                 AX__UNICAST_PORTS, d->group_port + 1, d->group_port + AX__UNICAST_PORTS,
+                 (unsigned)n->cfg.domain);
+        return AX_EADDRINUSE;
+    }
+    int rc = ax_io_init(d->loop, &d->uc, fd, AX_IO_READABLE, rx_cb, d);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    d->uc_on = true;
+    d->uc_port = port;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &any, ip, sizeof ip);
+    snprintf(d->unicast_str, sizeof d->unicast_str, "%s:%u", ip, port);
+
+    /* Targets: names are resolved once, here, never from the loop. */
+    for (size_t i = 0; i < n->cfg.discovery.npeers; i++) {
+        const char *peer = n->cfg.discovery.peers[i];
+        char host[256];
+        unsigned explicit_port = 0;
+        snprintf(host, sizeof host, "%s", peer);
+        char *colon = strrchr(host, ':');
+        if (colon) {
+            *colon = '\0';
+            explicit_port = (unsigned)strtoul(colon + 1, NULL, 10);
+        }
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+        int gai = getaddrinfo(host, NULL, &hints, &res);
+        if (gai != 0 || !res) {
+            AX_LOG_W(LOG_MODULE, "peer '%s': cannot resolve: %s (ignored)", peer,
+                     gai_strerror(gai));
+            continue;
+        }
+        struct in_addr ipa = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+        if (explicit_port) {
+            if ((rc = add_target(d, ipa, (uint16_t)explicit_port)) < 0)
+                return rc;
+        } else {
+            for (unsigned k = 1; k <= AX__UNICAST_PORTS; k++)
+                if ((rc = add_target(d, ipa, (uint16_t)(d->group_port + k))) < 0)
+                    return rc;
+        }
+    }
+    return 0;
+}
+
+int ax__disc_start(ax_node *node, struct ax__disc **out)
+{
+    struct ax__disc *d = calloc(1, sizeof *d);
+    if (!d)
+        return AX_ENOMEM;
+    d->node = node;
+    d->loop = node->loops[0];
+    d->mode = node->cfg.discovery.mode;
+    d->mc_tx_fd = -1;
+    d->group_port = (uint16_t)(node->cfg.discovery.port + AX__DOMAIN_PORT_GAP * node->cfg.domain);
+    ax_timer_init(d->loop, &d->hb_timer, hb_cb, d);
+    ax_timer_init(d->loop, &d->refresh_timer, refresh_cb, d);
+    ax_timer_init(d->loop, &d->soon_timer, soon_cb, d);
+    snprintf(d->unicast_str, sizeof d->unicast_str, "-");
+
+    int rc = 0;
+    struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+    switch (d->mode) {
+    case AX_DISCOVERY_LOCAL:
+        rc = open_multicast(d, lo, true);
+        break;
+    case AX_DISCOVERY_NETWORK: {
+        struct in_addr ifaddr;
+        rc = resolve_interface(node->cfg.discovery.interface, &ifaddr);
+        if (rc < 0) {
+            AX_LOG_E(LOG_MODULE, "discovery.interface '%s': no such IPv4 interface",
+                     node->cfg.discovery.interface);
+            break;
+        }
+        rc = open_multicast(d, ifaddr, false);
+        break;
+    }
+    case AX_DISCOVERY_PEERS:
+        rc = open_multicast(d, lo, true);
+        if (rc == 0)
+            rc = open_unicast(d);
+        break;
+    case AX_DISCOVERY_OFF:
+        break;
+    }
+    if (rc < 0) {
+        ax__disc_stop(d);
+        *out = d; /* the caller frees it once the loop ran the closes */
+        return rc;
+    }
+    if (d->mode != AX_DISCOVERY_OFF) {
+        int64_t hb = node->cfg.discovery.heartbeat_ns, rf = node->cfg.discovery.refresh_ns;
+        ax_timer_start(&d->hb_timer, hb, hb);
+        ax_timer_start(&d->refresh_timer, rf, rf);
+        /* Announce at once and ask everyone for their state: a node
+         * started after another finds it within one round trip. */
+        pthread_mutex_lock(&node->lock);
+        ax__disc_request_state(d, 0);
+        pthread_mutex_unlock(&node->lock);
+        send_full(d);
+    }
+    *out = d;
+    return 0;
+}
+
+void ax__disc_stop(struct ax__disc *d)
+{
+    ax_node *n = d->node;
+    if (d->stopped)
+        return;
+    if (d->mc_on || d->uc_on) {
+        pthread_mutex_lock(&n->lock);
+        begin(d);
+        d->tx.which_body = axon_ctl_Discovery_bye_tag;
+        send_tx(d);
+        pthread_mutex_unlock(&n->lock);
+    }
+    d->stopped = true;
+    ax_timer_stop(&d->hb_timer);
+    ax_timer_stop(&d->refresh_timer);
+    ax_timer_stop(&d->soon_timer);
+    if (d->mc_on) {
+        ax_io_close(&d->mc_rx, NULL);
+        close(d->mc_tx_fd);
+        d->mc_tx_fd = -1;
+    } else if (d->mc_rx.loop && !ax_io_is_closing(&d->mc_rx)) {
+        ax_io_close(&d->mc_rx, NULL); /* registered, then setup failed */
+    }
+    if (d->uc.loop && !ax_io_is_closing(&d->uc))
+        ax_io_close(&d->uc, NULL);
+    pthread_mutex_lock(&n->lock);
+    ax__table_free_all(d);
+    pthread_mutex_unlock(&n->lock);
+}
+
+void ax__disc_free(struct ax__disc *d)
+{
+    if (!d)
+        return;
+    free(d->targets);
+    free(d->snap);
+    free(d->snap_ctr);
+    free(d->page_start);
+    free(d);
+}
+
+void ax__disc_stats(struct ax__disc *d, struct ax_discovery_stats *out)
+{
+    pthread_mutex_lock(&d->node->lock);
+    *out = d->stats;
+    pthread_mutex_unlock(&d->node->lock);
+}

@@ -1,0 +1,465 @@
+/*
+ * The discovery table: remote nodes keyed by id, each with its endpoints,
+ * lease timer and the state of the endpoint generation being assembled.
+ *
+ * Applying announcements (why it looks like this):
+ * - A page of generation G adds or updates the endpoints it lists at once,
+ *   so a small table (one page) converges on the first datagram and a large
+ *   one converges page by page, even when some pages are lost.
+ * - Endpoints disappear only when every page of a newer generation has been
+ *   seen (the set is then known completely) and they were in none of them.
+ *   Pages of one generation have a fixed composition, so pages heard in
+ *   different refresh rounds complete each other: a lost datagram only
+ *   delays convergence.
+ * - Counters are updated from every page, whatever its generation.
+ *
+ * Everything here runs with node->lock held; events are collected and
+ * dispatched by the caller after unlocking.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "axon/clock.h"
+#include "axon/log.h"
+#include "core/ax__disc.h"
+
+#define LOG_MODULE "disc"
+
+void ax__events_push(struct ax__events *evs, const struct ax_graph_event *ev)
+{
+    if (evs->n == evs->cap) {
+        size_t cap = evs->cap ? evs->cap * 2 : 8;
+        struct ax_graph_event *n = realloc(evs->ev, cap * sizeof *n);
+        if (!n) { /* losing an event is bad; say so rather than crash */
+            AX_LOG_E(LOG_MODULE, "out of memory: a graph event was lost");
+            return;
+        }
+        evs->ev = n;
+        evs->cap = cap;
+    }
+    evs->ev[evs->n++] = *ev;
+}
+
+void ax__events_free(struct ax__events *evs)
+{
+    free(evs->ev);
+    evs->ev = NULL;
+    evs->n = evs->cap = 0;
+}
+
+struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id)
+{
+    for (size_t i = 0; i < d->npeers; i++)
+        if (d->peers[i]->info.id == id)
+            return d->peers[i];
+    return NULL;
+}
+
+static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *out)
+{
+    *out = p->info;
+    int64_t now_real = ax_clock_real_ns();
+    out->uptime_ns =
+        p->start_real_ns && now_real > p->start_real_ns ? now_real - p->start_real_ns : 0;
+    out->heard_age_ns = ax_clock_mono_ns() - p->last_heard;
+    out->generation = p->has_committed ? p->gen_committed : p->gen_pending;
+    out->complete = p->has_committed && p->gen_pending == p->gen_committed;
+    uint32_t np = 0, ns = 0;
+    for (size_t i = 0; i < p->neps; i++) {
+        if (p->eps[i].info.kind == AX_ENDPOINT_PUBLISHER)
+            np++;
+        else
+            ns++;
+    }
+    out->publishers = np;
+    out->subscribers = ns;
+}
+
+static void lease_expired(ax_timer *t, void *user)
+{
+    struct ax__peer *p = user;
+    struct ax__disc *d = p->disc;
+    (void)t;
+    struct ax__events evs = {0};
+    pthread_mutex_lock(&d->node->lock);
+    AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) not heard for %lld ms: lease expired", p->info.name,
+             (unsigned long long)p->info.id, (long long)(p->info.lease_ns / AX_NS_PER_MS));
+    d->stats.leases_expired++;
+    ax__table_remove(d, p, true, &evs);
+    pthread_mutex_unlock(&d->node->lock);
+    ax__node_emit(d->node, evs.ev, evs.n);
+    ax__events_free(&evs);
+}
+
+void ax__table_touch(struct ax__disc *d, struct ax__peer *p)
+{
+    (void)d;
+    p->last_heard = ax_clock_mono_ns();
+    ax_timer_start(&p->lease, p->info.lease_ns, 0);
+}
+
+/* "0.0.0.0:port" (a node bound to any address) becomes the datagram's
+ * source address, which is how the peer is reachable from here. */
+static void fill_addr(char *dst, size_t size, const char *announced, const struct sockaddr_in *from)
+{
+    snprintf(dst, size, "%s", announced);
+    if (strncmp(announced, "0.0.0.0:", 8) == 0) {
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &from->sin_addr, ip, sizeof ip);
+        snprintf(dst, size, "%s:%s", ip, announced + 8);
+    }
+}
+
+static void endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoint *w,
+                               const struct ax__peer *p)
+{
+    memset(e, 0, sizeof *e);
+    e->node_id = p->info.id;
+    snprintf(e->node_name, sizeof e->node_name, "%s", p->info.name);
+    e->id = w->id;
+    e->kind = w->kind == axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER ? AX_ENDPOINT_SUBSCRIBER
+                                                                   : AX_ENDPOINT_PUBLISHER;
+    snprintf(e->topic, sizeof e->topic, "%s", w->topic);
+    snprintf(e->type_name, sizeof e->type_name, "%s", w->type_name);
+    memcpy(e->type_hash, w->type_hash.bytes,
+           w->type_hash.size < AX_TYPE_HASH_SIZE ? w->type_hash.size : AX_TYPE_HASH_SIZE);
+    if (w->has_qos) {
+        e->qos.reliability = w->qos.reliability ? AX_BEST_EFFORT : AX_RELIABLE;
+        e->qos.durability = w->qos.durability ? AX_TRANSIENT_LOCAL : AX_VOLATILE;
+        e->qos.overload = w->qos.overload <= AX_OVERLOAD_DISCONNECT
+                              ? (enum ax_overload)w->qos.overload
+                              : AX_OVERLOAD_DROP_OLDEST;
+        e->qos.history = w->qos.history;
+        e->qos.deadline_ns = w->qos.deadline_ns;
+        e->qos.lifespan_ns = w->qos.lifespan_ns;
+    }
+    if (w->has_counters) {
+        e->counters.messages = w->counters.messages;
+        e->counters.bytes = w->counters.bytes;
+        for (pb_size_t i = 0; i < w->counters.drops_count && i < AX_DROP_REASON_COUNT_; i++)
+            e->counters.drops[i] = w->counters.drops[i];
+        e->counters.gaps = w->counters.gaps;
+        e->counters.connections = w->counters.connections;
+        e->counters.stamp_ns = w->counters.stamp_ns;
+    }
+    e->counters.received_ns = ax_clock_mono_ns();
+}
+
+static bool endpoint_same_shape(const struct ax_endpoint_info *a, const struct ax_endpoint_info *b)
+{
+    return a->kind == b->kind && strcmp(a->topic, b->topic) == 0 &&
+           strcmp(a->type_name, b->type_name) == 0 &&
+           memcmp(a->type_hash, b->type_hash, AX_TYPE_HASH_SIZE) == 0 &&
+           memcmp(&a->qos, &b->qos, sizeof a->qos) == 0;
+}
+
+static struct ax__peer_ep *peer_ep_find(struct ax__peer *p, uint32_t id)
+{
+    for (size_t i = 0; i < p->neps; i++)
+        if (p->eps[i].info.id == id)
+            return &p->eps[i];
+    return NULL;
+}
+
+static void push_endpoint_event(struct ax__events *evs, enum ax_graph_event_kind kind,
+                                const struct ax__peer *p, const struct ax_endpoint_info *e)
+{
+    struct ax_graph_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    peer_snapshot_info(p, &ev.node);
+    ev.endpoint = *e;
+    ax__events_push(evs, &ev);
+}
+
+static void push_node_event(struct ax__events *evs, enum ax_graph_event_kind kind,
+                            const struct ax__peer *p, bool expired)
+{
+    struct ax_graph_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.lease_expired = expired;
+    peer_snapshot_info(p, &ev.node);
+    ax__events_push(evs, &ev);
+}
+
+static void peer_free(struct ax__peer *p)
+{
+    ax_timer_stop(&p->lease);
+    free(p->page_seen);
+    free(p->eps);
+    free(p);
+}
+
+void ax__table_remove(struct ax__disc *d, struct ax__peer *p, bool lease_expired,
+                      struct ax__events *evs)
+{
+    for (size_t i = 0; i < p->neps; i++)
+        push_endpoint_event(evs, AX_EVENT_ENDPOINT_LEAVE, p, &p->eps[i].info);
+    push_node_event(evs, AX_EVENT_NODE_LEAVE, p, lease_expired);
+    for (size_t i = 0; i < d->npeers; i++) {
+        if (d->peers[i] == p) {
+            d->peers[i] = d->peers[--d->npeers];
+            break;
+        }
+    }
+    peer_free(p);
+}
+
+void ax__table_free_all(struct ax__disc *d)
+{
+    for (size_t i = 0; i < d->npeers; i++)
+        peer_free(d->peers[i]);
+    free(d->peers);
+    d->peers = NULL;
+    d->npeers = d->peers_cap = 0;
+}
+
+static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
+{
+    if (d->npeers == d->peers_cap) {
+        size_t cap = d->peers_cap ? d->peers_cap * 2 : 8;
+        struct ax__peer **n = realloc(d->peers, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        d->peers = n;
+        d->peers_cap = cap;
+    }
+    struct ax__peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->disc = d;
+    p->info.id = id;
+    ax_timer_init(d->loop, &p->lease, lease_expired, p);
+    d->peers[d->npeers++] = p;
+    return p;
+}
+
+/* Update the node-level info; returns whether anything a user sees changed. */
+static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
+                             const axon_ctl_NodeInfo *ni, const struct sockaddr_in *from,
+                             bool via_unicast)
+{
+    struct ax_node_info old = p->info;
+    p->info.incarnation = m->incarnation;
+    p->info.domain = m->domain;
+    snprintf(p->info.name, sizeof p->info.name, "%s", ni->name);
+    snprintf(p->info.host, sizeof p->info.host, "%s", ni->host);
+    p->info.pid = ni->pid;
+    if (ni->tcp_count > 0)
+        fill_addr(p->info.tcp, sizeof p->info.tcp, ni->tcp[0], from);
+    else
+        p->info.tcp[0] = '\0';
+    fill_addr(p->info.unicast, sizeof p->info.unicast, ni->unicast, from);
+    p->info.mode = (enum ax_discovery_mode)ni->mode;
+    snprintf(p->info.version, sizeof p->info.version, "%s", ni->version);
+    p->info.lease_ns = (int64_t)(ni->lease_ms ? ni->lease_ms : 1000) * AX_NS_PER_MS;
+    p->info.heartbeat_ns = (int64_t)ni->heartbeat_ms * AX_NS_PER_MS;
+    p->start_real_ns = ni->start_time_ns;
+    p->from = *from;
+    if (via_unicast) {
+        p->unicast = *from;
+        p->unicast_known = true;
+    }
+    return strcmp(old.name, p->info.name) != 0 || strcmp(old.tcp, p->info.tcp) != 0 ||
+           old.lease_ns != p->info.lease_ns || old.pid != p->info.pid;
+}
+
+void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
+                              const struct sockaddr_in *from, bool via_unicast,
+                              struct ax__events *evs)
+{
+    const axon_ctl_Announce *a = &m->body.announce;
+    struct ax__peer *p = ax__table_find(d, m->node_id);
+    if (p && p->info.incarnation != m->incarnation) {
+        /* Same id, new process: the old one is gone, whatever its lease. */
+        ax__table_remove(d, p, false, evs);
+        p = NULL;
+    }
+    bool is_new = p == NULL;
+    if (!p) {
+        p = peer_new(d, m->node_id);
+        if (!p) {
+            AX_LOG_E(LOG_MODULE, "out of memory: node %016llx not added",
+                     (unsigned long long)m->node_id);
+            return;
+        }
+    }
+    bool changed = update_node_info(p, m, &a->node, from, via_unicast);
+    ax__table_touch(d, p);
+    if (is_new) {
+        AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) joined from %s", p->info.name,
+                 (unsigned long long)p->info.id, p->info.unicast);
+        push_node_event(evs, AX_EVENT_NODE_JOIN, p, false);
+        /* A newcomer needs our state now, not at the next refresh. */
+        ax__disc_schedule_full(d);
+    } else if (changed) {
+        push_node_event(evs, AX_EVENT_NODE_CHANGE, p, false);
+    }
+
+    /* Generations older than the one we assemble carry only counters. The
+     * page count was checked against AX__PAGES_MAX by the caller. */
+    uint64_t gen = a->generation;
+    uint32_t pages = a->pages ? a->pages : 1;
+    bool stale = p->page_seen && gen < p->gen_pending;
+    if (!stale && (!p->page_seen || gen > p->gen_pending || p->pages != pages)) {
+        uint8_t *seen = calloc(pages, 1);
+        if (!seen)
+            return;
+        free(p->page_seen);
+        p->page_seen = seen;
+        p->pages = pages;
+        p->gen_pending = gen;
+    }
+    for (pb_size_t i = 0; i < a->endpoints_count; i++) {
+        struct ax_endpoint_info e;
+        endpoint_from_wire(&e, &a->endpoints[i], p);
+        struct ax__peer_ep *pe = peer_ep_find(p, e.id);
+        if (!pe) {
+            if (stale)
+                continue; /* an old page may list what is gone */
+            if (p->neps >= AX__PEER_ENDPOINTS_MAX) {
+                AX_LOG_W(LOG_MODULE,
+                         "node '%s' announces more than %u endpoints; ignoring the rest",
+                         p->info.name, AX__PEER_ENDPOINTS_MAX);
+                continue;
+            }
+            if (p->neps == p->eps_cap) {
+                size_t cap = p->eps_cap ? p->eps_cap * 2 : 8;
+                struct ax__peer_ep *n = realloc(p->eps, cap * sizeof *n);
+                if (!n)
+                    continue;
+                p->eps = n;
+                p->eps_cap = cap;
+            }
+            pe = &p->eps[p->neps++];
+            pe->info = e;
+            pe->seen_gen = gen;
+            push_endpoint_event(evs, AX_EVENT_ENDPOINT_JOIN, p, &e);
+            continue;
+        }
+        if (!stale && !endpoint_same_shape(&pe->info, &e)) {
+            pe->info = e;
+            push_endpoint_event(evs, AX_EVENT_ENDPOINT_CHANGE, p, &e);
+        } else {
+            pe->info.counters = e.counters;
+        }
+        if (gen > pe->seen_gen)
+            pe->seen_gen = gen;
+    }
+    if (stale || a->page >= p->pages)
+        return;
+    p->page_seen[a->page] = 1;
+    for (uint32_t i = 0; i < p->pages; i++)
+        if (!p->page_seen[i])
+            return;
+    /* Every page of gen_pending seen: the set is known; drop the rest. */
+    if (!p->has_committed || p->gen_committed != gen) {
+        size_t w = 0;
+        for (size_t i = 0; i < p->neps; i++) {
+            if (p->eps[i].seen_gen < gen)
+                push_endpoint_event(evs, AX_EVENT_ENDPOINT_LEAVE, p, &p->eps[i].info);
+            else
+                p->eps[w++] = p->eps[i];
+        }
+        p->neps = w;
+        p->gen_committed = gen;
+        p->has_committed = true;
+    }
+}
+
+void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out)
+{
+    ax_node *n = d->node;
+    memset(out, 0, sizeof *out);
+    out->id = n->id;
+    out->incarnation = n->incarnation;
+    snprintf(out->name, sizeof out->name, "%s", n->name);
+    snprintf(out->host, sizeof out->host, "%s", n->host);
+    out->pid = n->pid;
+    out->domain = n->cfg.domain;
+    snprintf(out->tcp, sizeof out->tcp, "%s", n->tcp_endpoint);
+    snprintf(out->unicast, sizeof out->unicast, "%s", d->unicast_str);
+    out->mode = d->mode;
+    snprintf(out->version, sizeof out->version, "%s", AXON_VERSION_STRING);
+    out->lease_ns = n->cfg.discovery.lease_ns;
+    out->heartbeat_ns = n->cfg.discovery.heartbeat_ns;
+    out->uptime_ns = ax_clock_real_ns() - n->start_real_ns;
+    out->generation = n->local_gen;
+    out->complete = true;
+    out->is_self = true;
+    for (size_t i = 0; i < n->neps; i++) {
+        if (n->eps[i]->kind == AX_ENDPOINT_PUBLISHER)
+            out->publishers++;
+        else
+            out->subscribers++;
+    }
+}
+
+static void self_endpoint(const ax_node *n, const struct ax__local_ep *l,
+                          struct ax_endpoint_info *e)
+{
+    memset(e, 0, sizeof *e);
+    e->node_id = n->id;
+    snprintf(e->node_name, sizeof e->node_name, "%s", n->name);
+    e->id = l->id;
+    e->kind = l->kind;
+    snprintf(e->topic, sizeof e->topic, "%s", l->topic);
+    snprintf(e->type_name, sizeof e->type_name, "%s", l->type_name);
+    memcpy(e->type_hash, l->type_hash, AX_TYPE_HASH_SIZE);
+    e->qos = l->qos;
+    if (l->ctr) {
+        e->counters.messages = atomic_load_explicit(&l->ctr->messages, memory_order_relaxed);
+        e->counters.bytes = atomic_load_explicit(&l->ctr->bytes, memory_order_relaxed);
+        for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+            e->counters.drops[i] = atomic_load_explicit(&l->ctr->drops[i], memory_order_relaxed);
+        e->counters.gaps = atomic_load_explicit(&l->ctr->gaps, memory_order_relaxed);
+        e->counters.connections = atomic_load_explicit(&l->ctr->connections, memory_order_relaxed);
+    }
+    e->counters.stamp_ns = e->counters.received_ns = ax_clock_mono_ns();
+}
+
+int ax__disc_list_nodes(struct ax__disc *d, struct ax_node_info *out, size_t cap, size_t *count)
+{
+    pthread_mutex_lock(&d->node->lock);
+    size_t n = 0;
+    if (n < cap)
+        ax__table_self_info(d, &out[n]);
+    n++;
+    for (size_t i = 0; i < d->npeers; i++, n++)
+        if (n < cap)
+            peer_snapshot_info(d->peers[i], &out[n]);
+    pthread_mutex_unlock(&d->node->lock);
+    *count = n;
+    return 0;
+}
+
+int ax__disc_list_endpoints(struct ax__disc *d, const char *topic, struct ax_endpoint_info *out,
+                            size_t cap, size_t *count)
+{
+    ax_node *node = d->node;
+    size_t n = 0;
+    pthread_mutex_lock(&node->lock);
+    for (size_t i = 0; i < node->neps; i++) {
+        if (topic && strcmp(topic, node->eps[i]->topic) != 0)
+            continue;
+        if (n < cap)
+            self_endpoint(node, node->eps[i], &out[n]);
+        n++;
+    }
+    for (size_t i = 0; i < d->npeers; i++) {
+        const struct ax__peer *p = d->peers[i];
+        for (size_t k = 0; k < p->neps; k++) {
+            if (topic && strcmp(topic, p->eps[k].info.topic) != 0)
+                continue;
+            if (n < cap)
+                out[n] = p->eps[k].info;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&node->lock);
+    *count = n;
+    return 0;
+}

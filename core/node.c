@@ -1,0 +1,472 @@
+/*
+ * The node: its loops and threads, its identity, the registry of local
+ * endpoints, the graph listener, and teardown.
+ *
+ * Teardown: everything a node owns lives on its loops, so destruction runs
+ * "close everything" on each loop's thread, stops and joins the threads,
+ * and frees the loops, which fails loudly (AX_EBUSY) if anything was left
+ * open. From inside a node callback the loop thread cannot join itself:
+ * destruction then continues on a short-lived detached thread (node
+ * threads), or at the end of the ax_node_spin*() call (node.threads = 0).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "axon/clock.h"
+#include "axon/log.h"
+#include "core/ax__disc.h"
+#include "core/ax__node.h"
+#include "transport/ax__tcp.h"
+
+#define LOG_MODULE "node"
+
+__thread ax_node *ax__current_node;
+
+static uint64_t random64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != sizeof v) /* fallback: time and pid */
+        v = (uint64_t)ax_clock_real_ns() * 6364136223846793005ull ^ (uint64_t)getpid();
+    return v ? v : 1;
+}
+
+/* ---- graph listener ---- */
+
+struct listener_change {
+    ax_node *node;
+    ax_graph_event_fn fn;
+    void *user;
+    void (*drop)(void *);
+};
+
+void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&node->lock);
+    ax_graph_event_fn fn = node->listener_fn;
+    void *user = node->listener_user;
+    pthread_mutex_unlock(&node->lock);
+    if (!fn)
+        return;
+    for (size_t i = 0; i < n; i++)
+        fn(node, &evs[i], user);
+}
+
+/* On loops[0], where events are emitted: swapping here means an event is
+ * delivered to exactly one of the old and the new listener, and the old
+ * one's drop() runs after any call into it has returned. The new listener
+ * first hears the table as it stands (a JOIN per known node and endpoint),
+ * so setting it late loses nothing. */
+static void listener_change_task(void *arg)
+{
+    struct listener_change *lc = arg;
+    ax_node *node = lc->node;
+    struct ax__events replay = {0};
+    pthread_mutex_lock(&node->lock);
+    void *old_user = node->listener_user;
+    void (*old_drop)(void *) = node->listener_fn ? node->listener_drop : NULL;
+    node->listener_fn = lc->fn;
+    node->listener_user = lc->user;
+    node->listener_drop = lc->drop;
+    if (lc->fn && node->disc) {
+        struct ax__disc *d = node->disc;
+        for (size_t i = 0; i < d->npeers; i++) {
+            struct ax__peer *p = d->peers[i];
+            struct ax_graph_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = AX_EVENT_NODE_JOIN;
+            ev.node = p->info;
+            ev.node.heard_age_ns = ax_clock_mono_ns() - p->last_heard;
+            ax__events_push(&replay, &ev);
+            for (size_t k = 0; k < p->neps; k++) {
+                ev.kind = AX_EVENT_ENDPOINT_JOIN;
+                ev.endpoint = p->eps[k].info;
+                ax__events_push(&replay, &ev);
+            }
+        }
+    }
+    pthread_mutex_unlock(&node->lock);
+    if (old_drop)
+        old_drop(old_user);
+    for (size_t i = 0; i < replay.n && lc->fn; i++)
+        lc->fn(node, &replay.ev[i], lc->user);
+    ax__events_free(&replay);
+    free(lc);
+}
+
+int ax_node_set_graph_listener(ax_node *node, ax_graph_event_fn fn, void *user,
+                               void (*drop)(void *user))
+{
+    if (!node)
+        return AX_EINVAL;
+    struct listener_change *lc = malloc(sizeof *lc);
+    if (!lc)
+        return AX_ENOMEM;
+    *lc = (struct listener_change){node, fn, user, drop};
+    int rc = ax_loop_post(node->loops[0], listener_change_task, lc);
+    if (rc < 0)
+        free(lc);
+    return rc;
+}
+
+/* ---- local endpoints ---- */
+
+int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)
+{
+    pthread_mutex_lock(&node->lock);
+    if (node->neps == node->eps_cap) {
+        size_t cap = node->eps_cap ? node->eps_cap * 2 : 16;
+        struct ax__local_ep **n = realloc(node->eps, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&node->lock);
+            return AX_ENOMEM;
+        }
+        node->eps = n;
+        node->eps_cap = cap;
+    }
+    ep->id = ++node->next_ep_id; /* increasing: appending keeps the array sorted */
+    node->eps[node->neps++] = ep;
+    node->local_gen++;
+    pthread_mutex_unlock(&node->lock);
+    ax__disc_local_changed(node->disc);
+    return 0;
+}
+
+void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep)
+{
+    pthread_mutex_lock(&node->lock);
+    for (size_t i = 0; i < node->neps; i++) {
+        if (node->eps[i] == ep) {
+            memmove(&node->eps[i], &node->eps[i + 1], (node->neps - i - 1) * sizeof *node->eps);
+            node->neps--;
+            node->local_gen++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&node->lock);
+    ax__disc_local_changed(node->disc);
+}
+
+/* ---- data connections (accepted; the publish/subscribe layer takes them) ---- */
+
+static void on_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
+{
+    (void)l;
+    (void)peer;
+    (void)user;
+    close(fd); /* no data connections without publishers yet */
+}
+
+static int open_listener(ax_node *node)
+{
+    const struct ax_config *c = &node->cfg;
+    char host[64];
+    if (c->transport.listen_address[0])
+        snprintf(host, sizeof host, "%s", c->transport.listen_address);
+    else if (c->discovery.mode == AX_DISCOVERY_LOCAL || c->discovery.mode == AX_DISCOVERY_OFF)
+        snprintf(host, sizeof host, "127.0.0.1");
+    else if (c->discovery.mode == AX_DISCOVERY_NETWORK &&
+             inet_pton(AF_INET, c->discovery.interface, &(struct in_addr){0}) == 1)
+        snprintf(host, sizeof host, "%s", c->discovery.interface);
+    else
+        snprintf(host, sizeof host, "0.0.0.0");
+    unsigned lo = c->transport.port_min, hi = c->transport.port_max;
+    if (lo == 0)
+        hi = 0;
+    int rc = AX_EADDRINUSE;
+    for (unsigned port = lo; port <= hi; port++) {
+        struct ax_addr a;
+        if (ax_addr_from_host(&a, host, (uint16_t)port) < 0) {
+            AX_LOG_E(LOG_MODULE, "transport.listen_address '%s' is not an IPv4 address", host);
+            return AX_EINVAL;
+        }
+        rc = ax_tcp_listen(node->loops[0], &a, 128, on_accept, node, &node->listener);
+        if (rc != AX_EADDRINUSE)
+            break;
+    }
+    if (rc < 0) {
+        AX_LOG_E(LOG_MODULE, "cannot listen on %s (ports %u..%u): %s", host, lo, hi,
+                 ax_strerror(rc));
+        return rc;
+    }
+    snprintf(node->tcp_endpoint, sizeof node->tcp_endpoint, "%.48s:%u", host,
+             ax_tcp_listener_port(node->listener));
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void set_current_task(void *arg)
+{
+    ax__current_node = arg;
+}
+
+/* Close what lives on loops[0]: discovery and the listener. */
+static void close_loop0(ax_node *node)
+{
+    if (node->disc)
+        ax__disc_stop(node->disc);
+    if (node->listener) {
+        ax_tcp_listener_close(node->listener);
+        node->listener = NULL;
+    }
+}
+
+static void close_loop0_task(void *arg)
+{
+    close_loop0(arg);
+}
+
+static void free_node(ax_node *node)
+{
+    for (unsigned i = 0; i < node->nloops; i++) {
+        if (!node->loops[i])
+            continue;
+        /* Close callbacks still pending run inside ax_loop_free. */
+        int rc = ax_loop_free(node->loops[i]);
+        if (rc < 0)
+            AX_LOG_E(LOG_MODULE, "node '%s': loop %u still has %zu open handles; leaking it",
+                     node->name, i, ax_loop_open_count(node->loops[i]));
+    }
+    ax__disc_free(node->disc);
+    if (node->listener_fn && node->listener_drop)
+        node->listener_drop(node->listener_user);
+    pthread_mutex_destroy(&node->lock);
+    ax_config_fini(&node->cfg);
+    free(node->eps);
+    free(node->loops);
+    free(node->threads);
+    free(node);
+}
+
+static void destroy_now(ax_node *node)
+{
+    node->destroying = true;
+    if (node->threads) {
+        ax_loop_post(node->loops[0], close_loop0_task, node);
+        for (unsigned i = 0; i < node->nloops; i++)
+            if (node->threads[i])
+                ax_loop_thread_stop(node->threads[i]);
+    } else {
+        close_loop0(node);
+    }
+    free_node(node);
+}
+
+static void *destroy_thread(void *arg)
+{
+    destroy_now(arg);
+    return NULL;
+}
+
+void ax_node_destroy(ax_node *node)
+{
+    if (!node)
+        return;
+    if (ax__current_node == node) {
+        atomic_store(&node->destroy_requested, true);
+        if (node->threads) {
+            pthread_t t;
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            if (pthread_create(&t, &attr, destroy_thread, node) != 0)
+                AX_LOG_E(LOG_MODULE, "node '%s': cannot start the destroy thread", node->name);
+            pthread_attr_destroy(&attr);
+        }
+        return; /* node.threads = 0: ax_node_spin_once() finishes it */
+    }
+    destroy_now(node);
+}
+
+int ax_node_new(ax_node **out, const struct ax_config *cfg)
+{
+    if (!out)
+        return AX_EINVAL;
+    struct ax_config defaults;
+    if (!cfg) {
+        struct ax_config_error err;
+        ax_config_init(&defaults);
+        int rc = ax_config_apply_env(&defaults, &err);
+        if (rc < 0) {
+            char buf[512];
+            AX_LOG_E(LOG_MODULE, "%s", ax_config_error_str(&err, buf, sizeof buf));
+            ax_config_fini(&defaults);
+            return rc;
+        }
+        cfg = &defaults;
+    }
+    struct ax_config_error verr;
+    if (ax_config_validate(cfg, &verr) < 0) {
+        char buf[512];
+        AX_LOG_E(LOG_MODULE, "bad configuration: %s", ax_config_error_str(&verr, buf, sizeof buf));
+        if (cfg == &defaults)
+            ax_config_fini(&defaults);
+        return AX_EINVAL;
+    }
+    ax_node *node = calloc(1, sizeof *node);
+    if (!node)
+        return AX_ENOMEM;
+    int rc = ax_config_copy(&node->cfg, cfg);
+    if (cfg == &defaults)
+        ax_config_fini(&defaults);
+    if (rc < 0) {
+        free(node);
+        return rc;
+    }
+    pthread_mutex_init(&node->lock, NULL);
+    ax_log_set_level(node->cfg.log_level);
+    node->id = random64();
+    node->incarnation = random64();
+    node->pid = (uint32_t)getpid();
+    node->start_real_ns = ax_clock_real_ns();
+    if (node->cfg.node_name[0])
+        snprintf(node->name, sizeof node->name, "%s", node->cfg.node_name);
+    else
+        snprintf(node->name, sizeof node->name, "%.40s-%u", program_invocation_short_name,
+                 node->pid);
+    if (gethostname(node->host, sizeof node->host) < 0)
+        snprintf(node->host, sizeof node->host, "?");
+    node->host[sizeof node->host - 1] = '\0';
+
+    node->nloops = node->cfg.threads ? node->cfg.threads : 1;
+    node->loops = calloc(node->nloops, sizeof *node->loops);
+    if (!node->loops)
+        goto nomem;
+    for (unsigned i = 0; i < node->nloops; i++)
+        if ((rc = ax_loop_new(&node->loops[i], NULL)) < 0)
+            goto fail;
+    if ((rc = open_listener(node)) < 0)
+        goto fail;
+    rc = ax__disc_start(node, &node->disc);
+    if (rc < 0)
+        goto fail;
+    if (node->cfg.threads) {
+        node->threads = calloc(node->nloops, sizeof *node->threads);
+        if (!node->threads)
+            goto nomem;
+        for (unsigned i = 0; i < node->nloops; i++) {
+            ax_loop_post(node->loops[i], set_current_task, node);
+            char name[16];
+            snprintf(name, sizeof name, "axon-%u", i);
+            if ((rc = ax_loop_thread_start(&node->threads[i], node->loops[i], name)) < 0)
+                goto fail;
+        }
+    }
+    AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) up: domain %u, data on %s, discovery %s", node->name,
+             (unsigned long long)node->id, (unsigned)node->cfg.domain, node->tcp_endpoint,
+             node->disc->unicast_str);
+    *out = node;
+    return 0;
+
+nomem:
+    rc = AX_ENOMEM;
+fail:
+    destroy_now(node);
+    return rc;
+}
+
+int ax_node_new_from_file(ax_node **out, const char *path, struct ax_config_error *err)
+{
+    struct ax_config cfg;
+    struct ax_config_error local;
+    if (!err)
+        err = &local;
+    ax_config_init(&cfg);
+    int rc = ax_config_load_file(&cfg, path, err);
+    if (rc == 0)
+        rc = ax_config_apply_env(&cfg, err);
+    if (rc == 0)
+        rc = ax_node_new(out, &cfg);
+    ax_config_fini(&cfg);
+    return rc;
+}
+
+int ax_node_spin_once(ax_node *node, int timeout_ms)
+{
+    if (!node || node->threads)
+        return AX_EINVAL;
+    ax_node *prev = ax__current_node;
+    ax__current_node = node;
+    int rc = ax_loop_step(node->loops[0], timeout_ms);
+    ax__current_node = prev;
+    if (atomic_load(&node->destroy_requested)) {
+        destroy_now(node);
+        return AX_ECLOSED;
+    }
+    return rc;
+}
+
+int ax_node_spin(ax_node *node)
+{
+    if (!node || node->threads)
+        return AX_EINVAL;
+    while (!atomic_exchange(&node->shutdown_requested, false)) {
+        int rc = ax_node_spin_once(node, -1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void noop_task(void *arg)
+{
+    (void)arg;
+}
+
+void ax_node_shutdown(ax_node *node)
+{
+    if (!node)
+        return;
+    atomic_store(&node->shutdown_requested, true);
+    ax_loop_post(node->loops[0], noop_task, NULL); /* wake a blocked spin */
+}
+
+int ax_node_fd(const ax_node *node)
+{
+    return node && !node->threads ? ax_loop_fd(node->loops[0]) : -1;
+}
+
+uint64_t ax_node_id(const ax_node *node)
+{
+    return node->id;
+}
+
+const char *ax_node_name(const ax_node *node)
+{
+    return node->name;
+}
+
+const struct ax_config *ax_node_config(const ax_node *node)
+{
+    return &node->cfg;
+}
+
+int ax_node_list_nodes(ax_node *node, struct ax_node_info *out, size_t cap, size_t *count)
+{
+    if (!node || !count || (cap && !out))
+        return AX_EINVAL;
+    return ax__disc_list_nodes(node->disc, out, cap, count);
+}
+
+int ax_node_list_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info *out,
+                           size_t cap, size_t *count)
+{
+    if (!node || !count || (cap && !out))
+        return AX_EINVAL;
+    return ax__disc_list_endpoints(node->disc, topic, out, cap, count);
+}
+
+int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out)
+{
+    if (!node || !out)
+        return AX_EINVAL;
+    ax__disc_stats(node->disc, out);
+    return 0;
+}

@@ -1,0 +1,238 @@
+/*
+ * axon/node.h: nodes and the discovery table.
+ *
+ * A node is one participant in a domain: it announces itself and its
+ * endpoints (publishers, subscriptions) over UDP, hears the other nodes'
+ * announcements, and keeps a discovery table of every node in its domain
+ * with their endpoints, QoS and live counters. docs/discovery.md describes
+ * the protocol.
+ *
+ * Threads: a node runs either on threads of its own (node.threads >= 1,
+ * the default is 1) or in the caller's thread (node.threads = 0: call
+ * ax_node_spin() / ax_node_spin_once(), or poll ax_node_fd() and call
+ * ax_node_spin_once(node, 0)). Unless a function says otherwise it may be
+ * called from any thread. Callbacks (events, messages) run on a node thread,
+ * or inside ax_node_spin*() for node.threads = 0; they must not block.
+ */
+#ifndef AXON_NODE_H
+#define AXON_NODE_H
+
+#include "axon/common.h"
+#include "axon/config.h"
+#include "axon/qos.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ax_node ax_node;
+
+#define AX_TYPE_HASH_SIZE 32
+#define AX_TOPIC_MAX      256 /* bytes, with the NUL */
+#define AX_TYPE_NAME_MAX  128 /* bytes, with the NUL */
+#define AX_NODE_NAME_MAX  64  /* bytes, with the NUL */
+
+/**
+ * ax_node_new() - create a node and start discovery.
+ * @out: receives the node.
+ * @cfg: configuration, or NULL for the defaults with environment overrides
+ *       (AXON_CONFIG, AXON_DOMAIN, AXON_PEERS, AXON_LOG_LEVEL; see
+ *       ax_config_apply_env()). The node keeps its own copy.
+ *
+ * With node.threads >= 1 the node's threads are running when this returns.
+ * Returns 0; AX_EINVAL (bad configuration: ax_config_validate() says why in
+ * the log); AX_ENOMEM; AX_EADDRINUSE / AX_EADDRNOTAVAIL (cannot bind the
+ * discovery or data sockets: the log names the address); AX_EAGAIN (no
+ * thread); another mapped OS error. Any thread.
+ */
+AX_API int ax_node_new(ax_node **out, const struct ax_config *cfg);
+
+/**
+ * ax_node_new_from_file() - ax_config_init(), ax_config_load_file(@path),
+ * ax_config_apply_env(), then ax_node_new().
+ * @err: receives file, line, key and message when the file is bad; may be
+ *       NULL.
+ * Returns as ax_node_new(), plus the errors of ax_config_load_file().
+ */
+AX_API int ax_node_new_from_file(ax_node **out, const char *path, struct ax_config_error *err);
+
+/**
+ * ax_node_destroy() - leave the domain (peers get a Bye and drop this node
+ * at once) and free the node, its endpoints and its threads.
+ *
+ * Safe from any thread, including from inside the node's own callbacks:
+ * there the destruction is deferred and completes after the callback
+ * returns (with node.threads = 0, inside the ax_node_spin*() call, which
+ * then returns AX_ECLOSED). Either way the caller must not use @node
+ * afterwards. NULL is a no-op.
+ */
+AX_API void ax_node_destroy(ax_node *node);
+
+/**
+ * ax_node_spin() - run the node in the calling thread until
+ * ax_node_shutdown(). Only for node.threads = 0 (else AX_EINVAL).
+ * Returns 0 after a shutdown, AX_ECLOSED if the node was destroyed from a
+ * callback, or an error from the reactor.
+ */
+AX_API int ax_node_spin(ax_node *node);
+
+/**
+ * ax_node_spin_once() - one round of the node's loop, waiting at most
+ * @timeout_ms for work (-1: no limit, 0: poll). Only for node.threads = 0.
+ * Returns 1 if there is more work to do at once, 0 if idle, AX_ECLOSED if
+ * the node was destroyed from a callback in this call (do not use it
+ * again), or another negative error.
+ */
+AX_API int ax_node_spin_once(ax_node *node, int timeout_ms);
+
+/**
+ * ax_node_shutdown() - make ax_node_spin() return. Any thread.
+ */
+AX_API void ax_node_shutdown(ax_node *node);
+
+/**
+ * ax_node_fd() - for node.threads = 0: a file descriptor that becomes
+ * readable when the node has work; add it to an outer poll/epoll loop and
+ * call ax_node_spin_once(node, 0) when it is. -1 with node threads.
+ */
+AX_API int ax_node_fd(const ax_node *node);
+
+/* ---- identity ---- */
+
+/** ax_node_id() - the node's id: random, unique in the domain. */
+AX_API uint64_t ax_node_id(const ax_node *node);
+
+/** ax_node_name() - the node's name (node.name, or "<program>-<pid>"). */
+AX_API const char *ax_node_name(const ax_node *node);
+
+/** ax_node_config() - the configuration the node runs with (read-only). */
+AX_API const struct ax_config *ax_node_config(const ax_node *node);
+
+/* ---- the discovery table ---- */
+
+enum ax_endpoint_kind {
+    AX_ENDPOINT_PUBLISHER = 0,
+    AX_ENDPOINT_SUBSCRIBER = 1,
+};
+
+/* A node as the table knows it. */
+struct ax_node_info {
+    uint64_t id;
+    uint64_t incarnation; /* changes when the node's process restarts */
+    char name[AX_NODE_NAME_MAX];
+    char host[64];
+    uint32_t pid;
+    uint32_t domain;
+    char tcp[64];     /* where it accepts data connections, "ip:port" */
+    char unicast[64]; /* its discovery unicast address, "ip:port" */
+    enum ax_discovery_mode mode;
+    char version[16];
+    int64_t lease_ns;
+    int64_t heartbeat_ns;
+    int64_t uptime_ns;    /* from its start time (real-time clocks) */
+    int64_t heard_age_ns; /* since the last datagram from it; 0 for self */
+    uint64_t generation;  /* of its endpoint set, as far as known */
+    bool complete;        /* all pages of that generation received */
+    bool is_self;
+    uint32_t publishers;
+    uint32_t subscribers;
+};
+
+/* Live counters of an endpoint (see Counters in msgs/control.proto). */
+struct ax_endpoint_counters {
+    uint64_t messages;
+    uint64_t bytes;
+    uint64_t drops[AX_DROP_REASON_COUNT_];
+    uint64_t gaps;
+    uint32_t connections;
+    int64_t stamp_ns;    /* the owner's CLOCK_MONOTONIC when read */
+    int64_t received_ns; /* our CLOCK_MONOTONIC when they arrived */
+};
+
+/* A publisher or subscription as the table knows it. */
+struct ax_endpoint_info {
+    uint64_t node_id;
+    char node_name[AX_NODE_NAME_MAX];
+    uint32_t id; /* unique within its node */
+    enum ax_endpoint_kind kind;
+    char topic[AX_TOPIC_MAX];
+    char type_name[AX_TYPE_NAME_MAX];
+    uint8_t type_hash[AX_TYPE_HASH_SIZE];
+    struct ax_qos qos;
+    struct ax_endpoint_counters counters;
+};
+
+/**
+ * ax_node_list_nodes() - copy the table's nodes (this one included,
+ * is_self) into @out.
+ * @cap: entries in @out (0 with @out NULL just counts).
+ * @count: receives the number of nodes in the table, which may exceed @cap
+ *         (then only @cap were copied; call again with more room).
+ * Returns 0 or AX_EINVAL. Any thread.
+ */
+AX_API int ax_node_list_nodes(ax_node *node, struct ax_node_info *out, size_t cap, size_t *count);
+
+/**
+ * ax_node_list_endpoints() - copy the endpoints of every node in the table
+ * (this one's included), or only those of @topic when it is not NULL.
+ * @cap, @count: as for ax_node_list_nodes().
+ * Returns 0 or AX_EINVAL. Any thread.
+ */
+AX_API int ax_node_list_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info *out,
+                                  size_t cap, size_t *count);
+
+/* ---- graph events ---- */
+
+enum ax_graph_event_kind {
+    AX_EVENT_NODE_JOIN = 0,     /* a node was heard for the first time */
+    AX_EVENT_NODE_CHANGE = 1,   /* its announced info changed */
+    AX_EVENT_NODE_LEAVE = 2,    /* Bye, or its lease expired */
+    AX_EVENT_ENDPOINT_JOIN = 3, /* a publisher or subscription appeared */
+    AX_EVENT_ENDPOINT_CHANGE = 4,
+    AX_EVENT_ENDPOINT_LEAVE = 5,
+};
+
+struct ax_graph_event {
+    enum ax_graph_event_kind kind;
+    struct ax_node_info node;         /* always set */
+    struct ax_endpoint_info endpoint; /* for ENDPOINT_* */
+    bool lease_expired;               /* NODE_LEAVE: lease (true) or Bye (false) */
+};
+
+/**
+ * ax_graph_event_fn - called for each change of the table, on the node's
+ * discovery thread, in the order the changes happened. @ev is valid during
+ * the call only.
+ */
+typedef void (*ax_graph_event_fn)(ax_node *node, const struct ax_graph_event *ev, void *user);
+
+/**
+ * ax_node_set_graph_listener() - set (or, with @fn NULL, clear) the one
+ * graph listener. @drop(@user), if not NULL, is called exactly once when the
+ * listener is replaced, cleared, or the node is destroyed, after which @fn is
+ * never called with @user again. Returns 0 or AX_EINVAL. Any thread.
+ */
+AX_API int ax_node_set_graph_listener(ax_node *node, ax_graph_event_fn fn, void *user,
+                                      void (*drop)(void *user));
+
+/* ---- discovery statistics ---- */
+
+struct ax_discovery_stats {
+    uint64_t tx_datagrams, tx_bytes;
+    uint64_t rx_datagrams, rx_bytes;
+    uint64_t rx_self;         /* our own datagrams looped back */
+    uint64_t rx_bad_version;  /* dropped: another protocol version */
+    uint64_t rx_other_domain; /* dropped: another domain */
+    uint64_t rx_undecodable;  /* dropped: truncated or malformed */
+    uint64_t leases_expired;
+    uint64_t state_requests_sent;
+};
+
+/** ax_node_discovery_stats() - copy the counters. Any thread. */
+AX_API int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AXON_NODE_H */
