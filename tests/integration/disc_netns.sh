@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Three hosts (network namespaces) joined by veth pairs and a bridge:
+# discovery in network mode (multicast on the veth interfaces), then with
+# multicast off between hosts and static unicast peers.
+#   disc_netns.sh <path to disc_probe>
+set -u
+PROBE=$1
+. "$(dirname "$0")/netns_lib.sh"
+need_root
+
+tag=ax$$
+sw=${tag}sw
+ip netns add "$sw"; NETNS+=("$sw")
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 up
+for i in 1 2 3; do
+  h=${tag}h$i
+  ip netns add "$h"; NETNS+=("$h")
+  ip link add "veth$i$tag" netns "$h" type veth peer name "sw$i" netns "$sw"
+  ip -n "$sw" link set "sw$i" master br0
+  ip -n "$sw" link set "sw$i" up
+  ip -n "$h" link set lo up
+  ip -n "$h" link set "veth$i$tag" name eth0
+  ip -n "$h" addr add "198.51.100.$i/24" dev eth0
+  ip -n "$h" link set eth0 up
+done
+
+echo "== network mode: multicast on eth0"
+for i in 1 2 3; do
+  start_probe "${tag}h$i" "net$i" --mode network --interface eth0 --domain 7 \
+    --endpoints 10 --expect-nodes 2 --expect-endpoints 20 --timeout-ms 60000
+done
+wait_all "^CONVERGED" 60 net1 net2 net3
+grep -h "^CONVERGED" "$OUT"/net*.out
+# Each host's table holds the others' TCP endpoints on their own addresses.
+grep -q "JOIN name=net2 .*tcp=198.51.100.2:" "$OUT/net1.out" || { echo "FAIL: net1 lacks net2's endpoint"; cat "$OUT/net1.out"; exit 1; }
+grep -q "JOIN name=net1 .*tcp=198.51.100.1:" "$OUT/net3.out" || { echo "FAIL: net3 lacks net1's endpoint"; cat "$OUT/net3.out"; exit 1; }
+stop_all net1 net2 net3
+
+echo "== peers mode: unicast only between hosts"
+# h1 lists h2 and h3, h2 lists h3 only, h3 lists nobody: one side listing
+# the other is enough (a node answers whoever found it), but there is no
+# gossip, so every pair needs one side listing the other.
+start_probe "${tag}h1" peer1 --mode peers --peers 198.51.100.2,198.51.100.3 --domain 7 \
+  --endpoints 10 --expect-nodes 2 --expect-endpoints 20 --timeout-ms 60000
+start_probe "${tag}h2" peer2 --mode peers --peers 198.51.100.3 --domain 7 \
+  --endpoints 10 --expect-nodes 2 --expect-endpoints 20 --timeout-ms 60000
+start_probe "${tag}h3" peer3 --mode peers --domain 7 \
+  --endpoints 10 --expect-nodes 2 --expect-endpoints 20 --timeout-ms 60000
+wait_all "^CONVERGED" 60 peer1 peer2 peer3
+grep -h "^CONVERGED" "$OUT"/peer*.out
+stop_all peer1 peer2 peer3
+echo "PASS"
