@@ -19,6 +19,7 @@ NATIVE_PKGS=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev iproute2 nftables
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev
+  libprotobuf-dev   # only for google/protobuf/descriptor.proto (dynamic types)
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

@@ -9,5 +9,7 @@
 #include "axon/clock.h"
 #include "axon/loop.h"
 #include "axon/qos.h"
+#include "axon/types.h"
+#include "axon/msgtext.h"
 
 #endif /* AXON_AXON_H */
