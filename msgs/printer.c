@@ -340,6 +340,18 @@ static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
     return *(const uint32_t *)AX__CMEMBER(m, f->quantifier_offset) == f->id;
 }
 
+/* Whether an optional (not oneof) field is set, as protobuf-c's packer
+ * decides it: has_ for scalars and bytes, a pointer other than NULL and the
+ * default for strings and messages. */
+static bool optional_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        const void *p = *(const void *const *)AX__CMEMBER(m, f->offset);
+        return p != NULL && p != f->default_value;
+    }
+    return *(const protobuf_c_boolean *)AX__CMEMBER(m, f->quantifier_offset) != 0;
+}
+
 /* A field's value (the whole list for a repeated field), after its key. */
 static void field(struct pctx *c, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
                   size_t col, unsigned d)
@@ -354,9 +366,8 @@ static void field(struct pctx *c, const ProtobufCMessage *m, const ProtobufCFiel
         }
         repeated(c, f, n, *(void *const *)p, 0, d);
     } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-               f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING &&
-               !*(const protobuf_c_boolean *)AX__CMEMBER(m, f->quantifier_offset)) {
-        /* An optional scalar that is not set. */
+               !optional_set(m, f)) {
+        /* An optional field that is not set (even if it has a default). */
         puts_(c, "null");
     } else {
         const ProtobufCMessage *sub =
