@@ -232,6 +232,8 @@ static int cmp_entry(const void *a, const void *b)
 static struct entry *lookup(struct ctx *c, const char *name)
 {
     struct entry key = {.name = name};
+    if (c->n == 0)
+        return NULL;
     return bsearch(&key, c->e, c->n, sizeof *c->e, cmp_entry);
 }
 
@@ -263,7 +265,8 @@ static int index_set(struct ctx *c, const FdSet *set)
                 return rc;
         }
     }
-    qsort(c->e, c->n, sizeof *c->e, cmp_entry);
+    if (c->n)
+        qsort(c->e, c->n, sizeof *c->e, cmp_entry);
     for (size_t i = 1; i < c->n; i++)
         if (strcmp(c->e[i - 1].name, c->e[i].name) == 0)
             return fail(c, AX_EPROTO, "type %s defined twice", c->e[i].name);

@@ -112,7 +112,7 @@ static void quoted(struct pctx *c, const char *str, size_t n)
         uint32_t cp;
         size_t len = utf8_next(s + i, n - i, &cp);
         const char *esc = NULL;
-        char ubuf[8];
+        char ubuf[16];
         if (len == 0) {
             esc = "\\ufffd";
             len = 1;
@@ -196,7 +196,7 @@ static void message(struct pctx *c, const ProtobufCMessage *m, size_t col, bool 
 static void value(struct pctx *c, const ProtobufCFieldDescriptor *f, const void *p, size_t col,
                   unsigned d)
 {
-    char buf[32];
+    char buf[48];
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:

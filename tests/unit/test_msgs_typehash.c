@@ -8,6 +8,7 @@
  * Regenerate the golden file after changing a .proto (and only then):
  *   ./build/dev/tests/test_msgs_typehash --print > msgs/type_hashes.txt
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,38 @@ static void t_sha256_vectors(void **state)
               "9674d9e078535b7cec43284387a6ee39956188e735a85452b0050b55341cda56");
     check_sha("01234567890123456789012345678901234567890123456789012345678901234", 65,
               "52774b57c10e45040a61c14d35c1c8ebefe880082313aa0a21ebb077734cd067");
+}
+
+/* First use of the registry from several threads at once (this test runs
+ * first in the process): lookups of standard types work without set-up,
+ * concurrent registration is safe (TSan checks the tsan build). */
+static void *hammer(void *arg)
+{
+    intptr_t fails = 0;
+    for (int i = 0; i < 200; i++) {
+        const ax_type *t;
+        fails += ax_type_find("axon.sensor.PointCloud", &t) != 0;
+        fails += ax_type_find("axon.std.Header", &t) != 0;
+        if ((intptr_t)arg % 2 == 0 && i % 50 == 0)
+            fails += ax_types_axtest_register() != 0;
+        else
+            (void)ax_type_find("axtest.AllTypes", &t); /* may not be there yet */
+    }
+    return (void *)fails;
+}
+
+static void t_first_use_threads(void **state)
+{
+    pthread_t th[4];
+    for (intptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, hammer, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *fails;
+        assert_int_equal(pthread_join(th[i], &fails), 0);
+        assert_int_equal((intptr_t)fails, 0);
+    }
+    const ax_type *t;
+    AX_OK_OR_FAIL(ax_type_find("axtest.AllTypes", &t));
 }
 
 static void t_hash_forms(void **state)
@@ -221,6 +254,7 @@ int main(int argc, char **argv)
         return 0;
     }
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_first_use_threads), /* first: nothing registered yet */
         cmocka_unit_test(t_sha256_vectors),    cmocka_unit_test(t_hash_forms),
         cmocka_unit_test(t_schema_text),       cmocka_unit_test(t_hash_follows_schema),
         cmocka_unit_test(t_register_conflict), cmocka_unit_test(t_golden_hashes),
