@@ -93,7 +93,8 @@ AX_API int ax_strbuf_printf(struct ax_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /** ax_strbuf_vprintf() - as ax_strbuf_printf(), with a va_list. */
-AX_API int ax_strbuf_vprintf(struct ax_strbuf *sb, const char *fmt, va_list ap);
+AX_API int ax_strbuf_vprintf(struct ax_strbuf *sb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 enum ax_text_format {
     AX_TEXT_YAML = 0,       /* YAML-style block text */
