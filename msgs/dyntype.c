@@ -44,7 +44,9 @@
 
 #define MAX_FDS_LEN      (16u << 20)
 #define MAX_FIELD_NUMBER 536870911 /* 2^29 - 1 */
-#define MAX_ENTRIES      65536
+#define MAX_ENTRIES      16384
+#define MAX_NAME         512 /* a full type name */
+#define MAX_NESTING      100 /* message nesting in the set's encoding */
 
 typedef Axon__Pbdesc__FileDescriptorSet FdSet;
 typedef Axon__Pbdesc__FileDescriptorProto FileProto;
@@ -183,6 +185,10 @@ static int add_entry(struct ctx *c, const char *prefix, const char *name, const 
         c->cap = cap;
     }
     size_t lp = strlen(prefix), ln = strlen(name);
+    /* Nested names grow with depth: bound them, or a deep chain of long
+     * names with many leaves would cost memory quadratic in the input. */
+    if (lp + 1 + ln > MAX_NAME)
+        return fail(c, AX_EPROTO, "type name longer than %d characters", MAX_NAME);
     char *full = arena_alloc(c->dyn, lp + 1 + ln + 1);
     if (!full)
         return AX_ENOMEM;
@@ -714,8 +720,8 @@ static int build_message(struct ctx *c, struct entry *ent)
     const MsgProto *m = ent->msg;
     ProtobufCMessageDescriptor *md = ent->built;
     size_t n = m->n_field;
-    if (n > 65535)
-        return fail(c, AX_EPROTO, "%s: too many fields", ent->name);
+    if (n > 65535 || m->n_oneof_decl > 65535)
+        return fail(c, AX_EPROTO, "%s: too many fields or oneofs", ent->name);
     if (m->n_extension)
         AX_LOG_D(AX__TYPES_LOG, "%s: extensions ignored", ent->name);
     struct ftmp *t = calloc(n ? n : 1, sizeof *t);
@@ -753,29 +759,41 @@ static int build_message(struct ctx *c, struct entry *ent)
             PLACE(vs, va, fd->offset);
         }
     }
-    for (size_t o = 0; rc == 0 && o < m->n_oneof_decl; o++) {
-        size_t usize = 0, ualign = 1;
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            if (t[i].oneof != (int)o)
-                continue;
-            any = true;
-            size_t vs = ax__pbc_value_size(t[i].fd.type), va = value_align(t[i].fd.type);
-            usize = vs > usize ? vs : usize;
-            ualign = va > ualign ? va : ualign;
-        }
-        if (!any)
-            continue; /* synthetic oneof of a proto3 optional, or empty */
+    /* Oneofs: one pass over the fields for each union's size and
+     * alignment, one to place the unions, one to point the members at
+     * them (linear: a hostile set may declare many oneofs). */
+    struct oneof_slot {
+        size_t size, align;
         unsigned qoff, uoff;
-        PLACE(sizeof(uint32_t), _Alignof(uint32_t), qoff);
-        PLACE(usize, ualign, uoff);
-        for (size_t i = 0; i < n; i++) {
-            if (t[i].oneof == (int)o) {
-                t[i].fd.quantifier_offset = qoff;
-                t[i].fd.offset = uoff;
-            }
+        bool used;
+    } *os = NULL;
+    if (rc == 0 && m->n_oneof_decl > 0) {
+        os = calloc(m->n_oneof_decl, sizeof *os);
+        if (!os)
+            rc = AX_ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (t[i].oneof < 0)
+            continue;
+        struct oneof_slot *o = &os[t[i].oneof];
+        size_t vs = ax__pbc_value_size(t[i].fd.type), va = value_align(t[i].fd.type);
+        o->size = vs > o->size ? vs : o->size;
+        o->align = va > o->align ? va : o->align;
+        o->used = true;
+    }
+    for (size_t k = 0; rc == 0 && k < m->n_oneof_decl; k++) {
+        if (!os[k].used)
+            continue; /* the synthetic oneof of a proto3 optional, or empty */
+        PLACE(sizeof(uint32_t), _Alignof(uint32_t), os[k].qoff);
+        PLACE(os[k].size, os[k].align, os[k].uoff);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (t[i].oneof >= 0) {
+            t[i].fd.quantifier_offset = os[t[i].oneof].qoff;
+            t[i].fd.offset = os[t[i].oneof].uoff;
         }
     }
+    free(os);
 #undef PLACE
     if (rc == 0 && off > UINT_MAX / 2)
         rc = fail(c, AX_EPROTO, "%s: message too large", ent->name);
@@ -894,8 +912,16 @@ int ax_type_from_fds(const uint8_t *fds, size_t len, const char *full_name, ax_t
     if (!c.dyn)
         return AX_ENOMEM;
     int rc = 0;
-    FdSet *set = axon__pbdesc__file_descriptor_set__unpack(NULL, len, fds);
-    if (!set)
+    FdSet *set = NULL;
+    /* protobuf-c's unpack recurses once per nesting level: a small hostile
+     * input nested deeply enough exhausts the stack (a 400 KB set of
+     * 100000 nested messages does), so the shape is checked first. */
+    if (ax_msg_wire_check(&axon__pbdesc__file_descriptor_set__descriptor, fds, len, MAX_NESTING) !=
+        0)
+        rc = fail(&c, AX_EPROTO, "not a FileDescriptorSet (malformed or nested too deep)");
+    else
+        set = axon__pbdesc__file_descriptor_set__unpack(NULL, len, fds);
+    if (rc == 0 && !set)
         rc = fail(&c, AX_EPROTO, "not a FileDescriptorSet");
     if (rc == 0)
         rc = index_set(&c, set);

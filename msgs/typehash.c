@@ -131,38 +131,62 @@ static int cmp_node(const void *a, const void *b)
     return strcmp(((const struct node *)a)->name, ((const struct node *)b)->name);
 }
 
-/* Lowest field number of the oneof that field @f belongs to. */
-static uint32_t oneof_id(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
+static int cmp_field_id(const void *a, const void *b)
 {
-    uint32_t lo = f->id;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *g = &d->fields[i];
-        if ((g->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            g->quantifier_offset == f->quantifier_offset && g->id < lo)
-            lo = g->id;
-    }
-    return lo;
+    const ProtobufCFieldDescriptor *x = *(const ProtobufCFieldDescriptor *const *)a;
+    const ProtobufCFieldDescriptor *y = *(const ProtobufCFieldDescriptor *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Oneof members grouped by their case member's offset, then by number. */
+static int cmp_oneof(const void *a, const void *b)
+{
+    const ProtobufCFieldDescriptor *x = *(const ProtobufCFieldDescriptor *const *)a;
+    const ProtobufCFieldDescriptor *y = *(const ProtobufCFieldDescriptor *const *)b;
+    if (x->quantifier_offset != y->quantifier_offset)
+        return x->quantifier_offset < y->quantifier_offset ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static int write_message(struct ax_strbuf *sb, const ProtobufCMessageDescriptor *d)
 {
     int rc = ax_strbuf_printf(sb, "message %s\n", d->name);
-    /* protobuf-c keeps fields sorted by number; do not rely on it. */
-    uint32_t prev = 0;
-    for (unsigned done = 0; rc == 0 && done < d->n_fields; done++) {
-        const ProtobufCFieldDescriptor *f = NULL;
-        for (unsigned i = 0; i < d->n_fields; i++) {
-            const ProtobufCFieldDescriptor *g = &d->fields[i];
-            if (g->id > prev && (!f || g->id < f->id))
-                f = g;
+    size_t n = d->n_fields;
+    /* protobuf-c keeps fields sorted by number; do not rely on it. Sorting
+     * (not searching) keeps a huge dynamic type linear-logarithmic. */
+    const ProtobufCFieldDescriptor **byid = calloc(n ? n : 1, sizeof *byid);
+    const ProtobufCFieldDescriptor **oo = calloc(n ? n : 1, sizeof *oo);
+    uint32_t *oneof_lo = calloc(n ? n : 1, sizeof *oneof_lo); /* by field index */
+    if (!byid || !oo || !oneof_lo)
+        rc = AX_ENOMEM;
+    size_t noo = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        byid[i] = &d->fields[i];
+        if (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            oo[noo++] = &d->fields[i];
+    }
+    if (rc == 0) {
+        qsort(byid, n, sizeof *byid, cmp_field_id);
+        qsort(oo, noo, sizeof *oo, cmp_oneof);
+        /* The oneof's id: the lowest field number of the group. */
+        for (size_t i = 0, lo = 0; i < noo; i++) {
+            if (i == 0 || oo[i]->quantifier_offset != oo[i - 1]->quantifier_offset)
+                lo = i;
+            oneof_lo[oo[i] - d->fields] = oo[lo]->id;
         }
-        if (!f)
-            return AX_EINVAL; /* duplicate field numbers */
-        prev = f->id;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const ProtobufCFieldDescriptor *f = byid[i];
+        if (i > 0 && f->id == byid[i - 1]->id) {
+            rc = AX_EINVAL; /* duplicate field numbers */
+            break;
+        }
         const char *label = label_name(f->label);
         const char *type = ax__pbc_type_name(f->type);
-        if (!name_ok(f->name) || !label || !type)
-            return AX_EINVAL;
+        if (!name_ok(f->name) || !label || !type) {
+            rc = AX_EINVAL;
+            break;
+        }
         const char *tname = "-";
         if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor)
             tname = ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
@@ -171,10 +195,13 @@ static int write_message(struct ax_strbuf *sb, const ProtobufCMessageDescriptor 
         rc = ax_strbuf_printf(sb, "field %u %s %s %s %s %d ", (unsigned)f->id, f->name, label, type,
                               tname, (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) ? 1 : 0);
         if (rc == 0 && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-            rc = ax_strbuf_printf(sb, "%u\n", (unsigned)oneof_id(d, f));
+            rc = ax_strbuf_printf(sb, "%u\n", (unsigned)oneof_lo[f - d->fields]);
         else if (rc == 0)
             rc = ax_strbuf_append(sb, "-\n", 2);
     }
+    free(byid);
+    free(oo);
+    free(oneof_lo);
     return rc;
 }
 

@@ -237,6 +237,26 @@ AX_API void ax_type_hash_short(const struct ax_type_hash *h, char out[AX_TYPE_HA
 AX_API int ax_type_hash_parse(const char *s, struct ax_type_hash *out);
 
 /**
+ * ax_msg_wire_check() - check that @data is well-formed protobuf wire data
+ * for a message of type @desc, with message fields nested at most
+ * @max_depth levels below the top.
+ * @desc: the type (compiled or dynamic).
+ * @data, @len: the encoded message; untrusted.
+ * @max_depth: e.g. 64; the standard messages nest at most 4 deep.
+ *
+ * protobuf_c_message_unpack() recurses once per nesting level without a
+ * limit, so for a type that contains itself (directly or not) a small
+ * hostile input can exhaust the stack; call this first on untrusted data of
+ * such types. It checks tags, wire types, lengths and nesting only, not
+ * values (unpack does that).
+ *
+ * Returns 0; AX_EPROTO (malformed, a group, or nested deeper than
+ * @max_depth); AX_EINVAL (NULL @desc, or NULL @data with @len > 0).
+ */
+AX_API int ax_msg_wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                             size_t len, unsigned max_depth);
+
+/**
  * ax_msg_init() - initialise @mem as an empty message of type @desc: zero
  * it, set its descriptor and the fields' default values; what
  * protobuf_c_message_init() does for generated types, but for dynamic types

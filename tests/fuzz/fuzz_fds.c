@@ -28,6 +28,8 @@ static void exercise(const ax_type *t, const uint8_t *data, size_t size)
     const ProtobufCMessageDescriptor *d = ax_type_descriptor(t);
     /* Decode the input itself as a message of the type, print it, parse
      * the text back, pack the result. */
+    if (ax_msg_wire_check(d, data, size, 64) != 0)
+        return; /* as every reader of untrusted data of a recursive type must */
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size, data);
     if (!m)
         return;

@@ -12,6 +12,7 @@
 #include "ax_test.h"
 #include "ax__descriptor.pb-c.h"
 #include "axtest_types.h"
+#include "axtest/demo.pb-c.h"
 #include "axtest/legacy.pb-c.h"
 #include "msgs_util.h"
 
@@ -237,6 +238,113 @@ static void t_mutations(void **state)
     free(buf);
 }
 
+/* Append a length-delimited field (tag, varint length, payload) in front
+ * of nothing: builds nested encodings from the inside out. */
+static uint8_t *wrap(unsigned field, const uint8_t *payload, size_t n, size_t *out_len)
+{
+    uint8_t *out = malloc(n + 16);
+    size_t k = 0;
+    size_t v = field << 3 | 2;
+    do {
+        out[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    v = n;
+    do {
+        out[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    memcpy(out + k, payload, n);
+    *out_len = k + n;
+    return out;
+}
+
+/* A set whose one file holds message "N" with @depth levels of nested
+ * messages, each named @name. */
+static uint8_t *nested_set(unsigned depth, const char *name, size_t *len)
+{
+    size_t nl = strlen(name), n, m;
+    uint8_t *msg = wrap(1, (const uint8_t *)name, nl, &n); /* innermost: name only */
+    for (unsigned i = 0; i < depth; i++) {
+        uint8_t *nested = wrap(3, msg, n, &m); /* nested_type */
+        uint8_t *nm = wrap(1, (const uint8_t *)name, nl, &n);
+        uint8_t *both = malloc(n + m);
+        memcpy(both, nm, n);
+        memcpy(both + n, nested, m);
+        free(msg);
+        free(nested);
+        free(nm);
+        msg = both;
+        n += m;
+    }
+    uint8_t *mt = wrap(4, msg, n, &m); /* FileDescriptorProto.message_type */
+    uint8_t *fname = wrap(1, (const uint8_t *)"d.proto", 7, &n);
+    uint8_t *file = malloc(n + m);
+    memcpy(file, fname, n);
+    memcpy(file + n, mt, m);
+    uint8_t *set = wrap(1, file, n + m, len); /* FileDescriptorSet.file */
+    free(msg);
+    free(mt);
+    free(fname);
+    free(file);
+    return set;
+}
+
+static void t_hostile_shapes(void **state)
+{
+    ax_type *t;
+    size_t len;
+    uint8_t *fds = nested_set(20, "N", &len);
+    AX_OK_OR_FAIL(ax_type_from_fds(fds, len, "N.N.N", &t));
+    ax_type_free(t);
+    free(fds);
+    /* Nested beyond the limit (100): refused before protobuf-c's recursive
+     * decoder sees it (at 10^5 levels that decoder would exhaust the
+     * stack; 1000 keeps this test fast). */
+    fds = nested_set(1000, "N", &len);
+    assert_int_equal(ax_type_from_fds(fds, len, "N", &t), AX_EPROTO);
+    free(fds);
+    /* Long names nested: full names are bounded. */
+    char longname[201];
+    memset(longname, 'a', 200);
+    longname[200] = '\0';
+    fds = nested_set(3, longname, &len);
+    assert_int_equal(ax_type_from_fds(fds, len, longname, &t), AX_EPROTO);
+    free(fds);
+}
+
+static void t_wire_check(void **state)
+{
+    /* A well-formed message of every shape passes. */
+    ProtobufCMessage *m = axt_fill_new(&axtest__all_types__descriptor, 1, 3);
+    size_t len;
+    uint8_t *bytes = axt_pack(m, &len);
+    AX_OK_OR_FAIL(ax_msg_wire_check(&axtest__all_types__descriptor, bytes, len, 64));
+    assert_int_equal(ax_msg_wire_check(&axtest__all_types__descriptor, bytes, len, 2), AX_EPROTO);
+    for (size_t cut = 1; cut < len; cut += 5) { /* most truncations are caught */
+        int rc = ax_msg_wire_check(&axtest__all_types__descriptor, bytes, cut, 64);
+        assert_true(rc == 0 || rc == AX_EPROTO);
+    }
+    free(bytes);
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* AllTypes.children (field 60) nested 300 deep. */
+    uint8_t *deep = malloc(1), *next;
+    size_t n = 0;
+    for (int i = 0; i < 300; i++) {
+        next = wrap(60, deep, n, &n);
+        free(deep);
+        deep = next;
+    }
+    assert_int_equal(ax_msg_wire_check(&axtest__all_types__descriptor, deep, n, 64), AX_EPROTO);
+    AX_OK_OR_FAIL(ax_msg_wire_check(&axtest__all_types__descriptor, deep, n, 300));
+    free(deep);
+    const uint8_t group[] = {0x0b, 0x0c};
+    assert_int_equal(ax_msg_wire_check(&axtest__all_types__descriptor, group, 2, 64), AX_EPROTO);
+    const uint8_t past_end[] = {0x7a, 0x05, 0x00};
+    assert_int_equal(ax_msg_wire_check(&axtest__all_types__descriptor, past_end, 3, 64), AX_EPROTO);
+    assert_int_equal(ax_msg_wire_check(NULL, past_end, 3, 64), AX_EINVAL);
+}
+
 static char *json(const ProtobufCMessage *m)
 {
     struct ax_print_options o;
@@ -326,10 +434,9 @@ static void t_proto3_optional(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_handmade),
-        cmocka_unit_test(t_mutations),
-        cmocka_unit_test(t_proto2_defaults),
-        cmocka_unit_test(t_proto3_optional),
+        cmocka_unit_test(t_handmade),        cmocka_unit_test(t_mutations),
+        cmocka_unit_test(t_hostile_shapes),  cmocka_unit_test(t_wire_check),
+        cmocka_unit_test(t_proto2_defaults), cmocka_unit_test(t_proto3_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
