@@ -462,9 +462,9 @@ static bool json_name_eq(const char *field, const char *key, size_t keylen)
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *d,
                                                   const char *key, size_t len)
 {
-    for (unsigned i = 0; i < d->n_fields; i++)
-        if (strcmp(d->fields[i].name, key) == 0)
-            return &d->fields[i];
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
+    if (f)
+        return f;
     for (unsigned i = 0; i < d->n_fields; i++)
         if (json_name_eq(d->fields[i].name, key, len))
             return &d->fields[i];
