@@ -9,13 +9,16 @@ install(TARGETS axon axon_static EXPORT axonTargets
 install(DIRECTORY include/axon DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT axonTargets NAMESPACE axon:: FILE axonTargets.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+set(AXON_INSTALL_PROTO_DIR ${CMAKE_INSTALL_DATADIR}/axon/proto)
 configure_package_config_file(cmake/axonConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/axonConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon
+  PATH_VARS AXON_INSTALL_PROTO_DIR)
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/axonConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axonConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/axonConfigVersion.cmake
+              cmake/AxonProtobufC.cmake cmake/AxonEmbedFds.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
 configure_file(cmake/axon.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc

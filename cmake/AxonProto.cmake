@@ -44,3 +44,10 @@ function(axon_nanopb_generate target)
   target_sources(${target} PRIVATE ${out}/${name}.pb.c)
   target_include_directories(${target} PRIVATE ${out})
 endfunction()
+
+# protobuf-c: the standard messages, applications' types, and the runtime.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(AXON_PROTOBUF_C REQUIRED IMPORTED_TARGET GLOBAL libprotobuf-c)
+pkg_check_modules(AXON_YAML REQUIRED IMPORTED_TARGET GLOBAL yaml-0.1)
+set(AXON_PROTO_DIR ${PROJECT_SOURCE_DIR}/msgs/proto)
+include(AxonProtobufC)

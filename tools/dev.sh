@@ -21,6 +21,7 @@ NATIVE_PKGS=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev iproute2 nftables
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev
+  libprotobuf-dev   # only for google/protobuf/descriptor.proto (dynamic types)
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -64,7 +65,9 @@ build_and_test() {
 
 # Run every libFuzzer target for a bounded time (FUZZ_SECONDS, default 60
 # for the frame decoder and 20 for the others) from its seed corpus in
-# tests/fuzz/corpus/<name without fuzz_>; new inputs go to the build tree.
+# tests/fuzz/corpus/<name without fuzz_> (and, for fuzz_fds, the corpus the
+# build makes from the generated descriptor sets); new inputs go to the
+# build tree.
 fuzz() {
   stage fuzz
   cmake --preset fuzz >/dev/null
@@ -82,7 +85,8 @@ fuzz() {
     echo "--- $name for ${secs}s"
     local dict=tests/fuzz/${name#fuzz_}.dict
     "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build/fuzz/ \
-      $( [ -f "$dict" ] && echo "-dict=$dict" ) "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
+      $( [ -f "$dict" ] && echo "-dict=$dict" ) "$work" $( [ -d "$seeds" ] && echo "$seeds" ) \
+      $( [ -d "$dir/corpus_${name#fuzz_}" ] && echo "$dir/corpus_${name#fuzz_}" ) 2>&1 | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
     # libFuzzer exits non-zero on a finding; grep hides the status, so
     # check for the artifact it writes instead.
     if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then

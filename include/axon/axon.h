@@ -11,5 +11,7 @@
 #include "axon/qos.h"
 #include "axon/node.h"
 #include "axon/config.h"
+#include "axon/types.h"
+#include "axon/msgtext.h"
 
 #endif /* AXON_AXON_H */

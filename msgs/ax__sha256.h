@@ -1,0 +1,26 @@
+/*
+ * msgs/ax__sha256.h: SHA-256 (FIPS 180-4), the digest behind type hashes.
+ * Small and portable: bytes in, bytes out, no endianness assumptions.
+ */
+#ifndef AX__SHA256_H
+#define AX__SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AX__SHA256_SIZE 32
+
+struct ax__sha256 {
+    uint32_t h[8];
+    uint64_t total; /* bytes hashed so far */
+    uint8_t block[64];
+    size_t fill; /* bytes waiting in block */
+};
+
+void ax__sha256_init(struct ax__sha256 *s);
+void ax__sha256_update(struct ax__sha256 *s, const void *data, size_t len);
+void ax__sha256_final(struct ax__sha256 *s, uint8_t out[AX__SHA256_SIZE]);
+/* One call: init, update, final. */
+void ax__sha256(const void *data, size_t len, uint8_t out[AX__SHA256_SIZE]);
+
+#endif /* AX__SHA256_H */

@@ -1,0 +1,37 @@
+/*
+ * msgs/ax__types.h: what the registry, dynamic types, the printer and the
+ * parser share inside msgs/.
+ */
+#ifndef AX__TYPES_H
+#define AX__TYPES_H
+
+#include "axon/types.h"
+
+/* Log module name of msgs/. */
+#define AX__TYPES_LOG "types"
+
+struct ax__dyn; /* a dynamic type's memory (msgs/dyntype.c) */
+
+struct ax_type {
+    const char *name;
+    const ProtobufCMessageDescriptor *desc;
+    struct ax_type_hash hash;
+    const uint8_t *fds;
+    size_t fds_len;
+    struct ax__dyn *dyn; /* NULL for registered (compiled) types */
+};
+
+/* "int32", "message", ...; NULL for a value outside ProtobufCType. */
+const char *ax__pbc_type_name(ProtobufCType t);
+
+/* Frees a dynamic type's memory (msgs/dyntype.c). */
+void ax__dyn_free(struct ax__dyn *dyn);
+
+/* Address of the member at @offset in message @m. */
+#define AX__MEMBER(m, offset)  ((void *)((char *)(m) + (offset)))
+#define AX__CMEMBER(m, offset) ((const void *)((const char *)(m) + (offset)))
+
+/* Size in bytes of one value of a field of type @t in a message struct. */
+size_t ax__pbc_value_size(ProtobufCType t);
+
+#endif /* AX__TYPES_H */
