@@ -23,7 +23,9 @@ enum ax_frame_type {
     AX_FRAME_HELLO = 1,
     AX_FRAME_ERROR = 2,
     AX_FRAME_DATA = 3,
-    /* 4..15: control frames of the publish/subscribe protocol */
+    AX_FRAME_SUBSCRIBE = 4,     /* axon.ctl.Subscribe */
+    AX_FRAME_SUBSCRIBE_ACK = 5, /* axon.ctl.SubscribeAck */
+    /* 6..15: reserved for control frames */
     AX_FRAME_TYPE_MAX = 15
 };
 

@@ -69,6 +69,9 @@ struct ax_tcp_conn_callbacks {
                      ax_buf *buf, void *user);
     /* The write queue became empty (optional). */
     void (*on_drain)(ax_tcp_conn *c, void *user);
+    /* @n data frames were dropped for @reason (optional): the overload
+     * policy, a disconnect, or a close with frames still queued. */
+    void (*on_drop)(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n, void *user);
     /* Called once, from the closes phase: 0 when the peer closed cleanly
      * between frames or we closed without error, else the AX_E* reason. */
     void (*on_close)(ax_tcp_conn *c, int status, void *user);
@@ -131,6 +134,18 @@ int ax_tcp_conn_set_reading(ax_tcp_conn *c, bool on);
 
 /** ax_tcp_conn_set_overload() - change the overload policy. */
 void ax_tcp_conn_set_overload(ax_tcp_conn *c, enum ax_overload policy);
+
+/** ax_tcp_conn_set_queue_bounds() - change the write queue bounds (data
+ * frames already queued beyond them stay; new ones see the new bounds). */
+void ax_tcp_conn_set_queue_bounds(ax_tcp_conn *c, uint64_t bytes, uint32_t frames);
+
+/**
+ * ax_tcp_conn_send_pb() - queue a control frame of @type whose payload is
+ * the nanopb message @msg of @fields (at most 1 KiB encoded). Control frames
+ * are never dropped by the overload policy. Returns 0, AX_ECLOSED,
+ * AX_EAGAIN (before the handshake), AX_EPROTO (does not encode), AX_ENOMEM.
+ */
+int ax_tcp_conn_send_pb(ax_tcp_conn *c, uint8_t type, const void *fields, const void *msg);
 
 void ax_tcp_conn_stats(const ax_tcp_conn *c, struct ax_tcp_stats *out);
 const char *ax_tcp_conn_peer(const ax_tcp_conn *c); /* "ip:port" */

@@ -149,6 +149,13 @@ static void entry_release(ax_tcp_conn *c, struct wq_entry *e)
     e->buf = NULL;
 }
 
+static void count_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n)
+{
+    c->st.drops[reason] += n;
+    if (c->cb.on_drop && n)
+        c->cb.on_drop(c, reason, n, c->user);
+}
+
 static bool droppable(const struct wq_entry *e)
 {
     return !e->control && e->done == 0;
@@ -169,7 +176,7 @@ static bool drop_oldest_one(ax_tcp_conn *c, enum ax_drop_reason reason)
         *qat(c, i) = *qat(c, i - 1);
     c->qhead = (c->qhead + 1) & (c->qcap - 1);
     c->qcount--;
-    c->st.drops[reason]++;
+    count_drop(c, reason, 1);
     return true;
 }
 
@@ -181,7 +188,7 @@ static void drop_all_droppable(ax_tcp_conn *c, enum ax_drop_reason reason)
         struct wq_entry *e = qat(c, r);
         if (droppable(e)) {
             entry_release(c, e);
-            c->st.drops[reason]++;
+            count_drop(c, reason, 1);
         } else {
             if (w != r)
                 *qat(c, w) = *e;
@@ -212,7 +219,7 @@ static int overload(ax_tcp_conn *c, size_t flen)
     case AX_OVERLOAD_DISCONNECT: {
         uint64_t n = c->qdata + 1;
         drop_all_droppable(c, AX_DROP_DISCONNECT);
-        c->st.drops[AX_DROP_DISCONNECT] += 1; /* the frame being sent */
+        count_drop(c, AX_DROP_DISCONNECT, 1); /* the frame being sent */
         AX_LOG_W(LOG_MODULE,
                  "%s: write queue full (%llu frames, %llu bytes), disconnecting slow peer", c->peer,
                  (unsigned long long)n, (unsigned long long)c->qbytes);
@@ -225,7 +232,7 @@ static int overload(ax_tcp_conn *c, size_t flen)
     }
     if (fits(c, flen))
         return 0;
-    c->st.drops[AX_DROP_QUEUE_NEWEST]++;
+    count_drop(c, AX_DROP_QUEUE_NEWEST, 1);
     return AX_EOVERFLOW;
 }
 
@@ -424,7 +431,7 @@ static void flush(ax_tcp_conn *c)
 
 static int send_control(ax_tcp_conn *c, uint8_t type, const pb_msgdesc_t *fields, const void *msg)
 {
-    uint8_t buf[512];
+    uint8_t buf[1024];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fields, msg))
         return AX_EPROTO;
@@ -740,14 +747,16 @@ static void finish(ax_tcp_conn *c, int status)
         return;
     c->closed = true;
     c->close_status = status;
+    uint64_t dropped = 0;
     while (c->qcount > 0) {
         struct wq_entry *e = qat(c, 0);
         if (!e->control)
-            c->st.drops[AX_DROP_CLOSED]++;
+            dropped++;
         entry_release(c, e);
         c->qhead = (c->qhead + 1) & (c->qcap - 1);
         c->qcount--;
     }
+    count_drop(c, AX_DROP_CLOSED, dropped);
     if (c->big) {
         ax_buf_release(c->big);
         c->big = NULL;
@@ -865,6 +874,19 @@ int ax_tcp_conn_set_reading(ax_tcp_conn *c, bool on)
 void ax_tcp_conn_set_overload(ax_tcp_conn *c, enum ax_overload policy)
 {
     c->opt.overload = policy;
+}
+
+void ax_tcp_conn_set_queue_bounds(ax_tcp_conn *c, uint64_t bytes, uint32_t frames)
+{
+    c->opt.queue_bytes = bytes ? bytes : 1;
+    c->opt.queue_frames = frames ? frames : 1;
+}
+
+int ax_tcp_conn_send_pb(ax_tcp_conn *c, uint8_t type, const void *fields, const void *msg)
+{
+    if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
+        return AX_EAGAIN;
+    return send_control(c, type, fields, msg);
 }
 
 void ax_tcp_conn_stats(const ax_tcp_conn *c, struct ax_tcp_stats *out)

@@ -75,7 +75,7 @@ static void rx_close(ax_tcp_conn *c, int status, void *user)
     ((struct rx *)user)->done = true;
 }
 
-static const struct ax_tcp_conn_callbacks rx_cbs = {NULL, rx_frame, NULL, rx_close};
+static const struct ax_tcp_conn_callbacks rx_cbs = {.on_frame = rx_frame, .on_close = rx_close};
 
 static struct rx g_rx;
 
@@ -162,7 +162,8 @@ static void tx_close(ax_tcp_conn *c, int status, void *user)
     ((struct tx *)user)->closed = true;
 }
 
-static const struct ax_tcp_conn_callbacks tx_cbs = {tx_ready, tx_frame, NULL, tx_close};
+static const struct ax_tcp_conn_callbacks tx_cbs = {
+    .on_ready = tx_ready, .on_frame = tx_frame, .on_close = tx_close};
 
 static void tx_connected(ax_tcp_connector *cn, int status, int fd, void *user)
 {

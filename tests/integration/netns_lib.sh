@@ -23,6 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Under emulation (qemu-user, ASan) a starved process misses 100 ms
+# heartbeats; give probes a lease that survives it.
+SLOW_ARGS=()
+if [ -n "$EMU" ]; then SLOW_ARGS=(--lease 5s --heartbeat 500ms); fi
+
 # start_probe NETNS NAME ARGS... : runs the probe in NETNS, output in $OUT/NAME.
 # stdin is a fifo held open by this script, so the probe exits (with Bye)
 # when the script closes it or ends.
@@ -30,7 +35,7 @@ start_probe() {
   local ns=$1 name=$2; shift 2
   mkfifo "$OUT/$name.in"
   # shellcheck disable=SC2086
-  ip netns exec "$ns" $EMU "$PROBE" --name "$name" "$@" <"$OUT/$name.in" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  ip netns exec "$ns" $EMU "$PROBE" --name "$name" "${SLOW_ARGS[@]}" "$@" <"$OUT/$name.in" >"$OUT/$name.out" 2>"$OUT/$name.err" &
   PIDS+=($!)
   exec {fd}>"$OUT/$name.in"
   eval "FD_$name=$fd"

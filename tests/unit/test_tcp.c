@@ -127,7 +127,8 @@ static void ep_close(ax_tcp_conn *c, int status, void *user)
     e->c = NULL;
 }
 
-static const struct ax_tcp_conn_callbacks ep_cbs = {ep_ready, ep_frame, ep_drain, ep_close};
+static const struct ax_tcp_conn_callbacks ep_cbs = {
+    .on_ready = ep_ready, .on_frame = ep_frame, .on_drain = ep_drain, .on_close = ep_close};
 
 /* ---- a connected pair through a real listener and connector ---- */
 

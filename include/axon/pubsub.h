@@ -1,0 +1,237 @@
+/*
+ * axon/pubsub.h: publishers and subscriptions.
+ *
+ * A publisher advertises a topic with a type and a QoS; a subscription
+ * receives the messages of every publisher of its topic whose type hash is
+ * the same. Publishers and subscriptions of one node that share a topic are
+ * connected directly (no socket, no copy); across nodes, the subscribing
+ * node opens one TCP connection per publisher and fans out locally.
+ *
+ * Threads: ax_pub_publish*() may be called from any thread, concurrently.
+ * Creating and freeing may be called from any thread. Subscription
+ * callbacks and events run on the node's thread for the topic (each topic
+ * is served by one of the node's loop threads, so a topic's callbacks never
+ * run concurrently and arrive in order), or inside ax_node_spin*() for
+ * node.threads = 0. Callbacks must not block.
+ *
+ * Handles: ax_pub_free()/ax_sub_free() and ax_node_destroy() end a handle;
+ * like free(), the pointer must not be used afterwards.
+ */
+#ifndef AXON_PUBSUB_H
+#define AXON_PUBSUB_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "axon/node.h"
+#include "axon/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ax_pub ax_pub;
+typedef struct ax_sub ax_sub;
+
+/* ---- events ---- */
+
+enum ax_pubsub_event_kind {
+    /* A remote (or local) counterpart now exchanges data with this one. */
+    AX_PS_MATCHED = 0,
+    /* It stopped: its node left (Bye or lease), it was freed, or it was
+     * disconnected (publisher side, overload policy "disconnect"). */
+    AX_PS_UNMATCHED = 1,
+    /* Same topic, different type hash: refused, on both sides. */
+    AX_PS_TYPE_MISMATCH = 2,
+    /* Subscription: messages of a publisher never arrived (sequence
+     * numbers skipped), or the publisher restarted. */
+    AX_PS_GAP = 3,
+    /* Subscription: no message within its QoS deadline. Repeats each
+     * deadline period while nothing arrives. */
+    AX_PS_DEADLINE_MISSED = 4,
+    /* Messages dropped: by the publisher's overload policy (publisher
+     * side), or stale beyond the lifespan (subscription side). */
+    AX_PS_DROPPED = 5,
+    /* The QoS pair cannot give what was asked (a transient-local
+     * subscription of a volatile publisher gets live data only). */
+    AX_PS_QOS_INCOMPATIBLE = 6,
+};
+
+struct ax_pubsub_event {
+    enum ax_pubsub_event_kind kind;
+    /* The counterpart (publisher for a subscription, subscribing node for a
+     * publisher). */
+    uint64_t node_id;
+    char node_name[AX_NODE_NAME_MAX];
+    uint32_t endpoint_id; /* 0 when the counterpart is a whole node */
+    bool intra_process;
+    /* TYPE_MISMATCH: the counterpart's type. */
+    char type_name[AX_TYPE_NAME_MAX];
+    uint8_t type_hash[AX_TYPE_HASH_SIZE];
+    /* GAP: the sequence expected and the one received; missing = received
+     * - expected (0 when unknown, after a restart). */
+    uint64_t expected_seq, received_seq, missing;
+    bool restarted; /* GAP: the publisher is a new incarnation */
+    /* DROPPED: how many, and why (enum ax_drop_reason). */
+    uint64_t dropped;
+    enum ax_drop_reason reason;
+    /* a human-readable summary, for logs */
+    char text[256];
+};
+
+/**
+ * ax_pubsub_event_fn - an event of a publisher or a subscription (@self is
+ * the ax_pub or ax_sub), on the topic's thread. @ev is valid during the
+ * call only.
+ */
+typedef void (*ax_pubsub_event_fn)(void *self, const struct ax_pubsub_event *ev, void *user);
+
+/* ---- publishers ---- */
+
+struct ax_pub_options {
+    /* QoS; a per-topic override in the node's configuration (qos:) wins. */
+    struct ax_qos qos;
+    ax_pubsub_event_fn on_event; /* may be NULL */
+    void *user;
+    /* called once with @user when the publisher is freed (may be NULL) */
+    void (*drop)(void *user);
+};
+
+/** ax_pub_options_init() - defaults: AX_QOS_DEFAULT, no events. */
+AX_API void ax_pub_options_init(struct ax_pub_options *opt);
+
+/**
+ * ax_pub_new() - advertise @topic with a registered protobuf type.
+ * @out: receives the publisher.
+ * @topic: a name like "/perception/obstacles" (1..255 bytes, no spaces).
+ * @type: from ax_type_find() / ax_type_find_descriptor(); must outlive
+ *        the publisher.
+ * @opt: options, or NULL for the defaults.
+ *
+ * Subscriptions appear as they are discovered. Returns 0, AX_EINVAL (bad
+ * topic, NULL type), AX_ENOMEM, AX_ECLOSED (node being destroyed).
+ */
+AX_API int ax_pub_new(ax_pub **out, ax_node *node, const char *topic, const ax_type *type,
+                      const struct ax_pub_options *opt);
+
+/**
+ * ax_pub_new_raw() - advertise @topic with raw bytes of any serialization.
+ * @type_name: what the bytes are ("image/jpeg", "my.Format"); matching is by
+ *             topic and type name (the type hash is SHA-256 of the name).
+ * Returns as ax_pub_new().
+ */
+AX_API int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
+                          const struct ax_pub_options *opt);
+
+/**
+ * ax_pub_publish() - serialize @msg once and send it to every matched
+ * subscription. The serialized bytes live in one refcounted buffer shared by
+ * every connection and local subscription; nothing is copied per
+ * subscriber. @msg is borrowed for the call only.
+ *
+ * Returns 0 when accepted (subscribers' overload policies may still drop
+ * it, and count it); AX_EINVAL (NULL, or a message of another type);
+ * AX_EMSGSIZE (larger than transport.max_frame); AX_ENOMEM. Any thread.
+ */
+AX_API int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg);
+
+/**
+ * ax_pub_publish_bytes() - publish @len bytes, copied once (borrowed for the
+ * call only). Returns as ax_pub_publish(). Any thread.
+ */
+AX_API int ax_pub_publish_bytes(ax_pub *pub, const void *data, size_t len);
+
+/**
+ * ax_pub_publish_owned() - publish @data without copying it: axon takes
+ * ownership and calls @free_fn(@data, @arg) once every subscriber has it
+ * (possibly before this returns, possibly on another thread). On failure
+ * the ownership stays with the caller. Any thread.
+ */
+AX_API int ax_pub_publish_owned(ax_pub *pub, void *data, size_t len,
+                                void (*free_fn)(void *data, void *arg), void *arg);
+
+/** ax_pub_free() - stop advertising, close its connections (queued
+ * messages are flushed first), free it. NULL is a no-op. Any thread. */
+AX_API void ax_pub_free(ax_pub *pub);
+
+/** ax_pub_counters() - messages, bytes, drops by reason, subscribers. */
+AX_API int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out);
+
+/** ax_pub_topic() / ax_pub_qos() / ax_pub_id() - what it was made with. */
+AX_API const char *ax_pub_topic(const ax_pub *pub);
+AX_API const struct ax_qos *ax_pub_qos(const ax_pub *pub);
+AX_API uint32_t ax_pub_id(const ax_pub *pub);
+
+/* ---- subscriptions ---- */
+
+/* A received message, valid during the callback only. */
+struct ax_msg {
+    const uint8_t *data;
+    size_t len;
+    const char *topic;
+    const char *type_name;
+    uint64_t seq;          /* the publisher's sequence number (1, 2, ...) */
+    int64_t source_ns;     /* CLOCK_REALTIME when it was published */
+    int64_t received_ns;   /* CLOCK_REALTIME when it was received */
+    uint64_t publisher_node;
+    uint32_t publisher_id;
+    bool intra_process;    /* delivered in-process, sharing the publisher's buffer */
+    void *priv_;           /* private */
+};
+
+typedef void (*ax_sub_cb)(ax_sub *sub, const struct ax_msg *msg, void *user);
+
+struct ax_sub_options {
+    /* QoS; a per-topic override in the node's configuration wins. The
+     * overload policy is applied on the publisher's queue to this node. */
+    struct ax_qos qos;
+    ax_pubsub_event_fn on_event; /* may be NULL */
+    /* called once with the callback's user pointer when the subscription
+     * is freed (may be NULL) */
+    void (*drop)(void *user);
+};
+
+/** ax_sub_options_init() - defaults: AX_QOS_DEFAULT, no events. */
+AX_API void ax_sub_options_init(struct ax_sub_options *opt);
+
+/**
+ * ax_sub_new() - subscribe to @topic with a registered protobuf type.
+ * @cb: called for each message, on the topic's thread; @user is passed to
+ *      it and to the events.
+ * Returns 0, AX_EINVAL, AX_ENOMEM, AX_ECLOSED.
+ */
+AX_API int ax_sub_new(ax_sub **out, ax_node *node, const char *topic, const ax_type *type,
+                      ax_sub_cb cb, void *user, const struct ax_sub_options *opt);
+
+/** ax_sub_new_raw() - subscribe to raw bytes of @type_name (see
+ * ax_pub_new_raw()). */
+AX_API int ax_sub_new_raw(ax_sub **out, ax_node *node, const char *topic, const char *type_name,
+                          ax_sub_cb cb, void *user, const struct ax_sub_options *opt);
+
+/**
+ * ax_msg_unpack() - decode @msg into a new protobuf-c message of @desc.
+ * Free it with protobuf_c_message_free_unpacked(*out, NULL). Returns 0,
+ * AX_EPROTO (the bytes do not decode, or nest too deeply), AX_ENOMEM.
+ */
+AX_API int ax_msg_unpack(const struct ax_msg *msg, const ProtobufCMessageDescriptor *desc,
+                         ProtobufCMessage **out);
+
+/** ax_sub_free() - unsubscribe and free. NULL is a no-op. Any thread. After
+ * it returns, the callback is no longer called (unless called from within
+ * that callback, which returns first). */
+AX_API void ax_sub_free(ax_sub *sub);
+
+/** ax_sub_counters() - messages/bytes received, gaps, drops, publishers. */
+AX_API int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out);
+
+AX_API const char *ax_sub_topic(const ax_sub *sub);
+AX_API const struct ax_qos *ax_sub_qos(const ax_sub *sub);
+AX_API uint32_t ax_sub_id(const ax_sub *sub);
+
+/** ax_pubsub_event_name() - "matched", "gap", ... */
+AX_API const char *ax_pubsub_event_name(enum ax_pubsub_event_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AXON_PUBSUB_H */
