@@ -32,6 +32,12 @@ struct ax_buf {
     ax_buf_free_fn free_fn;  /* external memory: called with (data, free_arg) */
     void *free_arg;
     uint8_t *data; /* payload start (inline: after the headroom) */
+    /* For whoever queues the buffer (the publish queue): a link and the
+     * message's metadata. */
+    _Atomic(struct ax_buf *) qnext;
+    void *qctx;
+    uint64_t qseq;
+    int64_t qts;
 };
 
 #define AX__BUF_NOCLASS 0xffu

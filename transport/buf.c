@@ -1,13 +1,15 @@
 /*
- * Refcounted payload buffers with per-thread caches.
+ * Refcounted payload buffers with a magazine allocator.
  *
- * Why per-thread caches rather than one locked pool: buffers are allocated
- * by the publishing thread and released by whichever loop thread wrote them
- * last. A lock-free shared stack has the ABA problem; a mutex costs two
- * lock round trips per message. A small bounded cache per thread and size
- * class needs no synchronisation at all: a buffer released on thread B
- * simply joins B's cache. Caches are bounded, and freed when their thread
- * exits (pthread key destructor), so nothing grows without limit.
+ * Why: buffers are allocated by the publishing thread and released by the
+ * loop thread that wrote them last. Per-thread caches alone fail that
+ * pattern (the producer's cache is always empty, the consumer's always
+ * full), and a lock per buffer costs two lock round trips per message. So
+ * each thread keeps a small cache per size class and trades whole batches
+ * of BATCH buffers with a global depot under one mutex: one lock per BATCH
+ * messages, and buffers flow back from consumers to producers. Caches are
+ * bounded and returned to the depot when their thread exits (pthread key
+ * destructor); the depot is bounded too, beyond which buffers are freed.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,28 +19,68 @@
 #include "transport/ax__crc32c.h"
 
 #define NCLASS 5
+#define BATCH  32u
 static const uint32_t class_cap[NCLASS] = {256, 1024, 4096, 16384, 65536};
-static const unsigned class_keep[NCLASS] = {256, 128, 64, 32, 16};
+static const unsigned depot_keep[NCLASS] = {8192, 4096, 1024, 256, 64};
+
+/* Singly linked through free_arg, with a count. */
+struct stack {
+    ax_buf *top;
+    unsigned n;
+};
 
 struct cache {
-    ax_buf *free[NCLASS]; /* singly linked through free_arg */
-    unsigned count[NCLASS];
+    struct stack s[NCLASS];
 };
+
+static struct {
+    pthread_mutex_t lock;
+    struct stack s[NCLASS];
+} depot = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static __thread struct cache *tl_cache;
 static pthread_key_t cache_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static atomic_ullong stat_mallocs, stat_hits;
 
+static void push(struct stack *st, ax_buf *b)
+{
+    b->free_arg = st->top;
+    st->top = b;
+    st->n++;
+}
+
+static ax_buf *pop(struct stack *st)
+{
+    ax_buf *b = st->top;
+    if (b) {
+        st->top = b->free_arg;
+        st->n--;
+    }
+    return b;
+}
+
+/* Move up to @n buffers from @from to @to. */
+static void move(struct stack *from, struct stack *to, unsigned n)
+{
+    while (n-- > 0 && from->top)
+        push(to, pop(from));
+}
+
+/* A thread's cache goes back to the depot (or to free) when it exits. */
 static void cache_destroy(void *p)
 {
     struct cache *c = p;
+    pthread_mutex_lock(&depot.lock);
     for (int k = 0; k < NCLASS; k++) {
-        while (c->free[k]) {
-            ax_buf *b = c->free[k];
-            c->free[k] = b->free_arg;
+        unsigned room = depot.s[k].n < depot_keep[k] ? depot_keep[k] - depot.s[k].n : 0;
+        move(&c->s[k], &depot.s[k], room);
+    }
+    pthread_mutex_unlock(&depot.lock);
+    for (int k = 0; k < NCLASS; k++) {
+        ax_buf *b;
+        while ((b = pop(&c->s[k])) != NULL)
             free(b);
-        }
     }
     free(c);
 }
@@ -83,6 +125,8 @@ static void init_buf(ax_buf *b, uint32_t len, uint32_t cap, uint8_t cls)
     b->free_fn = NULL;
     b->free_arg = NULL;
     b->data = (uint8_t *)(b + 1) + AX_BUF_HEADROOM;
+    atomic_init(&b->qnext, NULL);
+    b->qctx = NULL;
 }
 
 int ax_buf_new(size_t len, ax_buf **out)
@@ -92,10 +136,13 @@ int ax_buf_new(size_t len, ax_buf **out)
     int k = class_for(len);
     if (k >= 0) {
         struct cache *c = get_cache();
-        if (c && c->free[k]) {
-            ax_buf *b = c->free[k];
-            c->free[k] = b->free_arg;
-            c->count[k]--;
+        if (c && !c->s[k].top) { /* refill a batch from the depot */
+            pthread_mutex_lock(&depot.lock);
+            move(&depot.s[k], &c->s[k], BATCH);
+            pthread_mutex_unlock(&depot.lock);
+        }
+        ax_buf *b = c ? pop(&c->s[k]) : NULL;
+        if (b) {
             init_buf(b, (uint32_t)len, class_cap[k], (uint8_t)k);
             atomic_fetch_add_explicit(&stat_hits, 1, memory_order_relaxed);
             *out = b;
@@ -140,10 +187,22 @@ void ax_buf_release(ax_buf *b)
     }
     if (b->cls != AX__BUF_NOCLASS) {
         struct cache *c = get_cache();
-        if (c && c->count[b->cls] < class_keep[b->cls]) {
-            b->free_arg = c->free[b->cls];
-            c->free[b->cls] = b;
-            c->count[b->cls]++;
+        if (c) {
+            struct stack *st = &c->s[b->cls];
+            push(st, b);
+            if (st->n >= 2 * BATCH) { /* return a batch to the depot */
+                struct stack spill = {0};
+                move(st, &spill, BATCH);
+                pthread_mutex_lock(&depot.lock);
+                unsigned room = depot.s[b->cls].n < depot_keep[b->cls]
+                                    ? depot_keep[b->cls] - depot.s[b->cls].n
+                                    : 0;
+                move(&spill, &depot.s[b->cls], room);
+                pthread_mutex_unlock(&depot.lock);
+                ax_buf *x;
+                while ((x = pop(&spill)) != NULL)
+                    free(x);
+            }
             return;
         }
     }

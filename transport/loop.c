@@ -202,6 +202,8 @@ static void dispatch_io(ax_loop *loop, int n)
     }
 }
 
+static int loop_step(ax_loop *loop, int timeout_ms);
+
 static void run_ready(ax_loop *loop)
 {
     /* Take a snapshot: a handler that parks again while being served goes to
@@ -220,7 +222,23 @@ static void run_ready(ax_loop *loop)
     }
 }
 
+static __thread ax_loop *tl_current;
+
+ax_loop *ax_loop_current(void)
+{
+    return tl_current;
+}
+
 int ax_loop_step(ax_loop *loop, int timeout_ms)
+{
+    ax_loop *prev = tl_current;
+    tl_current = loop;
+    int rc = loop_step(loop, timeout_ms);
+    tl_current = prev;
+    return rc;
+}
+
+static int loop_step(ax_loop *loop, int timeout_ms)
 {
     if (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop)
         timeout_ms = 0;

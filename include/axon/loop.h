@@ -234,6 +234,13 @@ AX_API int ax_loop_fd(const ax_loop *loop);
 AX_API int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg);
 
 /**
+ * ax_loop_current() - the loop whose ax_loop_step() (or run) is running on
+ * the calling thread, or NULL outside any. Lets code called from anywhere
+ * tell whether it is on a given loop's thread. Any thread.
+ */
+AX_API ax_loop *ax_loop_current(void);
+
+/**
  * ax_loop_io_budget() - how many operations a handler should perform per
  * callback before calling ax_io_park() (the loop's io_budget option).
  */

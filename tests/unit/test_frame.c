@@ -1,6 +1,7 @@
 /*
  * The frame codec (pure decoder), CRC32C and payload buffers.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,55 @@ static void test_buf_pool_steady_state(void **state)
     ax_buf_release(b);
 }
 
+/* One thread allocates, another releases (a publisher and a loop): buffers
+ * flow back through the depot, so the producer does not malloc per message. */
+#define XT_N    200000
+#define XT_RING 1024
+static ax_buf *xt_ring[XT_RING];
+static unsigned xt_head, xt_tail;
+static pthread_mutex_t xt_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t xt_cv = PTHREAD_COND_INITIALIZER;
+
+static void *xt_consumer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < XT_N; i++) {
+        pthread_mutex_lock(&xt_mu);
+        while (xt_head == xt_tail)
+            pthread_cond_wait(&xt_cv, &xt_mu);
+        ax_buf *b = xt_ring[xt_tail++ % XT_RING];
+        pthread_cond_broadcast(&xt_cv);
+        pthread_mutex_unlock(&xt_mu);
+        ax_buf_release(b);
+    }
+    return NULL;
+}
+
+static void test_buf_pool_across_threads(void **state)
+{
+    (void)state;
+    struct ax_buf_stats before, after;
+    ax_buf_stats(&before);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, xt_consumer, NULL), 0);
+    for (int i = 0; i < XT_N; i++) {
+        ax_buf *b;
+        AX_OK_OR_FAIL(ax_buf_new(64, &b));
+        pthread_mutex_lock(&xt_mu);
+        while (xt_head - xt_tail == XT_RING)
+            pthread_cond_wait(&xt_cv, &xt_mu);
+        xt_ring[xt_head++ % XT_RING] = b;
+        pthread_cond_broadcast(&xt_cv);
+        pthread_mutex_unlock(&xt_mu);
+    }
+    pthread_join(th, NULL);
+    ax_buf_stats(&after);
+    uint64_t mallocs = after.mallocs - before.mallocs;
+    print_message("%d buffers across threads: %llu mallocs\n", XT_N, (unsigned long long)mallocs);
+    /* At most the ring in flight plus a few batches, not one per message. */
+    assert_true(mallocs < XT_RING + 200);
+}
+
 static int wrapped_freed;
 
 static void wrapped_free(void *data, void *arg)
@@ -266,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_vectors),           cmocka_unit_test(test_header_round_trip),
         cmocka_unit_test(test_whole_bytewise_and_split), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_buf_pool_steady_state),    cmocka_unit_test(test_buf_wrap),
+        cmocka_unit_test(test_buf_pool_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
