@@ -18,7 +18,7 @@
 #include "axon/node.h"
 
 struct ax__disc;
-struct ax_tcp_listener;
+struct ax__shard;
 
 /* Counters of a local endpoint: written by its loop, read by discovery. */
 struct ax__ep_counters {
@@ -38,6 +38,7 @@ struct ax__local_ep {
     uint8_t type_hash[AX_TYPE_HASH_SIZE];
     struct ax_qos qos;
     struct ax__ep_counters *ctr; /* owned by the endpoint; valid while registered */
+    uint16_t port;               /* publisher: its shard's data port */
     void *owner;                 /* the pub/sub object */
 };
 
@@ -55,8 +56,8 @@ struct ax_node {
     ax_loop_thread **threads; /* NULL when node.threads = 0 */
 
     struct ax__disc *disc;
-    struct ax_tcp_listener *listener;
-    char tcp_endpoint[64]; /* what we announce, "ip:port" */
+    struct ax__shard **shards; /* one per loop (core/shard.c) */
+    char tcp_endpoint[64];     /* shard 0's listener, announced: "ip:port" */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */

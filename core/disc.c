@@ -198,6 +198,7 @@ static int compose(struct ax__disc *d)
         w->qos.history = l->qos.history;
         w->qos.deadline_ns = l->qos.deadline_ns;
         w->qos.lifespan_ns = l->qos.lifespan_ns;
+        w->port = l->port;
         d->snap_ctr[i] = l->ctr;
         axon_ctl_Endpoint worst = *w;
         worst.has_counters = true;

@@ -145,6 +145,7 @@ static void endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoi
         e->counters.stamp_ns = w->counters.stamp_ns;
     }
     e->counters.received_ns = ax_clock_mono_ns();
+    e->port = (uint16_t)w->port;
 }
 
 static bool endpoint_same_shape(const struct ax_endpoint_info *a, const struct ax_endpoint_info *b)
@@ -152,7 +153,7 @@ static bool endpoint_same_shape(const struct ax_endpoint_info *a, const struct a
     return a->kind == b->kind && strcmp(a->topic, b->topic) == 0 &&
            strcmp(a->type_name, b->type_name) == 0 &&
            memcmp(a->type_hash, b->type_hash, AX_TYPE_HASH_SIZE) == 0 &&
-           memcmp(&a->qos, &b->qos, sizeof a->qos) == 0;
+           memcmp(&a->qos, &b->qos, sizeof a->qos) == 0 && a->port == b->port;
 }
 
 static struct ax__peer_ep *peer_ep_find(struct ax__peer *p, uint32_t id)
@@ -410,6 +411,7 @@ static void self_endpoint(const ax_node *n, const struct ax__local_ep *l,
     snprintf(e->type_name, sizeof e->type_name, "%s", l->type_name);
     memcpy(e->type_hash, l->type_hash, AX_TYPE_HASH_SIZE);
     e->qos = l->qos;
+    e->port = l->port;
     if (l->ctr) {
         e->counters.messages = atomic_load_explicit(&l->ctr->messages, memory_order_relaxed);
         e->counters.bytes = atomic_load_explicit(&l->ctr->bytes, memory_order_relaxed);

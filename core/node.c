@@ -21,6 +21,7 @@
 #include "axon/log.h"
 #include "core/ax__disc.h"
 #include "core/ax__node.h"
+#include "core/ax__pubsub.h"
 #include "transport/ax__tcp.h"
 
 #define LOG_MODULE "node"
@@ -52,6 +53,8 @@ void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n)
     ax_graph_event_fn fn = node->listener_fn;
     void *user = node->listener_user;
     pthread_mutex_unlock(&node->lock);
+    /* Publish/subscribe matching hears the table's changes first. */
+    ax__pubsub_graph_events(node, evs, n);
     if (!fn)
         return;
     for (size_t i = 0; i < n; i++)
@@ -153,53 +156,6 @@ void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep)
     ax__disc_local_changed(node->disc);
 }
 
-/* ---- data connections (accepted; the publish/subscribe layer takes them) ---- */
-
-static void on_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
-{
-    (void)l;
-    (void)peer;
-    (void)user;
-    close(fd); /* no data connections without publishers yet */
-}
-
-static int open_listener(ax_node *node)
-{
-    const struct ax_config *c = &node->cfg;
-    char host[64];
-    if (c->transport.listen_address[0])
-        snprintf(host, sizeof host, "%s", c->transport.listen_address);
-    else if (c->discovery.mode == AX_DISCOVERY_LOCAL || c->discovery.mode == AX_DISCOVERY_OFF)
-        snprintf(host, sizeof host, "127.0.0.1");
-    else if (c->discovery.mode == AX_DISCOVERY_NETWORK &&
-             inet_pton(AF_INET, c->discovery.interface, &(struct in_addr){0}) == 1)
-        snprintf(host, sizeof host, "%s", c->discovery.interface);
-    else
-        snprintf(host, sizeof host, "0.0.0.0");
-    unsigned lo = c->transport.port_min, hi = c->transport.port_max;
-    if (lo == 0)
-        hi = 0;
-    int rc = AX_EADDRINUSE;
-    for (unsigned port = lo; port <= hi; port++) {
-        struct ax_addr a;
-        if (ax_addr_from_host(&a, host, (uint16_t)port) < 0) {
-            AX_LOG_E(LOG_MODULE, "transport.listen_address '%s' is not an IPv4 address", host);
-            return AX_EINVAL;
-        }
-        rc = ax_tcp_listen(node->loops[0], &a, 128, on_accept, node, &node->listener);
-        if (rc != AX_EADDRINUSE)
-            break;
-    }
-    if (rc < 0) {
-        AX_LOG_E(LOG_MODULE, "cannot listen on %s (ports %u..%u): %s", host, lo, hi,
-                 ax_strerror(rc));
-        return rc;
-    }
-    snprintf(node->tcp_endpoint, sizeof node->tcp_endpoint, "%.48s:%u", host,
-             ax_tcp_listener_port(node->listener));
-    return 0;
-}
-
 /* ---- lifecycle ---- */
 
 static void set_current_task(void *arg)
@@ -207,20 +163,25 @@ static void set_current_task(void *arg)
     ax__current_node = arg;
 }
 
-/* Close what lives on loops[0]: discovery and the listener. */
-static void close_loop0(ax_node *node)
+/* Close what lives on one loop: its shard (publishers, subscriptions,
+ * connections, listener), and on loops[0] discovery too. */
+struct close_ctx {
+    ax_node *node;
+    unsigned index;
+};
+
+static void close_loop(ax_node *node, unsigned i)
 {
-    if (node->disc)
+    if (node->shards && node->shards[i])
+        ax__shards_close(node->shards[i]);
+    if (i == 0 && node->disc)
         ax__disc_stop(node->disc);
-    if (node->listener) {
-        ax_tcp_listener_close(node->listener);
-        node->listener = NULL;
-    }
 }
 
-static void close_loop0_task(void *arg)
+static void close_loop_task(void *arg)
 {
-    close_loop0(arg);
+    struct close_ctx *c = arg;
+    close_loop(c->node, c->index);
 }
 
 static void free_node(ax_node *node)
@@ -235,6 +196,7 @@ static void free_node(ax_node *node)
                      node->name, i, ax_loop_open_count(node->loops[i]));
     }
     ax__disc_free(node->disc);
+    ax__shards_free(node);
     if (node->listener_fn && node->listener_drop)
         node->listener_drop(node->listener_user);
     pthread_mutex_destroy(&node->lock);
@@ -248,13 +210,18 @@ static void free_node(ax_node *node)
 static void destroy_now(ax_node *node)
 {
     node->destroying = true;
-    if (node->threads) {
-        ax_loop_post(node->loops[0], close_loop0_task, node);
-        for (unsigned i = 0; i < node->nloops; i++)
-            if (node->threads[i])
-                ax_loop_thread_stop(node->threads[i]);
-    } else {
-        close_loop0(node);
+    struct close_ctx ctx[64];
+    for (unsigned i = 0; i < node->nloops && i < 64; i++) {
+        ctx[i] = (struct close_ctx){node, i};
+        if (node->threads && node->threads[i]) {
+            /* The close runs before the stop (tasks run in order); the
+             * closes it starts complete in that same iteration. */
+            ax_loop_post(node->loops[i], close_loop_task, &ctx[i]);
+            ax_loop_thread_stop(node->threads[i]);
+            node->threads[i] = NULL;
+        } else if (node->loops[i]) {
+            close_loop(node, i);
+        }
     }
     free_node(node);
 }
@@ -342,7 +309,7 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     for (unsigned i = 0; i < node->nloops; i++)
         if ((rc = ax_loop_new(&node->loops[i], NULL)) < 0)
             goto fail;
-    if ((rc = open_listener(node)) < 0)
+    if ((rc = ax__shards_start(node)) < 0)
         goto fail;
     rc = ax__disc_start(node, &node->disc);
     if (rc < 0)

@@ -13,5 +13,6 @@
 #include "axon/config.h"
 #include "axon/types.h"
 #include "axon/msgtext.h"
+#include "axon/pubsub.h"
 
 #endif /* AXON_AXON_H */

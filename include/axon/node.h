@@ -160,6 +160,8 @@ struct ax_endpoint_info {
     uint8_t type_hash[AX_TYPE_HASH_SIZE];
     struct ax_qos qos;
     struct ax_endpoint_counters counters;
+    uint16_t port; /* publisher: where its data connections go (host of
+                      its node's tcp endpoint) */
 };
 
 /**

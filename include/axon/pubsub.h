@@ -129,8 +129,11 @@ AX_API int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const 
  * subscriber. @msg is borrowed for the call only.
  *
  * Returns 0 when accepted (subscribers' overload policies may still drop
- * it, and count it); AX_EINVAL (NULL, or a message of another type);
- * AX_EMSGSIZE (larger than transport.max_frame); AX_ENOMEM. Any thread.
+ * it, and count it); AX_EAGAIN when called from another thread than the
+ * topic's and that thread is behind by transport.queue_frames messages:
+ * nothing was published, retry later (backpressure, lossless) or give up;
+ * AX_EINVAL (NULL, or a message of another type); AX_EMSGSIZE (larger than
+ * transport.max_frame); AX_ENOMEM. Any thread.
  */
 AX_API int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg);
 
@@ -169,13 +172,13 @@ struct ax_msg {
     size_t len;
     const char *topic;
     const char *type_name;
-    uint64_t seq;          /* the publisher's sequence number (1, 2, ...) */
-    int64_t source_ns;     /* CLOCK_REALTIME when it was published */
-    int64_t received_ns;   /* CLOCK_REALTIME when it was received */
+    uint64_t seq;        /* the publisher's sequence number (1, 2, ...) */
+    int64_t source_ns;   /* CLOCK_REALTIME when it was published */
+    int64_t received_ns; /* CLOCK_REALTIME when it was received */
     uint64_t publisher_node;
     uint32_t publisher_id;
-    bool intra_process;    /* delivered in-process, sharing the publisher's buffer */
-    void *priv_;           /* private */
+    bool intra_process; /* delivered in-process, sharing the publisher's buffer */
+    void *priv_;        /* private */
 };
 
 typedef void (*ax_sub_cb)(ax_sub *sub, const struct ax_msg *msg, void *user);

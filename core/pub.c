@@ -1,0 +1,805 @@
+/*
+ * Publishers: serialize once, deliver to local subscriptions directly and
+ * to each subscribing node's connection by reference, keep the
+ * transient-local history, count every drop.
+ *
+ * Where a message goes on its way:
+ *   ax_pub_publish() on any thread: pack into one pooled ax_buf;
+ *   on the topic's shard thread: delivered at once; elsewhere: pushed on the
+ *   shard's MPSC queue (one atomic exchange), the shard woken at most once
+ *   per batch;
+ *   ax__pub_deliver() on the shard: sequence number (assigned here, by the
+ *   single consumer, so numbers are in delivery order), local
+ *   subscriptions, then ax_tcp_conn_send() per connection (a reference,
+ *   no copy), history.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pb_decode.h>
+
+#include "axon/clock.h"
+#include "axon/log.h"
+#include "control.pb.h"
+#include "core/ax__pubsub.h"
+
+#define LOG_MODULE        "pubsub"
+#define DROP_EVENT_PERIOD (100 * AX_NS_PER_MS)
+
+void ax_pub_options_init(struct ax_pub_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->qos = AX_QOS_DEFAULT;
+}
+
+static bool topic_ok(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    if (n == 0 || n >= AX_TOPIC_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || (unsigned char)t[i] < 0x20)
+            return false;
+    return true;
+}
+
+static void format_hash(const uint8_t *h, char out[17])
+{
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* ---- counters and events ---- */
+
+static void emit_simple(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
+                        const char *node_name, uint32_t endpoint, bool intra, const char *text)
+{
+    struct ax_pubsub_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.node_id = node_id;
+    snprintf(ev.node_name, sizeof ev.node_name, "%s", node_name);
+    ev.endpoint_id = endpoint;
+    ev.intra_process = intra;
+    snprintf(ev.text, sizeof ev.text, "%s", text);
+    ax__emit(&pub->ev, pub, &ev);
+}
+
+static void drop_timer_cb(ax_timer *t, void *user)
+{
+    struct ax_pub *pub = user;
+    (void)t;
+    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
+        if (!pub->pending_drops[r])
+            continue;
+        struct ax_pubsub_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = AX_PS_DROPPED;
+        ev.dropped = pub->pending_drops[r];
+        ev.reason = (enum ax_drop_reason)r;
+        snprintf(ev.text, sizeof ev.text, "%s: %llu message(s) dropped (%s)", pub->ep.topic,
+                 (unsigned long long)ev.dropped, ax_drop_reason_name(ev.reason));
+        pub->pending_drops[r] = 0;
+        ax__emit(&pub->ev, pub, &ev);
+    }
+}
+
+static void count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t n)
+{
+    atomic_fetch_add_explicit(&pub->ctr.drops[reason], n, memory_order_relaxed);
+    /* Events are coalesced: one per reason per 100 ms, with the count. */
+    pub->pending_drops[reason] += n;
+    if (pub->ev.fn && !ax_timer_active(&pub->drop_timer))
+        ax_timer_start(&pub->drop_timer, DROP_EVENT_PERIOD, 0);
+}
+
+/* ---- delivery (on the shard) ---- */
+
+void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64_t ts)
+{
+    (void)seq_unused;
+    if (atomic_load_explicit(&pub->closed, memory_order_relaxed))
+        return;
+    if (!pub->topic)
+        ax__pub_attach(pub);
+    pub->busy++;
+    uint64_t seq = atomic_fetch_add_explicit(&pub->seq, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&pub->ctr.messages, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pub->ctr.bytes, buf->len, memory_order_relaxed);
+    struct ax__topic *t = pub->topic;
+    if (t && t->nsubs)
+        ax__sub_deliver_local(t, pub, buf, seq, ts);
+    if (pub->npsubs) {
+        struct ax_frame_hdr h = {
+            .type = AX_FRAME_DATA, .stream = pub->ep.id, .seq = seq, .timestamp_ns = ts};
+        for (size_t i = 0; i < pub->npsubs; i++)
+            ax_tcp_conn_send(pub->psubs[i]->conn, &h, buf); /* drops arrive via on_drop */
+    }
+    if (pub->history) {
+        uint32_t slot = pub->hist_next;
+        if (pub->history[slot])
+            ax_buf_release(pub->history[slot]);
+        ax_buf_hold(buf);
+        buf->qseq = seq; /* the history keeps its own reference: safe to tag */
+        buf->qts = ts;
+        pub->history[slot] = buf;
+        pub->hist_next = (slot + 1) % pub->hist_len;
+    }
+    pub->busy--;
+}
+
+static int publish_buf(struct ax_pub *pub, ax_buf *buf)
+{
+    int64_t ts = ax_clock_real_ns();
+    struct ax__shard *s = pub->shard;
+    if (ax__on_shard(s)) {
+        ax__pub_deliver(pub, buf, 0, ts);
+        ax_buf_release(buf);
+        return 0;
+    }
+    /* The topic's thread is behind by a whole queue: say so rather than
+     * queue without bound. Nothing was published; the caller retries or
+     * gives up. */
+    if (atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max) {
+        ax_buf_release(buf);
+        return AX_EAGAIN;
+    }
+    buf->qctx = pub;
+    buf->qts = ts;
+    atomic_fetch_add_explicit(&s->backlog, 1, memory_order_relaxed);
+    ax__mpsc_push(&s->queue, buf);
+    if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel)) {
+        int rc = ax_loop_post(s->loop, ax__pub_drain_task, s);
+        if (rc < 0) /* queued all the same; the next publish retries the wake */
+            atomic_store(&s->wake_pending, false);
+    }
+    return 0;
+}
+
+#define DRAIN_BATCH 1024
+
+/* On the shard: deliver what other threads queued, DRAIN_BATCH at a time,
+ * so the connections' flushes (the ready phase of the next iteration)
+ * interleave with a long burst instead of seeing all of it at once. */
+void ax__pub_drain_task(void *arg)
+{
+    struct ax__shard *s = arg;
+    /* Reset first: a push after this point posts a new drain. */
+    atomic_store_explicit(&s->wake_pending, false, memory_order_release);
+    ax_buf *b;
+    unsigned n = 0;
+    while ((b = ax__mpsc_pop(&s->queue)) != NULL) {
+        atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
+        struct ax_pub *pub = b->qctx;
+        ax__pub_deliver(pub, b, 0, b->qts);
+        ax_buf_release(b);
+        if (++n == DRAIN_BATCH && !s->closing) {
+            if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
+                ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
+                atomic_store(&s->wake_pending, false);
+            return;
+        }
+    }
+}
+
+static int check_size(const struct ax_pub *pub, size_t len)
+{
+    return len > pub->node->cfg.transport.max_frame ? AX_EMSGSIZE : 0;
+}
+
+int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg)
+{
+    if (!pub || !msg || (pub->desc && msg->descriptor != pub->desc))
+        return AX_EINVAL;
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    int rc = check_size(pub, len);
+    if (rc < 0)
+        return rc;
+    ax_buf *buf;
+    if ((rc = ax_buf_new(len, &buf)) < 0)
+        return rc;
+    protobuf_c_message_pack(msg, buf->data);
+    return publish_buf(pub, buf);
+}
+
+int ax_pub_publish_bytes(ax_pub *pub, const void *data, size_t len)
+{
+    if (!pub || (!data && len))
+        return AX_EINVAL;
+    int rc = check_size(pub, len);
+    if (rc < 0)
+        return rc;
+    ax_buf *buf;
+    if ((rc = ax_buf_new(len, &buf)) < 0)
+        return rc;
+    if (len)
+        memcpy(buf->data, data, len);
+    return publish_buf(pub, buf);
+}
+
+int ax_pub_publish_owned(ax_pub *pub, void *data, size_t len,
+                         void (*free_fn)(void *data, void *arg), void *arg)
+{
+    if (!pub || (!data && len))
+        return AX_EINVAL;
+    int rc = check_size(pub, len);
+    if (rc < 0)
+        return rc;
+    ax_buf *buf;
+    if ((rc = ax_buf_wrap(data, len, free_fn, arg, &buf)) < 0)
+        return rc;
+    return publish_buf(pub, buf);
+}
+
+/* ---- attach / type checks (on the shard) ---- */
+
+static void log_mismatch(const char *topic, const char *our_role, const char *our_type,
+                         const uint8_t *our_hash, const char *their_role, const char *their_node,
+                         const char *their_type, const uint8_t *their_hash)
+{
+    char a[17], b[17];
+    format_hash(our_hash, a);
+    format_hash(their_hash, b);
+    AX_LOG_W(LOG_MODULE,
+             "%s: type mismatch, not connected: this %s has %s (%s), %s on node '%s' has %s (%s)",
+             topic, our_role, our_type, a, their_role, their_node, their_type, b);
+}
+
+static void pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *node_name,
+                              uint32_t ep, const char *type_name, const uint8_t *hash, bool intra)
+{
+    log_mismatch(pub->ep.topic, "publisher", pub->ep.type_name, pub->ep.type_hash,
+                 "the subscription", node_name, type_name, hash);
+    struct ax_pubsub_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = AX_PS_TYPE_MISMATCH;
+    ev.node_id = node_id;
+    snprintf(ev.node_name, sizeof ev.node_name, "%s", node_name);
+    ev.endpoint_id = ep;
+    ev.intra_process = intra;
+    snprintf(ev.type_name, sizeof ev.type_name, "%s", type_name);
+    memcpy(ev.type_hash, hash, AX_TYPE_HASH_SIZE);
+    snprintf(ev.text, sizeof ev.text, "%s: subscription on '%s' has type %s, this publisher %s",
+             pub->ep.topic, node_name, type_name, pub->ep.type_name);
+    ax__emit(&pub->ev, pub, &ev);
+}
+
+void ax__pub_remote_sub(struct ax__shard *s, const struct ax_graph_event *ev)
+{
+    if (ev->kind == AX_EVENT_ENDPOINT_LEAVE)
+        return; /* its connection's close says it */
+    struct ax__topic *t = ax__topic_get(s, ev->endpoint.topic, false);
+    if (!t)
+        return;
+    ax__topic_iter_begin(t);
+    for (size_t i = 0; i < t->npubs; i++) {
+        struct ax_pub *pub = t->pubs[i];
+        if (pub && !ax__same_type(pub->ep.type_hash, ev->endpoint.type_hash))
+            pub_type_mismatch(pub, ev->node.id, ev->node.name, ev->endpoint.id,
+                              ev->endpoint.type_name, ev->endpoint.type_hash, false);
+    }
+    ax__topic_iter_end(t);
+}
+
+void ax__pub_attach(struct ax_pub *pub)
+{
+    if (pub->topic || atomic_load(&pub->closed))
+        return;
+    struct ax__topic *t = ax__topic_get(pub->shard, pub->ep.topic, true);
+    if (!t)
+        return;
+    if (t->npubs == t->pubs_cap) {
+        size_t cap = t->pubs_cap ? t->pubs_cap * 2 : 4;
+        struct ax_pub **n = realloc(t->pubs, cap * sizeof *n);
+        if (!n)
+            return;
+        t->pubs = n;
+        t->pubs_cap = cap;
+    }
+    t->pubs[t->npubs++] = pub;
+    pub->topic = t;
+    /* Local subscriptions: matched directly, or refused for their type. */
+    ax__topic_iter_begin(t);
+    for (size_t i = 0; i < t->nsubs; i++) {
+        struct ax_sub *sub = t->subs[i];
+        if (!sub)
+            continue;
+        if (ax__same_type(pub->ep.type_hash, sub->ep.type_hash)) {
+            atomic_fetch_add(&pub->ctr.connections, 1);
+            atomic_fetch_add(&sub->ctr.connections, 1);
+            emit_simple(pub, AX_PS_MATCHED, pub->node->id, pub->node->name, sub->ep.id, true,
+                        "local subscription matched");
+            struct ax_pubsub_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = AX_PS_MATCHED;
+            ev.node_id = pub->node->id;
+            snprintf(ev.node_name, sizeof ev.node_name, "%s", pub->node->name);
+            ev.endpoint_id = pub->ep.id;
+            ev.intra_process = true;
+            snprintf(ev.text, sizeof ev.text, "%s: local publisher matched", pub->ep.topic);
+            ax__emit(&sub->ev, sub, &ev);
+        } else {
+            pub_type_mismatch(pub, pub->node->id, pub->node->name, sub->ep.id, sub->ep.type_name,
+                              sub->ep.type_hash, true);
+            struct ax_pubsub_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = AX_PS_TYPE_MISMATCH;
+            ev.node_id = pub->node->id;
+            ev.endpoint_id = pub->ep.id;
+            ev.intra_process = true;
+            snprintf(ev.type_name, sizeof ev.type_name, "%s", pub->ep.type_name);
+            memcpy(ev.type_hash, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
+            snprintf(ev.text, sizeof ev.text, "%s: local publisher has type %s", pub->ep.topic,
+                     pub->ep.type_name);
+            ax__emit(&sub->ev, sub, &ev);
+        }
+    }
+    ax__topic_iter_end(t);
+    /* Remote subscriptions already known with another type. */
+    struct ax_endpoint_info *eps = NULL;
+    size_t n = 0, cap = 0;
+    ax_node_list_endpoints(pub->node, pub->ep.topic, NULL, 0, &n);
+    while (n > cap) {
+        cap = n + 8;
+        struct ax_endpoint_info *e = realloc(eps, cap * sizeof *e);
+        if (!e)
+            break;
+        eps = e;
+        ax_node_list_endpoints(pub->node, pub->ep.topic, eps, cap, &n);
+    }
+    for (size_t i = 0; i < n && i < cap; i++) {
+        if (eps[i].kind != AX_ENDPOINT_SUBSCRIBER || eps[i].node_id == pub->node->id)
+            continue;
+        if (!ax__same_type(pub->ep.type_hash, eps[i].type_hash))
+            pub_type_mismatch(pub, eps[i].node_id, eps[i].node_name, eps[i].id, eps[i].type_name,
+                              eps[i].type_hash, false);
+    }
+    free(eps);
+}
+
+static void attach_task(void *arg)
+{
+    ax__pub_attach(arg);
+}
+
+/* ---- connections from subscribing nodes ---- */
+
+static void psub_remove_from_pub(struct ax__psub *ps)
+{
+    struct ax_pub *pub = ps->pub;
+    if (!pub)
+        return;
+    for (size_t i = 0; i < pub->npsubs; i++) {
+        if (pub->psubs[i] == ps) {
+            pub->psubs[i] = pub->psubs[--pub->npsubs];
+            break;
+        }
+    }
+    atomic_fetch_sub(&pub->ctr.connections, 1);
+    ps->pub = NULL;
+}
+
+static void psub_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)c;
+    ps->node_id = peer->node_id;
+    snprintf(ps->node_name, sizeof ps->node_name, "%s", peer->node_name);
+}
+
+static void qos_from_wire(struct ax_qos *q, const axon_ctl_Qos *w)
+{
+    q->reliability = w->reliability ? AX_BEST_EFFORT : AX_RELIABLE;
+    q->durability = w->durability ? AX_TRANSIENT_LOCAL : AX_VOLATILE;
+    q->overload = w->overload <= AX_OVERLOAD_DISCONNECT ? (enum ax_overload)w->overload
+                                                        : AX_OVERLOAD_DROP_OLDEST;
+    q->history = w->history ? w->history : 1;
+    q->deadline_ns = w->deadline_ns;
+    q->lifespan_ns = w->lifespan_ns;
+}
+
+static void qos_to_wire(axon_ctl_Qos *w, const struct ax_qos *q)
+{
+    w->reliability = q->reliability;
+    w->durability = q->durability;
+    w->overload = q->overload;
+    w->history = q->history;
+    w->deadline_ns = q->deadline_ns;
+    w->lifespan_ns = q->lifespan_ns;
+}
+
+static struct ax_pub *find_pub(struct ax__shard *s, uint32_t id)
+{
+    for (size_t i = 0; i < s->ntopics; i++)
+        for (size_t k = 0; k < s->topics[i]->npubs; k++)
+            if (s->topics[i]->pubs[k] && s->topics[i]->pubs[k]->ep.id == id)
+                return s->topics[i]->pubs[k];
+    return NULL;
+}
+
+static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, int code,
+                   const char *reason)
+{
+    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
+    ack.publisher_id = id;
+    ack.error = (uint32_t)-code;
+    snprintf(ack.reason, sizeof ack.reason, "%s", reason);
+    if (pub) {
+        snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
+        ack.type_hash.size = AX_TYPE_HASH_SIZE;
+        memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
+    }
+    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
+    ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_GRACEFUL, code);
+}
+
+static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
+{
+    axon_ctl_Subscribe m = axon_ctl_Subscribe_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(p, n);
+    if (!pb_decode(&is, axon_ctl_Subscribe_fields, &m)) {
+        AX_LOG_W(LOG_MODULE, "%s: undecodable SUBSCRIBE; closing", ax_tcp_conn_peer(ps->conn));
+        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        return;
+    }
+    if (ps->pub) {
+        AX_LOG_W(LOG_MODULE, "%s: second SUBSCRIBE on one connection; closing",
+                 ax_tcp_conn_peer(ps->conn));
+        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        return;
+    }
+    struct ax_pub *pub = find_pub(ps->shard, m.publisher_id);
+    char reason[256];
+    if (!pub || atomic_load(&pub->closed)) {
+        snprintf(reason, sizeof reason, "no publisher %u on node '%s'", (unsigned)m.publisher_id,
+                 ps->shard->node->name);
+        refuse(ps, NULL, m.publisher_id, AX_ENOTFOUND, reason);
+        return;
+    }
+    if (strcmp(pub->ep.topic, m.topic) != 0 || m.type_hash.size != AX_TYPE_HASH_SIZE ||
+        !ax__same_type(pub->ep.type_hash, m.type_hash.bytes)) {
+        snprintf(reason, sizeof reason, "%s: publisher has type %s, subscriber %s", pub->ep.topic,
+                 pub->ep.type_name, m.type_name);
+        uint8_t their[AX_TYPE_HASH_SIZE] = {0};
+        memcpy(their, m.type_hash.bytes,
+               m.type_hash.size < AX_TYPE_HASH_SIZE ? m.type_hash.size : AX_TYPE_HASH_SIZE);
+        pub_type_mismatch(pub, ps->node_id, ps->node_name, 0, m.type_name, their, false);
+        refuse(ps, pub, m.publisher_id, AX_ETYPE, reason);
+        return;
+    }
+    if (pub->npsubs == pub->psubs_cap) {
+        size_t cap = pub->psubs_cap ? pub->psubs_cap * 2 : 4;
+        struct ax__psub **nps = realloc(pub->psubs, cap * sizeof *nps);
+        if (!nps) {
+            ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_ENOMEM);
+            return;
+        }
+        pub->psubs = nps;
+        pub->psubs_cap = cap;
+    }
+    /* The subscriber's QoS sets this connection's queue: reliable gets the
+     * configured bounds, best effort its history depth; its overload policy
+     * decides what a full queue drops. */
+    if (m.has_qos)
+        qos_from_wire(&ps->qos, &m.qos);
+    else
+        ps->qos = AX_QOS_DEFAULT;
+    const struct ax_config *cfg = &pub->node->cfg;
+    ax_tcp_conn_set_overload(ps->conn, ps->qos.overload);
+    ax_tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
+                                 ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
+                                                                    : ps->qos.history);
+    ps->pub = pub;
+    pub->psubs[pub->npsubs++] = ps;
+    atomic_fetch_add(&pub->ctr.connections, 1);
+
+    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
+    ack.publisher_id = pub->ep.id;
+    snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
+    ack.type_hash.size = AX_TYPE_HASH_SIZE;
+    memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
+    ack.has_qos = true;
+    qos_to_wire(&ack.qos, &pub->ep.qos);
+    ack.next_seq = atomic_load(&pub->seq) + 1;
+    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
+
+    /* A transient-local subscriber of a transient-local publisher gets the
+     * kept messages first, oldest first, with their original numbers. */
+    if (ps->qos.durability == AX_TRANSIENT_LOCAL && pub->history) {
+        for (uint32_t k = 0; k < pub->hist_len; k++) {
+            ax_buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
+            if (!b)
+                continue;
+            struct ax_frame_hdr h = {.type = AX_FRAME_DATA,
+                                     .stream = pub->ep.id,
+                                     .seq = b->qseq,
+                                     .timestamp_ns = b->qts};
+            ax_tcp_conn_send(ps->conn, &h, b);
+        }
+    }
+    char text[160];
+    snprintf(text, sizeof text, "%s: subscriber node '%s' connected from %s", pub->ep.topic,
+             ps->node_name, ax_tcp_conn_peer(ps->conn));
+    AX_LOG_I(LOG_MODULE, "%s", text);
+    emit_simple(pub, AX_PS_MATCHED, ps->node_id, ps->node_name, 0, false, text);
+}
+
+static void psub_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
+                       ax_buf *buf, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)buf;
+    if (h->type == AX_FRAME_SUBSCRIBE) {
+        handle_subscribe(ps, payload, h->payload_len);
+        return;
+    }
+    AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from a subscriber; closing",
+             ax_tcp_conn_peer(c), h->type);
+    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+}
+
+static void psub_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)c;
+    if (ps->pub)
+        count_drops(ps->pub, reason, n);
+}
+
+static void psub_close(ax_tcp_conn *c, int status, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)c;
+    struct ax_pub *pub = ps->pub;
+    if (pub) {
+        char text[200];
+        snprintf(text, sizeof text, "%s: subscriber node '%s' disconnected (%s)", pub->ep.topic,
+                 ps->node_name, status ? ax_strerror(status) : "closed");
+        AX_LOG_I(LOG_MODULE, "%s", text);
+        psub_remove_from_pub(ps);
+        emit_simple(pub, AX_PS_UNMATCHED, ps->node_id, ps->node_name, 0, false, text);
+    }
+    ax__list_remove(&ps->node);
+    free(ps);
+}
+
+static const struct ax_tcp_conn_callbacks psub_cbs = {
+    .on_ready = psub_ready, .on_frame = psub_frame, .on_drop = psub_drop, .on_close = psub_close};
+
+/* Connection options from the node's configuration (shared with sub.c). */
+void ax__conn_options(const ax_node *node, struct ax_tcp_conn_options *o)
+{
+    const struct ax_config *c = &node->cfg;
+    ax_tcp_conn_options_init(o);
+    o->max_frame = c->transport.max_frame;
+    o->queue_bytes = c->transport.queue_bytes;
+    o->queue_frames = c->transport.queue_frames;
+    o->sndbuf = c->transport.sndbuf;
+    o->rcvbuf = c->transport.rcvbuf;
+    o->crc_payload = c->transport.crc_payload;
+    o->hello.node_id = node->id;
+    o->hello.incarnation = node->incarnation;
+    o->hello.domain = c->domain;
+    o->hello.purpose = axon_ctl_Purpose_PURPOSE_DATA;
+    snprintf(o->hello.node_name, sizeof o->hello.node_name, "%s", node->name);
+}
+
+void ax__pub_accept(struct ax__shard *s, int fd, const struct ax_addr *peer)
+{
+    (void)peer;
+    struct ax__psub *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        close(fd);
+        return;
+    }
+    ps->shard = s;
+    struct ax_tcp_conn_options o;
+    ax__conn_options(s->node, &o);
+    int rc = ax_tcp_conn_new(s->loop, fd, &o, &psub_cbs, ps, &ps->conn);
+    if (rc < 0) {
+        AX_LOG_W(LOG_MODULE, "cannot take a data connection: %s", ax_strerror(rc));
+        close(fd);
+        free(ps);
+        return;
+    }
+    ax__list_push_back(&s->psubs, &ps->node);
+}
+
+void ax__pub_close_all(struct ax__shard *s)
+{
+    ax__qnode *n;
+    ax__list_foreach(n, &s->psubs)
+    {
+        struct ax__psub *ps = ax__container_of(n, struct ax__psub, node);
+        psub_remove_from_pub(ps);
+        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_ECLOSED);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
+                     const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
+                     const struct ax_pub_options *opt)
+{
+    if (!out || !node || !topic_ok(topic) || !type_name)
+        return AX_EINVAL;
+    if (node->destroying)
+        return AX_ECLOSED;
+    struct ax_pub_options defaults;
+    if (!opt) {
+        ax_pub_options_init(&defaults);
+        opt = &defaults;
+    }
+    struct ax_pub *pub = calloc(1, sizeof *pub);
+    if (!pub)
+        return AX_ENOMEM;
+    pub->node = node;
+    pub->desc = desc;
+    pub->shard = ax__shard_for(node, topic);
+    pub->ev.fn = opt->on_event;
+    pub->ev.user = opt->user;
+    pub->drop = opt->drop;
+    struct ax__local_ep *ep = &pub->ep;
+    ep->kind = AX_ENDPOINT_PUBLISHER;
+    snprintf(ep->topic, sizeof ep->topic, "%s", topic);
+    snprintf(ep->type_name, sizeof ep->type_name, "%s", type_name);
+    memcpy(ep->type_hash, hash, AX_TYPE_HASH_SIZE);
+    ep->qos = opt->qos;
+    if (ax_config_qos_for(&node->cfg, topic, &ep->qos) == 0)
+        AX_LOG_I(LOG_MODULE, "%s: QoS from the configuration", topic);
+    if (ep->qos.history == 0)
+        ep->qos.history = 1;
+    ep->ctr = &pub->ctr;
+    ep->port = pub->shard->port;
+    ep->owner = pub;
+    if (ep->qos.durability == AX_TRANSIENT_LOCAL) {
+        pub->hist_len = ep->qos.history;
+        pub->history = calloc(pub->hist_len, sizeof *pub->history);
+        if (!pub->history) {
+            free(pub);
+            return AX_ENOMEM;
+        }
+    }
+    ax_timer_init(pub->shard->loop, &pub->drop_timer, drop_timer_cb, pub);
+    int rc = ax__node_add_endpoint(node, ep);
+    if (rc < 0) {
+        free(pub->history);
+        free(pub);
+        return rc;
+    }
+    rc = ax__shard_run(pub->shard, attach_task, pub);
+    if (rc < 0) {
+        ax__node_remove_endpoint(node, ep);
+        free(pub->history);
+        free(pub);
+        return rc;
+    }
+    *out = pub;
+    return 0;
+}
+
+int ax_pub_new(ax_pub **out, ax_node *node, const char *topic, const ax_type *type,
+               const struct ax_pub_options *opt)
+{
+    if (!type)
+        return AX_EINVAL;
+    return ax__pub_new_impl(out, node, topic, ax_type_name(type), ax_type_hash(type)->bytes,
+                            ax_type_descriptor(type), opt);
+}
+
+int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
+                   const struct ax_pub_options *opt)
+{
+    if (!type_name || !*type_name || strlen(type_name) >= AX_TYPE_NAME_MAX)
+        return AX_EINVAL;
+    uint8_t hash[AX_TYPE_HASH_SIZE];
+    ax__raw_type_hash(type_name, hash);
+    return ax__pub_new_impl(out, node, topic, type_name, hash, NULL, opt);
+}
+
+/* On the shard: detach from everything and free. */
+static void free_task(void *arg);
+
+void ax__pub_free_now(struct ax_pub *pub)
+{
+    struct ax__shard *s = pub->shard;
+    if (pub->busy) { /* freed from a callback of its own delivery */
+        atomic_store(&pub->closed, true);
+        ax_loop_post(s->loop, free_task, pub);
+        return;
+    }
+    /* Messages other threads queued before the free still go out. */
+    ax_buf *b;
+    while ((b = ax__mpsc_pop(&s->queue)) != NULL) {
+        atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
+        struct ax_pub *owner = b->qctx;
+        ax__pub_deliver(owner, b, 0, b->qts);
+        ax_buf_release(b);
+    }
+    atomic_store(&pub->closed, true);
+    struct ax__topic *t = pub->topic;
+    if (t) {
+        ax__topic_iter_begin(t); /* held until the end: not freed under us */
+        ax__topic_remove_pub(t, pub);
+        for (size_t i = 0; i < t->nsubs; i++) {
+            struct ax_sub *sub = t->subs[i];
+            if (!sub || !ax__same_type(pub->ep.type_hash, sub->ep.type_hash))
+                continue;
+            atomic_fetch_sub(&sub->ctr.connections, 1);
+            struct ax_pubsub_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.kind = AX_PS_UNMATCHED;
+            ev.node_id = pub->node->id;
+            ev.endpoint_id = pub->ep.id;
+            ev.intra_process = true;
+            snprintf(ev.text, sizeof ev.text, "%s: local publisher freed", pub->ep.topic);
+            ax__emit(&sub->ev, sub, &ev);
+        }
+    }
+    /* Connections are closed gracefully: what is queued is still sent. */
+    while (pub->npsubs > 0) {
+        struct ax__psub *ps = pub->psubs[0];
+        psub_remove_from_pub(ps);
+        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_GRACEFUL, 0);
+    }
+    ax_timer_stop(&pub->drop_timer);
+    for (uint32_t i = 0; i < pub->hist_len; i++)
+        if (pub->history[i])
+            ax_buf_release(pub->history[i]);
+    if (pub->drop)
+        pub->drop(pub->ev.user);
+    free(pub->history);
+    free(pub->psubs);
+    free(pub);
+    if (t)
+        ax__topic_iter_end(t); /* may free the topic */
+}
+
+static void free_task(void *arg)
+{
+    struct ax_pub *pub = arg;
+    pub->busy = 0;
+    ax__pub_free_now(pub);
+}
+
+void ax_pub_free(ax_pub *pub)
+{
+    if (!pub)
+        return;
+    ax__node_remove_endpoint(pub->node, &pub->ep);
+    if (pub->shard->closing)
+        return; /* the node's destruction frees it */
+    ax__shard_run_sync(pub->shard, free_task, pub);
+}
+
+int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out)
+{
+    if (!pub || !out)
+        return AX_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->messages = atomic_load(&pub->ctr.messages);
+    out->bytes = atomic_load(&pub->ctr.bytes);
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        out->drops[i] = atomic_load(&pub->ctr.drops[i]);
+    out->connections = atomic_load(&pub->ctr.connections);
+    out->stamp_ns = out->received_ns = ax_clock_mono_ns();
+    return 0;
+}
+
+const char *ax_pub_topic(const ax_pub *pub)
+{
+    return pub->ep.topic;
+}
+
+const struct ax_qos *ax_pub_qos(const ax_pub *pub)
+{
+    return &pub->ep.qos;
+}
+
+uint32_t ax_pub_id(const ax_pub *pub)
+{
+    return pub->ep.id;
+}
