@@ -113,6 +113,10 @@ void ax__events_push(struct ax__events *evs, const struct ax_graph_event *ev);
 void ax__events_free(struct ax__events *evs);
 
 /* core/disc.c */
+/* Read and apply every datagram already waiting (loops[0], without
+ * node->lock): a lease is checked against what has arrived, not against
+ * what a busy loop has not read yet. */
+void ax__disc_read_pending(struct ax__disc *d);
 void ax__disc_request_state(struct ax__disc *d, uint64_t target);
 void ax__disc_schedule_full(struct ax__disc *d);
 

@@ -64,6 +64,15 @@ struct ax__topic {
     size_t nsubs, subs_cap;
     struct ax__link **links;
     size_t nlinks, links_cap;
+    /* Publishers that left, to recognise a restart (same node name and
+     * endpoint id, new node id) and report what was lost as a gap. */
+    struct {
+        char node_name[AX_NODE_NAME_MAX];
+        uint32_t endpoint_id;
+        uint64_t node_id;
+        uint64_t last_seq;
+    } gone[4];
+    unsigned gone_next;
 };
 
 struct ax__event_sink {

@@ -427,12 +427,10 @@ out:
     ax__events_free(&evs);
 }
 
-static void rx_cb(ax_io *io, unsigned events, void *user)
+/* Read up to @budget datagrams from @io; returns whether it stopped early. */
+static bool read_some(struct ax__disc *d, ax_io *io, unsigned budget)
 {
-    struct ax__disc *d = user;
     bool via_unicast = io == &d->uc;
-    (void)events;
-    unsigned budget = ax_loop_io_budget(d->loop);
     for (unsigned i = 0; i < budget; i++) {
         struct sockaddr_in from;
         socklen_t fl = sizeof from;
@@ -443,13 +441,31 @@ static void rx_cb(ax_io *io, unsigned events, void *user)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 AX_LOG_D(LOG_MODULE, "recvfrom: %s", ax_strerror(ax_err_from_errno(errno)));
-            return;
+            return false;
         }
         handle_datagram(d, (size_t)r, &from, via_unicast);
         if (d->stopped)
-            return;
+            return false;
     }
-    ax_io_park(io, AX_IO_READABLE);
+    return true;
+}
+
+static void rx_cb(ax_io *io, unsigned events, void *user)
+{
+    struct ax__disc *d = user;
+    (void)events;
+    if (read_some(d, io, ax_loop_io_budget(d->loop)))
+        ax_io_park(io, AX_IO_READABLE);
+}
+
+void ax__disc_read_pending(struct ax__disc *d)
+{
+    /* Bounded, so a flood cannot keep the timers phase busy forever; what
+     * is left is read in the I/O phase as usual. */
+    if (d->mc_on && !d->stopped)
+        read_some(d, &d->mc_rx, 256);
+    if (d->uc_on && !d->stopped)
+        read_some(d, &d->uc, 256);
 }
 
 /* ---- setup ---- */

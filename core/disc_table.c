@@ -81,13 +81,23 @@ static void lease_expired(ax_timer *t, void *user)
 {
     struct ax__peer *p = user;
     struct ax__disc *d = p->disc;
+    uint64_t id = p->info.id;
     (void)t;
+    /* Timers run before I/O in an iteration: after a long callback the
+     * peer's heartbeats may be waiting, unread, in our socket. Read them
+     * first; only a peer still silent has really gone. The peer may be
+     * refreshed (its timer restarted) or removed (a Bye) meanwhile. */
+    ax__disc_read_pending(d);
     struct ax__events evs = {0};
     pthread_mutex_lock(&d->node->lock);
-    AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) not heard for %lld ms: lease expired", p->info.name,
-             (unsigned long long)p->info.id, (long long)(p->info.lease_ns / AX_NS_PER_MS));
-    d->stats.leases_expired++;
-    ax__table_remove(d, p, true, &evs);
+    p = ax__table_find(d, id);
+    if (p && !ax_timer_active(&p->lease)) {
+        AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) not heard for %lld ms: lease expired",
+                 p->info.name, (unsigned long long)p->info.id,
+                 (long long)(p->info.lease_ns / AX_NS_PER_MS));
+        d->stats.leases_expired++;
+        ax__table_remove(d, p, true, &evs);
+    }
     pthread_mutex_unlock(&d->node->lock);
     ax__node_emit(d->node, evs.ev, evs.n);
     ax__events_free(&evs);

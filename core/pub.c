@@ -760,9 +760,7 @@ void ax__pub_free_now(struct ax_pub *pub)
 
 static void free_task(void *arg)
 {
-    struct ax_pub *pub = arg;
-    pub->busy = 0;
-    ax__pub_free_now(pub);
+    ax__pub_free_now(arg); /* deferred again if still delivering */
 }
 
 void ax_pub_free(ax_pub *pub)

@@ -282,6 +282,27 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
         emit_to_subs(t, l->pub.type_hash, &ev);
         l->last_seq = a.next_seq - 1;
     }
+    /* The same publisher in a new process: what it published after its
+     * predecessor's last message here, and before this one, is unknown. */
+    for (unsigned k = 0; k < 4; k++) {
+        if (t->gone[k].last_seq && t->gone[k].endpoint_id == l->pub.id &&
+            t->gone[k].node_id != l->pub.node_id &&
+            strcmp(t->gone[k].node_name, l->pub.node_name) == 0) {
+            struct ax_pubsub_event ev;
+            event_init(&ev, AX_PS_GAP, l);
+            ev.restarted = true;
+            ev.expected_seq = t->gone[k].last_seq + 1;
+            ev.received_seq = a.next_seq;
+            snprintf(ev.text, sizeof ev.text,
+                     "%s: publisher on '%s' restarted: had sent %llu messages, the new one "
+                     "starts at %llu; messages in between, if any, are lost",
+                     t->name, l->pub.node_name, (unsigned long long)t->gone[k].last_seq,
+                     (unsigned long long)a.next_seq);
+            AX_LOG_I(LOG_MODULE, "%s", ev.text);
+            t->gone[k].last_seq = 0;
+            emit_to_subs(t, l->pub.type_hash, &ev);
+        }
+    }
     if (!l->matched) {
         l->matched = true;
         ax__topic_iter_begin(t);
@@ -426,6 +447,13 @@ static void link_remove(struct ax__link *l, const char *why)
                  why);
         AX_LOG_I(LOG_MODULE, "%s", ev.text);
         emit_to_subs(t, l->pub.type_hash, &ev);
+    }
+    if (l->last_seq) { /* remember it: a restart shows as a gap */
+        unsigned k = t->gone_next++ % 4;
+        snprintf(t->gone[k].node_name, sizeof t->gone[k].node_name, "%s", l->pub.node_name);
+        t->gone[k].endpoint_id = l->pub.id;
+        t->gone[k].node_id = l->pub.node_id;
+        t->gone[k].last_seq = l->last_seq;
     }
     ax_timer_stop(&l->retry);
     if (l->connector) {

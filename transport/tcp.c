@@ -217,12 +217,11 @@ static int overload(ax_tcp_conn *c, size_t flen)
         drop_all_droppable(c, AX_DROP_QUEUE_LATEST);
         break;
     case AX_OVERLOAD_DISCONNECT: {
-        uint64_t n = c->qdata + 1;
+        AX_LOG_W(LOG_MODULE,
+                 "%s: write queue full (%u frames, %llu bytes), disconnecting slow peer", c->peer,
+                 c->qdata, (unsigned long long)c->qbytes);
         drop_all_droppable(c, AX_DROP_DISCONNECT);
         count_drop(c, AX_DROP_DISCONNECT, 1); /* the frame being sent */
-        AX_LOG_W(LOG_MODULE,
-                 "%s: write queue full (%llu frames, %llu bytes), disconnecting slow peer", c->peer,
-                 (unsigned long long)n, (unsigned long long)c->qbytes);
         ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EOVERFLOW);
         return AX_ECLOSED;
     }

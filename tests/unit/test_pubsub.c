@@ -1,0 +1,364 @@
+/*
+ * Publish/subscribe inside one process: intra-process delivery shares the
+ * publisher's buffer (no copy) and keeps order; publishing from 4 threads
+ * at once reaches a local and a remote subscription completely and in
+ * per-thread order (run under TSan in CI); freeing from inside callbacks;
+ * argument errors; per-topic QoS from the configuration. Between processes:
+ * tests/integration/test_pubsub_procs.c.
+ */
+#include <pthread.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ax_test.h"
+#include "axon/msgs/perception.pb-c.h"
+#include "axon/msgs/planning.pb-c.h"
+
+static uint32_t dom(unsigned k)
+{
+    return 100 + (uint32_t)(getpid() % 13) * 9 + k;
+}
+
+static ax_node *make(const char *name, uint32_t domain, unsigned threads)
+{
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.node_name, sizeof c.node_name, "%s", name);
+    c.domain = domain;
+    c.threads = threads;
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    return n;
+}
+
+#define WAIT_FOR(cond, ms)                                                                         \
+    do {                                                                                           \
+        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
+        while (!(cond)) {                                                                          \
+            if (ax_clock_mono_ns() > wf_end_)                                                      \
+                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
+            poll(NULL, 0, 2);                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* ---- intra-process: shared buffer, order ---- */
+
+struct seen {
+    pthread_mutex_t mu;
+    const uint8_t *last_ptr;
+    uint64_t n, order_errors, last_counter;
+    bool intra;
+};
+
+static void record(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct seen *x = user;
+    (void)s;
+    uint64_t c = 0;
+    memcpy(&c, m->data, sizeof c);
+    pthread_mutex_lock(&x->mu);
+    if (x->n && c != x->last_counter + 1)
+        x->order_errors++;
+    x->last_counter = c;
+    x->last_ptr = m->data;
+    x->intra = m->intra_process;
+    x->n++;
+    pthread_mutex_unlock(&x->mu);
+}
+
+static int owned_freed;
+static void *owned_mem;
+
+static void owned_free(void *data, void *arg)
+{
+    (void)arg;
+    assert_ptr_equal(data, owned_mem);
+    owned_freed++;
+    free(data);
+}
+
+static void test_intra_process_shares_buffer_and_keeps_order(void **state)
+{
+    (void)state;
+    ax_node *n = make("solo", dom(0), 0); /* caller's thread: deterministic */
+    ax_pub *p;
+    ax_sub *a, *b;
+    struct seen sa = {.mu = PTHREAD_MUTEX_INITIALIZER}, sb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, n, "/intra", "axon.test.Counter", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&a, n, "/intra", "axon.test.Counter", record, &sa, NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&b, n, "/intra", "axon.test.Counter", record, &sb, NULL));
+    for (uint64_t i = 1; i <= 10000; i++)
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, &i, sizeof i));
+    assert_int_equal(sa.n, 10000);
+    assert_int_equal(sb.n, 10000);
+    assert_int_equal(sa.order_errors + sb.order_errors, 0);
+    assert_true(sa.intra && sb.intra);
+    /* Both subscriptions saw the very same bytes: one buffer, no copy. */
+    assert_ptr_equal(sa.last_ptr, sb.last_ptr);
+
+    /* Handed over: the subscribers read the caller's own memory, which is
+     * freed once, when the last of them is done with it. */
+    owned_mem = malloc(64);
+    uint64_t v = 10001;
+    memcpy(owned_mem, &v, sizeof v);
+    owned_freed = 0;
+    AX_OK_OR_FAIL(ax_pub_publish_owned(p, owned_mem, 64, owned_free, NULL));
+    assert_ptr_equal(sa.last_ptr, owned_mem);
+    assert_ptr_equal(sb.last_ptr, owned_mem);
+    assert_int_equal(owned_freed, 1);
+
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    assert_int_equal(c.messages, 10001);
+    assert_int_equal(c.connections, 2);
+    ax_sub_free(a);
+    ax_sub_free(b);
+    ax_pub_free(p);
+    ax_node_destroy(n);
+}
+
+/* ---- 4 threads publishing at once ---- */
+
+#define THREADS    4
+#define PER_THREAD 25000
+
+struct mt {
+    ax_pub *pub;
+    int id;
+};
+
+struct mt_seen {
+    pthread_mutex_t mu;
+    uint64_t n, order_errors;
+    uint64_t last[THREADS];
+};
+
+static void mt_record(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct mt_seen *x = user;
+    (void)s;
+    uint32_t tid, counter;
+    memcpy(&tid, m->data, 4);
+    memcpy(&counter, m->data + 4, 4);
+    pthread_mutex_lock(&x->mu);
+    if (tid < THREADS) {
+        if (counter != x->last[tid] + 1)
+            x->order_errors++;
+        x->last[tid] = counter;
+    }
+    x->n++;
+    pthread_mutex_unlock(&x->mu);
+}
+
+static void *mt_publish(void *arg)
+{
+    struct mt *t = arg;
+    uint8_t payload[32] = {0};
+    for (uint32_t i = 1; i <= PER_THREAD; i++) {
+        uint32_t tid = (uint32_t)t->id;
+        memcpy(payload, &tid, 4);
+        memcpy(payload + 4, &i, 4);
+        int rc;
+        while ((rc = ax_pub_publish_bytes(t->pub, payload, sizeof payload)) == AX_EAGAIN)
+            sched_yield();
+        if (rc != 0)
+            abort(); /* cmocka asserts are not for other threads */
+    }
+    return NULL;
+}
+
+static uint64_t mt_count(struct mt_seen *x)
+{
+    pthread_mutex_lock(&x->mu);
+    uint64_t n = x->n;
+    pthread_mutex_unlock(&x->mu);
+    return n;
+}
+
+static void test_four_threads_publish_at_once(void **state)
+{
+    (void)state;
+    ax_node *a = make("mt-pub", dom(1), 2);
+    ax_node *b = make("mt-sub", dom(1), 1);
+    ax_pub *p;
+    ax_sub *local, *remote;
+    struct mt_seen sl = {.mu = PTHREAD_MUTEX_INITIALIZER}, sr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/mt", "axon.test.Mt", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&local, a, "/mt", "axon.test.Mt", mt_record, &sl, NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&remote, b, "/mt", "axon.test.Mt", mt_record, &sr, NULL));
+    struct ax_endpoint_counters c;
+    WAIT_FOR((ax_pub_counters(p, &c), c.connections == 2), 5000);
+    pthread_t th[THREADS];
+    struct mt args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (struct mt){p, i};
+        assert_int_equal(pthread_create(&th[i], NULL, mt_publish, &args[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    WAIT_FOR(mt_count(&sl) == THREADS * PER_THREAD && mt_count(&sr) == THREADS * PER_THREAD, 30000);
+    assert_int_equal(sl.order_errors, 0);
+    assert_int_equal(sr.order_errors, 0);
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    assert_int_equal(c.messages, THREADS * PER_THREAD);
+    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++)
+        assert_int_equal(c.drops[r], 0);
+    ax_sub_free(remote);
+    ax_sub_free(local);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+/* ---- freeing from inside callbacks ---- */
+
+struct selffree {
+    ax_sub *self;
+    ax_pub *pub_to_free;
+    int calls;
+};
+
+static void free_self(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct selffree *x = user;
+    (void)m;
+    x->calls++;
+    ax_sub_free(s); /* inside its own callback */
+    if (x->pub_to_free) {
+        ax_pub_free(x->pub_to_free); /* the publisher delivering right now */
+        x->pub_to_free = NULL;
+    }
+}
+
+static int dropped;
+
+static void count_drop(void *user)
+{
+    (void)user;
+    dropped++;
+}
+
+static void test_free_inside_callbacks(void **state)
+{
+    (void)state;
+    ax_node *n = make("selfish", dom(2), 0);
+    ax_pub *p;
+    ax_sub *s1, *s2;
+    struct selffree x1 = {0}, x2 = {0};
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    so.drop = count_drop;
+    dropped = 0;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, n, "/self", "t", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s1, n, "/self", "t", free_self, &x1, &so));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s2, n, "/self", "t", free_self, &x2, &so));
+    x2.pub_to_free = p;
+    AX_OK_OR_FAIL(ax_pub_publish_bytes(p, "x", 1));
+    assert_int_equal(x1.calls, 1);
+    assert_int_equal(x2.calls, 1);
+    assert_int_equal(dropped, 2);
+    /* The publisher's free was deferred to the next round; run it. */
+    while (ax_node_spin_once(n, 0) > 0) {
+    }
+    ax_node_destroy(n);
+}
+
+/* ---- errors ---- */
+
+static void nop(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    (void)s;
+    (void)m;
+    (void)user;
+}
+
+static void test_argument_errors_and_typed_publish(void **state)
+{
+    (void)state;
+    ax_node *n = make("errs", dom(3), 0);
+    const ax_type *obstacles, *traj;
+    AX_OK_OR_FAIL(ax_type_find("axon.perception.ObstacleList", &obstacles));
+    AX_OK_OR_FAIL(ax_type_find("axon.planning.Trajectory", &traj));
+    ax_pub *p = NULL;
+    ax_sub *s = NULL;
+    assert_int_equal(ax_pub_new(&p, n, "", obstacles, NULL), AX_EINVAL);
+    assert_int_equal(ax_pub_new(&p, n, "/with space", obstacles, NULL), AX_EINVAL);
+    assert_int_equal(ax_pub_new(&p, n, "/x", NULL, NULL), AX_EINVAL);
+    assert_int_equal(ax_sub_new(&s, n, "/x", obstacles, NULL, NULL, NULL), AX_EINVAL);
+    char longtopic[300];
+    memset(longtopic, 'a', sizeof longtopic - 1);
+    longtopic[sizeof longtopic - 1] = 0;
+    assert_int_equal(ax_sub_new(&s, n, longtopic, obstacles, nop, NULL, NULL), AX_EINVAL);
+
+    AX_OK_OR_FAIL(ax_pub_new(&p, n, "/obstacles", obstacles, NULL));
+    Axon__Planning__Trajectory t = AXON__PLANNING__TRAJECTORY__INIT;
+    assert_int_equal(ax_pub_publish(p, &t.base), AX_EINVAL); /* another type */
+    struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_sub_new(&s, n, "/obstacles", obstacles, record, &seen, NULL));
+    Axon__Perception__ObstacleList ol = AXON__PERCEPTION__OBSTACLE_LIST__INIT;
+    AX_OK_OR_FAIL(ax_pub_publish(p, &ol.base));
+    assert_int_equal(seen.n, 1);
+    /* Larger than transport.max_frame: refused, not truncated. */
+    size_t big = ax_node_config(n)->transport.max_frame + 1;
+    void *mem = calloc(1, big);
+    assert_int_equal(ax_pub_publish_bytes(p, mem, big), AX_EMSGSIZE);
+    free(mem);
+    assert_string_equal(ax_pub_topic(p), "/obstacles");
+    assert_string_equal(ax_pubsub_event_name(AX_PS_GAP), "gap");
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(n);
+}
+
+/* ---- QoS from the configuration ---- */
+
+static void test_qos_override_from_config(void **state)
+{
+    (void)state;
+    struct ax_config c;
+    struct ax_config_error err;
+    ax_config_init(&c);
+    c.threads = 0;
+    c.domain = dom(4);
+    AX_OK_OR_FAIL(ax_config_load_string(
+        &c, "qos:\n  /sensors/lidar: {profile: sensor_data, history: 2}\n", "test", &err));
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    ax_pub *p, *q;
+    struct ax_pub_options po;
+    ax_pub_options_init(&po);
+    po.qos = AX_QOS_LATCHED; /* the configuration wins for its topic */
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, n, "/sensors/lidar", "pc", &po));
+    AX_OK_OR_FAIL(ax_pub_new_raw(&q, n, "/other", "pc", &po));
+    assert_int_equal(ax_pub_qos(p)->reliability, AX_BEST_EFFORT);
+    assert_int_equal(ax_pub_qos(p)->history, 2);
+    assert_int_equal(ax_pub_qos(p)->overload, AX_OVERLOAD_LATEST_ONLY);
+    assert_int_equal(ax_pub_qos(q)->durability, AX_TRANSIENT_LOCAL);
+    /* The table announces each endpoint's QoS. */
+    struct ax_endpoint_info e[2];
+    size_t k;
+    AX_OK_OR_FAIL(ax_node_list_endpoints(n, "/sensors/lidar", e, 2, &k));
+    assert_int_equal(k, 1);
+    assert_int_equal(e[0].qos.history, 2);
+    ax_pub_free(p);
+    ax_pub_free(q);
+    ax_node_destroy(n);
+}
+
+int main(void)
+{
+    ax_log_set_level(AX_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intra_process_shares_buffer_and_keeps_order),
+        cmocka_unit_test(test_four_threads_publish_at_once),
+        cmocka_unit_test(test_free_inside_callbacks),
+        cmocka_unit_test(test_argument_errors_and_typed_publish),
+        cmocka_unit_test(test_qos_override_from_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
