@@ -27,6 +27,7 @@ struct ax__ep_counters {
     atomic_ullong drops[AX_DROP_REASON_COUNT_];
     atomic_ullong gaps;
     atomic_uint connections;
+    atomic_int last_error; /* subscriber: last connection error (AX_E*), 0: none */
 };
 
 /* A local publisher or subscription as discovery announces it. */

@@ -87,6 +87,7 @@ struct ax_pub {
     struct ax__local_ep ep;
     struct ax__ep_counters ctr;
     const ProtobufCMessageDescriptor *desc; /* NULL for raw bytes */
+    const ax_type *type;                    /* NULL for raw bytes; serves its schema */
     atomic_ullong seq;
     atomic_bool closed;
     struct ax__psub **psubs;

@@ -136,6 +136,8 @@ static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *sr
         c->drops[i] = atomic_load_explicit(&src->drops[i], memory_order_relaxed);
     c->gaps = atomic_load_explicit(&src->gaps, memory_order_relaxed);
     c->connections = atomic_load_explicit(&src->connections, memory_order_relaxed);
+    int err = atomic_load_explicit(&src->last_error, memory_order_relaxed);
+    c->last_error = (uint32_t)(err < 0 ? -err : 0);
     c->stamp_ns = ax_clock_mono_ns();
 }
 
@@ -207,6 +209,7 @@ static int compose(struct ax__disc *d)
         for (int k = 0; k < AX_DROP_REASON_COUNT_; k++)
             worst.counters.drops[k] = UINT64_MAX;
         worst.counters.connections = UINT32_MAX;
+        worst.counters.last_error = UINT32_MAX;
         worst.counters.stamp_ns = INT64_MIN;
         size_t sz = 0;
         pb_get_encoded_size(&sz, axon_ctl_Endpoint_fields, &worst);

@@ -152,6 +152,7 @@ static void endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoi
             e->counters.drops[i] = w->counters.drops[i];
         e->counters.gaps = w->counters.gaps;
         e->counters.connections = w->counters.connections;
+        e->counters.last_error = -(int)(w->counters.last_error <= 100 ? w->counters.last_error : 0);
         e->counters.stamp_ns = w->counters.stamp_ns;
     }
     e->counters.received_ns = ax_clock_mono_ns();
@@ -429,6 +430,7 @@ static void self_endpoint(const ax_node *n, const struct ax__local_ep *l,
             e->counters.drops[i] = atomic_load_explicit(&l->ctr->drops[i], memory_order_relaxed);
         e->counters.gaps = atomic_load_explicit(&l->ctr->gaps, memory_order_relaxed);
         e->counters.connections = atomic_load_explicit(&l->ctr->connections, memory_order_relaxed);
+        e->counters.last_error = atomic_load_explicit(&l->ctr->last_error, memory_order_relaxed);
     }
     e->counters.stamp_ns = e->counters.received_ns = ax_clock_mono_ns();
 }

@@ -526,6 +526,41 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
     emit_simple(pub, AX_PS_MATCHED, ps->node_id, ps->node_name, 0, false, text);
 }
 
+/* A tool asks for a type's schema: from a local publisher of that type
+ * (which may be a type built at run time), else from the registry. */
+static void handle_schema_request(struct ax__psub *ps, const uint8_t *p, size_t n)
+{
+    char name[AX_TYPE_NAME_MAX];
+    if (n == 0 || n >= sizeof name) {
+        ax_tcp_conn_send_error(ps->conn, AX_EINVAL, "bad type name in SCHEMA_REQUEST");
+        return;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    ax_node *node = ps->shard->node;
+    const ax_type *type = NULL;
+    pthread_mutex_lock(&node->lock);
+    for (size_t i = 0; i < node->neps && !type; i++) {
+        const struct ax__local_ep *e = node->eps[i];
+        if (e->kind == AX_ENDPOINT_PUBLISHER && strcmp(e->type_name, name) == 0 &&
+            ((struct ax_pub *)e->owner)->type)
+            type = ((struct ax_pub *)e->owner)->type;
+    }
+    pthread_mutex_unlock(&node->lock);
+    if (!type)
+        ax_type_find(name, &type);
+    const uint8_t *fds;
+    size_t len;
+    if (!type || ax_type_fds(type, &fds, &len) < 0) {
+        char why[200];
+        snprintf(why, sizeof why, "node '%s' has no schema for %s", node->name, name);
+        ax_tcp_conn_send_error(ps->conn, AX_ENOTFOUND, why);
+        return;
+    }
+    struct ax_frame_hdr h = {.type = AX_FRAME_SCHEMA_REPLY};
+    ax_tcp_conn_send_bytes(ps->conn, &h, fds, len);
+}
+
 static void psub_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
                        ax_buf *buf, void *user)
 {
@@ -533,6 +568,10 @@ static void psub_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8
     (void)buf;
     if (h->type == AX_FRAME_SUBSCRIBE) {
         handle_subscribe(ps, payload, h->payload_len);
+        return;
+    }
+    if (h->type == AX_FRAME_SCHEMA_REQUEST) {
+        handle_schema_request(ps, payload, h->payload_len);
         return;
     }
     AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from a subscriber; closing",
@@ -686,8 +725,11 @@ int ax_pub_new(ax_pub **out, ax_node *node, const char *topic, const ax_type *ty
 {
     if (!type)
         return AX_EINVAL;
-    return ax__pub_new_impl(out, node, topic, ax_type_name(type), ax_type_hash(type)->bytes,
-                            ax_type_descriptor(type), opt);
+    int rc = ax__pub_new_impl(out, node, topic, ax_type_name(type), ax_type_hash(type)->bytes,
+                              ax_type_descriptor(type), opt);
+    if (rc == 0)
+        (*out)->type = type;
+    return rc;
 }
 
 int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const char *type_name,

@@ -170,6 +170,15 @@ int ax_msg_unpack(const struct ax_msg *msg, const ProtobufCMessageDescriptor *de
 
 /* ---- links ---- */
 
+/* Remember why reaching a publisher failed, on the subscriptions it would
+ * serve: announced with their counters, read by axon doctor. */
+static void set_last_error(struct ax__topic *t, const uint8_t *hash, int err)
+{
+    for (size_t i = 0; i < t->nsubs; i++)
+        if (t->subs[i] && ax__same_type(t->subs[i]->ep.type_hash, hash))
+            atomic_store(&t->subs[i]->ctr.last_error, err);
+}
+
 static void link_connect(struct ax__link *l);
 static void link_free(struct ax__link *l);
 
@@ -357,6 +366,8 @@ static void link_close(ax_tcp_conn *c, int status, void *user)
     struct ax__link *l = user;
     (void)c;
     l->conn = NULL;
+    if (status < 0 && !l->removed)
+        set_last_error(l->topic, l->pub.type_hash, status);
     if (l->removed) {
         link_free(l);
         return;
@@ -388,6 +399,7 @@ static void link_connected(ax_tcp_connector *cn, int status, int fd, void *user)
         char a[AX_ADDR_STRLEN];
         AX_LOG_D(LOG_MODULE, "%s: connect to '%s' at %s: %s", l->topic->name, l->pub.node_name,
                  ax_addr_format(&l->addr, a, sizeof a), ax_strerror(status));
+        set_last_error(l->topic, l->pub.type_hash, status);
         link_schedule_retry(l);
         return;
     }
@@ -827,6 +839,19 @@ int ax_sub_new_raw(ax_sub **out, ax_node *node, const char *topic, const char *t
     return sub_new(out, node, topic, type_name, hash, NULL, cb, user, opt);
 }
 
+int ax_sub_new_hash(ax_sub **out, ax_node *node, const char *topic, const char *type_name,
+                    const uint8_t type_hash[AX_TYPE_HASH_SIZE], ax_sub_cb cb, void *user,
+                    const struct ax_sub_options *opt)
+{
+    if (!type_name || !*type_name || strlen(type_name) >= AX_TYPE_NAME_MAX || !type_hash)
+        return AX_EINVAL;
+    const ax_type *t = NULL;
+    const ProtobufCMessageDescriptor *desc = NULL;
+    if (ax_type_find(type_name, &t) == 0 && ax__same_type(ax_type_hash(t)->bytes, type_hash))
+        desc = ax_type_descriptor(t);
+    return sub_new(out, node, topic, type_name, type_hash, desc, cb, user, opt);
+}
+
 void ax_sub_free(ax_sub *sub)
 {
     if (!sub)
@@ -848,6 +873,7 @@ int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out)
         out->drops[i] = atomic_load(&sub->ctr.drops[i]);
     out->gaps = atomic_load(&sub->ctr.gaps);
     out->connections = atomic_load(&sub->ctr.connections);
+    out->last_error = atomic_load(&sub->ctr.last_error);
     out->stamp_ns = out->received_ns = ax_clock_mono_ns();
     return 0;
 }

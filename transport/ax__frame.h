@@ -25,7 +25,9 @@ enum ax_frame_type {
     AX_FRAME_DATA = 3,
     AX_FRAME_SUBSCRIBE = 4,     /* axon.ctl.Subscribe */
     AX_FRAME_SUBSCRIBE_ACK = 5, /* axon.ctl.SubscribeAck */
-    /* 6..15: reserved for control frames */
+    AX_FRAME_SCHEMA_REQUEST = 6, /* payload: a full type name */
+    AX_FRAME_SCHEMA_REPLY = 7,   /* payload: its serialized FileDescriptorSet */
+    /* 8..15: reserved for control frames */
     AX_FRAME_TYPE_MAX = 15
 };
 

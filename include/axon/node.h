@@ -145,6 +145,7 @@ struct ax_endpoint_counters {
     uint64_t drops[AX_DROP_REASON_COUNT_];
     uint64_t gaps;
     uint32_t connections;
+    int last_error;      /* subscriber: last error reaching a publisher (AX_E*), 0: none */
     int64_t stamp_ns;    /* the owner's CLOCK_MONOTONIC when read */
     int64_t received_ns; /* our CLOCK_MONOTONIC when they arrived */
 };
@@ -216,6 +217,20 @@ typedef void (*ax_graph_event_fn)(ax_node *node, const struct ax_graph_event *ev
  */
 AX_API int ax_node_set_graph_listener(ax_node *node, ax_graph_event_fn fn, void *user,
                                       void (*drop)(void *user));
+
+/**
+ * ax_node_fetch_schema() - ask the node @node_id (from the table) for the
+ * serialized FileDescriptorSet of @type_name, over a TOOL connection to it.
+ * @fds, @len: receive a malloc'd copy; the caller frees it with free().
+ * @timeout_ms: the whole exchange.
+ *
+ * With it, ax_type_from_fds() builds a type this program was not built with
+ * (axon topic echo). Returns 0; AX_ENOTFOUND (no such node in the table, or
+ * it does not know the type); AX_ETIMEDOUT; AX_ECONNREFUSED and other
+ * connection errors; AX_EINVAL. Any thread but the node's own (it waits).
+ */
+AX_API int ax_node_fetch_schema(ax_node *node, uint64_t node_id, const char *type_name,
+                                uint8_t **fds, size_t *len, int timeout_ms);
 
 /* ---- discovery statistics ---- */
 

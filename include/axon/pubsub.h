@@ -211,6 +211,16 @@ AX_API int ax_sub_new_raw(ax_sub **out, ax_node *node, const char *topic, const 
                           ax_sub_cb cb, void *user, const struct ax_sub_options *opt);
 
 /**
+ * ax_sub_new_hash() - subscribe to @topic by type name and type hash, as
+ * found in the discovery table (ax_endpoint_info): receives the raw bytes of
+ * publishers of exactly that type, whatever it is. For tools (axon topic hz
+ * --subscribe, axon record). Returns as ax_sub_new().
+ */
+AX_API int ax_sub_new_hash(ax_sub **out, ax_node *node, const char *topic, const char *type_name,
+                           const uint8_t type_hash[AX_TYPE_HASH_SIZE], ax_sub_cb cb, void *user,
+                           const struct ax_sub_options *opt);
+
+/**
  * ax_msg_unpack() - decode @msg into a new protobuf-c message of @desc.
  * Free it with protobuf_c_message_free_unpacked(*out, NULL). Returns 0,
  * AX_EPROTO (the bytes do not decode, or nest too deeply), AX_ENOMEM.

@@ -59,7 +59,7 @@ static void record(ax_sub *s, const struct ax_msg *m, void *user)
     struct seen *x = user;
     (void)s;
     uint64_t c = 0;
-    memcpy(&c, m->data, sizeof c);
+    memcpy(&c, m->data, m->len < sizeof c ? m->len : sizeof c);
     pthread_mutex_lock(&x->mu);
     if (x->n && c != x->last_counter + 1)
         x->order_errors++;
@@ -350,6 +350,54 @@ static void test_qos_override_from_config(void **state)
     ax_node_destroy(n);
 }
 
+/* ---- tools: schemas from other nodes, subscribing by hash ---- */
+
+static void test_fetch_schema_and_subscribe_by_hash(void **state)
+{
+    (void)state;
+    ax_node *a = make("schema-owner", dom(5), 1);
+    ax_node *b = make("tool", dom(5), 1);
+    const ax_type *obstacles;
+    AX_OK_OR_FAIL(ax_type_find("axon.perception.ObstacleList", &obstacles));
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new(&p, a, "/schema/obstacles", obstacles, NULL));
+    size_t n = 0;
+    WAIT_FOR((ax_node_list_endpoints(b, "/schema/obstacles", NULL, 0, &n), n == 1), 5000);
+    struct ax_endpoint_info e;
+    AX_OK_OR_FAIL(ax_node_list_endpoints(b, "/schema/obstacles", &e, 1, &n));
+
+    /* The schema, fetched from the publisher's node, builds a type equal
+     * to the compiled one. */
+    uint8_t *fds = NULL;
+    size_t len = 0;
+    AX_OK_OR_FAIL(ax_node_fetch_schema(b, e.node_id, e.type_name, &fds, &len, 5000));
+    ax_type *dyn;
+    AX_OK_OR_FAIL(ax_type_from_fds(fds, len, e.type_name, &dyn));
+    assert_true(ax_type_hash_equal(ax_type_hash(dyn), ax_type_hash(obstacles)));
+    assert_memory_equal(ax_type_hash(dyn)->bytes, e.type_hash, AX_TYPE_HASH_SIZE);
+    ax_type_free(dyn);
+    free(fds);
+    assert_int_equal(ax_node_fetch_schema(b, e.node_id, "no.such.Type", &fds, &len, 5000),
+                     AX_ENOTFOUND);
+    assert_int_equal(ax_node_fetch_schema(b, 12345, e.type_name, &fds, &len, 5000), AX_ENOTFOUND);
+
+    /* Subscribing by the table's name and hash gets the bytes. */
+    struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ax_sub *s;
+    AX_OK_OR_FAIL(ax_sub_new_hash(&s, b, e.topic, e.type_name, e.type_hash, record, &seen, NULL));
+    struct ax_endpoint_counters c;
+    WAIT_FOR((ax_pub_counters(p, &c), c.connections == 1), 5000);
+    Axon__Perception__ObstacleList ol = AXON__PERCEPTION__OBSTACLE_LIST__INIT;
+    ol.n_obstacles = 0;
+    AX_OK_OR_FAIL(ax_pub_publish(p, &ol.base));
+    WAIT_FOR((pthread_mutex_lock(&seen.mu), n = seen.n, pthread_mutex_unlock(&seen.mu), n == 1),
+             5000);
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 int main(void)
 {
     ax_log_set_level(AX_LOG_ERROR);
@@ -359,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_free_inside_callbacks),
         cmocka_unit_test(test_argument_errors_and_typed_publish),
         cmocka_unit_test(test_qos_override_from_config),
+        cmocka_unit_test(test_fetch_schema_and_subscribe_by_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
