@@ -1,0 +1,62 @@
+#!/bin/sh
+# The reference-reader check (ctest: mcap_reference_reader).
+#
+#   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET WRITER [EMULATOR...]
+#
+# 1. installs the pinned reader packages (SRC_DIR/package-lock.json) into
+#    WORK_DIR/node with `npm ci`, once per lock file;
+# 2. for none, lz4 and zstd: runs the C sample writer (through the
+#    cross-compiling emulator when one is given: the aarch64 build's files are
+#    read on the host), then verify_mcap.mjs on the whole file (indexed and
+#    streaming readers) and on the copy cut mid-chunk (streaming reader; the
+#    indexed one must refuse it).
+#
+# Exits 77 (ctest: skipped) only when Node.js is not installed; any other
+# problem, an npm failure included, fails the test.
+set -eu
+src=$1 work=$2 fds=$3
+shift 3
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "SKIP: node is not installed, so the reference MCAP reader (@mcap/core) cannot run."
+  echo "      Install it with: bash tools/dev.sh deps   (Debian packages nodejs npm)"
+  exit 77
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "SKIP: node is installed but npm is not; install Debian's npm (bash tools/dev.sh deps)."
+  exit 77
+fi
+echo "node $(node --version), npm $(npm --version)"
+
+nodedir=$work/node
+mkdir -p "$nodedir"
+if ! cmp -s "$src/package-lock.json" "$nodedir/installed.lock" ||
+   [ ! -d "$nodedir/node_modules/@mcap/core" ]; then
+  cp "$src/package.json" "$src/package-lock.json" "$nodedir/"
+  rm -f "$nodedir/installed.lock"
+  echo "npm ci (pinned by tests/mcap/package-lock.json) into $nodedir"
+  if ! (cd "$nodedir" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline); then
+    echo "FAIL: npm ci could not install the reference reader packages"
+    exit 1
+  fi
+  cp "$src/package-lock.json" "$nodedir/installed.lock"
+fi
+cp "$src/verify_mcap.mjs" "$nodedir/"
+
+out=$work/files
+rm -rf "$out"
+mkdir -p "$out"
+fail=0
+for c in none lz4 zstd; do
+  echo "== $c"
+  "$@" "$out" "$c" "$fds"
+  node "$nodedir/verify_mcap.mjs" --mode both --expect "$out/sample-$c.expected.json" \
+    "$out/sample-$c.mcap" > "$out/sample-$c.reference.json" || fail=1
+  node "$nodedir/verify_mcap.mjs" --mode both --expect "$out/sample-$c-cut.expected.json" \
+    "$out/sample-$c-cut.mcap" > "$out/sample-$c-cut.reference.json" || fail=1
+done
+if [ "$fail" != 0 ]; then
+  echo "FAIL: the reference reader disagrees with the writer (reports in $out)"
+  exit 1
+fi
+echo "PASS: @mcap/core read every file as written (reports in $out)"
