@@ -18,10 +18,11 @@
  * ## Errors
  *
  * Every fallible call returns 0 or a negative AX_E* code (axon/common.h).
- * Errors that come from the file system are mapped explicitly: ENOENT gives
- * AX_ENOENT, EACCES/EPERM give AX_EACCES, ENOMEM gives AX_ENOMEM, and every
- * other failure of open/write/read/fsync/close (ENOSPC, EDQUOT, EFBIG, EIO,
- * ...) gives AX_EIO. The writer keeps the errno of its first failure in
+ * Errors that come from the file system are mapped explicitly: ENOENT and
+ * ENOTDIR give AX_ENOENT, EACCES, EPERM and EROFS give AX_EACCES, ENOMEM
+ * gives AX_ENOMEM, EMFILE/ENFILE give AX_EMFILE/AX_ENFILE, and every other
+ * failure of open/write/read/fsync/close (ENOSPC, EDQUOT, EFBIG, EIO, ...)
+ * gives AX_EIO. The writer keeps the errno of its first failure in
  * ax_mcap_writer_stats.sys_errno so a caller can say "No space left on
  * device" rather than only "input/output error".
  *
@@ -135,9 +136,9 @@ void ax_mcap_writer_options_init(struct ax_mcap_writer_options *opt);
  * @opt: options, or NULL for the defaults.
  *
  * Returns 0; AX_EINVAL (NULL @out or @path, chunk_size 0, bad compression);
- * AX_ENOTSUP (compression not in this build); AX_ENOMEM; AX_ENOENT or
- * AX_EACCES (cannot create the file); AX_EIO (any other open or write
- * failure; nothing is left open).
+ * AX_ENOTSUP (compression not in this build); AX_ENOMEM; AX_ENOENT,
+ * AX_EACCES, AX_EMFILE or AX_ENFILE (cannot create the file); AX_EIO (any
+ * other open or write failure, e.g. /dev/full; nothing is left open).
  */
 int ax_mcap_writer_open(ax_mcap_writer **out, const char *path,
                         const struct ax_mcap_writer_options *opt);
@@ -375,8 +376,8 @@ void ax_mcap_reader_options_init(struct ax_mcap_reader_options *opt);
  * reads, decompresses and CRC-checks every chunk, so it costs a pass over
  * the file.
  *
- * Returns 0; AX_EINVAL (NULL arguments, zero limits); AX_ENOENT, AX_EACCES
- * (cannot open); AX_EPROTO (not an MCAP file: bad magic, or no complete
+ * Returns 0; AX_EINVAL (NULL arguments, zero limits); AX_ENOENT, AX_EACCES,
+ * AX_EMFILE, AX_ENFILE (cannot open); AX_EPROTO (not an MCAP file: bad magic, or no complete
  * Header record); AX_ENOMEM; AX_EIO (read error).
  */
 int ax_mcap_reader_open(ax_mcap_reader **out, const char *path,

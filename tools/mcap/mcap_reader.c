@@ -502,19 +502,46 @@ static bool name_is(const uint8_t *s, uint32_t len, const char *name)
 }
 
 /*
- * Decompress and CRC-check a chunk's records into a new buffer of exactly
- * h->usize bytes (checked against max_chunk_size first). A chunk that
- * decompresses to any other size is malformed.
+ * Decompress and CRC-check a chunk's records into *@bufp (of *@capp bytes,
+ * grown to h->usize after checking it against max_chunk_size; reused from
+ * chunk to chunk to spare an allocation and its page faults each time). A
+ * chunk that decompresses to any other size is malformed. The buffer stays
+ * the caller's, also on failure.
  */
-static int chunk_decode(const ax_mcap_reader *r, const struct chunk_hdr *h, uint8_t **out)
+/* A decompression context kept across chunks (zstd's costs an allocation
+ * and a clear of ~100 KiB when made per call). */
+struct dctx {
+#ifdef AXON_MCAP_HAVE_ZSTD
+    ZSTD_DCtx *zstd;
+#else
+    int unused;
+#endif
+};
+
+static void dctx_fini(struct dctx *d)
 {
-    *out = NULL;
+#ifdef AXON_MCAP_HAVE_ZSTD
+    ZSTD_freeDCtx(d->zstd);
+    d->zstd = NULL;
+#else
+    (void)d;
+#endif
+}
+
+static int chunk_decode(const ax_mcap_reader *r, struct dctx *d, const struct chunk_hdr *h,
+                        uint8_t **bufp, size_t *capp)
+{
     if (h->usize > r->opt.max_chunk_size || h->usize > SIZE_MAX - 1)
         return AX_EMSGSIZE;
     size_t usize = (size_t)h->usize;
-    uint8_t *buf = malloc(usize ? usize : 1);
-    if (!buf)
-        return AX_ENOMEM;
+    if (!*bufp || *capp < usize) {
+        free(*bufp);
+        *capp = 0;
+        if (!(*bufp = malloc(usize ? usize : 1)))
+            return AX_ENOMEM;
+        *capp = usize;
+    }
+    uint8_t *buf = *bufp;
     int rc = 0;
     if (h->usize == 0 && h->csize == 0) {
         /* empty records, whatever the compression */
@@ -525,7 +552,9 @@ static int chunk_decode(const ax_mcap_reader *r, const struct chunk_hdr *h, uint
             memcpy(buf, h->records, usize);
     } else if (name_is(h->compression, h->compression_len, "zstd")) {
 #ifdef AXON_MCAP_HAVE_ZSTD
-        size_t n = ZSTD_decompress(buf, usize, h->records, (size_t)h->csize);
+        if (!d->zstd && !(d->zstd = ZSTD_createDCtx()))
+            return AX_ENOMEM;
+        size_t n = ZSTD_decompressDCtx(d->zstd, buf, usize, h->records, (size_t)h->csize);
         if (ZSTD_isError(n))
             rc = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? AX_ENOMEM : AX_EPROTO;
         else if (n != usize)
@@ -565,12 +594,7 @@ static int chunk_decode(const ax_mcap_reader *r, const struct chunk_hdr *h, uint
     }
     if (rc == 0 && h->crc != 0 && ax_mcap_crc32(0, buf, usize) != h->crc)
         rc = AX_ECRC;
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
+    return rc;
 }
 
 /* The next record in @c: its opcode and content. Returns false at the end;
@@ -840,9 +864,15 @@ struct pending {
     size_t n_schemas, cap_schemas;
     struct ax_mcap_channel *channels;
     size_t n_channels, cap_channels;
-    uint64_t *counts; /* per channel id, 65536 entries, zero between uses */
-    uint16_t *seen;   /* channel ids with counts != 0, in first-seen order */
-    size_t n_seen;
+    /* Message counts of the channels seen, in first-seen order. A chunk
+     * rarely holds more than a few dozen channels, and runs of messages
+     * share one: a list with a last-hit cache beats a 65536-entry table
+     * that every open would allocate and clear. */
+    struct seen {
+        uint16_t id;
+        uint64_t count;
+    } * seen;
+    size_t n_seen, cap_seen, last;
     uint64_t start, end, msgs;
 };
 
@@ -852,9 +882,7 @@ static void pending_reset(struct pending *pd)
         schema_fini(&pd->schemas[i]);
     for (size_t i = 0; i < pd->n_channels; i++)
         channel_fini(&pd->channels[i]);
-    for (size_t i = 0; i < pd->n_seen; i++)
-        pd->counts[pd->seen[i]] = 0;
-    pd->n_schemas = pd->n_channels = pd->n_seen = 0;
+    pd->n_schemas = pd->n_channels = pd->n_seen = pd->last = 0;
     pd->msgs = 0;
 }
 
@@ -868,15 +896,26 @@ static bool channel_known(const ax_mcap_reader *r, const struct pending *pd, uin
     return false;
 }
 
-static void pending_count(struct pending *pd, uint16_t channel, uint64_t log_time)
+static int pending_count(struct pending *pd, uint16_t channel, uint64_t log_time)
 {
-    if (pd->counts[channel]++ == 0)
-        pd->seen[pd->n_seen++] = channel;
+    size_t i = pd->last;
+    if (i >= pd->n_seen || pd->seen[i].id != channel) {
+        for (i = 0; i < pd->n_seen && pd->seen[i].id != channel; i++)
+            ;
+        if (i == pd->n_seen) {
+            if (grow(&pd->seen, &pd->cap_seen, i + 1, sizeof(*pd->seen)) != 0)
+                return AX_ENOMEM;
+            pd->seen[pd->n_seen++] = (struct seen){.id = channel, .count = 0};
+        }
+        pd->last = i;
+    }
+    pd->seen[i].count++;
     if (pd->msgs == 0 || log_time < pd->start)
         pd->start = log_time;
     if (pd->msgs == 0 || log_time > pd->end)
         pd->end = log_time;
     pd->msgs++;
+    return 0;
 }
 
 /* Check a message record's content; count it. */
@@ -887,8 +926,7 @@ static int scan_message(const ax_mcap_reader *r, struct pending *pd, const uint8
     uint16_t id = ax__get_u16(p);
     if (!channel_known(r, pd, id))
         return AX_EPROTO;
-    pending_count(pd, id, ax__get_u64(p + 6));
-    return 0;
+    return pending_count(pd, id, ax__get_u64(p + 6));
 }
 
 /* Parse a decoded chunk's records into @pd. */
@@ -977,8 +1015,8 @@ static int pending_commit(ax_mcap_reader *r, struct pending *pd, struct block *b
         b->chans_known = true;
     }
     for (i = 0; i < pd->n_seen; i++) {
-        uint16_t id = pd->seen[i];
-        find_channel(r, id)->message_count += pd->counts[id];
+        uint16_t id = pd->seen[i].id;
+        find_channel(r, id)->message_count += pd->seen[i].count;
         b->chans[i] = id;
     }
     b->start = pd->msgs ? pd->start : 0;
@@ -1023,15 +1061,12 @@ static int scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
 {
     struct pending pd = {0};
     struct block loose = {0}; /* the run of loose messages being built */
+    uint8_t *dec = NULL;      /* decoded chunk, reused */
+    struct dctx dctx = {0};
+    size_t dec_cap = 0;
     uint64_t pos = r->header_end;
     bool clean = false;
     int rc = 0;
-    pd.counts = calloc(65536, sizeof(*pd.counts));
-    pd.seen = malloc(65536 * sizeof(*pd.seen));
-    if (!pd.counts || !pd.seen) {
-        rc = AX_ENOMEM;
-        goto out;
-    }
     why[0] = '\0';
     for (;;) {
         uint8_t hdr[AX__MCAP_RECORD_HEADER];
@@ -1120,10 +1155,9 @@ static int scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
             break;
         case AX__OP_CHUNK: {
             struct chunk_hdr h;
-            uint8_t *buf = NULL;
-            if ((bad = parse_chunk_hdr(p, len, &h)) == 0 && (bad = chunk_decode(r, &h, &buf)) == 0)
-                bad = scan_chunk_records(r, &pd, buf, (size_t)h.usize);
-            free(buf);
+            if ((bad = parse_chunk_hdr(p, len, &h)) == 0 &&
+                (bad = chunk_decode(r, &dctx, &h, &dec, &dec_cap)) == 0)
+                bad = scan_chunk_records(r, &pd, dec, (size_t)h.usize);
             struct block b = {.offset = pos, .length = next - pos};
             struct ax_mcap_chunk ch = {
                 .offset = pos,
@@ -1177,8 +1211,9 @@ out:
     pending_reset(&pd);
     free(pd.schemas);
     free(pd.channels);
-    free(pd.counts);
     free(pd.seen);
+    free(dec);
+    dctx_fini(&dctx);
     free(r->scratch);
     r->scratch = NULL;
     r->scratch_cap = 0;
@@ -1327,7 +1362,9 @@ struct ent {
 struct cursor {
     const struct block *b;
     uint8_t *buf;
+    size_t buf_cap;
     struct ent *ents;
+    size_t ents_cap;
     size_t n, pos;
 };
 
@@ -1340,6 +1377,12 @@ struct ax_mcap_iter {
     struct cursor *active;
     size_t n_active, cap_active;
     int err; /* sticky */
+    /* Buffers kept from cursor to cursor: a file is read chunk after chunk,
+     * and a fresh allocation of a chunk's size each time costs page faults. */
+    uint8_t *raw; /* a Chunk record as read */
+    size_t raw_cap;
+    struct cursor spare; /* buffers of a used-up cursor */
+    struct dctx dctx;
 };
 
 void ax_mcap_iter_options_init(struct ax_mcap_iter_options *opt)
@@ -1404,7 +1447,8 @@ int ax_mcap_iter_new(ax_mcap_reader *r, const struct ax_mcap_iter_options *opt, 
         }
         it->order[it->n_order++] = b;
     }
-    qsort(it->order, it->n_order, sizeof(*it->order), cmp_block);
+    if (it->n_order > 1)
+        qsort(it->order, it->n_order, sizeof(*it->order), cmp_block);
     *out = it;
     return 0;
 nomem:
@@ -1421,43 +1465,56 @@ static int cmp_ent(const void *a, const void *b)
 }
 
 /* Read and decode block @b into a new cursor holding its selected messages. */
+/* Make *@p (of *@cap bytes) hold @len bytes; its content is not kept. */
+static int reserve(uint8_t **p, size_t *cap, size_t len)
+{
+    if (*p && *cap >= len)
+        return 0;
+    free(*p);
+    *cap = 0;
+    if (!(*p = malloc(len ? len : 1)))
+        return AX_ENOMEM;
+    *cap = len;
+    return 0;
+}
+
 static int cursor_load(ax_mcap_iter *it, const struct block *b, struct cursor *cur)
 {
     ax_mcap_reader *r = it->r;
-    memset(cur, 0, sizeof(*cur));
+    *cur = it->spare;
+    memset(&it->spare, 0, sizeof(it->spare));
     cur->b = b;
+    cur->n = cur->pos = 0;
     if (b->length > r->opt.max_record_size + AX__MCAP_RECORD_HEADER || b->length > SIZE_MAX)
         return AX_EMSGSIZE;
-    uint8_t *raw = malloc(b->length ? b->length : 1);
-    if (!raw)
-        return AX_ENOMEM;
-    int rc = read_at(r, raw, (size_t)b->length, b->offset);
     size_t len = 0;
-    if (rc != 0) {
-        free(raw);
-        return rc;
-    }
+    int rc;
     if (b->loose) {
-        cur->buf = raw;
         len = (size_t)b->length;
+        if ((rc = reserve(&cur->buf, &cur->buf_cap, len)) != 0 ||
+            (rc = read_at(r, cur->buf, len, b->offset)) != 0)
+            return rc;
     } else {
         struct chunk_hdr h;
-        if (raw[0] != AX__OP_CHUNK || b->length < AX__MCAP_RECORD_HEADER ||
-            ax__get_u64(raw + 1) != b->length - AX__MCAP_RECORD_HEADER)
-            rc = AX_EPROTO;
-        else if ((rc = parse_chunk_hdr(raw + 9, (size_t)b->length - 9, &h)) == 0 &&
-                 (rc = chunk_decode(r, &h, &cur->buf)) == 0)
-            len = (size_t)h.usize;
-        free(raw);
-        if (rc != 0)
+        uint8_t *raw;
+        size_t rlen = (size_t)b->length;
+        if ((rc = reserve(&it->raw, &it->raw_cap, rlen)) != 0 ||
+            (rc = read_at(r, it->raw, rlen, b->offset)) != 0)
             return rc;
+        raw = it->raw;
+        if (raw[0] != AX__OP_CHUNK || rlen < AX__MCAP_RECORD_HEADER ||
+            ax__get_u64(raw + 1) != rlen - AX__MCAP_RECORD_HEADER)
+            return AX_EPROTO;
+        if ((rc = parse_chunk_hdr(raw + 9, rlen - 9, &h)) != 0 ||
+            (rc = chunk_decode(r, &it->dctx, &h, &cur->buf, &cur->buf_cap)) != 0)
+            return rc;
+        len = (size_t)h.usize;
     }
 
     struct ax__cur c;
     uint8_t op;
     const uint8_t *p;
     uint64_t rlen;
-    size_t cap = 0;
     bool sorted = true;
     ax__cur_init(&c, cur->buf, len);
     size_t at = 0;
@@ -1472,7 +1529,7 @@ static int cursor_load(ax_mcap_iter *it, const struct block *b, struct cursor *c
             if (b->times_checked && (t < b->start || t > b->end))
                 return AX_EPROTO;
             if (selected(it, id) && t >= it->start && t <= it->end) {
-                if (grow(&cur->ents, &cap, cur->n + 1, sizeof(*cur->ents)) != 0)
+                if (grow(&cur->ents, &cur->ents_cap, cur->n + 1, sizeof(*cur->ents)) != 0)
                     return AX_ENOMEM;
                 if (cur->n && t < cur->ents[cur->n - 1].log_time)
                     sorted = false;
@@ -1488,12 +1545,22 @@ static int cursor_load(ax_mcap_iter *it, const struct block *b, struct cursor *c
     return 0;
 }
 
-static void cursor_free(struct cursor *cur)
+/* Done with @cur: keep its buffers for the next cursor, or free them. */
+static void cursor_free(ax_mcap_iter *it, struct cursor *cur)
 {
-    free(cur->buf);
-    free(cur->ents);
-    cur->buf = NULL;
-    cur->ents = NULL;
+    if (!it->spare.buf) {
+        it->spare.buf = cur->buf;
+        it->spare.buf_cap = cur->buf_cap;
+    } else {
+        free(cur->buf);
+    }
+    if (!it->spare.ents) {
+        it->spare.ents = cur->ents;
+        it->spare.ents_cap = cur->ents_cap;
+    } else {
+        free(cur->ents);
+    }
+    memset(cur, 0, sizeof(*cur));
 }
 
 int ax_mcap_iter_next(ax_mcap_iter *it, struct ax_mcap_message *msg)
@@ -1505,7 +1572,7 @@ int ax_mcap_iter_next(ax_mcap_iter *it, struct ax_mcap_message *msg)
     /* Drop cursors that are used up (their data was valid until now). */
     for (size_t i = 0; i < it->n_active;) {
         if (it->active[i].pos == it->active[i].n) {
-            cursor_free(&it->active[i]);
+            cursor_free(it, &it->active[i]);
             it->active[i] = it->active[--it->n_active];
         } else {
             i++;
@@ -1530,14 +1597,14 @@ int ax_mcap_iter_next(ax_mcap_iter *it, struct ax_mcap_message *msg)
                 return it->err = rc;
             struct cursor *c = &it->active[it->n_active];
             if ((rc = cursor_load(it, it->order[it->next], c)) != 0) {
-                cursor_free(c);
+                cursor_free(it, c);
                 return it->err = rc;
             }
             it->next++;
             if (c->n)
                 it->n_active++;
             else
-                cursor_free(c);
+                cursor_free(it, c);
             continue;
         }
         if (!best)
@@ -1562,8 +1629,12 @@ void ax_mcap_iter_free(ax_mcap_iter *it)
     if (!it)
         return;
     for (size_t i = 0; i < it->n_active; i++)
-        cursor_free(&it->active[i]);
+        cursor_free(it, &it->active[i]);
     free(it->active);
+    free(it->spare.buf);
+    free(it->spare.ents);
+    free(it->raw);
+    dctx_fini(&it->dctx);
     free(it->order);
     free(it->filter);
     free(it);
