@@ -68,6 +68,9 @@ build_and_test() {
   stage "$preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
+  # The MCAP reference-reader test needs npm packages; fetch them here,
+  # since the tests run without network.
+  cmake --build --preset "$preset" --target mcap_node_deps
   in_netns ctest --preset "$preset"
   stage_end "$preset"
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The reference-reader check (ctest: mcap_reference_reader).
 #
-#   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET WRITER [EMULATOR...]
+#   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET [EMULATOR...] WRITER
+#   run_reference_check.sh --install-only SRC_DIR WORK_DIR
 #
 # 1. installs the pinned reader packages (SRC_DIR/package-lock.json) into
 #    WORK_DIR/node with `npm ci`, once per lock file;
@@ -13,16 +14,32 @@
 #
 # Exits 77 (ctest: skipped) only when Node.js is not installed; any other
 # problem, an npm failure included, fails the test.
+#
+# --install-only does step 1 alone (the build target mcap_node_deps): the
+# test itself may run where there is no network (tools/dev.sh runs ctest in
+# a fresh network namespace), so tools/dev.sh installs the packages first.
+# Without node it only says so: the test will then report the skip.
 set -eu
-src=$1 work=$2 fds=$3
-shift 3
+install_only=0
+if [ "${1:-}" = --install-only ]; then
+  install_only=1
+  shift
+fi
+src=$1 work=$2
+fds=${3:-}
+[ $# -ge 3 ] && shift 3
 
 if ! command -v node >/dev/null 2>&1; then
+  if [ "$install_only" = 1 ]; then
+    echo "node is not installed: the MCAP reference-reader test will be skipped"
+    exit 0
+  fi
   echo "SKIP: node is not installed, so the reference MCAP reader (@mcap/core) cannot run."
   echo "      Install it with: bash tools/dev.sh deps   (Debian packages nodejs npm)"
   exit 77
 fi
 if ! command -v npm >/dev/null 2>&1; then
+  [ "$install_only" = 1 ] && exit 0
   echo "SKIP: node is installed but npm is not; install Debian's npm (bash tools/dev.sh deps)."
   exit 77
 fi
@@ -42,6 +59,7 @@ if ! cmp -s "$src/package-lock.json" "$nodedir/installed.lock" ||
   cp "$src/package-lock.json" "$nodedir/installed.lock"
 fi
 cp "$src/verify_mcap.mjs" "$nodedir/"
+[ "$install_only" = 1 ] && exit 0
 
 out=$work/files
 rm -rf "$out"

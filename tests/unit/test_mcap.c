@@ -41,7 +41,7 @@ static size_t msg_size(uint32_t i, bool big)
 {
     if (big && i == BIG_INDEX)
         return (size_t)2 << 20;
-    return 4 + (i * 7919u) % 1200;
+    return 4 + (i * 7919u) % 700;
 }
 
 static int msg_chan(uint32_t i)
