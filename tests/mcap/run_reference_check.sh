@@ -1,16 +1,19 @@
 #!/bin/sh
 # The reference-reader check (ctest: mcap_reference_reader).
 #
-#   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET [EMULATOR...] WRITER
+#   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET WRITER READER [EMULATOR...]
 #   run_reference_check.sh --install-only SRC_DIR WORK_DIR
 #
-# 1. installs the pinned reader packages (SRC_DIR/package-lock.json) into
+# 1. installs the pinned packages (SRC_DIR/package-lock.json) into
 #    WORK_DIR/node with `npm ci`, once per lock file;
-# 2. for none, lz4 and zstd: runs the C sample writer (through the
+# 2. for none, lz4 and zstd: runs the C sample writer WRITER (through the
 #    cross-compiling emulator when one is given: the aarch64 build's files are
 #    read on the host), then verify_mcap.mjs on the whole file (indexed and
 #    streaming readers) and on the copy cut mid-chunk (streaming reader; the
-#    indexed one must refuse it).
+#    indexed one must refuse it);
+# 3. the other way round: write_reference.mjs writes files with the
+#    reference writer in seven layouts, and READER (mcap_read_check, axon's
+#    reader) must find in each exactly what was written.
 #
 # Exits 77 (ctest: skipped) only when Node.js is not installed; any other
 # problem, an npm failure included, fails the test.
@@ -26,8 +29,8 @@ if [ "${1:-}" = --install-only ]; then
   shift
 fi
 src=$1 work=$2
-fds=${3:-}
-[ $# -ge 3 ] && shift 3
+fds=${3:-} writer=${4:-} reader=${5:-}
+[ $# -ge 5 ] && shift 5
 
 if ! command -v node >/dev/null 2>&1; then
   if [ "$install_only" = 1 ]; then
@@ -67,14 +70,24 @@ mkdir -p "$out"
 fail=0
 for c in none lz4 zstd; do
   echo "== $c"
-  "$@" "$out" "$c" "$fds"
+  "$@" "$writer" "$out" "$c" "$fds"
   node "$nodedir/verify_mcap.mjs" --mode both --expect "$out/sample-$c.expected.json" \
     "$out/sample-$c.mcap" > "$out/sample-$c.reference.json" || fail=1
   node "$nodedir/verify_mcap.mjs" --mode both --expect "$out/sample-$c-cut.expected.json" \
     "$out/sample-$c-cut.mcap" > "$out/sample-$c-cut.reference.json" || fail=1
 done
 if [ "$fail" != 0 ]; then
-  echo "FAIL: the reference reader disagrees with the writer (reports in $out)"
+  echo "FAIL: the reference reader disagrees with axon's writer (reports in $out)"
   exit 1
 fi
-echo "PASS: @mcap/core read every file as written (reports in $out)"
+echo "PASS: @mcap/core read every file of axon's writer as written (reports in $out)"
+
+echo "== files of the reference writer, read by axon's reader"
+cp "$src/write_reference.mjs" "$nodedir/"
+mkdir -p "$out/ref"
+node "$nodedir/write_reference.mjs" "$out/ref" > /dev/null
+if ! "$@" "$reader" "$out"/ref/*.mcap; then
+  echo "FAIL: axon's reader disagrees with the reference writer (files in $out/ref)"
+  exit 1
+fi
+echo "PASS: axon's reader read every file of the reference writer as written"

@@ -771,7 +771,7 @@ static void test_corrupt_bytes(void **state)
             assert_true(in->recovered);
             assert_int_equal(in->message_count, want);
             assert_int_equal(in->n_chunks, 3);
-            assert_non_null(strstr(in->recovery_reason, "AX_ECRC"));
+            assert_non_null(strstr(in->recovery_reason, "CRC mismatch"));
             ax_mcap_reader_free(r);
         }
         free(whole);
@@ -830,7 +830,7 @@ static void test_hostile_files(void **state)
     assert_true(in->recovered);
     assert_int_equal(in->n_chunks, 0);
     assert_int_equal(in->valid_end, 25);
-    assert_non_null(strstr(in->recovery_reason, "AX_EMSGSIZE"));
+    assert_non_null(strstr(in->recovery_reason, "limits"));
     ax_mcap_reader_free(r);
 
     /* A record claiming more than the limit, and one claiming more than the

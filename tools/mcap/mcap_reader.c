@@ -150,6 +150,24 @@ static void set_reason(ax_mcap_reader *r, const char *fmt, ...)
     va_end(ap);
 }
 
+/* What went wrong with a record, for recovery_reason. (Words of our own:
+ * this library uses axon's error codes but not its library.) */
+static const char *problem(int rc)
+{
+    switch (rc) {
+    case AX_EPROTO:
+        return "malformed";
+    case AX_ECRC:
+        return "CRC mismatch";
+    case AX_EMSGSIZE:
+        return "larger than the reader's limits";
+    case AX_ENOTSUP:
+        return "unsupported compression";
+    default:
+        return "unreadable";
+    }
+}
+
 /* The string for a chunk's compression: static for the known ones. */
 static const char *intern_compression(ax_mcap_reader *r, const uint8_t *s, uint32_t len)
 {
@@ -815,7 +833,7 @@ static enum summary_result load_summary(ax_mcap_reader *r)
     if (rc == 0 && c.bad)
         rc = AX_EPROTO;
     if (rc != 0) {
-        set_reason(r, "damaged summary section (%s)", ax_err_name(rc));
+        set_reason(r, "damaged summary section (%s)", problem(rc));
         goto out;
     }
     if (!stats) {
@@ -848,6 +866,13 @@ static enum summary_result load_summary(ax_mcap_reader *r)
             goto out;
         }
         ch->message_count = ax__get_u64(map + i + 2);
+    }
+    if (r->n_blocks == 0 && r->info.message_count > 0) {
+        /* Messages outside chunks, or chunks without Chunk Index records
+         * (other writers): only a scan finds them. */
+        set_reason(r, "the summary does not index the file's messages");
+        res = SUMMARY_ABSENT;
+        goto out;
     }
     res = SUMMARY_OK;
 out:
@@ -1192,7 +1217,7 @@ static int scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
         }
         if (bad != 0) {
             snprintf(why, why_len, "bad %s record at %llu (%s)", op_name(op),
-                     (unsigned long long)pos, ax_err_name(bad));
+                     (unsigned long long)pos, problem(bad));
             break;
         }
         pos = next;
