@@ -612,6 +612,13 @@ static void test_writer_arguments(void **state)
     assert_int_equal(ax_mcap_writer_write_message(w, id, 0, 0, 0, NULL, 1), AX_EINVAL);
     const struct ax_mcap_kv bad[] = {{"k", NULL}};
     assert_int_equal(ax_mcap_writer_write_metadata(w, "m", bad, 1), AX_EINVAL);
+    /* Too large: refused before a byte is read (so a short buffer is fine). */
+    assert_int_equal(
+        ax_mcap_writer_write_message(w, id, 0, 0, 0, "x", (size_t)AX_MCAP_MAX_MESSAGE_SIZE + 1),
+        AX_EMSGSIZE);
+    assert_int_equal(
+        ax_mcap_writer_add_schema(w, "t", NULL, "x", (size_t)AX_MCAP_MAX_MESSAGE_SIZE + 1, &id),
+        AX_EMSGSIZE);
     AX_OK_OR_FAIL(ax_mcap_writer_write_message(w, id, 1, 5, 5, NULL, 0)); /* empty is fine */
     AX_OK_OR_FAIL(ax_mcap_writer_flush(w));
     AX_OK_OR_FAIL(ax_mcap_writer_flush(w)); /* nothing open: no-op */

@@ -51,8 +51,11 @@ typedef struct ax_mcap_writer ax_mcap_writer;
 typedef struct ax_mcap_reader ax_mcap_reader;
 typedef struct ax_mcap_iter ax_mcap_iter;
 
-/* The largest record this library writes or reads by default: 1 GiB. */
-#define AX_MCAP_MAX_RECORD_SIZE (UINT64_C(1) << 30)
+/* The largest record this library reads by default: 1 GiB. */
+#define AX_MCAP_MAX_RECORD_SIZE  (UINT64_C(1) << 30)
+/* The largest message (and uncompressed chunk) the writer writes: 512 MiB,
+ * so a chunk stays under the record limit even when compression grows it. */
+#define AX_MCAP_MAX_MESSAGE_SIZE (AX_MCAP_MAX_RECORD_SIZE / 2)
 
 /* Chunk compression. The values are stable (they may be stored in config). */
 enum ax_mcap_compression {
@@ -191,7 +194,7 @@ int ax_mcap_writer_add_channel(ax_mcap_writer *w, uint16_t schema_id, const char
  * @log_time: when the recorder received it, ns (the time `play` replays by).
  * @publish_time: when it was published, ns (@log_time if unknown).
  * @data: the serialized message; borrowed for the call (copied).
- * @len: bytes at @data, at most AX_MCAP_MAX_RECORD_SIZE - 4096.
+ * @len: bytes at @data, at most AX_MCAP_MAX_MESSAGE_SIZE.
  *
  * When the chunk reaches chunk_size it is compressed and written, with its
  * Message Index records, before this call returns. Messages need not come in

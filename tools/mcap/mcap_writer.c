@@ -44,10 +44,10 @@
 #define AXON_MCAP_VERSION "0"
 #endif
 
-/* Room left in a chunk for the records around one message, so a message of
- * the largest allowed size still fits a chunk under the record limit. */
-#define MSG_HEADROOM 4096u
-#define MAX_MESSAGE  (AX_MCAP_MAX_RECORD_SIZE - MSG_HEADROOM)
+/* The largest uncompressed chunk, and so the largest message: half the
+ * record limit, so that a chunk whose data does not compress (zstd and lz4
+ * then add a little) still fits a record a reader accepts by default. */
+#define MAX_MESSAGE AX_MCAP_MAX_MESSAGE_SIZE
 
 struct buf {
     uint8_t *p;
