@@ -22,10 +22,12 @@ NATIVE_PKGS=(
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev
   libprotobuf-dev   # only for google/protobuf/descriptor.proto (dynamic types)
+  liblz4-dev libzstd-dev
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libnanopb-dev:arm64 libprotobuf-c-dev:arm64 libyaml-dev:arm64 libcmocka-dev:arm64
+  liblz4-dev:arm64 libzstd-dev:arm64
 )
 
 stage_start=0
@@ -37,6 +39,13 @@ deps() {
   if [ "${1:-}" = cross ]; then
     $SUDO dpkg --add-architecture arm64
     pkgs+=("${CROSS_PKGS[@]}")
+  fi
+  # The MCAP reference-reader test (tests/mcap) runs @mcap/core on Node.js.
+  # Install Debian's nodejs and npm only when there is no node at all: a
+  # node from elsewhere (NodeSource) brings its own npm and conflicts with
+  # Debian's npm package.
+  if ! command -v node >/dev/null 2>&1; then
+    pkgs+=(nodejs npm)
   fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
@@ -59,6 +68,9 @@ build_and_test() {
   stage "$preset"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
+  # The MCAP reference-reader test needs npm packages; fetch them here,
+  # since the tests run without network.
+  cmake --build --preset "$preset" --target mcap_node_deps
   in_netns ctest --preset "$preset"
   stage_end "$preset"
 }
