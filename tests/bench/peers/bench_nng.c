@@ -198,7 +198,7 @@ static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
     }
     /* END: once when lossless, repeated every 5 ms when it may be dropped. */
     pb_hdr_put(buf, PB_SEQ_END, sent);
-    int64_t end_by = b.t_hard + 5 * AX_NS_PER_S;
+    int64_t end_by = b.t_hard + 2 * AX_NS_PER_S;
     bool all;
     if (lossless) {
         if (ok && send_msg(s, buf, PB_HDR, 0, end_by) != 0)

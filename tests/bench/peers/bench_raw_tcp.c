@@ -379,7 +379,7 @@ static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
     }
     for (int i = 0; i < n; i++)
         shutdown(fds[i], SHUT_WR);
-    bool all = pb_collect(ch, n, rx, b.t_hard + 5 * AX_NS_PER_S) == 0;
+    bool all = pb_collect(ch, n, rx, b.t_hard + 2 * AX_NS_PER_S) == 0;
     int64_t cpu_tx = pb_cpu() - cpu0;
     if (!ok)
         fprintf(stderr, "%s size=%zu: send failed after %llu messages\n", v->impl, size,

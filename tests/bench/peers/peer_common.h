@@ -194,7 +194,8 @@ int pb_child_report(int ctl, struct pb_rx *rx);
 
 /*
  * pb_run() - run @fn in a forked measurer process in its own process group,
- * with the wall-clock cap o->cap (plus a margin). On timeout or a crash it
+ * with the wall-clock cap o->cap plus 10 s (a measurer gives up by itself
+ * at about cap + 4 s: collecting 2 s, reaping 2 s). On timeout or a crash it
  * kills the group and prints a RESULT line for @impl/@test/@size with
  * error=... so the table shows the failure. Returns the measurer's status.
  */
