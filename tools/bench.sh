@@ -31,7 +31,10 @@ BUILD=build/release
 # prints RESULT lines in the format of tests/bench/peers/peer_common.h
 # (impl=axon_... test=thr|lat|fanout size=...) joins the tables and gets its
 # ratio to raw TCP. A program that was not built (ZeroMQ or NNG missing) is
-# skipped with a note.
+# skipped with a note. The fields the tables use:
+#   all      impl= test= size= check=ok|FAIL [error=why: the row shows FAIL]
+#   thr, fanout  mode=lossless|lossy msgs_per_s= mb_per_s= lost_pct= cpu_us_per_msg=
+#   lat      samples= p50_us= p99_us= p999_us= max_us=
 BENCH_CMDS=(
   tests/bench/peers/bench_raw_tcp
   tests/bench/peers/bench_zmq
