@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 NATIVE_PKGS=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev iproute2 nftables
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
-  libyaml-dev libcmocka-dev
+  libyaml-dev libcmocka-dev libzmq3-dev libnng-dev
   libprotobuf-dev   # only for google/protobuf/descriptor.proto (dynamic types)
   liblz4-dev libzstd-dev
 )

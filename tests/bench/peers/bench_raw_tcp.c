@@ -1,0 +1,541 @@
+/*
+ * bench_raw_tcp: the physical limit for a framed message stream on loopback
+ * TCP, measured the way bench_zmq and bench_nng measure their libraries.
+ *
+ *   bench_raw_tcp [--quick] [--tests thr,lat,fanout] [--sizes 64,1k,...] ...
+ *
+ * A frame is a 4-byte big-endian length followed by the payload; every
+ * payload starts with the 16-byte header of peer_common.h (sequence number,
+ * aux). Blocking sockets with TCP_NODELAY and default buffer sizes; every
+ * read and write has a 200 ms timeout so a run can check its deadline.
+ *
+ * Variants:
+ *   raw_tcp_frame    one writev(2) per frame (length + payload, 2 iovecs):
+ *                    what a naive framed sender costs (one syscall a message)
+ *   raw_tcp_batched  frames gathered into large writes: frames up to 4 KiB
+ *                    are copied into a 256 KiB staging buffer, larger ones
+ *                    are gathered as iovecs (no copy) up to 1 MiB a writev.
+ *                    The best a framed stream can do; the reference for the
+ *                    throughput and fan-out ratios. Fan-out writes the same
+ *                    batch to every subscriber's socket (no per-subscriber
+ *                    copy in user space).
+ *   raw_tcp          64-byte ping-pong: one write and (usually) one read per
+ *                    message on each side; the reference for latency.
+ * The receiver always parses frames out of 1 MiB reads and checks the length
+ * and the sequence number of every frame.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "peer_common.h"
+
+#define HEAD          (4 + PB_HDR) /* length prefix + payload header */
+#define STAGE_BYTES   (256u << 10)
+#define SMALL_MAX     4096u
+#define LARGE_BATCH   (1u << 20)
+#define RX_BUF        (1u << 20)
+#define GATHER_IOV    256
+#define IO_TIMEOUT_MS 200
+
+static const char *const variants[] = {
+    "raw_tcp_frame: thr; one writev (length + payload) per frame",
+    "raw_tcp_batched: thr, fanout; frames gathered into 256 KiB..1 MiB writes",
+    "raw_tcp: lat; 64-byte ping-pong, one write per message",
+    NULL,
+};
+
+/* ---- sockets ---- */
+
+static void set_opts(int fd)
+{
+    int one = 1;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = IO_TIMEOUT_MS * 1000};
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Listen on 127.0.0.1 with a kernel-chosen port. */
+static int listen_any(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, PB_MAX_SUBS) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static int accept_by(int lfd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = (deadline - pb_now()) / AX_NS_PER_MS;
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r <= 0)
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            set_opts(fd);
+            return fd;
+        }
+        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+            return -1;
+    }
+}
+
+static int connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    set_opts(fd);
+    return fd;
+}
+
+/* Write all of @iov (modified), retrying on the socket timeout until
+ * @deadline. Returns 0 or -1. */
+static int writev_all(int fd, struct iovec *iov, int cnt, int64_t deadline)
+{
+    while (cnt > 0) {
+        ssize_t n = writev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && pb_now() < deadline)
+                continue;
+            return -1;
+        }
+        size_t done = (size_t)n;
+        while (cnt > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+static void put_head(uint8_t *head, size_t len, uint64_t seq, uint64_t aux)
+{
+    uint32_t be = htonl((uint32_t)len);
+    memcpy(head, &be, 4);
+    pb_hdr_put(head + 4, seq, aux);
+}
+
+/* ---- the batched writer ---- */
+
+/*
+ * Frames accumulate as iovecs: small ones are copied into the staging
+ * buffer (adjacent copies share one iovec), large ones point at a head slot
+ * (length + header) and at the shared payload tail. flush() writes the batch
+ * to every socket in turn.
+ */
+struct gather {
+    int *fds;
+    int nfds;
+    int64_t deadline;
+    const uint8_t *payload; /* template; its first PB_HDR bytes are not used */
+    uint8_t *stage;
+    size_t staged;
+    uint8_t heads[GATHER_IOV][HEAD];
+    int nheads;
+    struct iovec iov[2 * GATHER_IOV + 2];
+    struct iovec scratch[2 * GATHER_IOV + 2];
+    int niov;
+    size_t bytes;
+};
+
+static int gather_flush(struct gather *g)
+{
+    for (int i = 0; i < g->nfds && g->niov > 0; i++) {
+        memcpy(g->scratch, g->iov, sizeof g->iov[0] * (size_t)g->niov);
+        if (writev_all(g->fds[i], g->scratch, g->niov, g->deadline) != 0)
+            return -1;
+    }
+    g->staged = 0;
+    g->nheads = 0;
+    g->niov = 0;
+    g->bytes = 0;
+    return 0;
+}
+
+static int gather_put(struct gather *g, size_t len, uint64_t seq, uint64_t aux)
+{
+    if (len <= SMALL_MAX) {
+        if (g->staged + 4 + len > STAGE_BYTES || g->niov + 1 > 2 * GATHER_IOV)
+            if (gather_flush(g) != 0)
+                return -1;
+        uint8_t *p = g->stage + g->staged;
+        put_head(p, len, seq, aux);
+        memcpy(p + HEAD, g->payload + PB_HDR, len - PB_HDR);
+        struct iovec *last = g->niov ? &g->iov[g->niov - 1] : NULL;
+        if (last && (uint8_t *)last->iov_base + last->iov_len == p)
+            last->iov_len += 4 + len;
+        else
+            g->iov[g->niov++] = (struct iovec){p, 4 + len};
+        g->staged += 4 + len;
+    } else {
+        if (g->nheads == GATHER_IOV || g->niov + 2 > 2 * GATHER_IOV)
+            if (gather_flush(g) != 0)
+                return -1;
+        uint8_t *h = g->heads[g->nheads++];
+        put_head(h, len, seq, aux);
+        g->iov[g->niov++] = (struct iovec){h, HEAD};
+        g->iov[g->niov++] = (struct iovec){(void *)(g->payload + PB_HDR), len - PB_HDR};
+    }
+    g->bytes += 4 + len;
+    if (g->bytes >= LARGE_BATCH)
+        return gather_flush(g);
+    return 0;
+}
+
+/* ---- receiver ---- */
+
+/* Incremental frame parser state: the head (length + payload header) is
+ * collected, the rest of the payload is skipped in place. */
+struct parser {
+    uint8_t head[HEAD];
+    size_t have;   /* head bytes collected */
+    size_t len;    /* payload length, once the head is complete */
+    size_t remain; /* payload bytes after the header still to skip */
+};
+
+/* Feed @n bytes; returns -1 on a bad length, 1 after END, else 0. */
+static int parse(struct parser *ps, struct pb_rx *rx, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (ps->have < HEAD) {
+            size_t take = HEAD - ps->have < n ? HEAD - ps->have : n;
+            memcpy(ps->head + ps->have, p, take);
+            ps->have += take;
+            p += take;
+            n -= take;
+            if (ps->have < HEAD)
+                break;
+            uint32_t be;
+            memcpy(&be, ps->head, 4);
+            ps->len = ntohl(be);
+            if (ps->len < PB_HDR || ps->len > PB_MAX_SIZE)
+                return -1; /* checked before anything is sized by it */
+            ps->remain = ps->len - PB_HDR;
+        } else {
+            size_t take = ps->remain < n ? ps->remain : n;
+            p += take;
+            n -= take;
+            ps->remain -= take;
+        }
+        if (ps->have == HEAD && ps->remain == 0) {
+            ps->have = 0;
+            if (pb_rx_see(rx, ps->head + 4, ps->len) == PB_END)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int rx_child(int ctl, int idx, const struct pb_opts *o, void *arg)
+{
+    size_t size = *(const size_t *)arg;
+    int port = pb_child_port(ctl, o);
+    int fd = port > 0 ? connect_local(port) : -1;
+    uint8_t *buf = malloc(RX_BUF);
+    if (fd < 0 || !buf) {
+        fprintf(stderr, "raw rx %d: setup failed\n", idx);
+        return 1;
+    }
+    struct pb_rx rx;
+    struct parser ps = {.have = 0};
+    pb_rx_init(&rx, size);
+    int64_t cpu0 = pb_cpu(), hard = pb_deadline(o->cap);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, RX_BUF);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && pb_now() < hard)
+                continue;
+            rx.timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+            break;
+        }
+        if (n == 0)
+            break; /* EOF before END: reported as not exact */
+        uint64_t before = rx.delivered;
+        int r = parse(&ps, &rx, buf, (size_t)n);
+        if (rx.delivered != before)
+            pb_rx_stamp(&rx, pb_now());
+        if (r < 0) {
+            fprintf(stderr, "raw rx %d: bad frame length %zu\n", idx, ps.len);
+            rx.bad++;
+            rc = 1;
+            break;
+        }
+        if (r > 0)
+            break;
+    }
+    rx.cpu_ns = pb_cpu() - cpu0;
+    pb_child_report(ctl, &rx);
+    close(fd);
+    free(buf);
+    return rc;
+}
+
+/* ---- throughput and fan-out ---- */
+
+struct thr_variant {
+    const char *impl;
+    const char *test;
+    bool batched;
+    int subs;
+};
+
+static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
+{
+    const struct thr_variant *v = arg;
+    struct pb_child ch[PB_MAX_SUBS];
+    struct pb_rx rx[PB_MAX_SUBS];
+    int fds[PB_MAX_SUBS], n = v->subs, port, nfd = 0;
+    memset(rx, 0, sizeof rx);
+    for (int i = 0; i < n; i++)
+        if (pb_spawn(&ch[i], i, rx_child, o, &size) != 0) {
+            pb_reap(ch, i, pb_deadline(1));
+            pb_fail(v->impl, v->test, size, "spawn");
+            return 0;
+        }
+    int lfd = listen_any(&port);
+    if (lfd < 0 || pb_send_port(ch, n, port) != 0) {
+        pb_fail(v->impl, v->test, size, "listen");
+        goto out;
+    }
+    for (; nfd < n; nfd++)
+        if ((fds[nfd] = accept_by(lfd, pb_deadline(10))) < 0) {
+            pb_fail(v->impl, v->test, size, "accept");
+            goto out;
+        }
+
+    uint8_t *payload = malloc(size);
+    struct gather *g = calloc(1, sizeof *g);
+    uint8_t *stage = malloc(STAGE_BYTES);
+    if (!payload || !g || !stage) {
+        pb_fail(v->impl, v->test, size, "nomem");
+        free(payload);
+        free(g);
+        free(stage);
+        goto out;
+    }
+    memset(payload, 0xa5, size);
+
+    int64_t t0 = pb_now(), cpu0 = pb_cpu();
+    struct pb_budget b;
+    pb_budget_init(&b, o, size, t0);
+    *g = (struct gather){.fds = fds, .nfds = n, .deadline = b.t_hard, .payload = payload};
+    g->stage = stage;
+    uint64_t sent = 0;
+    bool ok = true;
+    while (ok && pb_budget_more(&b, sent)) {
+        if (v->batched) {
+            ok = gather_put(g, size, sent, 0) == 0;
+        } else {
+            uint8_t head[HEAD];
+            put_head(head, size, sent, 0);
+            struct iovec iov[2] = {{head, HEAD}, {payload + PB_HDR, size - PB_HDR}};
+            ok = writev_all(fds[0], iov, 2, b.t_hard) == 0;
+        }
+        if (ok)
+            sent++;
+    }
+    if (ok) { /* END: a header-only frame carrying the count */
+        ok = gather_put(g, PB_HDR, PB_SEQ_END, sent) == 0 && gather_flush(g) == 0;
+    }
+    for (int i = 0; i < n; i++)
+        shutdown(fds[i], SHUT_WR);
+    bool all = pb_collect(ch, n, rx, b.t_hard + 2 * AX_NS_PER_S) == 0;
+    int64_t cpu_tx = pb_cpu() - cpu0;
+    if (!ok)
+        fprintf(stderr, "%s size=%zu: send failed after %llu messages\n", v->impl, size,
+                (unsigned long long)sent);
+    pb_print_thr(v->impl, v->test, size, sent, rx, n, all && ok, t0, cpu_tx, true);
+    free(payload);
+    free(g);
+    free(stage);
+out:
+    for (int i = 0; i < nfd; i++)
+        close(fds[i]);
+    if (lfd >= 0)
+        close(lfd);
+    if (pb_reap(ch, n, pb_deadline(2)) != 0)
+        fprintf(stderr, "%s size=%zu: a receiver failed\n", v->impl, size);
+    return 0;
+}
+
+/* ---- ping-pong latency ---- */
+
+/* Read one whole frame into @buf (cap bytes); returns its payload length
+ * or -1. In lockstep there is never more than one frame in flight. */
+static ssize_t read_frame(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+{
+    size_t have = 0, want = 4;
+    while (have < want) {
+        ssize_t n = read(fd, buf + have, cap - have);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && pb_now() < deadline)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            return -1;
+        have += (size_t)n;
+        if (want == 4 && have >= 4) {
+            uint32_t be;
+            memcpy(&be, buf, 4);
+            size_t len = ntohl(be);
+            if (len < PB_HDR || 4 + len > cap)
+                return -1;
+            want = 4 + len;
+        }
+    }
+    return have == want ? (ssize_t)(want - 4) : -1;
+}
+
+static int write_all(int fd, const void *p, size_t len, int64_t deadline)
+{
+    struct iovec iov = {(void *)p, len};
+    return writev_all(fd, &iov, 1, deadline);
+}
+
+static int echo_child(int ctl, int idx, const struct pb_opts *o, void *arg)
+{
+    size_t size = *(const size_t *)arg;
+    int port = pb_child_port(ctl, o);
+    int fd = port > 0 ? connect_local(port) : -1;
+    uint8_t *buf = malloc(4 + size);
+    if (fd < 0 || !buf)
+        return 1;
+    int64_t hard = pb_deadline(o->cap);
+    int rc = 1;
+    for (;;) {
+        ssize_t len = read_frame(fd, buf, 4 + size, hard);
+        if (len < 0)
+            break;
+        if (write_all(fd, buf, 4 + (size_t)len, hard) != 0)
+            break;
+        if (pb_hdr_seq(buf + 4) == PB_SEQ_END) {
+            rc = 0;
+            break;
+        }
+    }
+    close(fd);
+    free(buf);
+    return rc;
+}
+
+static int lat_run(const struct pb_opts *o, size_t size, const void *arg)
+{
+    const char *impl = arg;
+    struct pb_child ch;
+    int port, fd = -1;
+    if (pb_spawn(&ch, 0, echo_child, o, &size) != 0) {
+        pb_fail(impl, "lat", size, "spawn");
+        return 0;
+    }
+    int lfd = listen_any(&port);
+    uint8_t *out = malloc(4 + size), *in = malloc(4 + size);
+    int64_t *ns = malloc(sizeof *ns * o->lat_samples);
+    if (lfd < 0 || !out || !in || !ns || pb_send_port(&ch, 1, port) != 0 ||
+        (fd = accept_by(lfd, pb_deadline(10))) < 0) {
+        pb_fail(impl, "lat", size, "setup");
+        goto out;
+    }
+    memset(out, 0xa5, 4 + size);
+    int64_t hard = pb_deadline(o->cap);
+    size_t nsamples = 0;
+    bool ok = true;
+    const uint64_t warmup = 1000;
+    int64_t stop = 0;
+    for (uint64_t seq = 0; ok; seq++) {
+        if (seq == warmup)
+            stop = pb_deadline(o->lat_secs);
+        if (seq >= warmup && (nsamples == o->lat_samples || pb_now() >= stop))
+            break;
+        put_head(out, size, seq, 0);
+        int64_t t0 = pb_now();
+        ok = write_all(fd, out, 4 + size, hard) == 0 &&
+             read_frame(fd, in, 4 + size, hard) == (ssize_t)size && pb_hdr_seq(in + 4) == seq;
+        int64_t t1 = pb_now();
+        if (ok && seq >= warmup)
+            ns[nsamples++] = t1 - t0;
+    }
+    if (ok) {
+        put_head(out, size, PB_SEQ_END, 0);
+        ok = write_all(fd, out, 4 + size, hard) == 0 &&
+             read_frame(fd, in, 4 + size, hard) == (ssize_t)size;
+    }
+    if (!ok)
+        fprintf(stderr, "%s: ping-pong failed after %zu samples\n", impl, nsamples);
+    pb_print_lat(impl, size, ns, nsamples, ok);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (lfd >= 0)
+        close(lfd);
+    free(out);
+    free(in);
+    free(ns);
+    pb_reap(&ch, 1, pb_deadline(2));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct pb_opts o;
+    pb_parse(&o, argc, argv, "bench_raw_tcp", variants);
+    static const struct thr_variant frame = {"raw_tcp_frame", "thr", false, 1};
+    static const struct thr_variant batched = {"raw_tcp_batched", "thr", true, 1};
+    struct thr_variant fan = {"raw_tcp_batched", "fanout", true, o.subs};
+    if (o.tests & PB_TEST_THR)
+        for (int i = 0; i < o.nsizes; i++) {
+            if (pb_want(&o, frame.impl))
+                pb_run(&o, frame.impl, "thr", o.sizes[i], thr_run, &frame);
+            if (pb_want(&o, batched.impl))
+                pb_run(&o, batched.impl, "thr", o.sizes[i], thr_run, &batched);
+        }
+    if ((o.tests & PB_TEST_LAT) && pb_want(&o, "raw_tcp"))
+        pb_run(&o, "raw_tcp", "lat", o.lat_size, lat_run, "raw_tcp");
+    if ((o.tests & PB_TEST_FANOUT) && pb_want(&o, fan.impl))
+        pb_run(&o, fan.impl, "fanout", o.fanout_size, thr_run, &fan);
+    return 0;
+}
