@@ -119,7 +119,7 @@ case "${1:-}" in
     cmake --preset release >/dev/null
     cmake --build --preset release
     stage_end build
-    ./build/release/examples/reactor_demo
+    bash tools/demo.sh build/release
     ;;
   test)
     total=$(date +%s)

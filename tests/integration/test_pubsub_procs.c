@@ -60,6 +60,16 @@ static long field_l(const char *line, const char *key)
     return atol(v);
 }
 
+/* On failure, show what a probe said (whatever is buffered or arrives
+ * within a moment). */
+static void dump(struct proc *p)
+{
+    char line[512];
+    print_message("--- %s:\n", p->name);
+    while (proc_wait_line(p, "", NULL, 300, line, sizeof line))
+        print_message("    %s\n", line);
+}
+
 static int T(int ms)
 {
     return emulated ? ms * 4 : ms; /* qemu is slower; deadlines only */
@@ -94,8 +104,12 @@ static void test_8mib_messages(void **state)
     start(&pub, "big-source", "pub", "--topic", "/big", "--count", "20", "--size", "8388608",
           "--wait-subs", "1", NULL);
     char line[512];
-    if (!proc_wait_line(&sub, "DONE", NULL, T(60000), line, sizeof line))
+    if (!proc_wait_line(&sub, "DONE", NULL, T(60000), line, sizeof line)) {
+        assert_int_equal(write(sub.in_fd, "report\n", 7), 7);
+        dump(&sub);
+        dump(&pub);
         fail_msg("subscriber did not receive 20 x 8 MiB");
+    }
     assert_int_equal(field_l(line, "received"), 20);
     assert_int_equal(field_l(line, "bytes"), 20L * 8388608);
     assert_int_equal(field_l(line, "content_errors"), 0);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The perception -> planning demo: two processes on this host, found by
+# host-local discovery with zero configuration, inspected with the axon CLI.
+#   bash tools/demo.sh [BUILD_DIR]      (default build/release)
+# Exit status: the planning node's verdict (0: both topics at 10 Hz, nothing
+# lost).
+set -u
+cd "$(dirname "$0")/.."
+B=${1:-build/release}
+EX=$B/examples
+CLI=$B/tools/axon/axon
+LOG=$(mktemp -d /tmp/axon-demo.XXXXXX)
+trap 'kill $PERC 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT
+
+echo "== starting perception_node (publishes /perception/obstacles and a 1 MiB /perception/points at 10 Hz)"
+"$EX/perception_node" --duration 9 >"$LOG/perception.out" 2>&1 &
+PERC=$!
+echo "== starting planning_node (subscribes to both, reports every second)"
+"$EX/planning_node" --duration 7 &
+PLAN=$!
+
+if [ -x "$CLI" ]; then
+  sleep 2 # let the demo run a moment before inspecting it
+  echo "== axon node list"
+  "$CLI" node list
+  echo "== axon topic list -v"
+  "$CLI" topic list -v
+  echo "== axon topic hz /perception/points (from the discovery table, no subscription)"
+  "$CLI" topic hz /perception/points --window 3 -n 1
+fi
+
+wait $PLAN
+status=$?
+wait $PERC 2>/dev/null
+cat "$LOG/perception.out"
+exit $status
