@@ -829,6 +829,22 @@ int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out)
     return 0;
 }
 
+int ax_pub_backlog(const ax_pub *pub, uint64_t *messages, uint64_t *bytes)
+{
+    if (!pub || !messages || !bytes)
+        return AX_EINVAL;
+    *messages = *bytes = 0;
+    for (size_t i = 0; i < pub->npsubs; i++) {
+        struct ax_tcp_stats st;
+        ax_tcp_conn_stats(pub->psubs[i]->conn, &st);
+        if (st.queued_frames > *messages)
+            *messages = st.queued_frames;
+        if (st.queued_bytes > *bytes)
+            *bytes = st.queued_bytes;
+    }
+    return 0;
+}
+
 const char *ax_pub_topic(const ax_pub *pub)
 {
     return pub->ep.topic;

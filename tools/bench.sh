@@ -37,6 +37,8 @@ BUILD=build/release
 #   lat      samples= p50_us= p99_us= p999_us= max_us=
 BENCH_CMDS=(
   tests/bench/peers/bench_raw_tcp
+  tests/bench/bench_transport
+  "tools/axon_perf bench"
   tests/bench/peers/bench_zmq
   tests/bench/peers/bench_nng
 )

@@ -43,6 +43,7 @@ struct ax_loop {
     int64_t now;
     uint64_t callbacks; /* callbacks run so far: progress for run_once */
     bool in_step;
+    bool parked_outside; /* ax_io_park() was called between steps */
     bool running;
     bool stop;
 

@@ -240,10 +240,17 @@ int ax_loop_step(ax_loop *loop, int timeout_ms)
 
 static int loop_step(ax_loop *loop, int timeout_ms)
 {
+    loop->in_step = true;
+    /* Phase 0: handlers the application parked between steps (a publish
+     * from the thread that runs the loop) are served before waiting, so
+     * what they queued leaves now rather than after an epoll_wait(0). */
+    if (loop->parked_outside) {
+        loop->parked_outside = false;
+        run_ready(loop);
+    }
     if (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop)
         timeout_ms = 0;
 
-    loop->in_step = true;
     int n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
     if (n < 0) {
         if (errno != EINTR) {
@@ -454,6 +461,8 @@ void ax_io_park(ax_io *io, unsigned events)
     if (io->flags & AX__IO_CLOSING)
         return;
     io->parked |= events;
+    if (!io->loop->in_step)
+        io->loop->parked_outside = true;
     if (!(io->flags & AX__IO_PARKED)) {
         io->flags |= AX__IO_PARKED;
         ax__list_push_back(&io->loop->ready, &io->node);

@@ -21,6 +21,9 @@
  *
  * ## Phases of one iteration (ax_loop_step)
  *
+ *  0. handlers parked outside any step (by application code between two
+ *     steps, e.g. a send from the thread that runs the loop) are called
+ *     first, so what they queued leaves without waiting for a poll round;
  *  1. wait: epoll_wait() for at most the timeout (0 when handlers are parked
  *     on the ready list or closes are pending), into an event array allocated
  *     once, when the loop was made;

@@ -159,6 +159,16 @@ AX_API void ax_pub_free(ax_pub *pub);
 /** ax_pub_counters() - messages, bytes, drops by reason, subscribers. */
 AX_API int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out);
 
+/**
+ * ax_pub_backlog() - the deepest write queue among the publisher's
+ * connections right now, in messages and bytes: how far the slowest
+ * subscriber is behind. An application that wants end-to-end flow control
+ * (never reaching an overload policy) publishes while it is low. Topic's
+ * thread only (inside this node's callbacks, or with node.threads = 0).
+ * Returns 0 or AX_EINVAL.
+ */
+AX_API int ax_pub_backlog(const ax_pub *pub, uint64_t *messages, uint64_t *bytes);
+
 /** ax_pub_topic() / ax_pub_qos() / ax_pub_id() - what it was made with. */
 AX_API const char *ax_pub_topic(const ax_pub *pub);
 AX_API const struct ax_qos *ax_pub_qos(const ax_pub *pub);

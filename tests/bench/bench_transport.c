@@ -32,7 +32,7 @@
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ != 0) {                                                                            \
-            fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #expr, ax_err_name(rc_));    \
+            fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #expr, ax_err_name(rc_));     \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
@@ -239,12 +239,13 @@ static void throughput(size_t size, uint64_t n)
     ax_buf_release(payload);
     ax_tcp_conn_stats(t.c, &st);
     double secs = (double)secs_ns / 1e9;
-    printf("RESULT impl=axon_transport test=thr size=%zu sent=%llu delivered=%llu lost=%llu "
-           "secs=%.3f msgs_per_s=%.0f mb_per_s=%.1f cpu_us_per_msg=%.3f writevs=%llu\n",
+    printf("RESULT impl=axon_transport test=thr size=%zu subs=1 mode=lossless sent=%llu "
+           "delivered=%llu lost=%llu lost_pct=%.1f secs=%.3f msgs_per_s=%.0f mb_per_s=%.1f "
+           "cpu_us_per_msg=%.3f writevs=%llu check=%s\n",
            size, (unsigned long long)n, (unsigned long long)(t.acked ? n : 0),
-           (unsigned long long)(t.acked ? 0 : n), secs, (double)n / secs,
+           (unsigned long long)(t.acked ? 0 : n), t.acked ? 0.0 : 100.0, secs, (double)n / secs,
            (double)n * (double)size / secs / 1e6, (double)cpu / 1e3 / (double)n,
-           (unsigned long long)st.writevs);
+           (unsigned long long)st.writevs, t.acked ? "ok" : "FAIL");
     fflush(stdout);
     tx_close_all(&t, child);
 }
@@ -277,7 +278,7 @@ static void latency(size_t size, int samples)
     }
     qsort(rtt, (size_t)samples, sizeof *rtt, cmp_i64);
     printf("RESULT impl=axon_transport test=lat size=%zu samples=%d p50_us=%.2f p99_us=%.2f "
-           "p999_us=%.2f max_us=%.2f\n",
+           "p999_us=%.2f max_us=%.2f check=ok\n",
            size, samples, rtt[samples / 2] / 1e3, rtt[samples * 99 / 100] / 1e3,
            rtt[samples * 999 / 1000] / 1e3, rtt[samples - 1] / 1e3);
     fflush(stdout);
@@ -287,7 +288,9 @@ static void latency(size_t size, int samples)
 
 int main(int argc, char **argv)
 {
-    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    bool quick = false; /* other options of tools/bench.sh are ignored */
+    for (int i = 1; i < argc; i++)
+        quick = quick || strcmp(argv[i], "--quick") == 0;
     signal(SIGPIPE, SIG_IGN);
     ax_log_set_level(AX_LOG_ERROR);
     struct {
