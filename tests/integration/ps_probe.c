@@ -133,7 +133,7 @@ int main(int argc, char **argv)
     int64_t deadline_ns = 0, lifespan_ns = 0;
     bool transient = false, best_effort = false;
     int overload = -1;
-    long rcvbuf = 0, sndbuf = 0;
+    long rcvbuf = 0, sndbuf = 0, queue_mib = 0;
     static const struct option opts[] = {{"name", 1, 0, 'n'},        {"domain", 1, 0, 'd'},
                                          {"role", 1, 0, 'r'},        {"topic", 1, 0, 't'},
                                          {"type", 1, 0, 'T'},        {"raw", 1, 0, 'R'},
@@ -222,6 +222,8 @@ int main(int argc, char **argv)
     cfg.log_level = AX_LOG_WARN;
     cfg.transport.rcvbuf = (uint32_t)rcvbuf;
     cfg.transport.sndbuf = (uint32_t)sndbuf;
+    if (queue_mib > 0)
+        cfg.transport.queue_bytes = (uint64_t)queue_mib << 20;
     struct ax_config_error err;
     ax_config_apply_env(&cfg, &err);
     ax_node *node;

@@ -101,8 +101,11 @@ static void test_8mib_messages(void **state)
     (void)state;
     struct proc sub, pub;
     start(&sub, "big-sink", "sub", "--topic", "/big", "--expect", "20", NULL);
+    /* Point-cloud-like: a steady rate and a queue for several messages, so
+     * a sanitized, slower subscriber does not make the default policy drop
+     * (that case is the overload tests'). */
     start(&pub, "big-source", "pub", "--topic", "/big", "--count", "20", "--size", "8388608",
-          "--wait-subs", "1", NULL);
+          "--rate", "20", "--queue-mib", "256", "--wait-subs", "1", NULL);
     char line[512];
     if (!proc_wait_line(&sub, "DONE", NULL, T(60000), line, sizeof line)) {
         assert_int_equal(write(sub.in_fd, "report\n", 7), 7);
