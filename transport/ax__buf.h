@@ -40,7 +40,8 @@ struct ax_buf {
     int64_t qts;
 };
 
-#define AX__BUF_NOCLASS 0xffu
+#define AX__BUF_NOCLASS 0xffu /* wrapped caller memory */
+#define AX__BUF_LARGE 0xfeu   /* above the largest class: malloc, a few kept for reuse */
 
 /* A buffer with room for @len payload bytes (len = @len, contents
  * undefined) and one reference. AX_ENOMEM, or AX_EMSGSIZE above 4 GiB - 1. */

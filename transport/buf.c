@@ -10,6 +10,13 @@
  * messages, and buffers flow back from consumers to producers. Caches are
  * bounded and returned to the depot when their thread exits (pthread key
  * destructor); the depot is bounded too, beyond which buffers are freed.
+ *
+ * Buffers above the largest class (point clouds, images) come from malloc,
+ * which hands out fresh mmap'd pages for them: an 8 MiB message would cost
+ * ~2000 page faults each time. A few of them are kept for reuse instead
+ * (at most LARGE_KEEP buffers and LARGE_KEEP_BYTES in all, under a mutex:
+ * large messages are few per second), taken when their capacity fits the
+ * request within a factor of two.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,6 +44,49 @@ static struct {
     pthread_mutex_t lock;
     struct stack s[NCLASS];
 } depot = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define LARGE_KEEP       8
+#define LARGE_KEEP_BYTES (128u << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    ax_buf *b[LARGE_KEEP];
+    unsigned n;
+    uint64_t bytes;
+} large = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static ax_buf *large_take(size_t len)
+{
+    ax_buf *best = NULL;
+    unsigned at = 0;
+    pthread_mutex_lock(&large.lock);
+    for (unsigned i = 0; i < large.n; i++) {
+        ax_buf *b = large.b[i];
+        if (b->cap >= len && b->cap / 2 <= len && (!best || b->cap < best->cap)) {
+            best = b;
+            at = i;
+        }
+    }
+    if (best) {
+        large.b[at] = large.b[--large.n];
+        large.bytes -= best->cap;
+    }
+    pthread_mutex_unlock(&large.lock);
+    return best;
+}
+
+static bool large_keep(ax_buf *b)
+{
+    bool kept = false;
+    pthread_mutex_lock(&large.lock);
+    if (large.n < LARGE_KEEP && large.bytes + b->cap <= LARGE_KEEP_BYTES) {
+        large.b[large.n++] = b;
+        large.bytes += b->cap;
+        kept = true;
+    }
+    pthread_mutex_unlock(&large.lock);
+    return kept;
+}
 
 static __thread struct cache *tl_cache;
 static pthread_key_t cache_key;
@@ -149,12 +199,21 @@ int ax_buf_new(size_t len, ax_buf **out)
             return 0;
         }
     }
+    if (k < 0) {
+        ax_buf *b = large_take(len);
+        if (b) {
+            init_buf(b, (uint32_t)len, b->cap, AX__BUF_LARGE);
+            atomic_fetch_add_explicit(&stat_hits, 1, memory_order_relaxed);
+            *out = b;
+            return 0;
+        }
+    }
     uint32_t cap = k >= 0 ? class_cap[k] : (uint32_t)len;
     ax_buf *b = malloc(sizeof *b + AX_BUF_HEADROOM + cap);
     if (!b)
         return AX_ENOMEM;
     atomic_fetch_add_explicit(&stat_mallocs, 1, memory_order_relaxed);
-    init_buf(b, (uint32_t)len, cap, k >= 0 ? (uint8_t)k : AX__BUF_NOCLASS);
+    init_buf(b, (uint32_t)len, cap, k >= 0 ? (uint8_t)k : AX__BUF_LARGE);
     *out = b;
     return 0;
 }
@@ -183,6 +242,11 @@ void ax_buf_release(ax_buf *b)
     if (b->free_fn) {
         b->free_fn(b->data, b->free_arg);
         free(b);
+        return;
+    }
+    if (b->cls == AX__BUF_LARGE) {
+        if (!large_keep(b))
+            free(b);
         return;
     }
     if (b->cls != AX__BUF_NOCLASS) {

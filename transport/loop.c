@@ -245,8 +245,11 @@ static int loop_step(ax_loop *loop, int timeout_ms)
      * from the thread that runs the loop) are served before waiting, so
      * what they queued leaves now rather than after an epoll_wait(0). */
     if (loop->parked_outside) {
+        uint64_t before = loop->callbacks;
         loop->parked_outside = false;
         run_ready(loop);
+        if (loop->callbacks != before)
+            timeout_ms = 0; /* it did work: poll, do not block */
     }
     if (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop)
         timeout_ms = 0;
