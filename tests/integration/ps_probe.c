@@ -144,7 +144,8 @@ int main(int argc, char **argv)
                                          {"best-effort", 0, 0, 'B'}, {"overload", 1, 0, 'o'},
                                          {"deadline-ms", 1, 0, 'D'}, {"lifespan-ms", 1, 0, 'l'},
                                          {"timeout-ms", 1, 0, 'x'},  {"rcvbuf", 1, 0, 'b'},
-                                         {"sndbuf", 1, 0, 'B' + 1},  {0, 0, 0, 0}};
+                                         {"sndbuf", 1, 0, 'B' + 1},  {"queue-mib", 1, 0, 'Q'},
+                                         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -210,6 +211,9 @@ int main(int argc, char **argv)
             break;
         case 'B' + 1:
             sndbuf = atol(optarg);
+            break;
+        case 'Q':
+            queue_mib = atol(optarg);
             break;
         default:
             return 2;
