@@ -82,6 +82,15 @@ extern __thread ax_node *ax__current_node;
 int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep);
 void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep);
 
+/* Read a local endpoint's counters (any thread; relaxed loads). */
+void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_counters *out);
+
+/* Snapshots of the table into malloc'd arrays the caller frees (growing
+ * them until everything fits). Return 0 or AX_ENOMEM; *n is the count. */
+int ax__node_snapshot_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info **out,
+                                size_t *n);
+int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n);
+
 /* Dispatch graph events to the listener (loop 0, without node->lock). */
 void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n);
 

@@ -129,16 +129,17 @@ static void fill_node_info(struct ax__disc *d, axon_ctl_NodeInfo *ni)
 
 static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *src)
 {
-    c->messages = atomic_load_explicit(&src->messages, memory_order_relaxed);
-    c->bytes = atomic_load_explicit(&src->bytes, memory_order_relaxed);
+    struct ax_endpoint_counters v;
+    ax__ep_counters_read(src, &v);
+    c->messages = v.messages;
+    c->bytes = v.bytes;
     c->drops_count = AX_DROP_REASON_COUNT_;
     for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-        c->drops[i] = atomic_load_explicit(&src->drops[i], memory_order_relaxed);
-    c->gaps = atomic_load_explicit(&src->gaps, memory_order_relaxed);
-    c->connections = atomic_load_explicit(&src->connections, memory_order_relaxed);
-    int err = atomic_load_explicit(&src->last_error, memory_order_relaxed);
-    c->last_error = (uint32_t)(err < 0 ? -err : 0);
-    c->stamp_ns = ax_clock_mono_ns();
+        c->drops[i] = v.drops[i];
+    c->gaps = v.gaps;
+    c->connections = v.connections;
+    c->last_error = (uint32_t)(v.last_error < 0 ? -v.last_error : 0);
+    c->stamp_ns = v.stamp_ns;
 }
 
 /* Rebuild the page composition when the local endpoint set changed.

@@ -423,16 +423,10 @@ static void self_endpoint(const ax_node *n, const struct ax__local_ep *l,
     memcpy(e->type_hash, l->type_hash, AX_TYPE_HASH_SIZE);
     e->qos = l->qos;
     e->port = l->port;
-    if (l->ctr) {
-        e->counters.messages = atomic_load_explicit(&l->ctr->messages, memory_order_relaxed);
-        e->counters.bytes = atomic_load_explicit(&l->ctr->bytes, memory_order_relaxed);
-        for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-            e->counters.drops[i] = atomic_load_explicit(&l->ctr->drops[i], memory_order_relaxed);
-        e->counters.gaps = atomic_load_explicit(&l->ctr->gaps, memory_order_relaxed);
-        e->counters.connections = atomic_load_explicit(&l->ctr->connections, memory_order_relaxed);
-        e->counters.last_error = atomic_load_explicit(&l->ctr->last_error, memory_order_relaxed);
-    }
-    e->counters.stamp_ns = e->counters.received_ns = ax_clock_mono_ns();
+    if (l->ctr)
+        ax__ep_counters_read(l->ctr, &e->counters);
+    else
+        e->counters.stamp_ns = e->counters.received_ns = ax_clock_mono_ns();
 }
 
 int ax__disc_list_nodes(struct ax__disc *d, struct ax_node_info *out, size_t cap, size_t *count)

@@ -118,6 +118,60 @@ int ax_node_set_graph_listener(ax_node *node, ax_graph_event_fn fn, void *user,
     return rc;
 }
 
+/* ---- helpers shared by the endpoint code ---- */
+
+void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->messages = atomic_load_explicit(&c->messages, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        out->drops[i] = atomic_load_explicit(&c->drops[i], memory_order_relaxed);
+    out->gaps = atomic_load_explicit(&c->gaps, memory_order_relaxed);
+    out->connections = atomic_load_explicit(&c->connections, memory_order_relaxed);
+    out->last_error = atomic_load_explicit(&c->last_error, memory_order_relaxed);
+    out->stamp_ns = out->received_ns = ax_clock_mono_ns();
+}
+
+int ax__node_snapshot_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info **out,
+                                size_t *n)
+{
+    struct ax_endpoint_info *a = NULL;
+    size_t cap = 0;
+    ax_node_list_endpoints(node, topic, NULL, 0, n);
+    while (*n > cap) { /* the table may grow between the calls */
+        cap = *n + 8;
+        struct ax_endpoint_info *x = realloc(a, cap * sizeof *x);
+        if (!x) {
+            free(a);
+            return AX_ENOMEM;
+        }
+        a = x;
+        ax_node_list_endpoints(node, topic, a, cap, n);
+    }
+    *out = a;
+    return 0;
+}
+
+int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n)
+{
+    struct ax_node_info *a = NULL;
+    size_t cap = 0;
+    ax_node_list_nodes(node, NULL, 0, n);
+    while (*n > cap) {
+        cap = *n + 4;
+        struct ax_node_info *x = realloc(a, cap * sizeof *x);
+        if (!x) {
+            free(a);
+            return AX_ENOMEM;
+        }
+        a = x;
+        ax_node_list_nodes(node, a, cap, n);
+    }
+    *out = a;
+    return 0;
+}
+
 /* ---- local endpoints ---- */
 
 int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)

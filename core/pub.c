@@ -339,17 +339,10 @@ void ax__pub_attach(struct ax_pub *pub)
     ax__topic_iter_end(t);
     /* Remote subscriptions already known with another type. */
     struct ax_endpoint_info *eps = NULL;
-    size_t n = 0, cap = 0;
-    ax_node_list_endpoints(pub->node, pub->ep.topic, NULL, 0, &n);
-    while (n > cap) {
-        cap = n + 8;
-        struct ax_endpoint_info *e = realloc(eps, cap * sizeof *e);
-        if (!e)
-            break;
-        eps = e;
-        ax_node_list_endpoints(pub->node, pub->ep.topic, eps, cap, &n);
-    }
-    for (size_t i = 0; i < n && i < cap; i++) {
+    size_t n = 0;
+    if (ax__node_snapshot_endpoints(pub->node, pub->ep.topic, &eps, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
         if (eps[i].kind != AX_ENDPOINT_SUBSCRIBER || eps[i].node_id == pub->node->id)
             continue;
         if (!ax__same_type(pub->ep.type_hash, eps[i].type_hash))
@@ -819,13 +812,7 @@ int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out)
 {
     if (!pub || !out)
         return AX_EINVAL;
-    memset(out, 0, sizeof *out);
-    out->messages = atomic_load(&pub->ctr.messages);
-    out->bytes = atomic_load(&pub->ctr.bytes);
-    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-        out->drops[i] = atomic_load(&pub->ctr.drops[i]);
-    out->connections = atomic_load(&pub->ctr.connections);
-    out->stamp_ns = out->received_ns = ax_clock_mono_ns();
+    ax__ep_counters_read(&pub->ctr, out);
     return 0;
 }
 

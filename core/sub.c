@@ -696,33 +696,17 @@ static void sub_attach(struct ax_sub *sub)
 
     /* Remote publishers already in the table. */
     struct ax_endpoint_info *eps = NULL;
-    size_t n = 0, cap = 0;
-    ax_node_list_endpoints(sub->node, sub->ep.topic, NULL, 0, &n);
-    while (n > cap) {
-        cap = n + 8;
-        struct ax_endpoint_info *e = realloc(eps, cap * sizeof *e);
-        if (!e)
-            break;
-        eps = e;
-        ax_node_list_endpoints(sub->node, sub->ep.topic, eps, cap, &n);
-    }
     struct ax_node_info *nodes = NULL;
-    size_t nn = 0, ncap = 0;
-    ax_node_list_nodes(sub->node, NULL, 0, &nn);
-    while (nn > ncap) {
-        ncap = nn + 4;
-        struct ax_node_info *x = realloc(nodes, ncap * sizeof *x);
-        if (!x)
-            break;
-        nodes = x;
-        ax_node_list_nodes(sub->node, nodes, ncap, &nn);
-    }
-    for (size_t i = 0; i < n && i < cap; i++) {
-        if (eps[i].kind != AX_ENDPOINT_PUBLISHER || eps[i].node_id == sub->node->id)
-            continue;
-        for (size_t k = 0; k < nn && k < ncap; k++)
-            if (nodes[k].id == eps[i].node_id)
-                remote_pub_seen(t, &eps[i], nodes[k].tcp, nodes[k].incarnation);
+    size_t n = 0, nn = 0;
+    if (ax__node_snapshot_endpoints(sub->node, sub->ep.topic, &eps, &n) == 0 &&
+        ax__node_snapshot_nodes(sub->node, &nodes, &nn) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (eps[i].kind != AX_ENDPOINT_PUBLISHER || eps[i].node_id == sub->node->id)
+                continue;
+            for (size_t k = 0; k < nn; k++)
+                if (nodes[k].id == eps[i].node_id)
+                    remote_pub_seen(t, &eps[i], nodes[k].tcp, nodes[k].incarnation);
+        }
     }
     free(eps);
     free(nodes);
@@ -866,15 +850,7 @@ int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out)
 {
     if (!sub || !out)
         return AX_EINVAL;
-    memset(out, 0, sizeof *out);
-    out->messages = atomic_load(&sub->ctr.messages);
-    out->bytes = atomic_load(&sub->ctr.bytes);
-    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-        out->drops[i] = atomic_load(&sub->ctr.drops[i]);
-    out->gaps = atomic_load(&sub->ctr.gaps);
-    out->connections = atomic_load(&sub->ctr.connections);
-    out->last_error = atomic_load(&sub->ctr.last_error);
-    out->stamp_ns = out->received_ns = ax_clock_mono_ns();
+    ax__ep_counters_read(&sub->ctr, out);
     return 0;
 }
 

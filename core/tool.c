@@ -134,25 +134,16 @@ int ax_node_fetch_schema(ax_node *node, uint64_t node_id, const char *type_name,
         return AX_EINVAL; /* a node thread cannot wait for itself */
     /* Where: the node's announced TCP endpoint. */
     struct ax_node_info *infos = NULL;
-    size_t n = 0, cap = 0;
-    ax_node_list_nodes(node, NULL, 0, &n);
-    while (n > cap) {
-        cap = n + 4;
-        struct ax_node_info *x = realloc(infos, cap * sizeof *x);
-        if (!x) {
-            free(infos);
-            return AX_ENOMEM;
-        }
-        infos = x;
-        ax_node_list_nodes(node, infos, cap, &n);
-    }
+    size_t n = 0;
+    if (ax__node_snapshot_nodes(node, &infos, &n) < 0)
+        return AX_ENOMEM;
     int rc = AX_ENOTFOUND;
     struct fetch *f = calloc(1, sizeof *f);
     if (!f) {
         free(infos);
         return AX_ENOMEM;
     }
-    for (size_t i = 0; i < n && i < cap; i++)
+    for (size_t i = 0; i < n; i++)
         if (infos[i].id == node_id)
             rc = ax_addr_parse(&f->addr, infos[i].tcp, 0);
     free(infos);
