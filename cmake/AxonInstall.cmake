@@ -20,6 +20,12 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axonConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/axonConfigVersion.cmake
               cmake/AxonProtobufC.cmake cmake/AxonEmbedFds.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
+# The prefix in axon.pc is relative to the .pc file itself, so an install
+# with `cmake --install --prefix DIR` (a prefix chosen after configure) or a
+# relocated sysroot still points at the right headers and libraries.
+file(RELATIVE_PATH AXON_PC_TO_PREFIX
+  /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+string(REGEX REPLACE "/$" "" AXON_PC_TO_PREFIX "${AXON_PC_TO_PREFIX}")
 configure_file(cmake/axon.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
