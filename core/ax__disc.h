@@ -110,6 +110,13 @@ void ax__table_remove(struct ax__disc *d, struct ax__peer *p, bool lease_expired
 void ax__table_free_all(struct ax__disc *d);
 void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out);
 void ax__events_push(struct ax__events *evs, const struct ax_graph_event *ev);
+/* Wire to table form (no lock needed; also used by core/disc_scan.c).
+ * The node info is filled except id, uptime, heard age, generation and
+ * endpoint counts. */
+void ax__disc_node_info_from_wire(struct ax_node_info *out, const axon_ctl_Discovery *m,
+                                  const axon_ctl_NodeInfo *ni, const struct sockaddr_in *from);
+void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoint *w,
+                                 uint64_t node_id, const char *node_name);
 void ax__events_free(struct ax__events *evs);
 
 /* core/disc.c */
@@ -118,6 +125,8 @@ void ax__events_free(struct ax__events *evs);
  * what a busy loop has not read yet. */
 void ax__disc_read_pending(struct ax__disc *d);
 void ax__disc_request_state(struct ax__disc *d, uint64_t target);
+/* An interface name or IPv4 address ("" = INADDR_ANY) as an address. */
+int ax__disc_resolve_interface(const char *name, struct in_addr *out);
 void ax__disc_schedule_full(struct ax__disc *d);
 
 #endif /* AX__DISC_H */

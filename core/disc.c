@@ -474,7 +474,7 @@ void ax__disc_read_pending(struct ax__disc *d)
 
 /* ---- setup ---- */
 
-static int resolve_interface(const char *name, struct in_addr *out)
+int ax__disc_resolve_interface(const char *name, struct in_addr *out)
 {
     if (!name[0]) {
         out->s_addr = htonl(INADDR_ANY);
@@ -667,7 +667,7 @@ int ax__disc_start(ax_node *node, struct ax__disc **out)
         break;
     case AX_DISCOVERY_NETWORK: {
         struct in_addr ifaddr;
-        rc = resolve_interface(node->cfg.discovery.interface, &ifaddr);
+        rc = ax__disc_resolve_interface(node->cfg.discovery.interface, &ifaddr);
         if (rc < 0) {
             AX_LOG_E(LOG_MODULE, "discovery.interface '%s': no such IPv4 interface",
                      node->cfg.discovery.interface);

@@ -122,12 +122,31 @@ static void fill_addr(char *dst, size_t size, const char *announced, const struc
     }
 }
 
-static void endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoint *w,
-                               const struct ax__peer *p)
+void ax__disc_node_info_from_wire(struct ax_node_info *out, const axon_ctl_Discovery *m,
+                                  const axon_ctl_NodeInfo *ni, const struct sockaddr_in *from)
+{
+    out->incarnation = m->incarnation;
+    out->domain = m->domain;
+    snprintf(out->name, sizeof out->name, "%s", ni->name);
+    snprintf(out->host, sizeof out->host, "%s", ni->host);
+    out->pid = ni->pid;
+    if (ni->tcp_count > 0)
+        fill_addr(out->tcp, sizeof out->tcp, ni->tcp[0], from);
+    else
+        out->tcp[0] = '\0';
+    fill_addr(out->unicast, sizeof out->unicast, ni->unicast, from);
+    out->mode = (enum ax_discovery_mode)ni->mode;
+    snprintf(out->version, sizeof out->version, "%s", ni->version);
+    out->lease_ns = (int64_t)(ni->lease_ms ? ni->lease_ms : 1000) * AX_NS_PER_MS;
+    out->heartbeat_ns = (int64_t)ni->heartbeat_ms * AX_NS_PER_MS;
+}
+
+void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoint *w,
+                                 uint64_t node_id, const char *node_name)
 {
     memset(e, 0, sizeof *e);
-    e->node_id = p->info.id;
-    snprintf(e->node_name, sizeof e->node_name, "%s", p->info.name);
+    e->node_id = node_id;
+    snprintf(e->node_name, sizeof e->node_name, "%s", node_name);
     e->id = w->id;
     e->kind = w->kind == axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER ? AX_ENDPOINT_SUBSCRIBER
                                                                    : AX_ENDPOINT_PUBLISHER;
@@ -255,20 +274,7 @@ static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
                              bool via_unicast)
 {
     struct ax_node_info old = p->info;
-    p->info.incarnation = m->incarnation;
-    p->info.domain = m->domain;
-    snprintf(p->info.name, sizeof p->info.name, "%s", ni->name);
-    snprintf(p->info.host, sizeof p->info.host, "%s", ni->host);
-    p->info.pid = ni->pid;
-    if (ni->tcp_count > 0)
-        fill_addr(p->info.tcp, sizeof p->info.tcp, ni->tcp[0], from);
-    else
-        p->info.tcp[0] = '\0';
-    fill_addr(p->info.unicast, sizeof p->info.unicast, ni->unicast, from);
-    p->info.mode = (enum ax_discovery_mode)ni->mode;
-    snprintf(p->info.version, sizeof p->info.version, "%s", ni->version);
-    p->info.lease_ns = (int64_t)(ni->lease_ms ? ni->lease_ms : 1000) * AX_NS_PER_MS;
-    p->info.heartbeat_ns = (int64_t)ni->heartbeat_ms * AX_NS_PER_MS;
+    ax__disc_node_info_from_wire(&p->info, m, ni, from);
     p->start_real_ns = ni->start_time_ns;
     p->from = *from;
     if (via_unicast) {
@@ -327,7 +333,7 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     }
     for (pb_size_t i = 0; i < a->endpoints_count; i++) {
         struct ax_endpoint_info e;
-        endpoint_from_wire(&e, &a->endpoints[i], p);
+        ax__disc_endpoint_from_wire(&e, &a->endpoints[i], p->info.id, p->info.name);
         struct ax__peer_ep *pe = peer_ep_find(p, e.id);
         if (!pe) {
             if (stale)

@@ -248,6 +248,51 @@ struct ax_discovery_stats {
 /** ax_node_discovery_stats() - copy the counters. Any thread. */
 AX_API int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out);
 
+/* ---- scanning every domain ---- */
+
+/**
+ * ax_discovery_scan_fn - one node heard by ax_discovery_scan().
+ * @domain: the domain its datagrams carry.
+ * @node: what it announced (heard_age_ns: since its last datagram;
+ *        generation, complete, is_self and the endpoint counts are not
+ *        set except publishers/subscribers, counted from @eps).
+ * @eps, @neps: its endpoints heard during the scan (every page that
+ *        arrived; a node with many endpoints may be partly known).
+ * Valid during the call only.
+ */
+typedef void (*ax_discovery_scan_fn)(uint32_t domain, const struct ax_node_info *node,
+                                     const struct ax_endpoint_info *eps, size_t neps, void *user);
+
+/**
+ * ax_discovery_scan() - listen for nodes of every domain for a while,
+ * without joining any: what `axon doctor` uses to say "that node is in
+ * domain 3".
+ * @cfg: configuration (mode, interface, group, port), or NULL for the
+ *       defaults with environment overrides. node.domain is not used.
+ * @duration_ns: how long to listen (e.g. 500 ms); the call returns after it.
+ * @fn: called once per node heard, after the scan, in the order first heard
+ *      (domain order within one datagram burst is not guaranteed).
+ *
+ * It binds the multicast port of every domain (discovery.port + 10 *
+ * domain, 0..232; SO_REUSEPORT, so the nodes there keep theirs), joins the
+ * group on 127.0.0.1 (local and peers modes) or on discovery.interface
+ * (network mode), and sends one StateRequest to each domain's group so
+ * that the nodes there announce their state at once rather than at their
+ * next refresh (a node answers with one round of announcements, as it
+ * does for every new node). It is not a node: nobody adds it to a table.
+ * Peers-mode nodes are heard only through host-local multicast, i.e. on
+ * this host. Domains whose port cannot be bound are skipped (logged at
+ * debug level).
+ *
+ * Returns 0; AX_EINVAL (NULL @fn, @duration_ns < 0, bad @cfg);
+ * AX_ENOTSUP (discovery.mode off); AX_ENOTFOUND (network mode:
+ * discovery.interface not found); AX_EADDRINUSE / AX_EADDRNOTAVAIL and
+ * other mapped OS errors when no domain's port can be used; AX_ENOMEM.
+ * Any thread; blocks for @duration_ns.
+ */
+AX_API int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns,
+                             ax_discovery_scan_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif
