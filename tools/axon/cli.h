@@ -1,0 +1,250 @@
+/*
+ * tools/axon/cli.h: what the verbs of the `axon` command share.
+ *
+ * The CLI is dogfood: it uses only the public API (<axon/axon.h>) and the
+ * MCAP library (tools/mcap/mcap.h); no private header of the library is
+ * included anywhere under tools/axon.
+ *
+ * Threads: main() runs every verb on the main thread. The CLI's node runs
+ * one loop thread of its own (node.threads = 1); subscription callbacks run
+ * there and never block (they copy into a cli_msgq or update a counter under
+ * a short lock). SIGINT and SIGTERM are blocked in every thread; the main
+ * thread lets them in only while it waits in cli_sleep() / cli_wait_fd()
+ * (ppoll), so Ctrl-C ends every loop at a well-defined point.
+ */
+#ifndef AXON_CLI_H
+#define AXON_CLI_H
+
+#include <stdio.h>
+
+#include "axon/axon.h"
+
+/* Exit codes. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_ERR = 1, CLI_EXIT_USAGE = 2 };
+/* A parser result meaning "help was printed, exit 0". */
+#define CLI_HELP_SHOWN (-1000)
+
+/* ---- options ---- */
+
+struct cli_opt {
+    const char *name; /* long name, without "--" */
+    char short_name;  /* 0: none */
+    const char *arg;  /* metavariable ("N", "FILE"); NULL: a flag */
+    const char *help;
+};
+
+struct cli_cmd {
+    const char *path;           /* "topic echo" */
+    const char *args;           /* "TOPIC [--json] ..." (after the path) */
+    const char *summary;        /* one line */
+    const char *details;        /* may be NULL; several lines */
+    const char *example;        /* one or more lines */
+    const struct cli_opt *opts; /* terminated by {0} */
+    int min_pos, max_pos;       /* positional arguments; max -1: any */
+};
+
+#define CLI_MAX_OPTS 48
+#define CLI_MAX_POS  256
+
+struct cli_args {
+    const struct cli_cmd *cmd;
+    const char *pos[CLI_MAX_POS];
+    int npos;
+    const char *val[CLI_MAX_OPTS]; /* last value (flags: "1") */
+    int count[CLI_MAX_OPTS];
+    /* repeated values of options that may repeat (--topics a --topics b) */
+    const char *multi[CLI_MAX_OPTS][16];
+};
+
+/* ---- the context every verb gets ---- */
+
+struct cli {
+    struct ax_config cfg;
+    const char *config_path;
+    bool json;
+    int64_t wait_ns; /* --wait: discovery convergence bound */
+    bool domain_set;
+    ax_node *node;
+    uint64_t self_id;
+    bool stop;    /* a SIGINT/SIGTERM arrived */
+    bool settled; /* the last cli_settle() converged */
+};
+
+/* main.c */
+int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a);
+const char *cli_opt(const struct cli_args *a, const char *name);
+bool cli_flag(const struct cli_args *a, const char *name);
+size_t cli_opt_all(const struct cli_args *a, const char *name, const char **out, size_t cap);
+/* Parse an option's number; on a bad value print a usage error and return
+ * false. Absent: @out keeps its default, returns true. */
+bool cli_opt_double(const struct cli_args *a, const char *name, double min, double max,
+                    double *out);
+bool cli_opt_long(const struct cli_args *a, const char *name, long min, long max, long *out);
+/* Seconds ("1.5", "250ms", "2s", "1m") to nanoseconds. */
+bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns);
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The CLI's node: "axon-cli-<pid>", one thread. Prints the error. */
+int cli_node_open(struct cli *c);
+void cli_node_close(struct cli *c);
+
+/* Wait up to @ns (interrupted by SIGINT/SIGTERM: then returns true and
+ * c->stop is set). A second signal while stopping exits at once (130). */
+bool cli_sleep(struct cli *c, int64_t ns);
+/* As cli_sleep(), also returning when @fd becomes readable (then false). */
+bool cli_wait_fd(struct cli *c, int fd, int64_t ns);
+
+/* Wait until the discovery table is stable (no change for two heartbeat
+ * periods, every node's endpoint set complete), at most c->wait_ns.
+ * Returns 0, or AX_ECLOSED when interrupted. c->settled says whether it
+ * converged. */
+int cli_settle(struct cli *c);
+
+/* ---- table snapshots (the CLI's own node left out) ---- */
+
+struct cli_snap {
+    struct ax_node_info *nodes;
+    size_t nnodes;
+    struct ax_endpoint_info *eps;
+    size_t neps;
+};
+
+int cli_snap_take(struct cli *c, const char *topic, struct cli_snap *s);
+void cli_snap_free(struct cli_snap *s);
+const struct ax_node_info *cli_snap_node(const struct cli_snap *s, uint64_t id);
+
+/* ---- types ---- */
+
+/* A type found for a (name, hash) of the table: compiled, built from a
+ * schema fetched from a node, or raw bytes (no schema anywhere). */
+struct cli_type {
+    const ax_type *type; /* NULL: raw */
+    ax_type *owned;      /* built from a fetched schema; freed by cli_type_fini */
+    uint8_t *fds;        /* the schema (FileDescriptorSet) when known */
+    size_t fds_len;
+    bool fds_owned;
+    char name[AX_TYPE_NAME_MAX];
+    uint8_t hash[AX_TYPE_HASH_SIZE];
+    bool have_hash;
+    char source[96]; /* "compiled in", "schema from node 'x'", "raw" */
+};
+
+/* Find @name (with @hash when not NULL): the registry first, else the
+ * schema from a node of @snap that has an endpoint of that type (@prefer
+ * first). Returns 0 (out->type NULL when raw: no node has a schema),
+ * AX_ETYPE (a schema was found but its hash differs), or another error. */
+int cli_type_resolve(struct cli *c, const char *name, const uint8_t *hash,
+                     const struct cli_snap *snap, uint64_t prefer, struct cli_type *out);
+void cli_type_fini(struct cli_type *t);
+
+/* ---- formatting (fmt.c) ---- */
+
+const char *cli_fmt_dur(int64_t ns, char *buf, size_t size);       /* "1.25s", "340ms", "2h05m" */
+const char *cli_fmt_size(double bytes, char *buf, size_t size);    /* "12.3 MiB" */
+const char *cli_fmt_rate(double hz, char *buf, size_t size);       /* "9.998 Hz" */
+const char *cli_fmt_time(int64_t real_ns, char *buf, size_t size); /* ISO 8601 UTC */
+const char *cli_fmt_qos(const struct ax_qos *q, char *buf, size_t size);
+const char *cli_fmt_hash_short(const uint8_t hash[AX_TYPE_HASH_SIZE], char *buf, size_t size);
+const char *cli_fmt_hash(const uint8_t hash[AX_TYPE_HASH_SIZE], char *buf, size_t size);
+const char *cli_fmt_drops(const struct ax_endpoint_counters *ctr, char *buf, size_t size);
+const char *cli_mode_name(enum ax_discovery_mode m);
+const char *cli_reliability_name(enum ax_reliability r);
+const char *cli_durability_name(enum ax_durability d);
+uint64_t cli_drops_total(const struct ax_endpoint_counters *ctr);
+
+/* ---- aligned tables (table.c) ---- */
+
+struct cli_table;
+/* @cols: header names; a name starting with '>' is right-aligned (the '>'
+ * is not printed). */
+struct cli_table *cli_table_new(const char *const *cols, size_t ncols);
+void cli_table_row(struct cli_table *t);
+void cli_table_cell(struct cli_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_table_print(struct cli_table *t, FILE *out, const char *indent);
+void cli_table_free(struct cli_table *t);
+
+/* ---- JSON output (table.c) ---- */
+
+struct cli_json {
+    FILE *f;
+    int depth;
+    bool need_comma[32];
+};
+
+void cj_init(struct cli_json *j, FILE *f);
+void cj_obj(struct cli_json *j, const char *key); /* key NULL inside arrays / at top */
+void cj_end_obj(struct cli_json *j);
+void cj_arr(struct cli_json *j, const char *key);
+void cj_end_arr(struct cli_json *j);
+void cj_str(struct cli_json *j, const char *key, const char *val);
+void cj_int(struct cli_json *j, const char *key, int64_t v);
+void cj_uint(struct cli_json *j, const char *key, uint64_t v);
+void cj_num(struct cli_json *j, const char *key, double v); /* NaN/inf: null */
+void cj_bool(struct cli_json *j, const char *key, bool v);
+void cj_null(struct cli_json *j, const char *key);
+void cj_raw(struct cli_json *j, const char *key, const char *json, size_t len);
+/* End the document: a newline and a flush. */
+void cj_done(struct cli_json *j);
+void cj_qos(struct cli_json *j, const char *key, const struct ax_qos *q);
+void cj_counters(struct cli_json *j, const char *key, const struct ax_endpoint_counters *c,
+                 enum ax_endpoint_kind kind);
+void cj_node(struct cli_json *j, const char *key, const struct ax_node_info *n);
+void cj_endpoint(struct cli_json *j, const char *key, const struct ax_endpoint_info *e);
+
+/* ---- a bounded message queue from callbacks to a consumer (msgq.c) ---- */
+
+enum cli_qkind { CLI_Q_MSG = 0, CLI_Q_GAP = 1, CLI_Q_DROP = 2, CLI_Q_CHAN = 3 };
+
+struct cli_qmsg {
+    enum cli_qkind kind;
+    uint32_t chan;
+    uint64_t seq;
+    int64_t source_ns, received_ns;
+    uint64_t publisher_node;
+    uint64_t a, b, c; /* GAP: expected, received, missing; DROP: count, reason */
+    const uint8_t *data;
+    size_t len;
+};
+
+struct cli_msgq;
+int cli_msgq_new(struct cli_msgq **out, size_t capacity);
+void cli_msgq_free(struct cli_msgq *q);
+/* Copy @m in. Returns false when it does not fit (nothing queued); @force
+ * queues it anyway, outside the bound (for rare events). */
+bool cli_msgq_push(struct cli_msgq *q, const struct cli_qmsg *m, bool force);
+/* The oldest message, without removing it: true if there is one. Its data
+ * stays valid until cli_msgq_pop(). Consumer only (one thread). */
+bool cli_msgq_peek(struct cli_msgq *q, struct cli_qmsg *m);
+void cli_msgq_pop(struct cli_msgq *q);
+/* Readable when messages may be waiting; cli_msgq_peek() re-arms it. */
+int cli_msgq_fd(const struct cli_msgq *q);
+size_t cli_msgq_bytes(struct cli_msgq *q);
+size_t cli_msgq_capacity(const struct cli_msgq *q);
+
+/* ---- recordings (bag.c) ---- */
+
+struct ax_mcap_reader;
+struct ax_mcap_channel;
+/* The type of a recorded channel: its schema's name, or for raw channels
+ * the type name the recorder kept in the channel's metadata. */
+const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mcap_channel *ch);
+
+/* ---- the verbs ---- */
+
+int cli_cmd_node(struct cli *c, int argc, char **argv);
+int cli_cmd_topic(struct cli *c, int argc, char **argv);
+int cli_cmd_echo(struct cli *c, int argc, char **argv);
+int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *what);
+int cli_cmd_pub(struct cli *c, int argc, char **argv);
+int cli_cmd_doctor(struct cli *c, int argc, char **argv);
+int cli_cmd_record(struct cli *c, int argc, char **argv);
+int cli_cmd_play(struct cli *c, int argc, char **argv);
+int cli_cmd_bag(struct cli *c, int argc, char **argv);
+int cli_cmd_config(struct cli *c, int argc, char **argv);
+
+#endif /* AXON_CLI_H */

@@ -1,0 +1,630 @@
+/*
+ * axon doctor [TOPIC]: explain why publishers and subscribers do not talk.
+ *
+ * Everything comes from what the system already says about itself: the
+ * discovery table of this domain (types, QoS, counters with drops by reason,
+ * sequence gaps, each subscription's connection count and last connection
+ * error, each node's heartbeat age) and a short scan of every other domain
+ * (ax_discovery_scan) for nodes that use the same topic in the wrong domain.
+ * Each finding is one line saying what is wrong and one saying what to
+ * change. Exit status 0: nothing wrong; 1: findings.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_cmd cmd_doctor = {
+    .path = "doctor",
+    .args = "[TOPIC] [options]",
+    .summary = "Explain why publishers and subscribers do not talk (for TOPIC, or every topic):\n"
+               "not discovered (and which discovery mode each node uses), in another domain,\n"
+               "type mismatch, incompatible QoS, connections failing (with the last error),\n"
+               "stale heartbeats, and messages dropped by the overload policy.",
+    .details = "Reads the discovery table and listens to the discovery traffic of every other\n"
+               "domain for --scan seconds. Each finding says what to change. Exit status 0\n"
+               "when nothing is wrong, 1 when something is.",
+    .example = "  axon doctor\n  axon doctor /perception/obstacles --json",
+    .opts = (const struct cli_opt[]){{"scan", 0, "S",
+                                      "how long to listen to other domains "
+                                      "(default 1 s; 0: do not scan)"},
+                                     {0}},
+    .min_pos = 0,
+    .max_pos = 1,
+};
+
+/* ---- what the scan heard in other domains ---- */
+
+struct far_node {
+    uint32_t domain;
+    struct ax_node_info info;
+    struct ax_endpoint_info *eps;
+    size_t neps;
+};
+
+struct far {
+    uint32_t own;
+    struct far_node *n;
+    size_t count, cap;
+};
+
+static void on_scan(uint32_t domain, const struct ax_node_info *node,
+                    const struct ax_endpoint_info *eps, size_t neps, void *user)
+{
+    struct far *f = user;
+    if (domain == f->own)
+        return;
+    if (f->count == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        struct far_node *n = realloc(f->n, cap * sizeof *n);
+        if (!n)
+            return;
+        f->n = n;
+        f->cap = cap;
+    }
+    struct far_node *x = &f->n[f->count];
+    x->eps = malloc((neps ? neps : 1) * sizeof *eps);
+    if (!x->eps)
+        return;
+    memcpy(x->eps, eps, neps * sizeof *eps);
+    x->neps = neps;
+    x->domain = domain;
+    x->info = *node;
+    f->count++;
+}
+
+/* ---- findings ---- */
+
+struct finding {
+    const char *kind;
+    char topic[AX_TOPIC_MAX];
+    char summary[768];
+    char fix[768];
+};
+
+struct report {
+    struct finding *f;
+    size_t n, cap;
+    char (*ok)[512];
+    size_t nok, okcap;
+};
+
+static struct finding *add(struct report *r, const char *kind, const char *topic)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        struct finding *n = realloc(r->f, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        r->f = n;
+        r->cap = cap;
+    }
+    struct finding *f = &r->f[r->n++];
+    memset(f, 0, sizeof *f);
+    f->kind = kind;
+    snprintf(f->topic, sizeof f->topic, "%s", topic ? topic : "");
+    return f;
+}
+
+static void add_ok(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_ok(struct report *r, const char *fmt, ...)
+{
+    if (r->nok == r->okcap) {
+        size_t cap = r->okcap ? r->okcap * 2 : 8;
+        char(*n)[512] = realloc(r->ok, cap * sizeof *n);
+        if (!n)
+            return;
+        r->ok = n;
+        r->okcap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->ok[r->nok++], 512, fmt, ap);
+    va_end(ap);
+}
+
+static bool same_hash(const struct ax_endpoint_info *a, const struct ax_endpoint_info *b)
+{
+    return memcmp(a->type_hash, b->type_hash, AX_TYPE_HASH_SIZE) == 0;
+}
+
+static const char *node_desc(const struct cli_snap *s, uint64_t id, char *buf, size_t size)
+{
+    const struct ax_node_info *n = cli_snap_node(s, id);
+    if (n)
+        snprintf(buf, size, "'%s' (host %s, pid %u, discovery %s)", n->name, n->host,
+                 (unsigned)n->pid, cli_mode_name(n->mode));
+    else
+        snprintf(buf, size, "(unknown node %016llx)", (unsigned long long)id);
+    return buf;
+}
+
+static const char *connect_fix(int err)
+{
+    switch (err) {
+    case AX_ECONNREFUSED:
+        return "nothing accepts connections at the publisher's TCP endpoint: check that its "
+               "process is alive and that transport.listen_address / port_min..port_max give an "
+               "address the subscriber's host can reach";
+    case AX_ETIMEDOUT:
+    case AX_EHOSTUNREACH:
+    case AX_ENETUNREACH:
+        return "the subscriber's host cannot reach the publisher's TCP endpoint: check routes "
+               "and firewalls between the hosts, and set transport.listen_address on the "
+               "publisher to an address the subscriber can reach";
+    case AX_EVERSION:
+        return "the two nodes run incompatible axon protocol versions: update them to one "
+               "release";
+    case AX_EDOMAIN:
+        return "the nodes are in different domains: give both the same node.domain";
+    case AX_ETYPE:
+        return "the types differ: build both from the same .proto";
+    default:
+        return "check the publisher's log and the network between the two hosts; axon retries "
+               "with back-off (transport.reconnect_min/max)";
+    }
+}
+
+static void check_topic(struct cli *c, const char *topic, const struct cli_snap *s,
+                        const struct far *far, struct report *r)
+{
+    char d1[256], d2[256], h1[24], h2[24];
+    size_t npub = 0, nsub = 0;
+    for (size_t i = 0; i < s->neps; i++) {
+        if (strcmp(s->eps[i].topic, topic) != 0)
+            continue;
+        if (s->eps[i].kind == AX_ENDPOINT_PUBLISHER)
+            npub++;
+        else
+            nsub++;
+    }
+    size_t nfound = r->n;
+
+    /* Other domains. */
+    for (size_t k = 0; k < far->count; k++) {
+        const struct far_node *fn = &far->n[k];
+        for (size_t e = 0; e < fn->neps; e++) {
+            const struct ax_endpoint_info *ep = &fn->eps[e];
+            if (strcmp(ep->topic, topic) != 0)
+                continue;
+            bool pub = ep->kind == AX_ENDPOINT_PUBLISHER;
+            struct finding *f = add(r, "other_domain", topic);
+            if (!f)
+                return;
+            size_t counterparts = pub ? nsub : npub;
+            char where[160];
+            if (counterparts)
+                snprintf(where, sizeof where, "its %s (%zu) are in domain %u",
+                         pub ? "subscribers" : "publishers", counterparts, (unsigned)c->cfg.domain);
+            else
+                snprintf(where, sizeof where, "not in domain %u, where this tool looks",
+                         (unsigned)c->cfg.domain);
+            snprintf(f->summary, sizeof f->summary,
+                     "domain mismatch: node '%s' (host %s, pid %u) %s %s in domain %u, %s",
+                     fn->info.name, fn->info.host, (unsigned)fn->info.pid,
+                     pub ? "publishes" : "subscribes to", topic, (unsigned)fn->domain, where);
+            snprintf(f->fix, sizeof f->fix,
+                     "give every node of %s the same domain: node.domain in its configuration "
+                     "file or AXON_DOMAIN=<n> in its environment (e.g. AXON_DOMAIN=%u for "
+                     "node '%s', or run the others with domain %u; this tool: --domain %u)",
+                     topic, (unsigned)c->cfg.domain, fn->info.name, (unsigned)fn->domain,
+                     (unsigned)fn->domain);
+        }
+    }
+
+    /* Nobody on the other side in this domain. */
+    if (nsub && !npub) {
+        bool far_pub = false;
+        for (size_t k = 0; k < far->count; k++)
+            for (size_t e = 0; e < far->n[k].neps; e++)
+                far_pub |= far->n[k].eps[e].kind == AX_ENDPOINT_PUBLISHER &&
+                           strcmp(far->n[k].eps[e].topic, topic) == 0;
+        if (!far_pub) {
+            struct finding *f = add(r, "not_discovered", topic);
+            if (!f)
+                return;
+            size_t off = 0;
+            char subs[512] = "";
+            for (size_t i = 0; i < s->neps; i++) {
+                const struct ax_endpoint_info *e = &s->eps[i];
+                if (e->kind != AX_ENDPOINT_SUBSCRIBER || strcmp(e->topic, topic) != 0)
+                    continue;
+                int w = snprintf(subs + off, sizeof subs - off, "%s%s", off ? ", " : "",
+                                 node_desc(s, e->node_id, d1, sizeof d1));
+                if (w > 0 && (size_t)w < sizeof subs - off)
+                    off += (size_t)w;
+            }
+            snprintf(f->summary, sizeof f->summary,
+                     "no publisher of %s is discovered in domain %u (nor in any other domain "
+                     "this host hears); subscribed by %s",
+                     topic, (unsigned)c->cfg.domain, subs);
+            snprintf(f->fix, sizeof f->fix,
+                     "start the publisher, or check that it uses domain %u and a discovery mode "
+                     "that reaches these nodes: 'local' (the default) only finds nodes on the "
+                     "same host; across hosts use 'network' (multicast on discovery.interface) "
+                     "or 'peers' (discovery.peers lists the other hosts). This tool runs in "
+                     "mode '%s'",
+                     (unsigned)c->cfg.domain, cli_mode_name(c->cfg.discovery.mode));
+        }
+    }
+
+    /* Pairs. */
+    for (size_t i = 0; i < s->neps; i++) {
+        const struct ax_endpoint_info *sub = &s->eps[i];
+        if (sub->kind != AX_ENDPOINT_SUBSCRIBER || strcmp(sub->topic, topic) != 0)
+            continue;
+        size_t matching = 0;
+        for (size_t k = 0; k < s->neps; k++) {
+            const struct ax_endpoint_info *pub = &s->eps[k];
+            if (pub->kind != AX_ENDPOINT_PUBLISHER || strcmp(pub->topic, topic) != 0)
+                continue;
+            if (!same_hash(pub, sub)) {
+                struct finding *f = add(r, "type_mismatch", topic);
+                if (!f)
+                    return;
+                bool same_name = strcmp(pub->type_name, sub->type_name) == 0;
+                snprintf(f->summary, sizeof f->summary,
+                         "type mismatch on %s: publisher %s sends %s (hash %s), subscriber %s "
+                         "expects %s (hash %s); each refuses the other",
+                         topic, node_desc(s, pub->node_id, d1, sizeof d1), pub->type_name,
+                         cli_fmt_hash_short(pub->type_hash, h1, sizeof h1),
+                         node_desc(s, sub->node_id, d2, sizeof d2), sub->type_name,
+                         cli_fmt_hash_short(sub->type_hash, h2, sizeof h2));
+                if (same_name)
+                    snprintf(f->fix, sizeof f->fix,
+                             "both use %s but were built from different versions of its .proto "
+                             "(a field was added, renamed, renumbered or retyped): rebuild both "
+                             "from the same .proto",
+                             pub->type_name);
+                else
+                    snprintf(f->fix, sizeof f->fix,
+                             "make both sides use one type for %s: change the subscriber to %s "
+                             "or the publisher to %s (or use different topics)",
+                             topic, pub->type_name, sub->type_name);
+                continue;
+            }
+            matching++;
+            if (sub->qos.durability == AX_TRANSIENT_LOCAL && pub->qos.durability == AX_VOLATILE) {
+                struct finding *f = add(r, "qos_incompatible", topic);
+                if (!f)
+                    return;
+                snprintf(f->summary, sizeof f->summary,
+                         "incompatible QoS on %s: subscriber %s asks for transient_local (the "
+                         "last messages on joining) but publisher %s is volatile and keeps "
+                         "none: it gets live messages only",
+                         topic, node_desc(s, sub->node_id, d1, sizeof d1),
+                         node_desc(s, pub->node_id, d2, sizeof d2));
+                snprintf(f->fix, sizeof f->fix,
+                         "make the publisher transient_local (in its configuration: qos: {%s: "
+                         "{profile: latched}} or durability: transient_local with a history), "
+                         "or make the subscriber volatile",
+                         topic);
+            }
+        }
+        if (matching && sub->counters.connections == 0 && sub->counters.last_error) {
+            struct finding *f = add(r, "connection_failing", topic);
+            if (!f)
+                return;
+            const struct ax_endpoint_info *pub = NULL;
+            for (size_t k = 0; k < s->neps && !pub; k++)
+                if (s->eps[k].kind == AX_ENDPOINT_PUBLISHER &&
+                    strcmp(s->eps[k].topic, topic) == 0 && same_hash(&s->eps[k], sub))
+                    pub = &s->eps[k];
+            const struct ax_node_info *pn = pub ? cli_snap_node(s, pub->node_id) : NULL;
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s has no connection to the %zu publisher%s of %s; last "
+                     "error: %s (%s)%s%s%s",
+                     node_desc(s, sub->node_id, d1, sizeof d1), matching, matching == 1 ? "" : "s",
+                     topic, ax_strerror(sub->counters.last_error),
+                     ax_err_name(sub->counters.last_error), pn ? ", connecting to " : "",
+                     pn ? pn->tcp : "", pn ? "" : "");
+            snprintf(f->fix, sizeof f->fix, "%s", connect_fix(sub->counters.last_error));
+        } else if (matching && sub->counters.last_error && sub->counters.connections < matching) {
+            struct finding *f = add(r, "connection_failing", topic);
+            if (!f)
+                return;
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s is connected to %u of the %zu publishers of %s; last "
+                     "error: %s (%s)",
+                     node_desc(s, sub->node_id, d1, sizeof d1), (unsigned)sub->counters.connections,
+                     matching, topic, ax_strerror(sub->counters.last_error),
+                     ax_err_name(sub->counters.last_error));
+            snprintf(f->fix, sizeof f->fix, "%s", connect_fix(sub->counters.last_error));
+        }
+        if (sub->counters.gaps) {
+            struct finding *f = add(r, "gaps", topic);
+            if (!f)
+                return;
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s missed %llu message%s of %s (sequence gaps: dropped on the "
+                     "way by its publisher's overload policy, or lost when a connection "
+                     "closed)",
+                     node_desc(s, sub->node_id, d1, sizeof d1),
+                     (unsigned long long)sub->counters.gaps, sub->counters.gaps == 1 ? "" : "s",
+                     topic);
+            char q[128];
+            snprintf(f->fix, sizeof f->fix,
+                     "its QoS is %s: if every message matters make the subscriber faster "
+                     "(callbacks must not block) or give it a larger history / "
+                     "transport.queue_bytes; for sensor data latest_only may be what you want",
+                     cli_fmt_qos(&sub->qos, q, sizeof q));
+        }
+        if (sub->counters.drops[AX_DROP_LIFESPAN]) {
+            struct finding *f = add(r, "drops", topic);
+            if (!f)
+                return;
+            char dl[32];
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s dropped %llu message%s of %s older than its lifespan (%s) "
+                     "on delivery",
+                     node_desc(s, sub->node_id, d1, sizeof d1),
+                     (unsigned long long)sub->counters.drops[AX_DROP_LIFESPAN],
+                     sub->counters.drops[AX_DROP_LIFESPAN] == 1 ? "" : "s", topic,
+                     cli_fmt_dur(sub->qos.lifespan_ns, dl, sizeof dl));
+            snprintf(f->fix, sizeof f->fix,
+                     "the messages arrive late: the subscriber lags behind, the publisher's "
+                     "queue is long, or the hosts' clocks differ (lifespan uses real-time "
+                     "stamps); raise the lifespan or fix what delays them");
+        }
+    }
+
+    /* Publishers that dropped. */
+    for (size_t k = 0; k < s->neps; k++) {
+        const struct ax_endpoint_info *pub = &s->eps[k];
+        if (pub->kind != AX_ENDPOINT_PUBLISHER || strcmp(pub->topic, topic) != 0)
+            continue;
+        uint64_t queue = pub->counters.drops[AX_DROP_QUEUE_OLDEST] +
+                         pub->counters.drops[AX_DROP_QUEUE_NEWEST] +
+                         pub->counters.drops[AX_DROP_QUEUE_LATEST];
+        uint64_t total = cli_drops_total(&pub->counters) - pub->counters.drops[AX_DROP_LIFESPAN];
+        if (!total)
+            continue;
+        struct finding *f = add(r, "drops", topic);
+        if (!f)
+            return;
+        char dr[256], pol[512] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < s->neps; i++) {
+            const struct ax_endpoint_info *sub = &s->eps[i];
+            if (sub->kind != AX_ENDPOINT_SUBSCRIBER || strcmp(sub->topic, topic) != 0 ||
+                !same_hash(sub, pub))
+                continue;
+            int w = snprintf(pol + off, sizeof pol - off, "%s'%s' %s depth %u", off ? ", " : "",
+                             sub->node_name, ax_overload_name(sub->qos.overload),
+                             (unsigned)sub->qos.history);
+            if (w > 0 && (size_t)w < sizeof pol - off)
+                off += (size_t)w;
+        }
+        snprintf(f->summary, sizeof f->summary,
+                 "publisher %s dropped %llu message%s of %s (%s) by the subscribers' overload "
+                 "policies (%s)",
+                 node_desc(s, pub->node_id, d1, sizeof d1), (unsigned long long)total,
+                 total == 1 ? "" : "s", topic, cli_fmt_drops(&pub->counters, dr, sizeof dr),
+                 off ? pol : "no subscriber now");
+        if (pub->counters.drops[AX_DROP_DISCONNECT])
+            snprintf(f->fix, sizeof f->fix,
+                     "a subscriber with overload 'disconnect' could not keep up and was cut "
+                     "off: make its callback faster, or use drop_oldest / latest_only if it may "
+                     "skip messages");
+        else if (queue)
+            snprintf(f->fix, sizeof f->fix,
+                     "a subscriber cannot keep up with %s: make its callback faster (it must "
+                     "not block), give it a larger history (best effort) or "
+                     "transport.queue_bytes/queue_frames (reliable), or choose latest_only "
+                     "when only the newest message matters",
+                     topic);
+        else
+            snprintf(f->fix, sizeof f->fix,
+                     "messages were queued when a connection closed (a subscriber left or "
+                     "was restarted): expected when nodes stop; if not, look for "
+                     "reconnects in the subscriber's log");
+    }
+
+    if (r->n == nfound && (npub || nsub)) {
+        uint32_t conns = 0;
+        for (size_t i = 0; i < s->neps; i++)
+            if (s->eps[i].kind == AX_ENDPOINT_SUBSCRIBER && strcmp(s->eps[i].topic, topic) == 0)
+                conns += s->eps[i].counters.connections;
+        add_ok(r, "%s: %zu publisher%s, %zu subscriber%s, %u connection%s, no drops%s", topic, npub,
+               npub == 1 ? "" : "s", nsub, nsub == 1 ? "" : "s", (unsigned)conns,
+               conns == 1 ? "" : "s", npub && !nsub ? " (nobody subscribes)" : "");
+    }
+}
+
+static void check_nodes(struct cli *c, const struct cli_snap *s, const char *topic,
+                        struct report *r)
+{
+    char b1[32], b2[32], b3[32];
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct ax_node_info *n = &s->nodes[i];
+        if (topic) {
+            bool involved = false;
+            for (size_t e = 0; e < s->neps; e++)
+                involved |= s->eps[e].node_id == n->id && strcmp(s->eps[e].topic, topic) == 0;
+            if (!involved)
+                continue;
+        }
+        int64_t limit = 3 * n->heartbeat_ns;
+        if (limit < n->lease_ns / 2)
+            limit = n->lease_ns / 2;
+        if (n->heartbeat_ns && n->heard_age_ns > limit) {
+            struct finding *f = add(r, "stale_heartbeat", topic);
+            if (!f)
+                return;
+            snprintf(f->summary, sizeof f->summary,
+                     "node '%s' (host %s, pid %u) was last heard %s ago; it heartbeats every %s "
+                     "and is dropped after %s",
+                     n->name, n->host, (unsigned)n->pid,
+                     cli_fmt_dur(n->heard_age_ns, b1, sizeof b1),
+                     cli_fmt_dur(n->heartbeat_ns, b2, sizeof b2),
+                     cli_fmt_dur(n->lease_ns, b3, sizeof b3));
+            snprintf(f->fix, sizeof f->fix,
+                     "check that the process runs (not stopped, not starved of CPU) and that no "
+                     "callback blocks its node's thread; if the network loses discovery "
+                     "datagrams, raise discovery.lease");
+        }
+    }
+    (void)c;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cli_cmd_doctor(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    int rc = cli_parse(c, &cmd_doctor, argc, argv, &a);
+    if (rc)
+        return rc;
+    const char *topic = a.npos ? a.pos[0] : NULL;
+    int64_t scan = AX_NS_PER_S;
+    if (!cli_opt_seconds(&a, "scan", &scan))
+        return CLI_EXIT_USAGE;
+    if ((rc = cli_node_open(c)) != 0)
+        return rc;
+    if (cli_settle(c) < 0)
+        return CLI_EXIT_OK;
+
+    struct far far = {.own = c->cfg.domain};
+    int scan_rc = 0;
+    if (scan > 0)
+        scan_rc = ax_discovery_scan(&c->cfg, scan, on_scan, &far);
+    struct cli_snap s;
+    if ((rc = cli_snap_take(c, NULL, &s)) < 0)
+        return cli_error("reading the discovery table: %s", ax_strerror(rc));
+    struct report r = {0};
+
+    /* The topics to look at. */
+    const char **topics = calloc(s.neps + 1, sizeof *topics);
+    size_t nt = 0;
+    if (!topics) {
+        cli_snap_free(&s);
+        return cli_error("out of memory");
+    }
+    if (topic) {
+        topics[nt++] = topic;
+    } else {
+        for (size_t i = 0; i < s.neps; i++) {
+            bool have = false;
+            for (size_t k = 0; k < nt && !have; k++)
+                have = strcmp(topics[k], s.eps[i].topic) == 0;
+            if (!have)
+                topics[nt++] = s.eps[i].topic;
+        }
+        qsort(topics, nt, sizeof *topics, cmp_str);
+    }
+    for (size_t i = 0; i < nt; i++)
+        check_topic(c, topics[i], &s, &far, &r);
+    if (topic) {
+        bool anywhere = false;
+        for (size_t i = 0; i < s.neps; i++)
+            anywhere |= strcmp(s.eps[i].topic, topic) == 0;
+        for (size_t k = 0; k < far.count; k++)
+            for (size_t e = 0; e < far.n[k].neps; e++)
+                anywhere |= strcmp(far.n[k].eps[e].topic, topic) == 0;
+        if (!anywhere) {
+            struct finding *f = add(&r, "not_discovered", topic);
+            if (f) {
+                snprintf(f->summary, sizeof f->summary,
+                         "no node publishes or subscribes %s, in domain %u or in any domain "
+                         "this host hears",
+                         topic, (unsigned)c->cfg.domain);
+                snprintf(f->fix, sizeof f->fix,
+                         "check the topic's name ('axon topic list'), that the nodes run, and "
+                         "their discovery mode: 'local' only reaches this host; nodes on other "
+                         "hosts need 'network' or 'peers' (discovery.peers) on both sides");
+            }
+        }
+    }
+    check_nodes(c, &s, topic, &r);
+    struct ax_discovery_stats ds;
+    if (ax_node_discovery_stats(c->node, &ds) == 0 && ds.rx_other_domain) {
+        struct finding *f = add(&r, "other_domain", NULL);
+        if (f) {
+            snprintf(f->summary, sizeof f->summary,
+                     "%llu discovery datagram%s of another domain arrived on domain %u's port",
+                     (unsigned long long)ds.rx_other_domain, ds.rx_other_domain == 1 ? "" : "s",
+                     (unsigned)c->cfg.domain);
+            snprintf(f->fix, sizeof f->fix,
+                     "some node uses another discovery.port so that its domain lands on this "
+                     "one's port: use the same discovery.port everywhere");
+        }
+    }
+
+    if (c->json) {
+        struct cli_json j;
+        cj_init(&j, stdout);
+        cj_obj(&j, NULL);
+        cj_uint(&j, "domain", c->cfg.domain);
+        cj_uint(&j, "nodes", s.nnodes);
+        cj_uint(&j, "topics", nt);
+        cj_num(&j, "scan_s", scan_rc == 0 ? (double)scan / 1e9 : 0);
+        if (scan_rc < 0)
+            cj_str(&j, "scan_error", ax_strerror(scan_rc));
+        cj_arr(&j, "other_domains");
+        for (size_t k = 0; k < far.count; k++) {
+            cj_obj(&j, NULL);
+            cj_uint(&j, "domain", far.n[k].domain);
+            cj_str(&j, "node", far.n[k].info.name);
+            cj_uint(&j, "endpoints", far.n[k].neps);
+            cj_end_obj(&j);
+        }
+        cj_end_arr(&j);
+        cj_arr(&j, "findings");
+        for (size_t i = 0; i < r.n; i++) {
+            cj_obj(&j, NULL);
+            cj_str(&j, "kind", r.f[i].kind);
+            cj_str(&j, "topic", r.f[i].topic);
+            cj_str(&j, "summary", r.f[i].summary);
+            cj_str(&j, "fix", r.f[i].fix);
+            cj_end_obj(&j);
+        }
+        cj_end_arr(&j);
+        cj_arr(&j, "ok");
+        for (size_t i = 0; i < r.nok; i++)
+            cj_str(&j, NULL, r.ok[i]);
+        cj_end_arr(&j);
+        cj_end_obj(&j);
+        cj_done(&j);
+    } else {
+        printf("axon doctor: domain %u, %zu node%s, %zu topic%s%s", (unsigned)c->cfg.domain,
+               s.nnodes, s.nnodes == 1 ? "" : "s", nt, nt == 1 ? "" : "s",
+               topic ? " (one asked for)" : "");
+        if (scan_rc == 0 && scan > 0)
+            printf("; listened to every other domain for %.1f s: %zu node%s there\n",
+                   (double)scan / 1e9, far.count, far.count == 1 ? "" : "s");
+        else if (scan > 0)
+            printf("; could not scan the other domains: %s\n", ax_strerror(scan_rc));
+        else
+            printf("; other domains not scanned (--scan 0)\n");
+        if (!c->settled)
+            printf("note: discovery was still changing after %.1f s (--wait): what follows may "
+                   "be incomplete\n",
+                   (double)c->wait_ns / 1e9);
+        printf("\n");
+        for (size_t i = 0; i < r.n; i++) {
+            printf("PROBLEM [%s] %s\n", r.f[i].kind, r.f[i].summary);
+            printf("  fix: %s\n\n", r.f[i].fix);
+        }
+        for (size_t i = 0; i < r.nok; i++)
+            printf("ok      %s\n", r.ok[i]);
+        if (r.nok)
+            printf("\n");
+        if (r.n)
+            printf("%zu problem%s found.\n", r.n, r.n == 1 ? "" : "s");
+        else
+            printf("No problems found.\n");
+    }
+    int result = r.n ? CLI_EXIT_ERR : CLI_EXIT_OK;
+    free(topics);
+    free(r.f);
+    free(r.ok);
+    for (size_t k = 0; k < far.count; k++)
+        free(far.n[k].eps);
+    free(far.n);
+    cli_snap_free(&s);
+    return result;
+}

@@ -1,0 +1,344 @@
+/* Output: aligned text tables for people, JSON for scripts. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- tables ---- */
+
+struct cli_table {
+    size_t ncols;
+    char **cols;
+    bool *right;
+    char **cells; /* rows * ncols */
+    size_t nrows, cap, cur;
+};
+
+struct cli_table *cli_table_new(const char *const *cols, size_t ncols)
+{
+    struct cli_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ncols = ncols;
+    t->cols = calloc(ncols, sizeof *t->cols);
+    t->right = calloc(ncols, sizeof *t->right);
+    if (!t->cols || !t->right) {
+        cli_table_free(t);
+        return NULL;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        t->right[i] = cols[i][0] == '>';
+        t->cols[i] = strdup(cols[i] + (t->right[i] ? 1 : 0));
+    }
+    return t;
+}
+
+void cli_table_row(struct cli_table *t)
+{
+    if (!t)
+        return;
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **n = realloc(t->cells, cap * t->ncols * sizeof *n);
+        if (!n)
+            return;
+        t->cells = n;
+        t->cap = cap;
+    }
+    memset(&t->cells[t->nrows * t->ncols], 0, t->ncols * sizeof *t->cells);
+    t->nrows++;
+    t->cur = 0;
+}
+
+void cli_table_cell(struct cli_table *t, const char *fmt, ...)
+{
+    if (!t || !t->nrows || t->cur >= t->ncols)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    t->cells[(t->nrows - 1) * t->ncols + t->cur++] = s;
+}
+
+/* Display width of UTF-8 text (code points; good enough for names). */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; s && *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+static void pad(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
+}
+
+void cli_table_print(struct cli_table *t, FILE *out, const char *indent)
+{
+    if (!t)
+        return;
+    size_t *w = calloc(t->ncols, sizeof *w);
+    if (!w)
+        return;
+    for (size_t c = 0; c < t->ncols; c++) {
+        w[c] = width(t->cols[c]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            size_t x = width(t->cells[r * t->ncols + c]);
+            if (x > w[c])
+                w[c] = x;
+        }
+    }
+    for (size_t r = 0; r <= t->nrows; r++) {
+        fputs(indent ? indent : "", out);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = r == 0 ? t->cols[c] : t->cells[(r - 1) * t->ncols + c];
+            if (!s)
+                s = "";
+            size_t x = width(s);
+            bool last = c + 1 == t->ncols;
+            if (t->right[c])
+                pad(out, w[c] - x);
+            fputs(s, out);
+            if (!t->right[c] && !last)
+                pad(out, w[c] - x);
+            if (!last)
+                fputs("  ", out);
+        }
+        fputc('\n', out);
+    }
+    free(w);
+}
+
+void cli_table_free(struct cli_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    for (size_t i = 0; t->cols && i < t->ncols; i++)
+        free(t->cols[i]);
+    free(t->cells);
+    free(t->cols);
+    free(t->right);
+    free(t);
+}
+
+/* ---- JSON ---- */
+
+void cj_init(struct cli_json *j, FILE *f)
+{
+    memset(j, 0, sizeof *j);
+    j->f = f;
+}
+
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void key(struct cli_json *j, const char *k)
+{
+    if (j->need_comma[j->depth])
+        fputc(',', j->f);
+    j->need_comma[j->depth] = true;
+    if (k) {
+        put_string(j->f, k);
+        fputc(':', j->f);
+    }
+}
+
+void cj_obj(struct cli_json *j, const char *k)
+{
+    key(j, k);
+    fputc('{', j->f);
+    if (j->depth < 31)
+        j->depth++;
+    j->need_comma[j->depth] = false;
+}
+
+void cj_end_obj(struct cli_json *j)
+{
+    fputc('}', j->f);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void cj_arr(struct cli_json *j, const char *k)
+{
+    key(j, k);
+    fputc('[', j->f);
+    if (j->depth < 31)
+        j->depth++;
+    j->need_comma[j->depth] = false;
+}
+
+void cj_end_arr(struct cli_json *j)
+{
+    fputc(']', j->f);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void cj_str(struct cli_json *j, const char *k, const char *v)
+{
+    key(j, k);
+    put_string(j->f, v);
+}
+
+void cj_int(struct cli_json *j, const char *k, int64_t v)
+{
+    key(j, k);
+    fprintf(j->f, "%lld", (long long)v);
+}
+
+void cj_uint(struct cli_json *j, const char *k, uint64_t v)
+{
+    key(j, k);
+    fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void cj_num(struct cli_json *j, const char *k, double v)
+{
+    key(j, k);
+    if (isfinite(v))
+        fprintf(j->f, "%.9g", v);
+    else
+        fputs("null", j->f);
+}
+
+void cj_bool(struct cli_json *j, const char *k, bool v)
+{
+    key(j, k);
+    fputs(v ? "true" : "false", j->f);
+}
+
+void cj_null(struct cli_json *j, const char *k)
+{
+    key(j, k);
+    fputs("null", j->f);
+}
+
+void cj_raw(struct cli_json *j, const char *k, const char *json, size_t len)
+{
+    key(j, k);
+    while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == ' '))
+        len--;
+    fwrite(json, 1, len, j->f);
+}
+
+void cj_done(struct cli_json *j)
+{
+    fputc('\n', j->f);
+    fflush(j->f);
+}
+
+void cj_qos(struct cli_json *j, const char *k, const struct ax_qos *q)
+{
+    cj_obj(j, k);
+    cj_str(j, "reliability", cli_reliability_name(q->reliability));
+    cj_str(j, "durability", cli_durability_name(q->durability));
+    cj_str(j, "overload", ax_overload_name(q->overload));
+    cj_uint(j, "history", q->history);
+    cj_int(j, "deadline_ns", q->deadline_ns);
+    cj_int(j, "lifespan_ns", q->lifespan_ns);
+    cj_end_obj(j);
+}
+
+void cj_counters(struct cli_json *j, const char *k, const struct ax_endpoint_counters *c,
+                 enum ax_endpoint_kind kind)
+{
+    cj_obj(j, k);
+    cj_uint(j, "messages", c->messages);
+    cj_uint(j, "bytes", c->bytes);
+    cj_obj(j, "drops");
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        cj_uint(j, ax_drop_reason_name((enum ax_drop_reason)i), c->drops[i]);
+    cj_end_obj(j);
+    cj_uint(j, "gaps", c->gaps);
+    cj_uint(j, "connections", c->connections);
+    if (kind == AX_ENDPOINT_SUBSCRIBER) {
+        if (c->last_error)
+            cj_str(j, "last_error", ax_err_name(c->last_error));
+        else
+            cj_null(j, "last_error");
+    }
+    cj_int(j, "stamp_ns", c->stamp_ns);
+    cj_int(j, "age_ns", ax_clock_mono_ns() - c->received_ns);
+    cj_end_obj(j);
+}
+
+void cj_node(struct cli_json *j, const char *k, const struct ax_node_info *n)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)n->id);
+    cj_obj(j, k);
+    cj_str(j, "name", n->name);
+    cj_str(j, "id", id);
+    cj_str(j, "host", n->host);
+    cj_uint(j, "pid", n->pid);
+    cj_uint(j, "domain", n->domain);
+    cj_str(j, "tcp", n->tcp);
+    cj_str(j, "unicast", n->unicast);
+    cj_str(j, "discovery_mode", cli_mode_name(n->mode));
+    cj_str(j, "version", n->version);
+    cj_int(j, "uptime_ns", n->uptime_ns);
+    cj_int(j, "heard_age_ns", n->heard_age_ns);
+    cj_int(j, "heartbeat_ns", n->heartbeat_ns);
+    cj_int(j, "lease_ns", n->lease_ns);
+    cj_uint(j, "publishers", n->publishers);
+    cj_uint(j, "subscribers", n->subscribers);
+    cj_bool(j, "complete", n->complete);
+    cj_end_obj(j);
+}
+
+void cj_endpoint(struct cli_json *j, const char *k, const struct ax_endpoint_info *e)
+{
+    char h[AX_TYPE_HASH_STRLEN], id[24];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)e->node_id);
+    cj_obj(j, k);
+    cj_str(j, "kind", e->kind == AX_ENDPOINT_PUBLISHER ? "publisher" : "subscriber");
+    cj_str(j, "topic", e->topic);
+    cj_str(j, "type", e->type_name);
+    cj_str(j, "type_hash", cli_fmt_hash(e->type_hash, h, sizeof h));
+    cj_str(j, "node", e->node_name);
+    cj_str(j, "node_id", id);
+    cj_uint(j, "endpoint_id", e->id);
+    if (e->kind == AX_ENDPOINT_PUBLISHER)
+        cj_uint(j, "port", e->port);
+    cj_qos(j, "qos", &e->qos);
+    cj_counters(j, "counters", &e->counters, e->kind);
+    cj_end_obj(j);
+}
