@@ -136,6 +136,21 @@ void cli_proc_signal(struct cli_proc *p, int sig)
         kill(p->pid, sig);
 }
 
+bool cli_proc_poll(struct cli_proc *p, int ms)
+{
+    if (p->exited)
+        return true;
+    pump(p, ms);
+    int st;
+    if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+        p->exited = true;
+        p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        while (p->fd[0] >= 0 || p->fd[1] >= 0)
+            pump(p, 100);
+    }
+    return p->exited;
+}
+
 int cli_proc_finish(struct cli_proc *p, int ms)
 {
     long long end = now_ms() + ms;

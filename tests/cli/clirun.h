@@ -31,6 +31,10 @@ bool cli_proc_wait_line(struct cli_proc *p, int stream, const char *needle, int 
 
 void cli_proc_signal(struct cli_proc *p, int sig);
 
+/* Read what is there (waiting at most @ms) and reap it if it exited.
+ * Returns true once it has exited. */
+bool cli_proc_poll(struct cli_proc *p, int ms);
+
 /* Wait up to @ms for the exit (reading everything); kill -9 past it.
  * Returns the exit code, 128 + signal, or -1 when it had to be killed. */
 int cli_proc_finish(struct cli_proc *p, int ms);
