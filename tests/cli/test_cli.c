@@ -759,12 +759,18 @@ static void t_record(void **state)
     (void)state;
     char *file = path_in_work("rec.mcap");
     unlink(file);
+    /* The recorder starts first, with nothing to record: the topics that
+     * appear later are picked up. */
+    struct cli_proc rec;
+    axon_start(&rec, "record", "-o", file, "--all", "--json", NULL);
+    if (!cli_proc_wait_line(&rec, 0, "\"channels\":0", ms(30000), NULL, 0)) {
+        dump(&rec);
+        fail_msg("the recorder did not start");
+    }
     struct proc src;
     talker(&src, "source", "--wait-subs", "1", "--size", "200", "--pub",
            "/r/imu=axon.sensor.Imu@100x300", "--pub", "/r/secret=clitest.Secret@50x150", "--pub",
            "/r/raw=raw:demo.Bytes@50x100", NULL);
-    struct cli_proc rec;
-    axon_start(&rec, "record", "-o", file, "--all", "--json", NULL);
     for (int i = 0; i < 3; i++)
         if (!proc_wait_line(&src, "DONE", NULL, ms(60000), NULL, 0))
             fail_msg("the source did not publish everything");
