@@ -670,7 +670,7 @@ static void t_doctor(void **state)
     (void)state;
     char other[8];
     snprintf(other, sizeof other, "%d", atoi(domain) + 1);
-    struct proc tp[10];
+    struct proc tp[12];
     int n = 0;
     /* A type mismatch. */
     talker(&tp[n++], "p-mm", "--pub", "/d/mismatch=axon.sensor.Imu@5", NULL);
@@ -696,6 +696,17 @@ static void t_doctor(void **state)
     /* A healthy pair. */
     talker(&tp[n++], "p-ok", "--pub", "/d/ok=axon.sensor.Imu@5", NULL);
     talker(&tp[n++], "s-ok", "--sub", "/d/ok=axon.sensor.Imu", NULL);
+    /* A node whose thread a callback will block for 4 s (its heartbeats
+     * stop meanwhile), with a 6 s lease so it is not dropped: stale. */
+    char *cfg = path_in_work("long-lease.yaml");
+    FILE *cf = fopen(cfg, "w");
+    assert_non_null(cf);
+    fputs("discovery:\n  lease: 6s\n", cf);
+    fclose(cf);
+    setenv("AXON_CONFIG", cfg, 1);
+    talker(&tp[n++], "p-stale", "--pub", "/d/stale=axon.sensor.Imu@5", "--sub",
+           "/d/freeze=axon.std.KeyValue", "--slow-ms", "4000", NULL);
+    unsetenv("AXON_CONFIG");
 
     struct cli_proc p;
     const char *want[][2] = {{"type_mismatch", "/d/mismatch"},
@@ -746,6 +757,21 @@ static void t_doctor(void **state)
     AXON(&p, 60000, "doctor", "/d/ok");
     EXPECT_EXIT(&p, 0);
     EXPECT_OUT(&p, 0, "No problems found.");
+    cli_proc_free(&p);
+
+    /* Stale heartbeat: while the doctor runs (--scan keeps it running),
+     * a message makes p-stale's callback block its node's thread for 4 s. */
+    axon_start(&p, "doctor", "/d/stale", "--json", "--scan", emulated ? "16" : "8", NULL);
+    struct cli_proc q;
+    AXON(&q, 60000, "topic", "pub", "/d/freeze", "axon.std.KeyValue", "{key: freeze}",
+         "--no-confirm");
+    EXPECT_EXIT(&q, 0);
+    cli_proc_free(&q);
+    cli_proc_finish(&p, ms(60000));
+    EXPECT_EXIT(&p, 1);
+    EXPECT_OUT(&p, 0, "\"kind\":\"stale_heartbeat\",\"topic\":\"/d/stale\"");
+    EXPECT_OUT(&p, 0, "node 'p-stale'");
+    EXPECT_OUT(&p, 0, "without a heartbeat while this check ran");
     cli_proc_free(&p);
 
     for (int i = 0; i < n; i++)

@@ -9,7 +9,9 @@
  * Each finding is one line saying what is wrong and one saying what to
  * change. Exit status 0: nothing wrong; 1: findings.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +74,88 @@ static void on_scan(uint32_t domain, const struct ax_node_info *node,
     x->domain = domain;
     x->info = *node;
     f->count++;
+}
+
+/* ---- heartbeats watched while the doctor runs ---- */
+
+/* The largest heard age seen for each node while the doctor ran (the table
+ * is sampled every 50 ms), and the nodes whose lease expired meanwhile: a
+ * node that goes silent after answering the doctor shows up here even if it
+ * answered just before the last snapshot. */
+struct watch {
+    pthread_mutex_t mu;
+    struct {
+        uint64_t id;
+        int64_t max_age;
+    } seen[256];
+    size_t nseen;
+    struct ax_node_info left[32]; /* lease expired during the run */
+    size_t nleft;
+};
+
+static void watch_sample(struct cli *c, struct watch *w)
+{
+    struct ax_node_info nodes[256];
+    size_t n = 0;
+    if (ax_node_list_nodes(c->node, nodes, 256, &n) < 0)
+        return;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n && i < 256; i++) {
+        if (nodes[i].is_self)
+            continue;
+        size_t k;
+        for (k = 0; k < w->nseen; k++)
+            if (w->seen[k].id == nodes[i].id)
+                break;
+        if (k == w->nseen) {
+            if (w->nseen == 256)
+                continue;
+            w->seen[w->nseen].id = nodes[i].id;
+            w->seen[w->nseen++].max_age = 0;
+        }
+        if (nodes[i].heard_age_ns > w->seen[k].max_age)
+            w->seen[k].max_age = nodes[i].heard_age_ns;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int64_t watch_max_age(struct watch *w, const struct ax_node_info *n)
+{
+    int64_t age = n->heard_age_ns;
+    pthread_mutex_lock(&w->mu);
+    for (size_t k = 0; k < w->nseen; k++)
+        if (w->seen[k].id == n->id && w->seen[k].max_age > age)
+            age = w->seen[k].max_age;
+    pthread_mutex_unlock(&w->mu);
+    return age;
+}
+
+static void on_graph(ax_node *node, const struct ax_graph_event *ev, void *user)
+{
+    struct watch *w = user;
+    (void)node;
+    if (ev->kind != AX_EVENT_NODE_LEAVE || !ev->lease_expired)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (w->nleft < 32)
+        w->left[w->nleft++] = ev->node;
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct scan_job {
+    const struct ax_config *cfg;
+    int64_t duration;
+    struct far *far;
+    int rc;
+    atomic_bool done;
+};
+
+static void *scan_main(void *arg)
+{
+    struct scan_job *j = arg;
+    j->rc = ax_discovery_scan(j->cfg, j->duration, on_scan, j->far);
+    atomic_store(&j->done, true);
+    return NULL;
 }
 
 /* ---- findings ---- */
@@ -432,10 +516,34 @@ static void check_topic(struct cli *c, const char *topic, const struct cli_snap 
     }
 }
 
-static void check_nodes(struct cli *c, const struct cli_snap *s, const char *topic,
-                        struct report *r)
+static void stale_finding(struct report *r, const char *topic, const struct ax_node_info *n,
+                          int64_t age, bool dropped)
 {
     char b1[32], b2[32], b3[32];
+    struct finding *f = add(r, "stale_heartbeat", topic);
+    if (!f)
+        return;
+    if (dropped)
+        snprintf(f->summary, sizeof f->summary,
+                 "node '%s' (host %s, pid %u) stopped heartbeating while this check ran and was "
+                 "dropped when its lease (%s) expired",
+                 n->name, n->host, (unsigned)n->pid, cli_fmt_dur(n->lease_ns, b3, sizeof b3));
+    else
+        snprintf(f->summary, sizeof f->summary,
+                 "node '%s' (host %s, pid %u) went %s without a heartbeat while this check ran "
+                 "(it heartbeats every %s and is dropped after %s)",
+                 n->name, n->host, (unsigned)n->pid, cli_fmt_dur(age, b1, sizeof b1),
+                 cli_fmt_dur(n->heartbeat_ns, b2, sizeof b2),
+                 cli_fmt_dur(n->lease_ns, b3, sizeof b3));
+    snprintf(f->fix, sizeof f->fix,
+             "check that the process runs (not stopped, not starved of CPU) and that no callback "
+             "blocks its node's thread (callbacks share it with the heartbeats); if the network "
+             "loses discovery datagrams, raise discovery.lease");
+}
+
+static void check_nodes(struct watch *w, const struct cli_snap *s, const char *topic,
+                        struct report *r)
+{
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct ax_node_info *n = &s->nodes[i];
         if (topic) {
@@ -445,27 +553,21 @@ static void check_nodes(struct cli *c, const struct cli_snap *s, const char *top
             if (!involved)
                 continue;
         }
+        /* Three heartbeats missed, or half the lease: whichever is longer,
+         * so a busy but healthy node is not flagged. */
         int64_t limit = 3 * n->heartbeat_ns;
         if (limit < n->lease_ns / 2)
             limit = n->lease_ns / 2;
-        if (n->heartbeat_ns && n->heard_age_ns > limit) {
-            struct finding *f = add(r, "stale_heartbeat", topic);
-            if (!f)
-                return;
-            snprintf(f->summary, sizeof f->summary,
-                     "node '%s' (host %s, pid %u) was last heard %s ago; it heartbeats every %s "
-                     "and is dropped after %s",
-                     n->name, n->host, (unsigned)n->pid,
-                     cli_fmt_dur(n->heard_age_ns, b1, sizeof b1),
-                     cli_fmt_dur(n->heartbeat_ns, b2, sizeof b2),
-                     cli_fmt_dur(n->lease_ns, b3, sizeof b3));
-            snprintf(f->fix, sizeof f->fix,
-                     "check that the process runs (not stopped, not starved of CPU) and that no "
-                     "callback blocks its node's thread; if the network loses discovery "
-                     "datagrams, raise discovery.lease");
-        }
+        int64_t age = watch_max_age(w, n);
+        if (n->heartbeat_ns && age > limit)
+            stale_finding(r, topic, n, age, false);
     }
-    (void)c;
+    /* Dropped during the run: for a topic only if it is gone from it. */
+    pthread_mutex_lock(&w->mu);
+    for (size_t k = 0; k < w->nleft; k++)
+        if (!topic || !cli_snap_node(s, w->left[k].id))
+            stale_finding(r, topic, &w->left[k], w->left[k].lease_ns, true);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -485,13 +587,33 @@ int cli_cmd_doctor(struct cli *c, int argc, char **argv)
         return CLI_EXIT_USAGE;
     if ((rc = cli_node_open(c)) != 0)
         return rc;
-    if (cli_settle(c) < 0)
-        return CLI_EXIT_OK;
+    static struct watch w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ax_node_set_graph_listener(c->node, on_graph, &w, NULL);
 
+    /* The scan of the other domains runs on a thread of its own while this
+     * one waits for discovery to settle and then watches the heartbeats. */
     struct far far = {.own = c->cfg.domain};
-    int scan_rc = 0;
-    if (scan > 0)
-        scan_rc = ax_discovery_scan(&c->cfg, scan, on_scan, &far);
+    struct scan_job job = {.cfg = &c->cfg, .duration = scan, .far = &far};
+    pthread_t th;
+    bool scanning = scan > 0 && pthread_create(&th, NULL, scan_main, &job) == 0;
+    if (scan > 0 && !scanning)
+        job.rc = AX_EAGAIN;
+    bool interrupted = cli_settle(c) < 0;
+    while (scanning && !interrupted && !atomic_load(&job.done)) {
+        watch_sample(c, &w);
+        interrupted = cli_sleep(c, 50 * AX_NS_PER_MS);
+    }
+    if (scanning)
+        pthread_join(th, NULL); /* at most --scan seconds */
+    ax_node_set_graph_listener(c->node, NULL, NULL, NULL);
+    if (interrupted) {
+        for (size_t k = 0; k < far.count; k++)
+            free(far.n[k].eps);
+        free(far.n);
+        return CLI_EXIT_OK;
+    }
+    watch_sample(c, &w);
+    int scan_rc = job.rc;
     struct cli_snap s;
     if ((rc = cli_snap_take(c, NULL, &s)) < 0)
         return cli_error("reading the discovery table: %s", ax_strerror(rc));
@@ -539,7 +661,7 @@ int cli_cmd_doctor(struct cli *c, int argc, char **argv)
             }
         }
     }
-    check_nodes(c, &s, topic, &r);
+    check_nodes(&w, &s, topic, &r);
     struct ax_discovery_stats ds;
     if (ax_node_discovery_stats(c->node, &ds) == 0 && ds.rx_other_domain) {
         struct finding *f = add(&r, "other_domain", NULL);

@@ -105,14 +105,27 @@ static int print_one(struct cli *c, const struct cli_type *t, const struct cli_q
     if (raw || !t->type) {
         size_t max = po->max_bytes == SIZE_MAX ? 0 : po->max_bytes;
         if (c->json) {
-            printf("{");
-            if (meta)
-                printf("\"topic\":\"%s\",\"seq\":%llu,\"source_ns\":%lld,\"received_ns\":%lld,",
-                       topic, (unsigned long long)m->seq, (long long)m->source_ns,
-                       (long long)m->received_ns);
-            printf("\"size\":%zu,\"data_hex\":\"", m->len);
-            print_hex(stdout, m->data, m->len, max);
-            printf("\",\"truncated\":%s}\n", max && m->len > max ? "true" : "false");
+            struct cli_json j;
+            cj_init(&j, stdout);
+            cj_obj(&j, NULL);
+            if (meta) {
+                cj_str(&j, "topic", topic);
+                cj_uint(&j, "seq", m->seq);
+                cj_int(&j, "source_ns", m->source_ns);
+                cj_int(&j, "received_ns", m->received_ns);
+            }
+            cj_uint(&j, "size", m->len);
+            size_t n = max && m->len > max ? max : m->len;
+            char *hex = malloc(2 * n + 1);
+            for (size_t i = 0; hex && i < n; i++)
+                snprintf(hex + 2 * i, 3, "%02x", m->data[i]);
+            if (hex)
+                hex[2 * n] = '\0';
+            cj_str(&j, "data_hex", hex ? hex : "");
+            free(hex);
+            cj_bool(&j, "truncated", max && m->len > max);
+            cj_end_obj(&j);
+            fputc('\n', stdout);
         } else {
             if (meta)
                 printf("# seq %llu, published %s\n", (unsigned long long)m->seq,

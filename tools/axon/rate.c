@@ -169,7 +169,9 @@ static bool series_stats(const struct series *se, bool bytes, struct stats *st)
 
 /* ---- at a subscriber ---- */
 
-#define RING_MAX (1u << 20)
+/* Arrivals kept: 26 s at 10 kHz. Beyond it the window shrinks to what fits
+ * (the output gives the window it really covers). */
+#define RING_MAX (1u << 18)
 
 struct arrival {
     int64_t t;     /* CLOCK_MONOTONIC at the callback */
