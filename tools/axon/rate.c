@@ -30,6 +30,7 @@ static const struct cli_opt rate_opts[] = {
     {"window", 'w', "S", "statistics over the last S seconds (default 10)"},
     {"subscribe", 0, NULL, "measure at a real subscriber instead of reading the table"},
     {"duration", 'd', "S", "stop after S seconds (the last report is the final one)"},
+    {"count", 'n', "N", "stop after N reports with a result"},
     {"period", 0, "S", "report every S seconds (default 1)"},
     {0},
 };
@@ -40,8 +41,10 @@ static const struct cli_cmd cmd_hz = {
     .summary = "Message rate of TOPIC: mean, min, max and std dev over a window.",
     .details = "By default it reads each publisher's message counter from the discovery table\n"
                "(refreshed every discovery.refresh, 1 s) and does not subscribe, so it costs\n"
-               "the system nothing; min/max/std are over those ~1 s intervals. --subscribe\n"
-               "measures inter-arrival periods at a real subscriber instead.",
+               "the system nothing. The mean is over the whole window, exact up to one\n"
+               "message at each end (printed as ±1/window); min/max/std are over the ~1 s\n"
+               "intervals between snapshots. --subscribe measures inter-arrival periods at a\n"
+               "real subscriber instead.",
     .example = "  axon topic hz /sensors/imu\n"
                "  axon topic hz /sensors/imu --subscribe --window 5 --duration 6 --json",
     .opts = rate_opts,
@@ -73,6 +76,7 @@ static const struct cli_cmd cmd_delay = {
     .opts = (const struct cli_opt[]){{"window", 'w', "S",
                                       "statistics over the last S seconds (default 10)"},
                                      {"duration", 'd', "S", "stop after S seconds"},
+                                     {"count", 'n', "N", "stop after N reports with a result"},
                                      {"period", 0, "S", "report every S seconds (default 1)"},
                                      {0}},
     .min_pos = 1,
@@ -281,7 +285,8 @@ static const struct ax_endpoint_info *first_pub(const struct cli_snap *s)
     return NULL;
 }
 
-static void report_table(struct cli *c, const char *topic, enum what w, struct series **ser,
+/* Returns whether any publisher had a result. */
+static bool report_table(struct cli *c, const char *topic, enum what w, struct series **ser,
                          size_t nser, int64_t window)
 {
     double total = 0;
@@ -312,6 +317,8 @@ static void report_table(struct cli *c, const char *topic, enum what w, struct s
                 cj_num(&j, "mean_size",
                        ok && st.messages ? (double)st.bytes / (double)st.messages : NAN);
             }
+            /* One message more or less at either end of the window. */
+            cj_num(&j, "resolution_hz", ok ? 1.0 / st.window_s : NAN);
             cj_uint(&j, "messages", st.messages);
             cj_uint(&j, "intervals", st.intervals);
             cj_num(&j, "window_s", st.window_s);
@@ -323,9 +330,10 @@ static void report_table(struct cli *c, const char *topic, enum what w, struct s
             printf("%s  %s: waiting for a second counter snapshot (refreshed every ~1 s)\n", topic,
                    se->node);
         } else if (w == HZ) {
-            printf("%s  %-10s min %s  max %s  std %s  | publisher '%s' counters: %llu msgs, %zu "
-                   "interval%s over %.1f s%s\n",
-                   topic, cli_fmt_rate(st.mean, b1, sizeof b1), cli_fmt_rate(st.min, b2, sizeof b2),
+            printf("%s  %s ±%.2g  min %s  max %s  std %s  | publisher '%s' counters: %llu msgs, "
+                   "%zu interval%s over %.1f s%s\n",
+                   topic, cli_fmt_rate(st.mean, b1, sizeof b1), 1.0 / st.window_s,
+                   cli_fmt_rate(st.min, b2, sizeof b2),
                    cli_fmt_rate(st.max, b3, sizeof b3), cli_fmt_rate(st.std, b4, sizeof b4),
                    se->node, (unsigned long long)st.messages, st.intervals,
                    st.intervals == 1 ? "" : "s", st.window_s,
@@ -349,9 +357,11 @@ static void report_table(struct cli *c, const char *topic, enum what w, struct s
         printf("%s  total of %zu publishers: %s\n", topic, with,
                w == HZ ? cli_fmt_rate(total, b1, sizeof b1) : cli_fmt_size(total, b1, sizeof b1));
     fflush(stdout);
+    return with > 0;
 }
 
-static void report_sub(struct cli *c, const char *topic, enum what w, struct meter *mt,
+/* Returns whether there was a result. */
+static bool report_sub(struct cli *c, const char *topic, enum what w, struct meter *mt,
                        int64_t window)
 {
     struct sub_stats st;
@@ -389,7 +399,7 @@ static void report_sub(struct cli *c, const char *topic, enum what w, struct met
         cj_uint(&j, "missing", st.missing);
         cj_end_obj(&j);
         cj_done(&j);
-        return;
+        return ok;
     }
     if (!ok) {
         printf("%s  no messages in the last %.0f s at this subscriber\n", topic,
@@ -419,6 +429,7 @@ static void report_sub(struct cli *c, const char *topic, enum what w, struct met
         printf("%s  %llu message%s never arrived at this subscriber (sequence gaps)\n", topic,
                (unsigned long long)st.missing, st.missing == 1 ? "" : "s");
     fflush(stdout);
+    return ok;
 }
 
 int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
@@ -431,9 +442,12 @@ int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
         return rc;
     const char *topic = a.pos[0];
     int64_t window = 10 * AX_NS_PER_S, duration = 0, period = AX_NS_PER_S;
+    long count = 0;
     if (!cli_opt_seconds(&a, "window", &window) || !cli_opt_seconds(&a, "duration", &duration) ||
-        !cli_opt_seconds(&a, "period", &period))
+        !cli_opt_seconds(&a, "period", &period) ||
+        !cli_opt_long(&a, "count", 1, 1000000000L, &count))
         return CLI_EXIT_USAGE;
+    long reports = 0;
     if (window < 100 * AX_NS_PER_MS || period < 10 * AX_NS_PER_MS)
         return cli_usage_error(cmd, "--window must be at least 0.1 s and --period 0.01 s");
     bool subscribe = w == DELAY || cli_flag(&a, "subscribe");
@@ -504,7 +518,10 @@ int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
                              (double)window / 1e9);
                     first_note = true;
                 }
-                report_table(c, topic, w, ser, nser, window);
+                if (report_table(c, topic, w, ser, nser, window))
+                    reports++;
+                if (count && reports >= count)
+                    break;
                 next += period;
                 if (next < now)
                     next = now + period;
@@ -572,8 +589,9 @@ int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
             if (until > now && cli_sleep(c, until - now))
                 break;
             now = ax_clock_mono_ns();
-            report_sub(c, topic, w, &mt, window);
-            if (now >= end)
+            if (report_sub(c, topic, w, &mt, window))
+                reports++;
+            if (now >= end || (count && reports >= count))
                 break;
             next += period;
             if (next < now)
