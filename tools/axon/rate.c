@@ -333,10 +333,9 @@ static bool report_table(struct cli *c, const char *topic, enum what w, struct s
             printf("%s  %s ±%.2g  min %s  max %s  std %s  | publisher '%s' counters: %llu msgs, "
                    "%zu interval%s over %.1f s%s\n",
                    topic, cli_fmt_rate(st.mean, b1, sizeof b1), 1.0 / st.window_s,
-                   cli_fmt_rate(st.min, b2, sizeof b2),
-                   cli_fmt_rate(st.max, b3, sizeof b3), cli_fmt_rate(st.std, b4, sizeof b4),
-                   se->node, (unsigned long long)st.messages, st.intervals,
-                   st.intervals == 1 ? "" : "s", st.window_s,
+                   cli_fmt_rate(st.min, b2, sizeof b2), cli_fmt_rate(st.max, b3, sizeof b3),
+                   cli_fmt_rate(st.std, b4, sizeof b4), se->node, (unsigned long long)st.messages,
+                   st.intervals, st.intervals == 1 ? "" : "s", st.window_s,
                    stale ? "  (stale: no new counters for >3 s)" : "");
         } else {
             printf("%s  %s/s  min %s/s  max %s/s  std %s/s  mean size %s  | publisher '%s' "
