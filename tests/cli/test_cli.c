@@ -1019,6 +1019,79 @@ static void t_slow_disk(void **state)
     cli_proc_free(&p);
 }
 
+/* A recorder that falls behind (stopped with SIGSTOP while the publisher's
+ * queue to it overflows) writes the sequence gap into the file. */
+static void t_gap(void **state)
+{
+    (void)state;
+    char *file = path_in_work("gap.mcap");
+    unlink(file);
+    /* A short publisher queue, and a long lease for the recorder so that
+     * the publisher keeps it (and drops by policy) while it is stopped. */
+    char *pcfg = path_in_work("short-queue.yaml"), *rcfg = path_in_work("long-lease.yaml");
+    FILE *f = fopen(pcfg, "w");
+    fputs("transport:\n  queue_frames: 64\n", f);
+    fclose(f);
+    f = fopen(rcfg, "w");
+    fputs("discovery:\n  lease: 30s\n", f);
+    fclose(f);
+    setenv("AXON_CONFIG", pcfg, 1);
+    struct proc src;
+    talker(&src, "bulk", "--size", "20000", "--pub", "/g/big=raw:demo.Big@500", NULL);
+    unsetenv("AXON_CONFIG");
+    struct cli_proc rec;
+    axon_start(&rec, "record", "-o", file, "/g/big", "--json", "--config", rcfg, NULL);
+    char line[4096];
+    double recv = 0;
+    while (recv < 100) {
+        if (!cli_proc_wait_line(&rec, 0, "\"event\":\"progress\"", ms(30000), line, sizeof line)) {
+            dump(&rec);
+            fail_msg("no progress from the recorder");
+        }
+        json_num(line, "received", &recv);
+    }
+    kill(rec.pid, SIGSTOP);
+    /* Wait until the publisher's counters show drops to the recorder. */
+    bool dropped = false;
+    int64_t end = ax_clock_mono_ns() + (int64_t)ms(30000) * AX_NS_PER_MS;
+    while (!dropped && ax_clock_mono_ns() < end) {
+        struct cli_proc p;
+        AXON(&p, 30000, "topic", "info", "/g/big", "--json");
+        dropped = p.buf[0] && strstr(p.buf[0], "\"queue_oldest\":") &&
+                  !strstr(p.buf[0], "\"queue_oldest\":0,");
+        cli_proc_free(&p);
+    }
+    kill(rec.pid, SIGCONT);
+    if (!dropped)
+        fail_msg("the publisher never dropped messages to the stopped recorder");
+    double missing = 0;
+    while (missing <= 0) {
+        if (!cli_proc_wait_line(&rec, 0, "\"event\":\"progress\"", ms(30000), line, sizeof line)) {
+            dump(&rec);
+            fail_msg("the recorder reported no gap");
+        }
+        json_num(line, "gap_missing", &missing);
+    }
+    cli_proc_signal(&rec, SIGINT);
+    cli_proc_finish(&rec, ms(30000));
+    EXPECT_EXIT(&rec, 0);
+    cli_proc_free(&rec);
+    proc_stop(&src, 10000);
+    printf("gap: the recorder saw %.0f messages missing\n", missing);
+
+    struct cli_proc p;
+    AXON(&p, 20000, "bag", "info", file, "--json");
+    EXPECT_EXIT(&p, 0);
+    EXPECT_OUT(&p, 0, "\"axon.gap\":");
+    cli_proc_free(&p);
+    if (!have_reference_reader()) {
+        reference_skipped = true;
+        return;
+    }
+    reference_check(file, path_in_work("gap.reference.json"), "--metadata", "axon.gap",
+                    "--metadata", "axon.recording_summary", "--channel", "/g/big==NaN", NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -1050,6 +1123,7 @@ int main(int argc, char **argv)
         {"record", 198, cmocka_unit_test(t_record)},
         {"kill9", 199, cmocka_unit_test(t_kill9)},
         {"slow_disk", 200, cmocka_unit_test(t_slow_disk)},
+        {"gap", 201, cmocka_unit_test(t_gap)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].name, argv[1]) != 0)
