@@ -13,21 +13,23 @@ LOG=$(mktemp -d /tmp/axon-demo.XXXXXX)
 trap 'kill $PERC 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT
 
 echo "== starting perception_node (publishes /perception/obstacles and a 1 MiB /perception/points at 10 Hz)"
-"$EX/perception_node" --duration 9 >"$LOG/perception.out" 2>&1 &
+"$EX/perception_node" --duration 13 >"$LOG/perception.out" 2>&1 &
 PERC=$!
 echo "== starting planning_node (subscribes to both, reports every second)"
-"$EX/planning_node" --duration 7 &
+"$EX/planning_node" --duration 11 &
 PLAN=$!
 
-if [ -x "$CLI" ]; then
-  sleep 2 # let the demo run a moment before inspecting it
-  echo "== axon node list"
-  "$CLI" node list
-  echo "== axon topic list -v"
-  "$CLI" topic list -v
-  echo "== axon topic hz /perception/points (from the discovery table, no subscription)"
-  "$CLI" topic hz /perception/points --window 3 -n 1
-fi
+sleep 2 # let the demo run a moment before inspecting it
+echo "== axon node list"
+"$CLI" node list
+echo "== axon topic list -v"
+"$CLI" topic list -v
+echo "== axon topic echo /perception/obstacles -n 1 --max-elems 1"
+"$CLI" topic echo /perception/obstacles -n 1 --max-elems 1
+echo "== axon topic hz /perception/points --duration 3 (publisher counters from the discovery table, no subscription)"
+"$CLI" topic hz /perception/points --window 3 --duration 3
+echo "== axon doctor (exit 0: nothing wrong)"
+"$CLI" doctor
 
 wait $PLAN
 status=$?
