@@ -76,6 +76,15 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .max = 64,
      .desc = "Background loop threads the node starts. 0: the application runs the loop "
              "in its own thread (spin)."},
+    {.path = "node.busy_poll",
+     .type = AX__CFG_DURATION,
+     CFG(busy_poll_ns),
+     .def = "0s",
+     .min = 0,
+     .max = 1 * SEC,
+     .desc = "Before a loop sleeps, poll for new events for up to this long (e.g. 100us). "
+             "Cuts the loopback round trip by about a third at the cost of a busy core "
+             "while it polls. 0s: never poll, sleep at once."},
 
     /* discovery */
     {.path = "discovery.mode",

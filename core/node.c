@@ -360,8 +360,11 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     node->loops = calloc(node->nloops, sizeof *node->loops);
     if (!node->loops)
         goto nomem;
+    struct ax_loop_options lopt;
+    ax_loop_options_init(&lopt);
+    lopt.busy_poll_ns = node->cfg.busy_poll_ns;
     for (unsigned i = 0; i < node->nloops; i++)
-        if ((rc = ax_loop_new(&node->loops[i], NULL)) < 0)
+        if ((rc = ax_loop_new(&node->loops[i], &lopt)) < 0)
             goto fail;
     if ((rc = ax__shards_start(node)) < 0)
         goto fail;

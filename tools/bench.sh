@@ -34,7 +34,7 @@ BUILD=build/release
 # skipped with a note. The fields the tables use:
 #   all      impl= test= size= check=ok|FAIL [error=why: the row shows FAIL]
 #   thr, fanout  mode=lossless|lossy msgs_per_s= mb_per_s= lost_pct= cpu_us_per_msg=
-#   lat      samples= p50_us= p99_us= p999_us= max_us=
+#   lat      samples= p50_us= p99_us= p999_us= max_us= [cpu_us_per_rt=]
 BENCH_CMDS=(
   tests/bench/peers/bench_raw_tcp
   tests/bench/bench_transport
@@ -204,7 +204,7 @@ END {
   if (m == 0) exit
   print ""
   print "== ping-pong round trip (us; median round by p50; vs_raw = / raw_tcp, lower is better) =="
-  printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %10s %10s  %s\n", "size", "impl", "runs", "samples", "p50", "spread", "p99", "p99.9", "max", "p50_vs_raw", "p99_vs_raw", "check"
+  printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %9s %10s %10s  %s\n", "size", "impl", "runs", "samples", "p50", "spread", "p99", "p99.9", "max", "cpu_us/rt", "p50_vs_raw", "p99_vs_raw", "check"
   for (i = 1; i <= m; i++) {
     s = order["lat", i]
     b = med["lat" SUBSEP s SUBSEP "raw_tcp"]
@@ -214,11 +214,12 @@ END {
       split(key, parts, SUBSEP)
       if (parts[2] != s) continue
       if (!r) {
-        printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %10s %10s  %s\n", human(s), parts[3], runs(key), "-", "-", "-", "-", "-", "-", "-", "-", check(key)
+        printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %9s %10s %10s  %s\n", human(s), parts[3], runs(key), "-", "-", "-", "-", "-", "-", "-", "-", "-", check(key)
         continue
       }
-      printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %10s %10s  %s\n", human(s), parts[3], runs(key), v[r, "samples"],
+      printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %9s %10s %10s  %s\n", human(s), parts[3], runs(key), v[r, "samples"],
         v[r, "p50_us"], spread[key], v[r, "p99_us"], v[r, "p999_us"], v[r, "max_us"],
+        v[r, "cpu_us_per_rt"] != "" ? v[r, "cpu_us_per_rt"] : "-",
         ratio(v[r, "p50_us"], b ? v[b, "p50_us"] : ""), ratio(v[r, "p99_us"], b ? v[b, "p99_us"] : ""), check(key)
     }
   }

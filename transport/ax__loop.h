@@ -27,6 +27,7 @@ struct ax_loop {
     struct epoll_event *events;
     unsigned max_events;
     unsigned io_budget;
+    int64_t busy_poll_ns; /* 0: block at once */
 
     ax__qnode ready;   /* handlers parked by ax_io_park() */
     ax__qnode closing; /* closed handlers waiting for their close callback */

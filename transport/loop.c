@@ -21,6 +21,7 @@ void ax_loop_options_init(struct ax_loop_options *opt)
 {
     opt->max_events = AX__DEFAULT_MAX_EVENTS;
     opt->io_budget = AX__DEFAULT_IO_BUDGET;
+    opt->busy_poll_ns = 0;
 }
 
 static uint32_t epoll_mask(unsigned events)
@@ -71,7 +72,7 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
         ax_loop_options_init(&defaults);
         opt = &defaults;
     }
-    if (opt->max_events == 0)
+    if (opt->max_events == 0 || opt->busy_poll_ns < 0)
         return AX_EINVAL;
 
     ax_loop *loop = calloc(1, sizeof *loop);
@@ -80,6 +81,7 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
     loop->epfd = loop->timer_io.fd = loop->wake_io.fd = -1;
     loop->max_events = opt->max_events;
     loop->io_budget = opt->io_budget ? opt->io_budget : 1;
+    loop->busy_poll_ns = opt->busy_poll_ns;
     loop->armed = INT64_MAX;
     ax__list_init(&loop->ready);
     ax__list_init(&loop->closing);
@@ -238,6 +240,31 @@ int ax_loop_step(ax_loop *loop, int timeout_ms)
     return rc;
 }
 
+/* epoll_wait, with the busy-poll phase in front when it is configured and
+ * the step may block. Polling is bounded by the step's timeout as well: a
+ * caller asking for 1 ms is back after 1 ms either way. */
+static int loop_wait(ax_loop *loop, int timeout_ms)
+{
+    if (loop->busy_poll_ns > 0 && timeout_ms != 0) {
+        int64_t start = ax_clock_mono_ns();
+        int64_t spin = loop->busy_poll_ns;
+        if (timeout_ms > 0 && spin > timeout_ms * AX_NS_PER_MS)
+            spin = timeout_ms * AX_NS_PER_MS;
+        int64_t now;
+        do {
+            int n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, 0);
+            if (n != 0)
+                return n;
+            now = ax_clock_mono_ns();
+        } while (now - start < spin);
+        if (timeout_ms > 0) { /* what is left of it, rounded up */
+            int64_t left = timeout_ms * AX_NS_PER_MS - (now - start);
+            timeout_ms = left > 0 ? (int)((left + AX_NS_PER_MS - 1) / AX_NS_PER_MS) : 0;
+        }
+    }
+    return epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
+}
+
 static int loop_step(ax_loop *loop, int timeout_ms)
 {
     loop->in_step = true;
@@ -254,7 +281,7 @@ static int loop_step(ax_loop *loop, int timeout_ms)
     if (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop)
         timeout_ms = 0;
 
-    int n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
+    int n = loop_wait(loop, timeout_ms);
     if (n < 0) {
         if (errno != EINTR) {
             loop->in_step = false;

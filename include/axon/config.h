@@ -115,6 +115,9 @@ struct ax_config {
     /* node.threads: loop threads the node starts, 0..64; 0 = the caller runs
      * the loop (spin). */
     uint32_t threads;
+    /* node.busy_poll: 0..1 s; a loop polls this long before it sleeps
+     * (struct ax_loop_options.busy_poll_ns). 0 = sleep at once. */
+    int64_t busy_poll_ns;
     struct {
         enum ax_discovery_mode mode; /* discovery.mode */
         char interface[64];          /* discovery.interface: name or IPv4, "" = any */

@@ -149,6 +149,13 @@ struct ax_loop_options {
     /* Operations (reads, accepts, writes) a handler should perform per
      * callback before it parks itself (default 16). See ax_loop_io_budget(). */
     unsigned io_budget;
+    /* Busy polling: before an iteration blocks in epoll_wait, poll (timeout
+     * 0) for up to this many nanoseconds, so that a message arriving soon
+     * is taken without the cost of sleeping and being woken (about a third
+     * of a loopback round trip; see docs/performance.md). The thread burns
+     * its core while it polls, at most this long per wait. 0 (the default):
+     * never. Bounded by the step's own timeout. */
+    int64_t busy_poll_ns;
 };
 
 /** ax_loop_options_init() - fill @opt with the defaults. */

@@ -290,6 +290,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  name: perception\n"
                                 "  domain: 3\n"
                                 "  threads: 2\n"
+                                "  busy_poll: 50us\n"
                                 "discovery:\n"
                                 "  mode: network\n"
                                 "  interface: eth1\n"
@@ -334,6 +335,7 @@ static void check_full(const struct ax_config *cfg)
     assert_string_equal(cfg->node_name, "perception");
     assert_int_equal(cfg->domain, 3);
     assert_int_equal(cfg->threads, 2);
+    assert_int_equal(cfg->busy_poll_ns, 50 * AX_NS_PER_US);
     assert_int_equal(cfg->discovery.mode, AX_DISCOVERY_NETWORK);
     assert_string_equal(cfg->discovery.interface, "eth1");
     assert_string_equal(cfg->discovery.group, "239.255.7.7");
@@ -519,6 +521,7 @@ static void test_bad_values(void **state)
         {"node:\n  domain: 233\n", 2, "node.domain", "233 is out of range 0..232"},
         {"node:\n  domain: -1\n", 2, "node.domain", "not a non-negative integer"},
         {"node:\n  threads: 65\n", 2, "node.threads", "out of range 0..64"},
+        {"node:\n  busy_poll: 2s\n", 2, "node.busy_poll", "out of range"},
         {"discovery:\n  port: 0\n", 2, "discovery.port", "out of range 1..65535"},
         {"discovery:\n  port: 70000\n", 2, "discovery.port", "out of range"},
         {"discovery:\n  ttl: 1.5\n", 2, "discovery.ttl", "not a non-negative integer"},
@@ -587,7 +590,8 @@ static void test_unknown_keys(void **state)
          "did you mean \"discovery.heartbeat\"?"},
         {"heartbeat: 1s\n", 1, "heartbeat", "did you mean \"discovery.heartbeat\"?"},
         /* nothing close: list what is there */
-        {"node:\n  colour: blue\n", 2, "node.colour", "unknown key (known: name, domain, threads)"},
+        {"node:\n  colour: blue\n", 2, "node.colour",
+         "unknown key (known: name, domain, threads, busy_poll)"},
         {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, log"},
         {"qos:\n  /a: {histroy: 3}\n", 2, "qos[/a].histroy", "did you mean \"history\"?"},
     };

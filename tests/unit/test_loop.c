@@ -454,6 +454,72 @@ static void test_embed_timer_wakes_outer_poll(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* Busy polling (struct ax_loop_options.busy_poll_ns): I/O, timers and the
+ * step's timeout all end the polling phase. The poll window here is 10 s,
+ * so a phase that ignored them would hold a step for 10 s; 5 s is the
+ * bound asserted. */
+static ax_loop *new_busy_loop(void)
+{
+    struct ax_loop_options o;
+    ax_loop_options_init(&o);
+    o.busy_poll_ns = -1;
+    ax_loop *loop = NULL;
+    assert_int_equal(ax_loop_new(&loop, &o), AX_EINVAL);
+    o.busy_poll_ns = 10 * AX_NS_PER_S;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, &o));
+    return loop;
+}
+
+static void *busy_writer(void *arg)
+{
+    write_all(*(int *)arg, "ping", 4);
+    return NULL;
+}
+
+static void test_busy_poll_ends_on_io_timer_and_timeout(void **state)
+{
+    (void)state;
+    ax_loop *loop = new_busy_loop();
+
+    /* I/O written by another thread while the loop polls. */
+    int sv[2];
+    make_socketpair(sv);
+    struct reader r = {.chunk = 100, .budget = 1000, .park = true};
+    AX_OK_OR_FAIL(ax_io_init(loop, &r.io, sv[0], AX_IO_READABLE, reader_cb, &r));
+    pthread_t th;
+    int64_t t0 = ax_clock_mono_ns();
+    assert_int_equal(pthread_create(&th, NULL, busy_writer, &sv[1]), 0);
+    while (r.total < 4 && ax_clock_mono_ns() - t0 < 5 * AX_NS_PER_S)
+        assert_true(ax_loop_step(loop, -1) >= 0);
+    pthread_join(th, NULL);
+    assert_int_equal(r.total, 4);
+
+    /* A timer that falls due while the loop polls. */
+    int fired = 0;
+    ax_timer t;
+    AX_OK_OR_FAIL(ax_timer_init(loop, &t, embed_timer_cb, &fired));
+    AX_OK_OR_FAIL(ax_timer_start(&t, 20 * AX_NS_PER_MS, 0));
+    t0 = ax_clock_mono_ns();
+    while (!fired && ax_clock_mono_ns() - t0 < 5 * AX_NS_PER_S)
+        assert_true(ax_loop_step(loop, -1) >= 0);
+    assert_int_equal(fired, 1);
+    assert_true(ax_clock_mono_ns() - t0 < 5 * AX_NS_PER_S);
+
+    /* Nothing at all: the step's own timeout bounds the polling. */
+    t0 = ax_clock_mono_ns();
+    assert_int_equal(ax_loop_step(loop, 20), 0);
+    int64_t took = ax_clock_mono_ns() - t0;
+    assert_true(took >= 20 * AX_NS_PER_MS);
+    assert_true(took < 5 * AX_NS_PER_S);
+    assert_int_equal(r.total, 4);
+
+    ax_timer_stop(&t); /* fired: a no-op, for symmetry with the start */
+    ax_io_close(&r.io, count_close);
+    AX_STEP_UNTIL(loop, r.closed, 1000);
+    close(sv[1]);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 static void test_free_refuses_open_handles(void **state)
 {
     (void)state;
@@ -521,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_close_in_callback_same_batch_fd_reuse),
         cmocka_unit_test(test_embed_fd_wakes_outer_poll),
         cmocka_unit_test(test_embed_timer_wakes_outer_poll),
+        cmocka_unit_test(test_busy_poll_ends_on_io_timer_and_timeout),
         cmocka_unit_test(test_free_refuses_open_handles),
         cmocka_unit_test(test_error_table),
     };

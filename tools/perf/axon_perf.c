@@ -6,6 +6,7 @@
  *   axon_perf sub  [--topic T] [--secs S] [--domain D]
  *   axon_perf ping [--size N] [--count N] [--domain D]
  *   axon_perf pong [--domain D]
+ *   (pub, sub, ping, pong: --busy-poll US sets node.busy_poll)
  *   axon_perf bench [--quick] [--sizes LIST] [--secs S] [--subs N] [--tests LIST]
  *
  * pub/sub/ping/pong run one side each (start them in two terminals); they
@@ -16,7 +17,8 @@
  *   thr     one-way throughput for each size, 1 subscriber, lossless
  *           (publish() backpressure: AX_EAGAIN is retried, never dropped)
  *   fanout  1 KiB to --subs subscriber processes (default 8)
- *   lat     64-byte ping-pong round trips
+ *   lat     64-byte ping-pong round trips, twice: impl=axon (the default
+ *           configuration) and impl=axon_busypoll (node.busy_poll = 100 us)
  *   join    time from a subscriber process's start to its first message
  *
  * Nodes here run with node.threads = 0 and the publisher publishes from the
@@ -50,6 +52,9 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* node.busy_poll of every node this process makes (--busy-poll US). */
+static int64_t busy_poll_ns;
+
 static ax_node *node_new(const char *name)
 {
     struct ax_config c;
@@ -58,6 +63,7 @@ static ax_node *node_new(const char *name)
     ax_config_apply_env(&c, &err);
     snprintf(c.node_name, sizeof c.node_name, "%s-%d", name, (int)getpid());
     c.threads = 0;
+    c.busy_poll_ns = busy_poll_ns;
     c.log_level = AX_LOG_ERROR;
     if (domain_set)
         c.domain = domain;
@@ -434,7 +440,13 @@ static double pct(const int64_t *v, size_t n, double q)
     return (double)v[k - 1] / 1e3;
 }
 
-static void run_ping(const char *prefix, size_t size, long count, bool result_line)
+struct lat_result {
+    long samples;                    /* round trips measured (0: none) */
+    double p50, p99, p999, max, min; /* microseconds */
+    int64_t cpu_ns;                  /* this process's CPU over the samples */
+};
+
+static void run_ping(const char *prefix, size_t size, long count, struct lat_result *res)
 {
     ax_node *n = node_new("perf-ping");
     char ping[96], pong[96];
@@ -455,7 +467,10 @@ static void run_ping(const char *prefix, size_t size, long count, bool result_li
     uint8_t *buf = calloc(1, size < 8 ? 8 : size);
     int64_t *rtt = malloc(sizeof(int64_t) * (size_t)count);
     long warm = count / 10 < 500 ? count / 10 : 500, n_ok = 0;
+    int64_t cpu0 = 0;
     for (long i = -warm; i < count && !stop; i++) {
+        if (i == 0)
+            cpu0 = ax_clock_cpu_ns();
         uint64_t want = pongs + 1;
         fill(buf, size, (uint64_t)(i + warm + 1));
         int64_t t0 = ax_clock_mono_ns();
@@ -468,23 +483,17 @@ static void run_ping(const char *prefix, size_t size, long count, bool result_li
         if (i >= 0)
             rtt[n_ok++] = ax_clock_mono_ns() - t0;
     }
+    memset(res, 0, sizeof *res);
     if (n_ok) {
         qsort(rtt, (size_t)n_ok, sizeof *rtt, cmp_i64);
-        if (result_line)
-            printf("RESULT impl=axon test=lat size=%zu samples=%ld p50_us=%.1f p99_us=%.1f "
-                   "p999_us=%.1f max_us=%.1f min_us=%.1f check=%s\n",
-                   size, n_ok, pct(rtt, (size_t)n_ok, 0.5), pct(rtt, (size_t)n_ok, 0.99),
-                   pct(rtt, (size_t)n_ok, 0.999), (double)rtt[n_ok - 1] / 1e3, (double)rtt[0] / 1e3,
-                   n_ok == count ? "ok" : "FAIL");
-        else
-            printf("ping %zu B: %ld round trips: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max "
-                   "%.1f us\n",
-                   size, n_ok, pct(rtt, (size_t)n_ok, 0.5), pct(rtt, (size_t)n_ok, 0.99),
-                   pct(rtt, (size_t)n_ok, 0.999), (double)rtt[n_ok - 1] / 1e3);
-    } else {
-        printf("RESULT impl=axon test=lat size=%zu check=FAIL error=no_samples\n", size);
+        res->samples = n_ok;
+        res->p50 = pct(rtt, (size_t)n_ok, 0.5);
+        res->p99 = pct(rtt, (size_t)n_ok, 0.99);
+        res->p999 = pct(rtt, (size_t)n_ok, 0.999);
+        res->max = (double)rtt[n_ok - 1] / 1e3;
+        res->min = (double)rtt[0] / 1e3;
+        res->cpu_ns = ax_clock_cpu_ns() - cpu0;
     }
-    fflush(stdout);
     free(rtt);
     free(buf);
     ax_sub_free(s);
@@ -492,13 +501,17 @@ static void run_ping(const char *prefix, size_t size, long count, bool result_li
     ax_node_destroy(n);
 }
 
-static void bench_lat(const struct opts *o)
+/* One ping-pong run: the pong side in a child process. @busy_ns is
+ * node.busy_poll on both sides; the CPU per round trip counts both. */
+static void bench_lat(const struct opts *o, const char *impl, int64_t busy_ns)
 {
     char prefix[64];
-    snprintf(prefix, sizeof prefix, "/perf/lat/%d", (int)getpid());
+    snprintf(prefix, sizeof prefix, "/perf/lat/%d/%s", (int)getpid(), impl);
+    busy_poll_ns = busy_ns;
     int r[2];
     if (pipe(r) < 0)
         exit(1);
+    int64_t cpuc0 = cpu_children_ns();
     pid_t pid = fork();
     if (pid == 0) {
         close(r[0]);
@@ -510,10 +523,26 @@ static void bench_lat(const struct opts *o)
     if (read(r[0], &c, 1) != 1)
         exit(1);
     close(r[0]);
-    run_ping(prefix, 64, o->quick ? 5000 : 20000, true);
+    long count = o->quick ? 5000 : 20000;
+    struct lat_result res;
+    run_ping(prefix, 64, count, &res);
     kill(pid, SIGTERM);
     int st;
     waitpid(pid, &st, 0);
+    busy_poll_ns = 0;
+    /* The child's CPU covers its whole life (start-up and matching too):
+     * a slight overestimate, the same for both rows. */
+    int64_t cpu = res.cpu_ns + (cpu_children_ns() - cpuc0);
+    if (res.samples)
+        printf("RESULT impl=%s test=lat size=64 samples=%ld p50_us=%.1f p99_us=%.1f "
+               "p999_us=%.1f max_us=%.1f min_us=%.1f cpu_us_per_rt=%.2f busy_poll_us=%.0f "
+               "check=%s\n",
+               impl, res.samples, res.p50, res.p99, res.p999, res.max, res.min,
+               (double)cpu / 1e3 / (double)res.samples, (double)busy_ns / 1e3,
+               res.samples == count ? "ok" : "FAIL");
+    else
+        printf("RESULT impl=%s test=lat size=64 check=FAIL error=no_samples\n", impl);
+    fflush(stdout);
 }
 
 /* Time from a subscriber process's start to its first message, with a
@@ -634,8 +663,10 @@ static int bench(int argc, char **argv)
             bench_thr(&o, "thr", o.sizes[i], 1);
     if (strstr(o.tests, "fanout"))
         bench_thr(&o, "fanout", 1024, o.subs);
-    if (strstr(o.tests, "lat"))
-        bench_lat(&o);
+    if (strstr(o.tests, "lat")) {
+        bench_lat(&o, "axon", 0);
+        bench_lat(&o, "axon_busypoll", 100 * AX_NS_PER_US);
+    }
     if (strstr(o.tests, "join"))
         bench_join(&o);
     return 0;
@@ -735,6 +766,8 @@ static void usage(void)
            "  axon_perf pong [--secs S] [--domain D]\n"
            "  axon_perf bench [--quick] [--sizes 64,1k,1m] [--secs S] [--subs N]\n"
            "                  [--tests thr,fanout,lat,join]\n"
+           "pub, sub, ping and pong take --busy-poll US (node.busy_poll: poll this long\n"
+           "before sleeping; default 0). bench measures lat both without and with 100 us.\n"
            "example: axon_perf sub & axon_perf pub --size 1k --rate 1000\n");
 }
 
@@ -755,8 +788,9 @@ int main(int argc, char **argv)
     double rate = 0, secs = 0;
     long count = 10000;
     static const struct option opts[] = {
-        {"topic", 1, 0, 't'}, {"size", 1, 0, 's'},   {"rate", 1, 0, 'r'}, {"secs", 1, 0, 'S'},
-        {"count", 1, 0, 'c'}, {"domain", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"topic", 1, 0, 't'},     {"size", 1, 0, 's'},  {"rate", 1, 0, 'r'},
+        {"secs", 1, 0, 'S'},      {"count", 1, 0, 'c'}, {"domain", 1, 0, 'd'},
+        {"busy-poll", 1, 0, 'b'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     int o;
     optind = 2;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -780,6 +814,9 @@ int main(int argc, char **argv)
             domain = (uint32_t)atol(optarg);
             domain_set = true;
             break;
+        case 'b':
+            busy_poll_ns = (int64_t)(atof(optarg) * 1e3);
+            break;
         case 'h':
             usage();
             return 0;
@@ -793,7 +830,16 @@ int main(int argc, char **argv)
     if (strcmp(mode, "sub") == 0)
         return run_sub(topic, secs);
     if (strcmp(mode, "ping") == 0) {
-        run_ping("/perf/pp", size, count, false);
+        struct lat_result res;
+        run_ping("/perf/pp", size, count, &res);
+        if (!res.samples) {
+            printf("ping %zu B: no round trip (is `axon_perf pong` running?)\n", size);
+            return 1;
+        }
+        printf("ping %zu B: %ld round trips: p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
+               "us, CPU %.1f us per round trip (this side)\n",
+               size, res.samples, res.p50, res.p99, res.p999, res.max,
+               (double)res.cpu_ns / 1e3 / (double)res.samples);
         return 0;
     }
     if (strcmp(mode, "pong") == 0) {
