@@ -71,7 +71,7 @@ struct ax__disc {
 
     char unicast_str[64];
     ax_timer hb_timer, refresh_timer, soon_timer;
-    int64_t last_full;
+    int64_t full_tat; /* rate limit of full rounds: see ax__disc_schedule_full */
     uint64_t seq;
     bool stopped;
 

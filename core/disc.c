@@ -18,7 +18,10 @@
  * Traffic: a heartbeat every discovery.heartbeat (tiny: generation and
  * page count), every page of our endpoint set every discovery.refresh, and
  * all pages soon after a change or when another node joins or asks
- * (StateRequest), rate-limited to one full round per 50 ms.
+ * (StateRequest), rate-limited to one full round per 50 ms on average with
+ * a burst of FULL_BURST: a node that has just started (and sent its own
+ * rounds) still answers the next joiners within FULL_COALESCE, while a
+ * launch of dozens of nodes cannot make it send more than 20 rounds/s.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +44,7 @@
 #define LOG_MODULE        "disc"
 #define FULL_MIN_INTERVAL (50 * AX_NS_PER_MS)
 #define FULL_COALESCE     (5 * AX_NS_PER_MS)
+#define FULL_BURST        4
 #define REQUEST_INTERVAL  (250 * AX_NS_PER_MS)
 /* The repeated field's max_count (control.options): a page never exceeds it. */
 #define AX__EP_PER_PAGE_MAX                                                                        \
@@ -257,7 +261,10 @@ static void send_full(struct ax__disc *d)
     if (!d->stopped && compose(d) == 0)
         for (uint32_t p = 0; p < d->npages; p++)
             send_page(d, p);
-    d->last_full = ax_clock_mono_ns();
+    /* The rate limit as a virtual schedule (GCRA): each round moves it one
+     * interval on from now or from where it was, whichever is later. */
+    int64_t now = ax_clock_mono_ns();
+    d->full_tat = (d->full_tat > now ? d->full_tat : now) + FULL_MIN_INTERVAL;
     pthread_mutex_unlock(&n->lock);
 }
 
@@ -296,8 +303,10 @@ void ax__disc_schedule_full(struct ax__disc *d)
         return;
     int64_t now = ax_clock_mono_ns();
     int64_t at = now + FULL_COALESCE;
-    if (d->last_full + FULL_MIN_INTERVAL > at)
-        at = d->last_full + FULL_MIN_INTERVAL;
+    /* The schedule may run up to FULL_BURST - 1 intervals ahead of now. */
+    int64_t earliest = d->full_tat - (FULL_BURST - 1) * FULL_MIN_INTERVAL;
+    if (earliest > at)
+        at = earliest;
     ax_timer_start_at(&d->soon_timer, at, 0);
 }
 

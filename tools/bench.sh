@@ -111,7 +111,7 @@ if [ -s "$errors" ]; then
   sed 's/^/#   /' "$errors" >&2
 fi
 if [ -n "$keep" ]; then
-  grep '^RESULT ' "$results" >"$keep" || true
+  grep -E '^(RESULT|JOIN) ' "$results" >"$keep" || true
 fi
 
 pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
@@ -224,3 +224,8 @@ END {
     }
   }
 }'
+if grep -q '^JOIN ' "$results"; then
+  echo ""
+  echo "== subscriber start to first message (one line per round) =="
+  grep '^JOIN ' "$results" | cut -d' ' -f2-
+fi

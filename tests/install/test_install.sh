@@ -2,7 +2,8 @@
 # Install axon from a build tree into a fresh prefix and build two
 # applications against the installed copy only: the CMake consumer
 # (find_package(axon), its own protobuf-c type) and a one-file program
-# compiled with the flags pkg-config gives for axon.pc.
+# compiled with the flags pkg-config gives for axon.pc. The installed
+# `axon` tool must run from the prefix as it is (no LD_LIBRARY_PATH).
 #   test_install.sh <axon build dir> <work dir> [extra C flags...]
 set -euo pipefail
 build=$1
@@ -14,6 +15,12 @@ rm -rf "$work"
 mkdir -p "$work"
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+if ! env -u LD_LIBRARY_PATH "$prefix/bin/axon" --help >"$work/axon-help.log" 2>&1; then
+  echo "test_install: the installed axon does not run:" >&2
+  cat "$work/axon-help.log" >&2
+  exit 1
+fi
+grep -q "axon" "$work/axon-help.log"
 
 cmake -S "$here/consumer" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_C_FLAGS="-Wall -Wextra -Werror $extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" \
