@@ -137,6 +137,26 @@ struct ax__link {
     uint64_t last_seq; /* 0: nothing yet */
     bool matched;
     bool removed; /* the publisher left; free when the connection is gone */
+    /* History replays (sub.c, "history replays"). A transient-local
+     * subscription that joins after this link's first SUBSCRIBE waits here,
+     * taking no live data, until the replay that serves it is over. */
+    struct ax__replay *replay;
+    size_t nreplay, replay_cap;
+    bool resubscribing;     /* a SUBSCRIBE sent on the ACTIVE link awaits its ACK */
+    uint64_t replay_end;    /* frames numbered below this are history (0: none) */
+    uint64_t replay_floor;  /* history above this also goes to the others */
+    struct ax_qos sent_qos; /* what the last SUBSCRIBE asked for */
+};
+
+enum ax__replay_state {
+    AX__REPLAY_WAITING,   /* not yet in a SUBSCRIBE */
+    AX__REPLAY_ASKED,     /* in a SUBSCRIBE whose ACK has not come */
+    AX__REPLAY_REPLAYING, /* its ACK came: history frames are for it */
+};
+
+struct ax__replay {
+    struct ax_sub *sub;
+    enum ax__replay_state state;
 };
 
 /* Publisher side: one connection from a subscribing node. */

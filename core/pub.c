@@ -428,6 +428,49 @@ static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, i
     ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_GRACEFUL, code);
 }
 
+/* The subscriber's QoS sets this connection's queue: reliable gets the
+ * configured bounds, best effort its history depth; its overload policy
+ * decides what a full queue drops. */
+static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_ctl_Subscribe *m)
+{
+    if (m->has_qos)
+        qos_from_wire(&ps->qos, &m->qos);
+    else
+        ps->qos = AX_QOS_DEFAULT;
+    const struct ax_config *cfg = &pub->node->cfg;
+    ax_tcp_conn_set_overload(ps->conn, ps->qos.overload);
+    ax_tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
+                                 ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
+                                                                    : ps->qos.history);
+}
+
+/* SUBSCRIBE_ACK, then (when @history) the kept messages, oldest first,
+ * with their original numbers. Both go behind whatever live data is
+ * already queued, so the subscriber sees: live data, ACK, history (every
+ * number below the ACK's next_seq), live data again. */
+static void accept_subscribe(struct ax__psub *ps, struct ax_pub *pub, bool history)
+{
+    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
+    ack.publisher_id = pub->ep.id;
+    snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
+    ack.type_hash.size = AX_TYPE_HASH_SIZE;
+    memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
+    ack.has_qos = true;
+    qos_to_wire(&ack.qos, &pub->ep.qos);
+    ack.next_seq = atomic_load(&pub->seq) + 1;
+    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
+    if (!history || ps->qos.durability != AX_TRANSIENT_LOCAL || !pub->history)
+        return;
+    for (uint32_t k = 0; k < pub->hist_len; k++) {
+        ax_buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
+        if (!b)
+            continue;
+        struct ax_frame_hdr h = {
+            .type = AX_FRAME_DATA, .stream = pub->ep.id, .seq = b->qseq, .timestamp_ns = b->qts};
+        ax_tcp_conn_send(ps->conn, &h, b);
+    }
+}
+
 static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
 {
     axon_ctl_Subscribe m = axon_ctl_Subscribe_init_zero;
@@ -438,9 +481,17 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         return;
     }
     if (ps->pub) {
-        AX_LOG_W(LOG_MODULE, "%s: second SUBSCRIBE on one connection; closing",
-                 ax_tcp_conn_peer(ps->conn));
-        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        /* Again on an established connection: the subscribing node's
+         * subscriptions changed. Same publisher and type, or nothing. */
+        if (m.publisher_id != ps->pub->ep.id || m.type_hash.size != AX_TYPE_HASH_SIZE ||
+            !ax__same_type(ps->pub->ep.type_hash, m.type_hash.bytes)) {
+            AX_LOG_W(LOG_MODULE, "%s: SUBSCRIBE again for another publisher or type; closing",
+                     ax_tcp_conn_peer(ps->conn));
+            ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+            return;
+        }
+        apply_qos(ps, ps->pub, &m);
+        accept_subscribe(ps, ps->pub, m.replay);
         return;
     }
     struct ax_pub *pub = find_pub(ps->shard, m.publisher_id);
@@ -472,46 +523,11 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         pub->psubs = nps;
         pub->psubs_cap = cap;
     }
-    /* The subscriber's QoS sets this connection's queue: reliable gets the
-     * configured bounds, best effort its history depth; its overload policy
-     * decides what a full queue drops. */
-    if (m.has_qos)
-        qos_from_wire(&ps->qos, &m.qos);
-    else
-        ps->qos = AX_QOS_DEFAULT;
-    const struct ax_config *cfg = &pub->node->cfg;
-    ax_tcp_conn_set_overload(ps->conn, ps->qos.overload);
-    ax_tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
-                                 ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
-                                                                    : ps->qos.history);
+    apply_qos(ps, pub, &m);
     ps->pub = pub;
     pub->psubs[pub->npsubs++] = ps;
     atomic_fetch_add(&pub->ctr.connections, 1);
-
-    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
-    ack.publisher_id = pub->ep.id;
-    snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
-    ack.type_hash.size = AX_TYPE_HASH_SIZE;
-    memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
-    ack.has_qos = true;
-    qos_to_wire(&ack.qos, &pub->ep.qos);
-    ack.next_seq = atomic_load(&pub->seq) + 1;
-    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
-
-    /* A transient-local subscriber of a transient-local publisher gets the
-     * kept messages first, oldest first, with their original numbers. */
-    if (ps->qos.durability == AX_TRANSIENT_LOCAL && pub->history) {
-        for (uint32_t k = 0; k < pub->hist_len; k++) {
-            ax_buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
-            if (!b)
-                continue;
-            struct ax_frame_hdr h = {.type = AX_FRAME_DATA,
-                                     .stream = pub->ep.id,
-                                     .seq = b->qseq,
-                                     .timestamp_ns = b->qts};
-            ax_tcp_conn_send(ps->conn, &h, b);
-        }
-    }
+    accept_subscribe(ps, pub, true);
     char text[160];
     snprintf(text, sizeof text, "%s: subscriber node '%s' connected from %s", pub->ep.topic,
              ps->node_name, ax_tcp_conn_peer(ps->conn));

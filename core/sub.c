@@ -116,10 +116,30 @@ void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax_buf
     deliver_all(t, pub->ep.type_hash, &m);
 }
 
+static void replay_finish(struct ax__link *l);
+static bool replay_wants(const struct ax__link *l, const struct ax_sub *s, uint64_t seq);
+static bool replay_pending(const struct ax__link *l, const struct ax_sub *s);
+
 static void deliver_remote(struct ax__link *l, const struct ax_frame_hdr *h, const uint8_t *payload)
 {
     struct ax__topic *t = l->topic;
-    if (l->last_seq && h->seq > l->last_seq + 1) {
+    struct ax_msg m = {.data = payload,
+                       .len = h->payload_len,
+                       .topic = t->name,
+                       .type_name = l->pub.type_name,
+                       .seq = h->seq,
+                       .source_ns = h->timestamp_ns,
+                       .received_ns = ax_clock_real_ns(),
+                       .publisher_node = l->pub.node_id,
+                       .publisher_id = l->pub.id};
+    bool history = false;
+    if (l->replay_end) {
+        if (h->seq < l->replay_end)
+            history = true; /* no gap check: history is numbered below the live data */
+        else
+            replay_finish(l);
+    }
+    if (!history && l->last_seq && h->seq > l->last_seq + 1) {
         uint64_t missing = h->seq - l->last_seq - 1;
         struct ax_pubsub_event ev;
         event_init(&ev, AX_PS_GAP, l);
@@ -137,18 +157,19 @@ static void deliver_remote(struct ax__link *l, const struct ax_frame_hdr *h, con
         ax__topic_iter_end(t);
         emit_to_subs(t, l->pub.type_hash, &ev);
     }
-    if (h->seq > l->last_seq)
+    if (h->seq > l->last_seq) /* history too: it is the floor of the next replay */
         l->last_seq = h->seq;
-    struct ax_msg m = {.data = payload,
-                       .len = h->payload_len,
-                       .topic = t->name,
-                       .type_name = l->pub.type_name,
-                       .seq = h->seq,
-                       .source_ns = h->timestamp_ns,
-                       .received_ns = ax_clock_real_ns(),
-                       .publisher_node = l->pub.node_id,
-                       .publisher_id = l->pub.id};
-    deliver_all(t, l->pub.type_hash, &m);
+    ax__topic_iter_begin(t);
+    for (size_t i = 0; i < t->nsubs; i++) {
+        struct ax_sub *s = t->subs[i];
+        if (!s || atomic_load_explicit(&s->closed, memory_order_relaxed) ||
+            !ax__same_type(s->ep.type_hash, l->pub.type_hash))
+            continue;
+        if (history ? !replay_wants(l, s, h->seq) : replay_pending(l, s))
+            continue;
+        deliver_to(s, &m);
+    }
+    ax__topic_iter_end(t);
 }
 
 int ax_msg_unpack(const struct ax_msg *msg, const ProtobufCMessageDescriptor *desc,
@@ -227,28 +248,168 @@ static void wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *
         *q = AX_QOS_DEFAULT;
 }
 
-static void link_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+/* ---- history replays ----
+ *
+ * A transient-local subscription gets the publisher's kept messages when
+ * its link's SUBSCRIBE asks for them. One that joins after the link's
+ * SUBSCRIBE went out goes on the link's replay list, and the link sends
+ * SUBSCRIBE again with `replay` set (one at a time). The publisher answers
+ * on the same connection with SUBSCRIBE_ACK (next_seq) and its history,
+ * behind the live data already queued. So after an ACK, frames numbered
+ * below its next_seq are history: they go to the subscriptions that ACK
+ * serves (REPLAYING), and to the link's other transient-local
+ * subscriptions only above replay_floor (what they missed while the link
+ * was down); nobody gets a message twice. A subscription on the list takes
+ * no live data until its replay is over, so it sees the history first and
+ * in order, then the live data. */
+
+static struct ax__replay *replay_find(const struct ax__link *l, const struct ax_sub *s)
 {
-    struct ax__link *l = user;
-    (void)peer;
-    l->state = LINK_HANDSHAKE;
+    for (size_t i = 0; i < l->nreplay; i++)
+        if (l->replay[i].sub == s)
+            return &l->replay[i];
+    return NULL;
+}
+
+static bool replay_pending(const struct ax__link *l, const struct ax_sub *s)
+{
+    return l->nreplay && replay_find(l, s) != NULL;
+}
+
+static bool replay_wants(const struct ax__link *l, const struct ax_sub *s, uint64_t seq)
+{
+    const struct ax__replay *r = replay_find(l, s);
+    if (r)
+        return r->state == AX__REPLAY_REPLAYING;
+    return s->ep.qos.durability == AX_TRANSIENT_LOCAL && seq > l->replay_floor;
+}
+
+/* Drop the entries in @state (keeping the order of the rest). */
+static void replay_drop(struct ax__link *l, enum ax__replay_state state)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->nreplay; i++)
+        if (l->replay[i].state != state)
+            l->replay[k++] = l->replay[i];
+    l->nreplay = k;
+}
+
+/* The replay in progress is over: its subscriptions take live data now. */
+static void replay_finish(struct ax__link *l)
+{
+    replay_drop(l, AX__REPLAY_REPLAYING);
+    l->replay_end = 0;
+}
+
+static void replay_forget(struct ax__link *l, const struct ax_sub *s)
+{
+    struct ax__replay *r = replay_find(l, s);
+    if (r)
+        *r = l->replay[--l->nreplay];
+}
+
+static bool qos_differs(const struct ax_qos *a, const struct ax_qos *b)
+{
+    return a->reliability != b->reliability || a->durability != b->durability ||
+           a->overload != b->overload || a->history != b->history;
+}
+
+static void send_subscribe(struct ax__link *l, bool replay)
+{
     axon_ctl_Subscribe m = axon_ctl_Subscribe_init_zero;
     m.publisher_id = l->pub.id;
     snprintf(m.topic, sizeof m.topic, "%s", l->topic->name);
     snprintf(m.type_name, sizeof m.type_name, "%s", l->pub.type_name);
     m.type_hash.size = AX_TYPE_HASH_SIZE;
     memcpy(m.type_hash.bytes, l->pub.type_hash, AX_TYPE_HASH_SIZE);
+    struct ax_qos *q = &l->sent_qos;
+    wanted_qos(l->topic, l->pub.type_hash, q);
+    m.has_qos = true;
+    m.qos.reliability = q->reliability;
+    m.qos.durability = q->durability;
+    m.qos.overload = q->overload;
+    m.qos.history = q->history;
+    m.qos.deadline_ns = q->deadline_ns;
+    m.qos.lifespan_ns = q->lifespan_ns;
+    m.last_seq = l->last_seq;
+    m.replay = replay;
+    for (size_t i = 0; i < l->nreplay; i++)
+        if (l->replay[i].state == AX__REPLAY_WAITING)
+            l->replay[i].state = AX__REPLAY_ASKED;
+    int rc = ax_tcp_conn_send_pb(l->conn, AX_FRAME_SUBSCRIBE, axon_ctl_Subscribe_fields, &m);
+    if (rc < 0) { /* no ACK would come: start over on a new connection */
+        AX_LOG_W(LOG_MODULE, "%s: cannot send SUBSCRIBE to '%s': %s", l->topic->name,
+                 l->pub.node_name, ax_strerror(rc));
+        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, rc);
+    }
+}
+
+/* On an ACTIVE link: ask again when a subscription waits for history or
+ * the node now wants a stricter QoS than the last SUBSCRIBE said. */
+static void maybe_resubscribe(struct ax__link *l)
+{
+    if (l->state != LINK_ACTIVE || l->resubscribing || !l->conn || l->removed)
+        return;
+    bool waiting = false;
+    for (size_t i = 0; i < l->nreplay; i++)
+        waiting = waiting || l->replay[i].state == AX__REPLAY_WAITING;
     struct ax_qos q;
     wanted_qos(l->topic, l->pub.type_hash, &q);
-    m.has_qos = true;
-    m.qos.reliability = q.reliability;
-    m.qos.durability = q.durability;
-    m.qos.overload = q.overload;
-    m.qos.history = q.history;
-    m.qos.deadline_ns = q.deadline_ns;
-    m.qos.lifespan_ns = q.lifespan_ns;
-    m.last_seq = l->last_seq;
-    ax_tcp_conn_send_pb(c, AX_FRAME_SUBSCRIBE, axon_ctl_Subscribe_fields, &m);
+    if (!waiting && !qos_differs(&q, &l->sent_qos))
+        return;
+    l->resubscribing = true;
+    send_subscribe(l, waiting);
+}
+
+/* An ACK came (of the first SUBSCRIBE or a later one): the history behind
+ * it is for the subscriptions that SUBSCRIBE asked for. */
+static void replay_begin(struct ax__link *l, uint64_t next_seq, uint64_t floor)
+{
+    replay_finish(l);
+    for (size_t i = 0; i < l->nreplay; i++)
+        if (l->replay[i].state == AX__REPLAY_ASKED)
+            l->replay[i].state = AX__REPLAY_REPLAYING;
+    l->replay_end = next_seq;
+    l->replay_floor = floor;
+    maybe_resubscribe(l);
+}
+
+/* A subscription joined the topic while this link exists: it is matched
+ * at once if the link is, and asks for the history if transient-local. */
+static void link_sub_joined(struct ax__link *l, struct ax_sub *sub)
+{
+    if (l->matched) {
+        atomic_fetch_add(&sub->ctr.connections, 1);
+        struct ax_pubsub_event ev;
+        event_init(&ev, AX_PS_MATCHED, l);
+        snprintf(ev.text, sizeof ev.text, "%s: publisher on '%s' matched", l->topic->name,
+                 l->pub.node_name);
+        ax__emit(&sub->ev, sub, &ev);
+    }
+    if (sub->ep.qos.durability == AX_TRANSIENT_LOCAL && !replay_find(l, sub)) {
+        if (l->nreplay == l->replay_cap) {
+            size_t cap = l->replay_cap ? l->replay_cap * 2 : 4;
+            struct ax__replay *n = realloc(l->replay, cap * sizeof *n);
+            if (!n) {
+                AX_LOG_W(LOG_MODULE, "%s: out of memory: a new subscription gets live data only",
+                         l->topic->name);
+                return;
+            }
+            l->replay = n;
+            l->replay_cap = cap;
+        }
+        l->replay[l->nreplay++] = (struct ax__replay){sub, AX__REPLAY_WAITING};
+    }
+    maybe_resubscribe(l); /* not ACTIVE yet: its first SUBSCRIBE asks */
+}
+
+static void link_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+{
+    struct ax__link *l = user;
+    (void)c;
+    (void)peer;
+    l->state = LINK_HANDSHAKE;
+    send_subscribe(l, false); /* the first one gets the history if transient-local */
 }
 
 static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
@@ -278,6 +439,7 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
     }
     l->state = LINK_ACTIVE;
     l->backoff_ns = 0;
+    uint64_t floor = l->last_seq; /* history above it fills what was missed */
     /* Reconnected to the same publisher: what it sent meanwhile is lost. */
     if (l->last_seq && a.next_seq > l->last_seq + 1) {
         struct ax_pubsub_event ev;
@@ -339,6 +501,22 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
             emit_to_subs(t, l->pub.type_hash, &ev);
         }
     }
+    replay_begin(l, a.next_seq, floor);
+}
+
+/* The ACK of a SUBSCRIBE sent again on the ACTIVE link. */
+static void handle_reack(struct ax__link *l, const uint8_t *p, size_t n)
+{
+    axon_ctl_SubscribeAck a = axon_ctl_SubscribeAck_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(p, n);
+    l->resubscribing = false;
+    if (!pb_decode(&is, axon_ctl_SubscribeAck_fields, &a) || a.error) {
+        AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' did not take the renewed SUBSCRIBE: %s",
+                 l->topic->name, l->pub.node_name, a.error ? a.reason : "undecodable ACK");
+        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        return;
+    }
+    replay_begin(l, a.next_seq, l->last_seq);
 }
 
 static void link_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
@@ -348,6 +526,10 @@ static void link_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8
     (void)buf;
     if (h->type == AX_FRAME_SUBSCRIBE_ACK && l->state == LINK_HANDSHAKE) {
         handle_ack(l, payload, h->payload_len);
+        return;
+    }
+    if (h->type == AX_FRAME_SUBSCRIBE_ACK && l->state == LINK_ACTIVE && l->resubscribing) {
+        handle_reack(l, payload, h->payload_len);
         return;
     }
     if (h->type == AX_FRAME_DATA && l->state == LINK_ACTIVE && !l->removed) {
@@ -366,6 +548,12 @@ static void link_close(ax_tcp_conn *c, int status, void *user)
     struct ax__link *l = user;
     (void)c;
     l->conn = NULL;
+    /* A replay cut short: what it delivered stays delivered; who was still
+     * waiting for its ACK asks again on the next connection. */
+    l->resubscribing = false;
+    replay_finish(l);
+    for (size_t i = 0; i < l->nreplay; i++)
+        l->replay[i].state = AX__REPLAY_WAITING;
     if (status < 0 && !l->removed)
         set_last_error(l->topic, l->pub.type_hash, status);
     if (l->removed) {
@@ -436,6 +624,7 @@ static void link_free(struct ax__link *l)
             break;
         }
     }
+    free(l->replay);
     free(l);
     ax__topic_maybe_free(t);
 }
@@ -710,6 +899,11 @@ static void sub_attach(struct ax_sub *sub)
     }
     free(eps);
     free(nodes);
+
+    /* Links that were there before: history and QoS for the newcomer. */
+    for (size_t i = 0; i < t->nlinks; i++)
+        if (!t->links[i]->removed && ax__same_type(t->links[i]->pub.type_hash, sub->ep.type_hash))
+            link_sub_joined(t->links[i], sub);
 }
 
 static void attach_task(void *arg)
@@ -725,6 +919,8 @@ void ax__sub_free_now(struct ax_sub *sub)
     if (t) {
         ax__topic_iter_begin(t);
         ax__topic_remove_sub(t, sub);
+        for (size_t i = 0; i < t->nlinks; i++)
+            replay_forget(t->links[i], sub);
         for (size_t i = 0; i < t->npubs; i++) {
             struct ax_pub *pub = t->pubs[i];
             if (pub && ax__same_type(pub->ep.type_hash, sub->ep.type_hash))

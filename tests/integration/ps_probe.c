@@ -13,6 +13,10 @@
  *   PUBCOUNTERS messages=.. drops=a,b,c,d,e,f connections=..
  *   DONE received=.. bytes=.. order_errors=.. content_errors=.. gaps=..
  *        first=<counter> last=<counter> dropped_lifespan=..
+ *   DONE2 ...                             (the same for the second subscription)
+ * Commands on stdin: "report" (DONE now), "subscribe2" (a second
+ * subscription of the same topic in the same node, transient-local, with
+ * --history; it says DONE2 at --expect2 messages), "report2", "quit".
  * The probe exits when stdin closes (or "quit"), or at --timeout-ms.
  */
 #include <getopt.h>
@@ -50,6 +54,7 @@ struct stats {
 };
 
 static struct stats st = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static struct stats st2 = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* "subscribe2" */
 
 static void fill(uint8_t *p, size_t n, uint64_t counter)
 {
@@ -58,49 +63,50 @@ static void fill(uint8_t *p, size_t n, uint64_t counter)
         p[i] = (uint8_t)(counter * 13 + i);
 }
 
-static void say_done(void)
+/* Called with @s->mu held. */
+static void say_done(const struct stats *s)
 {
-    say("DONE received=%llu bytes=%llu order_errors=%llu content_errors=%llu first=%llu last=%llu",
-        (unsigned long long)st.received, (unsigned long long)st.bytes,
-        (unsigned long long)st.order_errors, (unsigned long long)st.content_errors,
-        (unsigned long long)st.first, (unsigned long long)st.last);
+    say("%s received=%llu bytes=%llu order_errors=%llu content_errors=%llu first=%llu last=%llu",
+        s == &st2 ? "DONE2" : "DONE", (unsigned long long)s->received, (unsigned long long)s->bytes,
+        (unsigned long long)s->order_errors, (unsigned long long)s->content_errors,
+        (unsigned long long)s->first, (unsigned long long)s->last);
 }
 
 static void on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
 {
     (void)sub;
-    (void)user;
+    struct stats *S = user;
     uint64_t c = 0;
     memcpy(&c, m->data, m->len < 8 ? m->len : 8);
-    pthread_mutex_lock(&st.mu);
-    if (st.received == 0)
-        st.first = c;
-    else if (c <= st.last)
-        st.order_errors++;
-    st.last = c;
-    st.received++;
-    st.bytes += m->len;
+    pthread_mutex_lock(&S->mu);
+    if (S->received == 0)
+        S->first = c;
+    else if (c <= S->last)
+        S->order_errors++;
+    S->last = c;
+    S->received++;
+    S->bytes += m->len;
     /* Every byte of small messages; a stride through large ones (the check
      * is about framing, and must not make a sanitized subscriber so slow
      * it stalls its own node). */
     size_t step = m->len > 65536 ? 4093 : 1;
     for (size_t i = 8; i < m->len; i += step) {
         if (m->data[i] != (uint8_t)(c * 13 + i)) {
-            st.content_errors++;
+            S->content_errors++;
             break;
         }
     }
     if (m->len > 8 && m->data[m->len - 1] != (uint8_t)(c * 13 + m->len - 1))
-        st.content_errors++;
-    bool finish = st.expect > 0 && (long)st.received == st.expect && !st.done_said;
+        S->content_errors++;
+    bool finish = S->expect > 0 && (long)S->received == S->expect && !S->done_said;
     if (finish)
-        st.done_said = true;
-    pthread_mutex_unlock(&st.mu);
+        S->done_said = true;
     if (finish)
-        say_done();
-    if (st.slow_us > 0) { /* a slow subscriber: its own node's thread stalls */
+        say_done(S);
+    pthread_mutex_unlock(&S->mu);
+    if (S->slow_us > 0) { /* a slow subscriber: its own node's thread stalls */
         struct pollfd none = {.fd = -1};
-        poll(&none, 0, (int)(st.slow_us / 1000));
+        poll(&none, 0, (int)(S->slow_us / 1000));
     }
 }
 
@@ -134,18 +140,15 @@ int main(int argc, char **argv)
     bool transient = false, best_effort = false;
     int overload = -1;
     long rcvbuf = 0, sndbuf = 0, queue_mib = 0;
-    static const struct option opts[] = {{"name", 1, 0, 'n'},        {"domain", 1, 0, 'd'},
-                                         {"role", 1, 0, 'r'},        {"topic", 1, 0, 't'},
-                                         {"type", 1, 0, 'T'},        {"raw", 1, 0, 'R'},
-                                         {"count", 1, 0, 'c'},       {"size", 1, 0, 's'},
-                                         {"rate", 1, 0, 'h'},        {"wait-subs", 1, 0, 'w'},
-                                         {"expect", 1, 0, 'e'},      {"slow-us", 1, 0, 'S'},
-                                         {"transient", 0, 0, 'L'},   {"history", 1, 0, 'H'},
-                                         {"best-effort", 0, 0, 'B'}, {"overload", 1, 0, 'o'},
-                                         {"deadline-ms", 1, 0, 'D'}, {"lifespan-ms", 1, 0, 'l'},
-                                         {"timeout-ms", 1, 0, 'x'},  {"rcvbuf", 1, 0, 'b'},
-                                         {"sndbuf", 1, 0, 'B' + 1},  {"queue-mib", 1, 0, 'Q'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"name", 1, 0, 'n'},       {"domain", 1, 0, 'd'},      {"role", 1, 0, 'r'},
+        {"topic", 1, 0, 't'},      {"type", 1, 0, 'T'},        {"raw", 1, 0, 'R'},
+        {"count", 1, 0, 'c'},      {"size", 1, 0, 's'},        {"rate", 1, 0, 'h'},
+        {"wait-subs", 1, 0, 'w'},  {"expect", 1, 0, 'e'},      {"slow-us", 1, 0, 'S'},
+        {"transient", 0, 0, 'L'},  {"history", 1, 0, 'H'},     {"best-effort", 0, 0, 'B'},
+        {"overload", 1, 0, 'o'},   {"deadline-ms", 1, 0, 'D'}, {"lifespan-ms", 1, 0, 'l'},
+        {"timeout-ms", 1, 0, 'x'}, {"rcvbuf", 1, 0, 'b'},      {"sndbuf", 1, 0, 'B' + 1},
+        {"queue-mib", 1, 0, 'Q'},  {"expect2", 1, 0, 'E'},     {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -184,6 +187,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             st.slow_us = atol(optarg);
+            break;
+        case 'E':
+            st2.expect = atol(optarg);
             break;
         case 'L':
             transient = true;
@@ -256,7 +262,7 @@ int main(int argc, char **argv)
 
     int64_t t0 = ax_clock_mono_ns();
     ax_pub *pub = NULL;
-    ax_sub *sub = NULL;
+    ax_sub *sub = NULL, *sub2 = NULL;
     if (strcmp(role, "pub") == 0) {
         struct ax_pub_options po;
         ax_pub_options_init(&po);
@@ -310,8 +316,8 @@ int main(int argc, char **argv)
         ax_sub_options_init(&so);
         so.qos = qos;
         so.on_event = on_event;
-        rc = type ? ax_sub_new(&sub, node, topic, type, on_msg, NULL, &so)
-                  : ax_sub_new_raw(&sub, node, topic, raw, on_msg, NULL, &so);
+        rc = type ? ax_sub_new(&sub, node, topic, type, on_msg, &st, &so)
+                  : ax_sub_new_raw(&sub, node, topic, raw, on_msg, &st, &so);
         if (rc < 0) {
             fprintf(stderr, "ps_probe: sub: %s\n", ax_strerror(rc));
             return 1;
@@ -325,10 +331,23 @@ int main(int argc, char **argv)
             char line[64];
             if (!fgets(line, sizeof line, stdin) || strncmp(line, "quit", 4) == 0)
                 break;
-            if (strncmp(line, "report", 6) == 0) {
+            if (strncmp(line, "report2", 7) == 0) {
+                pthread_mutex_lock(&st2.mu);
+                say_done(&st2);
+                pthread_mutex_unlock(&st2.mu);
+            } else if (strncmp(line, "report", 6) == 0) {
                 pthread_mutex_lock(&st.mu);
-                say_done();
+                say_done(&st);
                 pthread_mutex_unlock(&st.mu);
+            } else if (strncmp(line, "subscribe2", 10) == 0 && !sub2) {
+                struct ax_sub_options so;
+                ax_sub_options_init(&so);
+                so.qos = qos;
+                so.qos.durability = AX_TRANSIENT_LOCAL;
+                so.on_event = on_event;
+                rc = ax_sub_new_raw(&sub2, node, topic, raw, on_msg, &st2, &so);
+                if (rc < 0)
+                    say("ERROR subscribe2: %s", ax_strerror(rc));
             }
         }
         if (ax_clock_mono_ns() - t0 > timeout_ms * AX_NS_PER_MS) {
@@ -357,6 +376,8 @@ int main(int argc, char **argv)
         pthread_mutex_unlock(&st.mu);
         ax_sub_free(sub);
     }
+    if (sub2)
+        ax_sub_free(sub2);
     ax_node_destroy(node);
     ax_config_fini(&cfg);
     say("BYE");

@@ -147,6 +147,52 @@ static void test_late_joiner_gets_transient_local(void **state)
     proc_stop(&pub, 10000);
 }
 
+/* A transient-local subscription that joins a node which already receives
+ * the topic (so the connection exists) still gets the history, in order,
+ * while the node's other subscriptions get nothing twice and a volatile one
+ * gets nothing old. */
+static void test_joining_subscription_gets_history(void **state)
+{
+    (void)state;
+    struct proc pub, tl, vol;
+    start(&pub, "map-server", "pub", "--topic", "/map2", "--count", "10", "--transient",
+          "--history", "5", NULL);
+    assert_true(proc_wait_line(&pub, "PUBLISHED", NULL, T(20000), NULL, 0));
+    char line[512];
+    /* One node subscribed transient-local first: it has messages 6..10. */
+    start(&tl, "tl-node", "sub", "--topic", "/map2", "--transient", "--history", "5", "--expect",
+          "5", "--expect2", "5", NULL);
+    assert_true(proc_wait_line(&tl, "DONE", NULL, T(20000), line, sizeof line));
+    assert_int_equal(field_l(line, "first"), 6);
+    /* ... then a second subscription in the same node. */
+    assert_int_equal(write(tl.in_fd, "subscribe2\n", 11), 11);
+    if (!proc_wait_line(&tl, "DONE2", NULL, T(20000), line, sizeof line))
+        fail_msg("the joining subscription did not get the history");
+    assert_int_equal(field_l(line, "first"), 6);
+    assert_int_equal(field_l(line, "last"), 10);
+    assert_int_equal(field_l(line, "order_errors"), 0);
+    assert_int_equal(write(tl.in_fd, "report\n", 7), 7);
+    assert_true(proc_wait_line(&tl, "DONE", NULL, T(10000), line, sizeof line));
+    assert_int_equal(field_l(line, "received"), 5); /* nothing twice */
+
+    /* A node with a volatile subscription (no history asked for) ... */
+    start(&vol, "vol-node", "sub", "--topic", "/map2", "--history", "5", "--expect2", "5", NULL);
+    assert_true(proc_wait_line(&vol, "EVENT", "kind=matched", T(20000), NULL, 0));
+    /* ... gains a transient-local one: it asks again, on the same link. */
+    assert_int_equal(write(vol.in_fd, "subscribe2\n", 11), 11);
+    if (!proc_wait_line(&vol, "DONE2", NULL, T(20000), line, sizeof line))
+        fail_msg("the joining subscription did not get the history over an existing link");
+    assert_int_equal(field_l(line, "first"), 6);
+    assert_int_equal(field_l(line, "last"), 10);
+    assert_int_equal(field_l(line, "order_errors"), 0);
+    assert_int_equal(write(vol.in_fd, "report\n", 7), 7);
+    assert_true(proc_wait_line(&vol, "DONE", NULL, T(10000), line, sizeof line));
+    assert_int_equal(field_l(line, "received"), 0); /* volatile: nothing old */
+    proc_stop(&vol, 10000);
+    proc_stop(&tl, 10000);
+    proc_stop(&pub, 10000);
+}
+
 static void test_kill9_unmatched_then_restart_gap(void **state)
 {
     (void)state;
@@ -350,6 +396,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_100k_lossless_in_order),
         cmocka_unit_test(test_8mib_messages),
         cmocka_unit_test(test_late_joiner_gets_transient_local),
+        cmocka_unit_test(test_joining_subscription_gets_history),
         cmocka_unit_test(test_kill9_unmatched_then_restart_gap),
         cmocka_unit_test(test_type_mismatch_refused_on_both_sides),
         cmocka_unit_test(test_slow_subscriber_drop_oldest),
