@@ -374,10 +374,27 @@ static void replay_begin(struct ax__link *l, uint64_t next_seq, uint64_t floor)
     maybe_resubscribe(l);
 }
 
-/* A subscription joined the topic while this link exists: it is matched
- * at once if the link is, and asks for the history if transient-local. */
+/* A subscription joined the topic while this link exists: it asks for the
+ * history if transient-local, and is matched at once if the link is. The
+ * event comes last, after the link's bookkeeping. */
 static void link_sub_joined(struct ax__link *l, struct ax_sub *sub)
 {
+    if (sub->ep.qos.durability == AX_TRANSIENT_LOCAL && !replay_find(l, sub)) {
+        if (l->nreplay == l->replay_cap) {
+            size_t cap = l->replay_cap ? l->replay_cap * 2 : 4;
+            struct ax__replay *n = realloc(l->replay, cap * sizeof *n);
+            if (n) {
+                l->replay = n;
+                l->replay_cap = cap;
+            }
+        }
+        if (l->nreplay < l->replay_cap)
+            l->replay[l->nreplay++] = (struct ax__replay){sub, AX__REPLAY_WAITING};
+        else
+            AX_LOG_W(LOG_MODULE, "%s: out of memory: a new subscription gets live data only",
+                     l->topic->name);
+    }
+    maybe_resubscribe(l); /* not ACTIVE yet: its first SUBSCRIBE asks */
     if (l->matched) {
         atomic_fetch_add(&sub->ctr.connections, 1);
         struct ax_pubsub_event ev;
@@ -386,21 +403,6 @@ static void link_sub_joined(struct ax__link *l, struct ax_sub *sub)
                  l->pub.node_name);
         ax__emit(&sub->ev, sub, &ev);
     }
-    if (sub->ep.qos.durability == AX_TRANSIENT_LOCAL && !replay_find(l, sub)) {
-        if (l->nreplay == l->replay_cap) {
-            size_t cap = l->replay_cap ? l->replay_cap * 2 : 4;
-            struct ax__replay *n = realloc(l->replay, cap * sizeof *n);
-            if (!n) {
-                AX_LOG_W(LOG_MODULE, "%s: out of memory: a new subscription gets live data only",
-                         l->topic->name);
-                return;
-            }
-            l->replay = n;
-            l->replay_cap = cap;
-        }
-        l->replay[l->nreplay++] = (struct ax__replay){sub, AX__REPLAY_WAITING};
-    }
-    maybe_resubscribe(l); /* not ACTIVE yet: its first SUBSCRIBE asks */
 }
 
 static void link_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)

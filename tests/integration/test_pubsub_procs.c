@@ -178,8 +178,11 @@ static void test_joining_subscription_gets_history(void **state)
     /* A node with a volatile subscription (no history asked for) ... */
     start(&vol, "vol-node", "sub", "--topic", "/map2", "--history", "5", "--expect2", "5", NULL);
     assert_true(proc_wait_line(&vol, "EVENT", "kind=matched", T(20000), NULL, 0));
-    /* ... gains a transient-local one: it asks again, on the same link. */
+    /* ... gains a transient-local one: matched at once (the link is), and
+     * it asks again, on the same link. */
     assert_int_equal(write(vol.in_fd, "subscribe2\n", 11), 11);
+    if (!proc_wait_line(&vol, "EVENT", "kind=matched", T(10000), NULL, 0))
+        fail_msg("the joining subscription was not matched");
     if (!proc_wait_line(&vol, "DONE2", NULL, T(20000), line, sizeof line))
         fail_msg("the joining subscription did not get the history over an existing link");
     assert_int_equal(field_l(line, "first"), 6);
