@@ -28,6 +28,9 @@ struct ax__ep_counters {
     atomic_ullong gaps;
     atomic_uint connections;
     atomic_int last_error; /* subscriber: last connection error (AX_E*), 0: none */
+    /* publisher: its fullest connection's write queue, kept by its shard */
+    atomic_ullong queued_messages;
+    atomic_ullong queued_bytes;
 };
 
 /* A local publisher or subscription as discovery announces it. */

@@ -143,6 +143,8 @@ static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *sr
     c->gaps = v.gaps;
     c->connections = v.connections;
     c->last_error = (uint32_t)(v.last_error < 0 ? -v.last_error : 0);
+    c->queued_messages = v.queued_messages;
+    c->queued_bytes = v.queued_bytes;
     c->stamp_ns = v.stamp_ns;
 }
 
@@ -215,6 +217,7 @@ static int compose(struct ax__disc *d)
             worst.counters.drops[k] = UINT64_MAX;
         worst.counters.connections = UINT32_MAX;
         worst.counters.last_error = UINT32_MAX;
+        worst.counters.queued_messages = worst.counters.queued_bytes = UINT64_MAX;
         worst.counters.stamp_ns = INT64_MIN;
         size_t sz = 0;
         pb_get_encoded_size(&sz, axon_ctl_Endpoint_fields, &worst);

@@ -172,6 +172,8 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
         e->counters.gaps = w->counters.gaps;
         e->counters.connections = w->counters.connections;
         e->counters.last_error = -(int)(w->counters.last_error <= 100 ? w->counters.last_error : 0);
+        e->counters.queued_messages = w->counters.queued_messages;
+        e->counters.queued_bytes = w->counters.queued_bytes;
         e->counters.stamp_ns = w->counters.stamp_ns;
     }
     e->counters.received_ns = ax_clock_mono_ns();

@@ -130,6 +130,8 @@ void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_co
     out->gaps = atomic_load_explicit(&c->gaps, memory_order_relaxed);
     out->connections = atomic_load_explicit(&c->connections, memory_order_relaxed);
     out->last_error = atomic_load_explicit(&c->last_error, memory_order_relaxed);
+    out->queued_messages = atomic_load_explicit(&c->queued_messages, memory_order_relaxed);
+    out->queued_bytes = atomic_load_explicit(&c->queued_bytes, memory_order_relaxed);
     out->stamp_ns = out->received_ns = ax_clock_mono_ns();
 }
 

@@ -97,6 +97,25 @@ static void count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t
 
 /* ---- delivery (on the shard) ---- */
 
+/* Publish the fullest connection's queue in the counters (discovery
+ * announces them: `axon topic info` QUEUED). Called after each delivery,
+ * drop, drained queue and closed connection, so the figure is never older
+ * than the last change of any queue but a partial flush. */
+static void note_queue(struct ax_pub *pub)
+{
+    uint64_t m = 0, b = 0;
+    for (size_t i = 0; i < pub->npsubs; i++) {
+        uint64_t qm, qb;
+        ax_tcp_conn_queued(pub->psubs[i]->conn, &qm, &qb);
+        if (qm > m)
+            m = qm;
+        if (qb > b)
+            b = qb;
+    }
+    atomic_store_explicit(&pub->ctr.queued_messages, m, memory_order_relaxed);
+    atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
+}
+
 void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64_t ts)
 {
     (void)seq_unused;
@@ -116,6 +135,7 @@ void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64
             .type = AX_FRAME_DATA, .stream = pub->ep.id, .seq = seq, .timestamp_ns = ts};
         for (size_t i = 0; i < pub->npsubs; i++)
             ax_tcp_conn_send(pub->psubs[i]->conn, &h, buf); /* drops arrive via on_drop */
+        note_queue(pub);
     }
     if (pub->history) {
         uint32_t slot = pub->hist_next;
@@ -372,6 +392,7 @@ static void psub_remove_from_pub(struct ax__psub *ps)
     }
     atomic_fetch_sub(&pub->ctr.connections, 1);
     ps->pub = NULL;
+    note_queue(pub);
 }
 
 static void psub_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
@@ -592,8 +613,18 @@ static void psub_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n, vo
 {
     struct ax__psub *ps = user;
     (void)c;
-    if (ps->pub)
+    if (ps->pub) {
         count_drops(ps->pub, reason, n);
+        note_queue(ps->pub);
+    }
+}
+
+static void psub_drain(ax_tcp_conn *c, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)c;
+    if (ps->pub)
+        note_queue(ps->pub);
 }
 
 static void psub_close(ax_tcp_conn *c, int status, void *user)
@@ -613,8 +644,11 @@ static void psub_close(ax_tcp_conn *c, int status, void *user)
     free(ps);
 }
 
-static const struct ax_tcp_conn_callbacks psub_cbs = {
-    .on_ready = psub_ready, .on_frame = psub_frame, .on_drop = psub_drop, .on_close = psub_close};
+static const struct ax_tcp_conn_callbacks psub_cbs = {.on_ready = psub_ready,
+                                                      .on_frame = psub_frame,
+                                                      .on_drain = psub_drain,
+                                                      .on_drop = psub_drop,
+                                                      .on_close = psub_close};
 
 /* Connection options from the node's configuration (shared with sub.c). */
 void ax__conn_options(const ax_node *node, struct ax_tcp_conn_options *o)

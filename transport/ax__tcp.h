@@ -148,6 +148,10 @@ void ax_tcp_conn_set_queue_bounds(ax_tcp_conn *c, uint64_t bytes, uint32_t frame
 int ax_tcp_conn_send_pb(ax_tcp_conn *c, uint8_t type, const void *fields, const void *msg);
 
 void ax_tcp_conn_stats(const ax_tcp_conn *c, struct ax_tcp_stats *out);
+
+/* ax_tcp_conn_queued() - frames and bytes in the write queue now (the
+ * cheap part of ax_tcp_conn_stats(), for per-message use). Loop thread. */
+void ax_tcp_conn_queued(const ax_tcp_conn *c, uint64_t *frames, uint64_t *bytes);
 const char *ax_tcp_conn_peer(const ax_tcp_conn *c); /* "ip:port" */
 bool ax_tcp_conn_is_ready(const ax_tcp_conn *c);
 bool ax_tcp_conn_crc_payload(const ax_tcp_conn *c);                      /* negotiated */

@@ -895,6 +895,12 @@ void ax_tcp_conn_stats(const ax_tcp_conn *c, struct ax_tcp_stats *out)
     out->queued_bytes = c->qbytes;
 }
 
+void ax_tcp_conn_queued(const ax_tcp_conn *c, uint64_t *frames, uint64_t *bytes)
+{
+    *frames = c->qcount;
+    *bytes = c->qbytes;
+}
+
 const char *ax_tcp_conn_peer(const ax_tcp_conn *c)
 {
     return c->peer;

@@ -145,7 +145,12 @@ struct ax_endpoint_counters {
     uint64_t drops[AX_DROP_REASON_COUNT_];
     uint64_t gaps;
     uint32_t connections;
-    int last_error;      /* subscriber: last error reaching a publisher (AX_E*), 0: none */
+    int last_error; /* subscriber: last error reaching a publisher (AX_E*), 0: none */
+    /* Publisher: frames and bytes waiting in the write queue of its fullest
+     * subscriber connection, as of its last publish, drop or drained queue
+     * (how far its slowest subscriber is behind). 0 for subscriptions. */
+    uint64_t queued_messages;
+    uint64_t queued_bytes;
     int64_t stamp_ns;    /* the owner's CLOCK_MONOTONIC when read */
     int64_t received_ns; /* our CLOCK_MONOTONIC when they arrived */
 };

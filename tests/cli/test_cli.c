@@ -1051,19 +1051,27 @@ static void t_gap(void **state)
         json_num(line, "received", &recv);
     }
     kill(rec.pid, SIGSTOP);
-    /* Wait until the publisher's counters show drops to the recorder. */
+    /* Wait until the publisher's counters show drops to the recorder, and
+     * its queue to it as full as the configured bound lets it be. */
     bool dropped = false;
+    double queued = 0;
     int64_t end = ax_clock_mono_ns() + (int64_t)ms(30000) * AX_NS_PER_MS;
-    while (!dropped && ax_clock_mono_ns() < end) {
+    while (!(dropped && queued > 0) && ax_clock_mono_ns() < end) {
         struct cli_proc p;
         AXON(&p, 30000, "topic", "info", "/g/big", "--json");
         dropped = p.buf[0] && strstr(p.buf[0], "\"queue_oldest\":") &&
                   !strstr(p.buf[0], "\"queue_oldest\":0,");
+        if (p.buf[0])
+            json_num(p.buf[0], "queued_messages", &queued);
         cli_proc_free(&p);
     }
     kill(rec.pid, SIGCONT);
     if (!dropped)
         fail_msg("the publisher never dropped messages to the stopped recorder");
+    if (!(queued > 0))
+        fail_msg("topic info never showed the publisher's queue to the stopped recorder");
+    assert_true(queued <= 64); /* transport.queue_frames */
+    printf("gap: the publisher's queue to the stopped recorder held %.0f messages\n", queued);
     double missing = 0;
     while (missing <= 0) {
         if (!cli_proc_wait_line(&rec, 0, "\"event\":\"progress\"", ms(30000), line, sizeof line)) {

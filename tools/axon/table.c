@@ -289,6 +289,10 @@ void cj_counters(struct cli_json *j, const char *k, const struct ax_endpoint_cou
     cj_end_obj(j);
     cj_uint(j, "gaps", c->gaps);
     cj_uint(j, "connections", c->connections);
+    if (kind == AX_ENDPOINT_PUBLISHER) {
+        cj_uint(j, "queued_messages", c->queued_messages);
+        cj_uint(j, "queued_bytes", c->queued_bytes);
+    }
     if (kind == AX_ENDPOINT_SUBSCRIBER) {
         if (c->last_error)
             cj_str(j, "last_error", ax_err_name(c->last_error));

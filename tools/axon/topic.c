@@ -23,7 +23,8 @@ static const struct cli_cmd cmd_info = {
     .path = "topic info",
     .args = "TOPIC [options]",
     .summary = "Show each publisher and subscriber of TOPIC: node, type, QoS (reliability,\n"
-               "durability, overload policy, queue depth), connections, messages, bytes, drops\n"
+               "durability, overload policy, queue depth), connections, messages queued to the\n"
+               "slowest subscriber (publishers), messages, bytes, drops\n"
                "by reason, sequence gaps and the last connection error.",
     .details = "Counters come from the discovery table; each node refreshes them every\n"
                "discovery.refresh (1 s by default); AGE says how old they are.",
@@ -314,9 +315,9 @@ static int topic_info(struct cli *c, int argc, char **argv)
                 continue;
             printf("\n%s:\n", pub ? "Publishers" : "Subscribers");
             static const char *const pc[] = {
-                "NODE",  "TYPE",   "RELIABILITY", "DURABILITY", "OVERLOAD",   ">DEPTH", ">CONN",
-                ">MSGS", ">BYTES", "DROPS",       "GAPS",       "LAST ERROR", ">AGE"};
-            struct cli_table *tb = cli_table_new(pc, 13);
+                "NODE",    "TYPE",  "RELIABILITY", "DURABILITY", "OVERLOAD", ">DEPTH",     ">CONN",
+                ">QUEUED", ">MSGS", ">BYTES",      "DROPS",      "GAPS",     "LAST ERROR", ">AGE"};
+            struct cli_table *tb = cli_table_new(pc, 14);
             for (size_t i = 0; i < s.neps; i++) {
                 const struct ax_endpoint_info *e = &s.eps[i];
                 if ((int)e->kind != kind)
@@ -332,6 +333,10 @@ static int topic_info(struct cli *c, int argc, char **argv)
                 cli_table_cell(tb, "%s", ax_overload_name(e->qos.overload));
                 cli_table_cell(tb, "%u", (unsigned)e->qos.history);
                 cli_table_cell(tb, "%u", (unsigned)e->counters.connections);
+                if (pub)
+                    cli_table_cell(tb, "%llu", (unsigned long long)e->counters.queued_messages);
+                else
+                    cli_table_cell(tb, "-");
                 cli_table_cell(tb, "%llu", (unsigned long long)e->counters.messages);
                 cli_table_cell(tb, "%s", cli_fmt_size((double)e->counters.bytes, b, sizeof b));
                 cli_table_cell(tb, "%s", cli_fmt_drops(&e->counters, d, sizeof d));
