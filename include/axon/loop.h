@@ -26,7 +26,8 @@
  *     first, so what they queued leaves without waiting for a poll round;
  *  1. wait: epoll_wait() for at most the timeout (0 when handlers are parked
  *     on the ready list or closes are pending), into an event array allocated
- *     once, when the loop was made;
+ *     once, when the loop was made; with busy_poll_ns set, polled (timeout 0)
+ *     for up to that long first;
  *  2. timers: every timer whose deadline has passed fires, earliest first
  *     (ties in start order). A timer started or re-armed during this phase
  *     waits for the next iteration, so a callback that re-arms itself with a
