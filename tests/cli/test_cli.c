@@ -761,13 +761,20 @@ static void t_doctor(void **state)
 
     /* Stale heartbeat: while the doctor runs (--scan keeps it running),
      * a message makes p-stale's callback block its node's thread for 4 s. */
-    axon_start(&p, "doctor", "/d/stale", "--json", "--scan", emulated ? "16" : "8", NULL);
+    /* Under emulation the publishing CLI alone may take seconds to start and
+     * to see p-stale connect: a long scan, and a long wait for p-stale, so
+     * the freeze falls inside the scan. */
+    axon_start(&p, "doctor", "/d/stale", "--json", "--scan", emulated ? "30" : "8", NULL);
     struct cli_proc q;
     AXON(&q, 60000, "topic", "pub", "/d/freeze", "axon.std.KeyValue", "{key: freeze}",
-         "--no-confirm");
+         "--no-confirm", "--timeout", emulated ? "20" : "5");
     EXPECT_EXIT(&q, 0);
+    char qout[512];
+    snprintf(qout, sizeof qout, "%s | %s", q.buf[0] ? q.buf[0] : "", q.buf[1] ? q.buf[1] : "");
     cli_proc_free(&q);
     cli_proc_finish(&p, ms(60000));
+    if (!p.buf[0] || !strstr(p.buf[0], "\"kind\":\"stale_heartbeat\""))
+        printf("topic pub said: %s\n", qout);
     EXPECT_EXIT(&p, 1);
     EXPECT_OUT(&p, 0, "\"kind\":\"stale_heartbeat\",\"topic\":\"/d/stale\"");
     EXPECT_OUT(&p, 0, "node 'p-stale'");
