@@ -147,6 +147,18 @@ static void test_late_joiner_gets_transient_local(void **state)
     proc_stop(&pub, 10000);
 }
 
+/* After "subscribe2": the second subscription's DONE2 says it got the
+ * publisher's history, messages 6..10, in order. */
+static void expect_history(struct proc *p, const char *what)
+{
+    char line[512];
+    if (!proc_wait_line(p, "DONE2", NULL, T(20000), line, sizeof line))
+        fail_msg("%s did not get the history", what);
+    assert_int_equal(field_l(line, "first"), 6);
+    assert_int_equal(field_l(line, "last"), 10);
+    assert_int_equal(field_l(line, "order_errors"), 0);
+}
+
 /* A transient-local subscription that joins a node which already receives
  * the topic (so the connection exists) still gets the history, in order,
  * while the node's other subscriptions get nothing twice and a volatile one
@@ -166,11 +178,7 @@ static void test_joining_subscription_gets_history(void **state)
     assert_int_equal(field_l(line, "first"), 6);
     /* ... then a second subscription in the same node. */
     assert_int_equal(write(tl.in_fd, "subscribe2\n", 11), 11);
-    if (!proc_wait_line(&tl, "DONE2", NULL, T(20000), line, sizeof line))
-        fail_msg("the joining subscription did not get the history");
-    assert_int_equal(field_l(line, "first"), 6);
-    assert_int_equal(field_l(line, "last"), 10);
-    assert_int_equal(field_l(line, "order_errors"), 0);
+    expect_history(&tl, "the joining subscription");
     assert_int_equal(write(tl.in_fd, "report\n", 7), 7);
     assert_true(proc_wait_line(&tl, "DONE", NULL, T(10000), line, sizeof line));
     assert_int_equal(field_l(line, "received"), 5); /* nothing twice */
@@ -183,11 +191,7 @@ static void test_joining_subscription_gets_history(void **state)
     assert_int_equal(write(vol.in_fd, "subscribe2\n", 11), 11);
     if (!proc_wait_line(&vol, "EVENT", "kind=matched", T(10000), NULL, 0))
         fail_msg("the joining subscription was not matched");
-    if (!proc_wait_line(&vol, "DONE2", NULL, T(20000), line, sizeof line))
-        fail_msg("the joining subscription did not get the history over an existing link");
-    assert_int_equal(field_l(line, "first"), 6);
-    assert_int_equal(field_l(line, "last"), 10);
-    assert_int_equal(field_l(line, "order_errors"), 0);
+    expect_history(&vol, "the joining subscription on an existing link");
     assert_int_equal(write(vol.in_fd, "report\n", 7), 7);
     assert_true(proc_wait_line(&vol, "DONE", NULL, T(10000), line, sizeof line));
     assert_int_equal(field_l(line, "received"), 0); /* volatile: nothing old */
