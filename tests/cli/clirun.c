@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clirun.h"
+#include "proc.h"
 
 static long long now_ms(void)
 {
@@ -26,18 +27,7 @@ int cli_proc_start(struct cli_proc *p, char *const argv[])
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
         return -1;
     char *words[96];
-    int nw = 0;
-    char *emu = getenv("AXON_TEST_EMULATOR");
-    char *emu_copy = emu && *emu ? strdup(emu) : NULL;
-    if (emu_copy) {
-        char *save = NULL;
-        for (char *t = strtok_r(emu_copy, " ;", &save); t && nw < 16;
-             t = strtok_r(NULL, " ;", &save))
-            words[nw++] = t;
-    }
-    for (int i = 0; argv[i] && nw < 95; i++)
-        words[nw++] = argv[i];
-    words[nw] = NULL;
+    char *emu_copy = proc_exec_words(argv, words, 96);
     p->pid = fork();
     if (p->pid < 0)
         return -1;

@@ -19,6 +19,23 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+char *proc_exec_words(char *const argv[], char **words, int cap)
+{
+    int nw = 0;
+    char *emu = getenv("AXON_TEST_EMULATOR");
+    char *emu_copy = emu && *emu ? strdup(emu) : NULL;
+    if (emu_copy) {
+        char *save = NULL;
+        for (char *t = strtok_r(emu_copy, " ;", &save); t && nw < 16 && nw < cap - 1;
+             t = strtok_r(NULL, " ;", &save))
+            words[nw++] = t;
+    }
+    for (int i = 0; argv[i] && nw < cap - 1; i++)
+        words[nw++] = argv[i];
+    words[nw] = NULL;
+    return emu_copy;
+}
+
 int proc_start(struct proc *p, const char *name, char *const argv[])
 {
     memset(p, 0, sizeof *p);
@@ -26,20 +43,8 @@ int proc_start(struct proc *p, const char *name, char *const argv[])
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
         return -1;
-    /* Emulator words (split on spaces) go first. */
     char *words[64];
-    int nw = 0;
-    char *emu = getenv("AXON_TEST_EMULATOR");
-    char *emu_copy = emu && *emu ? strdup(emu) : NULL;
-    if (emu_copy) {
-        char *save = NULL;
-        for (char *t = strtok_r(emu_copy, " ;", &save); t && nw < 16;
-             t = strtok_r(NULL, " ;", &save))
-            words[nw++] = t;
-    }
-    for (int i = 0; argv[i] && nw < 63; i++)
-        words[nw++] = argv[i];
-    words[nw] = NULL;
+    char *emu_copy = proc_exec_words(argv, words, 64);
     p->pid = fork();
     if (p->pid < 0)
         return -1;

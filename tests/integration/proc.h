@@ -23,6 +23,11 @@ struct proc {
     int status;
 };
 
+/* The words to execv(): the emulator's (AXON_TEST_EMULATOR, split on
+ * spaces), then @argv, NULL-terminated, in @words (@cap entries). Returns
+ * the string to free() after the fork (NULL when there is no emulator). */
+char *proc_exec_words(char *const argv[], char **words, int cap);
+
 /* Start @argv[0] (a path) with @argv. Returns 0 or -1 (errno). */
 int proc_start(struct proc *p, const char *name, char *const argv[]);
 
