@@ -759,12 +759,22 @@ static void t_doctor(void **state)
     EXPECT_OUT(&p, 0, "No problems found.");
     cli_proc_free(&p);
 
-    /* Stale heartbeat: while the doctor runs (--scan keeps it running),
-     * a message makes p-stale's callback block its node's thread for 4 s. */
-    /* Under emulation the publishing CLI alone may take seconds to start and
-     * to see p-stale connect: a long scan, and a long wait for p-stale, so
-     * the freeze falls inside the scan. */
-    axon_start(&p, "doctor", "/d/stale", "--json", "--scan", emulated ? "30" : "8", NULL);
+    /* Stale heartbeat: while the doctor watches (a long --scan keeps it
+     * watching), a message makes p-stale's callback block its node's thread
+     * for 4 s. Ordered by lines, not by timing: the doctor says on stderr
+     * when it starts watching, p-stale says RECV before it blocks. Under
+     * emulation the publishing CLI alone may take seconds to start and to
+     * see p-stale connect, hence the longer scan. */
+    struct proc *stale = &tp[n - 1];
+    int scan_s = emulated ? 40 : 10;
+    char scan_arg[16];
+    snprintf(scan_arg, sizeof scan_arg, "%d", scan_s);
+    axon_start(&p, "doctor", "/d/stale", "--json", "--scan", scan_arg, NULL);
+    if (!cli_proc_wait_line(&p, 1, "watching heartbeats", ms(60000), NULL, 0)) {
+        dump(&p);
+        fail_msg("doctor did not start watching");
+    }
+    int64_t watch_start = ax_clock_mono_ns();
     struct cli_proc q;
     AXON(&q, 60000, "topic", "pub", "/d/freeze", "axon.std.KeyValue", "{key: freeze}",
          "--no-confirm", "--timeout", emulated ? "20" : "5");
@@ -772,9 +782,13 @@ static void t_doctor(void **state)
     char qout[512];
     snprintf(qout, sizeof qout, "%s | %s", q.buf[0] ? q.buf[0] : "", q.buf[1] ? q.buf[1] : "");
     cli_proc_free(&q);
-    cli_proc_finish(&p, ms(60000));
+    if (!proc_wait_line(stale, "RECV", "topic=/d/freeze", ms(20000), NULL, 0))
+        fail_msg("p-stale never received the freeze message; topic pub said: %s", qout);
+    double freeze_at = (double)(ax_clock_mono_ns() - watch_start) / 1e9;
+    cli_proc_finish(&p, ms(90000));
     if (!p.buf[0] || !strstr(p.buf[0], "\"kind\":\"stale_heartbeat\""))
-        printf("topic pub said: %s\n", qout);
+        printf("the freeze began %.1f s into a watch of at most %d s; topic pub said: %s\n",
+               freeze_at, scan_s, qout);
     EXPECT_EXIT(&p, 1);
     EXPECT_OUT(&p, 0, "\"kind\":\"stale_heartbeat\",\"topic\":\"/d/stale\"");
     EXPECT_OUT(&p, 0, "node 'p-stale'");

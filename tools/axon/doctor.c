@@ -595,10 +595,19 @@ int cli_cmd_doctor(struct cli *c, int argc, char **argv)
     struct far far = {.own = c->cfg.domain};
     struct scan_job job = {.cfg = &c->cfg, .duration = scan, .far = &far};
     pthread_t th;
+    int64_t scan_end = ax_clock_mono_ns() + scan;
     bool scanning = scan > 0 && pthread_create(&th, NULL, scan_main, &job) == 0;
     if (scan > 0 && !scanning)
         job.rc = AX_EAGAIN;
     bool interrupted = cli_settle(c) < 0;
+    /* A long scan would otherwise be a silent wait; say what it is doing
+     * (on stderr: --json output stays one object). */
+    int64_t left = scan_end - ax_clock_mono_ns();
+    if (scanning && !interrupted && scan >= 2 * AX_NS_PER_S && left > 0) {
+        char b[32];
+        cli_note("watching heartbeats and listening to the other domains for %s more",
+                 cli_fmt_dur(left, b, sizeof b));
+    }
     while (scanning && !interrupted && !atomic_load(&job.done)) {
         watch_sample(c, &w);
         interrupted = cli_sleep(c, 50 * AX_NS_PER_MS);
