@@ -84,7 +84,18 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .max = 1 * SEC,
      .desc = "Before a loop sleeps, poll for new events for up to this long (e.g. 100us). "
              "Cuts the loopback round trip by about a third at the cost of a busy core "
-             "while it polls. 0s: never poll, sleep at once."},
+             "while it polls. 0s: never poll, sleep at once. When set, it replaces "
+             "node.adaptive_poll."},
+    {.path = "node.adaptive_poll",
+     .type = AX__CFG_DURATION,
+     CFG(adaptive_poll_ns),
+     .def = "50us",
+     .min = 0,
+     .max = 1 * SEC,
+     .desc = "Used when node.busy_poll is 0s. After a loop sends, it polls for up to this "
+             "long before sleeping, but only while answers have been coming back faster "
+             "than this (request/reply, ping-pong): a loop that idles, only receives, or "
+             "talks slower never polls. 0s: never."},
 
     /* discovery */
     {.path = "discovery.mode",

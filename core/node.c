@@ -365,6 +365,7 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     struct ax_loop_options lopt;
     ax_loop_options_init(&lopt);
     lopt.busy_poll_ns = node->cfg.busy_poll_ns;
+    lopt.adaptive_poll_ns = node->cfg.adaptive_poll_ns;
     for (unsigned i = 0; i < node->nloops; i++)
         if ((rc = ax_loop_new(&node->loops[i], &lopt)) < 0)
             goto fail;

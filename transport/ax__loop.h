@@ -3,6 +3,7 @@
 #define AX__LOOP_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
 
 #include "axon/loop.h"
@@ -27,7 +28,12 @@ struct ax_loop {
     struct epoll_event *events;
     unsigned max_events;
     unsigned io_budget;
-    int64_t busy_poll_ns; /* 0: block at once */
+    int64_t busy_poll_ns;     /* 0: block at once */
+    int64_t adaptive_poll_ns; /* 0: off */
+    int64_t answer_avg_ns;    /* moving average: a send to the next socket event */
+    bool sent;                /* a socket write since the last blocking wait */
+    uint64_t polled_waits;    /* waits that began with a polling phase */
+    uint64_t poll_hits;       /* ... and got their event while polling */
 
     ax__qnode ready;   /* handlers parked by ax_io_park() */
     ax__qnode closing; /* closed handlers waiting for their close callback */
@@ -64,5 +70,12 @@ struct ax_loop {
 void ax__timer_run_due(ax_loop *loop);
 void ax__timer_arm(ax_loop *loop);
 void ax__timer_heap_free(ax_loop *loop);
+
+/* A handler wrote to its socket: the next wait may be polled (adaptive
+ * polling, see loop_wait()). Loop thread only. */
+static inline void ax__loop_note_sent(ax_loop *loop)
+{
+    loop->sent = true;
+}
 
 #endif /* AX__LOOP_H */

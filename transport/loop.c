@@ -22,6 +22,7 @@ void ax_loop_options_init(struct ax_loop_options *opt)
     opt->max_events = AX__DEFAULT_MAX_EVENTS;
     opt->io_budget = AX__DEFAULT_IO_BUDGET;
     opt->busy_poll_ns = 0;
+    opt->adaptive_poll_ns = AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS;
 }
 
 static uint32_t epoll_mask(unsigned events)
@@ -72,7 +73,7 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
         ax_loop_options_init(&defaults);
         opt = &defaults;
     }
-    if (opt->max_events == 0 || opt->busy_poll_ns < 0)
+    if (opt->max_events == 0 || opt->busy_poll_ns < 0 || opt->adaptive_poll_ns < 0)
         return AX_EINVAL;
 
     ax_loop *loop = calloc(1, sizeof *loop);
@@ -82,6 +83,9 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
     loop->max_events = opt->max_events;
     loop->io_budget = opt->io_budget ? opt->io_budget : 1;
     loop->busy_poll_ns = opt->busy_poll_ns;
+    loop->adaptive_poll_ns = opt->adaptive_poll_ns;
+    /* Not polling until a few answers came quickly (see loop_wait()). */
+    loop->answer_avg_ns = 4 * opt->adaptive_poll_ns;
     loop->armed = INT64_MAX;
     ax__list_init(&loop->ready);
     ax__list_init(&loop->closing);
@@ -240,21 +244,61 @@ int ax_loop_step(ax_loop *loop, int timeout_ms)
     return rc;
 }
 
-/* epoll_wait, with the busy-poll phase in front when it is configured and
- * the step may block. Polling is bounded by the step's timeout as well: a
- * caller asking for 1 ms is back after 1 ms either way. */
+/* Did one of the @n fetched events come from a user handler (a socket)
+ * rather than from the loop's own timerfd or eventfd? */
+static bool socket_event(const ax_loop *loop, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const ax_io *io = loop->events[i].data.ptr;
+        if (!(io->flags & AX__IO_INTERNAL))
+            return true;
+    }
+    return false;
+}
+
+/* epoll_wait, with a polling phase in front when the step may block and
+ * either busy polling is configured (always poll busy_poll_ns) or adaptive
+ * polling judges an answer to be near.
+ *
+ * Adaptive polling: sleeping in epoll_wait and being woken costs about as
+ * much as a loopback message itself (docs/performance.md), which matters
+ * when a loop waits for the answer to what it just sent (request/reply,
+ * ping-pong). So after a step that wrote to a socket, the loop tracks how
+ * long the next socket event took to come (a moving average, 1/4 weight);
+ * while that average is under adaptive_poll_ns it polls for up to twice the
+ * average (at most adaptive_poll_ns) before sleeping. A wait that ends
+ * without a socket event (timeout, timer, posted task) counts as four times
+ * the limit, so one miss stops the polling until answers come quickly again:
+ * polling is wasted at most once or twice in a row, and a loop that only
+ * receives, idles, or talks slower than the limit never polls.
+ *
+ * Polling is bounded by the step's timeout as well: a caller asking for
+ * 1 ms is back after 1 ms either way. */
 static int loop_wait(ax_loop *loop, int timeout_ms)
 {
-    if (loop->busy_poll_ns > 0 && timeout_ms != 0) {
-        int64_t start = ax_clock_mono_ns();
-        int64_t spin = loop->busy_poll_ns;
+    if (timeout_ms == 0)
+        return epoll_wait(loop->epfd, loop->events, (int)loop->max_events, 0);
+    int64_t spin = loop->busy_poll_ns;
+    bool watch = spin == 0 && loop->adaptive_poll_ns > 0 && loop->sent;
+    loop->sent = false;
+    if (watch && loop->answer_avg_ns < loop->adaptive_poll_ns) {
+        spin = 2 * loop->answer_avg_ns;
+        if (spin > loop->adaptive_poll_ns)
+            spin = loop->adaptive_poll_ns;
+    }
+    int64_t start = spin > 0 || watch ? ax_clock_mono_ns() : 0;
+    int n;
+    if (spin > 0) {
         if (timeout_ms > 0 && spin > timeout_ms * AX_NS_PER_MS)
             spin = timeout_ms * AX_NS_PER_MS;
+        loop->polled_waits++;
         int64_t now;
         do {
-            int n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, 0);
-            if (n != 0)
-                return n;
+            n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, 0);
+            if (n != 0) {
+                loop->poll_hits += n > 0;
+                goto done;
+            }
             now = ax_clock_mono_ns();
         } while (now - start < spin);
         if (timeout_ms > 0) { /* what is left of it, rounded up */
@@ -262,7 +306,14 @@ static int loop_wait(ax_loop *loop, int timeout_ms)
             timeout_ms = left > 0 ? (int)((left + AX_NS_PER_MS - 1) / AX_NS_PER_MS) : 0;
         }
     }
-    return epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
+    n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
+done:
+    if (watch) {
+        int64_t took = n > 0 && socket_event(loop, n) ? ax_clock_mono_ns() - start
+                                                      : 4 * loop->adaptive_poll_ns;
+        loop->answer_avg_ns += (took - loop->answer_avg_ns) / 4;
+    }
+    return n;
 }
 
 static int loop_step(ax_loop *loop, int timeout_ms)

@@ -40,6 +40,7 @@
 #include "axon/log.h"
 #include "control.pb.h"
 #include "transport/ax__crc32c.h"
+#include "transport/ax__loop.h"
 #include "transport/ax__sys.h"
 #include "transport/ax__tcp.h"
 
@@ -405,6 +406,7 @@ static void flush(ax_tcp_conn *c)
             return;
         }
         consume(c, (size_t)n);
+        ax__loop_note_sent(c->loop);
         /* A short write usually means the socket buffer is full; the next
          * writev then says EAGAIN and EPOLLOUT is armed. Trying once more
          * costs one syscall per full buffer and never stalls on a short

@@ -118,6 +118,10 @@ struct ax_config {
     /* node.busy_poll: 0..1 s; a loop polls this long before it sleeps
      * (struct ax_loop_options.busy_poll_ns). 0 = sleep at once. */
     int64_t busy_poll_ns;
+    /* node.adaptive_poll: 0..1 s; after sending, a loop polls up to this
+     * long while answers have been coming back faster than this (struct
+     * ax_loop_options.adaptive_poll_ns). 0 = never. */
+    int64_t adaptive_poll_ns;
     struct {
         enum ax_discovery_mode mode; /* discovery.mode */
         char interface[64];          /* discovery.interface: name or IPv4, "" = any */

@@ -27,7 +27,9 @@
  *  1. wait: epoll_wait() for at most the timeout (0 when handlers are parked
  *     on the ready list or closes are pending), into an event array allocated
  *     once, when the loop was made; with busy_poll_ns set, polled (timeout 0)
- *     for up to that long first;
+ *     for up to that long first; otherwise, after an iteration that wrote to
+ *     a socket and while answers have been coming back quickly, polled for
+ *     up to adaptive_poll_ns first (see struct ax_loop_options);
  *  2. timers: every timer whose deadline has passed fires, earliest first
  *     (ties in start order). A timer started or re-armed during this phase
  *     waits for the next iteration, so a callback that re-arms itself with a
@@ -157,7 +159,20 @@ struct ax_loop_options {
      * its core while it polls, at most this long per wait. 0 (the default):
      * never. Bounded by the step's own timeout. */
     int64_t busy_poll_ns;
+    /* Adaptive polling (used when busy_poll_ns is 0): after an iteration
+     * that wrote to a socket, the loop measures how long the next socket
+     * event takes to come (a moving average); while that is under this
+     * limit it polls for up to twice the average (at most this limit)
+     * before it sleeps, so the answer to a request, or the next message of
+     * a ping-pong, is taken without sleeping. A wait that ends without
+     * socket activity stops the polling until answers come quickly again,
+     * so a loop that idles, only receives, or talks slower than this never
+     * polls. Default AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS; 0: never. */
+    int64_t adaptive_poll_ns;
 };
+
+/* The default of struct ax_loop_options.adaptive_poll_ns: 50 us. */
+#define AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS 50000
 
 /** ax_loop_options_init() - fill @opt with the defaults. */
 AX_API void ax_loop_options_init(struct ax_loop_options *opt);
@@ -167,9 +182,9 @@ AX_API void ax_loop_options_init(struct ax_loop_options *opt);
  * @out: receives the loop.
  * @opt: options, or NULL for the defaults.
  *
- * Returns 0; AX_EINVAL (NULL @out, zero max_events); AX_ENOMEM; AX_EMFILE or
- * AX_ENFILE (no fd left); another mapped OS error. Any thread; the caller's
- * thread is the loop's thread until the loop first runs elsewhere.
+ * Returns 0; AX_EINVAL (NULL @out, zero max_events, a negative polling time); AX_ENOMEM; AX_EMFILE
+ * or AX_ENFILE (no fd left); another mapped OS error. Any thread; the caller's thread is the loop's
+ * thread until the loop first runs elsewhere.
  */
 AX_API int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt);
 

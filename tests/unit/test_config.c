@@ -291,6 +291,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  domain: 3\n"
                                 "  threads: 2\n"
                                 "  busy_poll: 50us\n"
+                                "  adaptive_poll: 0s\n"
                                 "discovery:\n"
                                 "  mode: network\n"
                                 "  interface: eth1\n"
@@ -336,6 +337,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->domain, 3);
     assert_int_equal(cfg->threads, 2);
     assert_int_equal(cfg->busy_poll_ns, 50 * AX_NS_PER_US);
+    assert_int_equal(cfg->adaptive_poll_ns, 0);
     assert_int_equal(cfg->discovery.mode, AX_DISCOVERY_NETWORK);
     assert_string_equal(cfg->discovery.interface, "eth1");
     assert_string_equal(cfg->discovery.group, "239.255.7.7");
@@ -591,7 +593,7 @@ static void test_unknown_keys(void **state)
         {"heartbeat: 1s\n", 1, "heartbeat", "did you mean \"discovery.heartbeat\"?"},
         /* nothing close: list what is there */
         {"node:\n  colour: blue\n", 2, "node.colour",
-         "unknown key (known: name, domain, threads, busy_poll)"},
+         "unknown key (known: name, domain, threads, busy_poll, adaptive_poll)"},
         {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, log"},
         {"qos:\n  /a: {histroy: 3}\n", 2, "qos[/a].histroy", "did you mean \"history\"?"},
     };

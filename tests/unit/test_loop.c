@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ax_test.h"
+#include "transport/ax__loop.h" /* polling counters, ax__loop_note_sent() */
 
 static void set_nonblock(int fd)
 {
@@ -520,6 +521,94 @@ static void test_busy_poll_ends_on_io_timer_and_timeout(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* Adaptive polling (struct ax_loop_options.adaptive_poll_ns): a loop polls
+ * only after it sent something and only while answers have come back
+ * within the limit; one wait without an answer stops it. The limit here is
+ * 200 ms so that a slow machine (sanitizers, qemu) still answers "quickly";
+ * nothing below depends on how fast the answers really are, except that
+ * each comes within 200 ms. */
+struct echo {
+    int fd;
+    int rounds;
+};
+
+static void *echo_main(void *arg)
+{
+    struct echo *e = arg;
+    int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
+    for (int i = 0; i < e->rounds && ax_clock_mono_ns() < end;) {
+        struct pollfd p = {.fd = e->fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        char c;
+        if (read(e->fd, &c, 1) == 1) {
+            write_all(e->fd, &c, 1);
+            i++;
+        }
+    }
+    return NULL;
+}
+
+static void test_adaptive_poll_follows_answers(void **state)
+{
+    (void)state;
+    struct ax_loop_options o;
+    ax_loop_options_init(&o);
+    assert_int_equal(o.adaptive_poll_ns, AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS);
+    ax_loop *loop = NULL;
+    o.adaptive_poll_ns = -1;
+    assert_int_equal(ax_loop_new(&loop, &o), AX_EINVAL);
+    o.adaptive_poll_ns = 200 * AX_NS_PER_MS;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, &o));
+
+    int sv[2];
+    make_socketpair(sv);
+    struct reader r = {.chunk = 100, .budget = 1000, .park = true};
+    AX_OK_OR_FAIL(ax_io_init(loop, &r.io, sv[0], AX_IO_READABLE, reader_cb, &r));
+
+    /* Waits that follow no send never poll. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ax_loop_step(loop, 1), 0);
+    assert_int_equal(loop->polled_waits, 0);
+
+    /* Request/answer rounds: once a few answers came quickly, the waits
+     * for the next ones poll (and, when the echo thread is scheduled in
+     * time, get their answer while polling). */
+    enum { ROUNDS = 40 };
+    struct echo e = {.fd = sv[1], .rounds = ROUNDS};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, echo_main, &e), 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        write_all(sv[0], "x", 1);
+        ax__loop_note_sent(loop);
+        int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+        while (r.total < (size_t)i + 1 && ax_clock_mono_ns() < end)
+            assert_true(ax_loop_step(loop, 100) >= 0);
+        assert_int_equal(r.total, (size_t)i + 1);
+    }
+    pthread_join(th, NULL);
+    /* The average starts at 4 limits and falls by a quarter per quick
+     * answer: under the limit after at most 5 rounds. */
+    assert_true(loop->polled_waits >= ROUNDS - 6);
+    assert_true(loop->poll_hits >= 1);
+
+    /* A send with no answer: this wait polls, misses, and sleeps to its
+     * timeout; the miss counts as four limits, so the next wait after a
+     * send does not poll. */
+    uint64_t polled = loop->polled_waits;
+    ax__loop_note_sent(loop);
+    assert_int_equal(ax_loop_step(loop, 10), 0);
+    assert_int_equal(loop->polled_waits, polled + 1);
+    ax__loop_note_sent(loop);
+    assert_int_equal(ax_loop_step(loop, 10), 0);
+    assert_int_equal(loop->polled_waits, polled + 1);
+
+    ax_io_close(&r.io, count_close);
+    AX_STEP_UNTIL(loop, r.closed, 1000);
+    close(sv[1]);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 static void test_free_refuses_open_handles(void **state)
 {
     (void)state;
@@ -588,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_embed_fd_wakes_outer_poll),
         cmocka_unit_test(test_embed_timer_wakes_outer_poll),
         cmocka_unit_test(test_busy_poll_ends_on_io_timer_and_timeout),
+        cmocka_unit_test(test_adaptive_poll_follows_answers),
         cmocka_unit_test(test_free_refuses_open_handles),
         cmocka_unit_test(test_error_table),
     };

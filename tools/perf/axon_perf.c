@@ -6,7 +6,8 @@
  *   axon_perf sub  [--topic T] [--secs S] [--domain D]
  *   axon_perf ping [--size N] [--count N] [--domain D]
  *   axon_perf pong [--domain D]
- *   (pub, sub, ping, pong: --busy-poll US sets node.busy_poll)
+ *   (pub, sub, ping, pong: --busy-poll US sets node.busy_poll,
+ *    --adaptive-poll US node.adaptive_poll)
  *   axon_perf bench [--quick] [--sizes LIST] [--secs S] [--subs N] [--tests LIST]
  *
  * pub/sub/ping/pong run one side each (start them in two terminals); they
@@ -17,8 +18,10 @@
  *   thr     one-way throughput for each size, 1 subscriber, lossless
  *           (publish() backpressure: AX_EAGAIN is retried, never dropped)
  *   fanout  1 KiB to --subs subscriber processes (default 8)
- *   lat     64-byte ping-pong round trips, twice: impl=axon (the default
- *           configuration) and impl=axon_busypoll (node.busy_poll = 100 us)
+ *   lat     64-byte ping-pong round trips, three times: impl=axon (the
+ *           default configuration: adaptive polling, node.adaptive_poll =
+ *           50 us), impl=axon_nopoll (no polling at all: adaptive_poll = 0)
+ *           and impl=axon_busypoll (node.busy_poll = 100 us)
  *   join    time from a subscriber process's start to its first message
  *
  * Nodes here run with node.threads = 0 and the publisher publishes from the
@@ -52,8 +55,9 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* node.busy_poll of every node this process makes (--busy-poll US). */
-static int64_t busy_poll_ns;
+/* node.busy_poll and node.adaptive_poll of every node this process makes
+ * (--busy-poll US, --adaptive-poll US; adaptive -1: the configured value). */
+static int64_t busy_poll_ns, adaptive_poll_ns = -1;
 
 static ax_node *node_new(const char *name)
 {
@@ -64,6 +68,8 @@ static ax_node *node_new(const char *name)
     snprintf(c.node_name, sizeof c.node_name, "%s-%d", name, (int)getpid());
     c.threads = 0;
     c.busy_poll_ns = busy_poll_ns;
+    if (adaptive_poll_ns >= 0)
+        c.adaptive_poll_ns = adaptive_poll_ns;
     c.log_level = AX_LOG_ERROR;
     if (domain_set)
         c.domain = domain;
@@ -502,12 +508,14 @@ static void run_ping(const char *prefix, size_t size, long count, struct lat_res
 }
 
 /* One ping-pong run: the pong side in a child process. @busy_ns is
- * node.busy_poll on both sides; the CPU per round trip counts both. */
-static void bench_lat(const struct opts *o, const char *impl, int64_t busy_ns)
+ * node.busy_poll and @adaptive_ns node.adaptive_poll (-1: the configured
+ * value) on both sides; the CPU per round trip counts both. */
+static void bench_lat(const struct opts *o, const char *impl, int64_t busy_ns, int64_t adaptive_ns)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "/perf/lat/%d/%s", (int)getpid(), impl);
     busy_poll_ns = busy_ns;
+    adaptive_poll_ns = adaptive_ns;
     int r[2];
     if (pipe(r) < 0)
         exit(1);
@@ -530,15 +538,19 @@ static void bench_lat(const struct opts *o, const char *impl, int64_t busy_ns)
     int st;
     waitpid(pid, &st, 0);
     busy_poll_ns = 0;
+    adaptive_poll_ns = -1;
     /* The child's CPU covers its whole life (start-up and matching too):
      * a slight overestimate, the same for both rows. */
     int64_t cpu = res.cpu_ns + (cpu_children_ns() - cpuc0);
     if (res.samples)
         printf("RESULT impl=%s test=lat size=64 samples=%ld p50_us=%.1f p99_us=%.1f "
                "p999_us=%.1f max_us=%.1f min_us=%.1f cpu_us_per_rt=%.2f busy_poll_us=%.0f "
-               "check=%s\n",
+               "adaptive_poll_us=%s check=%s\n",
                impl, res.samples, res.p50, res.p99, res.p999, res.max, res.min,
                (double)cpu / 1e3 / (double)res.samples, (double)busy_ns / 1e3,
+               adaptive_ns < 0    ? "default"
+               : adaptive_ns == 0 ? "0"
+                                  : "set",
                res.samples == count ? "ok" : "FAIL");
     else
         printf("RESULT impl=%s test=lat size=64 check=FAIL error=no_samples\n", impl);
@@ -669,8 +681,9 @@ static int bench(int argc, char **argv)
     if (strstr(o.tests, "fanout"))
         bench_thr(&o, "fanout", 1024, o.subs);
     if (strstr(o.tests, "lat")) {
-        bench_lat(&o, "axon", 0);
-        bench_lat(&o, "axon_busypoll", 100 * AX_NS_PER_US);
+        bench_lat(&o, "axon", 0, -1);
+        bench_lat(&o, "axon_nopoll", 0, 0);
+        bench_lat(&o, "axon_busypoll", 100 * AX_NS_PER_US, -1);
     }
     if (strstr(o.tests, "join"))
         bench_join(&o);
@@ -772,7 +785,9 @@ static void usage(void)
            "  axon_perf bench [--quick] [--sizes 64,1k,1m] [--secs S] [--subs N]\n"
            "                  [--tests thr,fanout,lat,join]\n"
            "pub, sub, ping and pong take --busy-poll US (node.busy_poll: poll this long\n"
-           "before sleeping; default 0). bench measures lat both without and with 100 us.\n"
+           "before sleeping; default 0) and --adaptive-poll US (node.adaptive_poll: poll\n"
+           "after sending while answers come faster than this; default 50). bench measures\n"
+           "lat with the defaults, with no polling, and with busy polling for 100 us.\n"
            "example: axon_perf sub & axon_perf pub --size 1k --rate 1000\n");
 }
 
@@ -792,10 +807,11 @@ int main(int argc, char **argv)
     size_t size = 64;
     double rate = 0, secs = 0;
     long count = 10000;
-    static const struct option opts[] = {
-        {"topic", 1, 0, 't'},     {"size", 1, 0, 's'},  {"rate", 1, 0, 'r'},
-        {"secs", 1, 0, 'S'},      {"count", 1, 0, 'c'}, {"domain", 1, 0, 'd'},
-        {"busy-poll", 1, 0, 'b'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"topic", 1, 0, 't'},     {"size", 1, 0, 's'},
+                                         {"rate", 1, 0, 'r'},      {"secs", 1, 0, 'S'},
+                                         {"count", 1, 0, 'c'},     {"domain", 1, 0, 'd'},
+                                         {"busy-poll", 1, 0, 'b'}, {"adaptive-poll", 1, 0, 'a'},
+                                         {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     int o;
     optind = 2;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -821,6 +837,9 @@ int main(int argc, char **argv)
             break;
         case 'b':
             busy_poll_ns = (int64_t)(atof(optarg) * 1e3);
+            break;
+        case 'a':
+            adaptive_poll_ns = (int64_t)(atof(optarg) * 1e3);
             break;
         case 'h':
             usage();
