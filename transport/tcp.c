@@ -8,7 +8,11 @@
  *   new edge) or the loop's budget is spent (then the handler parks itself).
  *   Every complete frame in the buffer is parsed per read. A frame whose
  *   payload is too large for the buffer gets a buffer of its own, and the
- *   rest of its payload is read straight into it: no second copy.
+ *   rest of its payload is read straight into it: no second copy. While it
+ *   fills, SO_RCVLOWAT asks the kernel not to signal the socket readable
+ *   before min(what is missing, 128 KiB) has arrived: bytes of a large
+ *   payload are of no use before the whole of it is there, and without it
+ *   the loop woke and read once per few kilobytes (docs/performance.md).
  *
  * - Writing: a ring of queue entries. A small frame (header + payload <=
  *   WQ_INLINE) is copied into its entry; a larger one references the
@@ -91,6 +95,7 @@ struct ax_tcp_conn {
     struct ax_frame_hdr cur;
     ax_buf *big; /* payload being read straight into its own buffer */
     size_t big_fill;
+    int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
 
     /* write side: a ring of qcap (a power of two) entries */
     struct wq_entry *q;
@@ -629,6 +634,32 @@ static void on_eof(ax_tcp_conn *c)
     finish(c, 0);
 }
 
+/* The socket's SO_RCVLOWAT for the large payload being read: what is
+ * still missing, at most RCVLOWAT_MAX (so that the kernel keeps the window
+ * open and the reads large); back to 1 once there is none. Returns true
+ * when it was lowered during a payload: data that arrived between the last
+ * read and this call may already satisfy the new mark, and kernels before
+ * 4.20 do not signal that, so the caller reads once more. */
+#define RCVLOWAT_MAX (128 * 1024)
+
+static bool update_lowat(ax_tcp_conn *c)
+{
+    int want = 0;
+    if (c->big) {
+        size_t left = c->big->len - c->big_fill;
+        want = left > RCVLOWAT_MAX ? RCVLOWAT_MAX : (int)left;
+    }
+    if (want == c->lowat)
+        return false;
+    bool lowered = want && c->lowat && want < c->lowat;
+    int v = want ? want : 1;
+    /* Best effort: failing leaves the kernel default, which only costs
+     * more wake-ups. */
+    (void)setsockopt(ax_io_fd(&c->io), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v);
+    c->lowat = want;
+    return lowered;
+}
+
 static void do_read(ax_tcp_conn *c)
 {
     unsigned budget = ax_loop_io_budget(c->loop);
@@ -654,14 +685,20 @@ static void do_read(ax_tcp_conn *c)
         c->st.reads++;
         if (n > 0) {
             c->st.bytes_in += (uint64_t)n;
+            bool again = false;
             if (c->big) {
                 c->big_fill += (size_t)n;
                 if (c->big_fill == c->big->len)
                     deliver_big(c);
+                again = !c->closed && update_lowat(c);
             } else {
                 c->rlen += (size_t)n;
                 parse(c);
+                if (c->big && !c->closed)
+                    update_lowat(c);
             }
+            if (again)
+                continue;
             /* A short read from a non-blocking TCP socket means its queue
              * is empty, and data arriving later raises a new edge, so the
              * EAGAIN read can be skipped (as nginx does). Not once the peer

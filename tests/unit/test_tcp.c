@@ -387,6 +387,67 @@ static void test_bytewise_over_socket(void **state)
     raw_free(&r);
 }
 
+/* A large payload (read into a buffer of its own, with SO_RCVLOWAT set to
+ * what is missing, at most 128 KiB) that arrives in uneven pieces, some
+ * far smaller than the mark, the last one after a pause; then a small
+ * frame, which must not wait behind a mark left over from the large one. */
+/* Write all of @p to the non-blocking @fd, stepping @loop whenever the
+ * socket is full (so a large piece cannot deadlock against a loop that is
+ * not reading). */
+static void write_stepping(ax_loop *loop, int fd, const uint8_t *p, size_t n)
+{
+    int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        assert_true(w < 0 && (errno == EAGAIN || errno == EINTR));
+        assert_true(ax_clock_mono_ns() < end);
+        assert_true(ax_loop_step(loop, 1) >= 0);
+    }
+}
+
+static void test_large_payload_in_pieces(void **state)
+{
+    (void)state;
+    struct raw r;
+    raw_init(&r, false);
+    int fd = raw_connect(&r, NULL);
+    const size_t len = 600 * 1024 + 17;
+    uint8_t *f = malloc(AX_FRAME_HEADER_SIZE + len);
+    assert_non_null(f);
+    fill(f + AX_FRAME_HEADER_SIZE, len, 1);
+    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .seq = 1, .payload_len = (uint32_t)len};
+    ax_frame_encode_header(f, &h);
+    const size_t total = AX_FRAME_HEADER_SIZE + len;
+    const size_t pieces[] = {AX_FRAME_HEADER_SIZE + 50, 1, 200 * 1024, 3, 100 * 1024, 1000};
+    size_t off = 0;
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        write_stepping(r.loop, fd, f + off, pieces[i]);
+        off += pieces[i];
+        for (int k = 0; k < 20; k++) /* let the loop see each piece apart */
+            assert_true(ax_loop_step(r.loop, 1) >= 0);
+        assert_int_equal(r.server[0].frames, 0);
+    }
+    write_stepping(r.loop, fd, f + off, total - off); /* the last 300 KiB or so */
+    AX_STEP_UNTIL(r.loop, r.server[0].frames == 1, 10000);
+    assert_int_equal(r.server[0].bad_content + r.server[0].bad_order, 0);
+
+    uint8_t small[AX_FRAME_HEADER_SIZE + 40];
+    write_stepping(r.loop, fd, small, frame_bytes(small, 2, 40, false));
+    AX_STEP_UNTIL(r.loop, r.server[0].frames == 2, 10000);
+    assert_int_equal(r.server[0].bad_content + r.server[0].bad_order, 0);
+    free(f);
+    close(fd);
+    AX_STEP_UNTIL(r.loop, r.server[0].closed, 10000);
+    assert_int_equal(r.server[0].status, 0);
+    raw_free(&r);
+}
+
 static void test_peer_closes_mid_frame(void **state)
 {
     (void)state;
@@ -951,6 +1012,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handshake_and_100k_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_8mib_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bytewise_over_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_payload_in_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_closes_mid_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_closes_only_that_connection, setup,
                                         teardown),
