@@ -73,7 +73,8 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
         ax_loop_options_init(&defaults);
         opt = &defaults;
     }
-    if (opt->max_events == 0 || opt->busy_poll_ns < 0 || opt->adaptive_poll_ns < 0)
+    if (opt->max_events == 0 || opt->busy_poll_ns < 0 || opt->adaptive_poll_ns < 0 ||
+        opt->adaptive_poll_ns > AX_NS_PER_S)
         return AX_EINVAL;
 
     ax_loop *loop = calloc(1, sizeof *loop);

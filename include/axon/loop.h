@@ -167,7 +167,8 @@ struct ax_loop_options {
      * a ping-pong, is taken without sleeping. A wait that ends without
      * socket activity stops the polling until answers come quickly again,
      * so a loop that idles, only receives, or talks slower than this never
-     * polls. Default AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS; 0: never. */
+     * polls. Default AX_LOOP_ADAPTIVE_POLL_DEFAULT_NS; 0: never; at most
+     * 1 s. */
     int64_t adaptive_poll_ns;
 };
 
@@ -182,9 +183,9 @@ AX_API void ax_loop_options_init(struct ax_loop_options *opt);
  * @out: receives the loop.
  * @opt: options, or NULL for the defaults.
  *
- * Returns 0; AX_EINVAL (NULL @out, zero max_events, a negative polling time); AX_ENOMEM; AX_EMFILE
- * or AX_ENFILE (no fd left); another mapped OS error. Any thread; the caller's thread is the loop's
- * thread until the loop first runs elsewhere.
+ * Returns 0; AX_EINVAL (NULL @out, zero max_events, a negative polling time, adaptive_poll_ns over
+ * 1 s); AX_ENOMEM; AX_EMFILE or AX_ENFILE (no fd left); another mapped OS error. Any thread; the
+ * caller's thread is the loop's thread until the loop first runs elsewhere.
  */
 AX_API int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt);
 

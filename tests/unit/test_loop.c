@@ -558,6 +558,8 @@ static void test_adaptive_poll_follows_answers(void **state)
     ax_loop *loop = NULL;
     o.adaptive_poll_ns = -1;
     assert_int_equal(ax_loop_new(&loop, &o), AX_EINVAL);
+    o.adaptive_poll_ns = 2 * AX_NS_PER_S;
+    assert_int_equal(ax_loop_new(&loop, &o), AX_EINVAL);
     o.adaptive_poll_ns = 200 * AX_NS_PER_MS;
     AX_OK_OR_FAIL(ax_loop_new(&loop, &o));
 
