@@ -552,11 +552,11 @@ static void bench_lat(const struct opts *o, const char *impl, int64_t busy_ns, i
     if (res.samples)
         printf("RESULT impl=%s test=lat size=64 samples=%ld p50_us=%.1f p99_us=%.1f "
                "p999_us=%.1f max_us=%.1f min_us=%.1f cpu_us_per_rt=%.2f busy_poll_us=%.0f "
-               "adaptive_poll_us=%s check=%s\n",
+               "adaptive_poll=%s check=%s\n",
                impl, res.samples, res.p50, res.p99, res.p999, res.max, res.min,
                (double)cpu / 1e3 / (double)res.samples, (double)busy_ns / 1e3,
-               adaptive_ns < 0    ? "default"
-               : adaptive_ns == 0 ? "0"
+               adaptive_ns < 0    ? "configured"
+               : adaptive_ns == 0 ? "off"
                                   : "set",
                res.samples == count ? "ok" : "FAIL");
     else
