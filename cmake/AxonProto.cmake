@@ -37,7 +37,7 @@ function(axon_nanopb_generate target)
     COMMENT "nanopb: ${name}.proto"
     VERBATIM)
   # Custom-command outputs attach only to targets of the same directory, and
-  # <target> may live elsewhere (axon_obj is made at the top): a named
+  # <target> may live elsewhere (the layer libraries are made in their folders): a named
   # generation target carries the dependency across.
   add_custom_target(axon_gen_nanopb_${name} DEPENDS ${out}/${name}.pb.c ${out}/${name}.pb.h)
   add_dependencies(${target} axon_gen_nanopb_${name})

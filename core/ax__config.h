@@ -107,11 +107,7 @@ int ax__cfg_format(const struct ax__cfg_key *k, const union ax__cfg_val *v, char
 void ax__cfg_describe_range(const struct ax__cfg_key *k, char *buf, size_t size);
 
 /* Value syntaxes, exposed for the tests. */
-int ax__cfg_parse_duration(const char *text, int64_t *ns, char *msg, size_t msglen);
-int ax__cfg_parse_size(const char *text, uint64_t *bytes, char *msg, size_t msglen);
 int ax__cfg_parse_bool(const char *text, bool *b);
-void ax__cfg_format_duration(int64_t ns, char *buf, size_t size);
-void ax__cfg_format_size(uint64_t bytes, char *buf, size_t size);
 /* Write @s as a YAML double-quoted scalar. Returns snprintf's. */
 int ax__cfg_quote(const char *s, char *buf, size_t size);
 

@@ -16,26 +16,19 @@
 #define AX__PUBSUB_H
 
 #include "axon/pubsub.h"
-#include "core/ax__list.h"
+#include "base/ax__list.h"
+#include "base/ax__mpsc.h"
 #include "core/ax__node.h"
 #include "transport/ax__buf.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
 struct ax__topic;
-
-/* A lock-free intrusive multi-producer, single-consumer queue of buffers
- * (after Vyukov): publishing threads push, the shard's loop pops. */
-struct ax__mpsc {
-    _Atomic(ax_buf *) head; /* producers exchange here */
-    ax_buf *tail;           /* the consumer reads here */
-    ax_buf stub;
-};
 
 struct ax__shard {
     ax_node *node;
     ax_loop *loop;
     unsigned index;
-    struct ax_tcp_listener *listener;
+    struct ax__tcp_listener *listener;
     uint16_t port;
 
     struct ax__topic **topics;
@@ -92,7 +85,7 @@ struct ax_pub {
     atomic_bool closed;
     struct ax__psub **psubs;
     size_t npsubs, psubs_cap;
-    ax_buf **history; /* transient-local: the last qos.history messages */
+    ax__buf **history; /* transient-local: the last qos.history messages */
     uint32_t hist_len, hist_next;
     uint64_t pending_drops[AX_DROP_REASON_COUNT_]; /* for the next DROPPED event */
     ax_timer drop_timer;
@@ -128,10 +121,10 @@ struct ax__link {
     struct ax__topic *topic;
     struct ax_endpoint_info pub; /* the remote publisher as discovered */
     uint64_t incarnation;
-    struct ax_addr addr;
+    struct ax__addr addr;
     enum link_state state;
-    ax_tcp_conn *conn;
-    ax_tcp_connector *connector;
+    ax__tcp_conn *conn;
+    ax__tcp_connector *connector;
     ax_timer retry;
     int64_t backoff_ns;
     uint64_t last_seq; /* 0: nothing yet */
@@ -163,7 +156,7 @@ struct ax__replay {
 struct ax__psub {
     struct ax__shard *shard;
     struct ax_pub *pub; /* NULL until its SUBSCRIBE arrived */
-    ax_tcp_conn *conn;
+    ax__tcp_conn *conn;
     uint64_t node_id;
     char node_name[AX_NODE_NAME_MAX];
     struct ax_qos qos;
@@ -189,28 +182,27 @@ int ax__shard_run_sync(struct ax__shard *s, ax_task_fn fn, void *arg);
 void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, size_t n);
 bool ax__on_shard(const struct ax__shard *s);
 void ax__emit(struct ax__event_sink *sink, void *self, const struct ax_pubsub_event *ev);
-void ax__mpsc_init(struct ax__mpsc *q);
-void ax__mpsc_push(struct ax__mpsc *q, ax_buf *b);
-ax_buf *ax__mpsc_pop(struct ax__mpsc *q);
+/* The next buffer other threads queued for @s (its thread only), or NULL. */
+ax__buf *ax__shard_pop(struct ax__shard *s);
 
 /* pub.c */
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
                      const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
                      const struct ax_pub_options *opt);
 void ax__pub_drain_task(void *shard);
-void ax__conn_options(const ax_node *node, struct ax_tcp_conn_options *o);
+void ax__conn_options(const ax_node *node, struct ax__tcp_conn_options *o);
 /* Raw types match by name: SHA-256 of "raw:" and the name. */
 void ax__raw_type_hash(const char *type_name, uint8_t out[AX_TYPE_HASH_SIZE]);
 void ax__pub_attach(struct ax_pub *pub);
-void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq, int64_t ts);
-void ax__pub_accept(struct ax__shard *s, int fd, const struct ax_addr *peer);
+void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, uint64_t seq, int64_t ts);
+void ax__pub_accept(struct ax__shard *s, int fd, const struct ax__addr *peer);
 void ax__pub_close_all(struct ax__shard *s);
 void ax__pub_remote_sub(struct ax__shard *s, const struct ax_graph_event *ev);
 void ax__pub_free_now(struct ax_pub *pub);
 
 /* sub.c */
-void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax_buf *buf, uint64_t seq,
-                           int64_t ts);
+void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,
+                           uint64_t seq, int64_t ts);
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev);
 void ax__sub_close_links(struct ax__topic *t);
 void ax__sub_free_now(struct ax_sub *sub);

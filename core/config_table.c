@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "axon/clock.h"
+#include "axon/units.h"
 #include "core/ax__config.h"
 
 #define KiB (UINT64_C(1) << 10)
@@ -479,146 +480,7 @@ static int check_topic(const char *s, char *msg, size_t n)
     return 0;
 }
 
-/* ---- value syntaxes ---- */
-
-struct unit {
-    const char *name;
-    uint64_t mult;
-};
-
-static const struct unit duration_units[] = {
-    {"ns", 1},         {"us", 1000},       {"ms", 1000000},
-    {"s", 1000000000}, {"m", 60000000000}, {"h", 3600000000000},
-};
-
-static const struct unit size_units[] = {
-    {"B", 1},
-    {"", 1}, /* after "B": a plain number of bytes is what the dump writes */
-    {"KiB", UINT64_C(1) << 10},
-    {"MiB", UINT64_C(1) << 20},
-    {"GiB", UINT64_C(1) << 30},
-    {"TiB", UINT64_C(1) << 40},
-    {"kB", 1000},
-    {"MB", 1000000},
-    {"GB", 1000000000},
-    {"TB", 1000000000000},
-};
-
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-enum { NUM_OK = 0, NUM_SYNTAX, NUM_NOUNIT, NUM_UNIT, NUM_RANGE, NUM_INEXACT };
-
-/*
- * "<digits>[.<digits>][ ]<unit>" -> integer in base units, exactly: a
- * fraction must come out as a whole number of base units (1.5s is fine,
- * 1.5ns is not). At most 9 fraction digits, which keeps every intermediate
- * product below 2^64 for the units above (the fraction's denominator cancels
- * against the unit's powers of ten or two).
- */
-static int parse_number_unit(const char *s, const struct unit *units, size_t nunits, uint64_t *out)
-{
-    const char *p = s;
-    uint64_t whole = 0, frac = 0, den = 1;
-    if (*p < '0' || *p > '9')
-        return NUM_SYNTAX;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (whole > (UINT64_MAX - 9) / 10)
-            return NUM_RANGE;
-        whole = whole * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return NUM_SYNTAX;
-        for (int nd = 0; *p >= '0' && *p <= '9'; p++, nd++) {
-            if (nd == 9)
-                return NUM_INEXACT;
-            frac = frac * 10 + (uint64_t)(*p - '0');
-            den *= 10;
-        }
-    }
-    if (*p == ' ')
-        p++;
-    const struct unit *u = NULL;
-    for (size_t i = 0; i < nunits; i++)
-        if (strcmp(p, units[i].name) == 0)
-            u = &units[i];
-    if (!u)
-        return *p == 0 ? NUM_NOUNIT : NUM_UNIT;
-    if (whole > UINT64_MAX / u->mult)
-        return NUM_RANGE;
-    uint64_t v = whole * u->mult;
-    if (frac) {
-        uint64_t g = gcd(u->mult, den);
-        uint64_t num = frac * (u->mult / g);
-        if (num % (den / g) != 0)
-            return NUM_INEXACT;
-        if (v > UINT64_MAX - num / (den / g))
-            return NUM_RANGE;
-        v += num / (den / g);
-    }
-    *out = v;
-    return NUM_OK;
-}
-
-int ax__cfg_parse_duration(const char *text, int64_t *ns, char *msg, size_t msglen)
-{
-    uint64_t v = 0;
-    switch (parse_number_unit(text, duration_units,
-                              sizeof duration_units / sizeof duration_units[0], &v)) {
-    case NUM_OK:
-        if (v > (uint64_t)INT64_MAX)
-            break;
-        *ns = (int64_t)v;
-        return 0;
-    case NUM_NOUNIT:
-        snprintf(msg, msglen,
-                 "\"%s\" has no unit: write a duration like 100ms (units: ns, us, ms, s, m, h)",
-                 text);
-        return -1;
-    case NUM_INEXACT:
-        snprintf(msg, msglen, "\"%s\" is not a whole number of nanoseconds", text);
-        return -1;
-    case NUM_RANGE:
-        break;
-    default:
-        snprintf(msg, msglen,
-                 "\"%s\" is not a duration: write a number and a unit like 100ms, 1.5s or 2m "
-                 "(units: ns, us, ms, s, m, h)",
-                 text);
-        return -1;
-    }
-    snprintf(msg, msglen, "\"%s\" is too large", text);
-    return -1;
-}
-
-int ax__cfg_parse_size(const char *text, uint64_t *bytes, char *msg, size_t msglen)
-{
-    switch (parse_number_unit(text, size_units, sizeof size_units / sizeof size_units[0], bytes)) {
-    case NUM_OK:
-        return 0;
-    case NUM_INEXACT:
-        snprintf(msg, msglen, "\"%s\" is not a whole number of bytes", text);
-        return -1;
-    case NUM_RANGE:
-        snprintf(msg, msglen, "\"%s\" is too large", text);
-        return -1;
-    default:
-        snprintf(msg, msglen,
-                 "\"%s\" is not a size: write bytes or a number and a unit like 64MiB "
-                 "(units: B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)",
-                 text);
-        return -1;
-    }
-}
+/* ---- value syntaxes (durations and sizes: base/units.c) ---- */
 
 int ax__cfg_parse_bool(const char *text, bool *b)
 {
@@ -635,35 +497,6 @@ int ax__cfg_parse_bool(const char *text, bool *b)
         }
     }
     return -1;
-}
-
-/* Largest unit that represents @v exactly. */
-static void format_units(uint64_t v, const struct unit *units, size_t n, const char *zero,
-                         char *buf, size_t size)
-{
-    if (v == 0) {
-        snprintf(buf, size, "%s", zero);
-        return;
-    }
-    for (size_t i = n; i-- > 0;) {
-        if (units[i].mult > 0 && v % units[i].mult == 0) {
-            snprintf(buf, size, "%" PRIu64 "%s", v / units[i].mult, units[i].name);
-            return;
-        }
-    }
-    snprintf(buf, size, "%" PRIu64, v);
-}
-
-void ax__cfg_format_duration(int64_t ns, char *buf, size_t size)
-{
-    format_units(ns < 0 ? 0 : (uint64_t)ns, duration_units,
-                 sizeof duration_units / sizeof duration_units[0], "0s", buf, size);
-}
-
-void ax__cfg_format_size(uint64_t bytes, char *buf, size_t size)
-{
-    /* Binary units only (the first six rows): 64MiB, not 67.108864MB. */
-    format_units(bytes, size_units, 6, "0", buf, size);
 }
 
 int ax__cfg_quote(const char *s, char *buf, size_t size)
@@ -735,8 +568,8 @@ int ax__cfg_check(const struct ax__cfg_key *k, const union ax__cfg_val *v, char 
         return 0;
     case AX__CFG_SIZE:
         if (v->u < k->min || v->u > k->max) {
-            ax__cfg_format_size(k->min, lo, sizeof lo);
-            ax__cfg_format_size(k->max, hi, sizeof hi);
+            ax_size_format(k->min, lo, sizeof lo);
+            ax_size_format(k->max, hi, sizeof hi);
             snprintf(msg, msglen, "%" PRIu64 " bytes is out of range %s..%s", v->u, lo, hi);
             return -1;
         }
@@ -744,9 +577,9 @@ int ax__cfg_check(const struct ax__cfg_key *k, const union ax__cfg_val *v, char 
     case AX__CFG_DURATION:
         if (v->ns < 0 || (uint64_t)v->ns < k->min || (uint64_t)v->ns > k->max) {
             char val[32];
-            ax__cfg_format_duration(v->ns, val, sizeof val);
-            ax__cfg_format_duration((int64_t)k->min, lo, sizeof lo);
-            ax__cfg_format_duration((int64_t)k->max, hi, sizeof hi);
+            ax_duration_format(v->ns, val, sizeof val);
+            ax_duration_format((int64_t)k->min, lo, sizeof lo);
+            ax_duration_format((int64_t)k->max, hi, sizeof hi);
             snprintf(msg, msglen, "%s is out of range %s..%s", v->ns < 0 ? "a negative value" : val,
                      lo, hi);
             return -1;
@@ -810,11 +643,11 @@ int ax__cfg_parse(const struct ax__cfg_key *k, const char *text, union ax__cfg_v
         }
         break;
     case AX__CFG_SIZE:
-        if (ax__cfg_parse_size(text, &v->u, msg, msglen) != 0)
+        if (ax_size_parse(text, &v->u, msg, msglen) != 0)
             return -1;
         break;
     case AX__CFG_DURATION:
-        if (ax__cfg_parse_duration(text, &v->ns, msg, msglen) != 0)
+        if (ax_duration_parse(text, 0, &v->ns, msg, msglen) != 0)
             return -1;
         break;
     case AX__CFG_BOOL:
@@ -941,10 +774,10 @@ int ax__cfg_format(const struct ax__cfg_key *k, const union ax__cfg_val *v, char
     case AX__CFG_UINT:
         return snprintf(buf, size, "%" PRIu64, v->u);
     case AX__CFG_SIZE:
-        ax__cfg_format_size(v->u, buf, size);
+        ax_size_format(v->u, buf, size);
         return (int)strlen(buf);
     case AX__CFG_DURATION:
-        ax__cfg_format_duration(v->ns, buf, size);
+        ax_duration_format(v->ns, buf, size);
         return (int)strlen(buf);
     case AX__CFG_BOOL:
         return snprintf(buf, size, "%s", v->b ? "true" : "false");
@@ -973,13 +806,13 @@ void ax__cfg_describe_range(const struct ax__cfg_key *k, char *buf, size_t size)
         snprintf(buf, size, "%" PRIu64 "..%" PRIu64, k->min, k->max);
         return;
     case AX__CFG_SIZE:
-        ax__cfg_format_size(k->min, lo, sizeof lo);
-        ax__cfg_format_size(k->max, hi, sizeof hi);
+        ax_size_format(k->min, lo, sizeof lo);
+        ax_size_format(k->max, hi, sizeof hi);
         snprintf(buf, size, "%s..%s", lo, hi);
         return;
     case AX__CFG_DURATION:
-        ax__cfg_format_duration((int64_t)k->min, lo, sizeof lo);
-        ax__cfg_format_duration((int64_t)k->max, hi, sizeof hi);
+        ax_duration_format((int64_t)k->min, lo, sizeof lo);
+        ax_duration_format((int64_t)k->max, hi, sizeof hi);
         snprintf(buf, size, "%s..%s", lo, hi);
         return;
     case AX__CFG_BOOL:
@@ -1017,8 +850,8 @@ static int rule_lease(const struct ax_config *c, char *msg, size_t n)
     if (c->discovery.lease_ns > c->discovery.heartbeat_ns)
         return 0;
     char l[32], h[32];
-    ax__cfg_format_duration(c->discovery.lease_ns, l, sizeof l);
-    ax__cfg_format_duration(c->discovery.heartbeat_ns, h, sizeof h);
+    ax_duration_format(c->discovery.lease_ns, l, sizeof l);
+    ax_duration_format(c->discovery.heartbeat_ns, h, sizeof h);
     snprintf(msg, n,
              "discovery.lease (%s) must be longer than discovery.heartbeat (%s), or every peer "
              "expires between two heartbeats",
@@ -1057,8 +890,8 @@ static int rule_reconnect(const struct ax_config *c, char *msg, size_t n)
     if (c->transport.reconnect_min_ns <= c->transport.reconnect_max_ns)
         return 0;
     char a[32], b[32];
-    ax__cfg_format_duration(c->transport.reconnect_min_ns, a, sizeof a);
-    ax__cfg_format_duration(c->transport.reconnect_max_ns, b, sizeof b);
+    ax_duration_format(c->transport.reconnect_min_ns, a, sizeof a);
+    ax_duration_format(c->transport.reconnect_max_ns, b, sizeof b);
     snprintf(msg, n, "transport.reconnect_min (%s) is above transport.reconnect_max (%s)", a, b);
     return -1;
 }

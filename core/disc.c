@@ -37,6 +37,7 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
+#include "axon/version.h"
 #include "core/ax__disc.h"
 #include "transport/ax__addr.h"
 #include "transport/ax__sys.h"
@@ -128,7 +129,7 @@ static void fill_node_info(struct ax__disc *d, axon_ctl_NodeInfo *ni)
     ni->start_time_ns = n->start_real_ns;
     ni->mode = (axon_ctl_DiscoveryMode)d->mode;
     snprintf(ni->unicast, sizeof ni->unicast, "%s", d->unicast_str);
-    snprintf(ni->version, sizeof ni->version, "%s", AXON_VERSION_STRING);
+    snprintf(ni->version, sizeof ni->version, "%s", ax_version());
 }
 
 static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *src)

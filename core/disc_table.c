@@ -23,6 +23,7 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
+#include "axon/version.h"
 #include "core/ax__disc.h"
 
 #define LOG_MODULE "disc"
@@ -403,7 +404,7 @@ void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out)
     snprintf(out->tcp, sizeof out->tcp, "%s", n->tcp_endpoint);
     snprintf(out->unicast, sizeof out->unicast, "%s", d->unicast_str);
     out->mode = d->mode;
-    snprintf(out->version, sizeof out->version, "%s", AXON_VERSION_STRING);
+    snprintf(out->version, sizeof out->version, "%s", ax_version());
     out->lease_ns = n->cfg.discovery.lease_ns;
     out->heartbeat_ns = n->cfg.discovery.heartbeat_ns;
     out->uptime_ns = ax_clock_real_ns() - n->start_real_ns;

@@ -22,7 +22,7 @@
 #include "core/ax__disc.h"
 #include "core/ax__node.h"
 #include "core/ax__pubsub.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
 #define LOG_MODULE "node"
 

@@ -4,13 +4,13 @@
  * transient-local history, count every drop.
  *
  * Where a message goes on its way:
- *   ax_pub_publish() on any thread: pack into one pooled ax_buf;
+ *   ax_pub_publish() on any thread: pack into one pooled ax__buf;
  *   on the topic's shard thread: delivered at once; elsewhere: pushed on the
  *   shard's MPSC queue (one atomic exchange), the shard woken at most once
  *   per batch;
  *   ax__pub_deliver() on the shard: sequence number (assigned here, by the
  *   single consumer, so numbers are in delivery order), local
- *   subscriptions, then ax_tcp_conn_send() per connection (a reference,
+ *   subscriptions, then ax__tcp_conn_send() per connection (a reference,
  *   no copy), history.
  */
 #include <stdio.h>
@@ -23,6 +23,7 @@
 #include "axon/clock.h"
 #include "axon/log.h"
 #include "control.pb.h"
+#include "handshake.pb.h"
 #include "core/ax__pubsub.h"
 
 #define LOG_MODULE        "pubsub"
@@ -106,7 +107,7 @@ static void note_queue(struct ax_pub *pub)
     uint64_t m = 0, b = 0;
     for (size_t i = 0; i < pub->npsubs; i++) {
         uint64_t qm, qb;
-        ax_tcp_conn_queued(pub->psubs[i]->conn, &qm, &qb);
+        ax__tcp_conn_queued(pub->psubs[i]->conn, &qm, &qb);
         if (qm > m)
             m = qm;
         if (qb > b)
@@ -116,7 +117,7 @@ static void note_queue(struct ax_pub *pub)
     atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
 }
 
-void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64_t ts)
+void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, uint64_t seq_unused, int64_t ts)
 {
     (void)seq_unused;
     if (atomic_load_explicit(&pub->closed, memory_order_relaxed))
@@ -131,17 +132,17 @@ void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64
     if (t && t->nsubs)
         ax__sub_deliver_local(t, pub, buf, seq, ts);
     if (pub->npsubs) {
-        struct ax_frame_hdr h = {
-            .type = AX_FRAME_DATA, .stream = pub->ep.id, .seq = seq, .timestamp_ns = ts};
+        struct ax__frame_hdr h = {
+            .type = AX__FRAME_DATA, .stream = pub->ep.id, .seq = seq, .timestamp_ns = ts};
         for (size_t i = 0; i < pub->npsubs; i++)
-            ax_tcp_conn_send(pub->psubs[i]->conn, &h, buf); /* drops arrive via on_drop */
+            ax__tcp_conn_send(pub->psubs[i]->conn, &h, buf); /* drops arrive via on_drop */
         note_queue(pub);
     }
     if (pub->history) {
         uint32_t slot = pub->hist_next;
         if (pub->history[slot])
-            ax_buf_release(pub->history[slot]);
-        ax_buf_hold(buf);
+            ax__buf_release(pub->history[slot]);
+        ax__buf_hold(buf);
         buf->qseq = seq; /* the history keeps its own reference: safe to tag */
         buf->qts = ts;
         pub->history[slot] = buf;
@@ -150,26 +151,26 @@ void ax__pub_deliver(struct ax_pub *pub, ax_buf *buf, uint64_t seq_unused, int64
     pub->busy--;
 }
 
-static int publish_buf(struct ax_pub *pub, ax_buf *buf)
+static int publish_buf(struct ax_pub *pub, ax__buf *buf)
 {
     int64_t ts = ax_clock_real_ns();
     struct ax__shard *s = pub->shard;
     if (ax__on_shard(s)) {
         ax__pub_deliver(pub, buf, 0, ts);
-        ax_buf_release(buf);
+        ax__buf_release(buf);
         return 0;
     }
     /* The topic's thread is behind by a whole queue: say so rather than
      * queue without bound. Nothing was published; the caller retries or
      * gives up. */
     if (atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max) {
-        ax_buf_release(buf);
+        ax__buf_release(buf);
         return AX_EAGAIN;
     }
     buf->qctx = pub;
     buf->qts = ts;
     atomic_fetch_add_explicit(&s->backlog, 1, memory_order_relaxed);
-    ax__mpsc_push(&s->queue, buf);
+    ax__mpsc_push(&s->queue, &buf->qnode);
     if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel)) {
         int rc = ax_loop_post(s->loop, ax__pub_drain_task, s);
         if (rc < 0) /* queued all the same; the next publish retries the wake */
@@ -188,13 +189,13 @@ void ax__pub_drain_task(void *arg)
     struct ax__shard *s = arg;
     /* Reset first: a push after this point posts a new drain. */
     atomic_store_explicit(&s->wake_pending, false, memory_order_release);
-    ax_buf *b;
+    ax__buf *b;
     unsigned n = 0;
-    while ((b = ax__mpsc_pop(&s->queue)) != NULL) {
+    while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *pub = b->qctx;
         ax__pub_deliver(pub, b, 0, b->qts);
-        ax_buf_release(b);
+        ax__buf_release(b);
         if (++n == DRAIN_BATCH && !s->closing) {
             if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
                 ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
@@ -217,8 +218,8 @@ int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg)
     int rc = check_size(pub, len);
     if (rc < 0)
         return rc;
-    ax_buf *buf;
-    if ((rc = ax_buf_new(len, &buf)) < 0)
+    ax__buf *buf;
+    if ((rc = ax__buf_new(len, &buf)) < 0)
         return rc;
     protobuf_c_message_pack(msg, buf->data);
     return publish_buf(pub, buf);
@@ -231,8 +232,8 @@ int ax_pub_publish_bytes(ax_pub *pub, const void *data, size_t len)
     int rc = check_size(pub, len);
     if (rc < 0)
         return rc;
-    ax_buf *buf;
-    if ((rc = ax_buf_new(len, &buf)) < 0)
+    ax__buf *buf;
+    if ((rc = ax__buf_new(len, &buf)) < 0)
         return rc;
     if (len)
         memcpy(buf->data, data, len);
@@ -247,8 +248,8 @@ int ax_pub_publish_owned(ax_pub *pub, void *data, size_t len,
     int rc = check_size(pub, len);
     if (rc < 0)
         return rc;
-    ax_buf *buf;
-    if ((rc = ax_buf_wrap(data, len, free_fn, arg, &buf)) < 0)
+    ax__buf *buf;
+    if ((rc = ax__buf_wrap(data, len, free_fn, arg, &buf)) < 0)
         return rc;
     return publish_buf(pub, buf);
 }
@@ -395,7 +396,7 @@ static void psub_remove_from_pub(struct ax__psub *ps)
     note_queue(pub);
 }
 
-static void psub_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+static void psub_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
 {
     struct ax__psub *ps = user;
     (void)c;
@@ -445,8 +446,8 @@ static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, i
         ack.type_hash.size = AX_TYPE_HASH_SIZE;
         memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
     }
-    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
-    ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_GRACEFUL, code);
+    ax__tcp_conn_send_pb(ps->conn, AX__FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
+    ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_GRACEFUL, code);
 }
 
 /* The subscriber's QoS sets this connection's queue: reliable gets the
@@ -459,10 +460,10 @@ static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_
     else
         ps->qos = AX_QOS_DEFAULT;
     const struct ax_config *cfg = &pub->node->cfg;
-    ax_tcp_conn_set_overload(ps->conn, ps->qos.overload);
-    ax_tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
-                                 ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
-                                                                    : ps->qos.history);
+    ax__tcp_conn_set_overload(ps->conn, ps->qos.overload);
+    ax__tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
+                                  ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
+                                                                     : ps->qos.history);
 }
 
 /* SUBSCRIBE_ACK, then (when @history) the kept messages, oldest first,
@@ -479,16 +480,16 @@ static void accept_subscribe(struct ax__psub *ps, struct ax_pub *pub, bool histo
     ack.has_qos = true;
     qos_to_wire(&ack.qos, &pub->ep.qos);
     ack.next_seq = atomic_load(&pub->seq) + 1;
-    ax_tcp_conn_send_pb(ps->conn, AX_FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
+    ax__tcp_conn_send_pb(ps->conn, AX__FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
     if (!history || ps->qos.durability != AX_TRANSIENT_LOCAL || !pub->history)
         return;
     for (uint32_t k = 0; k < pub->hist_len; k++) {
-        ax_buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
+        ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
         if (!b)
             continue;
-        struct ax_frame_hdr h = {
-            .type = AX_FRAME_DATA, .stream = pub->ep.id, .seq = b->qseq, .timestamp_ns = b->qts};
-        ax_tcp_conn_send(ps->conn, &h, b);
+        struct ax__frame_hdr h = {
+            .type = AX__FRAME_DATA, .stream = pub->ep.id, .seq = b->qseq, .timestamp_ns = b->qts};
+        ax__tcp_conn_send(ps->conn, &h, b);
     }
 }
 
@@ -497,8 +498,8 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
     axon_ctl_Subscribe m = axon_ctl_Subscribe_init_zero;
     pb_istream_t is = pb_istream_from_buffer(p, n);
     if (!pb_decode(&is, axon_ctl_Subscribe_fields, &m)) {
-        AX_LOG_W(LOG_MODULE, "%s: undecodable SUBSCRIBE; closing", ax_tcp_conn_peer(ps->conn));
-        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        AX_LOG_W(LOG_MODULE, "%s: undecodable SUBSCRIBE; closing", ax__tcp_conn_peer(ps->conn));
+        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
         return;
     }
     if (ps->pub) {
@@ -507,8 +508,8 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         if (m.publisher_id != ps->pub->ep.id || m.type_hash.size != AX_TYPE_HASH_SIZE ||
             !ax__same_type(ps->pub->ep.type_hash, m.type_hash.bytes)) {
             AX_LOG_W(LOG_MODULE, "%s: SUBSCRIBE again for another publisher or type; closing",
-                     ax_tcp_conn_peer(ps->conn));
-            ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+                     ax__tcp_conn_peer(ps->conn));
+            ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
             return;
         }
         apply_qos(ps, ps->pub, &m);
@@ -538,7 +539,7 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         size_t cap = pub->psubs_cap ? pub->psubs_cap * 2 : 4;
         struct ax__psub **nps = realloc(pub->psubs, cap * sizeof *nps);
         if (!nps) {
-            ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_ENOMEM);
+            ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_ENOMEM);
             return;
         }
         pub->psubs = nps;
@@ -551,7 +552,7 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
     accept_subscribe(ps, pub, true);
     char text[160];
     snprintf(text, sizeof text, "%s: subscriber node '%s' connected from %s", pub->ep.topic,
-             ps->node_name, ax_tcp_conn_peer(ps->conn));
+             ps->node_name, ax__tcp_conn_peer(ps->conn));
     AX_LOG_I(LOG_MODULE, "%s", text);
     emit_simple(pub, AX_PS_MATCHED, ps->node_id, ps->node_name, 0, false, text);
 }
@@ -562,7 +563,7 @@ static void handle_schema_request(struct ax__psub *ps, const uint8_t *p, size_t 
 {
     char name[AX_TYPE_NAME_MAX];
     if (n == 0 || n >= sizeof name) {
-        ax_tcp_conn_send_error(ps->conn, AX_EINVAL, "bad type name in SCHEMA_REQUEST");
+        ax__tcp_conn_send_error(ps->conn, AX_EINVAL, "bad type name in SCHEMA_REQUEST");
         return;
     }
     memcpy(name, p, n);
@@ -584,32 +585,32 @@ static void handle_schema_request(struct ax__psub *ps, const uint8_t *p, size_t 
     if (!type || ax_type_fds(type, &fds, &len) < 0) {
         char why[200];
         snprintf(why, sizeof why, "node '%s' has no schema for %s", node->name, name);
-        ax_tcp_conn_send_error(ps->conn, AX_ENOTFOUND, why);
+        ax__tcp_conn_send_error(ps->conn, AX_ENOTFOUND, why);
         return;
     }
-    struct ax_frame_hdr h = {.type = AX_FRAME_SCHEMA_REPLY};
-    ax_tcp_conn_send_bytes(ps->conn, &h, fds, len);
+    struct ax__frame_hdr h = {.type = AX__FRAME_SCHEMA_REPLY};
+    ax__tcp_conn_send_bytes(ps->conn, &h, fds, len);
 }
 
-static void psub_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                       ax_buf *buf, void *user)
+static void psub_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                       ax__buf *buf, void *user)
 {
     struct ax__psub *ps = user;
     (void)buf;
-    if (h->type == AX_FRAME_SUBSCRIBE) {
+    if (h->type == AX__FRAME_SUBSCRIBE) {
         handle_subscribe(ps, payload, h->payload_len);
         return;
     }
-    if (h->type == AX_FRAME_SCHEMA_REQUEST) {
+    if (h->type == AX__FRAME_SCHEMA_REQUEST) {
         handle_schema_request(ps, payload, h->payload_len);
         return;
     }
     AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from a subscriber; closing",
-             ax_tcp_conn_peer(c), h->type);
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+             ax__tcp_conn_peer(c), h->type);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, AX_EPROTO);
 }
 
-static void psub_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n, void *user)
+static void psub_drop(ax__tcp_conn *c, enum ax_drop_reason reason, uint64_t n, void *user)
 {
     struct ax__psub *ps = user;
     (void)c;
@@ -619,7 +620,7 @@ static void psub_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n, vo
     }
 }
 
-static void psub_drain(ax_tcp_conn *c, void *user)
+static void psub_drain(ax__tcp_conn *c, void *user)
 {
     struct ax__psub *ps = user;
     (void)c;
@@ -627,7 +628,7 @@ static void psub_drain(ax_tcp_conn *c, void *user)
         note_queue(ps->pub);
 }
 
-static void psub_close(ax_tcp_conn *c, int status, void *user)
+static void psub_close(ax__tcp_conn *c, int status, void *user)
 {
     struct ax__psub *ps = user;
     (void)c;
@@ -644,17 +645,17 @@ static void psub_close(ax_tcp_conn *c, int status, void *user)
     free(ps);
 }
 
-static const struct ax_tcp_conn_callbacks psub_cbs = {.on_ready = psub_ready,
-                                                      .on_frame = psub_frame,
-                                                      .on_drain = psub_drain,
-                                                      .on_drop = psub_drop,
-                                                      .on_close = psub_close};
+static const struct ax__tcp_conn_callbacks psub_cbs = {.on_ready = psub_ready,
+                                                       .on_frame = psub_frame,
+                                                       .on_drain = psub_drain,
+                                                       .on_drop = psub_drop,
+                                                       .on_close = psub_close};
 
 /* Connection options from the node's configuration (shared with sub.c). */
-void ax__conn_options(const ax_node *node, struct ax_tcp_conn_options *o)
+void ax__conn_options(const ax_node *node, struct ax__tcp_conn_options *o)
 {
     const struct ax_config *c = &node->cfg;
-    ax_tcp_conn_options_init(o);
+    ax__tcp_conn_options_init(o);
     o->max_frame = c->transport.max_frame;
     o->queue_bytes = c->transport.queue_bytes;
     o->queue_frames = c->transport.queue_frames;
@@ -668,7 +669,7 @@ void ax__conn_options(const ax_node *node, struct ax_tcp_conn_options *o)
     snprintf(o->hello.node_name, sizeof o->hello.node_name, "%s", node->name);
 }
 
-void ax__pub_accept(struct ax__shard *s, int fd, const struct ax_addr *peer)
+void ax__pub_accept(struct ax__shard *s, int fd, const struct ax__addr *peer)
 {
     (void)peer;
     struct ax__psub *ps = calloc(1, sizeof *ps);
@@ -677,9 +678,9 @@ void ax__pub_accept(struct ax__shard *s, int fd, const struct ax_addr *peer)
         return;
     }
     ps->shard = s;
-    struct ax_tcp_conn_options o;
+    struct ax__tcp_conn_options o;
     ax__conn_options(s->node, &o);
-    int rc = ax_tcp_conn_new(s->loop, fd, &o, &psub_cbs, ps, &ps->conn);
+    int rc = ax__tcp_conn_new(s->loop, fd, &o, &psub_cbs, ps, &ps->conn);
     if (rc < 0) {
         AX_LOG_W(LOG_MODULE, "cannot take a data connection: %s", ax_strerror(rc));
         close(fd);
@@ -696,7 +697,7 @@ void ax__pub_close_all(struct ax__shard *s)
     {
         struct ax__psub *ps = ax__container_of(n, struct ax__psub, node);
         psub_remove_from_pub(ps);
-        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_ABORT, AX_ECLOSED);
+        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_ECLOSED);
     }
 }
 
@@ -797,12 +798,12 @@ void ax__pub_free_now(struct ax_pub *pub)
         return;
     }
     /* Messages other threads queued before the free still go out. */
-    ax_buf *b;
-    while ((b = ax__mpsc_pop(&s->queue)) != NULL) {
+    ax__buf *b;
+    while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *owner = b->qctx;
         ax__pub_deliver(owner, b, 0, b->qts);
-        ax_buf_release(b);
+        ax__buf_release(b);
     }
     atomic_store(&pub->closed, true);
     struct ax__topic *t = pub->topic;
@@ -828,12 +829,12 @@ void ax__pub_free_now(struct ax_pub *pub)
     while (pub->npsubs > 0) {
         struct ax__psub *ps = pub->psubs[0];
         psub_remove_from_pub(ps);
-        ax_tcp_conn_close(ps->conn, AX_TCP_CLOSE_GRACEFUL, 0);
+        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_GRACEFUL, 0);
     }
     ax_timer_stop(&pub->drop_timer);
     for (uint32_t i = 0; i < pub->hist_len; i++)
         if (pub->history[i])
-            ax_buf_release(pub->history[i]);
+            ax__buf_release(pub->history[i]);
     if (pub->drop)
         pub->drop(pub->ev.user);
     free(pub->history);
@@ -872,8 +873,8 @@ int ax_pub_backlog(const ax_pub *pub, uint64_t *messages, uint64_t *bytes)
         return AX_EINVAL;
     *messages = *bytes = 0;
     for (size_t i = 0; i < pub->npsubs; i++) {
-        struct ax_tcp_stats st;
-        ax_tcp_conn_stats(pub->psubs[i]->conn, &st);
+        struct ax__tcp_stats st;
+        ax__tcp_conn_stats(pub->psubs[i]->conn, &st);
         if (st.queued_frames > *messages)
             *messages = st.queued_frames;
         if (st.queued_bytes > *bytes)

@@ -16,54 +16,9 @@
 
 #include "axon/log.h"
 #include "core/ax__pubsub.h"
-#include "msgs/ax__sha256.h"
+#include "base/ax__sha256.h"
 
 #define LOG_MODULE "pubsub"
-
-/* ---- the publish queue (Vyukov's intrusive MPSC queue) ---- */
-
-void ax__mpsc_init(struct ax__mpsc *q)
-{
-    atomic_init(&q->stub.qnext, NULL);
-    atomic_init(&q->head, &q->stub);
-    q->tail = &q->stub;
-}
-
-void ax__mpsc_push(struct ax__mpsc *q, ax_buf *b)
-{
-    atomic_store_explicit(&b->qnext, NULL, memory_order_relaxed);
-    /* One exchange makes the buffer the new head; the link from the old head
-     * follows. Between the two a consumer sees a "not yet linked" tail and
-     * stops: the producer's wake-up brings it back. */
-    ax_buf *prev = atomic_exchange_explicit(&q->head, b, memory_order_acq_rel);
-    atomic_store_explicit(&prev->qnext, b, memory_order_release);
-}
-
-ax_buf *ax__mpsc_pop(struct ax__mpsc *q)
-{
-    ax_buf *tail = q->tail;
-    ax_buf *next = atomic_load_explicit(&tail->qnext, memory_order_acquire);
-    if (tail == &q->stub) {
-        if (!next)
-            return NULL;
-        q->tail = next;
-        tail = next;
-        next = atomic_load_explicit(&next->qnext, memory_order_acquire);
-    }
-    if (next) {
-        q->tail = next;
-        return tail;
-    }
-    if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
-        return NULL; /* a producer is between its two steps */
-    ax__mpsc_push(q, &q->stub);
-    next = atomic_load_explicit(&tail->qnext, memory_order_acquire);
-    if (next) {
-        q->tail = next;
-        return tail;
-    }
-    return NULL;
-}
 
 /* ---- running things on a shard's thread ---- */
 
@@ -273,7 +228,7 @@ void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, si
 
 /* ---- listeners ---- */
 
-static void on_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
+static void on_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     (void)l;
     struct ax__shard *s = user;
@@ -313,12 +268,12 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
         lo = *next_port; /* shards take successive free ports of the range */
     }
     for (unsigned port = lo; port <= hi; port++) {
-        struct ax_addr a;
-        if (ax_addr_from_host(&a, host, (uint16_t)port) < 0) {
+        struct ax__addr a;
+        if (ax__addr_from_host(&a, host, (uint16_t)port) < 0) {
             AX_LOG_E(LOG_MODULE, "transport.listen_address '%s' is not an IPv4 address", host);
             return AX_EINVAL;
         }
-        rc = ax_tcp_listen(s->loop, &a, 128, on_accept, s, &s->listener);
+        rc = ax__tcp_listen(s->loop, &a, 128, on_accept, s, &s->listener);
         if (rc != AX_EADDRINUSE) {
             *next_port = port + 1;
             break;
@@ -329,7 +284,7 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
                  ax_strerror(rc));
         return rc;
     }
-    s->port = ax_tcp_listener_port(s->listener);
+    s->port = ax__tcp_listener_port(s->listener);
     if (s->index == 0)
         snprintf(s->node->tcp_endpoint, sizeof s->node->tcp_endpoint, "%.48s:%u", host, s->port);
     return 0;
@@ -367,12 +322,12 @@ void ax__shards_close(struct ax__shard *s)
         return;
     s->closing = true;
     /* Messages still queued by other threads: deliver what can be. */
-    ax_buf *b;
-    while ((b = ax__mpsc_pop(&s->queue)) != NULL) {
+    ax__buf *b;
+    while ((b = ax__shard_pop(s)) != NULL) {
         struct ax_pub *pub = b->qctx;
         if (!atomic_load(&pub->closed))
             ax__pub_deliver(pub, b, b->qseq, b->qts);
-        ax_buf_release(b);
+        ax__buf_release(b);
     }
     /* Each topic is held (iterating) while its members go, so it is not
      * freed under us; releasing it frees it if nothing is left. Backwards,
@@ -394,7 +349,7 @@ void ax__shards_close(struct ax__shard *s)
     }
     ax__pub_close_all(s);
     if (s->listener) {
-        ax_tcp_listener_close(s->listener);
+        ax__tcp_listener_close(s->listener);
         s->listener = NULL;
     }
 }
@@ -418,6 +373,12 @@ void ax__shards_free(ax_node *node)
     }
     free(node->shards);
     node->shards = NULL;
+}
+
+ax__buf *ax__shard_pop(struct ax__shard *s)
+{
+    struct ax__mpsc_node *n = ax__mpsc_pop(&s->queue);
+    return n ? ax__container_of(n, ax__buf, qnode) : NULL;
 }
 
 void ax__raw_type_hash(const char *type_name, uint8_t out[AX_TYPE_HASH_SIZE])

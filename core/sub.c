@@ -100,8 +100,8 @@ static void deliver_all(struct ax__topic *t, const uint8_t *hash, struct ax_msg 
     ax__topic_iter_end(t);
 }
 
-void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax_buf *buf, uint64_t seq,
-                           int64_t ts)
+void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,
+                           uint64_t seq, int64_t ts)
 {
     struct ax_msg m = {.data = buf->data,
                        .len = buf->len,
@@ -120,7 +120,8 @@ static void replay_finish(struct ax__link *l);
 static bool replay_wants(const struct ax__link *l, const struct ax_sub *s, uint64_t seq);
 static bool replay_pending(const struct ax__link *l, const struct ax_sub *s);
 
-static void deliver_remote(struct ax__link *l, const struct ax_frame_hdr *h, const uint8_t *payload)
+static void deliver_remote(struct ax__link *l, const struct ax__frame_hdr *h,
+                           const uint8_t *payload)
 {
     struct ax__topic *t = l->topic;
     struct ax_msg m = {.data = payload,
@@ -336,11 +337,11 @@ static void send_subscribe(struct ax__link *l, bool replay)
     for (size_t i = 0; i < l->nreplay; i++)
         if (l->replay[i].state == AX__REPLAY_WAITING)
             l->replay[i].state = AX__REPLAY_ASKED;
-    int rc = ax_tcp_conn_send_pb(l->conn, AX_FRAME_SUBSCRIBE, axon_ctl_Subscribe_fields, &m);
+    int rc = ax__tcp_conn_send_pb(l->conn, AX__FRAME_SUBSCRIBE, axon_ctl_Subscribe_fields, &m);
     if (rc < 0) { /* no ACK would come: start over on a new connection */
         AX_LOG_W(LOG_MODULE, "%s: cannot send SUBSCRIBE to '%s': %s", l->topic->name,
                  l->pub.node_name, ax_strerror(rc));
-        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, rc);
+        ax__tcp_conn_close(l->conn, AX__TCP_CLOSE_ABORT, rc);
     }
 }
 
@@ -405,7 +406,7 @@ static void link_sub_joined(struct ax__link *l, struct ax_sub *sub)
     }
 }
 
-static void link_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+static void link_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
 {
     struct ax__link *l = user;
     (void)c;
@@ -421,7 +422,7 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
     struct ax__topic *t = l->topic;
     if (!pb_decode(&is, axon_ctl_SubscribeAck_fields, &a)) {
         AX_LOG_W(LOG_MODULE, "%s: undecodable SUBSCRIBE_ACK from '%s'", t->name, l->pub.node_name);
-        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        ax__tcp_conn_close(l->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
         return;
     }
     if (a.error) {
@@ -436,7 +437,7 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
             snprintf(ev.text, sizeof ev.text, "%s", a.reason);
             emit_to_subs(t, l->pub.type_hash, &ev);
         }
-        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_GRACEFUL, -(int)a.error);
+        ax__tcp_conn_close(l->conn, AX__TCP_CLOSE_GRACEFUL, -(int)a.error);
         return;
     }
     l->state = LINK_ACTIVE;
@@ -486,7 +487,7 @@ static void handle_ack(struct ax__link *l, const uint8_t *p, size_t n)
         struct ax_pubsub_event ev;
         event_init(&ev, AX_PS_MATCHED, l);
         snprintf(ev.text, sizeof ev.text, "%s: publisher on '%s' (%s) matched", t->name,
-                 l->pub.node_name, ax_tcp_conn_peer(l->conn));
+                 l->pub.node_name, ax__tcp_conn_peer(l->conn));
         AX_LOG_I(LOG_MODULE, "%s", ev.text);
         emit_to_subs(t, l->pub.type_hash, &ev);
     }
@@ -515,37 +516,37 @@ static void handle_reack(struct ax__link *l, const uint8_t *p, size_t n)
     if (!pb_decode(&is, axon_ctl_SubscribeAck_fields, &a) || a.error) {
         AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' did not take the renewed SUBSCRIBE: %s",
                  l->topic->name, l->pub.node_name, a.error ? a.reason : "undecodable ACK");
-        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        ax__tcp_conn_close(l->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
         return;
     }
     replay_begin(l, a.next_seq, l->last_seq);
 }
 
-static void link_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                       ax_buf *buf, void *user)
+static void link_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                       ax__buf *buf, void *user)
 {
     struct ax__link *l = user;
     (void)buf;
-    if (h->type == AX_FRAME_SUBSCRIBE_ACK && l->state == LINK_HANDSHAKE) {
+    if (h->type == AX__FRAME_SUBSCRIBE_ACK && l->state == LINK_HANDSHAKE) {
         handle_ack(l, payload, h->payload_len);
         return;
     }
-    if (h->type == AX_FRAME_SUBSCRIBE_ACK && l->state == LINK_ACTIVE && l->resubscribing) {
+    if (h->type == AX__FRAME_SUBSCRIBE_ACK && l->state == LINK_ACTIVE && l->resubscribing) {
         handle_reack(l, payload, h->payload_len);
         return;
     }
-    if (h->type == AX_FRAME_DATA && l->state == LINK_ACTIVE && !l->removed) {
+    if (h->type == AX__FRAME_DATA && l->state == LINK_ACTIVE && !l->removed) {
         deliver_remote(l, h, payload);
         return;
     }
-    if (h->type == AX_FRAME_DATA)
+    if (h->type == AX__FRAME_DATA)
         return; /* removed meanwhile */
     AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from publisher '%s'; closing",
              l->topic->name, h->type, l->pub.node_name);
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, AX_EPROTO);
 }
 
-static void link_close(ax_tcp_conn *c, int status, void *user)
+static void link_close(ax__tcp_conn *c, int status, void *user)
 {
     struct ax__link *l = user;
     (void)c;
@@ -571,10 +572,10 @@ static void link_close(ax_tcp_conn *c, int status, void *user)
     }
 }
 
-static const struct ax_tcp_conn_callbacks link_cbs = {
+static const struct ax__tcp_conn_callbacks link_cbs = {
     .on_ready = link_ready, .on_frame = link_frame, .on_close = link_close};
 
-static void link_connected(ax_tcp_connector *cn, int status, int fd, void *user)
+static void link_connected(ax__tcp_connector *cn, int status, int fd, void *user)
 {
     struct ax__link *l = user;
     (void)cn;
@@ -586,16 +587,16 @@ static void link_connected(ax_tcp_connector *cn, int status, int fd, void *user)
         return;
     }
     if (status < 0) {
-        char a[AX_ADDR_STRLEN];
+        char a[AX__ADDR_STRLEN];
         AX_LOG_D(LOG_MODULE, "%s: connect to '%s' at %s: %s", l->topic->name, l->pub.node_name,
-                 ax_addr_format(&l->addr, a, sizeof a), ax_strerror(status));
+                 ax__addr_format(&l->addr, a, sizeof a), ax_strerror(status));
         set_last_error(l->topic, l->pub.type_hash, status);
         link_schedule_retry(l);
         return;
     }
-    struct ax_tcp_conn_options o;
+    struct ax__tcp_conn_options o;
     ax__conn_options(l->topic->shard->node, &o);
-    int rc = ax_tcp_conn_new(l->topic->shard->loop, fd, &o, &link_cbs, l, &l->conn);
+    int rc = ax__tcp_conn_new(l->topic->shard->loop, fd, &o, &link_cbs, l, &l->conn);
     if (rc < 0) {
         close(fd);
         link_schedule_retry(l);
@@ -610,8 +611,8 @@ static void link_connect(struct ax__link *l)
         return;
     l->state = LINK_CONNECTING;
     const struct ax_config *c = &l->topic->shard->node->cfg;
-    int rc = ax_tcp_connect(l->topic->shard->loop, &l->addr, c->transport.connect_timeout_ns,
-                            link_connected, l, &l->connector);
+    int rc = ax__tcp_connect(l->topic->shard->loop, &l->addr, c->transport.connect_timeout_ns,
+                             link_connected, l, &l->connector);
     if (rc < 0)
         link_schedule_retry(l);
 }
@@ -660,11 +661,11 @@ static void link_remove(struct ax__link *l, const char *why)
     }
     ax_timer_stop(&l->retry);
     if (l->connector) {
-        ax_tcp_connect_cancel(l->connector);
+        ax__tcp_connect_cancel(l->connector);
         l->connector = NULL;
     }
     if (l->conn)
-        ax_tcp_conn_close(l->conn, AX_TCP_CLOSE_ABORT, 0); /* link_close frees it */
+        ax__tcp_conn_close(l->conn, AX__TCP_CLOSE_ABORT, 0); /* link_close frees it */
     else
         link_free(l);
 }
@@ -746,8 +747,8 @@ static void remote_pub_seen(struct ax__topic *t, const struct ax_endpoint_info *
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = '\0';
-    struct ax_addr addr;
-    if (ax_addr_from_host(&addr, host, pub->port) < 0 || pub->port == 0) {
+    struct ax__addr addr;
+    if (ax__addr_from_host(&addr, host, pub->port) < 0 || pub->port == 0) {
         AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' has no usable address (%s, port %u)", t->name,
                  pub->node_name, node_tcp, pub->port);
         return;
@@ -865,7 +866,7 @@ static void sub_attach(struct ax_sub *sub)
         ax__emit(&sub->ev, sub, &ev);
         if (sub->ep.qos.durability == AX_TRANSIENT_LOCAL && pub->history) {
             for (uint32_t k = 0; k < pub->hist_len; k++) {
-                ax_buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
+                ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
                 if (!b)
                     continue;
                 struct ax_msg m = {.data = b->data,

@@ -15,16 +15,17 @@
 #include "axon/clock.h"
 #include "axon/log.h"
 #include "control.pb.h"
+#include "handshake.pb.h"
 #include "core/ax__pubsub.h"
 
 struct fetch {
     ax_node *node;
-    struct ax_addr addr;
+    struct ax__addr addr;
     char type_name[AX_TYPE_NAME_MAX];
     int64_t timeout_ns;
     ax_timer timer;
-    ax_tcp_connector *connector;
-    ax_tcp_conn *conn;
+    ax__tcp_connector *connector;
+    ax__tcp_conn *conn;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -45,30 +46,30 @@ static void finish(struct fetch *f, int status)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void on_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+static void on_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
 {
     struct fetch *f = user;
     (void)peer;
-    struct ax_frame_hdr h = {.type = AX_FRAME_SCHEMA_REQUEST};
-    ax_tcp_conn_send_bytes(c, &h, f->type_name, strlen(f->type_name));
+    struct ax__frame_hdr h = {.type = AX__FRAME_SCHEMA_REQUEST};
+    ax__tcp_conn_send_bytes(c, &h, f->type_name, strlen(f->type_name));
 }
 
-static void on_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                     ax_buf *buf, void *user)
+static void on_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                     ax__buf *buf, void *user)
 {
     struct fetch *f = user;
     (void)buf;
-    if (h->type != AX_FRAME_SCHEMA_REPLY || f->fds)
+    if (h->type != AX__FRAME_SCHEMA_REPLY || f->fds)
         return;
     f->fds = malloc(h->payload_len ? h->payload_len : 1);
     if (f->fds) {
         memcpy(f->fds, payload, h->payload_len);
         f->len = h->payload_len;
     }
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_GRACEFUL, f->fds ? 0 : AX_ENOMEM);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_GRACEFUL, f->fds ? 0 : AX_ENOMEM);
 }
 
-static void on_close(ax_tcp_conn *c, int status, void *user)
+static void on_close(ax__tcp_conn *c, int status, void *user)
 {
     struct fetch *f = user;
     (void)c;
@@ -77,10 +78,10 @@ static void on_close(ax_tcp_conn *c, int status, void *user)
     finish(f, f->fds ? 0 : (status ? status : AX_ECONNRESET));
 }
 
-static const struct ax_tcp_conn_callbacks fetch_cbs = {
+static const struct ax__tcp_conn_callbacks fetch_cbs = {
     .on_ready = on_ready, .on_frame = on_frame, .on_close = on_close};
 
-static void on_connected(ax_tcp_connector *cn, int status, int fd, void *user)
+static void on_connected(ax__tcp_connector *cn, int status, int fd, void *user)
 {
     struct fetch *f = user;
     (void)cn;
@@ -89,10 +90,10 @@ static void on_connected(ax_tcp_connector *cn, int status, int fd, void *user)
         finish(f, status);
         return;
     }
-    struct ax_tcp_conn_options o;
+    struct ax__tcp_conn_options o;
     ax__conn_options(f->node, &o);
     o.hello.purpose = axon_ctl_Purpose_PURPOSE_TOOL;
-    int rc = ax_tcp_conn_new(f->node->loops[0], fd, &o, &fetch_cbs, f, &f->conn);
+    int rc = ax__tcp_conn_new(f->node->loops[0], fd, &o, &fetch_cbs, f, &f->conn);
     if (rc < 0) {
         close(fd);
         finish(f, rc);
@@ -104,12 +105,12 @@ static void on_timeout(ax_timer *t, void *user)
     struct fetch *f = user;
     (void)t;
     if (f->connector) {
-        ax_tcp_connect_cancel(f->connector);
+        ax__tcp_connect_cancel(f->connector);
         f->connector = NULL;
         finish(f, AX_ETIMEDOUT);
     } else if (f->conn) {
         f->status = AX_ETIMEDOUT;
-        ax_tcp_conn_close(f->conn, AX_TCP_CLOSE_ABORT, AX_ETIMEDOUT); /* on_close finishes */
+        ax__tcp_conn_close(f->conn, AX__TCP_CLOSE_ABORT, AX_ETIMEDOUT); /* on_close finishes */
     }
 }
 
@@ -119,7 +120,7 @@ static void start_task(void *arg)
     ax_timer_init(f->node->loops[0], &f->timer, on_timeout, f);
     ax_timer_start(&f->timer, f->timeout_ns, 0);
     int rc =
-        ax_tcp_connect(f->node->loops[0], &f->addr, f->timeout_ns, on_connected, f, &f->connector);
+        ax__tcp_connect(f->node->loops[0], &f->addr, f->timeout_ns, on_connected, f, &f->connector);
     if (rc < 0)
         finish(f, rc);
 }
@@ -145,7 +146,7 @@ int ax_node_fetch_schema(ax_node *node, uint64_t node_id, const char *type_name,
     }
     for (size_t i = 0; i < n; i++)
         if (infos[i].id == node_id)
-            rc = ax_addr_parse(&f->addr, infos[i].tcp, 0);
+            rc = ax__addr_parse(&f->addr, infos[i].tcp, 0);
     free(infos);
     if (rc < 0) {
         free(f);

@@ -18,7 +18,7 @@
 
 #include "axon/msgtext.h"
 #include "axon/types.h"
-#include "msgs/ax__sha256.h"
+#include "base/ax__sha256.h"
 #include "msgs/ax__types.h"
 
 #define MAX_TYPES 4096

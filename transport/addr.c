@@ -8,7 +8,7 @@
 #include "axon/common.h"
 #include "transport/ax__addr.h"
 
-int ax_addr_from_host(struct ax_addr *a, const char *host, uint16_t port)
+int ax__addr_from_host(struct ax__addr *a, const char *host, uint16_t port)
 {
     memset(a, 0, sizeof *a);
     if (!host || !*host) {
@@ -36,7 +36,7 @@ int ax_addr_from_host(struct ax_addr *a, const char *host, uint16_t port)
     return AX_EINVAL;
 }
 
-int ax_addr_parse(struct ax_addr *a, const char *text, uint16_t default_port)
+int ax__addr_parse(struct ax__addr *a, const char *text, uint16_t default_port)
 {
     char host[INET6_ADDRSTRLEN + 2];
     const char *port_text = NULL;
@@ -73,10 +73,10 @@ int ax_addr_parse(struct ax_addr *a, const char *text, uint16_t default_port)
             return AX_EINVAL;
         port = (uint16_t)p;
     }
-    return ax_addr_from_host(a, host, port);
+    return ax__addr_from_host(a, host, port);
 }
 
-uint16_t ax_addr_port(const struct ax_addr *a)
+uint16_t ax__addr_port(const struct ax__addr *a)
 {
     if (a->ss.ss_family == AF_INET)
         return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
@@ -85,15 +85,15 @@ uint16_t ax_addr_port(const struct ax_addr *a)
     return 0;
 }
 
-const char *ax_addr_format(const struct ax_addr *a, char *buf, size_t size)
+const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size)
 {
     char ip[INET6_ADDRSTRLEN];
     if (a->ss.ss_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof ip);
-        snprintf(buf, size, "%s:%u", ip, ax_addr_port(a));
+        snprintf(buf, size, "%s:%u", ip, ax__addr_port(a));
     } else if (a->ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof ip);
-        snprintf(buf, size, "[%s]:%u", ip, ax_addr_port(a));
+        snprintf(buf, size, "[%s]:%u", ip, ax__addr_port(a));
     } else {
         snprintf(buf, size, "?");
     }

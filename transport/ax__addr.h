@@ -6,24 +6,24 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct ax_addr {
+struct ax__addr {
     struct sockaddr_storage ss;
     socklen_t len;
 };
 
-/* Longest string ax_addr_format() writes: "[v6]:port" and a NUL. */
-#define AX_ADDR_STRLEN 64
+/* Longest string ax__addr_format() writes: "[v6]:port" and a NUL. */
+#define AX__ADDR_STRLEN 64
 
 /* Parse a numeric IPv4 or IPv6 address ("127.0.0.1", "::1", "" = any IPv4)
  * with @port. AX_EINVAL when @host is not numeric. */
-int ax_addr_from_host(struct ax_addr *a, const char *host, uint16_t port);
+int ax__addr_from_host(struct ax__addr *a, const char *host, uint16_t port);
 
 /* Parse "host:port", "[v6]:port" or "host" (then @default_port). */
-int ax_addr_parse(struct ax_addr *a, const char *text, uint16_t default_port);
+int ax__addr_parse(struct ax__addr *a, const char *text, uint16_t default_port);
 
-/* "a.b.c.d:port" or "[v6]:port" into @buf (AX_ADDR_STRLEN bytes). */
-const char *ax_addr_format(const struct ax_addr *a, char *buf, size_t size);
+/* "a.b.c.d:port" or "[v6]:port" into @buf (AX__ADDR_STRLEN bytes). */
+const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size);
 
-uint16_t ax_addr_port(const struct ax_addr *a);
+uint16_t ax__addr_port(const struct ax__addr *a);
 
 #endif /* AX__ADDR_H */

@@ -1,7 +1,7 @@
 /*
  * Private: refcounted payload buffers.
  *
- * One ax_buf holds one message's payload, with AX_BUF_HEADROOM bytes in
+ * One ax__buf holds one message's payload, with AX__BUF_HEADROOM bytes in
  * front of it. A message serialized once is queued on N connections by
  * taking N references; the last release frees it (or returns it to a pool).
  * Small buffers come from per-size-class, per-thread caches, so the steady
@@ -17,56 +17,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AX_BUF_HEADROOM 64u
+#include "base/ax__mpsc.h"
 
-typedef struct ax_buf ax_buf;
-typedef void (*ax_buf_free_fn)(void *data, void *arg);
+#define AX__BUF_HEADROOM 64u
 
-struct ax_buf {
+typedef struct ax__buf ax__buf;
+typedef void (*ax__buf_free_fn)(void *data, void *arg);
+
+struct ax__buf {
     atomic_uint refs;
     uint32_t len;            /* payload bytes */
     uint32_t cap;            /* payload capacity */
     uint8_t cls;             /* pool size class, AX__BUF_NOCLASS when malloc'd or external */
     atomic_uint crc_state;   /* 0: not computed, 1: payload_crc valid */
     atomic_uint payload_crc; /* CRC32C of the payload, cached for all connections */
-    ax_buf_free_fn free_fn;  /* external memory: called with (data, free_arg) */
+    ax__buf_free_fn free_fn; /* external memory: called with (data, free_arg) */
     void *free_arg;
     uint8_t *data; /* payload start (inline: after the headroom) */
     /* For whoever queues the buffer (the publish queue): a link and the
      * message's metadata. */
-    _Atomic(struct ax_buf *) qnext;
+    struct ax__mpsc_node qnode; /* on a publish queue */
     void *qctx;
     uint64_t qseq;
     int64_t qts;
 };
 
 #define AX__BUF_NOCLASS 0xffu /* wrapped caller memory */
-#define AX__BUF_LARGE 0xfeu   /* above the largest class: malloc, a few kept for reuse */
+#define AX__BUF_LARGE   0xfeu /* above the largest class: malloc, a few kept for reuse */
 
 /* A buffer with room for @len payload bytes (len = @len, contents
  * undefined) and one reference. AX_ENOMEM, or AX_EMSGSIZE above 4 GiB - 1. */
-int ax_buf_new(size_t len, ax_buf **out);
+int ax__buf_new(size_t len, ax__buf **out);
 
 /* A buffer referring to caller memory (zero copy): @free_fn(@data, @arg) is
  * called when the last reference goes; NULL @free_fn means the memory is
  * borrowed and outlives the buffer. No headroom. */
-int ax_buf_wrap(void *data, size_t len, ax_buf_free_fn free_fn, void *arg, ax_buf **out);
+int ax__buf_wrap(void *data, size_t len, ax__buf_free_fn free_fn, void *arg, ax__buf **out);
 
-static inline void ax_buf_hold(ax_buf *b)
+static inline void ax__buf_hold(ax__buf *b)
 {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 }
 
-void ax_buf_release(ax_buf *b);
+void ax__buf_release(ax__buf *b);
 
 /* CRC32C of the payload, computed once and cached (any thread). */
-uint32_t ax_buf_payload_crc(ax_buf *b);
+uint32_t ax__buf_payload_crc(ax__buf *b);
 
 /* Counters for tests: buffers obtained from malloc and from the caches. */
-struct ax_buf_stats {
+struct ax__buf_stats {
     uint64_t mallocs;
     uint64_t cache_hits;
 };
-void ax_buf_stats(struct ax_buf_stats *out);
+void ax__buf_stats(struct ax__buf_stats *out);
 
 #endif /* AX__BUF_H */

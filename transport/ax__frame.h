@@ -13,29 +13,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AX_FRAME_MAGIC               0x4E4F5841u /* "AXON" read as little-endian u32 */
-#define AX_FRAME_VERSION             1u
-#define AX_FRAME_HEADER_SIZE         48u /* version 1 */
-#define AX_FRAME_HEADER_MAX          1024u
-#define AX_FRAME_DEFAULT_MAX_PAYLOAD (64u * 1024u * 1024u)
+#define AX__FRAME_MAGIC               0x4E4F5841u /* "AXON" read as little-endian u32 */
+#define AX__FRAME_VERSION             1u
+#define AX__FRAME_HEADER_SIZE         48u /* version 1 */
+#define AX__FRAME_HEADER_MAX          1024u
+#define AX__FRAME_DEFAULT_MAX_PAYLOAD (64u * 1024u * 1024u)
 
-enum ax_frame_type {
-    AX_FRAME_HELLO = 1,
-    AX_FRAME_ERROR = 2,
-    AX_FRAME_DATA = 3,
-    AX_FRAME_SUBSCRIBE = 4,     /* axon.ctl.Subscribe */
-    AX_FRAME_SUBSCRIBE_ACK = 5, /* axon.ctl.SubscribeAck */
-    AX_FRAME_SCHEMA_REQUEST = 6, /* payload: a full type name */
-    AX_FRAME_SCHEMA_REPLY = 7,   /* payload: its serialized FileDescriptorSet */
+enum ax__frame_type {
+    AX__FRAME_HELLO = 1,
+    AX__FRAME_ERROR = 2,
+    AX__FRAME_DATA = 3,
+    AX__FRAME_SUBSCRIBE = 4,      /* axon.ctl.Subscribe */
+    AX__FRAME_SUBSCRIBE_ACK = 5,  /* axon.ctl.SubscribeAck */
+    AX__FRAME_SCHEMA_REQUEST = 6, /* payload: a full type name */
+    AX__FRAME_SCHEMA_REPLY = 7,   /* payload: its serialized FileDescriptorSet */
     /* 8..15: reserved for control frames */
-    AX_FRAME_TYPE_MAX = 15
+    AX__FRAME_TYPE_MAX = 15
 };
 
-enum ax_frame_flags {
-    AX_FRAME_F_PAYLOAD_CRC = 1u << 0,
+enum ax__frame_flags {
+    AX__FRAME_F_PAYLOAD_CRC = 1u << 0,
 };
 
-struct ax_frame_hdr {
+struct ax__frame_hdr {
     uint8_t version;
     uint8_t type;
     uint16_t flags;
@@ -49,25 +49,25 @@ struct ax_frame_hdr {
 
 /* Write the 48-byte version-1 header for @h (version and header_len are
  * filled in; payload_crc is taken as given) into @out, with its header CRC. */
-void ax_frame_encode_header(uint8_t out[AX_FRAME_HEADER_SIZE], const struct ax_frame_hdr *h);
+void ax__frame_encode_header(uint8_t out[AX__FRAME_HEADER_SIZE], const struct ax__frame_hdr *h);
 
 /* Decode a header from @p[0..n). Returns the header length (> 0) when a
  * complete, valid header is there; 0 when more bytes are needed; or
  * AX_EPROTO (bad magic, header length, unknown type), AX_EVERSION,
  * AX_ECRC (header CRC), AX_EMSGSIZE (payload_len > @max_payload), with
  * *@why set to a static reason. */
-int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
-                           const char **why);
+int ax__frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload,
+                            struct ax__frame_hdr *h, const char **why);
 
 /* Decode one whole frame. Returns header_len + payload_len when complete
  * (with *@payload pointing into @p), 0 when more bytes are needed, or an
  * error as above, plus AX_ECRC when PAYLOAD_CRC is set and the payload does
  * not match. */
-long ax_frame_decode(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
-                     const uint8_t **payload, const char **why);
+long ax__frame_decode(const uint8_t *p, size_t n, uint32_t max_payload, struct ax__frame_hdr *h,
+                      const uint8_t **payload, const char **why);
 
 /* Check a payload against a decoded header's payload_crc (when its
  * PAYLOAD_CRC flag is set). 0 or AX_ECRC. */
-int ax_frame_check_payload(const struct ax_frame_hdr *h, const uint8_t *payload);
+int ax__frame_check_payload(const struct ax__frame_hdr *h, const uint8_t *payload);
 
 #endif /* AX__FRAME_H */

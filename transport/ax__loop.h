@@ -7,7 +7,7 @@
 #include <sys/epoll.h>
 
 #include "axon/loop.h"
-#include "core/ax__list.h"
+#include "base/ax__list.h"
 
 /* ax_io.flags */
 enum {

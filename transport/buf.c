@@ -32,7 +32,7 @@ static const unsigned depot_keep[NCLASS] = {8192, 4096, 1024, 256, 64};
 
 /* Singly linked through free_arg, with a count. */
 struct stack {
-    ax_buf *top;
+    ax__buf *top;
     unsigned n;
 };
 
@@ -50,18 +50,18 @@ static struct {
 
 static struct {
     pthread_mutex_t lock;
-    ax_buf *b[LARGE_KEEP];
+    ax__buf *b[LARGE_KEEP];
     unsigned n;
     uint64_t bytes;
 } large = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static ax_buf *large_take(size_t len)
+static ax__buf *large_take(size_t len)
 {
-    ax_buf *best = NULL;
+    ax__buf *best = NULL;
     unsigned at = 0;
     pthread_mutex_lock(&large.lock);
     for (unsigned i = 0; i < large.n; i++) {
-        ax_buf *b = large.b[i];
+        ax__buf *b = large.b[i];
         if (b->cap >= len && b->cap / 2 <= len && (!best || b->cap < best->cap)) {
             best = b;
             at = i;
@@ -75,7 +75,7 @@ static ax_buf *large_take(size_t len)
     return best;
 }
 
-static bool large_keep(ax_buf *b)
+static bool large_keep(ax__buf *b)
 {
     bool kept = false;
     pthread_mutex_lock(&large.lock);
@@ -93,16 +93,16 @@ static pthread_key_t cache_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static atomic_ullong stat_mallocs, stat_hits;
 
-static void push(struct stack *st, ax_buf *b)
+static void push(struct stack *st, ax__buf *b)
 {
     b->free_arg = st->top;
     st->top = b;
     st->n++;
 }
 
-static ax_buf *pop(struct stack *st)
+static ax__buf *pop(struct stack *st)
 {
-    ax_buf *b = st->top;
+    ax__buf *b = st->top;
     if (b) {
         st->top = b->free_arg;
         st->n--;
@@ -128,7 +128,7 @@ static void cache_destroy(void *p)
     }
     pthread_mutex_unlock(&depot.lock);
     for (int k = 0; k < NCLASS; k++) {
-        ax_buf *b;
+        ax__buf *b;
         while ((b = pop(&c->s[k])) != NULL)
             free(b);
     }
@@ -164,7 +164,7 @@ static int class_for(size_t len)
     return -1;
 }
 
-static void init_buf(ax_buf *b, uint32_t len, uint32_t cap, uint8_t cls)
+static void init_buf(ax__buf *b, uint32_t len, uint32_t cap, uint8_t cls)
 {
     atomic_init(&b->refs, 1);
     atomic_init(&b->crc_state, 0);
@@ -174,14 +174,14 @@ static void init_buf(ax_buf *b, uint32_t len, uint32_t cap, uint8_t cls)
     atomic_init(&b->payload_crc, 0);
     b->free_fn = NULL;
     b->free_arg = NULL;
-    b->data = (uint8_t *)(b + 1) + AX_BUF_HEADROOM;
-    atomic_init(&b->qnext, NULL);
+    b->data = (uint8_t *)(b + 1) + AX__BUF_HEADROOM;
+    atomic_init(&b->qnode.next, NULL);
     b->qctx = NULL;
 }
 
-int ax_buf_new(size_t len, ax_buf **out)
+int ax__buf_new(size_t len, ax__buf **out)
 {
-    if (len > UINT32_MAX - AX_BUF_HEADROOM)
+    if (len > UINT32_MAX - AX__BUF_HEADROOM)
         return AX_EMSGSIZE;
     int k = class_for(len);
     if (k >= 0) {
@@ -191,7 +191,7 @@ int ax_buf_new(size_t len, ax_buf **out)
             move(&depot.s[k], &c->s[k], BATCH);
             pthread_mutex_unlock(&depot.lock);
         }
-        ax_buf *b = c ? pop(&c->s[k]) : NULL;
+        ax__buf *b = c ? pop(&c->s[k]) : NULL;
         if (b) {
             init_buf(b, (uint32_t)len, class_cap[k], (uint8_t)k);
             atomic_fetch_add_explicit(&stat_hits, 1, memory_order_relaxed);
@@ -200,7 +200,7 @@ int ax_buf_new(size_t len, ax_buf **out)
         }
     }
     if (k < 0) {
-        ax_buf *b = large_take(len);
+        ax__buf *b = large_take(len);
         if (b) {
             init_buf(b, (uint32_t)len, b->cap, AX__BUF_LARGE);
             atomic_fetch_add_explicit(&stat_hits, 1, memory_order_relaxed);
@@ -209,7 +209,7 @@ int ax_buf_new(size_t len, ax_buf **out)
         }
     }
     uint32_t cap = k >= 0 ? class_cap[k] : (uint32_t)len;
-    ax_buf *b = malloc(sizeof *b + AX_BUF_HEADROOM + cap);
+    ax__buf *b = malloc(sizeof *b + AX__BUF_HEADROOM + cap);
     if (!b)
         return AX_ENOMEM;
     atomic_fetch_add_explicit(&stat_mallocs, 1, memory_order_relaxed);
@@ -218,11 +218,11 @@ int ax_buf_new(size_t len, ax_buf **out)
     return 0;
 }
 
-int ax_buf_wrap(void *data, size_t len, ax_buf_free_fn free_fn, void *arg, ax_buf **out)
+int ax__buf_wrap(void *data, size_t len, ax__buf_free_fn free_fn, void *arg, ax__buf **out)
 {
     if (len > UINT32_MAX || (!data && len))
         return AX_EINVAL;
-    ax_buf *b = malloc(sizeof *b);
+    ax__buf *b = malloc(sizeof *b);
     if (!b)
         return AX_ENOMEM;
     init_buf(b, (uint32_t)len, (uint32_t)len, AX__BUF_NOCLASS);
@@ -233,7 +233,7 @@ int ax_buf_wrap(void *data, size_t len, ax_buf_free_fn free_fn, void *arg, ax_bu
     return 0;
 }
 
-void ax_buf_release(ax_buf *b)
+void ax__buf_release(ax__buf *b)
 {
     /* acq_rel: the thread that frees must see every write made by threads
      * that released earlier. */
@@ -263,7 +263,7 @@ void ax_buf_release(ax_buf *b)
                                     : 0;
                 move(&spill, &depot.s[b->cls], room);
                 pthread_mutex_unlock(&depot.lock);
-                ax_buf *x;
+                ax__buf *x;
                 while ((x = pop(&spill)) != NULL)
                     free(x);
             }
@@ -273,7 +273,7 @@ void ax_buf_release(ax_buf *b)
     free(b);
 }
 
-uint32_t ax_buf_payload_crc(ax_buf *b)
+uint32_t ax__buf_payload_crc(ax__buf *b)
 {
     if (atomic_load_explicit(&b->crc_state, memory_order_acquire))
         return atomic_load_explicit(&b->payload_crc, memory_order_relaxed);
@@ -285,7 +285,7 @@ uint32_t ax_buf_payload_crc(ax_buf *b)
     return crc;
 }
 
-void ax_buf_stats(struct ax_buf_stats *out)
+void ax__buf_stats(struct ax__buf_stats *out)
 {
     out->mallocs = atomic_load_explicit(&stat_mallocs, memory_order_relaxed);
     out->cache_hits = atomic_load_explicit(&stat_hits, memory_order_relaxed);

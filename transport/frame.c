@@ -49,13 +49,13 @@ static uint32_t header_crc(const uint8_t *p, size_t len)
     return ax__crc32c(c, p + 48, len - 48);
 }
 
-void ax_frame_encode_header(uint8_t out[AX_FRAME_HEADER_SIZE], const struct ax_frame_hdr *h)
+void ax__frame_encode_header(uint8_t out[AX__FRAME_HEADER_SIZE], const struct ax__frame_hdr *h)
 {
-    put32(out + 0, AX_FRAME_MAGIC);
-    out[4] = AX_FRAME_VERSION;
+    put32(out + 0, AX__FRAME_MAGIC);
+    out[4] = AX__FRAME_VERSION;
     out[5] = h->type;
     put16(out + 6, h->flags);
-    put16(out + 8, AX_FRAME_HEADER_SIZE);
+    put16(out + 8, AX__FRAME_HEADER_SIZE);
     put16(out + 10, 0);
     put32(out + 12, h->payload_len);
     put32(out + 16, h->stream);
@@ -63,11 +63,11 @@ void ax_frame_encode_header(uint8_t out[AX_FRAME_HEADER_SIZE], const struct ax_f
     put64(out + 24, h->seq);
     put64(out + 32, (uint64_t)h->timestamp_ns);
     put32(out + 40, 0);
-    put32(out + 44, header_crc(out, AX_FRAME_HEADER_SIZE));
+    put32(out + 44, header_crc(out, AX__FRAME_HEADER_SIZE));
 }
 
-int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
-                           const char **why)
+int ax__frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload,
+                            struct ax__frame_hdr *h, const char **why)
 {
     /* Reject garbage as early as the bytes allow, so a peer sending junk is
      * cut off on its first bytes, not after 48 of them. */
@@ -79,12 +79,12 @@ int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, str
     }
     if (n < 10)
         return 0;
-    if (p[4] != AX_FRAME_VERSION) {
+    if (p[4] != AX__FRAME_VERSION) {
         *why = "unsupported protocol version";
         return AX_EVERSION;
     }
     uint16_t hlen = get16(p + 8);
-    if (hlen < AX_FRAME_HEADER_SIZE || hlen > AX_FRAME_HEADER_MAX) {
+    if (hlen < AX__FRAME_HEADER_SIZE || hlen > AX__FRAME_HEADER_MAX) {
         *why = "bad header length";
         return AX_EPROTO;
     }
@@ -103,7 +103,7 @@ int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, str
     h->payload_crc = get32(p + 20);
     h->seq = get64(p + 24);
     h->timestamp_ns = (int64_t)get64(p + 32);
-    if (h->type < AX_FRAME_HELLO || h->type > AX_FRAME_TYPE_MAX) {
+    if (h->type < AX__FRAME_HELLO || h->type > AX__FRAME_TYPE_MAX) {
         *why = "unknown frame type";
         return AX_EPROTO;
     }
@@ -114,23 +114,23 @@ int ax_frame_decode_header(const uint8_t *p, size_t n, uint32_t max_payload, str
     return hlen;
 }
 
-int ax_frame_check_payload(const struct ax_frame_hdr *h, const uint8_t *payload)
+int ax__frame_check_payload(const struct ax__frame_hdr *h, const uint8_t *payload)
 {
-    if ((h->flags & AX_FRAME_F_PAYLOAD_CRC) &&
+    if ((h->flags & AX__FRAME_F_PAYLOAD_CRC) &&
         ax__crc32c(0, payload, h->payload_len) != h->payload_crc)
         return AX_ECRC;
     return 0;
 }
 
-long ax_frame_decode(const uint8_t *p, size_t n, uint32_t max_payload, struct ax_frame_hdr *h,
-                     const uint8_t **payload, const char **why)
+long ax__frame_decode(const uint8_t *p, size_t n, uint32_t max_payload, struct ax__frame_hdr *h,
+                      const uint8_t **payload, const char **why)
 {
-    int hl = ax_frame_decode_header(p, n, max_payload, h, why);
+    int hl = ax__frame_decode_header(p, n, max_payload, h, why);
     if (hl <= 0)
         return hl;
     if (n - (size_t)hl < h->payload_len)
         return 0;
-    if (ax_frame_check_payload(h, p + hl) < 0) {
+    if (ax__frame_check_payload(h, p + hl) < 0) {
         *why = "payload CRC mismatch";
         return AX_ECRC;
     }

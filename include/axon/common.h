@@ -26,6 +26,13 @@ extern "C" {
 #define AX_API
 #endif
 
+/* Private: a node of an intrusive doubly-linked list (base/ax__list.h),
+ * embedded in public structs such as ax_io. */
+struct ax__qnode {
+    struct ax__qnode *prev;
+    struct ax__qnode *next;
+};
+
 /*
  * The error table: X(NAME, message). Codes are negative and numbered in the
  * order of the table (AX_EINVAL == -1). Operating-system errors are mapped to

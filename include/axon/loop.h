@@ -113,12 +113,6 @@ typedef void (*ax_timer_cb)(ax_timer *timer, void *user);
 /** ax_task_fn - a task given to ax_loop_post(), run on the loop's thread. */
 typedef void (*ax_task_fn)(void *arg);
 
-/* Private: a node of an intrusive doubly-linked list. */
-struct ax__qnode {
-    struct ax__qnode *prev;
-    struct ax__qnode *next;
-};
-
 /* A watched file descriptor. All fields are private. */
 struct ax_io {
     ax_loop *loop;

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "axon/axon.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
 #define CHECK(expr)                                                                                \
     do {                                                                                           \
@@ -44,58 +44,58 @@ enum { MODE_THR = 1, MODE_LAT = 2 };
 
 struct rx {
     ax_loop *loop;
-    ax_tcp_conn *c;
+    ax__tcp_conn *c;
     int mode;
     uint64_t expect, got;
     bool done;
 };
 
-static void rx_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                     ax_buf *buf, void *user)
+static void rx_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                     ax__buf *buf, void *user)
 {
     struct rx *r = user;
     (void)buf;
     if (r->mode == MODE_LAT) {
-        struct ax_frame_hdr e = {.type = AX_FRAME_DATA, .seq = h->seq};
-        ax_tcp_conn_send_bytes(c, &e, payload, h->payload_len);
+        struct ax__frame_hdr e = {.type = AX__FRAME_DATA, .seq = h->seq};
+        ax__tcp_conn_send_bytes(c, &e, payload, h->payload_len);
         return;
     }
     if (++r->got == r->expect) {
         /* Tell the sender, with our CPU time, that everything arrived. */
         int64_t cpu = ax_clock_cpu_ns();
-        struct ax_frame_hdr e = {.type = AX_FRAME_DATA, .seq = r->got};
-        ax_tcp_conn_send_bytes(c, &e, &cpu, sizeof cpu);
+        struct ax__frame_hdr e = {.type = AX__FRAME_DATA, .seq = r->got};
+        ax__tcp_conn_send_bytes(c, &e, &cpu, sizeof cpu);
     }
 }
 
-static void rx_close(ax_tcp_conn *c, int status, void *user)
+static void rx_close(ax__tcp_conn *c, int status, void *user)
 {
     (void)c;
     (void)status;
     ((struct rx *)user)->done = true;
 }
 
-static const struct ax_tcp_conn_callbacks rx_cbs = {.on_frame = rx_frame, .on_close = rx_close};
+static const struct ax__tcp_conn_callbacks rx_cbs = {.on_frame = rx_frame, .on_close = rx_close};
 
 static struct rx g_rx;
 
-static void rx_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
+static void rx_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct rx *r = user;
     (void)peer;
-    CHECK(ax_tcp_conn_new(r->loop, fd, NULL, &rx_cbs, r, &r->c));
-    ax_tcp_listener_close(l);
+    CHECK(ax__tcp_conn_new(r->loop, fd, NULL, &rx_cbs, r, &r->c));
+    ax__tcp_listener_close(l);
 }
 
 static void receiver(int port_pipe, int mode, uint64_t expect)
 {
     g_rx = (struct rx){.mode = mode, .expect = expect};
     CHECK(ax_loop_new(&g_rx.loop, NULL));
-    struct ax_addr a;
-    ax_addr_from_host(&a, "127.0.0.1", 0);
-    ax_tcp_listener *l;
-    CHECK(ax_tcp_listen(g_rx.loop, &a, 4, rx_accept, &g_rx, &l));
-    uint16_t port = ax_tcp_listener_port(l);
+    struct ax__addr a;
+    ax__addr_from_host(&a, "127.0.0.1", 0);
+    ax__tcp_listener *l;
+    CHECK(ax__tcp_listen(g_rx.loop, &a, 4, rx_accept, &g_rx, &l));
+    uint16_t port = ax__tcp_listener_port(l);
     if (write(port_pipe, &port, sizeof port) != sizeof port)
         _exit(1);
     close(port_pipe);
@@ -128,22 +128,22 @@ static pid_t spawn_receiver(int mode, uint64_t expect, uint16_t *port)
 
 struct tx {
     ax_loop *loop;
-    ax_tcp_conn *c;
+    ax__tcp_conn *c;
     bool ready, closed, acked;
     int64_t peer_cpu;
     uint64_t echoes;
     int connect_status;
 };
 
-static void tx_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+static void tx_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
 {
     (void)c;
     (void)peer;
     ((struct tx *)user)->ready = true;
 }
 
-static void tx_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                     ax_buf *buf, void *user)
+static void tx_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                     ax__buf *buf, void *user)
 {
     struct tx *t = user;
     (void)c;
@@ -155,33 +155,33 @@ static void tx_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t
     t->echoes++;
 }
 
-static void tx_close(ax_tcp_conn *c, int status, void *user)
+static void tx_close(ax__tcp_conn *c, int status, void *user)
 {
     (void)c;
     (void)status;
     ((struct tx *)user)->closed = true;
 }
 
-static const struct ax_tcp_conn_callbacks tx_cbs = {
+static const struct ax__tcp_conn_callbacks tx_cbs = {
     .on_ready = tx_ready, .on_frame = tx_frame, .on_close = tx_close};
 
-static void tx_connected(ax_tcp_connector *cn, int status, int fd, void *user)
+static void tx_connected(ax__tcp_connector *cn, int status, int fd, void *user)
 {
     struct tx *t = user;
     (void)cn;
     t->connect_status = status;
     if (status == 0)
-        CHECK(ax_tcp_conn_new(t->loop, fd, NULL, &tx_cbs, t, &t->c));
+        CHECK(ax__tcp_conn_new(t->loop, fd, NULL, &tx_cbs, t, &t->c));
 }
 
 static void tx_open(struct tx *t, uint16_t port)
 {
     memset(t, 0, sizeof *t);
     CHECK(ax_loop_new(&t->loop, NULL));
-    struct ax_addr a;
-    ax_addr_from_host(&a, "127.0.0.1", port);
+    struct ax__addr a;
+    ax__addr_from_host(&a, "127.0.0.1", port);
     t->connect_status = 1;
-    CHECK(ax_tcp_connect(t->loop, &a, 5 * AX_NS_PER_S, tx_connected, t, NULL));
+    CHECK(ax__tcp_connect(t->loop, &a, 5 * AX_NS_PER_S, tx_connected, t, NULL));
     int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
     while (!t->ready && ax_clock_mono_ns() < end)
         ax_loop_step(t->loop, 100);
@@ -193,7 +193,7 @@ static void tx_open(struct tx *t, uint16_t port)
 
 static void tx_close_all(struct tx *t, pid_t child)
 {
-    ax_tcp_conn_close(t->c, AX_TCP_CLOSE_GRACEFUL, 0);
+    ax__tcp_conn_close(t->c, AX__TCP_CLOSE_GRACEFUL, 0);
     int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
     while (!t->closed && ax_clock_mono_ns() < end)
         ax_loop_step(t->loop, 100);
@@ -209,25 +209,25 @@ static void throughput(size_t size, uint64_t n)
     pid_t child = spawn_receiver(MODE_THR, n, &port);
     struct tx t;
     tx_open(&t, port);
-    ax_buf *payload;
-    CHECK(ax_buf_new(size, &payload));
+    ax__buf *payload;
+    CHECK(ax__buf_new(size, &payload));
     memset(payload->data, 0x5a, size);
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .stream = 1};
-    struct ax_tcp_stats st;
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1};
+    struct ax__tcp_stats st;
 
     int64_t cpu0 = ax_clock_cpu_ns();
     int64_t t0 = ax_clock_mono_ns();
     uint64_t sent = 0;
     while (sent < n && !t.closed) {
-        ax_tcp_conn_stats(t.c, &st);
+        ax__tcp_conn_stats(t.c, &st);
         while (sent < n && st.queued_bytes < HIGH_WATER) {
             h.seq = ++sent;
-            int rc = ax_tcp_conn_send(t.c, &h, payload);
+            int rc = ax__tcp_conn_send(t.c, &h, payload);
             if (rc != 0) {
                 fprintf(stderr, "send: %s\n", ax_err_name(rc));
                 exit(1);
             }
-            st.queued_bytes += size + AX_FRAME_HEADER_SIZE;
+            st.queued_bytes += size + AX__FRAME_HEADER_SIZE;
         }
         ax_loop_step(t.loop, -1);
     }
@@ -236,8 +236,8 @@ static void throughput(size_t size, uint64_t n)
         ax_loop_step(t.loop, 100);
     int64_t secs_ns = ax_clock_mono_ns() - t0;
     int64_t cpu = ax_clock_cpu_ns() - cpu0 + t.peer_cpu;
-    ax_buf_release(payload);
-    ax_tcp_conn_stats(t.c, &st);
+    ax__buf_release(payload);
+    ax__tcp_conn_stats(t.c, &st);
     double secs = (double)secs_ns / 1e9;
     printf("RESULT impl=axon_transport test=thr size=%zu subs=1 mode=lossless sent=%llu "
            "delivered=%llu lost=%llu lost_pct=%.1f secs=%.3f msgs_per_s=%.0f mb_per_s=%.1f "
@@ -265,12 +265,12 @@ static void latency(size_t size, int samples)
     uint8_t payload[64];
     memset(payload, 0x42, sizeof payload);
     int64_t *rtt = malloc(sizeof(int64_t) * (size_t)samples);
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .stream = 1};
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1};
     for (int i = -1000; i < samples; i++) { /* 1000 warm-up rounds */
         uint64_t want = t.echoes + 1;
         int64_t s = ax_clock_mono_ns();
         h.seq = (uint64_t)(i + 1001);
-        CHECK(ax_tcp_conn_send_bytes(t.c, &h, payload, size));
+        CHECK(ax__tcp_conn_send_bytes(t.c, &h, payload, size));
         while (t.echoes < want && !t.closed)
             ax_loop_step(t.loop, -1);
         if (i >= 0)

@@ -29,14 +29,14 @@ static void decode_stream(const uint8_t *data, size_t size, bool repair)
 {
     size_t off = 0;
     while (off < size) {
-        struct ax_frame_hdr h;
+        struct ax__frame_hdr h;
         const uint8_t *payload = NULL;
         const char *why = NULL;
-        if (repair && size - off >= AX_FRAME_HEADER_SIZE) {
+        if (repair && size - off >= AX__FRAME_HEADER_SIZE) {
             /* data is a private copy in this mode */
             uint8_t *p = (uint8_t *)data + off;
             size_t hl = (size_t)(p[8] | p[9] << 8);
-            if (hl >= AX_FRAME_HEADER_SIZE && hl <= size - off) {
+            if (hl >= AX__FRAME_HEADER_SIZE && hl <= size - off) {
                 static const uint8_t zero[4];
                 uint32_t c = ax__crc32c(0, p, 44);
                 c = ax__crc32c(c, zero, 4);
@@ -45,7 +45,7 @@ static void decode_stream(const uint8_t *data, size_t size, bool repair)
                     p[44 + i] = (uint8_t)(c >> (8 * i));
             }
         }
-        long r = ax_frame_decode(data + off, size - off, MAXP, &h, &payload, &why);
+        long r = ax__frame_decode(data + off, size - off, MAXP, &h, &payload, &why);
         if (r < 0) {
             if (!why)
                 abort(); /* every error has a reason */
@@ -53,17 +53,17 @@ static void decode_stream(const uint8_t *data, size_t size, bool repair)
         }
         if (r == 0)
             return;
-        if ((size_t)r > size - off || h.payload_len > MAXP || h.header_len < AX_FRAME_HEADER_SIZE)
+        if ((size_t)r > size - off || h.payload_len > MAXP || h.header_len < AX__FRAME_HEADER_SIZE)
             abort();
         if (payload < data + off || payload + h.payload_len > data + off + (size_t)r)
             abort();
 
         /* Incremental: every shorter prefix of this frame says "need more". */
         for (size_t n = 0; n < (size_t)r; n += 1 + n / 8) {
-            struct ax_frame_hdr h2;
+            struct ax__frame_hdr h2;
             const uint8_t *p2;
             const char *w2;
-            long r2 = ax_frame_decode(data + off, n, MAXP, &h2, &p2, &w2);
+            long r2 = ax__frame_decode(data + off, n, MAXP, &h2, &p2, &w2);
             if (r2 != 0)
                 abort();
         }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ax_test.h"
+#include "axon/units.h"
 #include "core/ax__config.h"
 
 static char tmpdir[64];
@@ -111,21 +112,33 @@ static void test_durations(void **state)
     char msg[256];
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int64_t ns = -1;
-        if (ax__cfg_parse_duration(good[i].text, &ns, msg, sizeof msg) != 0)
+        if (ax_duration_parse(good[i].text, 0, &ns, msg, sizeof msg) != 0)
             fail_msg("%s: %s", good[i].text, msg);
         assert_int_equal(ns, good[i].ns);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ns = -1;
-        assert_int_equal(ax__cfg_parse_duration(bad[i].text, &ns, msg, sizeof msg), -1);
+        assert_int_equal(ax_duration_parse(bad[i].text, 0, &ns, msg, sizeof msg), AX_EINVAL);
         assert_contains(msg, bad[i].msg);
     }
-    ax__cfg_format_duration(1500 * AX_NS_PER_MS, msg, sizeof msg);
+    ax_duration_format(1500 * AX_NS_PER_MS, msg, sizeof msg);
     assert_string_equal(msg, "1500ms");
-    ax__cfg_format_duration(0, msg, sizeof msg);
+    ax_duration_format(0, msg, sizeof msg);
     assert_string_equal(msg, "0s");
-    ax__cfg_format_duration(120 * AX_NS_PER_S, msg, sizeof msg);
+    ax_duration_format(120 * AX_NS_PER_S, msg, sizeof msg);
     assert_string_equal(msg, "2m");
+    /* The CLI's form: a bare number is seconds; "min" is a minute too. */
+    int64_t ns = 0;
+    assert_int_equal(ax_duration_parse("1.5", AX_NS_PER_S, &ns, msg, sizeof msg), 0);
+    assert_int_equal(ns, 1500 * AX_NS_PER_MS);
+    assert_int_equal(ax_duration_parse("2min", AX_NS_PER_S, &ns, msg, sizeof msg), 0);
+    assert_int_equal(ns, 120 * AX_NS_PER_S);
+    assert_int_equal(ax_duration_parse("250ms", AX_NS_PER_S, &ns, msg, sizeof msg), 0);
+    assert_int_equal(ns, 250 * AX_NS_PER_MS);
+    assert_int_equal(ax_duration_parse("1.5 ", AX_NS_PER_S, &ns, msg, sizeof msg), AX_EINVAL);
+    assert_int_equal(ax_duration_parse("0.0000000001", AX_NS_PER_S, &ns, msg, sizeof msg),
+                     AX_EINVAL);
+    assert_int_equal(ax_duration_parse(NULL, 0, &ns, msg, sizeof msg), AX_EINVAL);
 }
 
 static void test_sizes_and_bools(void **state)
@@ -146,18 +159,18 @@ static void test_sizes_and_bools(void **state)
     char msg[256];
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         uint64_t b = 1;
-        if (ax__cfg_parse_size(good[i].text, &b, msg, sizeof msg) != 0)
+        if (ax_size_parse(good[i].text, &b, msg, sizeof msg) != 0)
             fail_msg("%s: %s", good[i].text, msg);
         assert_int_equal(b, good[i].bytes);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t b;
-        if (ax__cfg_parse_size(bad[i], &b, msg, sizeof msg) == 0)
+        if (ax_size_parse(bad[i], &b, msg, sizeof msg) == 0)
             fail_msg("\"%s\" parsed as %llu", bad[i], (unsigned long long)b);
     }
-    ax__cfg_format_size(65536, msg, sizeof msg);
+    ax_size_format(65536, msg, sizeof msg);
     assert_string_equal(msg, "64KiB");
-    ax__cfg_format_size(1000, msg, sizeof msg);
+    ax_size_format(1000, msg, sizeof msg);
     assert_string_equal(msg, "1000");
 
     bool b = false;

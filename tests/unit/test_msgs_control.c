@@ -15,6 +15,7 @@
 
 #include "ax_test.h"
 #include "control.pb.h"
+#include "handshake.pb.h"
 #include "msgs_util.h"
 
 static axon_ctl_Hello max_hello(void)
@@ -168,8 +169,8 @@ static void t_protoc_agrees(void **state)
     char why[256];
     unsigned char *text;
     size_t tlen;
-    const char *args[] = {"--decode=axon.ctl.Hello", "-I" AXT_SOURCE_DIR "/msgs", "control.proto",
-                          NULL};
+    const char *args[] = {"--decode=axon.ctl.Hello", "-I" AXT_SOURCE_DIR "/transport/tcp",
+                          "handshake.proto", NULL};
     int rc = axt_protoc(args, buf, os.bytes_written, &text, &tlen, why, sizeof why);
     if (rc < 0 || rc == 127) {
         print_message("skipped: protoc cannot be run here: %s\n", why);
@@ -188,8 +189,8 @@ static void t_protoc_agrees(void **state)
     const char *etext = "code: 24 reason: \"bad frame\"";
     unsigned char *bytes;
     size_t len;
-    const char *eargs[] = {"--encode=axon.ctl.Error", "-I" AXT_SOURCE_DIR "/msgs", "control.proto",
-                           NULL};
+    const char *eargs[] = {"--encode=axon.ctl.Error", "-I" AXT_SOURCE_DIR "/transport/tcp",
+                           "handshake.proto", NULL};
     assert_int_equal(axt_protoc(eargs, etext, strlen(etext), &bytes, &len, why, sizeof why), 0);
     axon_ctl_Error e = axon_ctl_Error_init_zero;
     const char *err;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "ax_test.h"
-#include "msgs/ax__sha256.h"
+#include "base/ax__sha256.h"
 #include "msgs_util.h"
 #include "axtest_types.h"
 #include "axon/msgs/sensor.pb-c.h"

@@ -17,6 +17,7 @@
 
 #include "ax_test.h"
 #include "control.pb.h"
+#include "handshake.pb.h"
 #include "core/ax__node.h"
 
 /* Each test uses its own domain so tests running in parallel (ctest -j)

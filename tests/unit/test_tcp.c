@@ -18,9 +18,10 @@
 
 #include "ax_test.h"
 #include "control.pb.h"
+#include "handshake.pb.h"
 #include "transport/ax__crc32c.h"
 #include "transport/ax__sys.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
 /* ---- log capture ---- */
 
@@ -65,12 +66,12 @@ static int teardown(void **state)
 /* ---- an endpoint that checks order and content ---- */
 
 struct ep {
-    ax_tcp_conn *c;
+    ax__tcp_conn *c;
     bool ready, closed;
     int status;
     uint64_t frames, bytes, next_seq, bad_order, bad_content, last_seq, own_buf;
     uint64_t drained;
-    struct ax_tcp_hello peer;
+    struct ax__tcp_hello peer;
 };
 
 static void fill(uint8_t *p, size_t n, uint64_t seq)
@@ -87,7 +88,7 @@ static bool check(const uint8_t *p, size_t n, uint64_t seq)
     return true;
 }
 
-static void ep_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user)
+static void ep_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
 {
     struct ep *e = user;
     (void)c;
@@ -95,8 +96,8 @@ static void ep_ready(ax_tcp_conn *c, const struct ax_tcp_hello *peer, void *user
     e->peer = *peer;
 }
 
-static void ep_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t *payload,
-                     ax_buf *buf, void *user)
+static void ep_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+                     ax__buf *buf, void *user)
 {
     struct ep *e = user;
     (void)c;
@@ -112,13 +113,13 @@ static void ep_frame(ax_tcp_conn *c, const struct ax_frame_hdr *h, const uint8_t
         e->own_buf++;
 }
 
-static void ep_drain(ax_tcp_conn *c, void *user)
+static void ep_drain(ax__tcp_conn *c, void *user)
 {
     (void)c;
     ((struct ep *)user)->drained++;
 }
 
-static void ep_close(ax_tcp_conn *c, int status, void *user)
+static void ep_close(ax__tcp_conn *c, int status, void *user)
 {
     struct ep *e = user;
     (void)c;
@@ -127,44 +128,44 @@ static void ep_close(ax_tcp_conn *c, int status, void *user)
     e->c = NULL;
 }
 
-static const struct ax_tcp_conn_callbacks ep_cbs = {
+static const struct ax__tcp_conn_callbacks ep_cbs = {
     .on_ready = ep_ready, .on_frame = ep_frame, .on_drain = ep_drain, .on_close = ep_close};
 
 /* ---- a connected pair through a real listener and connector ---- */
 
 struct pair {
     ax_loop *loop;
-    ax_tcp_listener *l;
-    struct ax_tcp_conn_options copt, sopt;
+    ax__tcp_listener *l;
+    struct ax__tcp_conn_options copt, sopt;
     struct ep client, server;
     int connect_status;
     bool connected;
 };
 
-static void pair_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
+static void pair_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct pair *p = user;
     (void)l;
     (void)peer;
-    AX_OK_OR_FAIL(ax_tcp_conn_new(p->loop, fd, &p->sopt, &ep_cbs, &p->server, &p->server.c));
+    AX_OK_OR_FAIL(ax__tcp_conn_new(p->loop, fd, &p->sopt, &ep_cbs, &p->server, &p->server.c));
 }
 
-static void pair_connected(ax_tcp_connector *cn, int status, int fd, void *user)
+static void pair_connected(ax__tcp_connector *cn, int status, int fd, void *user)
 {
     struct pair *p = user;
     (void)cn;
     p->connected = true;
     p->connect_status = status;
     if (status == 0)
-        AX_OK_OR_FAIL(ax_tcp_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
+        AX_OK_OR_FAIL(ax__tcp_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
 }
 
 static void pair_init(struct pair *p)
 {
     memset(p, 0, sizeof *p);
     AX_OK_OR_FAIL(ax_loop_new(&p->loop, NULL));
-    ax_tcp_conn_options_init(&p->copt);
-    ax_tcp_conn_options_init(&p->sopt);
+    ax__tcp_conn_options_init(&p->copt);
+    ax__tcp_conn_options_init(&p->sopt);
     p->copt.hello.node_id = 1;
     p->copt.hello.domain = 5;
     snprintf(p->copt.hello.node_name, sizeof p->copt.hello.node_name, "client");
@@ -175,11 +176,11 @@ static void pair_init(struct pair *p)
 
 static void pair_connect(struct pair *p)
 {
-    struct ax_addr a;
-    AX_OK_OR_FAIL(ax_addr_from_host(&a, "127.0.0.1", 0));
-    AX_OK_OR_FAIL(ax_tcp_listen(p->loop, &a, 16, pair_accept, p, &p->l));
-    AX_OK_OR_FAIL(ax_addr_from_host(&a, "127.0.0.1", ax_tcp_listener_port(p->l)));
-    AX_OK_OR_FAIL(ax_tcp_connect(p->loop, &a, 2 * AX_NS_PER_S, pair_connected, p, NULL));
+    struct ax__addr a;
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", 0));
+    AX_OK_OR_FAIL(ax__tcp_listen(p->loop, &a, 16, pair_accept, p, &p->l));
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ax__tcp_listener_port(p->l)));
+    AX_OK_OR_FAIL(ax__tcp_connect(p->loop, &a, 2 * AX_NS_PER_S, pair_connected, p, NULL));
 }
 
 static void pair_open(struct pair *p)
@@ -194,29 +195,29 @@ static void pair_open(struct pair *p)
 static void pair_close(struct pair *p)
 {
     if (p->client.c)
-        ax_tcp_conn_close(p->client.c, AX_TCP_CLOSE_ABORT, 0);
+        ax__tcp_conn_close(p->client.c, AX__TCP_CLOSE_ABORT, 0);
     if (p->server.c)
-        ax_tcp_conn_close(p->server.c, AX_TCP_CLOSE_ABORT, 0);
+        ax__tcp_conn_close(p->server.c, AX__TCP_CLOSE_ABORT, 0);
     if (p->l)
-        ax_tcp_listener_close(p->l);
+        ax__tcp_listener_close(p->l);
     AX_STEP_UNTIL(p->loop, ax_loop_open_count(p->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(p->loop);
 }
 
-static void send_seq(ax_tcp_conn *c, uint64_t seq, size_t len, int expect)
+static void send_seq(ax__tcp_conn *c, uint64_t seq, size_t len, int expect)
 {
     uint8_t stackbuf[512];
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .stream = 1, .seq = seq};
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1, .seq = seq};
     int rc;
     if (len <= sizeof stackbuf) {
         fill(stackbuf, len, seq);
-        rc = ax_tcp_conn_send_bytes(c, &h, stackbuf, len);
+        rc = ax__tcp_conn_send_bytes(c, &h, stackbuf, len);
     } else {
-        ax_buf *b;
-        AX_OK_OR_FAIL(ax_buf_new(len, &b));
+        ax__buf *b;
+        AX_OK_OR_FAIL(ax__buf_new(len, &b));
         fill(b->data, len, seq);
-        rc = ax_tcp_conn_send(c, &h, b);
-        ax_buf_release(b);
+        rc = ax__tcp_conn_send(c, &h, b);
+        ax__buf_release(b);
     }
     if (expect != 1 && rc != expect)
         fail_msg("send seq %llu: %s", (unsigned long long)seq, ax_err_name(rc));
@@ -232,10 +233,10 @@ static void test_handshake_and_100k_pipelined(void **state)
     pair_open(&p);
     const uint64_t N = 100000;
     uint64_t seq = 1;
-    struct ax_tcp_stats st;
+    struct ax__tcp_stats st;
     while (p.server.frames < N) {
         /* Keep up to 20 000 frames queued; the rest waits for the drain. */
-        ax_tcp_conn_stats(p.client.c, &st);
+        ax__tcp_conn_stats(p.client.c, &st);
         while (seq <= N && st.queued_frames < 20000) {
             send_seq(p.client.c, seq, (size_t)(seq % 200), 0); /* inline and buffered */
             seq++;
@@ -247,14 +248,14 @@ static void test_handshake_and_100k_pipelined(void **state)
     assert_int_equal(p.server.frames, N);
     assert_int_equal(p.server.bad_order, 0);
     assert_int_equal(p.server.bad_content, 0);
-    ax_tcp_conn_stats(p.client.c, &st);
+    ax__tcp_conn_stats(p.client.c, &st);
     print_message("100k frames: %llu writev calls, %llu frames each on average\n",
                   (unsigned long long)st.writevs, (unsigned long long)(N / st.writevs));
     assert_true(st.writevs * 10 < N); /* batched, not one syscall per frame */
     assert_true(p.client.drained > 0);
 
     /* Graceful close from the client: the server sees a clean EOF. */
-    ax_tcp_conn_close(p.client.c, AX_TCP_CLOSE_GRACEFUL, 0);
+    ax__tcp_conn_close(p.client.c, AX__TCP_CLOSE_GRACEFUL, 0);
     AX_STEP_UNTIL(p.loop, p.client.closed && p.server.closed, 5000);
     assert_int_equal(p.client.status, 0);
     assert_int_equal(p.server.status, 0);
@@ -285,32 +286,32 @@ static void test_8mib_both_ways(void **state)
 
 struct raw {
     ax_loop *loop;
-    ax_tcp_listener *l;
-    struct ax_tcp_conn_options sopt;
+    ax__tcp_listener *l;
+    struct ax__tcp_conn_options sopt;
     struct ep server[8];
     int nserver;
 };
 
-static void raw_accept(ax_tcp_listener *l, int fd, const struct ax_addr *peer, void *user)
+static void raw_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct raw *r = user;
     (void)l;
     (void)peer;
     assert_true(r->nserver < 8);
     struct ep *e = &r->server[r->nserver++];
-    AX_OK_OR_FAIL(ax_tcp_conn_new(r->loop, fd, &r->sopt, &ep_cbs, e, &e->c));
+    AX_OK_OR_FAIL(ax__tcp_conn_new(r->loop, fd, &r->sopt, &ep_cbs, e, &e->c));
 }
 
 static void raw_init(struct raw *r, bool handshake)
 {
     memset(r, 0, sizeof *r);
     AX_OK_OR_FAIL(ax_loop_new(&r->loop, NULL));
-    ax_tcp_conn_options_init(&r->sopt);
+    ax__tcp_conn_options_init(&r->sopt);
     r->sopt.handshake = handshake;
     r->sopt.max_frame = 1 << 20;
-    struct ax_addr a;
-    AX_OK_OR_FAIL(ax_addr_from_host(&a, "127.0.0.1", 0));
-    AX_OK_OR_FAIL(ax_tcp_listen(r->loop, &a, 16, raw_accept, r, &r->l));
+    struct ax__addr a;
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", 0));
+    AX_OK_OR_FAIL(ax__tcp_listen(r->loop, &a, 16, raw_accept, r, &r->l));
 }
 
 /* Connect a plain blocking socket; returns it once the server side exists.
@@ -320,7 +321,7 @@ static int raw_connect(struct raw *r, uint16_t *local_port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(ax_tcp_listener_port(r->l)),
+                            .sin_port = htons(ax__tcp_listener_port(r->l)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct sockaddr_in me;
@@ -342,22 +343,22 @@ static size_t frame_bytes(uint8_t *out, uint64_t seq, size_t len, bool crc)
 {
     uint8_t payload[1024];
     fill(payload, len, seq);
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .seq = seq, .payload_len = (uint32_t)len};
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = seq, .payload_len = (uint32_t)len};
     if (crc) {
-        h.flags = AX_FRAME_F_PAYLOAD_CRC;
+        h.flags = AX__FRAME_F_PAYLOAD_CRC;
         h.payload_crc = ax__crc32c(0, payload, len);
     }
-    ax_frame_encode_header(out, &h);
-    memcpy(out + AX_FRAME_HEADER_SIZE, payload, len);
-    return AX_FRAME_HEADER_SIZE + len;
+    ax__frame_encode_header(out, &h);
+    memcpy(out + AX__FRAME_HEADER_SIZE, payload, len);
+    return AX__FRAME_HEADER_SIZE + len;
 }
 
 static void raw_free(struct raw *r)
 {
     for (int i = 0; i < r->nserver; i++)
         if (r->server[i].c)
-            ax_tcp_conn_close(r->server[i].c, AX_TCP_CLOSE_ABORT, 0);
-    ax_tcp_listener_close(r->l);
+            ax__tcp_conn_close(r->server[i].c, AX__TCP_CLOSE_ABORT, 0);
+    ax__tcp_listener_close(r->l);
     AX_STEP_UNTIL(r->loop, ax_loop_open_count(r->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(r->loop);
 }
@@ -369,15 +370,16 @@ static void test_bytewise_over_socket(void **state)
     struct raw r;
     raw_init(&r, false);
     int fd = raw_connect(&r, NULL);
-    uint8_t buf[3 * (AX_FRAME_HEADER_SIZE + 40)];
+    uint8_t buf[3 * (AX__FRAME_HEADER_SIZE + 40)];
     size_t n = 0;
     for (uint64_t s = 1; s <= 3; s++)
         n += frame_bytes(buf + n, s, 40, s == 2);
-    struct ax_tcp_stats st;
+    struct ax__tcp_stats st;
     for (size_t i = 0; i < n; i++) {
         raw_write(fd, buf + i, 1);
-        AX_STEP_UNTIL(
-            r.loop, (ax_tcp_conn_stats(r.server[0].c, &st), st.bytes_in == (uint64_t)i + 1), 10000);
+        AX_STEP_UNTIL(r.loop,
+                      (ax__tcp_conn_stats(r.server[0].c, &st), st.bytes_in == (uint64_t)i + 1),
+                      10000);
     }
     assert_int_equal(r.server[0].frames, 3);
     assert_int_equal(r.server[0].bad_content + r.server[0].bad_order, 0);
@@ -417,13 +419,13 @@ static void test_large_payload_in_pieces(void **state)
     raw_init(&r, false);
     int fd = raw_connect(&r, NULL);
     const size_t len = 600 * 1024 + 17;
-    uint8_t *f = malloc(AX_FRAME_HEADER_SIZE + len);
+    uint8_t *f = malloc(AX__FRAME_HEADER_SIZE + len);
     assert_non_null(f);
-    fill(f + AX_FRAME_HEADER_SIZE, len, 1);
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .seq = 1, .payload_len = (uint32_t)len};
-    ax_frame_encode_header(f, &h);
-    const size_t total = AX_FRAME_HEADER_SIZE + len;
-    const size_t pieces[] = {AX_FRAME_HEADER_SIZE + 50, 1, 200 * 1024, 3, 100 * 1024, 1000};
+    fill(f + AX__FRAME_HEADER_SIZE, len, 1);
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = 1, .payload_len = (uint32_t)len};
+    ax__frame_encode_header(f, &h);
+    const size_t total = AX__FRAME_HEADER_SIZE + len;
+    const size_t pieces[] = {AX__FRAME_HEADER_SIZE + 50, 1, 200 * 1024, 3, 100 * 1024, 1000};
     size_t off = 0;
     assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
     for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
@@ -437,7 +439,7 @@ static void test_large_payload_in_pieces(void **state)
     AX_STEP_UNTIL(r.loop, r.server[0].frames == 1, 10000);
     assert_int_equal(r.server[0].bad_content + r.server[0].bad_order, 0);
 
-    uint8_t small[AX_FRAME_HEADER_SIZE + 40];
+    uint8_t small[AX__FRAME_HEADER_SIZE + 40];
     write_stepping(r.loop, fd, small, frame_bytes(small, 2, 40, false));
     AX_STEP_UNTIL(r.loop, r.server[0].frames == 2, 10000);
     assert_int_equal(r.server[0].bad_content + r.server[0].bad_order, 0);
@@ -454,7 +456,7 @@ static void test_peer_closes_mid_frame(void **state)
     struct raw r;
     raw_init(&r, false);
     int fd = raw_connect(&r, NULL);
-    uint8_t buf[AX_FRAME_HEADER_SIZE + 100];
+    uint8_t buf[AX__FRAME_HEADER_SIZE + 100];
     size_t n = frame_bytes(buf, 1, 100, false);
     raw_write(fd, buf, n - 30);
     close(fd);
@@ -473,7 +475,7 @@ static void test_bad_input_closes_only_that_connection(void **state)
     raw_init(&r, false);
     int good = raw_connect(&r, NULL);
     uint64_t good_seq = 1;
-    uint8_t f[AX_FRAME_HEADER_SIZE + 64 + 16]; /* a frame, then garbage */
+    uint8_t f[AX__FRAME_HEADER_SIZE + 64 + 16]; /* a frame, then garbage */
 
     struct {
         const char *name;
@@ -499,13 +501,13 @@ static void test_bad_input_closes_only_that_connection(void **state)
             f[4] = 9;
             break;
         case 2: {
-            struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .payload_len = 2u << 20};
-            ax_frame_encode_header(f, &h);
-            n = AX_FRAME_HEADER_SIZE;
+            struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .payload_len = 2u << 20};
+            ax__frame_encode_header(f, &h);
+            n = AX__FRAME_HEADER_SIZE;
             break;
         }
         case 3:
-            f[AX_FRAME_HEADER_SIZE + 5] ^= 0x40;
+            f[AX__FRAME_HEADER_SIZE + 5] ^= 0x40;
             break;
         case 4:
             memcpy(f + n, "garbage!", 8);
@@ -520,8 +522,8 @@ static void test_bad_input_closes_only_that_connection(void **state)
             AX_STEP_UNTIL(r.loop, poll(&pf, 1, 0) == 1, 10000);
             uint8_t reply[256];
             ssize_t got = read(bad, reply, sizeof reply);
-            assert_true(got >= (ssize_t)AX_FRAME_HEADER_SIZE);
-            assert_int_equal(reply[5], AX_FRAME_ERROR);
+            assert_true(got >= (ssize_t)AX__FRAME_HEADER_SIZE);
+            assert_int_equal(reply[5], AX__FRAME_ERROR);
             close(bad);
             bad = -1;
         }
@@ -558,21 +560,21 @@ static void run_overload(enum ax_overload policy)
     p.copt.sndbuf = 16 * 1024;
     p.sopt.rcvbuf = 16 * 1024;
     pair_open(&p);
-    AX_OK_OR_FAIL(ax_tcp_conn_set_reading(p.server.c, false));
+    AX_OK_OR_FAIL(ax__tcp_conn_set_reading(p.server.c, false));
 
     const uint64_t N = 3000;
     const size_t len = 200; /* 248-byte frames, held as buffers */
     uint64_t attempted = 0, refused_newest = 0;
-    struct ax_tcp_stats st;
+    struct ax__tcp_stats st;
     for (uint64_t s = 1; s <= N && !p.client.closed; s++) {
         int rc = p.client.c ? 0 : AX_ECLOSED;
         if (rc == 0) {
-            ax_buf *b;
-            AX_OK_OR_FAIL(ax_buf_new(len, &b));
+            ax__buf *b;
+            AX_OK_OR_FAIL(ax__buf_new(len, &b));
             fill(b->data, len, s);
-            struct ax_frame_hdr h = {.type = AX_FRAME_DATA, .seq = s};
-            rc = ax_tcp_conn_send(p.client.c, &h, b);
-            ax_buf_release(b);
+            struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
+            rc = ax__tcp_conn_send(p.client.c, &h, b);
+            ax__buf_release(b);
         }
         if (rc == AX_ECLOSED && policy == AX_OVERLOAD_DISCONNECT) {
             attempted++; /* this one triggered the disconnect */
@@ -584,7 +586,7 @@ static void run_overload(enum ax_overload policy)
         else
             assert_int_equal(rc, 0);
         if (p.client.c) { /* the bound holds at every step */
-            ax_tcp_conn_stats(p.client.c, &st);
+            ax__tcp_conn_stats(p.client.c, &st);
             assert_true(st.queued_frames <= 64);
             assert_true(st.queued_bytes <= 64 * 1024);
         }
@@ -600,7 +602,7 @@ static void run_overload(enum ax_overload policy)
         pair_close(&p);
         return;
     }
-    ax_tcp_conn_stats(p.client.c, &st);
+    ax__tcp_conn_stats(p.client.c, &st);
     assert_true(st.queue_high_bytes <= 64 * 1024);
     uint64_t dropped = 0;
     for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
@@ -608,9 +610,9 @@ static void run_overload(enum ax_overload policy)
     assert_true(dropped > 0);
 
     /* Resume: everything not dropped arrives, in order. */
-    AX_OK_OR_FAIL(ax_tcp_conn_set_reading(p.server.c, true));
+    AX_OK_OR_FAIL(ax__tcp_conn_set_reading(p.server.c, true));
     AX_STEP_UNTIL(p.loop,
-                  (ax_tcp_conn_stats(p.client.c, &st), st.queued_frames == 0) &&
+                  (ax__tcp_conn_stats(p.client.c, &st), st.queued_frames == 0) &&
                       p.server.frames == st.frames_out - 1 /* HELLO */,
                   10000);
     assert_int_equal(p.server.bad_content, 0);
@@ -684,7 +686,7 @@ static void test_emfile_sheds_without_busy_loop(void **state)
      * them) before the server accepts any. */
     int clients[6];
     struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(ax_tcp_listener_port(r.l)),
+                            .sin_port = htons(ax__tcp_listener_port(r.l)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 6; i++) {
         clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -719,7 +721,7 @@ static void test_emfile_sheds_without_busy_loop(void **state)
     /* One was accepted; the other five were shed, and counted, with a
      * bounded number of accept calls rather than a spin. */
     assert_int_equal(r.nserver, 1);
-    assert_int_equal(ax_tcp_listener_rejected(r.l), 5);
+    assert_int_equal(ax__tcp_listener_rejected(r.l), 5);
     print_message("accept4 calls: %d\n", accept_calls);
     assert_true(accept_calls < 40);
     assert_true(log_has("out of file descriptors", NULL));
@@ -747,7 +749,7 @@ struct connect_result {
     int fd;
 };
 
-static void record_connect(ax_tcp_connector *cn, int status, int fd, void *user)
+static void record_connect(ax__tcp_connector *cn, int status, int fd, void *user)
 {
     struct connect_result *cr = user;
     (void)cn;
@@ -768,10 +770,10 @@ static void test_connect_refused_and_timeout(void **state)
     assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
     close(s);
-    struct ax_addr a;
-    AX_OK_OR_FAIL(ax_addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
+    struct ax__addr a;
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
     struct connect_result cr = {0};
-    AX_OK_OR_FAIL(ax_tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, NULL));
+    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, NULL));
     assert_false(cr.done); /* never inside the call */
     AX_STEP_UNTIL(loop, cr.done, 10000);
     assert_int_equal(cr.status, AX_ECONNREFUSED);
@@ -795,10 +797,10 @@ static void test_connect_refused_and_timeout(void **state)
         hanging = poll(&pf, 1, 200) == 0;
     }
     assert_true(hanging);
-    AX_OK_OR_FAIL(ax_addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
     cr = (struct connect_result){0};
     int64_t t0 = ax_clock_mono_ns();
-    AX_OK_OR_FAIL(ax_tcp_connect(loop, &a, 150 * AX_NS_PER_MS, record_connect, &cr, NULL));
+    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, 150 * AX_NS_PER_MS, record_connect, &cr, NULL));
     AX_STEP_UNTIL(loop, cr.done, 3000);
     assert_int_equal(cr.status, AX_ETIMEDOUT);
     assert_true(ax_clock_mono_ns() - t0 >= 150 * AX_NS_PER_MS);
@@ -808,9 +810,9 @@ static void test_connect_refused_and_timeout(void **state)
 
     /* Cancel: no callback afterwards. */
     cr = (struct connect_result){0};
-    ax_tcp_connector *cn;
-    AX_OK_OR_FAIL(ax_tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, &cn));
-    ax_tcp_connect_cancel(cn);
+    ax__tcp_connector *cn;
+    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, &cn));
+    ax__tcp_connect_cancel(cn);
     AX_STEP_UNTIL(loop, ax_loop_open_count(loop) == 0, 10000);
     assert_false(cr.done);
     AX_ASSERT_LOOP_FREE(loop);
@@ -927,11 +929,11 @@ static void test_version_mismatch(void **state)
     uint8_t pl[128];
     pb_ostream_t os = pb_ostream_from_buffer(pl, sizeof pl);
     assert_true(pb_encode(&os, axon_ctl_Hello_fields, &h));
-    uint8_t f[AX_FRAME_HEADER_SIZE + 128];
-    struct ax_frame_hdr fh = {.type = AX_FRAME_HELLO, .payload_len = (uint32_t)os.bytes_written};
-    ax_frame_encode_header(f, &fh);
-    memcpy(f + AX_FRAME_HEADER_SIZE, pl, os.bytes_written);
-    raw_write(fd, f, AX_FRAME_HEADER_SIZE + os.bytes_written);
+    uint8_t f[AX__FRAME_HEADER_SIZE + 128];
+    struct ax__frame_hdr fh = {.type = AX__FRAME_HELLO, .payload_len = (uint32_t)os.bytes_written};
+    ax__frame_encode_header(f, &fh);
+    memcpy(f + AX__FRAME_HEADER_SIZE, pl, os.bytes_written);
+    raw_write(fd, f, AX__FRAME_HEADER_SIZE + os.bytes_written);
     AX_STEP_UNTIL(r.loop, r.server[0].closed, 5000);
     assert_int_equal(r.server[0].status, AX_EVERSION);
     /* The raw peer got the server's HELLO, then an ERROR with the reason. */
@@ -943,15 +945,15 @@ static void test_version_mismatch(void **state)
             break;
         got += (size_t)n;
     }
-    struct ax_frame_hdr rh;
+    struct ax__frame_hdr rh;
     const uint8_t *payload;
     const char *why;
-    long first = ax_frame_decode(in, got, 4096, &rh, &payload, &why);
+    long first = ax__frame_decode(in, got, 4096, &rh, &payload, &why);
     assert_true(first > 0);
-    assert_int_equal(rh.type, AX_FRAME_HELLO);
-    long second = ax_frame_decode(in + first, got - (size_t)first, 4096, &rh, &payload, &why);
+    assert_int_equal(rh.type, AX__FRAME_HELLO);
+    long second = ax__frame_decode(in + first, got - (size_t)first, 4096, &rh, &payload, &why);
     assert_true(second > 0);
-    assert_int_equal(rh.type, AX_FRAME_ERROR);
+    assert_int_equal(rh.type, AX__FRAME_ERROR);
     assert_non_null(memmem(payload, rh.payload_len, "protocol version 2 not supported", 32));
     close(fd);
     raw_free(&r);
@@ -964,8 +966,8 @@ static void test_crc_negotiated_by_either_side(void **state)
     pair_init(&p);
     p.copt.crc_payload = true;
     pair_open(&p);
-    assert_true(ax_tcp_conn_crc_payload(p.client.c));
-    assert_true(ax_tcp_conn_crc_payload(p.server.c));
+    assert_true(ax__tcp_conn_crc_payload(p.client.c));
+    assert_true(ax__tcp_conn_crc_payload(p.server.c));
     for (uint64_t s = 1; s <= 100; s++)
         send_seq(p.server.c, s, (size_t)(s * 13), 0);
     AX_STEP_UNTIL(p.loop, p.client.frames == 100, 5000);
@@ -981,10 +983,10 @@ static void test_graceful_flushes_abort_counts(void **state)
     pair_open(&p);
     for (uint64_t s = 1; s <= 1000; s++)
         send_seq(p.client.c, s, 300, 0);
-    ax_tcp_conn_close(p.client.c, AX_TCP_CLOSE_GRACEFUL, 0);
+    ax__tcp_conn_close(p.client.c, AX__TCP_CLOSE_GRACEFUL, 0);
     /* Sends after a close are refused. */
-    struct ax_frame_hdr h = {.type = AX_FRAME_DATA};
-    assert_int_equal(ax_tcp_conn_send_bytes(p.client.c, &h, "x", 1), AX_ECLOSED);
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA};
+    assert_int_equal(ax__tcp_conn_send_bytes(p.client.c, &h, "x", 1), AX_ECLOSED);
     AX_STEP_UNTIL(p.loop, p.server.closed, 5000);
     assert_int_equal(p.server.frames, 1000);
     assert_int_equal(p.server.status, 0);
@@ -996,12 +998,12 @@ static void test_graceful_flushes_abort_counts(void **state)
     pair_open(&p);
     for (uint64_t s = 1; s <= 500; s++)
         send_seq(p.client.c, s, 300, 0);
-    struct ax_tcp_stats st;
-    ax_tcp_conn_stats(p.client.c, &st);
+    struct ax__tcp_stats st;
+    ax__tcp_conn_stats(p.client.c, &st);
     assert_int_equal(st.queued_frames, 500);
-    ax_tcp_conn *c = p.client.c;
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, 0);
-    ax_tcp_conn_stats(c, &st); /* valid until on_close */
+    ax__tcp_conn *c = p.client.c;
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, 0);
+    ax__tcp_conn_stats(c, &st); /* valid until on_close */
     assert_int_equal(st.drops[AX_DROP_CLOSED], 500);
     pair_close(&p);
 }

@@ -42,18 +42,18 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
-#include "control.pb.h"
+#include "handshake.pb.h"
 #include "transport/ax__crc32c.h"
 #include "transport/ax__loop.h"
 #include "transport/ax__sys.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
 #define WQ_INLINE  160u /* header (48) + up to 112 payload bytes copied inline */
 #define AX__IOV    512
 #define LOG_MODULE "tcp"
 
 struct wq_entry {
-    ax_buf *buf;   /* NULL: the payload is inline in bytes[] */
+    ax__buf *buf;  /* NULL: the payload is inline in bytes[] */
     uint32_t len;  /* header + payload */
     uint32_t done; /* bytes already written */
     bool control;
@@ -67,13 +67,13 @@ enum conn_state {
     ST_LINGER,   /* shut down for writing; reading until EOF or the timer */
 };
 
-struct ax_tcp_conn {
+struct ax__tcp_conn {
     ax_io io;
     ax_timer timer; /* handshake timeout, then linger */
     ax_loop *loop;
-    struct ax_tcp_conn_callbacks cb;
+    struct ax__tcp_conn_callbacks cb;
     void *user;
-    struct ax_tcp_conn_options opt;
+    struct ax__tcp_conn_options opt;
     enum conn_state state;
     int close_status;
     bool closed;          /* finish() ran; waiting for the closes phase */
@@ -83,17 +83,17 @@ struct ax_tcp_conn {
     bool peer_hup; /* RDHUP/HUP seen: read to EOF, a short read proves nothing */
     bool crc;      /* payload CRC negotiated */
     bool have_peer_hello;
-    struct ax_tcp_hello peer_hello;
+    struct ax__tcp_hello peer_hello;
     uint32_t peer_max_frame;
-    char peer[AX_ADDR_STRLEN];
+    char peer[AX__ADDR_STRLEN];
 
     /* read side */
     uint8_t *rbuf;
     size_t rlen, roff;
     bool have_hdr;
     int hdr_len;
-    struct ax_frame_hdr cur;
-    ax_buf *big; /* payload being read straight into its own buffer */
+    struct ax__frame_hdr cur;
+    ax__buf *big; /* payload being read straight into its own buffer */
     size_t big_fill;
     int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
 
@@ -103,17 +103,17 @@ struct ax_tcp_conn {
     uint32_t qdata; /* data frames queued (the bound counts only these) */
     uint64_t qbytes;
 
-    struct ax_tcp_stats st;
+    struct ax__tcp_stats st;
 };
 
-static void finish(ax_tcp_conn *c, int status);
-static void flush(ax_tcp_conn *c);
+static void finish(ax__tcp_conn *c, int status);
+static void flush(ax__tcp_conn *c);
 
-void ax_tcp_conn_options_init(struct ax_tcp_conn_options *o)
+void ax__tcp_conn_options_init(struct ax__tcp_conn_options *o)
 {
     memset(o, 0, sizeof *o);
     o->rbuf_size = 256 * 1024;
-    o->max_frame = AX_FRAME_DEFAULT_MAX_PAYLOAD;
+    o->max_frame = AX__FRAME_DEFAULT_MAX_PAYLOAD;
     o->queue_bytes = 64ull * 1024 * 1024;
     o->queue_frames = 65536;
     o->overload = AX_OVERLOAD_DROP_OLDEST;
@@ -124,12 +124,12 @@ void ax_tcp_conn_options_init(struct ax_tcp_conn_options *o)
 
 /* ---- write queue ---- */
 
-static struct wq_entry *qat(ax_tcp_conn *c, uint32_t i)
+static struct wq_entry *qat(ax__tcp_conn *c, uint32_t i)
 {
     return &c->q[(c->qhead + i) & (c->qcap - 1)];
 }
 
-static int q_reserve(ax_tcp_conn *c)
+static int q_reserve(ax__tcp_conn *c)
 {
     if (c->qcount < c->qcap)
         return 0;
@@ -145,17 +145,17 @@ static int q_reserve(ax_tcp_conn *c)
     return 0;
 }
 
-static void entry_release(ax_tcp_conn *c, struct wq_entry *e)
+static void entry_release(ax__tcp_conn *c, struct wq_entry *e)
 {
     c->qbytes -= e->len;
     if (!e->control)
         c->qdata--;
     if (e->buf)
-        ax_buf_release(e->buf);
+        ax__buf_release(e->buf);
     e->buf = NULL;
 }
 
-static void count_drop(ax_tcp_conn *c, enum ax_drop_reason reason, uint64_t n)
+static void count_drop(ax__tcp_conn *c, enum ax_drop_reason reason, uint64_t n)
 {
     c->st.drops[reason] += n;
     if (c->cb.on_drop && n)
@@ -169,7 +169,7 @@ static bool droppable(const struct wq_entry *e)
 
 /* Drop the oldest data frame not yet started. Entries before it (a partly
  * written head, control frames) slide up one slot to keep the ring dense. */
-static bool drop_oldest_one(ax_tcp_conn *c, enum ax_drop_reason reason)
+static bool drop_oldest_one(ax__tcp_conn *c, enum ax_drop_reason reason)
 {
     uint32_t k;
     for (k = 0; k < c->qcount; k++)
@@ -187,7 +187,7 @@ static bool drop_oldest_one(ax_tcp_conn *c, enum ax_drop_reason reason)
 }
 
 /* Drop every data frame not yet started, keeping the order of the rest. */
-static void drop_all_droppable(ax_tcp_conn *c, enum ax_drop_reason reason)
+static void drop_all_droppable(ax__tcp_conn *c, enum ax_drop_reason reason)
 {
     uint32_t w = 0;
     for (uint32_t r = 0; r < c->qcount; r++) {
@@ -204,14 +204,14 @@ static void drop_all_droppable(ax_tcp_conn *c, enum ax_drop_reason reason)
     c->qcount = w;
 }
 
-static bool fits(const ax_tcp_conn *c, size_t flen)
+static bool fits(const ax__tcp_conn *c, size_t flen)
 {
     return c->qdata + 1 <= c->opt.queue_frames && c->qbytes + flen <= c->opt.queue_bytes;
 }
 
 /* The queue is full for a data frame of @flen bytes: apply the policy.
  * Returns 0 when the frame may now be queued. */
-static int overload(ax_tcp_conn *c, size_t flen)
+static int overload(ax__tcp_conn *c, size_t flen)
 {
     switch (c->opt.overload) {
     case AX_OVERLOAD_DROP_OLDEST:
@@ -228,7 +228,7 @@ static int overload(ax_tcp_conn *c, size_t flen)
                  c->qdata, (unsigned long long)c->qbytes);
         drop_all_droppable(c, AX_DROP_DISCONNECT);
         count_drop(c, AX_DROP_DISCONNECT, 1); /* the frame being sent */
-        ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EOVERFLOW);
+        ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, AX_EOVERFLOW);
         return AX_ECLOSED;
     }
     case AX_OVERLOAD_DROP_NEWEST:
@@ -241,7 +241,7 @@ static int overload(ax_tcp_conn *c, size_t flen)
     return AX_EOVERFLOW;
 }
 
-static void schedule_flush(ax_tcp_conn *c)
+static void schedule_flush(ax__tcp_conn *c)
 {
     /* With EPOLLOUT armed the kernel will say when there is room; otherwise
      * the ready-list phase of this iteration flushes everything queued. */
@@ -251,7 +251,7 @@ static void schedule_flush(ax_tcp_conn *c)
     }
 }
 
-static int enqueue(ax_tcp_conn *c, const struct ax_frame_hdr *h, ax_buf *buf, const void *data,
+static int enqueue(ax__tcp_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, const void *data,
                    size_t len, bool control)
 {
     if (c->closed || c->state >= ST_FLUSHING)
@@ -260,7 +260,7 @@ static int enqueue(ax_tcp_conn *c, const struct ax_frame_hdr *h, ax_buf *buf, co
         return AX_EAGAIN;
     if (len > c->peer_max_frame)
         return AX_EMSGSIZE;
-    size_t flen = AX_FRAME_HEADER_SIZE + len;
+    size_t flen = AX__FRAME_HEADER_SIZE + len;
     if (!control && !fits(c, flen)) {
         int rc = overload(c, flen);
         if (rc < 0)
@@ -272,26 +272,26 @@ static int enqueue(ax_tcp_conn *c, const struct ax_frame_hdr *h, ax_buf *buf, co
 
     struct wq_entry *e = qat(c, c->qcount);
     const uint8_t *src = buf ? buf->data : data;
-    struct ax_frame_hdr hh = *h;
+    struct ax__frame_hdr hh = *h;
     hh.payload_len = (uint32_t)len;
-    hh.flags = c->crc ? AX_FRAME_F_PAYLOAD_CRC : 0;
+    hh.flags = c->crc ? AX__FRAME_F_PAYLOAD_CRC : 0;
     hh.payload_crc = 0;
     if (c->crc)
-        hh.payload_crc = buf ? ax_buf_payload_crc(buf) : ax__crc32c(0, src, len);
+        hh.payload_crc = buf ? ax__buf_payload_crc(buf) : ax__crc32c(0, src, len);
     e->buf = NULL;
     if (flen <= WQ_INLINE) {
         if (len)
-            memcpy(e->bytes + AX_FRAME_HEADER_SIZE, src, len);
+            memcpy(e->bytes + AX__FRAME_HEADER_SIZE, src, len);
     } else if (buf) {
-        ax_buf_hold(buf);
+        ax__buf_hold(buf);
         e->buf = buf;
     } else {
-        rc = ax_buf_new(len, &e->buf);
+        rc = ax__buf_new(len, &e->buf);
         if (rc < 0)
             return rc;
         memcpy(e->buf->data, src, len);
     }
-    ax_frame_encode_header(e->bytes, &hh);
+    ax__frame_encode_header(e->bytes, &hh);
     e->len = (uint32_t)flen;
     e->done = 0;
     e->control = control;
@@ -305,24 +305,24 @@ static int enqueue(ax_tcp_conn *c, const struct ax_frame_hdr *h, ax_buf *buf, co
     return 0;
 }
 
-int ax_tcp_conn_send(ax_tcp_conn *c, const struct ax_frame_hdr *h, ax_buf *payload)
+int ax__tcp_conn_send(ax__tcp_conn *c, const struct ax__frame_hdr *h, ax__buf *payload)
 {
-    if (!c || !h || h->type == AX_FRAME_HELLO || h->type == AX_FRAME_ERROR)
+    if (!c || !h || h->type == AX__FRAME_HELLO || h->type == AX__FRAME_ERROR)
         return AX_EINVAL;
     if (!payload)
         return enqueue(c, h, NULL, NULL, 0, false);
     return enqueue(c, h, payload, NULL, payload->len, false);
 }
 
-int ax_tcp_conn_send_bytes(ax_tcp_conn *c, const struct ax_frame_hdr *h, const void *data,
-                           size_t len)
+int ax__tcp_conn_send_bytes(ax__tcp_conn *c, const struct ax__frame_hdr *h, const void *data,
+                            size_t len)
 {
-    if (!c || !h || (!data && len) || h->type == AX_FRAME_HELLO || h->type == AX_FRAME_ERROR)
+    if (!c || !h || (!data && len) || h->type == AX__FRAME_HELLO || h->type == AX__FRAME_ERROR)
         return AX_EINVAL;
     return enqueue(c, h, NULL, data, len, false);
 }
 
-static void set_interest(ax_tcp_conn *c)
+static void set_interest(ax__tcp_conn *c)
 {
     unsigned ev = 0;
     if (c->reading || c->state == ST_LINGER)
@@ -334,7 +334,7 @@ static void set_interest(ax_tcp_conn *c)
         finish(c, rc);
 }
 
-static void arm_write(ax_tcp_conn *c, bool on)
+static void arm_write(ax__tcp_conn *c, bool on)
 {
     if (c->want_write == on)
         return;
@@ -342,7 +342,7 @@ static void arm_write(ax_tcp_conn *c, bool on)
     set_interest(c);
 }
 
-static void start_linger(ax_tcp_conn *c)
+static void start_linger(ax__tcp_conn *c)
 {
     c->state = ST_LINGER;
     shutdown(ax_io_fd(&c->io), SHUT_WR);
@@ -351,7 +351,7 @@ static void start_linger(ax_tcp_conn *c)
 }
 
 /* Account for @n bytes written from the head of the queue. */
-static void consume(ax_tcp_conn *c, size_t n)
+static void consume(ax__tcp_conn *c, size_t n)
 {
     while (n > 0) {
         struct wq_entry *e = qat(c, 0);
@@ -369,7 +369,7 @@ static void consume(ax_tcp_conn *c, size_t n)
     }
 }
 
-static void flush(ax_tcp_conn *c)
+static void flush(ax__tcp_conn *c)
 {
     struct iovec iov[AX__IOV];
     unsigned budget = ax_loop_io_budget(c->loop);
@@ -379,11 +379,11 @@ static void flush(ax_tcp_conn *c)
             struct wq_entry *e = qat(c, i);
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
-            } else if (e->done < AX_FRAME_HEADER_SIZE) {
-                iov[n_iov++] = (struct iovec){e->bytes + e->done, AX_FRAME_HEADER_SIZE - e->done};
+            } else if (e->done < AX__FRAME_HEADER_SIZE) {
+                iov[n_iov++] = (struct iovec){e->bytes + e->done, AX__FRAME_HEADER_SIZE - e->done};
                 iov[n_iov++] = (struct iovec){e->buf->data, e->buf->len};
             } else {
-                iov[n_iov++] = (struct iovec){e->buf->data + (e->done - AX_FRAME_HEADER_SIZE),
+                iov[n_iov++] = (struct iovec){e->buf->data + (e->done - AX__FRAME_HEADER_SIZE),
                                               e->len - e->done};
             }
         }
@@ -435,40 +435,40 @@ static void flush(ax_tcp_conn *c)
 
 /* ---- control frames ---- */
 
-static int send_control(ax_tcp_conn *c, uint8_t type, const pb_msgdesc_t *fields, const void *msg)
+static int send_control(ax__tcp_conn *c, uint8_t type, const pb_msgdesc_t *fields, const void *msg)
 {
     uint8_t buf[1024];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fields, msg))
         return AX_EPROTO;
-    struct ax_frame_hdr h = {.type = type};
+    struct ax__frame_hdr h = {.type = type};
     return enqueue(c, &h, NULL, buf, os.bytes_written, true);
 }
 
-void ax_tcp_conn_send_error(ax_tcp_conn *c, int code, const char *reason)
+void ax__tcp_conn_send_error(ax__tcp_conn *c, int code, const char *reason)
 {
     if (c->closed || c->state >= ST_FLUSHING)
         return;
     axon_ctl_Error err = axon_ctl_Error_init_zero;
     err.code = (uint32_t)(code < 0 ? -code : code);
     snprintf(err.reason, sizeof err.reason, "%s", reason ? reason : "");
-    send_control(c, AX_FRAME_ERROR, axon_ctl_Error_fields, &err);
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_GRACEFUL, code);
+    send_control(c, AX__FRAME_ERROR, axon_ctl_Error_fields, &err);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_GRACEFUL, code);
 }
 
-static void protocol_error(ax_tcp_conn *c, int code, const char *why)
+static void protocol_error(ax__tcp_conn *c, int code, const char *why)
 {
     AX_LOG_W(LOG_MODULE, "%s: %s (%s); closing the connection", c->peer, why, ax_err_name(code));
     if (code == AX_EMSGSIZE) {
         /* The stream is still in sync: tell the peer why before closing. */
-        ax_tcp_conn_send_error(c, code, why);
+        ax__tcp_conn_send_error(c, code, why);
         return;
     }
     /* Anything else means the byte stream can no longer be trusted. */
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, code);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, code);
 }
 
-static void handle_hello(ax_tcp_conn *c, const uint8_t *p, size_t n)
+static void handle_hello(ax__tcp_conn *c, const uint8_t *p, size_t n)
 {
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
     pb_istream_t is = pb_istream_from_buffer(p, n);
@@ -476,24 +476,24 @@ static void handle_hello(ax_tcp_conn *c, const uint8_t *p, size_t n)
     if (!pb_decode(&is, axon_ctl_Hello_fields, &h)) {
         snprintf(why, sizeof why, "undecodable HELLO: %s", PB_GET_ERROR(&is));
         AX_LOG_W(LOG_MODULE, "%s: %s", c->peer, why);
-        ax_tcp_conn_send_error(c, AX_EPROTO, why);
+        ax__tcp_conn_send_error(c, AX_EPROTO, why);
         return;
     }
-    if (h.protocol_version != AX_TCP_PROTOCOL_VERSION) {
+    if (h.protocol_version != AX__TCP_PROTOCOL_VERSION) {
         snprintf(why, sizeof why, "protocol version %u not supported, this node speaks %u",
-                 (unsigned)h.protocol_version, AX_TCP_PROTOCOL_VERSION);
+                 (unsigned)h.protocol_version, AX__TCP_PROTOCOL_VERSION);
         AX_LOG_W(LOG_MODULE, "%s: %s", c->peer, why);
-        ax_tcp_conn_send_error(c, AX_EVERSION, why);
+        ax__tcp_conn_send_error(c, AX_EVERSION, why);
         return;
     }
     if (h.domain != c->opt.hello.domain) {
         snprintf(why, sizeof why, "domain %u, expected %u", (unsigned)h.domain,
                  (unsigned)c->opt.hello.domain);
         AX_LOG_W(LOG_MODULE, "%s (node '%s'): %s", c->peer, h.node_name, why);
-        ax_tcp_conn_send_error(c, AX_EDOMAIN, why);
+        ax__tcp_conn_send_error(c, AX_EDOMAIN, why);
         return;
     }
-    struct ax_tcp_hello *ph = &c->peer_hello;
+    struct ax__tcp_hello *ph = &c->peer_hello;
     ph->node_id = h.node_id;
     ph->incarnation = h.incarnation;
     ph->domain = h.domain;
@@ -502,7 +502,7 @@ static void handle_hello(ax_tcp_conn *c, const uint8_t *p, size_t n)
     ph->max_frame = h.max_frame;
     snprintf(ph->node_name, sizeof ph->node_name, "%s", h.node_name);
     c->have_peer_hello = true;
-    c->peer_max_frame = h.max_frame ? h.max_frame : AX_FRAME_DEFAULT_MAX_PAYLOAD;
+    c->peer_max_frame = h.max_frame ? h.max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
     c->crc = c->opt.crc_payload || (h.capabilities & axon_ctl_Capability_CAPABILITY_PAYLOAD_CRC);
     c->state = ST_READY;
     ax_timer_stop(&c->timer);
@@ -510,13 +510,13 @@ static void handle_hello(ax_tcp_conn *c, const uint8_t *p, size_t n)
         c->cb.on_ready(c, ph, c->user);
 }
 
-static void handle_error_frame(ax_tcp_conn *c, const uint8_t *p, size_t n)
+static void handle_error_frame(ax__tcp_conn *c, const uint8_t *p, size_t n)
 {
     axon_ctl_Error e = axon_ctl_Error_init_zero;
     pb_istream_t is = pb_istream_from_buffer(p, n);
     if (!pb_decode(&is, axon_ctl_Error_fields, &e)) {
         AX_LOG_W(LOG_MODULE, "%s: undecodable ERROR frame; closing", c->peer);
-        ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, AX_EPROTO);
+        ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, AX_EPROTO);
         return;
     }
     int code = -(int)e.code;
@@ -524,28 +524,28 @@ static void handle_error_frame(ax_tcp_conn *c, const uint8_t *p, size_t n)
         code = AX_EPROTO;
     AX_LOG_W(LOG_MODULE, "%s: peer closed the connection: %s (%s)", c->peer, e.reason,
              ax_err_name(code));
-    ax_tcp_conn_close(c, AX_TCP_CLOSE_ABORT, code);
+    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, code);
 }
 
 /* One complete frame (c->cur) with its payload. */
-static void handle_frame(ax_tcp_conn *c, const uint8_t *payload, ax_buf *buf)
+static void handle_frame(ax__tcp_conn *c, const uint8_t *payload, ax__buf *buf)
 {
-    const struct ax_frame_hdr *h = &c->cur;
+    const struct ax__frame_hdr *h = &c->cur;
     c->st.frames_in++;
     if (c->state == ST_LINGER || c->state == ST_FLUSHING)
         return; /* closing: what the peer still sends is discarded */
-    if (ax_frame_check_payload(h, payload) < 0) {
+    if (ax__frame_check_payload(h, payload) < 0) {
         protocol_error(c, AX_ECRC, "payload CRC mismatch");
         return;
     }
     switch (h->type) {
-    case AX_FRAME_HELLO:
+    case AX__FRAME_HELLO:
         if (!c->opt.handshake || c->have_peer_hello)
             protocol_error(c, AX_EPROTO, "unexpected HELLO");
         else
             handle_hello(c, payload, h->payload_len);
         return;
-    case AX_FRAME_ERROR:
+    case AX__FRAME_ERROR:
         handle_error_frame(c, payload, h->payload_len);
         return;
     default:
@@ -553,7 +553,7 @@ static void handle_frame(ax_tcp_conn *c, const uint8_t *payload, ax_buf *buf)
             protocol_error(c, AX_EPROTO, "frame before HELLO");
             return;
         }
-        if (c->crc && !(h->flags & AX_FRAME_F_PAYLOAD_CRC)) {
+        if (c->crc && !(h->flags & AX__FRAME_F_PAYLOAD_CRC)) {
             protocol_error(c, AX_EPROTO, "payload CRC negotiated but missing");
             return;
         }
@@ -564,13 +564,13 @@ static void handle_frame(ax_tcp_conn *c, const uint8_t *payload, ax_buf *buf)
 
 /* ---- read side ---- */
 
-static void parse(ax_tcp_conn *c)
+static void parse(ax__tcp_conn *c)
 {
     while (!c->closed && c->roff < c->rlen) {
         if (!c->have_hdr) {
             const char *why = "?";
-            int r = ax_frame_decode_header(c->rbuf + c->roff, c->rlen - c->roff, c->opt.max_frame,
-                                           &c->cur, &why);
+            int r = ax__frame_decode_header(c->rbuf + c->roff, c->rlen - c->roff, c->opt.max_frame,
+                                            &c->cur, &why);
             if (r == 0)
                 break;
             if (r < 0) {
@@ -591,7 +591,7 @@ static void parse(ax_tcp_conn *c)
         if ((size_t)c->hdr_len + c->cur.payload_len > c->opt.rbuf_size / 2) {
             /* Large: give the payload its own buffer and read the rest of it
              * straight there. */
-            int rc = ax_buf_new(c->cur.payload_len, &c->big);
+            int rc = ax__buf_new(c->cur.payload_len, &c->big);
             if (rc < 0) {
                 finish(c, rc);
                 return;
@@ -606,16 +606,16 @@ static void parse(ax_tcp_conn *c)
         c->roff = c->rlen = 0;
 }
 
-static void deliver_big(ax_tcp_conn *c)
+static void deliver_big(ax__tcp_conn *c)
 {
-    ax_buf *b = c->big;
+    ax__buf *b = c->big;
     c->big = NULL;
     c->have_hdr = false;
     handle_frame(c, b->data, b);
-    ax_buf_release(b);
+    ax__buf_release(b);
 }
 
-static void on_eof(ax_tcp_conn *c)
+static void on_eof(ax__tcp_conn *c)
 {
     if (c->state == ST_LINGER) {
         finish(c, c->close_status);
@@ -642,7 +642,7 @@ static void on_eof(ax_tcp_conn *c)
  * 4.20 do not signal that, so the caller reads once more. */
 #define RCVLOWAT_MAX (128 * 1024)
 
-static bool update_lowat(ax_tcp_conn *c)
+static bool update_lowat(ax__tcp_conn *c)
 {
     int want = 0;
     if (c->big) {
@@ -660,7 +660,7 @@ static bool update_lowat(ax_tcp_conn *c)
     return lowered;
 }
 
-static void do_read(ax_tcp_conn *c)
+static void do_read(ax__tcp_conn *c)
 {
     unsigned budget = ax_loop_io_budget(c->loop);
     int fd = ax_io_fd(&c->io);
@@ -727,7 +727,7 @@ static void do_read(ax_tcp_conn *c)
 
 static void io_cb(ax_io *io, unsigned events, void *user)
 {
-    ax_tcp_conn *c = user;
+    ax__tcp_conn *c = user;
     (void)io;
     if (events & AX_IO_HANGUP)
         c->peer_hup = true;
@@ -753,7 +753,7 @@ static void io_cb(ax_io *io, unsigned events, void *user)
 
 static void timer_cb(ax_timer *t, void *user)
 {
-    ax_tcp_conn *c = user;
+    ax__tcp_conn *c = user;
     (void)t;
     if (c->state == ST_HANDSHAKE) {
         AX_LOG_W(LOG_MODULE, "%s: no HELLO within %lld ms; closing", c->peer,
@@ -768,7 +768,7 @@ static void timer_cb(ax_timer *t, void *user)
 
 static void io_closed(ax_io *io, void *user)
 {
-    ax_tcp_conn *c = user;
+    ax__tcp_conn *c = user;
     (void)io;
     if (c->cb.on_close)
         c->cb.on_close(c, c->close_status, c->user);
@@ -779,7 +779,7 @@ static void io_closed(ax_io *io, void *user)
 
 /* Final teardown: drop the queue, close the fd; on_close comes from the
  * loop's closes phase. */
-static void finish(ax_tcp_conn *c, int status)
+static void finish(ax__tcp_conn *c, int status)
 {
     if (c->closed)
         return;
@@ -796,18 +796,18 @@ static void finish(ax_tcp_conn *c, int status)
     }
     count_drop(c, AX_DROP_CLOSED, dropped);
     if (c->big) {
-        ax_buf_release(c->big);
+        ax__buf_release(c->big);
         c->big = NULL;
     }
     ax_timer_stop(&c->timer);
     ax_io_close(&c->io, io_closed);
 }
 
-void ax_tcp_conn_close(ax_tcp_conn *c, enum ax_tcp_close_how how, int status)
+void ax__tcp_conn_close(ax__tcp_conn *c, enum ax__tcp_close_how how, int status)
 {
     if (c->closed)
         return;
-    if (how == AX_TCP_CLOSE_ABORT) {
+    if (how == AX__TCP_CLOSE_ABORT) {
         struct linger lg = {1, 0}; /* RST: do not leave the peer a half-sent frame as EOF */
         setsockopt(ax_io_fd(&c->io), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         finish(c, status);
@@ -824,19 +824,19 @@ void ax_tcp_conn_close(ax_tcp_conn *c, enum ax_tcp_close_how how, int status)
         schedule_flush(c);
 }
 
-int ax_tcp_conn_new(ax_loop *loop, int fd, const struct ax_tcp_conn_options *opt,
-                    const struct ax_tcp_conn_callbacks *cb, void *user, ax_tcp_conn **out)
+int ax__tcp_conn_new(ax_loop *loop, int fd, const struct ax__tcp_conn_options *opt,
+                     const struct ax__tcp_conn_callbacks *cb, void *user, ax__tcp_conn **out)
 {
-    struct ax_tcp_conn_options defaults;
+    struct ax__tcp_conn_options defaults;
     if (!loop || fd < 0 || !cb || !out)
         return AX_EINVAL;
     if (!opt) {
-        ax_tcp_conn_options_init(&defaults);
+        ax__tcp_conn_options_init(&defaults);
         opt = &defaults;
     }
     if (opt->rbuf_size < 4096 || opt->queue_frames == 0 || opt->queue_bytes == 0)
         return AX_EINVAL;
-    ax_tcp_conn *c = calloc(1, sizeof *c);
+    ax__tcp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return AX_ENOMEM;
     c->rbuf = malloc(opt->rbuf_size);
@@ -851,11 +851,11 @@ int ax_tcp_conn_new(ax_loop *loop, int fd, const struct ax_tcp_conn_options *opt
     c->reading = true;
     c->state = opt->handshake ? ST_HANDSHAKE : ST_READY;
     c->crc = !opt->handshake && opt->crc_payload;
-    c->peer_max_frame = opt->handshake ? AX_FRAME_DEFAULT_MAX_PAYLOAD : opt->max_frame;
+    c->peer_max_frame = opt->handshake ? AX__FRAME_DEFAULT_MAX_PAYLOAD : opt->max_frame;
 
-    struct ax_addr pa = {.len = sizeof pa.ss};
+    struct ax__addr pa = {.len = sizeof pa.ss};
     if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) == 0)
-        ax_addr_format(&pa, c->peer, sizeof c->peer);
+        ax__addr_format(&pa, c->peer, sizeof c->peer);
     else
         snprintf(c->peer, sizeof c->peer, "fd %d", fd);
     int one = 1;
@@ -879,7 +879,7 @@ int ax_tcp_conn_new(ax_loop *loop, int fd, const struct ax_tcp_conn_options *opt
     ax_timer_init(loop, &c->timer, timer_cb, c);
     if (opt->handshake) {
         axon_ctl_Hello h = axon_ctl_Hello_init_zero;
-        h.protocol_version = AX_TCP_PROTOCOL_VERSION;
+        h.protocol_version = AX__TCP_PROTOCOL_VERSION;
         h.node_id = opt->hello.node_id;
         h.incarnation = opt->hello.incarnation;
         h.domain = opt->hello.domain;
@@ -889,14 +889,14 @@ int ax_tcp_conn_new(ax_loop *loop, int fd, const struct ax_tcp_conn_options *opt
         h.max_frame = opt->max_frame;
         snprintf(h.node_name, sizeof h.node_name, "%s", opt->hello.node_name);
         /* Cannot fail: the queue has room and a Hello always encodes. */
-        send_control(c, AX_FRAME_HELLO, axon_ctl_Hello_fields, &h);
+        send_control(c, AX__FRAME_HELLO, axon_ctl_Hello_fields, &h);
         ax_timer_start(&c->timer, opt->handshake_timeout_ns, 0);
     }
     *out = c;
     return 0;
 }
 
-int ax_tcp_conn_set_reading(ax_tcp_conn *c, bool on)
+int ax__tcp_conn_set_reading(ax__tcp_conn *c, bool on)
 {
     if (c->closed)
         return AX_ECLOSED;
@@ -909,63 +909,63 @@ int ax_tcp_conn_set_reading(ax_tcp_conn *c, bool on)
     return 0;
 }
 
-void ax_tcp_conn_set_overload(ax_tcp_conn *c, enum ax_overload policy)
+void ax__tcp_conn_set_overload(ax__tcp_conn *c, enum ax_overload policy)
 {
     c->opt.overload = policy;
 }
 
-void ax_tcp_conn_set_queue_bounds(ax_tcp_conn *c, uint64_t bytes, uint32_t frames)
+void ax__tcp_conn_set_queue_bounds(ax__tcp_conn *c, uint64_t bytes, uint32_t frames)
 {
     c->opt.queue_bytes = bytes ? bytes : 1;
     c->opt.queue_frames = frames ? frames : 1;
 }
 
-int ax_tcp_conn_send_pb(ax_tcp_conn *c, uint8_t type, const void *fields, const void *msg)
+int ax__tcp_conn_send_pb(ax__tcp_conn *c, uint8_t type, const void *fields, const void *msg)
 {
     if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
         return AX_EAGAIN;
     return send_control(c, type, fields, msg);
 }
 
-void ax_tcp_conn_stats(const ax_tcp_conn *c, struct ax_tcp_stats *out)
+void ax__tcp_conn_stats(const ax__tcp_conn *c, struct ax__tcp_stats *out)
 {
     *out = c->st;
     out->queued_frames = c->qcount;
     out->queued_bytes = c->qbytes;
 }
 
-void ax_tcp_conn_queued(const ax_tcp_conn *c, uint64_t *frames, uint64_t *bytes)
+void ax__tcp_conn_queued(const ax__tcp_conn *c, uint64_t *frames, uint64_t *bytes)
 {
     *frames = c->qcount;
     *bytes = c->qbytes;
 }
 
-const char *ax_tcp_conn_peer(const ax_tcp_conn *c)
+const char *ax__tcp_conn_peer(const ax__tcp_conn *c)
 {
     return c->peer;
 }
 
-bool ax_tcp_conn_is_ready(const ax_tcp_conn *c)
+bool ax__tcp_conn_is_ready(const ax__tcp_conn *c)
 {
     return c->state == ST_READY && !c->closed;
 }
 
-bool ax_tcp_conn_crc_payload(const ax_tcp_conn *c)
+bool ax__tcp_conn_crc_payload(const ax__tcp_conn *c)
 {
     return c->crc;
 }
 
-const struct ax_tcp_hello *ax_tcp_conn_peer_hello(const ax_tcp_conn *c)
+const struct ax__tcp_hello *ax__tcp_conn_peer_hello(const ax__tcp_conn *c)
 {
     return c->have_peer_hello ? &c->peer_hello : NULL;
 }
 
-void *ax_tcp_conn_user(const ax_tcp_conn *c)
+void *ax__tcp_conn_user(const ax__tcp_conn *c)
 {
     return c->user;
 }
 
-void ax_tcp_conn_set_user(ax_tcp_conn *c, void *user)
+void ax__tcp_conn_set_user(ax__tcp_conn *c, void *user)
 {
     c->user = user;
 }

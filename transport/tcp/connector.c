@@ -1,6 +1,6 @@
 /*
  * Non-blocking TCP connect. Completion (success or failure) always arrives
- * through the loop, never inside ax_tcp_connect(): the socket is registered
+ * through the loop, never inside ax__tcp_connect(): the socket is registered
  * for AX_IO_WRITABLE, and the result is read from SO_ERROR when it fires
  * (a failed connect also reports writable/hangup). A timer bounds the wait.
  */
@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include "transport/ax__sys.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
-struct ax_tcp_connector {
+struct ax__tcp_connector {
     ax_io io;
     ax_timer timer;
-    ax_tcp_connect_cb cb;
+    ax__tcp_connect_cb cb;
     void *user;
     bool done;
 };
@@ -26,7 +26,7 @@ static void connector_freed(ax_io *io, void *user)
     free(user);
 }
 
-static void complete(ax_tcp_connector *cn, int status)
+static void complete(ax__tcp_connector *cn, int status)
 {
     cn->done = true;
     ax_timer_stop(&cn->timer);
@@ -41,7 +41,7 @@ static void complete(ax_tcp_connector *cn, int status)
 
 static void connect_io_cb(ax_io *io, unsigned events, void *user)
 {
-    ax_tcp_connector *cn = user;
+    ax__tcp_connector *cn = user;
     if (cn->done)
         return;
     int err = 0;
@@ -55,18 +55,18 @@ static void connect_io_cb(ax_io *io, unsigned events, void *user)
 
 static void connect_timer_cb(ax_timer *t, void *user)
 {
-    ax_tcp_connector *cn = user;
+    ax__tcp_connector *cn = user;
     (void)t;
     if (!cn->done)
         complete(cn, AX_ETIMEDOUT);
 }
 
-int ax_tcp_connect(ax_loop *loop, const struct ax_addr *addr, int64_t timeout_ns,
-                   ax_tcp_connect_cb cb, void *user, ax_tcp_connector **out)
+int ax__tcp_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
+                    ax__tcp_connect_cb cb, void *user, ax__tcp_connector **out)
 {
     if (!loop || !addr || !cb || timeout_ns < 0)
         return AX_EINVAL;
-    ax_tcp_connector *cn = calloc(1, sizeof *cn);
+    ax__tcp_connector *cn = calloc(1, sizeof *cn);
     if (!cn)
         return AX_ENOMEM;
     int fd = ax__sys.socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -102,7 +102,7 @@ int ax_tcp_connect(ax_loop *loop, const struct ax_addr *addr, int64_t timeout_ns
     return 0;
 }
 
-void ax_tcp_connect_cancel(ax_tcp_connector *cn)
+void ax__tcp_connect_cancel(ax__tcp_connector *cn)
 {
     if (cn->done)
         return;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "axon/loop.h" /* struct ax__qnode */
+#include "axon/common.h" /* struct ax__qnode */
 
 typedef struct ax__qnode ax__qnode;
 

@@ -1,5 +1,5 @@
 /*
- * msgs/ax__sha256.h: SHA-256 (FIPS 180-4), the digest behind type hashes.
+ * base/ax__sha256.h: SHA-256 (FIPS 180-4), the digest behind type hashes.
  * Small and portable: bytes in, bytes out, no endianness assumptions.
  */
 #ifndef AX__SHA256_H

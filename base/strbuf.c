@@ -1,11 +1,11 @@
 /*
- * msgs/strbuf.c: the growable text buffer the printer writes into.
+ * base/strbuf.c: the growable text buffer (axon/strbuf.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "axon/msgtext.h"
+#include "axon/strbuf.h"
 
 void ax_strbuf_init(struct ax_strbuf *sb)
 {

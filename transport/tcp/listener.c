@@ -18,12 +18,12 @@
 
 #include "axon/log.h"
 #include "transport/ax__sys.h"
-#include "transport/ax__tcp.h"
+#include "transport/tcp/ax__tcp.h"
 
-struct ax_tcp_listener {
+struct ax__tcp_listener {
     ax_io io;
     ax_loop *loop;
-    ax_tcp_accept_cb cb;
+    ax__tcp_accept_cb cb;
     void *user;
     int spare_fd;
     uint16_t port;
@@ -31,7 +31,7 @@ struct ax_tcp_listener {
     bool closed;
 };
 
-static void shed_one(ax_tcp_listener *l)
+static void shed_one(ax__tcp_listener *l)
 {
     if (l->spare_fd < 0)
         return;
@@ -47,11 +47,11 @@ static void shed_one(ax_tcp_listener *l)
 
 static void accept_cb(ax_io *io, unsigned events, void *user)
 {
-    ax_tcp_listener *l = user;
+    ax__tcp_listener *l = user;
     (void)events;
     unsigned budget = ax_loop_io_budget(l->loop);
     for (unsigned i = 0; i < budget; i++) {
-        struct ax_addr peer = {.len = sizeof peer.ss};
+        struct ax__addr peer = {.len = sizeof peer.ss};
         int fd = ax__sys.accept4(ax_io_fd(io), (struct sockaddr *)&peer.ss, &peer.len,
                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -88,12 +88,12 @@ static void accept_cb(ax_io *io, unsigned events, void *user)
     ax_io_park(io, AX_IO_READABLE);
 }
 
-int ax_tcp_listen(ax_loop *loop, const struct ax_addr *addr, int backlog, ax_tcp_accept_cb cb,
-                  void *user, ax_tcp_listener **out)
+int ax__tcp_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__tcp_accept_cb cb,
+                   void *user, ax__tcp_listener **out)
 {
     if (!loop || !addr || !cb || !out)
         return AX_EINVAL;
-    ax_tcp_listener *l = calloc(1, sizeof *l);
+    ax__tcp_listener *l = calloc(1, sizeof *l);
     if (!l)
         return AX_ENOMEM;
     int rc;
@@ -105,7 +105,7 @@ int ax_tcp_listen(ax_loop *loop, const struct ax_addr *addr, int backlog, ax_tcp
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct ax_addr bound = {.len = sizeof bound.ss};
+    struct ax__addr bound = {.len = sizeof bound.ss};
     if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
         listen(fd, backlog > 0 ? backlog : 128) < 0 ||
         getsockname(fd, (struct sockaddr *)&bound.ss, &bound.len) < 0) {
@@ -118,7 +118,7 @@ int ax_tcp_listen(ax_loop *loop, const struct ax_addr *addr, int backlog, ax_tcp
     l->loop = loop;
     l->cb = cb;
     l->user = user;
-    l->port = ax_addr_port(&bound);
+    l->port = ax__addr_port(&bound);
     rc = ax_io_init(loop, &l->io, fd, AX_IO_READABLE, accept_cb, l);
     if (rc < 0) {
         close(fd);
@@ -131,12 +131,12 @@ int ax_tcp_listen(ax_loop *loop, const struct ax_addr *addr, int backlog, ax_tcp
     return 0;
 }
 
-uint16_t ax_tcp_listener_port(const ax_tcp_listener *l)
+uint16_t ax__tcp_listener_port(const ax__tcp_listener *l)
 {
     return l->port;
 }
 
-uint64_t ax_tcp_listener_rejected(const ax_tcp_listener *l)
+uint64_t ax__tcp_listener_rejected(const ax__tcp_listener *l)
 {
     return l->rejected;
 }
@@ -147,7 +147,7 @@ static void listener_freed(ax_io *io, void *user)
     free(user);
 }
 
-void ax_tcp_listener_close(ax_tcp_listener *l)
+void ax__tcp_listener_close(ax__tcp_listener *l)
 {
     if (l->closed)
         return;
