@@ -55,6 +55,8 @@ struct ax__events {
 struct ax__disc {
     ax_node *node;
     ax_loop *loop;
+    ax__graph_emit_fn emit; /* table changes go up through this (core/node.c) */
+    ax_timer_cb lease_cb;   /* a peer's lease expired (disc.c; the table arms it) */
     enum ax_discovery_mode mode;
     uint16_t group_port;
 
@@ -101,7 +103,9 @@ struct ax__disc {
 
 /* core/disc_table.c (all with node->lock held, on loops[0]) */
 struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
-void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
+/* Apply one Announce; returns whether the sender is new to us (then it
+ * needs our full state soon: disc.c schedules it). */
+bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                               const struct sockaddr_in *from, bool via_unicast,
                               struct ax__events *evs);
 void ax__table_touch(struct ax__disc *d, struct ax__peer *p);
@@ -120,10 +124,6 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
 void ax__events_free(struct ax__events *evs);
 
 /* core/disc.c */
-/* Read and apply every datagram already waiting (loops[0], without
- * node->lock): a lease is checked against what has arrived, not against
- * what a busy loop has not read yet. */
-void ax__disc_read_pending(struct ax__disc *d);
 void ax__disc_request_state(struct ax__disc *d, uint64_t target);
 /* An interface name or IPv4 address ("" = INADDR_ANY) as an address. */
 int ax__disc_resolve_interface(const char *name, struct in_addr *out);

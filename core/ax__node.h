@@ -16,35 +16,11 @@
 
 #include "axon/loop.h"
 #include "axon/node.h"
+#include "core/ax__endpoint.h"
 
 struct ax__disc;
 struct ax__shard;
-
-/* Counters of a local endpoint: written by its loop, read by discovery. */
-struct ax__ep_counters {
-    atomic_ullong messages;
-    atomic_ullong bytes;
-    atomic_ullong drops[AX_DROP_REASON_COUNT_];
-    atomic_ullong gaps;
-    atomic_uint connections;
-    atomic_int last_error; /* subscriber: last connection error (AX_E*), 0: none */
-    /* publisher: its fullest connection's write queue, kept by its shard */
-    atomic_ullong queued_messages;
-    atomic_ullong queued_bytes;
-};
-
-/* A local publisher or subscription as discovery announces it. */
-struct ax__local_ep {
-    uint32_t id;
-    enum ax_endpoint_kind kind;
-    char topic[AX_TOPIC_MAX];
-    char type_name[AX_TYPE_NAME_MAX];
-    uint8_t type_hash[AX_TYPE_HASH_SIZE];
-    struct ax_qos qos;
-    struct ax__ep_counters *ctr; /* owned by the endpoint; valid while registered */
-    uint16_t port;               /* publisher: its shard's data port */
-    void *owner;                 /* the pub/sub object */
-};
+struct ax__pubsub_ops;
 
 struct ax_node {
     struct ax_config cfg;
@@ -60,8 +36,9 @@ struct ax_node {
     ax_loop_thread **threads; /* NULL when node.threads = 0 */
 
     struct ax__disc *disc;
-    struct ax__shard **shards; /* one per loop (core/shard.c) */
-    char tcp_endpoint[64];     /* shard 0's listener, announced: "ip:port" */
+    struct ax__shard **shards;           /* one per loop (core/shard.c) */
+    const struct ax__pubsub_ops *ps_ops; /* what shards call in pub/sub (core/node.c) */
+    char tcp_endpoint[64];               /* shard 0's listener, announced: "ip:port" */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */
@@ -81,12 +58,11 @@ struct ax_node {
 /* The node whose callback this thread is running, if any. */
 extern __thread ax_node *ax__current_node;
 
+/* ---- the node's endpoints and its view of the table (core/node_graph.c) ---- */
+
 /* Local endpoints (any thread). add assigns ep->id and announces at once. */
 int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep);
 void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep);
-
-/* Read a local endpoint's counters (any thread; relaxed loads). */
-void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_counters *out);
 
 /* Snapshots of the table into malloc'd arrays the caller frees (growing
  * them until everything fits). Return 0 or AX_ENOMEM; *n is the count. */
@@ -94,14 +70,16 @@ int ax__node_snapshot_endpoints(ax_node *node, const char *topic, struct ax_endp
                                 size_t *n);
 int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n);
 
-/* Dispatch graph events to the listener (loop 0, without node->lock). */
-void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n);
+/* How discovery hands its graph events up (core/node.c gives it one):
+ * called on loops[0], without node->lock. */
+typedef void (*ax__graph_emit_fn)(ax_node *node, const struct ax_graph_event *evs, size_t n);
 
 /* ---- discovery (core/disc.c) ---- */
 
 /* Create the sockets and timers on node->loops[0] (called before the
- * node's threads start) and announce ourselves. */
-int ax__disc_start(ax_node *node, struct ax__disc **out);
+ * node's threads start) and announce ourselves; table changes go to
+ * @emit. */
+int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out);
 /* Say Bye, close everything; on loops[0]'s thread. Memory goes in
  * ax__disc_free() once the loop has run its closes. */
 void ax__disc_stop(struct ax__disc *d);

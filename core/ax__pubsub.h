@@ -1,16 +1,26 @@
 /*
- * Private: publish/subscribe internals (core/shard.c, core/pub.c,
- * core/sub.c).
+ * Private: publish/subscribe internals.
  *
  * A node has one shard per loop. A topic lives on shard hash(topic) %
- * nloops: its publishers, subscriptions and their connections are served by
- * that loop's thread only, so a topic's data path takes no lock. Each shard
- * has its own TCP listener; a publisher announces its shard's port, so
- * connections for it arrive on the right thread.
+ * nloops: its publishers, subscriptions and their links are served by that
+ * loop's thread only, so a topic's data path takes no lock. Each shard has
+ * its own listener; a publisher announces its shard's port, so links for it
+ * arrive on the right thread.
  *
- * Subscriber side: a link per remote publisher of a topic the node
- * subscribes to, with its connection, reconnect timer and last sequence
- * number. Publisher side: a psub per connection of a subscribing node.
+ * Subscriber side: an rpub per remote publisher of a topic the node
+ * subscribes to, with its link, reconnect timer and last sequence number.
+ * Publisher side: a psub per link from a subscribing node.
+ *
+ * The files, each calling only those listed before it (no circles):
+ *   topic.c     topics: their members, iteration, lifetime
+ *   deliver.c   handing a message to local subscriptions, topic-wide events
+ *   shard.c     shards: threads, the publish queue, listeners, and the
+ *               dispatch of discovery events and teardown to pub/sub
+ *               through struct ax__pubsub_ops (set by core/node.c)
+ *   pub.c       publishers: the API, delivery, history, drops
+ *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
+ *   sub_link.c  the subscriber side: rpubs, their state machine, gaps
+ *   sub.c       subscriptions: the API and matching
  */
 #ifndef AX__PUBSUB_H
 #define AX__PUBSUB_H
@@ -20,15 +30,33 @@
 #include "base/ax__mpsc.h"
 #include "core/ax__node.h"
 #include "transport/ax__buf.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/ax__link.h"
 
 struct ax__topic;
+struct ax__shard;
+
+/* What shards call in pub/sub, without calling those files (core/node.c
+ * fills it). All on the shard's thread. */
+struct ax__pubsub_ops {
+    /* A data link arrived on the shard's listener: bind it (0) or refuse. */
+    int (*accept)(struct ax__shard *s, ax__link *l);
+    /* A remote endpoint of a topic on this shard joined, changed or left. */
+    void (*remote_pub)(struct ax__shard *s, const struct ax_graph_event *ev);
+    void (*remote_sub)(struct ax__shard *s, const struct ax_graph_event *ev);
+    /* A publish another thread queued, taken off the shard's queue. */
+    void (*deliver)(struct ax_pub *pub, ax__buf *buf, int64_t ts);
+    /* Teardown of the node: free what is left, close every link. */
+    void (*free_sub)(struct ax_sub *sub);
+    void (*free_pub)(struct ax_pub *pub);
+    void (*close_rpubs)(struct ax__topic *t);
+    void (*close_psubs)(struct ax__shard *s);
+};
 
 struct ax__shard {
     ax_node *node;
     ax_loop *loop;
     unsigned index;
-    struct ax__tcp_listener *listener;
+    ax__listener *listener;
     uint16_t port;
 
     struct ax__topic **topics;
@@ -39,7 +67,7 @@ struct ax__shard {
     atomic_uint backlog;  /* messages in the queue */
     unsigned backlog_max; /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
 
-    struct ax__qnode psubs; /* every publisher-side connection */
+    struct ax__qnode psubs; /* every publisher-side link */
     bool closing;
 };
 
@@ -55,8 +83,8 @@ struct ax__topic {
     size_t npubs, pubs_cap;
     struct ax_sub **subs;
     size_t nsubs, subs_cap;
-    struct ax__link **links;
-    size_t nlinks, links_cap;
+    struct ax__rpub **rpubs;
+    size_t nrpubs, rpubs_cap;
     /* Publishers that left, to recognise a restart (same node name and
      * endpoint id, new node id) and report what was lost as a gap. */
     struct {
@@ -66,11 +94,6 @@ struct ax__topic {
         uint64_t last_seq;
     } gone[4];
     unsigned gone_next;
-};
-
-struct ax__event_sink {
-    ax_pubsub_event_fn fn;
-    void *user;
 };
 
 struct ax_pub {
@@ -110,28 +133,28 @@ struct ax_sub {
     bool attached;
 };
 
-enum link_state {
-    LINK_IDLE,       /* waiting to connect (back-off) */
-    LINK_CONNECTING, /* TCP connect in progress */
-    LINK_HANDSHAKE,  /* connected, HELLO / SUBSCRIBE exchanged */
-    LINK_ACTIVE,     /* data flows */
+enum ax__rpub_state {
+    AX__RPUB_IDLE,       /* waiting to connect (back-off) */
+    AX__RPUB_CONNECTING, /* the link connects and handshakes */
+    AX__RPUB_SUBSCRIBE,  /* SUBSCRIBE sent, waiting for its ACK */
+    AX__RPUB_ACTIVE,     /* data flows */
 };
 
-struct ax__link {
+/* A remote publisher this node subscribes to, and the link to it. */
+struct ax__rpub {
     struct ax__topic *topic;
     struct ax_endpoint_info pub; /* the remote publisher as discovered */
     uint64_t incarnation;
-    struct ax__addr addr;
-    enum link_state state;
-    ax__tcp_conn *conn;
-    ax__tcp_connector *connector;
+    char address[AX__LINK_ADDR_MAX]; /* where its link goes */
+    enum ax__rpub_state state;
+    ax__link *link; /* NULL while idle */
     ax_timer retry;
     int64_t backoff_ns;
     uint64_t last_seq; /* 0: nothing yet */
     bool matched;
-    bool removed; /* the publisher left; free when the connection is gone */
-    /* History replays (sub.c, "history replays"). A transient-local
-     * subscription that joins after this link's first SUBSCRIBE waits here,
+    bool removed; /* the publisher left; free when the link is gone */
+    /* History replays (sub_link.c, "history replays"). A transient-local
+     * subscription that joins after this rpub's first SUBSCRIBE waits here,
      * taking no live data, until the replay that serves it is over. */
     struct ax__replay *replay;
     size_t nreplay, replay_cap;
@@ -152,68 +175,103 @@ struct ax__replay {
     enum ax__replay_state state;
 };
 
-/* Publisher side: one connection from a subscribing node. */
+/* Publisher side: one link from a subscribing node. */
 struct ax__psub {
     struct ax__shard *shard;
     struct ax_pub *pub; /* NULL until its SUBSCRIBE arrived */
-    ax__tcp_conn *conn;
+    ax__link *link;
     uint64_t node_id;
     char node_name[AX_NODE_NAME_MAX];
     struct ax_qos qos;
     struct ax__qnode node;
 };
 
-/* shard.c */
-int ax__shards_start(ax_node *node);            /* before the threads start */
-void ax__shards_close(struct ax__shard *shard); /* on the shard's thread */
-void ax__shards_free(ax_node *node);
-struct ax__shard *ax__shard_for(ax_node *node, const char *topic);
+/* ---- topic.c ---- */
 struct ax__topic *ax__topic_get(struct ax__shard *s, const char *name, bool create);
 void ax__topic_maybe_free(struct ax__topic *t);
 void ax__topic_iter_begin(struct ax__topic *t);
 void ax__topic_iter_end(struct ax__topic *t); /* may free the topic */
+/* Append (0, or AX_ENOMEM with nothing changed). */
+int ax__topic_add_pub(struct ax__topic *t, struct ax_pub *pub);
+int ax__topic_add_sub(struct ax__topic *t, struct ax_sub *sub);
+int ax__topic_add_rpub(struct ax__topic *t, struct ax__rpub *r);
 void ax__topic_remove_pub(struct ax__topic *t, struct ax_pub *pub);
 void ax__topic_remove_sub(struct ax__topic *t, struct ax_sub *sub);
+void ax__topic_remove_rpub(struct ax__topic *t, struct ax__rpub *r); /* may free the topic */
+/* The publisher with endpoint id @id on any topic of @s, or NULL. */
+struct ax_pub *ax__topic_find_pub(struct ax__shard *s, uint32_t id);
+
+/* ---- deliver.c ---- */
+/* Hand @m to one subscription (lifespan, counters, deadline, callback).
+ * Nothing touches @sub after its callback: it may free it. */
+void ax__deliver_to(struct ax_sub *sub, struct ax_msg *m);
+/* A local publisher's message to the topic's subscriptions of its type. */
+void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,
+                           uint64_t seq, int64_t ts);
+/* @ev to every subscription of @t whose type matches @hash (NULL: all). */
+void ax__topic_emit(struct ax__topic *t, const uint8_t *hash, struct ax_pubsub_event *ev);
+/* Why reaching a publisher of type @hash failed, on the subscriptions it
+ * would serve (announced with their counters, read by axon doctor). */
+void ax__topic_set_last_error(struct ax__topic *t, const uint8_t *hash, int err);
+/* The strictest QoS among the topic's subscriptions of type @hash. */
+void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *q);
+/* Add @delta to the connection count of the subscriptions of type @hash. */
+void ax__topic_count_connections(struct ax__topic *t, const uint8_t *hash, int delta);
+
+/* ---- shard.c ---- */
+int ax__shards_start(ax_node *node);            /* before the threads start */
+void ax__shards_close(struct ax__shard *shard); /* on the shard's thread */
+void ax__shards_free(ax_node *node);
+struct ax__shard *ax__shard_for(ax_node *node, const char *topic);
 /* Run @fn(@arg) on @s's thread: now if already there (or if the node has
  * no threads), else posted. */
 int ax__shard_run(struct ax__shard *s, ax_task_fn fn, void *arg);
 /* As ax__shard_run, but wait for it to have run (never from @s's thread). */
 int ax__shard_run_sync(struct ax__shard *s, ax_task_fn fn, void *arg);
-void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, size_t n);
 bool ax__on_shard(const struct ax__shard *s);
-void ax__emit(struct ax__event_sink *sink, void *self, const struct ax_pubsub_event *ev);
 /* The next buffer other threads queued for @s (its thread only), or NULL. */
 ax__buf *ax__shard_pop(struct ax__shard *s);
+void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, size_t n);
+/* Link options from the node's configuration, for links of @purpose. */
+void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
+                          struct ax__link_options *o);
 
-/* pub.c */
+/* ---- pub.c ---- */
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
                      const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
                      const struct ax_pub_options *opt);
 void ax__pub_drain_task(void *shard);
-void ax__conn_options(const ax_node *node, struct ax__tcp_conn_options *o);
-/* Raw types match by name: SHA-256 of "raw:" and the name. */
-void ax__raw_type_hash(const char *type_name, uint8_t out[AX_TYPE_HASH_SIZE]);
-void ax__pub_attach(struct ax_pub *pub);
-void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, uint64_t seq, int64_t ts);
-void ax__pub_accept(struct ax__shard *s, int fd, const struct ax__addr *peer);
-void ax__pub_close_all(struct ax__shard *s);
+void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts);
 void ax__pub_remote_sub(struct ax__shard *s, const struct ax_graph_event *ev);
 void ax__pub_free_now(struct ax_pub *pub);
+/* For pub_link.c: the links of a publisher and what they report. */
+int ax__pub_add_psub(struct ax_pub *pub, struct ax__psub *ps);
+void ax__pub_remove_psub(struct ax__psub *ps);
+void ax__pub_count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t n);
+void ax__pub_note_queue(struct ax_pub *pub);
+void ax__pub_event(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
+                   const char *node_name, uint32_t endpoint, bool intra, const char *text);
+void ax__pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *node_name, uint32_t ep,
+                           const char *type_name, const uint8_t *hash, bool intra);
 
-/* sub.c */
-void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,
-                           uint64_t seq, int64_t ts);
+/* ---- pub_link.c ---- */
+int ax__pub_accept(struct ax__shard *s, ax__link *l);
+void ax__pub_close_all(struct ax__shard *s);
+
+/* ---- sub_link.c ---- */
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev);
+/* A remote publisher seen (discovery, or a subscription attaching). */
+void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, const char *node_tcp,
+                   uint64_t incarnation);
+/* @sub joined @r's topic: history and QoS for it, MATCHED if connected. */
+void ax__rpub_sub_joined(struct ax__rpub *r, struct ax_sub *sub);
+/* @sub is going: forget its pending replays. */
+void ax__rpub_sub_left(struct ax__rpub *r, const struct ax_sub *sub);
+/* The publisher left, or no subscription wants it any more. */
+void ax__rpub_remove(struct ax__rpub *r, const char *why);
 void ax__sub_close_links(struct ax__topic *t);
-void ax__sub_free_now(struct ax_sub *sub);
 
-/* Matching: same topic (by construction) and same type hash. */
-static inline bool ax__same_type(const uint8_t *a, const uint8_t *b)
-{
-    for (int i = 0; i < AX_TYPE_HASH_SIZE; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
-}
+/* ---- sub.c ---- */
+void ax__sub_free_now(struct ax_sub *sub);
 
 #endif /* AX__PUBSUB_H */

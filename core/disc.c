@@ -399,7 +399,8 @@ static void handle_datagram(struct ax__disc *d, size_t len, const struct sockadd
             d->stats.rx_undecodable++;
             break;
         }
-        ax__table_apply_announce(d, m, from, via_unicast, &evs);
+        if (ax__table_apply_announce(d, m, from, via_unicast, &evs))
+            ax__disc_schedule_full(d);
         break;
     }
     case axon_ctl_Discovery_heartbeat_tag: {
@@ -440,7 +441,36 @@ static void handle_datagram(struct ax__disc *d, size_t len, const struct sockadd
     }
 out:
     pthread_mutex_unlock(&n->lock);
-    ax__node_emit(n, evs.ev, evs.n);
+    d->emit(n, evs.ev, evs.n);
+    ax__events_free(&evs);
+}
+
+static void read_pending(struct ax__disc *d);
+
+/* A peer's lease timer (the table arms it with d->lease_cb). */
+static void lease_expired(ax_timer *t, void *user)
+{
+    struct ax__peer *p = user;
+    struct ax__disc *d = p->disc;
+    uint64_t id = p->info.id;
+    (void)t;
+    /* Timers run before I/O in an iteration: after a long callback the
+     * peer's heartbeats may be waiting, unread, in our socket. Read them
+     * first; only a peer still silent has really gone. The peer may be
+     * refreshed (its timer restarted) or removed (a Bye) meanwhile. */
+    read_pending(d);
+    struct ax__events evs = {0};
+    pthread_mutex_lock(&d->node->lock);
+    p = ax__table_find(d, id);
+    if (p && !ax_timer_active(&p->lease)) {
+        AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) not heard for %lld ms: lease expired",
+                 p->info.name, (unsigned long long)p->info.id,
+                 (long long)(p->info.lease_ns / AX_NS_PER_MS));
+        d->stats.leases_expired++;
+        ax__table_remove(d, p, true, &evs);
+    }
+    pthread_mutex_unlock(&d->node->lock);
+    d->emit(d->node, evs.ev, evs.n);
     ax__events_free(&evs);
 }
 
@@ -475,7 +505,7 @@ static void rx_cb(ax_io *io, unsigned events, void *user)
         ax_io_park(io, AX_IO_READABLE);
 }
 
-void ax__disc_read_pending(struct ax__disc *d)
+static void read_pending(struct ax__disc *d)
 {
     /* Bounded, so a flood cannot keep the timers phase busy forever; what
      * is left is read in the I/O phase as usual. */
@@ -657,12 +687,14 @@ static int open_unicast(struct ax__disc *d)
     return 0;
 }
 
-int ax__disc_start(ax_node *node, struct ax__disc **out)
+int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
 {
     struct ax__disc *d = calloc(1, sizeof *d);
     if (!d)
         return AX_ENOMEM;
     d->node = node;
+    d->emit = emit;
+    d->lease_cb = lease_expired;
     d->loop = node->loops[0];
     d->mode = node->cfg.discovery.mode;
     d->mc_tx_fd = -1;

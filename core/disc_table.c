@@ -78,32 +78,6 @@ static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *ou
     out->subscribers = ns;
 }
 
-static void lease_expired(ax_timer *t, void *user)
-{
-    struct ax__peer *p = user;
-    struct ax__disc *d = p->disc;
-    uint64_t id = p->info.id;
-    (void)t;
-    /* Timers run before I/O in an iteration: after a long callback the
-     * peer's heartbeats may be waiting, unread, in our socket. Read them
-     * first; only a peer still silent has really gone. The peer may be
-     * refreshed (its timer restarted) or removed (a Bye) meanwhile. */
-    ax__disc_read_pending(d);
-    struct ax__events evs = {0};
-    pthread_mutex_lock(&d->node->lock);
-    p = ax__table_find(d, id);
-    if (p && !ax_timer_active(&p->lease)) {
-        AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) not heard for %lld ms: lease expired",
-                 p->info.name, (unsigned long long)p->info.id,
-                 (long long)(p->info.lease_ns / AX_NS_PER_MS));
-        d->stats.leases_expired++;
-        ax__table_remove(d, p, true, &evs);
-    }
-    pthread_mutex_unlock(&d->node->lock);
-    ax__node_emit(d->node, evs.ev, evs.n);
-    ax__events_free(&evs);
-}
-
 void ax__table_touch(struct ax__disc *d, struct ax__peer *p)
 {
     (void)d;
@@ -266,7 +240,7 @@ static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
         return NULL;
     p->disc = d;
     p->info.id = id;
-    ax_timer_init(d->loop, &p->lease, lease_expired, p);
+    ax_timer_init(d->loop, &p->lease, d->lease_cb, p);
     d->peers[d->npeers++] = p;
     return p;
 }
@@ -288,10 +262,11 @@ static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
            old.lease_ns != p->info.lease_ns || old.pid != p->info.pid;
 }
 
-void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
+bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                               const struct sockaddr_in *from, bool via_unicast,
                               struct ax__events *evs)
 {
+    bool full = false;
     const axon_ctl_Announce *a = &m->body.announce;
     struct ax__peer *p = ax__table_find(d, m->node_id);
     if (p && p->info.incarnation != m->incarnation) {
@@ -305,7 +280,7 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         if (!p) {
             AX_LOG_E(LOG_MODULE, "out of memory: node %016llx not added",
                      (unsigned long long)m->node_id);
-            return;
+            return false;
         }
     }
     bool changed = update_node_info(p, m, &a->node, from, via_unicast);
@@ -314,8 +289,7 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) joined from %s", p->info.name,
                  (unsigned long long)p->info.id, p->info.unicast);
         push_node_event(evs, AX_EVENT_NODE_JOIN, p, false);
-        /* A newcomer needs our state now, not at the next refresh. */
-        ax__disc_schedule_full(d);
+        full = true; /* a newcomer needs our state now, not at the next refresh */
     } else if (changed) {
         push_node_event(evs, AX_EVENT_NODE_CHANGE, p, false);
     }
@@ -328,7 +302,7 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     if (!stale && (!p->page_seen || gen > p->gen_pending || p->pages != pages)) {
         uint8_t *seen = calloc(pages, 1);
         if (!seen)
-            return;
+            return full;
         free(p->page_seen);
         p->page_seen = seen;
         p->pages = pages;
@@ -371,11 +345,11 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
             pe->seen_gen = gen;
     }
     if (stale || a->page >= p->pages)
-        return;
+        return full;
     p->page_seen[a->page] = 1;
     for (uint32_t i = 0; i < p->pages; i++)
         if (!p->page_seen[i])
-            return;
+            return full;
     /* Every page of gen_pending seen: the set is known; drop the rest. */
     if (!p->has_committed || p->gen_committed != gen) {
         size_t w = 0;
@@ -389,6 +363,7 @@ void ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         p->gen_committed = gen;
         p->has_committed = true;
     }
+    return full;
 }
 
 void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out)

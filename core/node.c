@@ -22,7 +22,6 @@
 #include "core/ax__disc.h"
 #include "core/ax__node.h"
 #include "core/ax__pubsub.h"
-#include "transport/tcp/ax__tcp.h"
 
 #define LOG_MODULE "node"
 
@@ -45,7 +44,20 @@ struct listener_change {
     void (*drop)(void *);
 };
 
-void ax__node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n)
+/* What shards call in pub/sub: the node is the one file above both. */
+static const struct ax__pubsub_ops pubsub_ops = {
+    .accept = ax__pub_accept,
+    .remote_pub = ax__sub_remote_pub,
+    .remote_sub = ax__pub_remote_sub,
+    .deliver = ax__pub_deliver,
+    .free_sub = ax__sub_free_now,
+    .free_pub = ax__pub_free_now,
+    .close_rpubs = ax__sub_close_links,
+    .close_psubs = ax__pub_close_all,
+};
+
+/* Discovery's table changed: matching hears it first, then the listener. */
+static void node_emit(ax_node *node, const struct ax_graph_event *evs, size_t n)
 {
     if (n == 0)
         return;
@@ -116,100 +128,6 @@ int ax_node_set_graph_listener(ax_node *node, ax_graph_event_fn fn, void *user,
     if (rc < 0)
         free(lc);
     return rc;
-}
-
-/* ---- helpers shared by the endpoint code ---- */
-
-void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_counters *out)
-{
-    memset(out, 0, sizeof *out);
-    out->messages = atomic_load_explicit(&c->messages, memory_order_relaxed);
-    out->bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);
-    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-        out->drops[i] = atomic_load_explicit(&c->drops[i], memory_order_relaxed);
-    out->gaps = atomic_load_explicit(&c->gaps, memory_order_relaxed);
-    out->connections = atomic_load_explicit(&c->connections, memory_order_relaxed);
-    out->last_error = atomic_load_explicit(&c->last_error, memory_order_relaxed);
-    out->queued_messages = atomic_load_explicit(&c->queued_messages, memory_order_relaxed);
-    out->queued_bytes = atomic_load_explicit(&c->queued_bytes, memory_order_relaxed);
-    out->stamp_ns = out->received_ns = ax_clock_mono_ns();
-}
-
-int ax__node_snapshot_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info **out,
-                                size_t *n)
-{
-    struct ax_endpoint_info *a = NULL;
-    size_t cap = 0;
-    ax_node_list_endpoints(node, topic, NULL, 0, n);
-    while (*n > cap) { /* the table may grow between the calls */
-        cap = *n + 8;
-        struct ax_endpoint_info *x = realloc(a, cap * sizeof *x);
-        if (!x) {
-            free(a);
-            return AX_ENOMEM;
-        }
-        a = x;
-        ax_node_list_endpoints(node, topic, a, cap, n);
-    }
-    *out = a;
-    return 0;
-}
-
-int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n)
-{
-    struct ax_node_info *a = NULL;
-    size_t cap = 0;
-    ax_node_list_nodes(node, NULL, 0, n);
-    while (*n > cap) {
-        cap = *n + 4;
-        struct ax_node_info *x = realloc(a, cap * sizeof *x);
-        if (!x) {
-            free(a);
-            return AX_ENOMEM;
-        }
-        a = x;
-        ax_node_list_nodes(node, a, cap, n);
-    }
-    *out = a;
-    return 0;
-}
-
-/* ---- local endpoints ---- */
-
-int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)
-{
-    pthread_mutex_lock(&node->lock);
-    if (node->neps == node->eps_cap) {
-        size_t cap = node->eps_cap ? node->eps_cap * 2 : 16;
-        struct ax__local_ep **n = realloc(node->eps, cap * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&node->lock);
-            return AX_ENOMEM;
-        }
-        node->eps = n;
-        node->eps_cap = cap;
-    }
-    ep->id = ++node->next_ep_id; /* increasing: appending keeps the array sorted */
-    node->eps[node->neps++] = ep;
-    node->local_gen++;
-    pthread_mutex_unlock(&node->lock);
-    ax__disc_local_changed(node->disc);
-    return 0;
-}
-
-void ax__node_remove_endpoint(ax_node *node, struct ax__local_ep *ep)
-{
-    pthread_mutex_lock(&node->lock);
-    for (size_t i = 0; i < node->neps; i++) {
-        if (node->eps[i] == ep) {
-            memmove(&node->eps[i], &node->eps[i + 1], (node->neps - i - 1) * sizeof *node->eps);
-            node->neps--;
-            node->local_gen++;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&node->lock);
-    ax__disc_local_changed(node->disc);
 }
 
 /* ---- lifecycle ---- */
@@ -357,7 +275,7 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     if (gethostname(node->host, sizeof node->host) < 0)
         snprintf(node->host, sizeof node->host, "?");
     node->host[sizeof node->host - 1] = '\0';
-
+    node->ps_ops = &pubsub_ops;
     node->nloops = node->cfg.threads ? node->cfg.threads : 1;
     node->loops = calloc(node->nloops, sizeof *node->loops);
     if (!node->loops)
@@ -371,7 +289,7 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
             goto fail;
     if ((rc = ax__shards_start(node)) < 0)
         goto fail;
-    rc = ax__disc_start(node, &node->disc);
+    rc = ax__disc_start(node, node_emit, &node->disc);
     if (rc < 0)
         goto fail;
     if (node->cfg.threads) {
@@ -473,27 +391,4 @@ const char *ax_node_name(const ax_node *node)
 const struct ax_config *ax_node_config(const ax_node *node)
 {
     return &node->cfg;
-}
-
-int ax_node_list_nodes(ax_node *node, struct ax_node_info *out, size_t cap, size_t *count)
-{
-    if (!node || !count || (cap && !out))
-        return AX_EINVAL;
-    return ax__disc_list_nodes(node->disc, out, cap, count);
-}
-
-int ax_node_list_endpoints(ax_node *node, const char *topic, struct ax_endpoint_info *out,
-                           size_t cap, size_t *count)
-{
-    if (!node || !count || (cap && !out))
-        return AX_EINVAL;
-    return ax__disc_list_endpoints(node->disc, topic, out, cap, count);
-}
-
-int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out)
-{
-    if (!node || !out)
-        return AX_EINVAL;
-    ax__disc_stats(node->disc, out);
-    return 0;
 }

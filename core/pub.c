@@ -1,7 +1,8 @@
 /*
  * Publishers: serialize once, deliver to local subscriptions directly and
- * to each subscribing node's connection by reference, keep the
- * transient-local history, count every drop.
+ * to each subscribing node's link by reference, keep the transient-local
+ * history, count every drop. The links themselves (SUBSCRIBE, ACK,
+ * schemas) are pub_link.c's.
  *
  * Where a message goes on its way:
  *   ax_pub_publish() on any thread: pack into one pooled ax__buf;
@@ -10,20 +11,15 @@
  *   per batch;
  *   ax__pub_deliver() on the shard: sequence number (assigned here, by the
  *   single consumer, so numbers are in delivery order), local
- *   subscriptions, then ax__tcp_conn_send() per connection (a reference,
- *   no copy), history.
+ *   subscriptions, then a send per link (a reference, no copy), history.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <pb_decode.h>
 
 #include "axon/clock.h"
 #include "axon/log.h"
-#include "control.pb.h"
-#include "handshake.pb.h"
+#include "base/ax__array.h"
 #include "core/ax__pubsub.h"
 
 #define LOG_MODULE        "pubsub"
@@ -46,16 +42,10 @@ static bool topic_ok(const char *t)
     return true;
 }
 
-static void format_hash(const uint8_t *h, char out[17])
-{
-    for (int i = 0; i < 8; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 /* ---- counters and events ---- */
 
-static void emit_simple(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
-                        const char *node_name, uint32_t endpoint, bool intra, const char *text)
+void ax__pub_event(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
+                   const char *node_name, uint32_t endpoint, bool intra, const char *text)
 {
     struct ax_pubsub_event ev;
     memset(&ev, 0, sizeof ev);
@@ -87,7 +77,7 @@ static void drop_timer_cb(ax_timer *t, void *user)
     }
 }
 
-static void count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t n)
+void ax__pub_count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t n)
 {
     atomic_fetch_add_explicit(&pub->ctr.drops[reason], n, memory_order_relaxed);
     /* Events are coalesced: one per reason per 100 ms, with the count. */
@@ -102,12 +92,12 @@ static void count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t
  * announces them: `axon topic info` QUEUED). Called after each delivery,
  * drop, drained queue and closed connection, so the figure is never older
  * than the last change of any queue but a partial flush. */
-static void note_queue(struct ax_pub *pub)
+void ax__pub_note_queue(struct ax_pub *pub)
 {
     uint64_t m = 0, b = 0;
     for (size_t i = 0; i < pub->npsubs; i++) {
         uint64_t qm, qb;
-        ax__tcp_conn_queued(pub->psubs[i]->conn, &qm, &qb);
+        ax__link_queued(pub->psubs[i]->link, &qm, &qb);
         if (qm > m)
             m = qm;
         if (qb > b)
@@ -117,13 +107,14 @@ static void note_queue(struct ax_pub *pub)
     atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
 }
 
-void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, uint64_t seq_unused, int64_t ts)
+static void pub_attach(struct ax_pub *pub);
+
+void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
 {
-    (void)seq_unused;
     if (atomic_load_explicit(&pub->closed, memory_order_relaxed))
         return;
     if (!pub->topic)
-        ax__pub_attach(pub);
+        pub_attach(pub);
     pub->busy++;
     uint64_t seq = atomic_fetch_add_explicit(&pub->seq, 1, memory_order_relaxed) + 1;
     atomic_fetch_add_explicit(&pub->ctr.messages, 1, memory_order_relaxed);
@@ -135,8 +126,8 @@ void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, uint64_t seq_unused, int6
         struct ax__frame_hdr h = {
             .type = AX__FRAME_DATA, .stream = pub->ep.id, .seq = seq, .timestamp_ns = ts};
         for (size_t i = 0; i < pub->npsubs; i++)
-            ax__tcp_conn_send(pub->psubs[i]->conn, &h, buf); /* drops arrive via on_drop */
-        note_queue(pub);
+            ax__link_send(pub->psubs[i]->link, &h, buf); /* drops arrive via on_drop */
+        ax__pub_note_queue(pub);
     }
     if (pub->history) {
         uint32_t slot = pub->hist_next;
@@ -156,7 +147,7 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     int64_t ts = ax_clock_real_ns();
     struct ax__shard *s = pub->shard;
     if (ax__on_shard(s)) {
-        ax__pub_deliver(pub, buf, 0, ts);
+        ax__pub_deliver(pub, buf, ts);
         ax__buf_release(buf);
         return 0;
     }
@@ -194,7 +185,7 @@ void ax__pub_drain_task(void *arg)
     while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *pub = b->qctx;
-        ax__pub_deliver(pub, b, 0, b->qts);
+        ax__pub_deliver(pub, b, b->qts);
         ax__buf_release(b);
         if (++n == DRAIN_BATCH && !s->closing) {
             if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
@@ -261,15 +252,15 @@ static void log_mismatch(const char *topic, const char *our_role, const char *ou
                          const char *their_type, const uint8_t *their_hash)
 {
     char a[17], b[17];
-    format_hash(our_hash, a);
-    format_hash(their_hash, b);
+    ax__format_hash(our_hash, a);
+    ax__format_hash(their_hash, b);
     AX_LOG_W(LOG_MODULE,
              "%s: type mismatch, not connected: this %s has %s (%s), %s on node '%s' has %s (%s)",
              topic, our_role, our_type, a, their_role, their_node, their_type, b);
 }
 
-static void pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *node_name,
-                              uint32_t ep, const char *type_name, const uint8_t *hash, bool intra)
+void ax__pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *node_name, uint32_t ep,
+                           const char *type_name, const uint8_t *hash, bool intra)
 {
     log_mismatch(pub->ep.topic, "publisher", pub->ep.type_name, pub->ep.type_hash,
                  "the subscription", node_name, type_name, hash);
@@ -298,28 +289,24 @@ void ax__pub_remote_sub(struct ax__shard *s, const struct ax_graph_event *ev)
     for (size_t i = 0; i < t->npubs; i++) {
         struct ax_pub *pub = t->pubs[i];
         if (pub && !ax__same_type(pub->ep.type_hash, ev->endpoint.type_hash))
-            pub_type_mismatch(pub, ev->node.id, ev->node.name, ev->endpoint.id,
-                              ev->endpoint.type_name, ev->endpoint.type_hash, false);
+            ax__pub_type_mismatch(pub, ev->node.id, ev->node.name, ev->endpoint.id,
+                                  ev->endpoint.type_name, ev->endpoint.type_hash, false);
     }
     ax__topic_iter_end(t);
 }
 
-void ax__pub_attach(struct ax_pub *pub)
+static void pub_attach(struct ax_pub *pub)
 {
     if (pub->topic || atomic_load(&pub->closed))
         return;
     struct ax__topic *t = ax__topic_get(pub->shard, pub->ep.topic, true);
     if (!t)
         return;
-    if (t->npubs == t->pubs_cap) {
-        size_t cap = t->pubs_cap ? t->pubs_cap * 2 : 4;
-        struct ax_pub **n = realloc(t->pubs, cap * sizeof *n);
-        if (!n)
-            return;
-        t->pubs = n;
-        t->pubs_cap = cap;
+    if (ax__topic_add_pub(t, pub) < 0) {
+        AX_LOG_E(LOG_MODULE, "%s: out of memory: publisher not attached", pub->ep.topic);
+        ax__topic_maybe_free(t);
+        return;
     }
-    t->pubs[t->npubs++] = pub;
     pub->topic = t;
     /* Local subscriptions: matched directly, or refused for their type. */
     ax__topic_iter_begin(t);
@@ -330,8 +317,8 @@ void ax__pub_attach(struct ax_pub *pub)
         if (ax__same_type(pub->ep.type_hash, sub->ep.type_hash)) {
             atomic_fetch_add(&pub->ctr.connections, 1);
             atomic_fetch_add(&sub->ctr.connections, 1);
-            emit_simple(pub, AX_PS_MATCHED, pub->node->id, pub->node->name, sub->ep.id, true,
-                        "local subscription matched");
+            ax__pub_event(pub, AX_PS_MATCHED, pub->node->id, pub->node->name, sub->ep.id, true,
+                          "local subscription matched");
             struct ax_pubsub_event ev;
             memset(&ev, 0, sizeof ev);
             ev.kind = AX_PS_MATCHED;
@@ -342,8 +329,8 @@ void ax__pub_attach(struct ax_pub *pub)
             snprintf(ev.text, sizeof ev.text, "%s: local publisher matched", pub->ep.topic);
             ax__emit(&sub->ev, sub, &ev);
         } else {
-            pub_type_mismatch(pub, pub->node->id, pub->node->name, sub->ep.id, sub->ep.type_name,
-                              sub->ep.type_hash, true);
+            ax__pub_type_mismatch(pub, pub->node->id, pub->node->name, sub->ep.id,
+                                  sub->ep.type_name, sub->ep.type_hash, true);
             struct ax_pubsub_event ev;
             memset(&ev, 0, sizeof ev);
             ev.kind = AX_PS_TYPE_MISMATCH;
@@ -367,20 +354,30 @@ void ax__pub_attach(struct ax_pub *pub)
         if (eps[i].kind != AX_ENDPOINT_SUBSCRIBER || eps[i].node_id == pub->node->id)
             continue;
         if (!ax__same_type(pub->ep.type_hash, eps[i].type_hash))
-            pub_type_mismatch(pub, eps[i].node_id, eps[i].node_name, eps[i].id, eps[i].type_name,
-                              eps[i].type_hash, false);
+            ax__pub_type_mismatch(pub, eps[i].node_id, eps[i].node_name, eps[i].id,
+                                  eps[i].type_name, eps[i].type_hash, false);
     }
     free(eps);
 }
 
 static void attach_task(void *arg)
 {
-    ax__pub_attach(arg);
+    pub_attach(arg);
 }
 
-/* ---- connections from subscribing nodes ---- */
+/* ---- the links of a publisher (for pub_link.c) ---- */
 
-static void psub_remove_from_pub(struct ax__psub *ps)
+int ax__pub_add_psub(struct ax_pub *pub, struct ax__psub *ps)
+{
+    if (ax__array_reserve(&pub->psubs, &pub->psubs_cap, pub->npsubs + 1, 4) < 0)
+        return AX_ENOMEM;
+    ps->pub = pub;
+    pub->psubs[pub->npsubs++] = ps;
+    atomic_fetch_add(&pub->ctr.connections, 1);
+    return 0;
+}
+
+void ax__pub_remove_psub(struct ax__psub *ps)
 {
     struct ax_pub *pub = ps->pub;
     if (!pub)
@@ -393,312 +390,7 @@ static void psub_remove_from_pub(struct ax__psub *ps)
     }
     atomic_fetch_sub(&pub->ctr.connections, 1);
     ps->pub = NULL;
-    note_queue(pub);
-}
-
-static void psub_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
-{
-    struct ax__psub *ps = user;
-    (void)c;
-    ps->node_id = peer->node_id;
-    snprintf(ps->node_name, sizeof ps->node_name, "%s", peer->node_name);
-}
-
-static void qos_from_wire(struct ax_qos *q, const axon_ctl_Qos *w)
-{
-    q->reliability = w->reliability ? AX_BEST_EFFORT : AX_RELIABLE;
-    q->durability = w->durability ? AX_TRANSIENT_LOCAL : AX_VOLATILE;
-    q->overload = w->overload <= AX_OVERLOAD_DISCONNECT ? (enum ax_overload)w->overload
-                                                        : AX_OVERLOAD_DROP_OLDEST;
-    q->history = w->history ? w->history : 1;
-    q->deadline_ns = w->deadline_ns;
-    q->lifespan_ns = w->lifespan_ns;
-}
-
-static void qos_to_wire(axon_ctl_Qos *w, const struct ax_qos *q)
-{
-    w->reliability = q->reliability;
-    w->durability = q->durability;
-    w->overload = q->overload;
-    w->history = q->history;
-    w->deadline_ns = q->deadline_ns;
-    w->lifespan_ns = q->lifespan_ns;
-}
-
-static struct ax_pub *find_pub(struct ax__shard *s, uint32_t id)
-{
-    for (size_t i = 0; i < s->ntopics; i++)
-        for (size_t k = 0; k < s->topics[i]->npubs; k++)
-            if (s->topics[i]->pubs[k] && s->topics[i]->pubs[k]->ep.id == id)
-                return s->topics[i]->pubs[k];
-    return NULL;
-}
-
-static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, int code,
-                   const char *reason)
-{
-    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
-    ack.publisher_id = id;
-    ack.error = (uint32_t)-code;
-    snprintf(ack.reason, sizeof ack.reason, "%s", reason);
-    if (pub) {
-        snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
-        ack.type_hash.size = AX_TYPE_HASH_SIZE;
-        memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
-    }
-    ax__tcp_conn_send_pb(ps->conn, AX__FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
-    ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_GRACEFUL, code);
-}
-
-/* The subscriber's QoS sets this connection's queue: reliable gets the
- * configured bounds, best effort its history depth; its overload policy
- * decides what a full queue drops. */
-static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_ctl_Subscribe *m)
-{
-    if (m->has_qos)
-        qos_from_wire(&ps->qos, &m->qos);
-    else
-        ps->qos = AX_QOS_DEFAULT;
-    const struct ax_config *cfg = &pub->node->cfg;
-    ax__tcp_conn_set_overload(ps->conn, ps->qos.overload);
-    ax__tcp_conn_set_queue_bounds(ps->conn, cfg->transport.queue_bytes,
-                                  ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
-                                                                     : ps->qos.history);
-}
-
-/* SUBSCRIBE_ACK, then (when @history) the kept messages, oldest first,
- * with their original numbers. Both go behind whatever live data is
- * already queued, so the subscriber sees: live data, ACK, history (every
- * number below the ACK's next_seq), live data again. */
-static void accept_subscribe(struct ax__psub *ps, struct ax_pub *pub, bool history)
-{
-    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
-    ack.publisher_id = pub->ep.id;
-    snprintf(ack.type_name, sizeof ack.type_name, "%s", pub->ep.type_name);
-    ack.type_hash.size = AX_TYPE_HASH_SIZE;
-    memcpy(ack.type_hash.bytes, pub->ep.type_hash, AX_TYPE_HASH_SIZE);
-    ack.has_qos = true;
-    qos_to_wire(&ack.qos, &pub->ep.qos);
-    ack.next_seq = atomic_load(&pub->seq) + 1;
-    ax__tcp_conn_send_pb(ps->conn, AX__FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
-    if (!history || ps->qos.durability != AX_TRANSIENT_LOCAL || !pub->history)
-        return;
-    for (uint32_t k = 0; k < pub->hist_len; k++) {
-        ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
-        if (!b)
-            continue;
-        struct ax__frame_hdr h = {
-            .type = AX__FRAME_DATA, .stream = pub->ep.id, .seq = b->qseq, .timestamp_ns = b->qts};
-        ax__tcp_conn_send(ps->conn, &h, b);
-    }
-}
-
-static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
-{
-    axon_ctl_Subscribe m = axon_ctl_Subscribe_init_zero;
-    pb_istream_t is = pb_istream_from_buffer(p, n);
-    if (!pb_decode(&is, axon_ctl_Subscribe_fields, &m)) {
-        AX_LOG_W(LOG_MODULE, "%s: undecodable SUBSCRIBE; closing", ax__tcp_conn_peer(ps->conn));
-        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
-        return;
-    }
-    if (ps->pub) {
-        /* Again on an established connection: the subscribing node's
-         * subscriptions changed. Same publisher and type, or nothing. */
-        if (m.publisher_id != ps->pub->ep.id || m.type_hash.size != AX_TYPE_HASH_SIZE ||
-            !ax__same_type(ps->pub->ep.type_hash, m.type_hash.bytes)) {
-            AX_LOG_W(LOG_MODULE, "%s: SUBSCRIBE again for another publisher or type; closing",
-                     ax__tcp_conn_peer(ps->conn));
-            ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_EPROTO);
-            return;
-        }
-        apply_qos(ps, ps->pub, &m);
-        accept_subscribe(ps, ps->pub, m.replay);
-        return;
-    }
-    struct ax_pub *pub = find_pub(ps->shard, m.publisher_id);
-    char reason[256];
-    if (!pub || atomic_load(&pub->closed)) {
-        snprintf(reason, sizeof reason, "no publisher %u on node '%s'", (unsigned)m.publisher_id,
-                 ps->shard->node->name);
-        refuse(ps, NULL, m.publisher_id, AX_ENOTFOUND, reason);
-        return;
-    }
-    if (strcmp(pub->ep.topic, m.topic) != 0 || m.type_hash.size != AX_TYPE_HASH_SIZE ||
-        !ax__same_type(pub->ep.type_hash, m.type_hash.bytes)) {
-        snprintf(reason, sizeof reason, "%s: publisher has type %s, subscriber %s", pub->ep.topic,
-                 pub->ep.type_name, m.type_name);
-        uint8_t their[AX_TYPE_HASH_SIZE] = {0};
-        memcpy(their, m.type_hash.bytes,
-               m.type_hash.size < AX_TYPE_HASH_SIZE ? m.type_hash.size : AX_TYPE_HASH_SIZE);
-        pub_type_mismatch(pub, ps->node_id, ps->node_name, 0, m.type_name, their, false);
-        refuse(ps, pub, m.publisher_id, AX_ETYPE, reason);
-        return;
-    }
-    if (pub->npsubs == pub->psubs_cap) {
-        size_t cap = pub->psubs_cap ? pub->psubs_cap * 2 : 4;
-        struct ax__psub **nps = realloc(pub->psubs, cap * sizeof *nps);
-        if (!nps) {
-            ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_ENOMEM);
-            return;
-        }
-        pub->psubs = nps;
-        pub->psubs_cap = cap;
-    }
-    apply_qos(ps, pub, &m);
-    ps->pub = pub;
-    pub->psubs[pub->npsubs++] = ps;
-    atomic_fetch_add(&pub->ctr.connections, 1);
-    accept_subscribe(ps, pub, true);
-    char text[160];
-    snprintf(text, sizeof text, "%s: subscriber node '%s' connected from %s", pub->ep.topic,
-             ps->node_name, ax__tcp_conn_peer(ps->conn));
-    AX_LOG_I(LOG_MODULE, "%s", text);
-    emit_simple(pub, AX_PS_MATCHED, ps->node_id, ps->node_name, 0, false, text);
-}
-
-/* A tool asks for a type's schema: from a local publisher of that type
- * (which may be a type built at run time), else from the registry. */
-static void handle_schema_request(struct ax__psub *ps, const uint8_t *p, size_t n)
-{
-    char name[AX_TYPE_NAME_MAX];
-    if (n == 0 || n >= sizeof name) {
-        ax__tcp_conn_send_error(ps->conn, AX_EINVAL, "bad type name in SCHEMA_REQUEST");
-        return;
-    }
-    memcpy(name, p, n);
-    name[n] = '\0';
-    ax_node *node = ps->shard->node;
-    const ax_type *type = NULL;
-    pthread_mutex_lock(&node->lock);
-    for (size_t i = 0; i < node->neps && !type; i++) {
-        const struct ax__local_ep *e = node->eps[i];
-        if (e->kind == AX_ENDPOINT_PUBLISHER && strcmp(e->type_name, name) == 0 &&
-            ((struct ax_pub *)e->owner)->type)
-            type = ((struct ax_pub *)e->owner)->type;
-    }
-    pthread_mutex_unlock(&node->lock);
-    if (!type)
-        ax_type_find(name, &type);
-    const uint8_t *fds;
-    size_t len;
-    if (!type || ax_type_fds(type, &fds, &len) < 0) {
-        char why[200];
-        snprintf(why, sizeof why, "node '%s' has no schema for %s", node->name, name);
-        ax__tcp_conn_send_error(ps->conn, AX_ENOTFOUND, why);
-        return;
-    }
-    struct ax__frame_hdr h = {.type = AX__FRAME_SCHEMA_REPLY};
-    ax__tcp_conn_send_bytes(ps->conn, &h, fds, len);
-}
-
-static void psub_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
-                       ax__buf *buf, void *user)
-{
-    struct ax__psub *ps = user;
-    (void)buf;
-    if (h->type == AX__FRAME_SUBSCRIBE) {
-        handle_subscribe(ps, payload, h->payload_len);
-        return;
-    }
-    if (h->type == AX__FRAME_SCHEMA_REQUEST) {
-        handle_schema_request(ps, payload, h->payload_len);
-        return;
-    }
-    AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from a subscriber; closing",
-             ax__tcp_conn_peer(c), h->type);
-    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, AX_EPROTO);
-}
-
-static void psub_drop(ax__tcp_conn *c, enum ax_drop_reason reason, uint64_t n, void *user)
-{
-    struct ax__psub *ps = user;
-    (void)c;
-    if (ps->pub) {
-        count_drops(ps->pub, reason, n);
-        note_queue(ps->pub);
-    }
-}
-
-static void psub_drain(ax__tcp_conn *c, void *user)
-{
-    struct ax__psub *ps = user;
-    (void)c;
-    if (ps->pub)
-        note_queue(ps->pub);
-}
-
-static void psub_close(ax__tcp_conn *c, int status, void *user)
-{
-    struct ax__psub *ps = user;
-    (void)c;
-    struct ax_pub *pub = ps->pub;
-    if (pub) {
-        char text[200];
-        snprintf(text, sizeof text, "%s: subscriber node '%s' disconnected (%s)", pub->ep.topic,
-                 ps->node_name, status ? ax_strerror(status) : "closed");
-        AX_LOG_I(LOG_MODULE, "%s", text);
-        psub_remove_from_pub(ps);
-        emit_simple(pub, AX_PS_UNMATCHED, ps->node_id, ps->node_name, 0, false, text);
-    }
-    ax__list_remove(&ps->node);
-    free(ps);
-}
-
-static const struct ax__tcp_conn_callbacks psub_cbs = {.on_ready = psub_ready,
-                                                       .on_frame = psub_frame,
-                                                       .on_drain = psub_drain,
-                                                       .on_drop = psub_drop,
-                                                       .on_close = psub_close};
-
-/* Connection options from the node's configuration (shared with sub.c). */
-void ax__conn_options(const ax_node *node, struct ax__tcp_conn_options *o)
-{
-    const struct ax_config *c = &node->cfg;
-    ax__tcp_conn_options_init(o);
-    o->max_frame = c->transport.max_frame;
-    o->queue_bytes = c->transport.queue_bytes;
-    o->queue_frames = c->transport.queue_frames;
-    o->sndbuf = c->transport.sndbuf;
-    o->rcvbuf = c->transport.rcvbuf;
-    o->crc_payload = c->transport.crc_payload;
-    o->hello.node_id = node->id;
-    o->hello.incarnation = node->incarnation;
-    o->hello.domain = c->domain;
-    o->hello.purpose = axon_ctl_Purpose_PURPOSE_DATA;
-    snprintf(o->hello.node_name, sizeof o->hello.node_name, "%s", node->name);
-}
-
-void ax__pub_accept(struct ax__shard *s, int fd, const struct ax__addr *peer)
-{
-    (void)peer;
-    struct ax__psub *ps = calloc(1, sizeof *ps);
-    if (!ps) {
-        close(fd);
-        return;
-    }
-    ps->shard = s;
-    struct ax__tcp_conn_options o;
-    ax__conn_options(s->node, &o);
-    int rc = ax__tcp_conn_new(s->loop, fd, &o, &psub_cbs, ps, &ps->conn);
-    if (rc < 0) {
-        AX_LOG_W(LOG_MODULE, "cannot take a data connection: %s", ax_strerror(rc));
-        close(fd);
-        free(ps);
-        return;
-    }
-    ax__list_push_back(&s->psubs, &ps->node);
-}
-
-void ax__pub_close_all(struct ax__shard *s)
-{
-    ax__qnode *n;
-    ax__list_foreach(n, &s->psubs)
-    {
-        struct ax__psub *ps = ax__container_of(n, struct ax__psub, node);
-        psub_remove_from_pub(ps);
-        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_ABORT, AX_ECLOSED);
-    }
+    ax__pub_note_queue(pub);
 }
 
 /* ---- lifecycle ---- */
@@ -802,7 +494,7 @@ void ax__pub_free_now(struct ax_pub *pub)
     while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *owner = b->qctx;
-        ax__pub_deliver(owner, b, 0, b->qts);
+        ax__pub_deliver(owner, b, b->qts);
         ax__buf_release(b);
     }
     atomic_store(&pub->closed, true);
@@ -828,8 +520,8 @@ void ax__pub_free_now(struct ax_pub *pub)
     /* Connections are closed gracefully: what is queued is still sent. */
     while (pub->npsubs > 0) {
         struct ax__psub *ps = pub->psubs[0];
-        psub_remove_from_pub(ps);
-        ax__tcp_conn_close(ps->conn, AX__TCP_CLOSE_GRACEFUL, 0);
+        ax__pub_remove_psub(ps);
+        ax__link_close(ps->link, AX__LINK_GRACEFUL, 0);
     }
     ax_timer_stop(&pub->drop_timer);
     for (uint32_t i = 0; i < pub->hist_len; i++)
@@ -873,12 +565,12 @@ int ax_pub_backlog(const ax_pub *pub, uint64_t *messages, uint64_t *bytes)
         return AX_EINVAL;
     *messages = *bytes = 0;
     for (size_t i = 0; i < pub->npsubs; i++) {
-        struct ax__tcp_stats st;
-        ax__tcp_conn_stats(pub->psubs[i]->conn, &st);
-        if (st.queued_frames > *messages)
-            *messages = st.queued_frames;
-        if (st.queued_bytes > *bytes)
-            *bytes = st.queued_bytes;
+        uint64_t m, b;
+        ax__link_queued(pub->psubs[i]->link, &m, &b);
+        if (m > *messages)
+            *messages = m;
+        if (b > *bytes)
+            *bytes = b;
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * Shards: one per node loop. A shard owns a TCP listener, the topics that
- * hash to it (their publishers, subscriptions and connections) and the
- * queue through which other threads hand it messages to publish.
+ * Shards: one per node loop. A shard owns a listener, the topics that hash
+ * to it (their publishers, subscriptions and links) and the queue through
+ * which other threads hand it messages to publish. It calls into pub/sub
+ * only through node->ps_ops, so that pub.c and sub.c may call it.
  *
  * Why one listener per shard: a subscribing node connects to the port its
  * publisher announced, which is the port of the publisher's shard, so the
@@ -16,7 +17,6 @@
 
 #include "axon/log.h"
 #include "core/ax__pubsub.h"
-#include "base/ax__sha256.h"
 
 #define LOG_MODULE "pubsub"
 
@@ -87,105 +87,6 @@ struct ax__shard *ax__shard_for(ax_node *node, const char *topic)
     return node->shards[h % node->nloops];
 }
 
-struct ax__topic *ax__topic_get(struct ax__shard *s, const char *name, bool create)
-{
-    for (size_t i = 0; i < s->ntopics; i++)
-        if (strcmp(s->topics[i]->name, name) == 0)
-            return s->topics[i];
-    if (!create)
-        return NULL;
-    if (s->ntopics == s->topics_cap) {
-        size_t cap = s->topics_cap ? s->topics_cap * 2 : 8;
-        struct ax__topic **n = realloc(s->topics, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        s->topics = n;
-        s->topics_cap = cap;
-    }
-    struct ax__topic *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->shard = s;
-    snprintf(t->name, sizeof t->name, "%s", name);
-    s->topics[s->ntopics++] = t;
-    return t;
-}
-
-void ax__topic_iter_begin(struct ax__topic *t)
-{
-    t->iterating++;
-}
-
-static void compact(void **a, size_t *n)
-{
-    size_t w = 0;
-    for (size_t r = 0; r < *n; r++)
-        if (a[r])
-            a[w++] = a[r];
-    *n = w;
-}
-
-void ax__topic_iter_end(struct ax__topic *t)
-{
-    if (--t->iterating > 0)
-        return;
-    if (t->holes) {
-        t->holes = false;
-        compact((void **)t->pubs, &t->npubs);
-        compact((void **)t->subs, &t->nsubs);
-    }
-    ax__topic_maybe_free(t); /* the caller must not touch @t after this */
-}
-
-static void remove_from(void **a, size_t *n, void *x, struct ax__topic *t)
-{
-    for (size_t i = 0; i < *n; i++) {
-        if (a[i] != x)
-            continue;
-        if (t->iterating) {
-            a[i] = NULL;
-            t->holes = true;
-        } else {
-            memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof *a); /* keeps order */
-            (*n)--;
-        }
-        return;
-    }
-}
-
-void ax__topic_remove_pub(struct ax__topic *t, struct ax_pub *pub)
-{
-    remove_from((void **)t->pubs, &t->npubs, pub, t);
-}
-
-void ax__topic_remove_sub(struct ax__topic *t, struct ax_sub *sub)
-{
-    remove_from((void **)t->subs, &t->nsubs, sub, t);
-}
-
-void ax__topic_maybe_free(struct ax__topic *t)
-{
-    if (t->iterating || t->npubs || t->nsubs || t->nlinks)
-        return;
-    struct ax__shard *s = t->shard;
-    for (size_t i = 0; i < s->ntopics; i++) {
-        if (s->topics[i] == t) {
-            s->topics[i] = s->topics[--s->ntopics];
-            break;
-        }
-    }
-    free(t->pubs);
-    free(t->subs);
-    free(t->links);
-    free(t);
-}
-
-void ax__emit(struct ax__event_sink *sink, void *self, const struct ax_pubsub_event *ev)
-{
-    if (sink->fn)
-        sink->fn(self, ev, sink->user);
-}
-
 /* ---- discovery events, routed to the topic's shard ---- */
 
 struct graph_task {
@@ -197,10 +98,11 @@ static void graph_task_run(void *arg)
 {
     struct graph_task *g = arg;
     if (!g->shard->closing) {
+        const struct ax__pubsub_ops *ops = g->shard->node->ps_ops;
         if (g->ev.endpoint.kind == AX_ENDPOINT_PUBLISHER)
-            ax__sub_remote_pub(g->shard, &g->ev);
+            ops->remote_pub(g->shard, &g->ev);
         else
-            ax__pub_remote_sub(g->shard, &g->ev);
+            ops->remote_sub(g->shard, &g->ev);
     }
     free(g);
 }
@@ -228,15 +130,33 @@ void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, si
 
 /* ---- listeners ---- */
 
-static void on_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
+static int on_accept(ax__listener *ln, ax__link *l, void *user)
 {
-    (void)l;
     struct ax__shard *s = user;
-    if (s->closing) {
-        close(fd);
-        return;
-    }
-    ax__pub_accept(s, fd, peer);
+    (void)ln;
+    if (s->closing)
+        return AX_ECLOSED;
+    return s->node->ps_ops->accept(s, l);
+}
+
+/* Link options from the node's configuration (shared by every side). */
+void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
+                          struct ax__link_options *o)
+{
+    const struct ax_config *c = &node->cfg;
+    ax__link_options_init(o);
+    o->max_frame = c->transport.max_frame;
+    o->queue_bytes = c->transport.queue_bytes;
+    o->queue_frames = c->transport.queue_frames;
+    o->sndbuf = c->transport.sndbuf;
+    o->rcvbuf = c->transport.rcvbuf;
+    o->crc_payload = c->transport.crc_payload;
+    o->connect_timeout_ns = c->transport.connect_timeout_ns;
+    o->self.node_id = node->id;
+    o->self.incarnation = node->incarnation;
+    o->self.domain = c->domain;
+    o->self.purpose = purpose;
+    snprintf(o->self.node_name, sizeof o->self.node_name, "%s", node->name);
 }
 
 /* The address data connections are accepted on: by mode, unless
@@ -267,13 +187,17 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
     } else if (*next_port > lo) {
         lo = *next_port; /* shards take successive free ports of the range */
     }
+    const struct ax__transport *tp = ax__transport_with(AX__TP_NETWORK);
+    struct ax__listen_options lo_opt = {.backlog = 128, .on_accept = on_accept, .user = s};
+    ax__link_options_for(s->node, AX__LINK_DATA, &lo_opt.link);
     for (unsigned port = lo; port <= hi; port++) {
-        struct ax__addr a;
-        if (ax__addr_from_host(&a, host, (uint16_t)port) < 0) {
+        char address[AX__LINK_ADDR_MAX];
+        snprintf(address, sizeof address, "%.48s:%u", host, port);
+        rc = tp->listen(s->loop, address, &lo_opt, &s->listener);
+        if (rc == AX_EINVAL) {
             AX_LOG_E(LOG_MODULE, "transport.listen_address '%s' is not an IPv4 address", host);
             return AX_EINVAL;
         }
-        rc = ax__tcp_listen(s->loop, &a, 128, on_accept, s, &s->listener);
         if (rc != AX_EADDRINUSE) {
             *next_port = port + 1;
             break;
@@ -284,9 +208,11 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
                  ax_strerror(rc));
         return rc;
     }
-    s->port = ax__tcp_listener_port(s->listener);
+    const char *bound = s->listener->ops->address(s->listener);
+    const char *colon = strrchr(bound, ':');
+    s->port = colon ? (uint16_t)atoi(colon + 1) : 0;
     if (s->index == 0)
-        snprintf(s->node->tcp_endpoint, sizeof s->node->tcp_endpoint, "%.48s:%u", host, s->port);
+        snprintf(s->node->tcp_endpoint, sizeof s->node->tcp_endpoint, "%s", bound);
     return 0;
 }
 
@@ -321,12 +247,13 @@ void ax__shards_close(struct ax__shard *s)
     if (s->closing)
         return;
     s->closing = true;
+    const struct ax__pubsub_ops *ops = s->node->ps_ops;
     /* Messages still queued by other threads: deliver what can be. */
     ax__buf *b;
     while ((b = ax__shard_pop(s)) != NULL) {
         struct ax_pub *pub = b->qctx;
         if (!atomic_load(&pub->closed))
-            ax__pub_deliver(pub, b, b->qseq, b->qts);
+            ops->deliver(pub, b, b->qts);
         ax__buf_release(b);
     }
     /* Each topic is held (iterating) while its members go, so it is not
@@ -340,16 +267,16 @@ void ax__shards_close(struct ax__shard *s)
         ax__topic_iter_begin(t);
         for (size_t k = 0; k < t->nsubs; k++)
             if (t->subs[k])
-                ax__sub_free_now(t->subs[k]);
+                ops->free_sub(t->subs[k]);
         for (size_t k = 0; k < t->npubs; k++)
             if (t->pubs[k])
-                ax__pub_free_now(t->pubs[k]);
-        ax__sub_close_links(t);
+                ops->free_pub(t->pubs[k]);
+        ops->close_rpubs(t);
         ax__topic_iter_end(t);
     }
-    ax__pub_close_all(s);
+    ops->close_psubs(s);
     if (s->listener) {
-        ax__tcp_listener_close(s->listener);
+        s->listener->ops->close(s->listener);
         s->listener = NULL;
     }
 }
@@ -365,7 +292,7 @@ void ax__shards_free(ax_node *node)
         for (size_t k = 0; k < s->ntopics; k++) {
             free(s->topics[k]->pubs);
             free(s->topics[k]->subs);
-            free(s->topics[k]->links);
+            free(s->topics[k]->rpubs);
             free(s->topics[k]);
         }
         free(s->topics);
@@ -379,13 +306,4 @@ ax__buf *ax__shard_pop(struct ax__shard *s)
 {
     struct ax__mpsc_node *n = ax__mpsc_pop(&s->queue);
     return n ? ax__container_of(n, ax__buf, qnode) : NULL;
-}
-
-void ax__raw_type_hash(const char *type_name, uint8_t out[AX_TYPE_HASH_SIZE])
-{
-    struct ax__sha256 h;
-    ax__sha256_init(&h);
-    ax__sha256_update(&h, "raw:", 4);
-    ax__sha256_update(&h, type_name, strlen(type_name));
-    ax__sha256_final(&h, out);
 }

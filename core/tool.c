@@ -14,18 +14,15 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
-#include "control.pb.h"
-#include "handshake.pb.h"
 #include "core/ax__pubsub.h"
 
 struct fetch {
     ax_node *node;
-    struct ax__addr addr;
+    char address[AX__LINK_ADDR_MAX];
     char type_name[AX_TYPE_NAME_MAX];
     int64_t timeout_ns;
     ax_timer timer;
-    ax__tcp_connector *connector;
-    ax__tcp_conn *conn;
+    ax__link *link;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -46,15 +43,15 @@ static void finish(struct fetch *f, int status)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void on_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
+static void on_ready(ax__link *l, const struct ax__link_peer *peer, void *user)
 {
     struct fetch *f = user;
     (void)peer;
     struct ax__frame_hdr h = {.type = AX__FRAME_SCHEMA_REQUEST};
-    ax__tcp_conn_send_bytes(c, &h, f->type_name, strlen(f->type_name));
+    ax__link_send_bytes(l, &h, f->type_name, strlen(f->type_name));
 }
 
-static void on_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+static void on_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t *payload,
                      ax__buf *buf, void *user)
 {
     struct fetch *f = user;
@@ -66,51 +63,28 @@ static void on_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8
         memcpy(f->fds, payload, h->payload_len);
         f->len = h->payload_len;
     }
-    ax__tcp_conn_close(c, AX__TCP_CLOSE_GRACEFUL, f->fds ? 0 : AX_ENOMEM);
+    ax__link_close(c, AX__LINK_GRACEFUL, f->fds ? 0 : AX_ENOMEM);
 }
 
-static void on_close(ax__tcp_conn *c, int status, void *user)
+static void on_close(ax__link *c, int status, void *user)
 {
     struct fetch *f = user;
     (void)c;
-    f->conn = NULL;
+    f->link = NULL;
     /* A refusal comes as an ERROR frame whose code is the close status. */
     finish(f, f->fds ? 0 : (status ? status : AX_ECONNRESET));
 }
 
-static const struct ax__tcp_conn_callbacks fetch_cbs = {
+static const struct ax__link_callbacks fetch_cbs = {
     .on_ready = on_ready, .on_frame = on_frame, .on_close = on_close};
-
-static void on_connected(ax__tcp_connector *cn, int status, int fd, void *user)
-{
-    struct fetch *f = user;
-    (void)cn;
-    f->connector = NULL;
-    if (status < 0) {
-        finish(f, status);
-        return;
-    }
-    struct ax__tcp_conn_options o;
-    ax__conn_options(f->node, &o);
-    o.hello.purpose = axon_ctl_Purpose_PURPOSE_TOOL;
-    int rc = ax__tcp_conn_new(f->node->loops[0], fd, &o, &fetch_cbs, f, &f->conn);
-    if (rc < 0) {
-        close(fd);
-        finish(f, rc);
-    }
-}
 
 static void on_timeout(ax_timer *t, void *user)
 {
     struct fetch *f = user;
     (void)t;
-    if (f->connector) {
-        ax__tcp_connect_cancel(f->connector);
-        f->connector = NULL;
-        finish(f, AX_ETIMEDOUT);
-    } else if (f->conn) {
+    if (f->link) {
         f->status = AX_ETIMEDOUT;
-        ax__tcp_conn_close(f->conn, AX__TCP_CLOSE_ABORT, AX_ETIMEDOUT); /* on_close finishes */
+        ax__link_close(f->link, AX__LINK_ABORT, AX_ETIMEDOUT); /* on_close finishes */
     }
 }
 
@@ -119,10 +93,13 @@ static void start_task(void *arg)
     struct fetch *f = arg;
     ax_timer_init(f->node->loops[0], &f->timer, on_timeout, f);
     ax_timer_start(&f->timer, f->timeout_ns, 0);
-    int rc =
-        ax__tcp_connect(f->node->loops[0], &f->addr, f->timeout_ns, on_connected, f, &f->connector);
-    if (rc < 0)
-        finish(f, rc);
+    struct ax__link_options o;
+    ax__link_options_for(f->node, AX__LINK_TOOL, &o);
+    o.connect_timeout_ns = f->timeout_ns;
+    const struct ax__transport *tp = ax__transport_with(AX__TP_NETWORK);
+    int rc = tp->connect(f->node->loops[0], f->address, &o, &fetch_cbs, f, &f->link);
+    if (rc < 0) /* AX_EINVAL: the node announced no usable address */
+        finish(f, rc == AX_EINVAL ? AX_ENOTFOUND : rc);
 }
 
 int ax_node_fetch_schema(ax_node *node, uint64_t node_id, const char *type_name, uint8_t **fds,
@@ -144,13 +121,16 @@ int ax_node_fetch_schema(ax_node *node, uint64_t node_id, const char *type_name,
         free(infos);
         return AX_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        if (infos[i].id == node_id)
-            rc = ax__addr_parse(&f->addr, infos[i].tcp, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (infos[i].id == node_id && infos[i].tcp[0]) {
+            snprintf(f->address, sizeof f->address, "%s", infos[i].tcp);
+            rc = 0;
+        }
+    }
     free(infos);
     if (rc < 0) {
         free(f);
-        return rc == AX_EINVAL ? AX_ENOTFOUND : rc;
+        return rc;
     }
     f->node = node;
     snprintf(f->type_name, sizeof f->type_name, "%s", type_name);

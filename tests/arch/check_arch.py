@@ -144,7 +144,7 @@ def short(obj):
     m = re.search(r"(?:^|/)([^/]*)/?CMakeFiles/[^/]+\.dir/(.*)\.o$", obj)
     if not m:
         return obj
-    folder = re.sub(r"^.*?/build/[^/]+/", "", obj.split("/CMakeFiles/")[0])
+    folder = re.sub(r"^(.*/)?build/[^/]+/", "", obj.split("/CMakeFiles/")[0])
     return os.path.normpath(os.path.join(folder, m.group(2)))
 
 

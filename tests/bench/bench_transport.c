@@ -44,38 +44,38 @@ enum { MODE_THR = 1, MODE_LAT = 2 };
 
 struct rx {
     ax_loop *loop;
-    ax__tcp_conn *c;
+    ax__link *c;
     int mode;
     uint64_t expect, got;
     bool done;
 };
 
-static void rx_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+static void rx_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t *payload,
                      ax__buf *buf, void *user)
 {
     struct rx *r = user;
     (void)buf;
     if (r->mode == MODE_LAT) {
         struct ax__frame_hdr e = {.type = AX__FRAME_DATA, .seq = h->seq};
-        ax__tcp_conn_send_bytes(c, &e, payload, h->payload_len);
+        ax__link_send_bytes(c, &e, payload, h->payload_len);
         return;
     }
     if (++r->got == r->expect) {
         /* Tell the sender, with our CPU time, that everything arrived. */
         int64_t cpu = ax_clock_cpu_ns();
         struct ax__frame_hdr e = {.type = AX__FRAME_DATA, .seq = r->got};
-        ax__tcp_conn_send_bytes(c, &e, &cpu, sizeof cpu);
+        ax__link_send_bytes(c, &e, &cpu, sizeof cpu);
     }
 }
 
-static void rx_close(ax__tcp_conn *c, int status, void *user)
+static void rx_close(ax__link *c, int status, void *user)
 {
     (void)c;
     (void)status;
     ((struct rx *)user)->done = true;
 }
 
-static const struct ax__tcp_conn_callbacks rx_cbs = {.on_frame = rx_frame, .on_close = rx_close};
+static const struct ax__link_callbacks rx_cbs = {.on_frame = rx_frame, .on_close = rx_close};
 
 static struct rx g_rx;
 
@@ -128,21 +128,21 @@ static pid_t spawn_receiver(int mode, uint64_t expect, uint16_t *port)
 
 struct tx {
     ax_loop *loop;
-    ax__tcp_conn *c;
+    ax__link *c;
     bool ready, closed, acked;
     int64_t peer_cpu;
     uint64_t echoes;
     int connect_status;
 };
 
-static void tx_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
+static void tx_ready(ax__link *c, const struct ax__link_peer *peer, void *user)
 {
     (void)c;
     (void)peer;
     ((struct tx *)user)->ready = true;
 }
 
-static void tx_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+static void tx_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t *payload,
                      ax__buf *buf, void *user)
 {
     struct tx *t = user;
@@ -155,14 +155,14 @@ static void tx_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8
     t->echoes++;
 }
 
-static void tx_close(ax__tcp_conn *c, int status, void *user)
+static void tx_close(ax__link *c, int status, void *user)
 {
     (void)c;
     (void)status;
     ((struct tx *)user)->closed = true;
 }
 
-static const struct ax__tcp_conn_callbacks tx_cbs = {
+static const struct ax__link_callbacks tx_cbs = {
     .on_ready = tx_ready, .on_frame = tx_frame, .on_close = tx_close};
 
 static void tx_connected(ax__tcp_connector *cn, int status, int fd, void *user)
@@ -193,7 +193,7 @@ static void tx_open(struct tx *t, uint16_t port)
 
 static void tx_close_all(struct tx *t, pid_t child)
 {
-    ax__tcp_conn_close(t->c, AX__TCP_CLOSE_GRACEFUL, 0);
+    ax__link_close(t->c, AX__LINK_GRACEFUL, 0);
     int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
     while (!t->closed && ax_clock_mono_ns() < end)
         ax_loop_step(t->loop, 100);
@@ -213,16 +213,16 @@ static void throughput(size_t size, uint64_t n)
     CHECK(ax__buf_new(size, &payload));
     memset(payload->data, 0x5a, size);
     struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1};
-    struct ax__tcp_stats st;
+    struct ax__link_stats st;
 
     int64_t cpu0 = ax_clock_cpu_ns();
     int64_t t0 = ax_clock_mono_ns();
     uint64_t sent = 0;
     while (sent < n && !t.closed) {
-        ax__tcp_conn_stats(t.c, &st);
+        ax__link_get_stats(t.c, &st);
         while (sent < n && st.queued_bytes < HIGH_WATER) {
             h.seq = ++sent;
-            int rc = ax__tcp_conn_send(t.c, &h, payload);
+            int rc = ax__link_send(t.c, &h, payload);
             if (rc != 0) {
                 fprintf(stderr, "send: %s\n", ax_err_name(rc));
                 exit(1);
@@ -237,7 +237,7 @@ static void throughput(size_t size, uint64_t n)
     int64_t secs_ns = ax_clock_mono_ns() - t0;
     int64_t cpu = ax_clock_cpu_ns() - cpu0 + t.peer_cpu;
     ax__buf_release(payload);
-    ax__tcp_conn_stats(t.c, &st);
+    ax__link_get_stats(t.c, &st);
     double secs = (double)secs_ns / 1e9;
     printf("RESULT impl=axon_transport test=thr size=%zu subs=1 mode=lossless sent=%llu "
            "delivered=%llu lost=%llu lost_pct=%.1f secs=%.3f msgs_per_s=%.0f mb_per_s=%.1f "
@@ -245,7 +245,7 @@ static void throughput(size_t size, uint64_t n)
            size, (unsigned long long)n, (unsigned long long)(t.acked ? n : 0),
            (unsigned long long)(t.acked ? 0 : n), t.acked ? 0.0 : 100.0, secs, (double)n / secs,
            (double)n * (double)size / secs / 1e6, (double)cpu / 1e3 / (double)n,
-           (unsigned long long)st.writevs, t.acked ? "ok" : "FAIL");
+           (unsigned long long)st.writes, t.acked ? "ok" : "FAIL");
     fflush(stdout);
     tx_close_all(&t, child);
 }
@@ -270,7 +270,7 @@ static void latency(size_t size, int samples)
         uint64_t want = t.echoes + 1;
         int64_t s = ax_clock_mono_ns();
         h.seq = (uint64_t)(i + 1001);
-        CHECK(ax__tcp_conn_send_bytes(t.c, &h, payload, size));
+        CHECK(ax__link_send_bytes(t.c, &h, payload, size));
         while (t.echoes < want && !t.closed)
             ax_loop_step(t.loop, -1);
         if (i >= 0)

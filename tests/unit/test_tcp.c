@@ -66,12 +66,12 @@ static int teardown(void **state)
 /* ---- an endpoint that checks order and content ---- */
 
 struct ep {
-    ax__tcp_conn *c;
+    ax__link *c;
     bool ready, closed;
     int status;
     uint64_t frames, bytes, next_seq, bad_order, bad_content, last_seq, own_buf;
     uint64_t drained;
-    struct ax__tcp_hello peer;
+    struct ax__link_peer peer;
 };
 
 static void fill(uint8_t *p, size_t n, uint64_t seq)
@@ -88,7 +88,7 @@ static bool check(const uint8_t *p, size_t n, uint64_t seq)
     return true;
 }
 
-static void ep_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *user)
+static void ep_ready(ax__link *c, const struct ax__link_peer *peer, void *user)
 {
     struct ep *e = user;
     (void)c;
@@ -96,7 +96,7 @@ static void ep_ready(ax__tcp_conn *c, const struct ax__tcp_hello *peer, void *us
     e->peer = *peer;
 }
 
-static void ep_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8_t *payload,
+static void ep_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t *payload,
                      ax__buf *buf, void *user)
 {
     struct ep *e = user;
@@ -113,13 +113,13 @@ static void ep_frame(ax__tcp_conn *c, const struct ax__frame_hdr *h, const uint8
         e->own_buf++;
 }
 
-static void ep_drain(ax__tcp_conn *c, void *user)
+static void ep_drain(ax__link *c, void *user)
 {
     (void)c;
     ((struct ep *)user)->drained++;
 }
 
-static void ep_close(ax__tcp_conn *c, int status, void *user)
+static void ep_close(ax__link *c, int status, void *user)
 {
     struct ep *e = user;
     (void)c;
@@ -128,7 +128,7 @@ static void ep_close(ax__tcp_conn *c, int status, void *user)
     e->c = NULL;
 }
 
-static const struct ax__tcp_conn_callbacks ep_cbs = {
+static const struct ax__link_callbacks ep_cbs = {
     .on_ready = ep_ready, .on_frame = ep_frame, .on_drain = ep_drain, .on_close = ep_close};
 
 /* ---- a connected pair through a real listener and connector ---- */
@@ -136,7 +136,7 @@ static const struct ax__tcp_conn_callbacks ep_cbs = {
 struct pair {
     ax_loop *loop;
     ax__tcp_listener *l;
-    struct ax__tcp_conn_options copt, sopt;
+    struct ax__link_options copt, sopt;
     struct ep client, server;
     int connect_status;
     bool connected;
@@ -164,14 +164,14 @@ static void pair_init(struct pair *p)
 {
     memset(p, 0, sizeof *p);
     AX_OK_OR_FAIL(ax_loop_new(&p->loop, NULL));
-    ax__tcp_conn_options_init(&p->copt);
-    ax__tcp_conn_options_init(&p->sopt);
-    p->copt.hello.node_id = 1;
-    p->copt.hello.domain = 5;
-    snprintf(p->copt.hello.node_name, sizeof p->copt.hello.node_name, "client");
-    p->sopt.hello.node_id = 2;
-    p->sopt.hello.domain = 5;
-    snprintf(p->sopt.hello.node_name, sizeof p->sopt.hello.node_name, "server");
+    ax__link_options_init(&p->copt);
+    ax__link_options_init(&p->sopt);
+    p->copt.self.node_id = 1;
+    p->copt.self.domain = 5;
+    snprintf(p->copt.self.node_name, sizeof p->copt.self.node_name, "client");
+    p->sopt.self.node_id = 2;
+    p->sopt.self.domain = 5;
+    snprintf(p->sopt.self.node_name, sizeof p->sopt.self.node_name, "server");
 }
 
 static void pair_connect(struct pair *p)
@@ -195,28 +195,28 @@ static void pair_open(struct pair *p)
 static void pair_close(struct pair *p)
 {
     if (p->client.c)
-        ax__tcp_conn_close(p->client.c, AX__TCP_CLOSE_ABORT, 0);
+        ax__link_close(p->client.c, AX__LINK_ABORT, 0);
     if (p->server.c)
-        ax__tcp_conn_close(p->server.c, AX__TCP_CLOSE_ABORT, 0);
+        ax__link_close(p->server.c, AX__LINK_ABORT, 0);
     if (p->l)
         ax__tcp_listener_close(p->l);
     AX_STEP_UNTIL(p->loop, ax_loop_open_count(p->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(p->loop);
 }
 
-static void send_seq(ax__tcp_conn *c, uint64_t seq, size_t len, int expect)
+static void send_seq(ax__link *c, uint64_t seq, size_t len, int expect)
 {
     uint8_t stackbuf[512];
     struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1, .seq = seq};
     int rc;
     if (len <= sizeof stackbuf) {
         fill(stackbuf, len, seq);
-        rc = ax__tcp_conn_send_bytes(c, &h, stackbuf, len);
+        rc = ax__link_send_bytes(c, &h, stackbuf, len);
     } else {
         ax__buf *b;
         AX_OK_OR_FAIL(ax__buf_new(len, &b));
         fill(b->data, len, seq);
-        rc = ax__tcp_conn_send(c, &h, b);
+        rc = ax__link_send(c, &h, b);
         ax__buf_release(b);
     }
     if (expect != 1 && rc != expect)
@@ -233,10 +233,10 @@ static void test_handshake_and_100k_pipelined(void **state)
     pair_open(&p);
     const uint64_t N = 100000;
     uint64_t seq = 1;
-    struct ax__tcp_stats st;
+    struct ax__link_stats st;
     while (p.server.frames < N) {
         /* Keep up to 20 000 frames queued; the rest waits for the drain. */
-        ax__tcp_conn_stats(p.client.c, &st);
+        ax__link_get_stats(p.client.c, &st);
         while (seq <= N && st.queued_frames < 20000) {
             send_seq(p.client.c, seq, (size_t)(seq % 200), 0); /* inline and buffered */
             seq++;
@@ -248,14 +248,14 @@ static void test_handshake_and_100k_pipelined(void **state)
     assert_int_equal(p.server.frames, N);
     assert_int_equal(p.server.bad_order, 0);
     assert_int_equal(p.server.bad_content, 0);
-    ax__tcp_conn_stats(p.client.c, &st);
+    ax__link_get_stats(p.client.c, &st);
     print_message("100k frames: %llu writev calls, %llu frames each on average\n",
-                  (unsigned long long)st.writevs, (unsigned long long)(N / st.writevs));
-    assert_true(st.writevs * 10 < N); /* batched, not one syscall per frame */
+                  (unsigned long long)st.writes, (unsigned long long)(N / st.writes));
+    assert_true(st.writes * 10 < N); /* batched, not one syscall per frame */
     assert_true(p.client.drained > 0);
 
     /* Graceful close from the client: the server sees a clean EOF. */
-    ax__tcp_conn_close(p.client.c, AX__TCP_CLOSE_GRACEFUL, 0);
+    ax__link_close(p.client.c, AX__LINK_GRACEFUL, 0);
     AX_STEP_UNTIL(p.loop, p.client.closed && p.server.closed, 5000);
     assert_int_equal(p.client.status, 0);
     assert_int_equal(p.server.status, 0);
@@ -287,7 +287,7 @@ static void test_8mib_both_ways(void **state)
 struct raw {
     ax_loop *loop;
     ax__tcp_listener *l;
-    struct ax__tcp_conn_options sopt;
+    struct ax__link_options sopt;
     struct ep server[8];
     int nserver;
 };
@@ -306,7 +306,7 @@ static void raw_init(struct raw *r, bool handshake)
 {
     memset(r, 0, sizeof *r);
     AX_OK_OR_FAIL(ax_loop_new(&r->loop, NULL));
-    ax__tcp_conn_options_init(&r->sopt);
+    ax__link_options_init(&r->sopt);
     r->sopt.handshake = handshake;
     r->sopt.max_frame = 1 << 20;
     struct ax__addr a;
@@ -357,7 +357,7 @@ static void raw_free(struct raw *r)
 {
     for (int i = 0; i < r->nserver; i++)
         if (r->server[i].c)
-            ax__tcp_conn_close(r->server[i].c, AX__TCP_CLOSE_ABORT, 0);
+            ax__link_close(r->server[i].c, AX__LINK_ABORT, 0);
     ax__tcp_listener_close(r->l);
     AX_STEP_UNTIL(r->loop, ax_loop_open_count(r->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(r->loop);
@@ -374,11 +374,11 @@ static void test_bytewise_over_socket(void **state)
     size_t n = 0;
     for (uint64_t s = 1; s <= 3; s++)
         n += frame_bytes(buf + n, s, 40, s == 2);
-    struct ax__tcp_stats st;
+    struct ax__link_stats st;
     for (size_t i = 0; i < n; i++) {
         raw_write(fd, buf + i, 1);
         AX_STEP_UNTIL(r.loop,
-                      (ax__tcp_conn_stats(r.server[0].c, &st), st.bytes_in == (uint64_t)i + 1),
+                      (ax__link_get_stats(r.server[0].c, &st), st.bytes_in == (uint64_t)i + 1),
                       10000);
     }
     assert_int_equal(r.server[0].frames, 3);
@@ -560,12 +560,12 @@ static void run_overload(enum ax_overload policy)
     p.copt.sndbuf = 16 * 1024;
     p.sopt.rcvbuf = 16 * 1024;
     pair_open(&p);
-    AX_OK_OR_FAIL(ax__tcp_conn_set_reading(p.server.c, false));
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, false));
 
     const uint64_t N = 3000;
     const size_t len = 200; /* 248-byte frames, held as buffers */
     uint64_t attempted = 0, refused_newest = 0;
-    struct ax__tcp_stats st;
+    struct ax__link_stats st;
     for (uint64_t s = 1; s <= N && !p.client.closed; s++) {
         int rc = p.client.c ? 0 : AX_ECLOSED;
         if (rc == 0) {
@@ -573,7 +573,7 @@ static void run_overload(enum ax_overload policy)
             AX_OK_OR_FAIL(ax__buf_new(len, &b));
             fill(b->data, len, s);
             struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
-            rc = ax__tcp_conn_send(p.client.c, &h, b);
+            rc = ax__link_send(p.client.c, &h, b);
             ax__buf_release(b);
         }
         if (rc == AX_ECLOSED && policy == AX_OVERLOAD_DISCONNECT) {
@@ -586,7 +586,7 @@ static void run_overload(enum ax_overload policy)
         else
             assert_int_equal(rc, 0);
         if (p.client.c) { /* the bound holds at every step */
-            ax__tcp_conn_stats(p.client.c, &st);
+            ax__link_get_stats(p.client.c, &st);
             assert_true(st.queued_frames <= 64);
             assert_true(st.queued_bytes <= 64 * 1024);
         }
@@ -602,7 +602,7 @@ static void run_overload(enum ax_overload policy)
         pair_close(&p);
         return;
     }
-    ax__tcp_conn_stats(p.client.c, &st);
+    ax__link_get_stats(p.client.c, &st);
     assert_true(st.queue_high_bytes <= 64 * 1024);
     uint64_t dropped = 0;
     for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
@@ -610,9 +610,9 @@ static void run_overload(enum ax_overload policy)
     assert_true(dropped > 0);
 
     /* Resume: everything not dropped arrives, in order. */
-    AX_OK_OR_FAIL(ax__tcp_conn_set_reading(p.server.c, true));
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, true));
     AX_STEP_UNTIL(p.loop,
-                  (ax__tcp_conn_stats(p.client.c, &st), st.queued_frames == 0) &&
+                  (ax__link_get_stats(p.client.c, &st), st.queued_frames == 0) &&
                       p.server.frames == st.frames_out - 1 /* HELLO */,
                   10000);
     assert_int_equal(p.server.bad_content, 0);
@@ -906,7 +906,7 @@ static void test_domain_mismatch(void **state)
     (void)state;
     struct pair p;
     pair_init(&p);
-    p.sopt.hello.domain = 6;
+    p.sopt.self.domain = 6;
     pair_connect(&p);
     AX_STEP_UNTIL(p.loop, p.client.closed && p.server.closed, 5000);
     assert_false(p.client.ready || p.server.ready);
@@ -921,7 +921,7 @@ static void test_version_mismatch(void **state)
     (void)state;
     struct raw r;
     raw_init(&r, true);
-    r.sopt.hello.domain = 0;
+    r.sopt.self.domain = 0;
     int fd = raw_connect(&r, NULL);
     /* A HELLO from a node speaking protocol version 2. */
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
@@ -966,8 +966,8 @@ static void test_crc_negotiated_by_either_side(void **state)
     pair_init(&p);
     p.copt.crc_payload = true;
     pair_open(&p);
-    assert_true(ax__tcp_conn_crc_payload(p.client.c));
-    assert_true(ax__tcp_conn_crc_payload(p.server.c));
+    assert_true((p.client.c)->crc);
+    assert_true((p.server.c)->crc);
     for (uint64_t s = 1; s <= 100; s++)
         send_seq(p.server.c, s, (size_t)(s * 13), 0);
     AX_STEP_UNTIL(p.loop, p.client.frames == 100, 5000);
@@ -983,10 +983,10 @@ static void test_graceful_flushes_abort_counts(void **state)
     pair_open(&p);
     for (uint64_t s = 1; s <= 1000; s++)
         send_seq(p.client.c, s, 300, 0);
-    ax__tcp_conn_close(p.client.c, AX__TCP_CLOSE_GRACEFUL, 0);
+    ax__link_close(p.client.c, AX__LINK_GRACEFUL, 0);
     /* Sends after a close are refused. */
     struct ax__frame_hdr h = {.type = AX__FRAME_DATA};
-    assert_int_equal(ax__tcp_conn_send_bytes(p.client.c, &h, "x", 1), AX_ECLOSED);
+    assert_int_equal(ax__link_send_bytes(p.client.c, &h, "x", 1), AX_ECLOSED);
     AX_STEP_UNTIL(p.loop, p.server.closed, 5000);
     assert_int_equal(p.server.frames, 1000);
     assert_int_equal(p.server.status, 0);
@@ -998,12 +998,12 @@ static void test_graceful_flushes_abort_counts(void **state)
     pair_open(&p);
     for (uint64_t s = 1; s <= 500; s++)
         send_seq(p.client.c, s, 300, 0);
-    struct ax__tcp_stats st;
-    ax__tcp_conn_stats(p.client.c, &st);
+    struct ax__link_stats st;
+    ax__link_get_stats(p.client.c, &st);
     assert_int_equal(st.queued_frames, 500);
-    ax__tcp_conn *c = p.client.c;
-    ax__tcp_conn_close(c, AX__TCP_CLOSE_ABORT, 0);
-    ax__tcp_conn_stats(c, &st); /* valid until on_close */
+    ax__link *c = p.client.c;
+    ax__link_close(c, AX__LINK_ABORT, 0);
+    ax__link_get_stats(c, &st); /* valid until on_close */
     assert_int_equal(st.drops[AX_DROP_CLOSED], 500);
     pair_close(&p);
 }

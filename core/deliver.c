@@ -1,0 +1,113 @@
+/*
+ * Handing messages and events to a topic's local subscriptions: what the
+ * publisher side (a local publisher) and the subscriber side (a remote
+ * publisher's link) both do, kept below both so they need not call each
+ * other.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "axon/clock.h"
+#include "core/ax__pubsub.h"
+
+void ax__deliver_to(struct ax_sub *sub, struct ax_msg *m)
+{
+    m->priv_ = sub;
+    if (sub->ep.qos.lifespan_ns > 0 && m->received_ns - m->source_ns > sub->ep.qos.lifespan_ns) {
+        atomic_fetch_add_explicit(&sub->ctr.drops[AX_DROP_LIFESPAN], 1, memory_order_relaxed);
+        struct ax_pubsub_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = AX_PS_DROPPED;
+        ev.node_id = m->publisher_node;
+        ev.endpoint_id = m->publisher_id;
+        ev.dropped = 1;
+        ev.reason = AX_DROP_LIFESPAN;
+        snprintf(ev.text, sizeof ev.text, "%s: message %llu older than its lifespan, dropped",
+                 m->topic, (unsigned long long)m->seq);
+        ax__emit(&sub->ev, sub, &ev);
+        return;
+    }
+    atomic_fetch_add_explicit(&sub->ctr.messages, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sub->ctr.bytes, m->len, memory_order_relaxed);
+    if (sub->ep.qos.deadline_ns > 0)
+        ax_timer_start(&sub->deadline, sub->ep.qos.deadline_ns, sub->ep.qos.deadline_ns);
+    /* Nothing touches @sub after this call: the callback may free it. */
+    sub->cb(sub, m, sub->user);
+}
+
+void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,
+                           uint64_t seq, int64_t ts)
+{
+    struct ax_msg m = {.data = buf->data,
+                       .len = buf->len,
+                       .topic = t->name,
+                       .type_name = pub->ep.type_name,
+                       .seq = seq,
+                       .source_ns = ts,
+                       .received_ns = ax_clock_real_ns(),
+                       .publisher_node = pub->node->id,
+                       .publisher_id = pub->ep.id,
+                       .intra_process = true};
+    ax__topic_iter_begin(t);
+    for (size_t i = 0; i < t->nsubs; i++) {
+        struct ax_sub *s = t->subs[i];
+        if (s && !atomic_load_explicit(&s->closed, memory_order_relaxed) &&
+            ax__same_type(s->ep.type_hash, pub->ep.type_hash))
+            ax__deliver_to(s, &m);
+    }
+    ax__topic_iter_end(t);
+}
+
+void ax__topic_emit(struct ax__topic *t, const uint8_t *hash, struct ax_pubsub_event *ev)
+{
+    ax__topic_iter_begin(t);
+    for (size_t i = 0; i < t->nsubs; i++) {
+        struct ax_sub *s = t->subs[i];
+        if (s && (!hash || ax__same_type(s->ep.type_hash, hash)))
+            ax__emit(&s->ev, s, ev);
+    }
+    ax__topic_iter_end(t);
+}
+
+void ax__topic_set_last_error(struct ax__topic *t, const uint8_t *hash, int err)
+{
+    for (size_t i = 0; i < t->nsubs; i++)
+        if (t->subs[i] && ax__same_type(t->subs[i]->ep.type_hash, hash))
+            atomic_store(&t->subs[i]->ctr.last_error, err);
+}
+
+void ax__topic_count_connections(struct ax__topic *t, const uint8_t *hash, int delta)
+{
+    for (size_t i = 0; i < t->nsubs; i++) {
+        if (!t->subs[i] || !ax__same_type(t->subs[i]->ep.type_hash, hash))
+            continue;
+        if (delta > 0)
+            atomic_fetch_add(&t->subs[i]->ctr.connections, (unsigned)delta);
+        else
+            atomic_fetch_sub(&t->subs[i]->ctr.connections, (unsigned)-delta);
+    }
+}
+
+void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *q)
+{
+    bool first = true;
+    for (size_t i = 0; i < t->nsubs; i++) {
+        const struct ax_sub *s = t->subs[i];
+        if (!s || !ax__same_type(s->ep.type_hash, hash))
+            continue;
+        const struct ax_qos *o = &s->ep.qos;
+        if (first) {
+            *q = *o;
+            first = false;
+            continue;
+        }
+        if (o->reliability == AX_RELIABLE)
+            q->reliability = AX_RELIABLE;
+        if (o->durability == AX_TRANSIENT_LOCAL)
+            q->durability = AX_TRANSIENT_LOCAL;
+        if (o->history > q->history)
+            q->history = o->history;
+    }
+    if (first)
+        *q = AX_QOS_DEFAULT;
+}

@@ -1,0 +1,63 @@
+/*
+ * Private to transport/tcp: the read side of a connection (reader.c):
+ * socket bytes in, frames out through the owner's function. It knows
+ * nothing of the connection, so the two do not call each other in a
+ * circle.
+ */
+#ifndef AX__TCP_READER_H
+#define AX__TCP_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "transport/ax__buf.h"
+#include "transport/ax__frame.h"
+
+struct ax__tcp_reader {
+    uint8_t *rbuf;
+    size_t rlen, roff;
+    bool have_hdr;
+    int hdr_len;
+    struct ax__frame_hdr cur;
+    ax__buf *big; /* payload being read straight into its own buffer */
+    size_t big_fill;
+    int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
+    uint32_t max_frame;
+    bool peer_hup; /* set by the owner: read to EOF, a short read proves nothing */
+    uint64_t reads, bytes_in, frames_in;
+};
+
+/* One complete frame: @payload is valid during the call; @buf is its own
+ * refcounted buffer for large payloads (NULL otherwise). Return false to
+ * stop reading (the owner closed). */
+typedef bool (*ax__tcp_frame_fn)(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload,
+                                 ax__buf *buf);
+
+/* A reader accepting payloads up to @max_frame: 0 or AX_ENOMEM. */
+int ax__tcp_reader_init(struct ax__tcp_reader *r, uint32_t max_frame);
+void ax__tcp_reader_fini(struct ax__tcp_reader *r);
+
+enum {
+    AX__TCP_RD_DRAINED = 0, /* the socket has nothing more now */
+    AX__TCP_RD_MORE = 1,    /* the budget ran out first: park and come back */
+    AX__TCP_RD_EOF = 2,     /* the peer closed (mid-frame or not: see below) */
+    AX__TCP_RD_STOPPED = 3, /* the frame function said stop */
+};
+
+/*
+ * Read from @fd, at most @budget reads, handing every complete frame to
+ * @fn. Returns one of the values above, or a negative AX_E* code: with
+ * *@why set, a protocol error in the byte stream (AX_EPROTO, AX_EVERSION,
+ * AX_ECRC, AX_EMSGSIZE: the frame header's, see transport/ax__frame.h;
+ * AX_ENOMEM); with *@why NULL, the read failed (an OS error).
+ */
+int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__tcp_frame_fn fn,
+                        void *ctx, const char **why);
+
+/* Whether an EOF now would cut a frame short. */
+bool ax__tcp_reader_mid_frame(const struct ax__tcp_reader *r);
+
+/* Forget everything buffered (a closing connection reads only to EOF). */
+void ax__tcp_reader_discard(struct ax__tcp_reader *r, int fd);
+
+#endif /* AX__TCP_READER_H */

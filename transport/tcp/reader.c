@@ -1,0 +1,198 @@
+/*
+ * The read side of a TCP connection: bytes from the socket to frames.
+ *
+ * One read buffer per connection. Each edge reads until the socket is
+ * drained (a short read counts: data arriving after it raises a new edge)
+ * or the loop's budget is spent (then the owner parks itself). Every
+ * complete frame in the buffer is parsed per read. A frame whose payload is
+ * too large for the buffer gets a buffer of its own, and the rest of its
+ * payload is read straight into it: no second copy. While it fills,
+ * SO_RCVLOWAT asks the kernel not to signal the socket readable before
+ * min(what is missing, 128 KiB) has arrived: bytes of a large payload are
+ * of no use before the whole of it is there, and without it the loop woke
+ * and read once per few kilobytes (docs/performance.md).
+ *
+ * The reader calls no connection code: frames go to the function its owner
+ * passes in, and every outcome comes back as a return value.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "axon/common.h"
+#include "transport/ax__sys.h"
+#include "transport/tcp/ax__tcp_reader.h"
+
+#define RBUF_SIZE    (256 * 1024)
+#define RCVLOWAT_MAX (128 * 1024)
+
+int ax__tcp_reader_init(struct ax__tcp_reader *r, uint32_t max_frame)
+{
+    memset(r, 0, sizeof *r);
+    r->max_frame = max_frame;
+    r->rbuf = malloc(RBUF_SIZE);
+    return r->rbuf ? 0 : AX_ENOMEM;
+}
+
+void ax__tcp_reader_fini(struct ax__tcp_reader *r)
+{
+    if (r->big)
+        ax__buf_release(r->big);
+    r->big = NULL;
+    free(r->rbuf);
+    r->rbuf = NULL;
+}
+
+bool ax__tcp_reader_mid_frame(const struct ax__tcp_reader *r)
+{
+    return r->have_hdr || r->big || r->rlen > r->roff;
+}
+
+/* Every complete frame in the buffer; a large payload moves to its own
+ * buffer. Returns 0, STOPPED, or a protocol error with *@why. */
+static int parse(struct ax__tcp_reader *r, ax__tcp_frame_fn fn, void *ctx, const char **why)
+{
+    int rc = 0;
+    while (r->roff < r->rlen) {
+        if (!r->have_hdr) {
+            int n = ax__frame_decode_header(r->rbuf + r->roff, r->rlen - r->roff, r->max_frame,
+                                            &r->cur, why);
+            if (n == 0)
+                break;
+            if (n < 0)
+                return n;
+            r->have_hdr = true;
+            r->hdr_len = n;
+        }
+        size_t avail = r->rlen - r->roff - (size_t)r->hdr_len;
+        if (avail >= r->cur.payload_len) {
+            const uint8_t *payload = r->rbuf + r->roff + r->hdr_len;
+            r->roff += (size_t)r->hdr_len + r->cur.payload_len;
+            r->have_hdr = false;
+            r->frames_in++;
+            if (!fn(ctx, &r->cur, payload, NULL)) {
+                rc = AX__TCP_RD_STOPPED;
+                break;
+            }
+            continue;
+        }
+        if ((size_t)r->hdr_len + r->cur.payload_len > RBUF_SIZE / 2) {
+            /* Large: give the payload its own buffer and read the rest of it
+             * straight there. */
+            int e = ax__buf_new(r->cur.payload_len, &r->big);
+            if (e < 0) {
+                *why = "out of memory for a large payload";
+                return e;
+            }
+            memcpy(r->big->data, r->rbuf + r->roff + r->hdr_len, avail);
+            r->big_fill = avail;
+            r->roff = r->rlen;
+        }
+        break;
+    }
+    if (r->roff == r->rlen)
+        r->roff = r->rlen = 0;
+    return rc;
+}
+
+/* The socket's SO_RCVLOWAT for the large payload being read: what is
+ * still missing, at most RCVLOWAT_MAX (so that the kernel keeps the window
+ * open and the reads large); back to 1 once there is none. Returns true
+ * when it was lowered during a payload: data that arrived between the last
+ * read and this call may already satisfy the new mark, and kernels before
+ * 4.20 do not signal that, so the caller reads once more. */
+static bool update_lowat(struct ax__tcp_reader *r, int fd)
+{
+    int want = 0;
+    if (r->big) {
+        size_t left = r->big->len - r->big_fill;
+        want = left > RCVLOWAT_MAX ? RCVLOWAT_MAX : (int)left;
+    }
+    if (want == r->lowat)
+        return false;
+    bool lowered = want && r->lowat && want < r->lowat;
+    int v = want ? want : 1;
+    /* Best effort: failing leaves the kernel default, which only costs
+     * more wake-ups. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v);
+    r->lowat = want;
+    return lowered;
+}
+
+void ax__tcp_reader_discard(struct ax__tcp_reader *r, int fd)
+{
+    if (r->big)
+        ax__buf_release(r->big);
+    r->big = NULL;
+    r->have_hdr = false;
+    r->rlen = r->roff = 0;
+    update_lowat(r, fd);
+}
+
+int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__tcp_frame_fn fn,
+                        void *ctx, const char **why)
+{
+    *why = NULL;
+    for (unsigned i = 0; i < budget; i++) {
+        uint8_t *dst;
+        size_t room;
+        if (r->big) {
+            dst = r->big->data + r->big_fill;
+            room = r->big->len - r->big_fill;
+        } else {
+            if (r->roff > 0 && RBUF_SIZE - r->rlen < RBUF_SIZE / 4) {
+                memmove(r->rbuf, r->rbuf + r->roff, r->rlen - r->roff);
+                r->rlen -= r->roff;
+                r->roff = 0;
+            }
+            dst = r->rbuf + r->rlen;
+            room = RBUF_SIZE - r->rlen;
+        }
+        ssize_t n = ax__sys.read(fd, dst, room);
+        r->reads++;
+        if (n > 0) {
+            r->bytes_in += (uint64_t)n;
+            bool again = false;
+            if (r->big) {
+                r->big_fill += (size_t)n;
+                if (r->big_fill == r->big->len) {
+                    ax__buf *b = r->big;
+                    r->big = NULL;
+                    r->have_hdr = false;
+                    r->frames_in++;
+                    bool go_on = fn(ctx, &r->cur, b->data, b);
+                    ax__buf_release(b);
+                    if (!go_on)
+                        return AX__TCP_RD_STOPPED;
+                }
+                again = update_lowat(r, fd);
+            } else {
+                r->rlen += (size_t)n;
+                int rc = parse(r, fn, ctx, why);
+                if (rc != 0)
+                    return rc;
+                if (r->big)
+                    update_lowat(r, fd);
+            }
+            if (again)
+                continue;
+            /* A short read from a non-blocking TCP socket means its queue
+             * is empty, and data arriving later raises a new edge, so the
+             * EAGAIN read can be skipped (as nginx does). Not once the peer
+             * hung up: its FIN came with this edge and will raise no other,
+             * so read on until EOF. */
+            if ((size_t)n < room && !r->peer_hup)
+                return AX__TCP_RD_DRAINED;
+            continue;
+        }
+        if (n == 0)
+            return AX__TCP_RD_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return AX__TCP_RD_DRAINED;
+        return ax_err_from_errno(errno);
+    }
+    return AX__TCP_RD_MORE;
+}

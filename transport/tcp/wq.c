@@ -1,0 +1,268 @@
+/*
+ * The write queue of a TCP connection: a ring of frames, written with
+ * writev calls of up to WQ_IOV iovecs.
+ *
+ * A small frame (header + payload <= AX__TCP_WQ_INLINE) is copied into its
+ * entry; a larger one references the shared refcounted payload, so N
+ * connections queue one buffer without N copies. Nothing is written at
+ * push time: the connection flushes once per loop iteration, which is what
+ * turns one syscall per small frame into one per batch.
+ *
+ * Bounds: at most max_frames data frames and max_bytes bytes; beyond that
+ * the overload policy drops (and counts) or asks for a disconnect. Control
+ * frames (HELLO, ERROR, SUBSCRIBE...) are never dropped. A frame already
+ * partly written is never dropped: that would corrupt the stream.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "base/ax__array.h"
+#include "transport/ax__loop.h"
+#include "transport/ax__sys.h"
+#include "transport/tcp/ax__tcp_wq.h"
+
+#define WQ_IOV 512
+
+static struct ax__tcp_wq_entry *qat(struct ax__tcp_wq *w, uint32_t i)
+{
+    return &w->q[(w->head + i) & (w->cap - 1)];
+}
+
+/* Room for one more entry. The ring doubles, so it stays a power of two;
+ * its entries are unwrapped into the new space. */
+static int reserve(struct ax__tcp_wq *w)
+{
+    if (w->count < w->cap)
+        return 0;
+    size_t cap = w->cap;
+    if (cap >= (1u << 31))
+        return AX_ENOMEM;
+    size_t old = cap;
+    int rc = ax__array_reserve(&w->q, &cap, old + 1, 64);
+    if (rc < 0)
+        return rc;
+    /* Entries [head, old) stay, [0, head) move to [old, ...). */
+    if (w->head + w->count > old)
+        memcpy(w->q + old, w->q, (size_t)(w->head + w->count - old) * sizeof *w->q);
+    w->cap = (uint32_t)cap;
+    return 0;
+}
+
+int ax__tcp_wq_init(struct ax__tcp_wq *w, uint64_t max_bytes, uint32_t max_frames,
+                    enum ax_overload policy)
+{
+    memset(w, 0, sizeof *w);
+    w->max_bytes = max_bytes ? max_bytes : 1;
+    w->max_frames = max_frames ? max_frames : 1;
+    w->policy = policy;
+    return reserve(w);
+}
+
+static void entry_release(struct ax__tcp_wq *w, struct ax__tcp_wq_entry *e)
+{
+    w->bytes -= e->len;
+    if (!e->control)
+        w->data--;
+    if (e->buf)
+        ax__buf_release(e->buf);
+    e->buf = NULL;
+}
+
+static void pop_head(struct ax__tcp_wq *w)
+{
+    w->head = (w->head + 1) & (w->cap - 1);
+    w->count--;
+}
+
+void ax__tcp_wq_fini(struct ax__tcp_wq *w)
+{
+    while (w->count > 0) {
+        struct ax__tcp_wq_entry *e = qat(w, 0);
+        if (!e->control)
+            w->unreported[AX_DROP_CLOSED]++;
+        entry_release(w, e);
+        pop_head(w);
+    }
+    free(w->q);
+    w->q = NULL;
+    w->cap = 0;
+}
+
+static bool droppable(const struct ax__tcp_wq_entry *e)
+{
+    return !e->control && e->done == 0;
+}
+
+/* Drop the oldest data frame not yet started. Entries before it (a partly
+ * written head, control frames) slide up one slot to keep the ring dense. */
+static bool drop_oldest_one(struct ax__tcp_wq *w, enum ax_drop_reason reason)
+{
+    uint32_t k;
+    for (k = 0; k < w->count; k++)
+        if (droppable(qat(w, k)))
+            break;
+    if (k == w->count)
+        return false;
+    entry_release(w, qat(w, k));
+    for (uint32_t i = k; i > 0; i--)
+        *qat(w, i) = *qat(w, i - 1);
+    pop_head(w);
+    w->unreported[reason]++;
+    return true;
+}
+
+/* Drop every data frame not yet started, keeping the order of the rest. */
+static void drop_all_droppable(struct ax__tcp_wq *w, enum ax_drop_reason reason)
+{
+    uint32_t kept = 0;
+    for (uint32_t r = 0; r < w->count; r++) {
+        struct ax__tcp_wq_entry *e = qat(w, r);
+        if (droppable(e)) {
+            entry_release(w, e);
+            w->unreported[reason]++;
+        } else {
+            if (kept != r)
+                *qat(w, kept) = *e;
+            kept++;
+        }
+    }
+    w->count = kept;
+}
+
+static bool fits(const struct ax__tcp_wq *w, size_t flen)
+{
+    return w->data + 1 <= w->max_frames && w->bytes + flen <= w->max_bytes;
+}
+
+/* The queue is full for a data frame of @flen bytes: apply the policy. */
+static int overload(struct ax__tcp_wq *w, size_t flen)
+{
+    switch (w->policy) {
+    case AX_OVERLOAD_DROP_OLDEST:
+        while (!fits(w, flen))
+            if (!drop_oldest_one(w, AX_DROP_QUEUE_OLDEST))
+                break;
+        break;
+    case AX_OVERLOAD_LATEST_ONLY:
+        drop_all_droppable(w, AX_DROP_QUEUE_LATEST);
+        break;
+    case AX_OVERLOAD_DISCONNECT:
+        drop_all_droppable(w, AX_DROP_DISCONNECT);
+        w->unreported[AX_DROP_DISCONNECT]++; /* the frame being sent */
+        return AX__TCP_WQ_DISCONNECT;
+    case AX_OVERLOAD_DROP_NEWEST:
+    default:
+        break;
+    }
+    if (fits(w, flen))
+        return 0;
+    w->unreported[AX_DROP_QUEUE_NEWEST]++;
+    return AX_EOVERFLOW;
+}
+
+int ax__tcp_wq_push(struct ax__tcp_wq *w, const struct ax__frame_hdr *h, ax__buf *buf,
+                    const void *data, size_t len, bool control)
+{
+    size_t flen = AX__FRAME_HEADER_SIZE + len;
+    if (!control && !fits(w, flen)) {
+        int rc = overload(w, flen);
+        if (rc != 0)
+            return rc;
+    }
+    int rc = reserve(w);
+    if (rc < 0)
+        return rc;
+    struct ax__tcp_wq_entry *e = qat(w, w->count);
+    const uint8_t *src = buf ? buf->data : data;
+    e->buf = NULL;
+    if (flen <= AX__TCP_WQ_INLINE) {
+        if (len)
+            memcpy(e->bytes + AX__FRAME_HEADER_SIZE, src, len);
+    } else if (buf) {
+        ax__buf_hold(buf);
+        e->buf = buf;
+    } else {
+        rc = ax__buf_new(len, &e->buf);
+        if (rc < 0)
+            return rc;
+        memcpy(e->buf->data, src, len);
+    }
+    ax__frame_encode_header(e->bytes, h);
+    e->len = (uint32_t)flen;
+    e->done = 0;
+    e->control = control;
+    w->count++;
+    w->bytes += flen;
+    if (!control)
+        w->data++;
+    if (w->bytes > w->high_bytes)
+        w->high_bytes = w->bytes;
+    return 0;
+}
+
+/* Account for @n bytes written from the head of the queue. */
+static void consume(struct ax__tcp_wq *w, size_t n)
+{
+    while (n > 0) {
+        struct ax__tcp_wq_entry *e = qat(w, 0);
+        size_t rem = e->len - e->done;
+        if (n < rem) {
+            e->done += (uint32_t)n;
+            return;
+        }
+        n -= rem;
+        w->frames_out++;
+        w->bytes_out += e->len;
+        entry_release(w, e);
+        pop_head(w);
+    }
+}
+
+int ax__tcp_wq_write(struct ax__tcp_wq *w, ax_loop *loop, int fd, unsigned budget)
+{
+    struct iovec iov[WQ_IOV];
+    for (unsigned round = 0; round < budget && w->count > 0; round++) {
+        int n_iov = 0;
+        for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
+            struct ax__tcp_wq_entry *e = qat(w, i);
+            if (!e->buf) {
+                iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
+            } else if (e->done < AX__FRAME_HEADER_SIZE) {
+                iov[n_iov++] = (struct iovec){e->bytes + e->done, AX__FRAME_HEADER_SIZE - e->done};
+                iov[n_iov++] = (struct iovec){e->buf->data, e->buf->len};
+            } else {
+                iov[n_iov++] = (struct iovec){e->buf->data + (e->done - AX__FRAME_HEADER_SIZE),
+                                              e->len - e->done};
+            }
+        }
+        ssize_t n = ax__sys.writev(fd, iov, n_iov);
+        w->writes++;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return AX_EAGAIN;
+            return ax_err_from_errno(errno);
+        }
+        consume(w, (size_t)n);
+        ax__loop_note_sent(loop);
+        /* A short write usually means the socket buffer is full; the next
+         * writev then says EAGAIN and EPOLLOUT is armed. Trying once more
+         * costs one syscall per full buffer and never stalls on a short
+         * write that had another cause. */
+    }
+    return w->count > 0 ? 1 : 0;
+}
+
+bool ax__tcp_wq_take_drops(struct ax__tcp_wq *w, uint64_t out[AX_DROP_REASON_COUNT_])
+{
+    bool any = false;
+    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
+        out[r] = w->unreported[r];
+        w->unreported[r] = 0;
+        any = any || out[r];
+    }
+    return any;
+}
