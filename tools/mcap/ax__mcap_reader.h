@@ -10,8 +10,8 @@
  *   mcap_reader.c         open: header, footer and summary, or the scan
  *   mcap_iter.c           message iteration over the blocks
  *
- * Calls go down that list only (mcap_reader.c and mcap_iter.c use the
- * three above them), so no two of these files call each other in a circle.
+ * Each file calls only files listed above it, so no two of them call each
+ * other in a circle (the test arch_cycles_mcap checks it).
  */
 #ifndef AX__MCAP_READER_H
 #define AX__MCAP_READER_H
