@@ -443,12 +443,18 @@ static void check_cut(const char *path, const struct written *wr, const struct a
 static void test_crc32(void **state)
 {
     assert_int_equal(ax_mcap_crc32(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(ax_mcap_crc32(0, "The quick brown fox jumps over the lazy dog", 43),
+                     0x414FA339u);
     assert_int_equal(ax_mcap_crc32(0, "", 0), 0);
-    /* Incremental equals one-shot, across the 8-byte fast path. */
+    /* An empty update leaves a running CRC as it is, even with no buffer. */
+    assert_int_equal(ax_mcap_crc32(0xCBF43926u, NULL, 0), 0xCBF43926u);
+    /* A longer buffer (its CRC from a bitwise reference implementation),
+     * and incremental equals one-shot across an unaligned split. */
     uint8_t buf[1000];
     for (size_t i = 0; i < sizeof(buf); i++)
         buf[i] = (uint8_t)(i * 7 + 3);
     uint32_t one = ax_mcap_crc32(0, buf, sizeof(buf));
+    assert_int_equal(one, 0x17BC2A46u);
     uint32_t inc = ax_mcap_crc32(ax_mcap_crc32(0, buf, 13), buf + 13, sizeof(buf) - 13);
     assert_int_equal(one, inc);
 }
