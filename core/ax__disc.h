@@ -125,6 +125,12 @@ void ax__events_free(struct ax__events *evs);
 
 /* core/disc.c */
 void ax__disc_request_state(struct ax__disc *d, uint64_t target);
+/* One datagram from @from, as read from a socket: decoded (every field
+ * bounded by nanopb's static sizes), checked, applied to the table, and
+ * its events emitted. On loops[0], without node->lock; the fuzz target
+ * tests/fuzz/fuzz_disc.c calls it directly. */
+void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
+                      const struct sockaddr_in *from, bool via_unicast);
 /* An interface name or IPv4 address ("" = INADDR_ANY) as an address. */
 int ax__disc_resolve_interface(const char *name, struct in_addr *out);
 void ax__disc_schedule_full(struct ax__disc *d);

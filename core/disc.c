@@ -359,12 +359,13 @@ static void request_unknown(struct ax__disc *d, uint64_t id)
     ax__disc_request_state(d, id);
 }
 
-static void handle_datagram(struct ax__disc *d, size_t len, const struct sockaddr_in *from,
+void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
+                      const struct sockaddr_in *from,
                             bool via_unicast)
 {
     ax_node *n = d->node;
     struct ax__events evs = {0};
-    pb_istream_t is = pb_istream_from_buffer(d->rxbuf, len);
+    pb_istream_t is = pb_istream_from_buffer(data, len);
     memset(&d->rx, 0, sizeof d->rx);
     bool ok = pb_decode(&is, axon_ctl_Discovery_fields, &d->rx);
     const axon_ctl_Discovery *m = &d->rx;
@@ -490,7 +491,7 @@ static bool read_some(struct ax__disc *d, ax_io *io, unsigned budget)
                 AX_LOG_D(LOG_MODULE, "recvfrom: %s", ax_strerror(ax_err_from_errno(errno)));
             return false;
         }
-        handle_datagram(d, (size_t)r, &from, via_unicast);
+        ax__disc_receive(d, d->rxbuf, (size_t)r, &from, via_unicast);
         if (d->stopped)
             return false;
     }
