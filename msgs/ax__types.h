@@ -6,6 +6,7 @@
 #define AX__TYPES_H
 
 #include "axon/types.h"
+#include "msgs/ax__pbc.h" /* ax__pbc_value_size(), ax__pbc_type_name(), ... */
 
 /* Log module name of msgs/. */
 #define AX__TYPES_LOG "types"
@@ -21,17 +22,11 @@ struct ax_type {
     struct ax__dyn *dyn; /* NULL for registered (compiled) types */
 };
 
-/* "int32", "message", ...; NULL for a value outside ProtobufCType. */
-const char *ax__pbc_type_name(ProtobufCType t);
-
 /* Frees a dynamic type's memory (msgs/dyntype.c). */
 void ax__dyn_free(struct ax__dyn *dyn);
 
 /* Address of the member at @offset in message @m. */
 #define AX__MEMBER(m, offset)  ((void *)((char *)(m) + (offset)))
 #define AX__CMEMBER(m, offset) ((const void *)((const char *)(m) + (offset)))
-
-/* Size in bytes of one value of a field of type @t in a message struct. */
-size_t ax__pbc_value_size(ProtobufCType t);
 
 #endif /* AX__TYPES_H */

@@ -406,31 +406,6 @@ static size_t align_up(size_t off, size_t a)
     return (off + a - 1) / a * a;
 }
 
-static size_t value_align(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return _Alignof(uint64_t);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return _Alignof(double);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return _Alignof(float);
-    case PROTOBUF_C_TYPE_BOOL:
-        return _Alignof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return _Alignof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return _Alignof(ProtobufCBinaryData);
-    default:
-        return _Alignof(int32_t);
-    }
-}
-
 static bool map_type(int t, ProtobufCType *out)
 {
     static const ProtobufCType map[19] = {
@@ -747,7 +722,7 @@ static int build_message(struct ctx *c, struct entry *ent)
         ProtobufCFieldDescriptor *fd = &t[i].fd;
         if (t[i].oneof >= 0)
             continue;
-        size_t vs = ax__pbc_value_size(fd->type), va = value_align(fd->type);
+        size_t vs = ax__pbc_value_size(fd->type), va = ax__pbc_value_align(fd->type);
         if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
             PLACE(sizeof(size_t), _Alignof(size_t), fd->quantifier_offset);
             PLACE(sizeof(void *), _Alignof(void *), fd->offset);
@@ -776,7 +751,7 @@ static int build_message(struct ctx *c, struct entry *ent)
         if (t[i].oneof < 0)
             continue;
         struct oneof_slot *o = &os[t[i].oneof];
-        size_t vs = ax__pbc_value_size(t[i].fd.type), va = value_align(t[i].fd.type);
+        size_t vs = ax__pbc_value_size(t[i].fd.type), va = ax__pbc_value_align(t[i].fd.type);
         o->size = vs > o->size ? vs : o->size;
         o->align = va > o->align ? va : o->align;
         o->used = true;

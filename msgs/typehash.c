@@ -34,62 +34,6 @@ struct closure {
     size_t n, cap;
 };
 
-static const char *label_name(ProtobufCLabel l)
-{
-    switch (l) {
-    case PROTOBUF_C_LABEL_REQUIRED:
-        return "required";
-    case PROTOBUF_C_LABEL_OPTIONAL:
-        return "optional";
-    case PROTOBUF_C_LABEL_REPEATED:
-        return "repeated";
-    case PROTOBUF_C_LABEL_NONE:
-        return "none";
-    }
-    return NULL;
-}
-
-const char *ax__pbc_type_name(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32:
-        return "int32";
-    case PROTOBUF_C_TYPE_SINT32:
-        return "sint32";
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return "sfixed32";
-    case PROTOBUF_C_TYPE_INT64:
-        return "int64";
-    case PROTOBUF_C_TYPE_SINT64:
-        return "sint64";
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return "sfixed64";
-    case PROTOBUF_C_TYPE_UINT32:
-        return "uint32";
-    case PROTOBUF_C_TYPE_FIXED32:
-        return "fixed32";
-    case PROTOBUF_C_TYPE_UINT64:
-        return "uint64";
-    case PROTOBUF_C_TYPE_FIXED64:
-        return "fixed64";
-    case PROTOBUF_C_TYPE_FLOAT:
-        return "float";
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return "double";
-    case PROTOBUF_C_TYPE_BOOL:
-        return "bool";
-    case PROTOBUF_C_TYPE_ENUM:
-        return "enum";
-    case PROTOBUF_C_TYPE_STRING:
-        return "string";
-    case PROTOBUF_C_TYPE_BYTES:
-        return "bytes";
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return "message";
-    }
-    return NULL;
-}
-
 /* Names go into a space-separated text: allow only what protobuf allows in
  * identifiers and full names. */
 static bool name_ok(const char *s)
@@ -181,7 +125,7 @@ static int write_message(struct ax_strbuf *sb, const ProtobufCMessageDescriptor 
             rc = AX_EINVAL; /* duplicate field numbers */
             break;
         }
-        const char *label = label_name(f->label);
+        const char *label = ax__pbc_label_name(f->label);
         const char *type = ax__pbc_type_name(f->type);
         if (!name_ok(f->name) || !label || !type) {
             rc = AX_EINVAL;
