@@ -11,7 +11,7 @@
 /* Log module name of msgs/. */
 #define AX__TYPES_LOG "types"
 
-struct ax__dyn; /* a dynamic type's memory (msgs/dyntype.c) */
+struct ax__dyn; /* a dynamic type's memory (msgs/ax__dyntype.h) */
 
 struct ax_type {
     const char *name;
@@ -22,7 +22,7 @@ struct ax_type {
     struct ax__dyn *dyn; /* NULL for registered (compiled) types */
 };
 
-/* Frees a dynamic type's memory (msgs/dyntype.c). */
+/* Frees a dynamic type's memory (msgs/dyntype_mem.c). */
 void ax__dyn_free(struct ax__dyn *dyn);
 
 /* Address of the member at @offset in message @m. */

@@ -12,7 +12,7 @@
 /* The C types protoc-c generates: (u)int32_t, enums as int, (u)int64_t,
  * float, double, protobuf_c_boolean, char *, ProtobufCBinaryData and
  * message pointers. The sizes are fixed by those types, so a dynamic type's
- * layout (msgs/dyntype.c) matches what compiled code would use. */
+ * layout (msgs/dyntype_build.c) matches what compiled code would use. */
 size_t ax__pbc_value_size(ProtobufCType t)
 {
     switch (t) {
