@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "msgs/ax__dyntype.h"
 
 #define MAX_ENTRIES 16384
@@ -58,14 +59,8 @@ static int add_entry(struct ax__dyn_ctx *c, const char *prefix, const char *name
         return ax__dyn_fail(c, AX_EPROTO, "invalid type name \"%.64s\"", name ? name : "(none)");
     if (c->n == MAX_ENTRIES)
         return ax__dyn_fail(c, AX_EPROTO, "more than %d types", MAX_ENTRIES);
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct ax__dyn_entry *v = realloc(c->e, cap * sizeof *v);
-        if (!v)
-            return AX_ENOMEM;
-        c->e = v;
-        c->cap = cap;
-    }
+    if (ax__array_reserve(&c->e, &c->cap, c->n + 1, 64) < 0)
+        return AX_ENOMEM;
     size_t lp = strlen(prefix), ln = strlen(name);
     /* Nested names grow with depth: bound them, or a deep chain of long
      * names with many leaves would cost memory quadratic in the input. */

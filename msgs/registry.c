@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "axon/log.h"
+#include "base/ax__array.h"
 #include "msgs/ax__types.h"
 
 #include "axon_std_types.h" /* generated: ax_types_axon_std() */
@@ -52,14 +53,8 @@ static int register_locked(const ProtobufCMessageDescriptor *desc, const uint8_t
                  desc->name, a, b);
         return AX_EEXIST;
     }
-    if (n_types == cap_types) {
-        size_t cap = cap_types ? cap_types * 2 : 64;
-        ax_type **v = realloc(types, cap * sizeof *v);
-        if (!v)
-            return AX_ENOMEM;
-        types = v;
-        cap_types = cap;
-    }
+    if (ax__array_reserve(&types, &cap_types, n_types + 1, 64) < 0)
+        return AX_ENOMEM;
     ax_type *t = calloc(1, sizeof *t);
     if (!t)
         return AX_ENOMEM;

@@ -18,6 +18,7 @@
 
 #include "axon/msgtext.h"
 #include "axon/types.h"
+#include "base/ax__array.h"
 #include "base/ax__sha256.h"
 #include "msgs/ax__types.h"
 
@@ -58,14 +59,8 @@ static int add(struct closure *c, const char *name, const void *desc, bool is_en
             return 0;
     if (c->n == MAX_TYPES)
         return AX_EINVAL;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        struct node *v = realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return AX_ENOMEM;
-        c->v = v;
-        c->cap = cap;
-    }
+    if (ax__array_reserve(&c->v, &c->cap, c->n + 1, 16) < 0)
+        return AX_ENOMEM;
     c->v[c->n++] = (struct node){name, desc, is_enum};
     return 0;
 }
