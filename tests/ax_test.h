@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "axon/axon.h"
 
@@ -41,5 +44,73 @@
                 fail_msg("ax_loop_step: %s", ax_err_name(ax_t_rc_));                               \
         }                                                                                          \
     } while (0)
+
+/*
+ * Discovery domains (0..232) of the tests.
+ *
+ * Nodes in one domain and one network namespace find each other, so two
+ * tests that run at the same time (ctest -j) must never use the same
+ * domain: each would see the other's nodes and endpoints (and a host has
+ * only 8 unicast discovery ports per domain). Each test binary therefore
+ * owns a block of domains that no other binary touches, cut into `slots`
+ * slots of `width` consecutive domains, one per domain the binary uses
+ * (its k, 0..width-1). A process picks its slot from its pid, so two
+ * copies of the same binary (run by hand, or by `ctest --repeat` next to
+ * another run) usually differ as well; two binaries never meet, whatever
+ * their pids. The blocks follow each other from domain 10 in the order of
+ * enum axt_domain_block, so they cannot overlap; axt_domain() aborts if
+ * they no longer fit below 233 or k is outside the width.
+ *
+ *   block                     width slots  domains   runs
+ *   (defaults, examples, tools run by hand)  0..9
+ *   AXT_DOMAINS_NODE            7     8    10..65    in parallel
+ *   AXT_DOMAINS_PUBSUB          6     8    66..113   in parallel
+ *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
+ *   AXT_DOMAINS_DISC_PROCS      5     8    130..169  RUN_SERIAL
+ *   AXT_DOMAINS_PUBSUB_PROCS    1    16    170..185  RUN_SERIAL
+ *   AXT_DOMAINS_CLI            13     3    186..224  k = the case; cli_help
+ *                                                    and cli_config in
+ *                                                    parallel, the rest
+ *                                                    RUN_SERIAL
+ *   (free)                                 225..232
+ *
+ * RUN_SERIAL tests run alone, so their blocks only matter for runs by
+ * hand; they get blocks of their own all the same, so this is the one
+ * place to look. tests/integration/disc_netns.sh and disc_loss.sh use
+ * domains 7 and 9, inside network namespaces of their own. A new test
+ * binary that starts nodes adds a block at the end of the enum.
+ */
+enum axt_domain_block {
+    AXT_DOMAINS_NODE,         /* tests/unit/test_node.c */
+    AXT_DOMAINS_PUBSUB,       /* tests/unit/test_pubsub.c */
+    AXT_DOMAINS_DISC_SCAN,    /* tests/unit/test_disc_scan.c */
+    AXT_DOMAINS_DISC_PROCS,   /* tests/integration/test_disc_procs.c */
+    AXT_DOMAINS_PUBSUB_PROCS, /* tests/integration/test_pubsub_procs.c */
+    AXT_DOMAINS_CLI,          /* tests/cli/test_cli.c */
+    AXT_DOMAINS_COUNT_
+};
+
+/* Domain @k of this process in block @b (see above). */
+static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
+{
+    static const struct {
+        uint32_t width, slots;
+    } blocks[AXT_DOMAINS_COUNT_] = {
+        [AXT_DOMAINS_NODE] = {7, 8},          [AXT_DOMAINS_PUBSUB] = {6, 8},
+        [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {5, 8},
+        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 16}, [AXT_DOMAINS_CLI] = {13, 3},
+    };
+    uint32_t first = 10, end = 10;
+    for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {
+        if (i == (int)b)
+            first = end;
+        end += blocks[i].width * blocks[i].slots;
+    }
+    if ((unsigned)b >= AXT_DOMAINS_COUNT_ || k >= blocks[b].width || end > 233) {
+        fprintf(stderr, "axt_domain(%d, %u): outside the blocks of tests/ax_test.h\n", (int)b, k);
+        abort();
+    }
+    return first + (uint32_t)getpid() % blocks[b].slots * blocks[b].width + k;
+}
 
 #endif /* AX_TEST_H */

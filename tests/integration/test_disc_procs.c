@@ -181,7 +181,7 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(probe_path, sizeof probe_path, "%s", argv[1]);
-    domain_base = 10 + (unsigned)(getpid() % 40) * 5; /* 10..209, per run */
+    domain_base = axt_domain(AXT_DOMAINS_DISC_PROCS, 0); /* + 0..4: tests/ax_test.h */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_processes_zero_config),
         cmocka_unit_test(test_kill9_lease_and_restart),

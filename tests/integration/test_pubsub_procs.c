@@ -397,7 +397,7 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(probe, sizeof probe, "%s", argv[1]);
-    domain = 10 + (unsigned)(getpid() % 200);
+    domain = axt_domain(AXT_DOMAINS_PUBSUB_PROCS, 0); /* tests/ax_test.h */
     emulated = getenv("AXON_TEST_EMULATOR") && *getenv("AXON_TEST_EMULATOR");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_100k_lossless_in_order),

@@ -10,10 +10,11 @@
 
 #include "ax_test.h"
 
-/* Domains of their own, so parallel tests (ctest -j) do not mix. */
+/* Domains of their own (k 0..1), so parallel tests (ctest -j) do not mix
+ * (tests/ax_test.h). */
 static uint32_t test_domain(unsigned k)
 {
-    return 20 + (uint32_t)(getpid() % 37) * 2 + k; /* 20..93 */
+    return axt_domain(AXT_DOMAINS_DISC_SCAN, k);
 }
 
 static ax_node *make_node(const char *name, uint32_t domain)

@@ -20,11 +20,11 @@
 #include "handshake.pb.h"
 #include "core/ax__node.h"
 
-/* Each test uses its own domain so tests running in parallel (ctest -j)
- * never see each other's nodes. */
+/* Each test uses its own domain (k 0..6) of this binary's block, so no
+ * other test running in parallel (ctest -j) sees its nodes (tests/ax_test.h). */
 static uint32_t test_domain(unsigned k)
 {
-    return 100 + (uint32_t)(getpid() % 13) * 9 + k; /* 100..216 */
+    return axt_domain(AXT_DOMAINS_NODE, k);
 }
 
 static ax_node *make_node(const char *name, uint32_t domain, unsigned threads)
