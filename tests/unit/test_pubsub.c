@@ -127,39 +127,72 @@ static void test_intra_process_shares_buffer_and_keeps_order(void **state)
 
 #define THREADS    4
 #define PER_THREAD 25000
+#define MT_LEN     32 /* thread id, counter, zeros */
 
 struct mt {
     ax_pub *pub;
     int id;
 };
 
+/* What one subscription saw. Anything but THREADS runs of MT_LEN-byte
+ * messages numbered 1, 2, 3... per thread id, on the expected path, is
+ * counted as an error of its kind. */
 struct mt_seen {
     pthread_mutex_t mu;
-    uint64_t n, order_errors;
-    uint64_t last[THREADS];
+    bool intra; /* must arrive in-process (the local one) or over TCP */
+    uint64_t n, order_errors, bad_len, bad_tid, wrong_path;
+    uint32_t last[THREADS];
 };
 
 static void mt_record(ax_sub *s, const struct ax_msg *m, void *user)
 {
     struct mt_seen *x = user;
     (void)s;
-    uint32_t tid, counter;
-    memcpy(&tid, m->data, 4);
-    memcpy(&counter, m->data + 4, 4);
     pthread_mutex_lock(&x->mu);
-    if (tid < THREADS) {
-        if (counter != x->last[tid] + 1)
-            x->order_errors++;
-        x->last[tid] = counter;
-    }
     x->n++;
+    if (m->intra_process != x->intra)
+        x->wrong_path++;
+    if (m->len != MT_LEN) {
+        x->bad_len++;
+    } else {
+        uint32_t tid, counter;
+        memcpy(&tid, m->data, 4);
+        memcpy(&counter, m->data + 4, 4);
+        if (tid >= THREADS) {
+            x->bad_tid++;
+        } else {
+            if (counter != x->last[tid] + 1)
+                x->order_errors++;
+            x->last[tid] = counter;
+        }
+    }
     pthread_mutex_unlock(&x->mu);
+}
+
+/* Everything arrived, once, in order, intact, by the expected path. */
+static void mt_check(struct mt_seen *x, const char *who)
+{
+    pthread_mutex_lock(&x->mu);
+    uint64_t n = x->n, order = x->order_errors, len = x->bad_len, tid = x->bad_tid,
+             path = x->wrong_path;
+    uint32_t last[THREADS];
+    memcpy(last, x->last, sizeof last);
+    pthread_mutex_unlock(&x->mu);
+    if (n != (uint64_t)THREADS * PER_THREAD || order || len || tid || path)
+        fail_msg("%s: %llu messages of %d; %llu out of order, %llu of a wrong length, %llu with "
+                 "a thread id out of range, %llu %s",
+                 who, (unsigned long long)n, THREADS * PER_THREAD, (unsigned long long)order,
+                 (unsigned long long)len, (unsigned long long)tid, (unsigned long long)path,
+                 x->intra ? "not intra-process" : "intra-process");
+    for (int t = 0; t < THREADS; t++)
+        if (last[t] != PER_THREAD)
+            fail_msg("%s: thread %d's last message was %u of %d", who, t, last[t], PER_THREAD);
 }
 
 static void *mt_publish(void *arg)
 {
     struct mt *t = arg;
-    uint8_t payload[32] = {0};
+    uint8_t payload[MT_LEN] = {0};
     for (uint32_t i = 1; i <= PER_THREAD; i++) {
         uint32_t tid = (uint32_t)t->id;
         memcpy(payload, &tid, 4);
@@ -188,7 +221,8 @@ static void test_four_threads_publish_at_once(void **state)
     ax_node *b = make("mt-sub", dom(1), 1);
     ax_pub *p;
     ax_sub *local, *remote;
-    struct mt_seen sl = {.mu = PTHREAD_MUTEX_INITIALIZER}, sr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct mt_seen sl = {.mu = PTHREAD_MUTEX_INITIALIZER, .intra = true};
+    struct mt_seen sr = {.mu = PTHREAD_MUTEX_INITIALIZER, .intra = false};
     AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/mt", "axon.test.Mt", NULL));
     AX_OK_OR_FAIL(ax_sub_new_raw(&local, a, "/mt", "axon.test.Mt", mt_record, &sl, NULL));
     AX_OK_OR_FAIL(ax_sub_new_raw(&remote, b, "/mt", "axon.test.Mt", mt_record, &sr, NULL));
@@ -201,10 +235,11 @@ static void test_four_threads_publish_at_once(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, mt_publish, &args[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
-    WAIT_FOR(mt_count(&sl) == THREADS * PER_THREAD && mt_count(&sr) == THREADS * PER_THREAD, 30000);
-    assert_int_equal(sl.order_errors, 0);
-    assert_int_equal(sr.order_errors, 0);
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    /* At least: one too many must fail below, not wait for the deadline. */
+    WAIT_FOR(mt_count(&sl) >= THREADS * PER_THREAD && mt_count(&sr) >= THREADS * PER_THREAD, 30000);
+    mt_check(&sl, "local subscription");
+    mt_check(&sr, "remote subscription");
     AX_OK_OR_FAIL(ax_pub_counters(p, &c));
     assert_int_equal(c.messages, THREADS * PER_THREAD);
     for (int r = 0; r < AX_DROP_REASON_COUNT_; r++)
