@@ -1,7 +1,8 @@
-# Installation: headers, both libraries, a CMake package config and axon.pc.
+# Installation: headers, the libraries (libaxon and libaxon_msgs, shared
+# and static), a CMake package config, axon.pc and axon-msgs.pc.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS axon axon_static EXPORT axonTargets
+install(TARGETS axon axon_static axon_msgs axon_msgs_static EXPORT axonTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
@@ -27,5 +28,6 @@ file(RELATIVE_PATH AXON_PC_TO_PREFIX
   /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" AXON_PC_TO_PREFIX "${AXON_PC_TO_PREFIX}")
 configure_file(cmake/axon.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc
+configure_file(cmake/axon-msgs.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon-msgs.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc ${CMAKE_CURRENT_BINARY_DIR}/axon-msgs.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -3,8 +3,8 @@
  *
  * A sorted array of pointers to ax_type, behind one mutex. Entries are never
  * removed, so the pointers lookups hand out stay valid for the life of the
- * process. axon's standard messages are registered on first use of the
- * registry (pthread_once), so lookups work without any set-up call.
+ * process. axon's standard messages are registered by libaxon_msgs when
+ * it loads (msgs/std/msgs.c): the registry itself knows no types.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,10 +14,7 @@
 #include "base/ax__array.h"
 #include "msgs/ax__types.h"
 
-#include "axon_std_types.h" /* generated: ax_types_axon_std() */
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 static ax_type **types; /* sorted by name */
 static size_t n_types, cap_types;
 
@@ -82,20 +79,10 @@ static int register_set_locked(const struct ax_type_set *set)
     return 0;
 }
 
-static void register_builtin(void)
-{
-    pthread_mutex_lock(&lock);
-    int rc = register_set_locked(ax_types_axon_std());
-    pthread_mutex_unlock(&lock);
-    if (rc)
-        AX_LOG_E(AX__TYPES_LOG, "registering the standard messages failed: %s", ax_strerror(rc));
-}
-
 int ax_type_register(const ProtobufCMessageDescriptor *desc, const uint8_t *fds, size_t fds_len)
 {
     if (!desc || desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
         return AX_EINVAL;
-    pthread_once(&once, register_builtin);
     pthread_mutex_lock(&lock);
     int rc = register_locked(desc, fds, fds_len);
     pthread_mutex_unlock(&lock);
@@ -106,7 +93,6 @@ int ax_type_register_set(const struct ax_type_set *set)
 {
     if (!set || (set->n_files && !set->files))
         return AX_EINVAL;
-    pthread_once(&once, register_builtin);
     pthread_mutex_lock(&lock);
     int rc = register_set_locked(set);
     pthread_mutex_unlock(&lock);
@@ -117,7 +103,6 @@ int ax_type_find(const char *full_name, const ax_type **out)
 {
     if (!full_name || !out)
         return AX_EINVAL;
-    pthread_once(&once, register_builtin);
     pthread_mutex_lock(&lock);
     size_t i = lower_bound(full_name);
     int rc = AX_ENOTFOUND;
@@ -146,7 +131,6 @@ int ax_type_foreach(ax_type_foreach_fn fn, void *user)
 {
     if (!fn)
         return AX_EINVAL;
-    pthread_once(&once, register_builtin);
     pthread_mutex_lock(&lock);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n_types; i++)

@@ -9,7 +9,7 @@
 
 #include "axon/axon.h"
 #include "shop/note.pb-c.h"
-#include "shop_types.h"
+#include SHOP_TYPES_H /* generated: the set of shop types */
 
 static atomic_int got;
 
@@ -30,7 +30,7 @@ int main(void)
 {
     int rc;
     const ax_type *type;
-    if ((rc = ax_types_shop_register()) < 0 || (rc = ax_type_find("shop.Note", &type)) < 0) {
+    if ((rc = SHOP_REGISTER()) < 0 || (rc = ax_type_find("shop.Note", &type)) < 0) {
         fprintf(stderr, "consumer: type: %s\n", ax_strerror(rc));
         return 1;
     }
