@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "axon/strbuf.h"
+#include "base/ax__array.h"
 
 void ax_strbuf_init(struct ax_strbuf *sb)
 {
@@ -49,15 +50,7 @@ static int reserve(struct ax_strbuf *sb, size_t n)
     size_t need = sb->len + n + 1;
     if (need <= sb->cap)
         return 0;
-    size_t cap = sb->cap ? sb->cap : 64;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(sb->data, cap);
-    if (!p)
-        return AX_ENOMEM;
-    sb->data = p;
-    sb->cap = cap;
-    return 0;
+    return ax__array_reserve(&sb->data, &sb->cap, need, 64);
 }
 
 int ax_strbuf_append(struct ax_strbuf *sb, const char *s, size_t n)

@@ -26,6 +26,7 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
+#include "base/ax__array.h"
 #include "core/ax__disc.h"
 
 #define LOG_MODULE     "disc"
@@ -56,15 +57,9 @@ static struct scan_node *scan_find(struct scan *s, uint32_t domain, uint64_t id,
     }
     if (s->n >= SCAN_NODES_MAX)
         return NULL;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct scan_node *n = realloc(s->nodes, cap * sizeof *n);
-        if (!n) {
-            s->oom = true;
-            return NULL;
-        }
-        s->nodes = n;
-        s->cap = cap;
+    if (ax__array_reserve(&s->nodes, &s->cap, s->n + 1, 16) < 0) {
+        s->oom = true;
+        return NULL;
     }
     struct scan_node *sn = &s->nodes[s->n++];
     memset(sn, 0, sizeof *sn);
@@ -86,15 +81,9 @@ static void scan_add_endpoint(struct scan *s, struct scan_node *sn, const axon_c
     }
     if (sn->neps >= AX__PEER_ENDPOINTS_MAX)
         return;
-    if (sn->neps == sn->cap) {
-        size_t cap = sn->cap ? sn->cap * 2 : 8;
-        struct ax_endpoint_info *n = realloc(sn->eps, cap * sizeof *n);
-        if (!n) {
-            s->oom = true;
-            return;
-        }
-        sn->eps = n;
-        sn->cap = cap;
+    if (ax__array_reserve(&sn->eps, &sn->cap, sn->neps + 1, 8) < 0) {
+        s->oom = true;
+        return;
     }
     sn->eps[sn->neps++] = e;
 }

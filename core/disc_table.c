@@ -24,21 +24,17 @@
 #include "axon/clock.h"
 #include "axon/log.h"
 #include "axon/version.h"
+#include "base/ax__array.h"
 #include "core/ax__disc.h"
 
 #define LOG_MODULE "disc"
 
 void ax__events_push(struct ax__events *evs, const struct ax_graph_event *ev)
 {
-    if (evs->n == evs->cap) {
-        size_t cap = evs->cap ? evs->cap * 2 : 8;
-        struct ax_graph_event *n = realloc(evs->ev, cap * sizeof *n);
-        if (!n) { /* losing an event is bad; say so rather than crash */
-            AX_LOG_E(LOG_MODULE, "out of memory: a graph event was lost");
-            return;
-        }
-        evs->ev = n;
-        evs->cap = cap;
+    if (ax__array_reserve(&evs->ev, &evs->cap, evs->n + 1, 8) < 0) {
+        /* losing an event is bad; say so rather than crash */
+        AX_LOG_E(LOG_MODULE, "out of memory: a graph event was lost");
+        return;
     }
     evs->ev[evs->n++] = *ev;
 }
@@ -227,14 +223,8 @@ void ax__table_free_all(struct ax__disc *d)
 
 static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
 {
-    if (d->npeers == d->peers_cap) {
-        size_t cap = d->peers_cap ? d->peers_cap * 2 : 8;
-        struct ax__peer **n = realloc(d->peers, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        d->peers = n;
-        d->peers_cap = cap;
-    }
+    if (ax__array_reserve(&d->peers, &d->peers_cap, d->npeers + 1, 8) < 0)
+        return NULL;
     struct ax__peer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -321,14 +311,8 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                          p->info.name, AX__PEER_ENDPOINTS_MAX);
                 continue;
             }
-            if (p->neps == p->eps_cap) {
-                size_t cap = p->eps_cap ? p->eps_cap * 2 : 8;
-                struct ax__peer_ep *n = realloc(p->eps, cap * sizeof *n);
-                if (!n)
-                    continue;
-                p->eps = n;
-                p->eps_cap = cap;
-            }
+            if (ax__array_reserve(&p->eps, &p->eps_cap, p->neps + 1, 8) < 0)
+                continue;
             pe = &p->eps[p->neps++];
             pe->info = e;
             pe->seen_gen = gen;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "axon/clock.h"
+#include "base/ax__array.h"
 #include "transport/ax__loop.h"
 
 #define AX__DEFAULT_MAX_EVENTS 256u
@@ -423,15 +424,9 @@ int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg)
         return AX_EINVAL;
     bool wake = false;
     pthread_mutex_lock(&loop->post_lock);
-    if (loop->post_len == loop->post_cap) {
-        size_t cap = loop->post_cap ? loop->post_cap * 2 : 64;
-        struct ax__task *q = realloc(loop->post_q, cap * sizeof *q);
-        if (!q) {
-            pthread_mutex_unlock(&loop->post_lock);
-            return AX_ENOMEM;
-        }
-        loop->post_q = q;
-        loop->post_cap = cap;
+    if (ax__array_reserve(&loop->post_q, &loop->post_cap, loop->post_len + 1, 64) < 0) {
+        pthread_mutex_unlock(&loop->post_lock);
+        return AX_ENOMEM;
     }
     loop->post_q[loop->post_len++] = (struct ax__task){fn, arg};
     if (!loop->wake_pending) {

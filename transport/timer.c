@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 
 #include "axon/clock.h"
+#include "base/ax__array.h"
 #include "transport/ax__loop.h"
 
 static bool timer_less(const ax_timer *a, const ax_timer *b)
@@ -142,14 +143,8 @@ int ax_timer_start_at(ax_timer *timer, int64_t deadline_ns, int64_t period_ns)
         return AX_EINVAL;
     ax_loop *loop = timer->loop;
     bool active = timer->heap_index != SIZE_MAX;
-    if (!active && loop->heap_len == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
-        ax_timer **h = realloc(loop->heap, cap * sizeof *h);
-        if (!h)
-            return AX_ENOMEM;
-        loop->heap = h;
-        loop->heap_cap = cap;
-    }
+    if (!active && ax__array_reserve(&loop->heap, &loop->heap_cap, loop->heap_len + 1, 16) < 0)
+        return AX_ENOMEM;
     timer->deadline = deadline_ns;
     timer->period = period_ns;
     timer->seq = ++loop->timer_seq;
