@@ -22,6 +22,7 @@
 
 #include "axon/msgtext.h"
 #include "msgs/ax__types.h"
+#include "msgs/ax__yaml.h"
 
 #define MAX_TEXT  (64u << 20)
 #define MAX_VALUE (64u << 20)
@@ -48,8 +49,8 @@ static int perr(struct rctx *c, const yaml_node_t *node, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    e->line = node ? (unsigned)node->start_mark.line + 1 : 0;
-    e->column = node ? (unsigned)node->start_mark.column + 1 : 0;
+    e->line = node ? (unsigned)ax__yaml_line(&node->start_mark) : 0;
+    e->column = node ? (unsigned)ax__yaml_column(&node->start_mark) : 0;
     snprintf(e->path, sizeof e->path, "%s", c->path);
     if (node)
         snprintf(e->message, sizeof e->message, "%s%s%s at line %u column %u", c->path,
@@ -96,15 +97,6 @@ static yaml_node_t *node_at(struct rctx *c, int id, const yaml_node_t *parent, i
     }
     c->seen[idx] = 1;
     return n;
-}
-
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *s = (const char *)n->data.scalar.value;
-    return n->data.scalar.length == 0 || strcmp(s, "null") == 0 || strcmp(s, "~") == 0 ||
-           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
 
 /* ---- scalars ---- */
@@ -356,7 +348,7 @@ static int scalar(struct rctx *c, const ProtobufCFieldDescriptor *f, const yaml_
     case PROTOBUF_C_TYPE_STRING: {
         if (len > MAX_VALUE)
             return perr(c, n, "string longer than %u bytes", MAX_VALUE);
-        if (memchr(s, '\0', len))
+        if (ax__yaml_has_nul(n->data.scalar.value, len))
             return perr(c, n, "string contains a NUL character");
         char *copy = malloc(len + 1);
         if (!copy)
@@ -420,10 +412,10 @@ static int repeated(struct rctx *c, const ProtobufCFieldDescriptor *f, const yam
             break;
         size_t mark = push_index(c, i);
         void *slot = (char *)arr + i * size;
-        if (is_null(item) && f->type != PROTOBUF_C_TYPE_MESSAGE)
+        if (ax__yaml_node_is_null(item) && f->type != PROTOBUF_C_TYPE_MESSAGE)
             rc = perr(c, item, "null in a list");
         else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            if (is_null(item))
+            if (ax__yaml_node_is_null(item))
                 rc = perr(c, item, "null in a list");
             else
                 rc = sub_message(c, f, item, slot, depth);
@@ -505,7 +497,7 @@ static int message(struct rctx *c, const yaml_node_t *n, ProtobufCMessage *m, un
         yaml_node_t *v = node_at(c, pair->value, n, &rc);
         if (!v)
             break;
-        if (is_null(v)) {
+        if (ax__yaml_node_is_null(v)) {
             pop(c, mark);
             continue; /* the default */
         }
@@ -556,21 +548,21 @@ int ax_msg_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_
     }
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
-        return AX_ENOMEM;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = ax__yaml_parser_init(&parser, text, len);
+    if (rc)
+        return rc;
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     if (!yaml_parser_load(&parser, &doc)) {
-        int rc = parser.error == YAML_MEMORY_ERROR ? AX_ENOMEM : AX_EPROTO;
-        err->line = (unsigned)parser.problem_mark.line + 1;
-        err->column = (unsigned)parser.problem_mark.column + 1;
+        struct ax__yaml_error ye;
+        ax__yaml_error_of(&parser, &ye);
+        err->line = (unsigned)ye.line;
+        err->column = (unsigned)ye.column;
         snprintf(err->message, sizeof err->message, "%s%s%s at line %u column %u",
-                 parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-                 parser.context ? parser.context : "", err->line, err->column);
+                 ye.problem ? ye.problem : "syntax error", ye.context ? " " : "",
+                 ye.context ? ye.context : "", err->line, err->column);
         yaml_parser_delete(&parser);
-        return rc;
+        return ye.nomem ? AX_ENOMEM : AX_EPROTO;
     }
-    int rc = 0;
     ProtobufCMessage *m = malloc(desc->sizeof_message);
     c.doc = &doc;
     c.n_nodes = (size_t)(doc.nodes.top - doc.nodes.start);
@@ -584,7 +576,7 @@ int ax_msg_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (root) {
             c.seen[root - doc.nodes.start] = 1;
-            if (!is_null(root))
+            if (!ax__yaml_node_is_null(root))
                 rc = message(&c, root, m, 0);
         }
     }
