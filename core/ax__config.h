@@ -1,11 +1,14 @@
 /*
- * The configuration key table (private).
+ * The configuration key table, and what the configuration files share
+ * (private).
  *
- * One row per YAML key. The loader (config.c), the environment overrides,
- * the YAML dump and the Markdown reference (config_dump.c) all iterate these
- * rows; nothing about a key is written down anywhere else. The per-topic QoS
- * keys have a table of their own with the same row type, whose offsets point
- * into struct ax_qos instead of struct ax_config.
+ * One row per YAML key (config_table.c). The loader (config_load.c), the
+ * environment overrides (config_env.c), the YAML dump and the Markdown
+ * reference (config_dump.c) all iterate these rows; nothing about a key is
+ * written down anywhere else. The per-topic QoS keys have a table of their
+ * own with the same row type, whose offsets point into struct ax_qos
+ * instead of struct ax_config. Values of each type are handled by
+ * config_value.c, rules between keys by config_rules.c.
  *
  * A row's default is text parsed by the same code as a file, so
  * ax_config_init() cannot produce a value its own range would refuse.
@@ -119,5 +122,30 @@ struct ax__cfg_rule {
 };
 extern const struct ax__cfg_rule ax__cfg_rules[];
 extern const size_t ax__cfg_nrules;
+
+/*
+ * Check the rules (config_rules.c). On failure blame the rule's key if this
+ * source set it (@set[row] non-zero; @set may be NULL), else its other key
+ * if this source set that one, else the rule's key; *@blame is that row's
+ * index in ax__cfg_keys. Returns the index of the rule that failed, or -1.
+ */
+int ax__cfg_check_rules(const struct ax_config *cfg, const int *set, size_t *blame, char *msg,
+                        size_t msglen);
+
+/* ---- shared by the configuration files ---- */
+
+/* Fill @err (nothing if NULL): the file or environment variable, the
+ * 1-based line and column (0: none), the key ("" if none), the message. */
+void ax__cfg_error_set(struct ax_config_error *err, const char *file, int line, int column,
+                       const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Free the @n items of a LIST field and the array (config.c). */
+void ax__cfg_list_free(char **items, size_t n);
+
+/* The message for unknown key @word in section @sec ("" = the top level),
+ * or in a qos entry: "unknown key (did you mean ...?)", or the keys it
+ * could have been (config_suggest.c). */
+void ax__cfg_unknown_key(const char *sec, const char *word, char *msg, size_t size);
+void ax__cfg_unknown_qos_key(const char *word, char *msg, size_t size);
 
 #endif /* AX__CONFIG_H */

@@ -1,36 +1,25 @@
 /*
- * Configuration: lifecycle, the YAML loader and the environment overrides.
+ * Configuration: the entry points that are neither loading nor the
+ * environment. Errors (ax_config_error_str() and the setter every config
+ * file reports through), the lifecycle (init from the key table, fini,
+ * deep copy, the per-topic QoS lookup) and the validation of a config built
+ * in code.
  *
- * Design note. The loader walks libyaml's event stream (not its document
- * tree) against the key table: the expected shape is known at every step,
- * so the first event that does not fit is reported with its mark, aliases
- * are refused when they appear (no expansion bombs), and nothing is
- * allocated for parts of a document that will be refused anyway. Nesting is
- * fixed by the schema (section -> key -> value; qos -> topic -> key ->
- * value), so the walk never recurses deeper than that whatever the input.
- *
- * Every document is applied to a deep copy of the caller's config, which
- * replaces the original only when the whole document was valid and the
- * cross-key rules hold: a failed load changes nothing.
+ * Where the rest lives: config_table.c (the keys), config_value.c (values
+ * of each type), config_rules.c (rules between keys), config_load.c (YAML
+ * documents), config_env.c (AXON_* variables), config_suggest.c ("did you
+ * mean"), config_dump.c (the YAML dump and the Markdown reference).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <yaml.h>
 
 #include "core/ax__config.h"
 
 /* ---- errors ---- */
 
-static void err_set(struct ax_config_error *err, const char *file, int line, int column,
-                    const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void err_set(struct ax_config_error *err, const char *file, int line, int column,
-                    const char *key, const char *fmt, ...)
+void ax__cfg_error_set(struct ax_config_error *err, const char *file, int line, int column,
+                       const char *key, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -74,11 +63,11 @@ const char *ax_config_error_str(const struct ax_config_error *err, char *buf, si
 
 /* ---- lifecycle ---- */
 
-static void free_peers(char **peers, size_t n)
+void ax__cfg_list_free(char **items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(peers[i]);
-    free(peers);
+        free(items[i]);
+    free(items);
 }
 
 static void free_qos(struct ax_qos_override *q, size_t n)
@@ -110,7 +99,7 @@ void ax_config_fini(struct ax_config *cfg)
 {
     if (!cfg)
         return;
-    free_peers(cfg->discovery.peers, cfg->discovery.npeers);
+    ax__cfg_list_free(cfg->discovery.peers, cfg->discovery.npeers);
     free_qos(cfg->qos, cfg->nqos);
     ax_config_init(cfg);
 }
@@ -168,941 +157,13 @@ int ax_config_qos_for(const struct ax_config *cfg, const char *topic, struct ax_
     return AX_ENOTFOUND;
 }
 
-/* ---- suggestions ---- */
-
-/* Levenshtein distance, for keys of at most 64 bytes (longer: "far"). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-struct suggest {
-    const char *word;
-    char best[128];
-    size_t dist;
-    int ties;
-};
-
-static void suggest_init(struct suggest *s, const char *word)
-{
-    s->word = word;
-    s->best[0] = 0;
-    s->dist = SIZE_MAX;
-    s->ties = 0;
-}
-
-/* Offer @cand (shown as @shown) for the unknown word. */
-static void suggest_offer(struct suggest *s, const char *cand, const char *shown)
-{
-    size_t len = strlen(s->word);
-    size_t limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    size_t d = edit_distance(s->word, cand);
-    if (d > limit || d > s->dist)
-        return;
-    if (d == s->dist) {
-        if (strcmp(s->best, shown) != 0)
-            s->ties++;
-        return;
-    }
-    s->dist = d;
-    s->ties = 0;
-    snprintf(s->best, sizeof s->best, "%s", shown);
-}
-
-static const char *leaf(const char *path)
-{
-    const char *dot = strchr(path, '.');
-    return dot ? dot + 1 : path;
-}
-
-/* Whether row @k belongs to section @sec ("" = the top level). */
-static bool in_section(const struct ax__cfg_key *k, const char *sec, size_t seclen)
-{
-    if (seclen == 0)
-        return strchr(k->path, '.') == NULL;
-    return strncmp(k->path, sec, seclen) == 0 && k->path[seclen] == '.';
-}
-
-/* "did you mean" for an unknown key @word in section @sec ("" = top
- * level): the closest key of that section, else a key of that exact name
- * in another section (heartbeat under transport -> discovery.heartbeat). */
-static void suggest_key(const char *sec, const char *word, char *out, size_t size)
-{
-    struct suggest s;
-    size_t seclen = strlen(sec);
-    suggest_init(&s, word);
-    for (size_t i = 0; i < ax__cfg_nkeys; i++) {
-        const struct ax__cfg_key *k = &ax__cfg_keys[i];
-        if (seclen == 0) {
-            /* top level: section names and top-level keys */
-            const char *dot = strchr(k->path, '.');
-            char name[64];
-            size_t n = dot ? (size_t)(dot - k->path) : strlen(k->path);
-            snprintf(name, sizeof name, "%.*s", (int)n, k->path);
-            suggest_offer(&s, name, name);
-        } else if (in_section(k, sec, seclen)) {
-            suggest_offer(&s, leaf(k->path), k->path);
-        }
-    }
-    if (s.dist == SIZE_MAX) {
-        for (size_t i = 0; i < ax__cfg_nkeys; i++) {
-            const struct ax__cfg_key *k = &ax__cfg_keys[i];
-            if (strchr(k->path, '.') && strcmp(leaf(k->path), word) == 0)
-                suggest_offer(&s, word, k->path);
-        }
-    }
-    out[0] = 0;
-    if (s.dist != SIZE_MAX && s.ties == 0)
-        snprintf(out, size, " (did you mean \"%s\"?)", s.best);
-}
-
-static void suggest_qos_key(const char *word, char *out, size_t size)
-{
-    struct suggest s;
-    suggest_init(&s, word);
-    for (size_t i = 0; i < ax__cfg_nqos_keys; i++)
-        suggest_offer(&s, ax__cfg_qos_keys[i].path, ax__cfg_qos_keys[i].path);
-    out[0] = 0;
-    if (s.dist != SIZE_MAX && s.ties == 0)
-        snprintf(out, size, " (did you mean \"%s\"?)", s.best);
-}
-
-/* The keys of a section, for an unknown key with no close match. */
-static void list_section(const char *sec, char *out, size_t size)
-{
-    size_t o = 0, seclen = strlen(sec);
-    out[0] = 0;
-    for (size_t i = 0; i < ax__cfg_nkeys && o < size; i++) {
-        const struct ax__cfg_key *k = &ax__cfg_keys[i];
-        if (seclen == 0) {
-            const char *dot = strchr(k->path, '.');
-            size_t n = dot ? (size_t)(dot - k->path) : strlen(k->path);
-            if (i > 0 && strncmp(ax__cfg_keys[i - 1].path, k->path, n) == 0 &&
-                ax__cfg_keys[i - 1].path[n] == (dot ? '.' : 0))
-                continue; /* same section as the previous row */
-            o += (size_t)snprintf(out + o, size - o, "%s%.*s", o ? ", " : "", (int)n, k->path);
-        } else if (in_section(k, sec, seclen)) {
-            o += (size_t)snprintf(out + o, size - o, "%s%s", o ? ", " : "", leaf(k->path));
-        }
-    }
-}
-
-/* ---- cross-key rules ---- */
-
-/* Check the rules; on failure blame @key if it was set by this source
- * (set[] non-zero), else @other if that was, else @key. Returns the index
- * of the rule that failed, or -1. */
-static int check_rules(const struct ax_config *cfg, const int *set, size_t *blame, char *msg,
-                       size_t msglen)
-{
-    for (size_t r = 0; r < ax__cfg_nrules; r++) {
-        if (ax__cfg_rules[r].check(cfg, msg, msglen) == 0)
-            continue;
-        const struct ax__cfg_key *a =
-            ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, ax__cfg_rules[r].key);
-        const struct ax__cfg_key *b =
-            ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, ax__cfg_rules[r].other);
-        size_t ia = (size_t)(a - ax__cfg_keys), ib = (size_t)(b - ax__cfg_keys);
-        *blame = (set && !set[ia] && set[ib]) ? ib : ia;
-        return (int)r;
-    }
-    return -1;
-}
-
-/* ---- the YAML loader ---- */
-
-struct loader {
-    yaml_parser_t parser;
-    struct ax_config *cfg; /* the copy being built */
-    struct ax_config_error *err;
-    const char *name;
-    int *line;      /* per key: line where this document set it, 0 = not set */
-    int *col;       /* per key: its column */
-    size_t qos_cap; /* capacity of cfg->qos */
-    int *qos_line;  /* per qos entry: line where this document set it, 0 = not */
-};
-
-static const char *event_shape(const yaml_event_t *ev)
-{
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        return "a scalar";
-    case YAML_SEQUENCE_START_EVENT:
-        return "a list";
-    case YAML_MAPPING_START_EVENT:
-        return "a mapping";
-    default:
-        return "something else";
-    }
-}
-
-static bool is_null(const yaml_event_t *ev)
-{
-    if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *v = (const char *)ev->data.scalar.value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
-static int fail_at(struct loader *L, const yaml_mark_t *m, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_at(struct loader *L, const yaml_mark_t *m, const char *key, const char *fmt, ...)
-{
-    if (L->err) {
-        char msg[sizeof L->err->message];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        err_set(L->err, L->name, m ? (int)m->line + 1 : 0, m ? (int)m->column + 1 : 0, key, "%s",
-                msg);
-    }
-    return AX_ECONFIG;
-}
-
-/* Next event; refuses aliases and turns libyaml errors into ours. */
-static int next(struct loader *L, yaml_event_t *ev)
-{
-    if (!yaml_parser_parse(&L->parser, ev)) {
-        yaml_parser_t *p = &L->parser;
-        if (p->error == YAML_MEMORY_ERROR) {
-            err_set(L->err, L->name, 0, 0, "", "out of memory");
-            return AX_ENOMEM;
-        }
-        if (p->error == YAML_READER_ERROR)
-            return fail_at(L, NULL, "", "YAML error: %s at byte %zu",
-                           p->problem ? p->problem : "bad input", p->problem_offset);
-        if (p->context)
-            return fail_at(
-                L, &p->problem_mark, "", "YAML syntax error: %s (%s that started on line %d)",
-                p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1);
-        return fail_at(L, &p->problem_mark, "", "YAML syntax error: %s",
-                       p->problem ? p->problem : "?");
-    }
-    if (ev->type == YAML_ALIAS_EVENT) {
-        int rc = fail_at(L, &ev->start_mark, "", "YAML aliases (*%s) are not supported",
-                         (const char *)ev->data.alias.anchor);
-        yaml_event_delete(ev);
-        return rc;
-    }
-    return 0;
-}
-
-/* A key of a mapping: the next event must be a scalar or the mapping's end.
- * Returns 1 with the key copied (truncated to @size) and its mark, 0 at
- * the end of the mapping, or an error. */
-static int next_key(struct loader *L, const char *where, char *key, size_t size, yaml_mark_t *mark)
-{
-    yaml_event_t ev;
-    int rc = next(L, &ev);
-    if (rc)
-        return rc;
-    if (ev.type == YAML_MAPPING_END_EVENT) {
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    if (ev.type != YAML_SCALAR_EVENT) {
-        rc = fail_at(L, &ev.start_mark, where, "expected a key, got %s", event_shape(&ev));
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    *mark = ev.start_mark;
-    const char *v = (const char *)ev.data.scalar.value;
-    if (strlen(v) != ev.data.scalar.length) {
-        yaml_event_delete(&ev);
-        return fail_at(L, mark, where, "a key contains a NUL byte");
-    }
-    if (ev.data.scalar.length >= size) {
-        rc = fail_at(L, mark, where, "key \"%.40s...\" is too long (%zu bytes, at most %zu)", v,
-                     ev.data.scalar.length, size - 1);
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    memcpy(key, v, ev.data.scalar.length + 1);
-    yaml_event_delete(&ev);
-    return 1;
-}
-
-/* A scalar value for @path: not null, no NUL byte. The caller deletes @ev. */
-static int next_scalar(struct loader *L, const char *path, const char *expected, yaml_event_t *ev)
-{
-    int rc = next(L, ev);
-    if (rc)
-        return rc;
-    if (ev->type != YAML_SCALAR_EVENT) {
-        rc = fail_at(L, &ev->start_mark, path, "expected %s, got %s", expected, event_shape(ev));
-        yaml_event_delete(ev);
-        return rc;
-    }
-    if (is_null(ev)) {
-        rc = fail_at(L, &ev->start_mark, path, "missing value: expected %s", expected);
-        yaml_event_delete(ev);
-        return rc;
-    }
-    if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length) {
-        rc = fail_at(L, &ev->start_mark, path, "the value contains a NUL byte");
-        yaml_event_delete(ev);
-        return rc;
-    }
-    return 0;
-}
-
-static void expected_of(const struct ax__cfg_key *k, char *buf, size_t size)
-{
-    char range[128];
-    ax__cfg_describe_range(k, range, sizeof range);
-    const char *type = ax__cfg_type_name(k->type);
-    snprintf(buf, size, "%s %s (%s)", strchr("aeiouAEIOU", type[0]) ? "an" : "a", type, range);
-}
-
-static int load_scalar(struct loader *L, const struct ax__cfg_key *k, void *base, const char *path)
-{
-    char expected[160], msg[256];
-    yaml_event_t ev;
-    union ax__cfg_val v;
-    expected_of(k, expected, sizeof expected);
-    int rc = next_scalar(L, path, expected, &ev);
-    if (rc)
-        return rc;
-    if (ax__cfg_parse(k, (const char *)ev.data.scalar.value, &v, msg, sizeof msg) != 0)
-        rc = fail_at(L, &ev.start_mark, path, "%s", msg);
-    else
-        ax__cfg_store(k, base, &v);
-    yaml_event_delete(&ev);
-    return rc;
-}
-
-static int load_list(struct loader *L, const struct ax__cfg_key *k)
-{
-    char msg[256];
-    yaml_event_t ev;
-    int rc = next(L, &ev);
-    if (rc)
-        return rc;
-    if (ev.type != YAML_SEQUENCE_START_EVENT) {
-        rc = fail_at(L, &ev.start_mark, k->path, "expected a list (write [] for none), got %s",
-                     is_null(&ev) ? "nothing" : event_shape(&ev));
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    yaml_event_delete(&ev);
-    char **items = NULL;
-    size_t n = 0;
-    for (;;) {
-        rc = next(L, &ev);
-        if (rc)
-            break;
-        if (ev.type == YAML_SEQUENCE_END_EVENT) {
-            yaml_event_delete(&ev);
-            break;
-        }
-        if (ev.type != YAML_SCALAR_EVENT || is_null(&ev)) {
-            rc = fail_at(L, &ev.start_mark, k->path, "expected a string entry, got %s",
-                         is_null(&ev) ? "nothing" : event_shape(&ev));
-        } else if (n >= k->max) {
-            rc = fail_at(L, &ev.start_mark, k->path, "too many entries: at most %zu",
-                         (size_t)k->max);
-        } else {
-            union ax__cfg_val v;
-            const char *text = (const char *)ev.data.scalar.value;
-            if (strlen(text) != ev.data.scalar.length)
-                rc = fail_at(L, &ev.start_mark, k->path, "an entry contains a NUL byte");
-            else if (ax__cfg_parse(k, text, &v, msg, sizeof msg) != 0)
-                rc = fail_at(L, &ev.start_mark, k->path, "entry %zu: %s", n + 1, msg);
-            else {
-                char **grown = realloc(items, (n + 1) * sizeof *items);
-                char *copy = grown ? strdup(text) : NULL;
-                if (grown)
-                    items = grown;
-                if (!copy) {
-                    err_set(L->err, L->name, 0, 0, k->path, "out of memory");
-                    rc = AX_ENOMEM;
-                } else {
-                    items[n++] = copy;
-                }
-            }
-        }
-        yaml_event_delete(&ev);
-        if (rc)
-            break;
-    }
-    if (rc) {
-        free_peers(items, n);
-        return rc;
-    }
-    char ***field = (char ***)(void *)((char *)L->cfg + k->offset);
-    size_t *count = (size_t *)(void *)((char *)L->cfg + k->count_offset);
-    free_peers(*field, *count);
-    *field = items;
-    *count = n;
-    return 0;
-}
-
-/* One entry of the qos map: collect the keys, apply the profile, then the
- * other keys over it. */
-static int load_qos_entry(struct loader *L, const char *topic, struct ax_qos *out)
-{
-    enum { MAXK = 16 };
-    char path[192], key[64], msg[256];
-    char *values[MAXK] = {0};
-    yaml_mark_t marks[MAXK];
-    yaml_event_t ev;
-    int rc;
-    _Static_assert(MAXK >= 7, "room for every qos key");
-
-    rc = next(L, &ev);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof path, "qos[%.100s]", topic);
-    if (ev.type != YAML_MAPPING_START_EVENT) {
-        rc = fail_at(L, &ev.start_mark, path,
-                     "expected a mapping of QoS keys (profile, reliability, durability, overload, "
-                     "history, deadline, lifespan), got %s",
-                     is_null(&ev) ? "nothing" : event_shape(&ev));
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    yaml_event_delete(&ev);
-    yaml_mark_t kmark;
-    while ((rc = next_key(L, path, key, sizeof key, &kmark)) == 1) {
-        snprintf(path, sizeof path, "qos[%.100s].%s", topic, key);
-        const struct ax__cfg_key *k = ax__cfg_find(ax__cfg_qos_keys, ax__cfg_nqos_keys, key);
-        if (!k) {
-            char hint[128];
-            suggest_qos_key(key, hint, sizeof hint);
-            rc = fail_at(L, &kmark, path, "unknown QoS key \"%s\"%s", key, hint);
-            break;
-        }
-        size_t i = (size_t)(k - ax__cfg_qos_keys);
-        if (values[i]) {
-            rc = fail_at(L, &kmark, path, "duplicate key (first at line %d)",
-                         (int)marks[i].line + 1);
-            break;
-        }
-        char expected[160];
-        expected_of(k, expected, sizeof expected);
-        rc = next_scalar(L, path, expected, &ev);
-        if (rc)
-            break;
-        values[i] = strdup((const char *)ev.data.scalar.value);
-        marks[i] = ev.start_mark;
-        yaml_event_delete(&ev);
-        if (!values[i]) {
-            err_set(L->err, L->name, 0, 0, path, "out of memory");
-            rc = AX_ENOMEM;
-            break;
-        }
-    }
-    if (rc == 0) {
-        /* The profile first, then every other key over it. */
-        for (size_t i = 0; i < ax__cfg_nqos_keys && rc == 0; i++) {
-            const struct ax__cfg_key *k = &ax__cfg_qos_keys[i];
-            if (!(k->flags & AX__CFG_F_PROFILE))
-                continue;
-            union ax__cfg_val v;
-            snprintf(path, sizeof path, "qos[%.100s].%s", topic, k->path);
-            if (ax__cfg_parse(k, values[i] ? values[i] : k->def, &v, msg, sizeof msg) != 0)
-                rc = fail_at(L, values[i] ? &marks[i] : NULL, path, "%s", msg);
-            else if (ax_qos_preset(k->names[v.e], out) != 0)
-                rc = fail_at(L, values[i] ? &marks[i] : NULL, path, "no such preset");
-        }
-        for (size_t i = 0; i < ax__cfg_nqos_keys && rc == 0; i++) {
-            const struct ax__cfg_key *k = &ax__cfg_qos_keys[i];
-            union ax__cfg_val v;
-            if (!values[i] || (k->flags & AX__CFG_F_NOSTORE))
-                continue;
-            snprintf(path, sizeof path, "qos[%.100s].%s", topic, k->path);
-            if (ax__cfg_parse(k, values[i], &v, msg, sizeof msg) != 0)
-                rc = fail_at(L, &marks[i], path, "%s", msg);
-            else
-                ax__cfg_store(k, out, &v);
-        }
-    }
-    for (size_t i = 0; i < MAXK; i++)
-        free(values[i]);
-    return rc > 0 ? 0 : rc;
-}
-
-static int load_qos_map(struct loader *L, const struct ax__cfg_key *k)
-{
-    char topic[AX_CONFIG_TOPIC_MAX + 1], msg[256];
-    yaml_event_t ev;
-    yaml_mark_t mark;
-    int rc = next(L, &ev);
-    if (rc)
-        return rc;
-    if (is_null(&ev)) {
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    if (ev.type != YAML_MAPPING_START_EVENT) {
-        rc = fail_at(L, &ev.start_mark, k->path, "expected a mapping of topic names, got %s",
-                     event_shape(&ev));
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    yaml_event_delete(&ev);
-    while ((rc = next_key(L, k->path, topic, sizeof topic, &mark)) == 1) {
-        char path[192];
-        union ax__cfg_val v = {.s = topic};
-        snprintf(path, sizeof path, "qos[%.100s]", topic);
-        if (ax__cfg_check(k, &v, msg, sizeof msg) != 0)
-            return fail_at(L, &mark, path, "topic name: %s", msg);
-        size_t i = 0;
-        while (i < L->cfg->nqos && strcmp(L->cfg->qos[i].topic, topic) != 0)
-            i++;
-        if (i < L->cfg->nqos && L->qos_line[i])
-            return fail_at(L, &mark, path, "duplicate topic (first at line %d)", L->qos_line[i]);
-        struct ax_qos q;
-        rc = load_qos_entry(L, topic, &q);
-        if (rc)
-            return rc;
-        if (i == L->cfg->nqos) { /* a new topic */
-            if (L->cfg->nqos >= k->max)
-                return fail_at(L, &mark, path, "too many topics: at most %zu", (size_t)k->max);
-            if (L->cfg->nqos == L->qos_cap) {
-                size_t cap = L->qos_cap ? 2 * L->qos_cap : 16;
-                if (cap > k->max)
-                    cap = k->max;
-                struct ax_qos_override *grown = realloc(L->cfg->qos, cap * sizeof *grown);
-                int *lines = grown ? realloc(L->qos_line, cap * sizeof *lines) : NULL;
-                if (grown)
-                    L->cfg->qos = grown;
-                if (lines)
-                    L->qos_line = lines;
-                if (!lines) {
-                    err_set(L->err, L->name, 0, 0, path, "out of memory");
-                    return AX_ENOMEM;
-                }
-                L->qos_cap = cap;
-            }
-            char *name = strdup(topic);
-            if (!name) {
-                err_set(L->err, L->name, 0, 0, path, "out of memory");
-                return AX_ENOMEM;
-            }
-            L->cfg->qos[i].topic = name;
-            L->cfg->nqos++;
-        }
-        L->cfg->qos[i].qos = q;
-        L->qos_line[i] = (int)mark.line + 1;
-    }
-    return rc;
-}
-
-/* The value of row @k, whose key is at @mark. */
-static int load_key(struct loader *L, const struct ax__cfg_key *k, const yaml_mark_t *mark)
-{
-    size_t i = (size_t)(k - ax__cfg_keys);
-    if (L->line[i])
-        return fail_at(L, mark, k->path, "duplicate key (first at line %d)", L->line[i]);
-    L->line[i] = (int)mark->line + 1;
-    L->col[i] = (int)mark->column + 1;
-    switch (k->type) {
-    case AX__CFG_LIST:
-        return load_list(L, k);
-    case AX__CFG_QOSMAP:
-        return load_qos_map(L, k);
-    default:
-        return load_scalar(L, k, L->cfg, k->path);
-    }
-}
-
-static int load_section(struct loader *L, const char *sec)
-{
-    char key[64], path[128];
-    yaml_mark_t mark;
-    yaml_event_t ev;
-    int rc = next(L, &ev);
-    if (rc)
-        return rc;
-    if (is_null(&ev)) { /* "discovery:" with every key commented out */
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    if (ev.type != YAML_MAPPING_START_EVENT) {
-        rc = fail_at(L, &ev.start_mark, sec, "expected a mapping of %s keys, got %s", sec,
-                     event_shape(&ev));
-        yaml_event_delete(&ev);
-        return rc;
-    }
-    yaml_event_delete(&ev);
-    while ((rc = next_key(L, sec, key, sizeof key, &mark)) == 1) {
-        snprintf(path, sizeof path, "%s.%s", sec, key);
-        const struct ax__cfg_key *k = ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, path);
-        if (!k) {
-            char hint[128], known[200];
-            suggest_key(sec, key, hint, sizeof hint);
-            if (hint[0])
-                return fail_at(L, &mark, path, "unknown key%s", hint);
-            list_section(sec, known, sizeof known);
-            return fail_at(L, &mark, path, "unknown key (known: %s)", known);
-        }
-        rc = load_key(L, k, &mark);
-        if (rc)
-            return rc;
-    }
-    return rc;
-}
-
-static int load_root(struct loader *L)
-{
-    char key[64], seen[16][32];
-    size_t nseen = 0;
-    int seen_line[16];
-    yaml_mark_t mark;
-    int rc;
-    while ((rc = next_key(L, "", key, sizeof key, &mark)) == 1) {
-        const struct ax__cfg_key *k = ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, key);
-        if (k) {
-            rc = load_key(L, k, &mark);
-            if (rc)
-                return rc;
-            continue;
-        }
-        size_t len = strlen(key);
-        bool section = false;
-        for (size_t i = 0; i < ax__cfg_nkeys && !section; i++)
-            section =
-                strncmp(ax__cfg_keys[i].path, key, len) == 0 && ax__cfg_keys[i].path[len] == '.';
-        if (!section) {
-            char hint[128], known[200];
-            suggest_key("", key, hint, sizeof hint);
-            if (hint[0])
-                return fail_at(L, &mark, key, "unknown key%s", hint);
-            list_section("", known, sizeof known);
-            return fail_at(L, &mark, key, "unknown key (known: %s)", known);
-        }
-        for (size_t i = 0; i < nseen; i++)
-            if (strcmp(seen[i], key) == 0)
-                return fail_at(L, &mark, key, "duplicate section (first at line %d)", seen_line[i]);
-        if (nseen < sizeof seen / sizeof seen[0] && len < sizeof seen[0]) {
-            memcpy(seen[nseen], key, len + 1);
-            seen_line[nseen++] = (int)mark.line + 1;
-        }
-        rc = load_section(L, key);
-        if (rc)
-            return rc;
-    }
-    return rc;
-}
-
-static int load_stream(struct loader *L)
-{
-    yaml_event_t ev;
-    int rc = next(L, &ev); /* STREAM-START */
-    if (rc)
-        return rc;
-    yaml_event_delete(&ev);
-    if ((rc = next(L, &ev)))
-        return rc;
-    if (ev.type == YAML_STREAM_END_EVENT) { /* empty, or only comments */
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    yaml_event_delete(&ev); /* DOCUMENT-START */
-    if ((rc = next(L, &ev)))
-        return rc;
-    if (ev.type == YAML_MAPPING_START_EVENT) {
-        yaml_event_delete(&ev);
-        rc = load_root(L);
-    } else if (!is_null(&ev)) {
-        rc = fail_at(L, &ev.start_mark, "",
-                     "expected a mapping of sections (node, discovery, transport, qos, log) at "
-                     "the top level, got %s",
-                     event_shape(&ev));
-        yaml_event_delete(&ev);
-    } else {
-        yaml_event_delete(&ev);
-    }
-    if (rc)
-        return rc;
-    if ((rc = next(L, &ev))) /* DOCUMENT-END */
-        return rc;
-    yaml_event_delete(&ev);
-    if ((rc = next(L, &ev)))
-        return rc;
-    if (ev.type != YAML_STREAM_END_EVENT)
-        rc = fail_at(L, &ev.start_mark, "", "only one YAML document is allowed per file");
-    yaml_event_delete(&ev);
-    return rc;
-}
-
-static int load_buffer(struct ax_config *cfg, const char *buf, size_t len, const char *name,
-                       struct ax_config_error *err)
-{
-    struct loader L = {.err = err, .name = name};
-    struct ax_config tmp;
-    char msg[256];
-    int rc;
-
-    if (len > AX_CONFIG_FILE_MAX) {
-        err_set(err, name, 0, 0, "", "larger than %d bytes", AX_CONFIG_FILE_MAX);
-        return AX_ECONFIG;
-    }
-    rc = ax_config_copy(&tmp, cfg);
-    if (rc) {
-        err_set(err, name, 0, 0, "", "out of memory");
-        return rc;
-    }
-    L.cfg = &tmp;
-    L.qos_cap = tmp.nqos;
-    L.line = calloc(ax__cfg_nkeys, sizeof *L.line);
-    L.col = calloc(ax__cfg_nkeys, sizeof *L.col);
-    L.qos_line = calloc(tmp.nqos ? tmp.nqos : 1, sizeof *L.qos_line);
-    if (!L.line || !L.col || !L.qos_line || !yaml_parser_initialize(&L.parser)) {
-        err_set(err, name, 0, 0, "", "out of memory");
-        rc = AX_ENOMEM;
-        goto out;
-    }
-    yaml_parser_set_input_string(&L.parser, (const unsigned char *)buf, len);
-    rc = load_stream(&L);
-    yaml_parser_delete(&L.parser);
-    if (rc == 0) {
-        size_t blame;
-        if (check_rules(&tmp, L.line, &blame, msg, sizeof msg) >= 0) {
-            err_set(err, name, L.line[blame], L.col[blame], ax__cfg_keys[blame].path, "%s", msg);
-            rc = AX_ECONFIG;
-        }
-    }
-out:
-    free(L.line);
-    free(L.col);
-    free(L.qos_line);
-    if (rc == 0) {
-        ax_config_fini(cfg);
-        *cfg = tmp;
-    } else {
-        ax_config_fini(&tmp);
-    }
-    return rc;
-}
-
-int ax_config_load_string(struct ax_config *cfg, const char *yaml, const char *name_for_errors,
-                          struct ax_config_error *err)
-{
-    const char *name = name_for_errors ? name_for_errors : "<string>";
-    if (!cfg || !yaml) {
-        err_set(err, name, 0, 0, "", "invalid argument");
-        return AX_EINVAL;
-    }
-    return load_buffer(cfg, yaml, strnlen(yaml, (size_t)AX_CONFIG_FILE_MAX + 1), name, err);
-}
-
-int ax_config_load_file(struct ax_config *cfg, const char *path, struct ax_config_error *err)
-{
-    if (!cfg || !path) {
-        err_set(err, path, 0, 0, "", "invalid argument");
-        return AX_EINVAL;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        err_set(err, path, 0, 0, "", "cannot open: %s", strerror(e));
-        return ax_err_from_errno(e);
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        err_set(err, path, 0, 0, "", "is a directory");
-        return AX_ECONFIG;
-    }
-    /* Read at most one byte past the limit: enough to know it is exceeded. */
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    int rc = 0;
-    while (buf) {
-        if (len == cap) {
-            if (cap > AX_CONFIG_FILE_MAX)
-                break;
-            size_t ncap =
-                cap * 2 > (size_t)AX_CONFIG_FILE_MAX + 1 ? (size_t)AX_CONFIG_FILE_MAX + 1 : cap * 2;
-            char *grown = realloc(buf, ncap + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            err_set(err, path, 0, 0, "", "cannot read: %s", strerror(e));
-            rc = ax_err_from_errno(e);
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (!buf) {
-        err_set(err, path, 0, 0, "", "out of memory");
-        return AX_ENOMEM;
-    }
-    if (rc == 0) {
-        buf[len] = 0;
-        rc = load_buffer(cfg, buf, len, path, err);
-    }
-    free(buf);
-    return rc;
-}
-
-/* ---- environment ---- */
-
-/* Split a comma-separated AXON_PEERS value into the list of row @k. */
-static int env_list(struct ax_config *cfg, const struct ax__cfg_key *k, const char *val,
-                    struct ax_config_error *err)
-{
-    char msg[256], item[AX_CONFIG_PEER_MAX + 2];
-    char **items = NULL;
-    size_t n = 0;
-    int rc = 0;
-    const char *p = val;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len && (*p == ' ' || *p == '\t'))
-            p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        union ax__cfg_val v = {.s = item};
-        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item - 1 ? len : sizeof item - 1),
-                 p);
-        if (len == 0) {
-            err_set(err, k->env, 0, 0, k->path, "entry %zu is empty", n + 1);
-            rc = AX_ECONFIG;
-        } else if (n >= k->max) {
-            err_set(err, k->env, 0, 0, k->path, "too many entries: at most %zu", (size_t)k->max);
-            rc = AX_ECONFIG;
-        } else if (len >= sizeof item - 1 || ax__cfg_check(k, &v, msg, sizeof msg) != 0) {
-            if (len >= sizeof item - 1)
-                snprintf(msg, sizeof msg, "too long: at most %zu bytes", k->size - 1);
-            err_set(err, k->env, 0, 0, k->path, "entry %zu: %s", n + 1, msg);
-            rc = AX_ECONFIG;
-        } else {
-            char **grown = realloc(items, (n + 1) * sizeof *items);
-            char *copy = grown ? strdup(item) : NULL;
-            if (grown)
-                items = grown;
-            if (!copy) {
-                err_set(err, k->env, 0, 0, k->path, "out of memory");
-                rc = AX_ENOMEM;
-            } else {
-                items[n++] = copy;
-            }
-        }
-        if (rc || !end)
-            break;
-        p = end + 1;
-    }
-    if (rc) {
-        free_peers(items, n);
-        return rc;
-    }
-    char ***field = (char ***)(void *)((char *)cfg + k->offset);
-    size_t *count = (size_t *)(void *)((char *)cfg + k->count_offset);
-    free_peers(*field, *count);
-    *field = items;
-    *count = n;
-    return 0;
-}
-
-int ax_config_apply_env(struct ax_config *cfg, struct ax_config_error *err)
-{
-    if (!cfg) {
-        err_set(err, "", 0, 0, "", "invalid argument");
-        return AX_EINVAL;
-    }
-    struct ax_config tmp;
-    char msg[256];
-    int rc = ax_config_copy(&tmp, cfg);
-    if (rc) {
-        err_set(err, "", 0, 0, "", "out of memory");
-        return rc;
-    }
-    const char *path = getenv("AXON_CONFIG");
-    if (path && *path) {
-        rc = ax_config_load_file(&tmp, path, err);
-        if (rc && err) { /* say where the path came from */
-            char m[sizeof err->message];
-            snprintf(m, sizeof m, "%s", err->message);
-            snprintf(err->message, sizeof err->message, "%.200s (file named by AXON_CONFIG)", m);
-        }
-    }
-    int *set = calloc(ax__cfg_nkeys, sizeof *set);
-    if (!rc && !set) {
-        err_set(err, "", 0, 0, "", "out of memory");
-        rc = AX_ENOMEM;
-    }
-    for (size_t i = 0; i < ax__cfg_nkeys && rc == 0; i++) {
-        const struct ax__cfg_key *k = &ax__cfg_keys[i];
-        const char *val = k->env ? getenv(k->env) : NULL;
-        if (!val || !*val)
-            continue;
-        set[i] = 1;
-        if (k->type == AX__CFG_LIST) {
-            rc = env_list(&tmp, k, val, err);
-            continue;
-        }
-        union ax__cfg_val v;
-        if (ax__cfg_parse(k, val, &v, msg, sizeof msg) != 0) {
-            err_set(err, k->env, 0, 0, k->path, "%s", msg);
-            rc = AX_ECONFIG;
-        } else {
-            ax__cfg_store(k, &tmp, &v);
-        }
-    }
-    if (rc == 0) {
-        size_t blame;
-        if (check_rules(&tmp, set, &blame, msg, sizeof msg) >= 0) {
-            const struct ax__cfg_key *k = &ax__cfg_keys[blame];
-            err_set(err, set[blame] ? k->env : "environment", 0, 0, k->path, "%s", msg);
-            rc = AX_ECONFIG;
-        }
-    }
-    free(set);
-    if (rc == 0) {
-        ax_config_fini(cfg);
-        *cfg = tmp;
-    } else {
-        ax_config_fini(&tmp);
-    }
-    return rc;
-}
-
 /* ---- validation of a config built in code ---- */
 
 int ax_config_validate(const struct ax_config *cfg, struct ax_config_error *err)
 {
     char msg[200];
     if (!cfg) {
-        err_set(err, "", 0, 0, "", "invalid argument");
+        ax__cfg_error_set(err, "", 0, 0, "", "invalid argument");
         return AX_EINVAL;
     }
     for (size_t i = 0; i < ax__cfg_nkeys; i++) {
@@ -1113,27 +174,29 @@ int ax_config_validate(const struct ax_config *cfg, struct ax_config_error *err)
                 *(char *const *const *)(const void *)((const char *)cfg + k->offset);
             size_t n = *(const size_t *)(const void *)((const char *)cfg + k->count_offset);
             if (n > k->max || (n && !items)) {
-                err_set(err, "", 0, 0, k->path, "%zu entries, at most %zu", n, (size_t)k->max);
+                ax__cfg_error_set(err, "", 0, 0, k->path, "%zu entries, at most %zu", n,
+                                  (size_t)k->max);
                 return AX_ECONFIG;
             }
             for (size_t j = 0; j < n; j++) {
                 v.s = items[j] ? items[j] : "";
                 if (ax__cfg_check(k, &v, msg, sizeof msg) != 0) {
-                    err_set(err, "", 0, 0, k->path, "entry %zu: %s", j + 1, msg);
+                    ax__cfg_error_set(err, "", 0, 0, k->path, "entry %zu: %s", j + 1, msg);
                     return AX_ECONFIG;
                 }
             }
         } else if (k->type == AX__CFG_QOSMAP) {
             if (cfg->nqos > k->max || (cfg->nqos && !cfg->qos)) {
-                err_set(err, "", 0, 0, k->path, "%zu topics, at most %zu", cfg->nqos,
-                        (size_t)k->max);
+                ax__cfg_error_set(err, "", 0, 0, k->path, "%zu topics, at most %zu", cfg->nqos,
+                                  (size_t)k->max);
                 return AX_ECONFIG;
             }
             for (size_t j = 0; j < cfg->nqos; j++) {
                 const struct ax_qos_override *q = &cfg->qos[j];
                 v.s = q->topic ? q->topic : "";
                 if (ax__cfg_check(k, &v, msg, sizeof msg) != 0) {
-                    err_set(err, "", 0, 0, k->path, "entry %zu: topic name: %s", j + 1, msg);
+                    ax__cfg_error_set(err, "", 0, 0, k->path, "entry %zu: topic name: %s", j + 1,
+                                      msg);
                     return AX_ECONFIG;
                 }
                 for (size_t m = 0; m < ax__cfg_nqos_keys; m++) {
@@ -1144,20 +207,20 @@ int ax_config_validate(const struct ax_config *cfg, struct ax_config_error *err)
                     snprintf(path, sizeof path, "qos[%.100s].%s", q->topic, qk->path);
                     if (ax__cfg_load(qk, &q->qos, &v, msg, sizeof msg) != 0 ||
                         ax__cfg_check(qk, &v, msg, sizeof msg) != 0) {
-                        err_set(err, "", 0, 0, path, "%s", msg);
+                        ax__cfg_error_set(err, "", 0, 0, path, "%s", msg);
                         return AX_ECONFIG;
                     }
                 }
             }
         } else if (ax__cfg_load(k, cfg, &v, msg, sizeof msg) != 0 ||
                    ax__cfg_check(k, &v, msg, sizeof msg) != 0) {
-            err_set(err, "", 0, 0, k->path, "%s", msg);
+            ax__cfg_error_set(err, "", 0, 0, k->path, "%s", msg);
             return AX_ECONFIG;
         }
     }
     size_t blame;
-    if (check_rules(cfg, NULL, &blame, msg, sizeof msg) >= 0) {
-        err_set(err, "", 0, 0, ax__cfg_keys[blame].path, "%s", msg);
+    if (ax__cfg_check_rules(cfg, NULL, &blame, msg, sizeof msg) >= 0) {
+        ax__cfg_error_set(err, "", 0, 0, ax__cfg_keys[blame].path, "%s", msg);
         return AX_ECONFIG;
     }
     return 0;

@@ -69,3 +69,23 @@ const struct ax__cfg_rule ax__cfg_rules[] = {
     {"transport.reconnect_min", "transport.reconnect_max", rule_reconnect},
 };
 const size_t ax__cfg_nrules = sizeof ax__cfg_rules / sizeof ax__cfg_rules[0];
+
+/* The error points at a key the source being loaded wrote: a file that
+ * raises discovery.heartbeat above the default lease is told so at its
+ * heartbeat line, not at a lease it never mentions. */
+int ax__cfg_check_rules(const struct ax_config *cfg, const int *set, size_t *blame, char *msg,
+                        size_t msglen)
+{
+    for (size_t r = 0; r < ax__cfg_nrules; r++) {
+        if (ax__cfg_rules[r].check(cfg, msg, msglen) == 0)
+            continue;
+        const struct ax__cfg_key *a =
+            ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, ax__cfg_rules[r].key);
+        const struct ax__cfg_key *b =
+            ax__cfg_find(ax__cfg_keys, ax__cfg_nkeys, ax__cfg_rules[r].other);
+        size_t ia = (size_t)(a - ax__cfg_keys), ib = (size_t)(b - ax__cfg_keys);
+        *blame = (set && !set[ia] && set[ib]) ? ib : ia;
+        return (int)r;
+    }
+    return -1;
+}
