@@ -9,6 +9,11 @@
  * allocated for parts of a document that will be refused anyway. Nesting is
  * fixed by the schema (section -> key -> value; qos -> topic -> key ->
  * value), so the walk never recurses deeper than that whatever the input.
+ * The message text parser loads a document tree instead (its shape follows
+ * a descriptor); the two share their libyaml helpers, msgs/ax__yaml.h. On
+ * a tree this loader would report an alias at its anchor, a syntax error
+ * in place of an earlier bad key, and would first parse all of a deeply
+ * nested input, which libyaml does in quadratic time.
  *
  * Every document is applied to a deep copy of the caller's config, which
  * replaces the original only when the whole document was valid and the
@@ -24,6 +29,7 @@
 #include <yaml.h>
 
 #include "core/ax__config.h"
+#include "msgs/ax__yaml.h"
 
 struct loader {
     yaml_parser_t parser;
@@ -50,49 +56,65 @@ static const char *event_shape(const yaml_event_t *ev)
     }
 }
 
-static bool is_null(const yaml_event_t *ev)
+static int vfail(struct loader *L, int line, int column, const char *key, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 5, 0)));
+
+static int vfail(struct loader *L, int line, int column, const char *key, const char *fmt,
+                 va_list ap)
 {
-    if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *v = (const char *)ev->data.scalar.value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+    if (L->err) {
+        char msg[sizeof L->err->message];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        ax__cfg_error_set(L->err, L->name, line, column, key, "%s", msg);
+    }
+    return AX_ECONFIG;
 }
 
+/* An error at 1-based @line and @column (0: none). */
+static int fail_pos(struct loader *L, int line, int column, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail_pos(struct loader *L, int line, int column, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(L, line, column, key, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* An error at mark @m (NULL: no position). */
 static int fail_at(struct loader *L, const yaml_mark_t *m, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int fail_at(struct loader *L, const yaml_mark_t *m, const char *key, const char *fmt, ...)
 {
-    if (L->err) {
-        char msg[sizeof L->err->message];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        ax__cfg_error_set(L->err, L->name, m ? (int)m->line + 1 : 0, m ? (int)m->column + 1 : 0,
-                          key, "%s", msg);
-    }
-    return AX_ECONFIG;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(L, m ? ax__yaml_line(m) : 0, m ? ax__yaml_column(m) : 0, key, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Next event; refuses aliases and turns libyaml errors into ours. */
 static int next(struct loader *L, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&L->parser, ev)) {
-        yaml_parser_t *p = &L->parser;
-        if (p->error == YAML_MEMORY_ERROR) {
+        struct ax__yaml_error e;
+        ax__yaml_error_of(&L->parser, &e);
+        if (e.nomem) {
             ax__cfg_error_set(L->err, L->name, 0, 0, "", "out of memory");
             return AX_ENOMEM;
         }
-        if (p->error == YAML_READER_ERROR)
-            return fail_at(L, NULL, "", "YAML error: %s at byte %zu",
-                           p->problem ? p->problem : "bad input", p->problem_offset);
-        if (p->context)
-            return fail_at(
-                L, &p->problem_mark, "", "YAML syntax error: %s (%s that started on line %d)",
-                p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1);
-        return fail_at(L, &p->problem_mark, "", "YAML syntax error: %s",
-                       p->problem ? p->problem : "?");
+        if (e.reader)
+            return fail_pos(L, 0, 0, "", "YAML error: %s at byte %zu",
+                            e.problem ? e.problem : "bad input", e.offset);
+        if (e.context)
+            return fail_pos(L, e.line, e.column, "",
+                            "YAML syntax error: %s (%s that started on line %d)",
+                            e.problem ? e.problem : "?", e.context, e.context_line);
+        return fail_pos(L, e.line, e.column, "", "YAML syntax error: %s",
+                        e.problem ? e.problem : "?");
     }
     if (ev->type == YAML_ALIAS_EVENT) {
         int rc = fail_at(L, &ev->start_mark, "", "YAML aliases (*%s) are not supported",
@@ -123,7 +145,7 @@ static int next_key(struct loader *L, const char *where, char *key, size_t size,
     }
     *mark = ev.start_mark;
     const char *v = (const char *)ev.data.scalar.value;
-    if (strlen(v) != ev.data.scalar.length) {
+    if (ax__yaml_has_nul(ev.data.scalar.value, ev.data.scalar.length)) {
         yaml_event_delete(&ev);
         return fail_at(L, mark, where, "a key contains a NUL byte");
     }
@@ -149,12 +171,12 @@ static int next_scalar(struct loader *L, const char *path, const char *expected,
         yaml_event_delete(ev);
         return rc;
     }
-    if (is_null(ev)) {
+    if (ax__yaml_event_is_null(ev)) {
         rc = fail_at(L, &ev->start_mark, path, "missing value: expected %s", expected);
         yaml_event_delete(ev);
         return rc;
     }
-    if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length) {
+    if (ax__yaml_has_nul(ev->data.scalar.value, ev->data.scalar.length)) {
         rc = fail_at(L, &ev->start_mark, path, "the value contains a NUL byte");
         yaml_event_delete(ev);
         return rc;
@@ -196,7 +218,7 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
         return rc;
     if (ev.type != YAML_SEQUENCE_START_EVENT) {
         rc = fail_at(L, &ev.start_mark, k->path, "expected a list (write [] for none), got %s",
-                     is_null(&ev) ? "nothing" : event_shape(&ev));
+                     ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -211,16 +233,16 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
             yaml_event_delete(&ev);
             break;
         }
-        if (ev.type != YAML_SCALAR_EVENT || is_null(&ev)) {
+        if (ev.type != YAML_SCALAR_EVENT || ax__yaml_event_is_null(&ev)) {
             rc = fail_at(L, &ev.start_mark, k->path, "expected a string entry, got %s",
-                         is_null(&ev) ? "nothing" : event_shape(&ev));
+                         ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
         } else if (n >= k->max) {
             rc = fail_at(L, &ev.start_mark, k->path, "too many entries: at most %zu",
                          (size_t)k->max);
         } else {
             union ax__cfg_val v;
             const char *text = (const char *)ev.data.scalar.value;
-            if (strlen(text) != ev.data.scalar.length)
+            if (ax__yaml_has_nul(ev.data.scalar.value, ev.data.scalar.length))
                 rc = fail_at(L, &ev.start_mark, k->path, "an entry contains a NUL byte");
             else if (ax__cfg_parse(k, text, &v, msg, sizeof msg) != 0)
                 rc = fail_at(L, &ev.start_mark, k->path, "entry %zu: %s", n + 1, msg);
@@ -273,7 +295,7 @@ static int load_qos_entry(struct loader *L, const char *topic, struct ax_qos *ou
         rc = fail_at(L, &ev.start_mark, path,
                      "expected a mapping of QoS keys (profile, reliability, durability, overload, "
                      "history, deadline, lifespan), got %s",
-                     is_null(&ev) ? "nothing" : event_shape(&ev));
+                     ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -290,7 +312,7 @@ static int load_qos_entry(struct loader *L, const char *topic, struct ax_qos *ou
         size_t i = (size_t)(k - ax__cfg_qos_keys);
         if (values[i]) {
             rc = fail_at(L, &kmark, path, "duplicate key (first at line %d)",
-                         (int)marks[i].line + 1);
+                         ax__yaml_line(&marks[i]));
             break;
         }
         char expected[160];
@@ -345,7 +367,7 @@ static int load_qos_map(struct loader *L, const struct ax__cfg_key *k)
     int rc = next(L, &ev);
     if (rc)
         return rc;
-    if (is_null(&ev)) {
+    if (ax__yaml_event_is_null(&ev)) {
         yaml_event_delete(&ev);
         return 0;
     }
@@ -399,7 +421,7 @@ static int load_qos_map(struct loader *L, const struct ax__cfg_key *k)
             L->cfg->nqos++;
         }
         L->cfg->qos[i].qos = q;
-        L->qos_line[i] = (int)mark.line + 1;
+        L->qos_line[i] = ax__yaml_line(&mark);
     }
     return rc;
 }
@@ -410,8 +432,8 @@ static int load_key(struct loader *L, const struct ax__cfg_key *k, const yaml_ma
     size_t i = (size_t)(k - ax__cfg_keys);
     if (L->line[i])
         return fail_at(L, mark, k->path, "duplicate key (first at line %d)", L->line[i]);
-    L->line[i] = (int)mark->line + 1;
-    L->col[i] = (int)mark->column + 1;
+    L->line[i] = ax__yaml_line(mark);
+    L->col[i] = ax__yaml_column(mark);
     switch (k->type) {
     case AX__CFG_LIST:
         return load_list(L, k);
@@ -430,7 +452,7 @@ static int load_section(struct loader *L, const char *sec)
     int rc = next(L, &ev);
     if (rc)
         return rc;
-    if (is_null(&ev)) { /* "discovery:" with every key commented out */
+    if (ax__yaml_event_is_null(&ev)) { /* "discovery:" with every key commented out */
         yaml_event_delete(&ev);
         return 0;
     }
@@ -486,7 +508,7 @@ static int load_root(struct loader *L)
                 return fail_at(L, &mark, key, "duplicate section (first at line %d)", seen_line[i]);
         if (nseen < sizeof seen / sizeof seen[0] && len < sizeof seen[0]) {
             memcpy(seen[nseen], key, len + 1);
-            seen_line[nseen++] = (int)mark.line + 1;
+            seen_line[nseen++] = ax__yaml_line(&mark);
         }
         rc = load_section(L, key);
         if (rc)
@@ -514,7 +536,7 @@ static int load_stream(struct loader *L)
     if (ev.type == YAML_MAPPING_START_EVENT) {
         yaml_event_delete(&ev);
         rc = load_root(L);
-    } else if (!is_null(&ev)) {
+    } else if (!ax__yaml_event_is_null(&ev)) {
         rc = fail_at(L, &ev.start_mark, "",
                      "expected a mapping of sections (node, discovery, transport, qos, log) at "
                      "the top level, got %s",
@@ -558,12 +580,11 @@ static int load_buffer(struct ax_config *cfg, const char *buf, size_t len, const
     L.line = calloc(ax__cfg_nkeys, sizeof *L.line);
     L.col = calloc(ax__cfg_nkeys, sizeof *L.col);
     L.qos_line = calloc(tmp.nqos ? tmp.nqos : 1, sizeof *L.qos_line);
-    if (!L.line || !L.col || !L.qos_line || !yaml_parser_initialize(&L.parser)) {
+    if (!L.line || !L.col || !L.qos_line || ax__yaml_parser_init(&L.parser, buf, len) != 0) {
         ax__cfg_error_set(err, name, 0, 0, "", "out of memory");
         rc = AX_ENOMEM;
         goto out;
     }
-    yaml_parser_set_input_string(&L.parser, (const unsigned char *)buf, len);
     rc = load_stream(&L);
     yaml_parser_delete(&L.parser);
     if (rc == 0) {
