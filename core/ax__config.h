@@ -139,8 +139,13 @@ int ax__cfg_check_rules(const struct ax_config *cfg, const int *set, size_t *bla
 void ax__cfg_error_set(struct ax_config_error *err, const char *file, int line, int column,
                        const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Free the @n items of a LIST field and the array (config.c). */
+/* LIST fields (config.c). Free @n items and their array. Append a copy of
+ * @text to @items (@n used, @cap allocated): 0, or AX_ENOMEM with the @n
+ * items unchanged. Make @items the list of row @k in @base (a struct
+ * ax_config), freeing the list it had. */
 void ax__cfg_list_free(char **items, size_t n);
+int ax__cfg_list_add(char ***items, size_t *n, size_t *cap, const char *text);
+void ax__cfg_list_set(const struct ax__cfg_key *k, void *base, char **items, size_t n);
 
 /* The message for unknown key @word in section @sec ("" = the top level),
  * or in a qos entry: "unknown key (did you mean ...?)", or the keys it

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "core/ax__config.h"
 
 /* ---- errors ---- */
@@ -61,7 +62,7 @@ const char *ax_config_error_str(const struct ax_config_error *err, char *buf, si
     return buf;
 }
 
-/* ---- lifecycle ---- */
+/* ---- LIST fields ---- */
 
 void ax__cfg_list_free(char **items, size_t n)
 {
@@ -69,6 +70,28 @@ void ax__cfg_list_free(char **items, size_t n)
         free(items[i]);
     free(items);
 }
+
+int ax__cfg_list_add(char ***items, size_t *n, size_t *cap, const char *text)
+{
+    if (ax__array_reserve(items, cap, *n + 1, 4) != 0)
+        return AX_ENOMEM;
+    char *copy = strdup(text);
+    if (!copy)
+        return AX_ENOMEM;
+    (*items)[(*n)++] = copy;
+    return 0;
+}
+
+void ax__cfg_list_set(const struct ax__cfg_key *k, void *base, char **items, size_t n)
+{
+    char ***field = (char ***)(void *)((char *)base + k->offset);
+    size_t *count = (size_t *)(void *)((char *)base + k->count_offset);
+    ax__cfg_list_free(*field, *count);
+    *field = items;
+    *count = n;
+}
+
+/* ---- lifecycle ---- */
 
 static void free_qos(struct ax_qos_override *q, size_t n)
 {

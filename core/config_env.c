@@ -18,7 +18,7 @@ static int env_list(struct ax_config *cfg, const struct ax__cfg_key *k, const ch
 {
     char msg[256], item[AX_CONFIG_PEER_MAX + 2];
     char **items = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int rc = 0;
     const char *p = val;
     for (;;) {
@@ -43,17 +43,8 @@ static int env_list(struct ax_config *cfg, const struct ax__cfg_key *k, const ch
                 snprintf(msg, sizeof msg, "too long: at most %zu bytes", k->size - 1);
             ax__cfg_error_set(err, k->env, 0, 0, k->path, "entry %zu: %s", n + 1, msg);
             rc = AX_ECONFIG;
-        } else {
-            char **grown = realloc(items, (n + 1) * sizeof *items);
-            char *copy = grown ? strdup(item) : NULL;
-            if (grown)
-                items = grown;
-            if (!copy) {
-                ax__cfg_error_set(err, k->env, 0, 0, k->path, "out of memory");
-                rc = AX_ENOMEM;
-            } else {
-                items[n++] = copy;
-            }
+        } else if ((rc = ax__cfg_list_add(&items, &n, &cap, item)) != 0) {
+            ax__cfg_error_set(err, k->env, 0, 0, k->path, "out of memory");
         }
         if (rc || !end)
             break;
@@ -63,11 +54,7 @@ static int env_list(struct ax_config *cfg, const struct ax__cfg_key *k, const ch
         ax__cfg_list_free(items, n);
         return rc;
     }
-    char ***field = (char ***)(void *)((char *)cfg + k->offset);
-    size_t *count = (size_t *)(void *)((char *)cfg + k->count_offset);
-    ax__cfg_list_free(*field, *count);
-    *field = items;
-    *count = n;
+    ax__cfg_list_set(k, cfg, items, n);
     return 0;
 }
 

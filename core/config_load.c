@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "base/ax__array.h"
 #include "core/ax__config.h"
 #include "msgs/ax__yaml.h"
 
@@ -36,10 +37,11 @@ struct loader {
     struct ax_config *cfg; /* the copy being built */
     struct ax_config_error *err;
     const char *name;
-    int *line;      /* per key: line where this document set it, 0 = not set */
-    int *col;       /* per key: its column */
-    size_t qos_cap; /* capacity of cfg->qos */
-    int *qos_line;  /* per qos entry: line where this document set it, 0 = not */
+    int *line;           /* per key: line where this document set it, 0 = not set */
+    int *col;            /* per key: its column */
+    size_t qos_cap;      /* capacity of cfg->qos */
+    int *qos_line;       /* per qos entry: line where this document set it, 0 = not */
+    size_t qos_line_cap; /* capacity of qos_line */
 };
 
 static const char *event_shape(const yaml_event_t *ev)
@@ -224,7 +226,7 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
     }
     yaml_event_delete(&ev);
     char **items = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     for (;;) {
         rc = next(L, &ev);
         if (rc)
@@ -246,18 +248,8 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
                 rc = fail_at(L, &ev.start_mark, k->path, "an entry contains a NUL byte");
             else if (ax__cfg_parse(k, text, &v, msg, sizeof msg) != 0)
                 rc = fail_at(L, &ev.start_mark, k->path, "entry %zu: %s", n + 1, msg);
-            else {
-                char **grown = realloc(items, (n + 1) * sizeof *items);
-                char *copy = grown ? strdup(text) : NULL;
-                if (grown)
-                    items = grown;
-                if (!copy) {
-                    ax__cfg_error_set(L->err, L->name, 0, 0, k->path, "out of memory");
-                    rc = AX_ENOMEM;
-                } else {
-                    items[n++] = copy;
-                }
-            }
+            else if ((rc = ax__cfg_list_add(&items, &n, &cap, text)) != 0)
+                ax__cfg_error_set(L->err, L->name, 0, 0, k->path, "out of memory");
         }
         yaml_event_delete(&ev);
         if (rc)
@@ -267,11 +259,7 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
         ax__cfg_list_free(items, n);
         return rc;
     }
-    char ***field = (char ***)(void *)((char *)L->cfg + k->offset);
-    size_t *count = (size_t *)(void *)((char *)L->cfg + k->count_offset);
-    ax__cfg_list_free(*field, *count);
-    *field = items;
-    *count = n;
+    ax__cfg_list_set(k, L->cfg, items, n);
     return 0;
 }
 
@@ -396,21 +384,11 @@ static int load_qos_map(struct loader *L, const struct ax__cfg_key *k)
         if (i == L->cfg->nqos) { /* a new topic */
             if (L->cfg->nqos >= k->max)
                 return fail_at(L, &mark, path, "too many topics: at most %zu", (size_t)k->max);
-            if (L->cfg->nqos == L->qos_cap) {
-                size_t cap = L->qos_cap ? 2 * L->qos_cap : 16;
-                if (cap > k->max)
-                    cap = k->max;
-                struct ax_qos_override *grown = realloc(L->cfg->qos, cap * sizeof *grown);
-                int *lines = grown ? realloc(L->qos_line, cap * sizeof *lines) : NULL;
-                if (grown)
-                    L->cfg->qos = grown;
-                if (lines)
-                    L->qos_line = lines;
-                if (!lines) {
-                    ax__cfg_error_set(L->err, L->name, 0, 0, path, "out of memory");
-                    return AX_ENOMEM;
-                }
-                L->qos_cap = cap;
+            size_t need = L->cfg->nqos + 1;
+            if (ax__array_reserve(&L->cfg->qos, &L->qos_cap, need, 16) != 0 ||
+                ax__array_reserve(&L->qos_line, &L->qos_line_cap, need, 16) != 0) {
+                ax__cfg_error_set(L->err, L->name, 0, 0, path, "out of memory");
+                return AX_ENOMEM;
             }
             char *name = strdup(topic);
             if (!name) {
@@ -579,7 +557,8 @@ static int load_buffer(struct ax_config *cfg, const char *buf, size_t len, const
     L.qos_cap = tmp.nqos;
     L.line = calloc(ax__cfg_nkeys, sizeof *L.line);
     L.col = calloc(ax__cfg_nkeys, sizeof *L.col);
-    L.qos_line = calloc(tmp.nqos ? tmp.nqos : 1, sizeof *L.qos_line);
+    L.qos_line_cap = tmp.nqos ? tmp.nqos : 1;
+    L.qos_line = calloc(L.qos_line_cap, sizeof *L.qos_line);
     if (!L.line || !L.col || !L.qos_line || ax__yaml_parser_init(&L.parser, buf, len) != 0) {
         ax__cfg_error_set(err, name, 0, 0, "", "out of memory");
         rc = AX_ENOMEM;
@@ -638,25 +617,21 @@ int ax_config_load_file(struct ax_config *cfg, const char *path, struct ax_confi
         return AX_ECONFIG;
     }
     /* Read at most one byte past the limit: enough to know it is exceeded. */
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
+    const size_t limit = (size_t)AX_CONFIG_FILE_MAX + 1;
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
     int rc = 0;
-    while (buf) {
-        if (len == cap) {
-            if (cap > AX_CONFIG_FILE_MAX)
-                break;
-            size_t ncap =
-                cap * 2 > (size_t)AX_CONFIG_FILE_MAX + 1 ? (size_t)AX_CONFIG_FILE_MAX + 1 : cap * 2;
-            char *grown = realloc(buf, ncap + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap = ncap;
+    while (len < limit) {
+        /* room for at least one more byte, and the NUL */
+        if (ax__array_reserve(&buf, &cap, len + 2, 4096) != 0) {
+            ax__cfg_error_set(err, path, 0, 0, "", "out of memory");
+            rc = AX_ENOMEM;
+            break;
         }
-        ssize_t n = read(fd, buf + len, cap - len);
+        size_t room = cap - 1 - len;
+        if (room > limit - len)
+            room = limit - len;
+        ssize_t n = read(fd, buf + len, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -670,10 +645,6 @@ int ax_config_load_file(struct ax_config *cfg, const char *path, struct ax_confi
         len += (size_t)n;
     }
     close(fd);
-    if (!buf) {
-        ax__cfg_error_set(err, path, 0, 0, "", "out of memory");
-        return AX_ENOMEM;
-    }
     if (rc == 0) {
         buf[len] = 0;
         rc = load_buffer(cfg, buf, len, path, err);
