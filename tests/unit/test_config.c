@@ -801,6 +801,25 @@ static void test_env_overrides(void **state)
     AX_OK_OR_FAIL(ax_config_apply_env(&cfg, &err));
     assert_int_equal(cfg.domain, 7);
     clear_env();
+
+    /* AXON_PEERS takes as many entries as a file, and no more. */
+    char peers[AX_CONFIG_PEERS_MAX * 16];
+    size_t o = 0;
+    for (int i = 0; i < AX_CONFIG_PEERS_MAX; i++)
+        o += (size_t)snprintf(peers + o, sizeof peers - o, "%s10.1.%d.%d", i ? "," : "", i / 200,
+                              i % 200 + 1);
+    setenv("AXON_PEERS", peers, 1);
+    AX_OK_OR_FAIL(ax_config_apply_env(&cfg, &err));
+    assert_int_equal(cfg.discovery.npeers, AX_CONFIG_PEERS_MAX);
+    assert_string_equal(cfg.discovery.peers[AX_CONFIG_PEERS_MAX - 1], "10.1.1.56");
+    snprintf(peers + o, sizeof peers - o, ",10.9.9.9");
+    setenv("AXON_PEERS", peers, 1);
+    assert_int_equal(ax_config_apply_env(&cfg, &err), AX_ECONFIG);
+    assert_string_equal(err.file, "AXON_PEERS");
+    assert_contains(err.message, "too many entries: at most 256");
+    assert_int_equal(cfg.discovery.npeers,
+                     AX_CONFIG_PEERS_MAX); /* a failed apply changes nothing */
+    clear_env();
     ax_config_fini(&cfg);
 }
 
