@@ -4,21 +4,6 @@
 #include "cli.h"
 #include "mcap.h"
 
-static const struct cli_cmd cmd_info = {
-    .path = "bag info",
-    .args = "FILE.mcap [options]",
-    .summary = "Show what a recording holds: duration, start and end, message count, each\n"
-               "channel with topic, type and count, compression and chunks, the metadata\n"
-               "records (gaps and drops the recorder saw) and whether the file was cut off.",
-    .details = "A whole file is read from its summary. A file cut off (kill -9, power loss,\n"
-               "full disk) is scanned: what is shown is what can still be read, up to its\n"
-               "last complete chunk, and 'recovered' says so.",
-    .example = "  axon bag info drive.mcap\n  axon bag info drive.mcap --json",
-    .opts = (const struct cli_opt[]){{0}},
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mcap_channel *ch)
 {
     const struct ax_mcap_schema *s;
@@ -35,13 +20,10 @@ struct meta_count {
     size_t n;
 };
 
-static int bag_info(struct cli *c, int argc, char **argv)
+int cli_verb_bag_info(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_info, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *path = a.pos[0];
+    int rc;
+    const char *path = a->pos[0];
     ax_mcap_reader *r;
     rc = ax_mcap_reader_open(&r, path, NULL);
     if (rc == AX_EPROTO)
@@ -163,16 +145,4 @@ static int bag_info(struct cli *c, int argc, char **argv)
     }
     ax_mcap_reader_free(r);
     return CLI_EXIT_OK;
-}
-
-int cli_cmd_bag(struct cli *c, int argc, char **argv)
-{
-    if (argc >= 1 && strcmp(argv[0], "info") == 0)
-        return bag_info(c, argc - 1, argv + 1);
-    bool help = argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
-    if (!help)
-        fprintf(stderr, "axon: usage error: expected 'bag info FILE'\n");
-    fprintf(help ? stdout : stderr, "Usage: axon bag info FILE.mcap\n"
-                                    "Run 'axon bag info --help' for details.\n");
-    return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

@@ -11,6 +11,15 @@
  * a short lock). SIGINT and SIGTERM are blocked in every thread; the main
  * thread lets them in only while it waits in cli_sleep() / cli_wait_fd()
  * (ppoll), so Ctrl-C ends every loop at a well-defined point.
+ *
+ * Files, top down; a file calls only those below it (tests/arch/check_arch.py
+ * cycles checks the objects): main.c (signals, the context) runs verbs.c
+ * (the verb table: dispatch, the list of verbs), which parses the arguments
+ * with args.c and runs a verb's handler (node.c, topic.c, echo.c, rate.c,
+ * pub.c, doctor.c, record.c, play.c, bag.c, config.c). They use common.c
+ * (the CLI's node, snapshots, types) and the leaves: args.c (the parser),
+ * msg.c (messages), wait.c (signals and waiting), fmt.c, table.c (tables and
+ * JSON), msgq.c. No handler calls verbs.c or main.c.
  */
 #ifndef AXON_CLI_H
 #define AXON_CLI_H
@@ -24,7 +33,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERR = 1, CLI_EXIT_USAGE = 2 };
 /* A parser result meaning "help was printed, exit 0". */
 #define CLI_HELP_SHOWN (-1000)
 
-/* ---- options ---- */
+/* ---- the verb table (verbs.c) and the parser (args.c) ---- */
 
 struct cli_opt {
     const char *name; /* long name, without "--" */
@@ -33,21 +42,34 @@ struct cli_opt {
     const char *help;
 };
 
-struct cli_cmd {
-    const char *path;           /* "topic echo" */
-    const char *args;           /* "TOPIC [--json] ..." (after the path) */
-    const char *summary;        /* one line */
-    const char *details;        /* may be NULL; several lines */
-    const char *example;        /* one or more lines */
-    const struct cli_opt *opts; /* terminated by {0} */
-    int min_pos, max_pos;       /* positional arguments; max -1: any */
+struct cli;
+struct cli_args;
+
+/* A verb's handler: the arguments are parsed and the global options
+ * applied. Returns an exit code (CLI_EXIT_*), or CLI_HELP_SHOWN. */
+typedef int cli_handler(struct cli *c, const struct cli_args *a);
+
+/* One entry of the verb table: a verb, or a group of verbs ("topic"). */
+struct cli_verb {
+    const char *path;            /* "topic echo": the words that select it */
+    const char *synopsis;        /* its arguments, "TOPIC" ("": none) */
+    const char *summary;         /* one line, for the list of verbs */
+    const char *about;           /* --help: what it does (lines); NULL: the summary */
+    const char *details;         /* --help: more; may be NULL */
+    const char *example;         /* --help: one or more lines */
+    const struct cli_opt *opts;  /* terminated by {0}; NULL: none */
+    int min_pos, max_pos;        /* positional arguments; max -1: any */
+    cli_handler *run;            /* NULL: a group */
+    const struct cli_verb *subs; /* a group's verbs, terminated by {0} */
 };
 
 #define CLI_MAX_OPTS 48
 #define CLI_MAX_POS  256
 
 struct cli_args {
-    const struct cli_cmd *cmd;
+    const struct cli_verb *verb;
+    int argc; /* the words after the verb's path, as given */
+    char **argv;
     const char *pos[CLI_MAX_POS];
     int npos;
     const char *val[CLI_MAX_OPTS]; /* last value (flags: "1") */
@@ -66,12 +88,21 @@ struct cli {
     bool domain_set;
     ax_node *node;
     uint64_t self_id;
-    bool stop;    /* a SIGINT/SIGTERM arrived */
-    bool settled; /* the last cli_settle() converged */
+    bool stop;                    /* a SIGINT/SIGTERM arrived */
+    bool settled;                 /* the last cli_settle() converged */
+    const struct cli_verb *verbs; /* the verb table (for verbs that describe it) */
 };
 
-/* main.c */
-int cli_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a);
+/* verbs.c: run the verb @argv names (argv[0] is the first word after
+ * "axon"); returns the exit code. */
+int cli_run(struct cli *c, int argc, char **argv);
+
+/* args.c */
+extern const struct cli_opt cli_global_opts[]; /* every verb takes these */
+/* Parse @argv (what follows the verb's path) for @v into @a and apply the
+ * global options to @c. Returns 0, CLI_HELP_SHOWN (--help was printed) or
+ * an exit code (the error was printed). */
+int cli_parse(struct cli *c, const struct cli_verb *v, int argc, char **argv, struct cli_args *a);
 const char *cli_opt(const struct cli_args *a, const char *name);
 bool cli_flag(const struct cli_args *a, const char *name);
 size_t cli_opt_all(const struct cli_args *a, const char *name, const char **out, size_t cap);
@@ -82,21 +113,30 @@ bool cli_opt_double(const struct cli_args *a, const char *name, double min, doub
 bool cli_opt_long(const struct cli_args *a, const char *name, long min, long max, long *out);
 /* Seconds ("1.5", "250ms", "2s", "1m") to nanoseconds. */
 bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns);
-int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+/* Print a usage error about @v; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_verb *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* msg.c: "axon: error: ..." on stderr (stdout flushed first). cli_error
+ * returns CLI_EXIT_ERR. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The CLI's node: "axon-cli-<pid>", one thread. Prints the error. */
-int cli_node_open(struct cli *c);
-void cli_node_close(struct cli *c);
-
+/* wait.c: block SIGINT/SIGTERM (before any thread starts) and install the
+ * handler; ignore SIGPIPE. */
+void cli_signals_init(void);
 /* Wait up to @ns (interrupted by SIGINT/SIGTERM: then returns true and
  * c->stop is set). A second signal while stopping exits at once (130). */
 bool cli_sleep(struct cli *c, int64_t ns);
 /* As cli_sleep(), also returning when @fd becomes readable (then false). */
 bool cli_wait_fd(struct cli *c, int fd, int64_t ns);
+
+/* ---- common.c ---- */
+
+/* The CLI's node: "axon-cli-<pid>", one thread. Prints the error. */
+int cli_node_open(struct cli *c);
+void cli_node_close(struct cli *c);
 
 /* Wait until the discovery table is stable (no change for two heartbeat
  * periods, every node's endpoint set complete), at most c->wait_ns.
@@ -234,17 +274,17 @@ struct ax_mcap_channel;
  * the type name the recorder kept in the channel's metadata. */
 const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mcap_channel *ch);
 
-/* ---- the verbs ---- */
+/* ---- the verbs' handlers (one file per group; the table is in verbs.c) ---- */
 
-int cli_cmd_node(struct cli *c, int argc, char **argv);
-int cli_cmd_topic(struct cli *c, int argc, char **argv);
-int cli_cmd_echo(struct cli *c, int argc, char **argv);
-int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *what);
-int cli_cmd_pub(struct cli *c, int argc, char **argv);
-int cli_cmd_doctor(struct cli *c, int argc, char **argv);
-int cli_cmd_record(struct cli *c, int argc, char **argv);
-int cli_cmd_play(struct cli *c, int argc, char **argv);
-int cli_cmd_bag(struct cli *c, int argc, char **argv);
-int cli_cmd_config(struct cli *c, int argc, char **argv);
+cli_handler cli_verb_node_list, cli_verb_node_info;                        /* node.c */
+cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type; /* topic.c */
+cli_handler cli_verb_topic_echo;                                           /* echo.c */
+cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
+cli_handler cli_verb_topic_pub;                                            /* pub.c */
+cli_handler cli_verb_doctor;                                               /* doctor.c */
+cli_handler cli_verb_record;                                               /* record.c */
+cli_handler cli_verb_play;                                                 /* play.c */
+cli_handler cli_verb_bag_info;                                             /* bag.c */
+cli_handler cli_verb_config;                                               /* config.c */
 
 #endif /* AXON_CLI_H */

@@ -17,25 +17,6 @@
 
 #include "cli.h"
 
-static const struct cli_cmd cmd_doctor = {
-    .path = "doctor",
-    .args = "[TOPIC] [options]",
-    .summary = "Explain why publishers and subscribers do not talk (for TOPIC, or every topic):\n"
-               "not discovered (and which discovery mode each node uses), in another domain,\n"
-               "type mismatch, incompatible QoS, connections failing (with the last error),\n"
-               "stale heartbeats, and messages dropped by the overload policy.",
-    .details = "Reads the discovery table and listens to the discovery traffic of every other\n"
-               "domain for --scan seconds. Each finding says what to change. Exit status 0\n"
-               "when nothing is wrong, 1 when something is.",
-    .example = "  axon doctor\n  axon doctor /perception/obstacles --json",
-    .opts = (const struct cli_opt[]){{"scan", 0, "S",
-                                      "how long to listen to other domains "
-                                      "(default 1 s; 0: do not scan)"},
-                                     {0}},
-    .min_pos = 0,
-    .max_pos = 1,
-};
-
 /* ---- what the scan heard in other domains ---- */
 
 struct far_node {
@@ -575,15 +556,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int cli_cmd_doctor(struct cli *c, int argc, char **argv)
+int cli_verb_doctor(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_doctor, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.npos ? a.pos[0] : NULL;
+    int rc;
+    const char *topic = a->npos ? a->pos[0] : NULL;
     int64_t scan = AX_NS_PER_S;
-    if (!cli_opt_seconds(&a, "scan", &scan))
+    if (!cli_opt_seconds(a, "scan", &scan))
         return CLI_EXIT_USAGE;
     if ((rc = cli_node_open(c)) != 0)
         return rc;

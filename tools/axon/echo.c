@@ -18,36 +18,6 @@
 
 #include "cli.h"
 
-static const struct cli_cmd cmd_echo = {
-    .path = "topic echo",
-    .args = "TOPIC [options]",
-    .summary = "Print the messages of TOPIC as YAML-style text (messages separated by ---),\n"
-               "or with --json as one JSON object per line.",
-    .details = "Any protobuf type is decoded: from the types compiled into axon, or from the\n"
-               "schema the publisher serves. Bytes fields print as base64 of their first\n"
-               "--max-bytes bytes followed by '... (N bytes)'. Topics without a schema print\n"
-               "their size and a hex prefix. Waits for a publisher if there is none yet.",
-    .example = "  axon topic echo /perception/obstacles -n 1\n"
-               "  axon topic echo /sensors/imu --field header.stamp_ns --json\n"
-               "  axon topic echo /camera/front -n 3 --max-bytes 8",
-    .opts =
-        (const struct cli_opt[]){
-            {"count", 'n', "N", "stop after N messages"},
-            {"field", 'f', "PATH", "print only this field (header.stamp_ns, obstacles.0.pose)"},
-            {"max-bytes", 0, "N", "bytes of a bytes field shown (default 16; 0: all)"},
-            {"max-elems", 0, "N", "elements of a repeated field shown (default: all)"},
-            {"meta", 0, NULL, "also print sequence number, publisher and times"},
-            {"raw", 0, NULL, "print size and hex even when a schema is known"},
-            {"timeout", 0, "S", "give up after S seconds (exit 1 if fewer than N arrived)"},
-            {"qos", 0, "PRESET",
-             "subscription QoS: default, sensor_data, control, latched "
-             "(default: the publisher's reliability and durability)"},
-            {0},
-        },
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 struct echo {
     struct cli_msgq *q;
     atomic_ullong skipped;
@@ -190,29 +160,26 @@ static int print_one(struct cli *c, const struct cli_type *t, const struct cli_q
     return 0;
 }
 
-int cli_cmd_echo(struct cli *c, int argc, char **argv)
+int cli_verb_topic_echo(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_echo, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.pos[0];
+    int rc;
+    const char *topic = a->pos[0];
     long count = 0, max_bytes = 16, max_elems = -1;
     int64_t timeout_ns = 0;
-    if (!cli_opt_long(&a, "count", 1, 1000000000L, &count) ||
-        !cli_opt_long(&a, "max-bytes", 0, 1L << 30, &max_bytes) ||
-        !cli_opt_long(&a, "max-elems", 0, 1L << 30, &max_elems) ||
-        !cli_opt_seconds(&a, "timeout", &timeout_ns))
+    if (!cli_opt_long(a, "count", 1, 1000000000L, &count) ||
+        !cli_opt_long(a, "max-bytes", 0, 1L << 30, &max_bytes) ||
+        !cli_opt_long(a, "max-elems", 0, 1L << 30, &max_elems) ||
+        !cli_opt_seconds(a, "timeout", &timeout_ns))
         return CLI_EXIT_USAGE;
     struct ax_qos qos_override;
-    const char *qos_name = cli_opt(&a, "qos");
+    const char *qos_name = cli_opt(a, "qos");
     if (qos_name && ax_qos_preset(qos_name, &qos_override) < 0)
-        return cli_usage_error(&cmd_echo, "--qos %s: one of default, sensor_data, control, latched",
+        return cli_usage_error(a->verb, "--qos %s: one of default, sensor_data, control, latched",
                                qos_name);
-    bool raw = cli_flag(&a, "raw"), meta = cli_flag(&a, "meta");
-    const char *field = cli_opt(&a, "field");
+    bool raw = cli_flag(a, "raw"), meta = cli_flag(a, "meta");
+    const char *field = cli_opt(a, "field");
     if (raw && field)
-        return cli_usage_error(&cmd_echo, "--field needs a decoded message; drop --raw");
+        return cli_usage_error(a->verb, "--field needs a decoded message; drop --raw");
 
     int64_t end = timeout_ns ? ax_clock_mono_ns() + timeout_ns : INT64_MAX;
     if ((rc = cli_node_open(c)) != 0)

@@ -4,30 +4,6 @@
 
 #include "cli.h"
 
-static const struct cli_cmd cmd_list = {
-    .path = "node list",
-    .args = "[options]",
-    .summary = "List every node of the domain: host, pid, TCP endpoint, uptime, when it was last\n"
-               "heard (its heartbeat age) and how many publishers and subscribers it has.",
-    .details = "Reads the discovery table only (no subscription). Waits for discovery to\n"
-               "settle first (at most --wait). The CLI's own node is not listed.",
-    .example = "  axon node list\n  axon node list --domain 3 --json",
-    .opts = (const struct cli_opt[]){{0}},
-    .min_pos = 0,
-    .max_pos = 0,
-};
-
-static const struct cli_cmd cmd_info = {
-    .path = "node info",
-    .args = "NAME|ID [options]",
-    .summary = "Show one node (by name, or by its 16-hex-digit id) with its publishers and\n"
-               "subscribers: topic, type, QoS, connections, messages and drops.",
-    .example = "  axon node info planner\n  axon node info 3f2a9c0d11e4b7a8 --json",
-    .opts = (const struct cli_opt[]){{0}},
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 static int cmp_node(const void *a, const void *b)
 {
     const struct ax_node_info *x = a, *y = b;
@@ -52,12 +28,9 @@ static void settle_note(struct cli *c)
                  (double)c->wait_ns / 1e9);
 }
 
-static int node_list(struct cli *c, int argc, char **argv)
+int cli_verb_node_list(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_list, argc, argv, &a);
-    if (rc)
-        return rc;
+    int rc;
     if ((rc = cli_node_open(c)) != 0)
         return rc;
     if (cli_settle(c) < 0)
@@ -161,12 +134,9 @@ static void print_endpoints(const struct cli_snap *s, uint64_t node_id)
     cli_table_free(t);
 }
 
-static int node_info(struct cli *c, int argc, char **argv)
+int cli_verb_node_info(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_info, argc, argv, &a);
-    if (rc)
-        return rc;
+    int rc;
     if ((rc = cli_node_open(c)) != 0)
         return rc;
     if (cli_settle(c) < 0)
@@ -176,7 +146,7 @@ static int node_info(struct cli *c, int argc, char **argv)
         return cli_error("reading the discovery table: %s", ax_strerror(rc));
     qsort(s.nodes, s.nnodes, sizeof *s.nodes, cmp_node);
     qsort(s.eps, s.neps, sizeof *s.eps, cmp_ep);
-    const char *want = a.pos[0];
+    const char *want = a->pos[0];
     size_t found = 0;
     struct cli_json j;
     cj_init(&j, stdout);
@@ -232,20 +202,4 @@ static int node_info(struct cli *c, int argc, char **argv)
                          want, (unsigned)c->cfg.domain);
     }
     return CLI_EXIT_OK;
-}
-
-int cli_cmd_node(struct cli *c, int argc, char **argv)
-{
-    if (argc >= 1 && strcmp(argv[0], "list") == 0)
-        return node_list(c, argc - 1, argv + 1);
-    if (argc >= 1 && strcmp(argv[0], "info") == 0)
-        return node_info(c, argc - 1, argv + 1);
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("Usage: axon node list | axon node info NAME\n"
-               "Run 'axon node list --help' or 'axon node info --help' for details.\n");
-        return CLI_EXIT_OK;
-    }
-    fprintf(stderr, "axon: usage error: expected 'node list' or 'node info NAME'\n"
-                    "Run 'axon node list --help' for details.\n");
-    return CLI_EXIT_USAGE;
 }

@@ -17,34 +17,6 @@
 #include "cli.h"
 #include "mcap.h"
 
-static const struct cli_cmd cmd_play = {
-    .path = "play",
-    .args = "FILE.mcap [options]",
-    .summary = "Publish the messages of a recording with their original types and timing\n"
-               "(scaled by --rate), in the order they were recorded.",
-    .details = "Before the first message it waits for the subscribers the table shows to\n"
-               "connect (at most --wait), or for --wait-subs N of them. A recording that was cut\n"
-               "off plays up to its last complete chunk.",
-    .example = "  axon play drive.mcap\n"
-               "  axon play drive.mcap --rate 2 --topics /perception/obstacles --start 30\n"
-               "  axon play drive.mcap --loop --wait-subs 1 --wait 10",
-    .opts =
-        (const struct cli_opt[]){
-            {"rate", 'r', "R", "speed factor (default 1: original timing; 2: twice as fast)"},
-            {"loop", 'l', NULL, "start over at the end, until Ctrl-C"},
-            {"topics", 't', "TOPIC", "play only this topic (repeat; * patterns allowed)"},
-            {"start", 's', "S", "skip the first S seconds of the recording"},
-            {"wait-subs", 0, "N", "wait for N subscriber connections before playing"},
-            {"qos", 0, "PRESET",
-             "publishers' QoS: default (the default), sensor_data, control, "
-             "latched"},
-            {"quiet", 'q', NULL, "no progress output"},
-            {0},
-        },
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 struct play_chan {
     const struct ax_mcap_channel *ch;
     ax_type *type;
@@ -102,29 +74,26 @@ static uint64_t expected_subscribers(struct cli *c, struct play_chan *pc, size_t
     return k;
 }
 
-int cli_cmd_play(struct cli *c, int argc, char **argv)
+int cli_verb_play(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_play, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *path = a.pos[0];
+    int rc;
+    const char *path = a->pos[0];
     double rate = 1;
     long wait_subs = -1;
     int64_t start = 0;
-    if (!cli_opt_double(&a, "rate", 0.001, 1000, &rate) ||
-        !cli_opt_long(&a, "wait-subs", 0, 100000, &wait_subs) ||
-        !cli_opt_seconds(&a, "start", &start))
+    if (!cli_opt_double(a, "rate", 0.001, 1000, &rate) ||
+        !cli_opt_long(a, "wait-subs", 0, 100000, &wait_subs) ||
+        !cli_opt_seconds(a, "start", &start))
         return CLI_EXIT_USAGE;
     struct ax_qos qos = AX_QOS_DEFAULT;
-    const char *qos_name = cli_opt(&a, "qos");
+    const char *qos_name = cli_opt(a, "qos");
     if (qos_name && ax_qos_preset(qos_name, &qos) < 0)
-        return cli_usage_error(&cmd_play, "--qos %s: one of default, sensor_data, control, latched",
+        return cli_usage_error(a->verb, "--qos %s: one of default, sensor_data, control, latched",
                                qos_name);
     const char *pats[16];
-    size_t npats = cli_opt_all(&a, "topics", pats, 16);
-    bool quiet = cli_flag(&a, "quiet"), loop = cli_flag(&a, "loop");
-    int64_t sub_wait = cli_opt(&a, "wait") ? c->wait_ns : (wait_subs >= 0 ? 10 : 3) * AX_NS_PER_S;
+    size_t npats = cli_opt_all(a, "topics", pats, 16);
+    bool quiet = cli_flag(a, "quiet"), loop = cli_flag(a, "loop");
+    int64_t sub_wait = cli_opt(a, "wait") ? c->wait_ns : (wait_subs >= 0 ? 10 : 3) * AX_NS_PER_S;
 
     ax_mcap_reader *r;
     rc = ax_mcap_reader_open(&r, path, NULL);

@@ -13,37 +13,6 @@
 
 #include "cli.h"
 
-static const struct cli_cmd cmd_pub = {
-    .path = "topic pub",
-    .args = "TOPIC TYPE TEXT [options]",
-    .summary = "Publish a message of TYPE on TOPIC, written as YAML or JSON text (fields as in\n"
-               "the .proto; fields left out keep their defaults). Publishes once by default.",
-    .details = "A field that does not exist or a value of the wrong kind is an error naming\n"
-               "the field and its position. TEXT '-' reads the text from stdin. With --rate\n"
-               "it repeats until Ctrl-C or --count. A one-shot publish waits for the\n"
-               "subscribers in the table to connect (at most --timeout), and then until their\n"
-               "counters confirm receipt (about one discovery refresh; --no-confirm skips it).",
-    .example = "  axon topic pub /vehicle/cmd axon.vehicle.ControlCommand '{throttle: 0.2, "
-               "steering: -0.1}'\n"
-               "  axon topic pub /chatter axon.std.KeyValue '{key: a, value: b}' --rate 10 -n 50",
-    .opts =
-        (const struct cli_opt[]){
-            {"rate", 'r', "HZ", "publish repeatedly at HZ"},
-            {"count", 'n', "N", "with --rate: stop after N messages"},
-            {"once", 0, NULL, "publish one message (the default without --rate)"},
-            {"qos", 0, "PRESET", "default (the default), sensor_data, control, latched"},
-            {"wait-subs", 0, "N",
-             "wait for N subscribers before publishing (default: those "
-             "the table shows)"},
-            {"timeout", 0, "S", "longest wait for subscribers (default 5 s)"},
-            {"no-confirm", 0, NULL, "do not wait for the subscribers to confirm receipt"},
-            {"quiet", 'q', NULL, "do not print each message published"},
-            {0},
-        },
-    .min_pos = 3,
-    .max_pos = 3,
-};
-
 static char *read_stdin(size_t *len)
 {
     size_t cap = 4096, n = 0;
@@ -111,31 +80,28 @@ static void sub_state(struct cli *c, const char *topic, const uint8_t *hash, uin
     cli_snap_free(&s);
 }
 
-int cli_cmd_pub(struct cli *c, int argc, char **argv)
+int cli_verb_topic_pub(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_pub, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.pos[0], *type_name = a.pos[1], *text = a.pos[2];
+    int rc;
+    const char *topic = a->pos[0], *type_name = a->pos[1], *text = a->pos[2];
     double rate = 0;
     long count = 0, wait_subs = -1;
     int64_t timeout = 5 * AX_NS_PER_S;
-    if (!cli_opt_double(&a, "rate", 0.001, 1e6, &rate) ||
-        !cli_opt_long(&a, "count", 1, 1000000000L, &count) ||
-        !cli_opt_long(&a, "wait-subs", 0, 10000, &wait_subs) ||
-        !cli_opt_seconds(&a, "timeout", &timeout))
+    if (!cli_opt_double(a, "rate", 0.001, 1e6, &rate) ||
+        !cli_opt_long(a, "count", 1, 1000000000L, &count) ||
+        !cli_opt_long(a, "wait-subs", 0, 10000, &wait_subs) ||
+        !cli_opt_seconds(a, "timeout", &timeout))
         return CLI_EXIT_USAGE;
-    if (cli_flag(&a, "once") && (rate > 0 || count > 1))
-        return cli_usage_error(&cmd_pub, "--once cannot be combined with --rate or --count");
+    if (cli_flag(a, "once") && (rate > 0 || count > 1))
+        return cli_usage_error(a->verb, "--once cannot be combined with --rate or --count");
     if (count && rate == 0)
-        return cli_usage_error(&cmd_pub, "--count needs --rate");
+        return cli_usage_error(a->verb, "--count needs --rate");
     struct ax_qos qos = AX_QOS_DEFAULT;
-    const char *qos_name = cli_opt(&a, "qos");
+    const char *qos_name = cli_opt(a, "qos");
     if (qos_name && ax_qos_preset(qos_name, &qos) < 0)
-        return cli_usage_error(&cmd_pub, "--qos %s: one of default, sensor_data, control, latched",
+        return cli_usage_error(a->verb, "--qos %s: one of default, sensor_data, control, latched",
                                qos_name);
-    bool quiet = cli_flag(&a, "quiet");
+    bool quiet = cli_flag(a, "quiet");
 
     char *owned_text = NULL;
     size_t text_len = strlen(text);
@@ -268,7 +234,7 @@ int cli_cmd_pub(struct cli *c, int argc, char **argv)
 
     uint64_t after = before;
     bool confirmed = false;
-    if (!cli_flag(&a, "no-confirm") && expect > 0 && !c->stop) {
+    if (!cli_flag(a, "no-confirm") && expect > 0 && !c->stop) {
         int64_t cend = ax_clock_mono_ns() + 3 * c->cfg.discovery.refresh_ns;
         for (;;) {
             size_t n, ne, mm;
@@ -296,10 +262,10 @@ int cli_cmd_pub(struct cli *c, int argc, char **argv)
     } else {
         cli_note("published %ld message%s of %s on %s to %zu subscriber node%s%s", sent,
                  sent == 1 ? "" : "s", type_name, topic, conns, conns == 1 ? "" : "s",
-                 confirmed                    ? " (receipt confirmed)"
-                 : expect == 0                ? " (no subscribers in the table)"
-                 : cli_flag(&a, "no-confirm") ? ""
-                                              : " (receipt not confirmed in the table yet)");
+                 confirmed                   ? " (receipt confirmed)"
+                 : expect == 0               ? " (no subscribers in the table)"
+                 : cli_flag(a, "no-confirm") ? ""
+                                             : " (receipt not confirmed in the table yet)");
     }
 out:
     ax_pub_free(pub);

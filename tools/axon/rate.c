@@ -26,63 +26,6 @@
 
 enum what { HZ, BW, DELAY };
 
-static const struct cli_opt rate_opts[] = {
-    {"window", 'w', "S", "statistics over the last S seconds (default 10)"},
-    {"subscribe", 0, NULL, "measure at a real subscriber instead of reading the table"},
-    {"duration", 'd', "S", "stop after S seconds (the last report is the final one)"},
-    {"count", 'n', "N", "stop after N reports with a result"},
-    {"period", 0, "S", "report every S seconds (default 1)"},
-    {0},
-};
-
-static const struct cli_cmd cmd_hz = {
-    .path = "topic hz",
-    .args = "TOPIC [options]",
-    .summary = "Message rate of TOPIC: mean, min, max and std dev over a window.",
-    .details = "By default it reads each publisher's message counter from the discovery table\n"
-               "(refreshed every discovery.refresh, 1 s) and does not subscribe, so it costs\n"
-               "the system nothing. The mean is over the whole window, exact up to one\n"
-               "message at each end (printed as ±1/window); min/max/std are over the ~1 s\n"
-               "intervals between snapshots. --subscribe measures inter-arrival periods at a\n"
-               "real subscriber instead.",
-    .example = "  axon topic hz /sensors/imu\n"
-               "  axon topic hz /sensors/imu --subscribe --window 5 --duration 6 --json",
-    .opts = rate_opts,
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
-static const struct cli_cmd cmd_bw = {
-    .path = "topic bw",
-    .args = "TOPIC [options]",
-    .summary = "Bandwidth of TOPIC (payload bytes per second) and mean message size.",
-    .details = "As 'topic hz': from the publishers' byte counters in the discovery table by\n"
-               "default, or at a real subscriber with --subscribe.",
-    .example = "  axon topic bw /camera/front\n  axon topic bw /camera/front --subscribe",
-    .opts = rate_opts,
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
-static const struct cli_cmd cmd_delay = {
-    .path = "topic delay",
-    .args = "TOPIC [options]",
-    .summary = "End-to-end delay of TOPIC: receipt time at this subscriber minus the time the\n"
-               "publisher stamped on each message (mean, min, max, std dev over a window).",
-    .details = "Both times are real-time clocks (CLOCK_REALTIME). On one host that is one\n"
-               "clock; across hosts the result is only as good as their clock sync (PTP/NTP).\n"
-               "It subscribes to the topic.",
-    .example = "  axon topic delay /perception/obstacles --window 5",
-    .opts = (const struct cli_opt[]){{"window", 'w', "S",
-                                      "statistics over the last S seconds (default 10)"},
-                                     {"duration", 'd', "S", "stop after S seconds"},
-                                     {"count", 'n', "N", "stop after N reports with a result"},
-                                     {"period", 0, "S", "report every S seconds (default 1)"},
-                                     {0}},
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 #define MIN_INTERVAL_NS (500 * AX_NS_PER_MS)
 #define SERIES_MAX      4096
 
@@ -431,25 +374,19 @@ static bool report_sub(struct cli *c, const char *topic, enum what w, struct met
     return ok;
 }
 
-int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
+static int rate(struct cli *c, const struct cli_args *a, enum what w)
 {
-    enum what w = strcmp(verb, "hz") == 0 ? HZ : strcmp(verb, "bw") == 0 ? BW : DELAY;
-    const struct cli_cmd *cmd = w == HZ ? &cmd_hz : w == BW ? &cmd_bw : &cmd_delay;
-    struct cli_args a;
-    int rc = cli_parse(c, cmd, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.pos[0];
+    int rc;
+    const char *topic = a->pos[0];
     int64_t window = 10 * AX_NS_PER_S, duration = 0, period = AX_NS_PER_S;
     long count = 0;
-    if (!cli_opt_seconds(&a, "window", &window) || !cli_opt_seconds(&a, "duration", &duration) ||
-        !cli_opt_seconds(&a, "period", &period) ||
-        !cli_opt_long(&a, "count", 1, 1000000000L, &count))
+    if (!cli_opt_seconds(a, "window", &window) || !cli_opt_seconds(a, "duration", &duration) ||
+        !cli_opt_seconds(a, "period", &period) || !cli_opt_long(a, "count", 1, 1000000000L, &count))
         return CLI_EXIT_USAGE;
     long reports = 0;
     if (window < 100 * AX_NS_PER_MS || period < 10 * AX_NS_PER_MS)
-        return cli_usage_error(cmd, "--window must be at least 0.1 s and --period 0.01 s");
-    bool subscribe = w == DELAY || cli_flag(&a, "subscribe");
+        return cli_usage_error(a->verb, "--window must be at least 0.1 s and --period 0.01 s");
+    bool subscribe = w == DELAY || cli_flag(a, "subscribe");
     int64_t start = ax_clock_mono_ns();
     int64_t end = duration ? start + duration : INT64_MAX;
 
@@ -602,4 +539,19 @@ int cli_cmd_hz(struct cli *c, int argc, char **argv, const char *verb)
     free(mt.ring);
     pthread_mutex_destroy(&mt.mu);
     return result;
+}
+
+int cli_verb_topic_hz(struct cli *c, const struct cli_args *a)
+{
+    return rate(c, a, HZ);
+}
+
+int cli_verb_topic_bw(struct cli *c, const struct cli_args *a)
+{
+    return rate(c, a, BW);
+}
+
+int cli_verb_topic_delay(struct cli *c, const struct cli_args *a)
+{
+    return rate(c, a, DELAY);
 }

@@ -39,41 +39,6 @@
 #include "cli.h"
 #include "mcap.h"
 
-static const struct cli_cmd cmd_record = {
-    .path = "record",
-    .args = "-o FILE.mcap [TOPIC|PATTERN]... | --all [options]",
-    .summary = "Record topics into an MCAP file (the format of ROS 2 bags and Foxglove Studio),\n"
-               "with each channel's protobuf FileDescriptorSet as its schema, chunked and\n"
-               "indexed, zstd-compressed by default.",
-    .details = "TOPIC may be a pattern with * (quote it: '/camera/*'). Topics that appear\n"
-               "later are recorded too. Live progress goes to stderr every second (messages,\n"
-               "bytes, drops) unless --quiet; with --json it goes to stdout as one object per\n"
-               "line. Every sequence gap and transport drop is written into the file as a\n"
-               "metadata record (axon.gap, axon.drop); if the disk cannot keep up the\n"
-               "recorder says so and records how many it lost (axon.recorder_drop). Ctrl-C\n"
-               "closes the file properly. A recorder killed with -9 leaves a file readable up\n"
-               "to its last complete chunk (at most --flush seconds are lost).",
-    .example = "  axon record -o drive.mcap --all\n"
-               "  axon record -o cams.mcap '/camera/*' /perception/obstacles --compression lz4",
-    .opts =
-        (const struct cli_opt[]){
-            {"output", 'o', "FILE", "the MCAP file to write"},
-            {"all", 'a', NULL, "record every topic (also those that appear later)"},
-            {"force", 0, NULL, "overwrite FILE if it exists"},
-            {"compression", 0, "C", "none, lz4 or zstd (default zstd)"},
-            {"chunk-size", 0, "BYTES", "uncompressed bytes per chunk (default 1048576)"},
-            {"flush", 0, "S", "write the open chunk at least every S seconds (default 1)"},
-            {"queue-size", 0, "BYTES",
-             "memory between the subscriptions and the disk (default "
-             "67108864)"},
-            {"duration", 'd', "S", "stop after S seconds"},
-            {"quiet", 'q', NULL, "no progress output"},
-            {0},
-        },
-    .min_pos = 0,
-    .max_pos = -1,
-};
-
 #define REC_MAX_CHANS 1024
 
 struct recorder;
@@ -479,43 +444,40 @@ static bool parse_bytes(const char *v, uint64_t min, uint64_t max, uint64_t *out
     return true;
 }
 
-int cli_cmd_record(struct cli *c, int argc, char **argv)
+int cli_verb_record(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_record, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *path = cli_opt(&a, "output");
-    bool all = cli_flag(&a, "all");
+    int rc;
+    const char *path = cli_opt(a, "output");
+    bool all = cli_flag(a, "all");
     if (!path)
-        return cli_usage_error(&cmd_record, "-o FILE.mcap is required");
-    if (!all && a.npos == 0)
-        return cli_usage_error(&cmd_record, "name the topics to record, or --all");
+        return cli_usage_error(a->verb, "-o FILE.mcap is required");
+    if (!all && a->npos == 0)
+        return cli_usage_error(a->verb, "name the topics to record, or --all");
     struct ax_mcap_writer_options wo;
     ax_mcap_writer_options_init(&wo);
-    const char *comp = cli_opt(&a, "compression");
+    const char *comp = cli_opt(a, "compression");
     if (!comp)
         comp = "zstd";
     rc = ax_mcap_compression_parse(comp, &wo.compression);
     if (rc == AX_ENOTSUP)
         return cli_error("--compression %s is not in this build (liblz4 / libzstd missing)", comp);
     if (rc < 0)
-        return cli_usage_error(&cmd_record, "--compression %s: one of none, lz4, zstd", comp);
+        return cli_usage_error(a->verb, "--compression %s: one of none, lz4, zstd", comp);
     uint64_t chunk = wo.chunk_size, qsize = 64u << 20;
-    if (cli_opt(&a, "chunk-size") &&
-        !parse_bytes(cli_opt(&a, "chunk-size"), 1024, 256u << 20, &chunk))
-        return cli_usage_error(&cmd_record, "--chunk-size: bytes from 1 KiB to 256 MiB");
-    if (cli_opt(&a, "queue-size") &&
-        !parse_bytes(cli_opt(&a, "queue-size"), 4096, (uint64_t)16 << 30, &qsize))
-        return cli_usage_error(&cmd_record, "--queue-size: bytes from 4 KiB to 16 GiB");
+    if (cli_opt(a, "chunk-size") &&
+        !parse_bytes(cli_opt(a, "chunk-size"), 1024, 256u << 20, &chunk))
+        return cli_usage_error(a->verb, "--chunk-size: bytes from 1 KiB to 256 MiB");
+    if (cli_opt(a, "queue-size") &&
+        !parse_bytes(cli_opt(a, "queue-size"), 4096, (uint64_t)16 << 30, &qsize))
+        return cli_usage_error(a->verb, "--queue-size: bytes from 4 KiB to 16 GiB");
     wo.chunk_size = chunk;
     int64_t flush = AX_NS_PER_S, duration = 0;
-    if (!cli_opt_seconds(&a, "flush", &flush) || !cli_opt_seconds(&a, "duration", &duration))
+    if (!cli_opt_seconds(a, "flush", &flush) || !cli_opt_seconds(a, "duration", &duration))
         return CLI_EXIT_USAGE;
     if (flush < 10 * AX_NS_PER_MS)
-        return cli_usage_error(&cmd_record, "--flush must be at least 0.01 s");
+        return cli_usage_error(a->verb, "--flush must be at least 0.01 s");
     struct stat sb;
-    if (stat(path, &sb) == 0 && !cli_flag(&a, "force"))
+    if (stat(path, &sb) == 0 && !cli_flag(a, "force"))
         return cli_error("%s already exists; choose another name or add --force to overwrite it",
                          path);
 
@@ -524,7 +486,7 @@ int cli_cmd_record(struct cli *c, int argc, char **argv)
         return cli_error("out of memory");
     r->c = c;
     r->flush_ns = flush;
-    r->quiet = cli_flag(&a, "quiet");
+    r->quiet = cli_flag(a, "quiet");
     int result = CLI_EXIT_OK;
     bool thread = false;
     int64_t t0 = ax_clock_mono_ns();
@@ -552,8 +514,8 @@ int cli_cmd_record(struct cli *c, int argc, char **argv)
         u64s(dom, sizeof dom, c->cfg.domain);
         u64s(t, sizeof t, (uint64_t)ax_clock_real_ns());
         size_t off = strlen(cmdline);
-        for (int i = 0; i < argc && off < sizeof cmdline - 2; i++) {
-            int n = snprintf(cmdline + off, sizeof cmdline - off, " %s", argv[i]);
+        for (int i = 0; i < a->argc && off < sizeof cmdline - 2; i++) {
+            int n = snprintf(cmdline + off, sizeof cmdline - off, " %s", a->argv[i]);
             if (n < 0)
                 break;
             off += (size_t)n;
@@ -579,8 +541,8 @@ int cli_cmd_record(struct cli *c, int argc, char **argv)
     if (cli_settle(c) < 0)
         goto stop;
     const char *pats[CLI_MAX_POS];
-    for (int i = 0; i < a.npos; i++)
-        pats[i] = a.pos[i];
+    for (int i = 0; i < a->npos; i++)
+        pats[i] = a->pos[i];
     t0 = ax_clock_mono_ns();
     int64_t end = duration ? t0 + duration : INT64_MAX;
     int64_t next_progress = t0 + AX_NS_PER_S;
@@ -588,7 +550,7 @@ int cli_cmd_record(struct cli *c, int argc, char **argv)
     if (!r->quiet && !c->json)
         cli_note("writing %s (compression %s); Ctrl-C to stop", path, comp);
     for (;;) {
-        discover(r, pats, (size_t)a.npos, all);
+        discover(r, pats, (size_t)a->npos, all);
         if (!waiting_said && atomic_load(&r->nchans) == 0 && !r->quiet) {
             cli_note("no matching publisher yet: waiting for one");
             waiting_said = true;

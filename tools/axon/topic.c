@@ -4,47 +4,6 @@
 
 #include "cli.h"
 
-static const struct cli_cmd cmd_list = {
-    .path = "topic list",
-    .args = "[-v] [options]",
-    .summary = "List the topics of the domain with their type and how many publishers and\n"
-               "subscribers each has.",
-    .details = "Reads the discovery table only. A topic whose endpoints disagree on the type\n"
-               "is marked with '!' (run 'axon doctor TOPIC').",
-    .example = "  axon topic list\n  axon topic list -v --json",
-    .opts =
-        (const struct cli_opt[]){
-            {"verbose", 'v', NULL, "also the type hash and the nodes of each topic"}, {0}},
-    .min_pos = 0,
-    .max_pos = 0,
-};
-
-static const struct cli_cmd cmd_info = {
-    .path = "topic info",
-    .args = "TOPIC [options]",
-    .summary = "Show each publisher and subscriber of TOPIC: node, type, QoS (reliability,\n"
-               "durability, overload policy, queue depth), connections, messages queued to the\n"
-               "slowest subscriber (publishers), messages, bytes, drops\n"
-               "by reason, sequence gaps and the last connection error.",
-    .details = "Counters come from the discovery table; each node refreshes them every\n"
-               "discovery.refresh (1 s by default); AGE says how old they are.",
-    .example = "  axon topic info /perception/obstacles",
-    .opts = (const struct cli_opt[]){{0}},
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
-static const struct cli_cmd cmd_type = {
-    .path = "topic type",
-    .args = "TOPIC [options]",
-    .summary = "Print the type of TOPIC (one line per distinct type when endpoints disagree).",
-    .example = "  axon topic type /perception/obstacles\n"
-               "  axon topic type /perception/obstacles --hash",
-    .opts = (const struct cli_opt[]){{"hash", 0, NULL, "also print the full type hash"}, {0}},
-    .min_pos = 1,
-    .max_pos = 1,
-};
-
 struct ttype {
     char name[AX_TYPE_NAME_MAX];
     uint8_t hash[AX_TYPE_HASH_SIZE];
@@ -119,13 +78,10 @@ static void node_names(const struct cli_snap *s, const char *topic, enum ax_endp
         snprintf(buf, size, "-");
 }
 
-static int topic_list(struct cli *c, int argc, char **argv)
+int cli_verb_topic_list(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_list, argc, argv, &a);
-    if (rc)
-        return rc;
-    bool verbose = cli_flag(&a, "verbose");
+    int rc;
+    bool verbose = cli_flag(a, "verbose");
     if ((rc = cli_node_open(c)) != 0)
         return rc;
     if (cli_settle(c) < 0)
@@ -258,13 +214,10 @@ static int topic_snap(struct cli *c, const char *topic, struct cli_snap *s)
     return 0;
 }
 
-static int topic_info(struct cli *c, int argc, char **argv)
+int cli_verb_topic_info(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_info, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.pos[0];
+    int rc;
+    const char *topic = a->pos[0];
     struct cli_snap s;
     if ((rc = topic_snap(c, topic, &s)) != 0)
         return rc;
@@ -367,13 +320,10 @@ static int topic_info(struct cli *c, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-static int topic_type(struct cli *c, int argc, char **argv)
+int cli_verb_topic_type(struct cli *c, const struct cli_args *a)
 {
-    struct cli_args a;
-    int rc = cli_parse(c, &cmd_type, argc, argv, &a);
-    if (rc)
-        return rc;
-    const char *topic = a.pos[0];
+    int rc;
+    const char *topic = a->pos[0];
     struct cli_snap s;
     if ((rc = topic_snap(c, topic, &s)) != 0)
         return rc;
@@ -401,7 +351,7 @@ static int topic_type(struct cli *c, int argc, char **argv)
         cj_done(&j);
     } else {
         for (size_t k = 0; k < t[0].ntypes; k++) {
-            if (cli_flag(&a, "hash"))
+            if (cli_flag(a, "hash"))
                 printf("%s %s\n", t[0].types[k].name,
                        cli_fmt_hash(t[0].types[k].hash, h, sizeof h));
             else
@@ -413,22 +363,4 @@ static int topic_type(struct cli *c, int argc, char **argv)
     free(t);
     cli_snap_free(&s);
     return CLI_EXIT_OK;
-}
-
-int cli_cmd_topic(struct cli *c, int argc, char **argv)
-{
-    if (argc >= 1 && strcmp(argv[0], "list") == 0)
-        return topic_list(c, argc - 1, argv + 1);
-    if (argc >= 1 && strcmp(argv[0], "info") == 0)
-        return topic_info(c, argc - 1, argv + 1);
-    if (argc >= 1 && strcmp(argv[0], "type") == 0)
-        return topic_type(c, argc - 1, argv + 1);
-    FILE *f = argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) ? stdout
-                                                                                          : stderr;
-    if (f == stderr)
-        fprintf(stderr, "axon: usage error: %s%s\n",
-                argc ? "unknown topic verb " : "missing topic verb", argc ? argv[0] : "");
-    fprintf(f, "Usage: axon topic list|info|type|echo|hz|bw|delay|pub ...\n"
-               "Run 'axon topic VERB --help' for details.\n");
-    return f == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
