@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ax_test.h"
+#include "axon/version.h"
 #include "clirun.h"
 #include "proc.h"
 
@@ -266,6 +267,44 @@ static void t_help(void **state)
     AXON(&p, 10000, "bag", "info", path_in_work("does-not-exist.mcap"));
     EXPECT_EXIT(&p, 1);
     EXPECT_OUT(&p, 1, "cannot open");
+    cli_proc_free(&p);
+
+    /* The list of verbs comes from the verb table: every group expanded. */
+    AXON(&p, 10000, "--help");
+    EXPECT_EXIT(&p, 0);
+    EXPECT_OUT(&p, 0, "  topic echo TOPIC ");
+    EXPECT_OUT(&p, 0, "  bag info FILE.mcap ");
+    EXPECT_OUT(&p, 0, "  version ");
+    cli_proc_free(&p);
+    AXON(&p, 10000, "help", "topic", "echo");
+    EXPECT_EXIT(&p, 0);
+    EXPECT_OUT(&p, 0, "Usage: axon topic echo TOPIC [options]");
+    cli_proc_free(&p);
+    AXON(&p, 10000, "topic");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "missing topic verb");
+    EXPECT_OUT(&p, 1, "  topic hz TOPIC ");
+    cli_proc_free(&p);
+    AXON(&p, 10000, "topic", "frobnicate");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "unknown topic verb 'frobnicate'");
+    cli_proc_free(&p);
+
+    /* The version is the library's (ax_version()), both ways of asking. */
+    char want[64];
+    snprintf(want, sizeof want, "axon %s\n", ax_version());
+    static const char *const version_words[] = {"--version", "version"};
+    for (size_t i = 0; i < 2; i++) {
+        AXON(&p, 10000, version_words[i]);
+        EXPECT_EXIT(&p, 0);
+        assert_string_equal(p.buf[0], want);
+        cli_proc_free(&p);
+    }
+    AXON(&p, 10000, "version", "--json");
+    EXPECT_EXIT(&p, 0);
+    char v[32];
+    assert_true(json_str(p.buf[0], "version", v, sizeof v));
+    assert_string_equal(v, ax_version());
     cli_proc_free(&p);
 }
 

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "axon/version.h"
 #include "cli.h"
 
 /* ---- the verbs of each group ---- */
@@ -238,6 +239,7 @@ static const struct cli_verb bag_verbs[] = {
 
 /* ---- verbs about the CLI itself ---- */
 
+static int verb_version(struct cli *c, const struct cli_args *a);
 static int verb_help(struct cli *c, const struct cli_args *a);
 
 /* ---- the top level ---- */
@@ -372,6 +374,14 @@ static const struct cli_verb top_verbs[] = {
         .run = cli_verb_config,
     },
     {
+        .path = "version",
+        .synopsis = "",
+        .summary = "the version of axon (also --version)",
+        .about = "Print the version of the axon library this program runs with (\"axon 0.1.0\").",
+        .example = "  axon version\n  axon --version",
+        .run = verb_version,
+    },
+    {
         .path = "help",
         .synopsis = "[VERB]",
         .summary = "the verbs, or one verb's options and example",
@@ -449,8 +459,9 @@ static int run(struct cli *c, int argc, char **argv)
 {
     const struct cli_verb *set = top_verbs, *group = NULL;
     for (int i = 0;; i++) {
-        if (i == argc || is_help(argv[i])) {
-            bool help = i < argc;
+        /* A group followed by nothing or by an option lacks its verb. */
+        if (i == argc || is_help(argv[i]) || (group && argv[i][0] == '-')) {
+            bool help = i < argc && is_help(argv[i]);
             FILE *f = help ? stdout : stderr;
             if (!help && group)
                 fprintf(stderr, "axon: usage error: missing %s verb\n\n", group->path);
@@ -461,10 +472,8 @@ static int run(struct cli *c, int argc, char **argv)
             return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
         const char *word = argv[i];
-        if (!group && strcmp(word, "--version") == 0) {
-            printf("axon (libaxon, protocol 1)\n");
-            return CLI_EXIT_OK;
-        }
+        if (!group && strcmp(word, "--version") == 0)
+            word = "version";
         const struct cli_verb *v = find(set, word);
         if (!v) {
             fprintf(stderr, "axon: usage error: unknown %s%sverb '%s'\n\n",
@@ -506,4 +515,28 @@ static int verb_help(struct cli *c, const struct cli_args *a)
     words[n++] = (char *)"--help";
     words[n] = NULL;
     return run(c, n, words);
+}
+
+static int verb_version(struct cli *c, const struct cli_args *a)
+{
+    (void)a;
+    /* ax_version() is the library this program runs with. A libaxon.so other
+     * than the one it was built with (an old one first on the library path)
+     * is worth saying. */
+    bool same = ax_version_number() == AXON_VERSION_NUMBER;
+    if (c->json) {
+        struct cli_json j;
+        cj_init(&j, stdout);
+        cj_obj(&j, NULL);
+        cj_str(&j, "version", ax_version());
+        cj_int(&j, "version_number", ax_version_number());
+        cj_str(&j, "built_with", AXON_VERSION_STRING);
+        cj_end_obj(&j);
+        cj_done(&j);
+    } else if (same) {
+        printf("axon %s\n", ax_version());
+    } else {
+        printf("axon %s (built with the headers of %s)\n", ax_version(), AXON_VERSION_STRING);
+    }
+    return CLI_EXIT_OK;
 }
