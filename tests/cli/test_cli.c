@@ -65,6 +65,23 @@ static void axon_start(struct cli_proc *p, const char *first, ...)
         fail_msg("cannot start %s: %s", axon_bin, strerror(errno));
 }
 
+/* Start axon with exactly the NULL-terminated arguments (no --domain or
+ * --wait added: for verbs that need no node, and for testing --wait). */
+static void axon_start_bare(struct cli_proc *p, const char *first, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)axon_bin;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 62; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    if (cli_proc_start(p, argv) < 0)
+        fail_msg("cannot start %s: %s", axon_bin, strerror(errno));
+}
+
 static void dump(const struct cli_proc *p)
 {
     fprintf(stderr, "---- stdout:\n%s---- stderr:\n%s----\n", p->buf[0] ? p->buf[0] : "",
@@ -74,6 +91,9 @@ static void dump(const struct cli_proc *p)
 /* Run axon to completion; returns its exit code, output in @p. */
 #define AXON(p, timeout, ...)                                                                      \
     (axon_start((p), __VA_ARGS__, NULL), cli_proc_finish((p), ms(timeout)))
+
+#define AXON_BARE(p, timeout, ...)                                                                 \
+    (axon_start_bare((p), __VA_ARGS__, NULL), cli_proc_finish((p), ms(timeout)))
 
 #define EXPECT_EXIT(p, code)                                                                       \
     do {                                                                                           \
@@ -258,7 +278,23 @@ static void t_help(void **state)
     cli_proc_free(&p);
     AXON(&p, 10000, "topic", "hz", "/x", "--window", "soon");
     EXPECT_EXIT(&p, 2);
-    EXPECT_OUT(&p, 1, "--window");
+    EXPECT_OUT(&p, 1, "--window: \"soon\" is not a duration"); /* ax_duration_parse()'s reason */
+    cli_proc_free(&p);
+    /* Durations are the library's grammar: a bare number is seconds, units
+     * and exact fractions are taken, the rest refused with its reason. */
+    static const char *const good[] = {"1.5", "250ms", "2s", "0.25 s", "1m"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        AXON_BARE(&p, 10000, "config", "--no-comments", "--wait", good[i]);
+        EXPECT_EXIT(&p, 0);
+        cli_proc_free(&p);
+    }
+    AXON_BARE(&p, 10000, "config", "--wait", "1.5ns");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "--wait: \"1.5ns\" is not a whole number of nanoseconds");
+    cli_proc_free(&p);
+    AXON_BARE(&p, 10000, "config", "--wait", "1e3");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "is not a duration");
     cli_proc_free(&p);
     AXON(&p, 10000, "node", "list", "--bogus");
     EXPECT_EXIT(&p, 2);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axon/units.h"
 #include "cli.h"
 
 const struct cli_opt cli_global_opts[] = {
@@ -181,36 +182,16 @@ bool cli_opt_long(const struct cli_args *a, const char *name, long min, long max
     return true;
 }
 
-static bool parse_seconds(const char *v, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || !(d >= 0) || d > 1e7)
-        return false;
-    double mul = 1e9;
-    if (strcmp(end, "ms") == 0)
-        mul = 1e6;
-    else if (strcmp(end, "us") == 0)
-        mul = 1e3;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mul = 60e9;
-    else if (strcmp(end, "h") == 0)
-        mul = 3600e9;
-    else if (*end && strcmp(end, "s") != 0)
-        return false;
-    *out = (int64_t)(d * mul);
-    return true;
-}
-
 bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns)
 {
     const char *v = cli_opt(a, name);
     if (!v)
         return true;
-    if (!parse_seconds(v, out_ns)) {
-        cli_usage_error(a->verb, "--%s %s: expected a duration: seconds (1.5), or 250ms, 2s, 1m",
-                        name, v);
+    /* The library's grammar, so `--wait 1.5` and `heartbeat: 1.5s` in a
+     * configuration file read alike; a bare number is seconds here. */
+    char why[192];
+    if (ax_duration_parse(v, AX_NS_PER_S, out_ns, why, sizeof why) < 0) {
+        cli_usage_error(a->verb, "--%s: %s", name, why);
         return false;
     }
     return true;

@@ -111,7 +111,8 @@ size_t cli_opt_all(const struct cli_args *a, const char *name, const char **out,
 bool cli_opt_double(const struct cli_args *a, const char *name, double min, double max,
                     double *out);
 bool cli_opt_long(const struct cli_args *a, const char *name, long min, long max, long *out);
-/* Seconds ("1.5", "250ms", "2s", "1m") to nanoseconds. */
+/* A duration to nanoseconds: ax_duration_parse() with a bare number as
+ * seconds ("1.5", "250ms", "2s", "1m"); a usage error quotes its reason. */
 bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns);
 /* Print a usage error about @v; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_verb *v, const char *fmt, ...)
