@@ -68,7 +68,7 @@
  *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
  *   AXT_DOMAINS_DISC_PROCS      5     8    130..169  RUN_SERIAL
  *   AXT_DOMAINS_PUBSUB_PROCS    1    16    170..185  RUN_SERIAL
- *   AXT_DOMAINS_CLI            13     3    186..224  k = the case; cli_help
+ *   AXT_DOMAINS_CLI            15     3    186..230  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
@@ -98,7 +98,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
     } blocks[AXT_DOMAINS_COUNT_] = {
         [AXT_DOMAINS_NODE] = {7, 8},          [AXT_DOMAINS_PUBSUB] = {6, 8},
         [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {5, 8},
-        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 16}, [AXT_DOMAINS_CLI] = {13, 3},
+        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 16}, [AXT_DOMAINS_CLI] = {15, 3},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

@@ -1196,6 +1196,147 @@ static void t_gap(void **state)
                     "--metadata", "axon.recording_summary", "--channel", "/g/big==NaN", NULL);
 }
 
+/* ---- shell completion ---- */
+
+static const char *host_exe(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/local/bin"};
+    for (size_t i = 0; i < 3; i++) {
+        char *b = buf[k % 4];
+        snprintf(b, sizeof buf[0], "%s/%s", dirs[i], name);
+        if (access(b, X_OK) == 0) {
+            k++;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, mode);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&buf, &cap, '\0', f);
+    fclose(f);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* `axon completion bash` is valid bash and, sourced into a shell,
+ * completes verbs, sub-verbs, options, option values and live topics the
+ * way the verb table says: _axon is called as bash calls it (COMP_WORDS,
+ * COMP_CWORD) and COMPREPLY is checked. */
+static void t_completion(void **state)
+{
+    (void)state;
+    const char *bash = host_exe("bash");
+    if (!bash) {
+        printf("SKIP: bash is not installed\n");
+        reference_skipped = true;
+        return;
+    }
+    struct cli_proc p;
+    AXON_BARE(&p, 10000, "completion", "bash");
+    EXPECT_EXIT(&p, 0);
+    EXPECT_OUT(&p, 0, "complete -F _axon axon");
+    char *script = path_in_work("axon.bash");
+    write_file(script, p.buf[0], 0644);
+    cli_proc_free(&p);
+    AXON_BARE(&p, 10000, "completion", "zsh");
+    EXPECT_EXIT(&p, 2);
+    cli_proc_free(&p);
+
+    char *syntax[] = {(char *)bash, "-n", script, NULL};
+    assert_int_equal(run_host(path_in_work("bash-n.out"), syntax), 0);
+
+    /* The program the script runs for live topics is COMP_WORDS[0]; under
+     * emulation a wrapper that runs it through the emulator. */
+    char axon_cmd[1024];
+    snprintf(axon_cmd, sizeof axon_cmd, "%s", axon_bin);
+    if (emulated) {
+        char wrapper[2048];
+        snprintf(wrapper, sizeof wrapper, "#!/bin/sh\nexec %s '%s' \"$@\"\n",
+                 getenv("AXON_TEST_EMULATOR"), axon_bin);
+        for (char *c = wrapper; *c; c++)
+            if (*c == ';')
+                *c = ' ';
+        snprintf(axon_cmd, sizeof axon_cmd, "%s", path_in_work("axon-emulated"));
+        write_file(axon_cmd, wrapper, 0755);
+    }
+    struct proc t;
+    talker(&t, "completer", "--pub", "/c/imu=axon.sensor.Imu@10", NULL);
+
+    /* c WORDS...: complete the last word; prints "WORDS|REPLIES". The live
+     * topic is asked for until it shows (the talker is up, but under qemu
+     * the CLI's discovery may need more than the script's 1 s). */
+    static const char driver[] =
+        ". \"$1\" || exit 1\n"
+        "c() {\n"
+        "    COMP_WORDS=(\"$@\"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()\n"
+        "    _axon\n"
+        "    echo \"${COMP_WORDS[*]}|${COMPREPLY[*]}\"\n"
+        "}\n"
+        "c axon to\n"
+        "c axon topic e\n"
+        "c axon topic echo --max\n"
+        "c axon topic echo /x --qos s\n"
+        "c axon topic echo /x -n 5 --qos = c\n"
+        "c axon node list --log-level=d\n"
+        "c axon record -o x.mcap --compression ''\n"
+        "c axon help topic d\n"
+        "c axon completion ''\n"
+        "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
+        "    out=$(c \"$2\" topic echo --domain \"$3\" /c/)\n"
+        "    [[ $out == *'|/c/imu' ]] && break\n"
+        "done\n"
+        "echo \"live: ${out#*|}\"\n"
+        "complete -p axon\n";
+    char *drv = path_in_work("complete.sh");
+    write_file(drv, driver, 0644);
+    char *argv[] = {(char *)bash, drv, script, axon_cmd, domain, NULL};
+    char *out_path = path_in_work("complete.out");
+    int rc = run_host(out_path, argv);
+    proc_stop(&t, 10000);
+    char *out = read_file(out_path);
+    assert_non_null(out);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    static const char *const want[] = {
+        "axon to|topic\n",
+        "axon topic e|echo\n",
+        "axon topic echo --max|--max-bytes --max-elems\n",
+        "axon topic echo /x --qos s|sensor_data\n",
+        "axon topic echo /x -n 5 --qos = c|control\n",
+        "axon node list --log-level=d|--log-level=debug\n",
+        "axon record -o x.mcap --compression |none lz4 zstd\n",
+        "axon help topic d|delay\n",
+        "axon completion |bash\n",
+        "live: /c/imu\n",
+        "complete -F _axon axon\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i]))
+            fail_msg("the completion does not give: %s", want[i]);
+    free(out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -1228,6 +1369,7 @@ int main(int argc, char **argv)
         {"kill9", 10, cmocka_unit_test(t_kill9)},
         {"slow_disk", 11, cmocka_unit_test(t_slow_disk)},
         {"gap", 12, cmocka_unit_test(t_gap)},
+        {"completion", 13, cmocka_unit_test(t_completion)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].name, argv[1]) != 0)

@@ -19,12 +19,13 @@
 #include "cli.h"
 
 const struct cli_opt cli_global_opts[] = {
-    {"domain", 0, "N", "domain to join (0..232; default: node.domain, AXON_DOMAIN)"},
-    {"config", 0, "FILE", "configuration file (YAML; see 'axon config --defaults')"},
-    {"json", 0, NULL, "machine-readable output: JSON (one object per line when streaming)"},
-    {"wait", 0, "S", "how long to wait for discovery to settle (default 1.5 s)"},
-    {"log-level", 0, "LEVEL", "library log level: off, error (default), warn, info, debug"},
-    {"help", 'h', NULL, "show this help"},
+    {"domain", 0, "N", "domain to join (0..232; default: node.domain, AXON_DOMAIN)", NULL},
+    {"config", 0, "FILE", "configuration file (YAML; see 'axon config --defaults')", "file"},
+    {"json", 0, NULL, "machine-readable output: JSON (one object per line when streaming)", NULL},
+    {"wait", 0, "S", "how long to wait for discovery to settle (default 1.5 s)", NULL},
+    {"log-level", 0, "LEVEL", "library log level: off, error (default), warn, info, debug",
+     "=off|error|warn|info|debug|trace"},
+    {"help", 'h', NULL, "show this help", NULL},
     {0},
 };
 

@@ -16,7 +16,8 @@
  * cycles checks the objects): main.c (signals, the context) runs verbs.c
  * (the verb table: dispatch, the list of verbs), which parses the arguments
  * with args.c and runs a verb's handler (node.c, topic.c, echo.c, rate.c,
- * pub.c, doctor.c, record.c, play.c, bag.c, config.c). They use common.c
+ * pub.c, doctor.c, record.c, play.c, bag.c, config.c; complete.c reads the
+ * table through c->verbs, not by its name). They use common.c
  * (the CLI's node, snapshots, types) and the leaves: args.c (the parser),
  * msg.c (messages), wait.c (signals and waiting), fmt.c, table.c (tables and
  * JSON), msgq.c. No handler calls verbs.c or main.c.
@@ -35,11 +36,18 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERR = 1, CLI_EXIT_USAGE = 2 };
 
 /* ---- the verb table (verbs.c) and the parser (args.c) ---- */
 
+/* What a word completes to in `axon completion bash` (complete.c),
+ * space-separated, one per positional argument: "topic" (the live topics),
+ * "node" (the live nodes), "mcap" (*.mcap files and directories), "file"
+ * (any file), "verb" (the next word of a verb's path, for help), "-"
+ * (nothing), or "=a|b" (these words). A trailing "..." repeats the last. */
+
 struct cli_opt {
     const char *name; /* long name, without "--" */
     char short_name;  /* 0: none */
     const char *arg;  /* metavariable ("N", "FILE"); NULL: a flag */
     const char *help;
+    const char *complete; /* what the value completes to (above); NULL: nothing */
 };
 
 struct cli;
@@ -59,6 +67,7 @@ struct cli_verb {
     const char *example;         /* --help: one or more lines */
     const struct cli_opt *opts;  /* terminated by {0}; NULL: none */
     int min_pos, max_pos;        /* positional arguments; max -1: any */
+    const char *complete;        /* what each positional completes to (above) */
     cli_handler *run;            /* NULL: a group */
     const struct cli_verb *subs; /* a group's verbs, terminated by {0} */
 };
@@ -287,5 +296,6 @@ cli_handler cli_verb_record;                                               /* re
 cli_handler cli_verb_play;                                                 /* play.c */
 cli_handler cli_verb_bag_info;                                             /* bag.c */
 cli_handler cli_verb_config;                                               /* config.c */
+cli_handler cli_verb_completion; /* complete.c: reads c->verbs */
 
 #endif /* AXON_CLI_H */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The verb table: every verb of `axon` with its synopsis, one-line summary,
- * help, options and its handler. One table drives the dispatch, the list
- * of verbs (`axon --help`) and each verb's --help (through the parser), so
- * they cannot disagree (as one table of keys drives the configuration, its defaults
+ * help, options, what its arguments complete to, and its handler. One table
+ * drives the dispatch, the list of verbs (`axon --help`), each verb's
+ * --help (through the parser) and `axon completion bash`, so they cannot
+ * disagree (as one table of keys drives the configuration, its defaults
  * and its documentation).
  *
  * Groups ("node", "topic", "bag") are entries with sub-verbs and no
@@ -16,14 +17,16 @@
 #include "axon/version.h"
 #include "cli.h"
 
+#define QOS_PRESETS "=default|sensor_data|control|latched"
+
 /* ---- the verbs of each group ---- */
 
 static const struct cli_opt rate_opts[] = {
-    {"window", 'w', "S", "statistics over the last S seconds (default 10)"},
-    {"subscribe", 0, NULL, "measure at a real subscriber instead of reading the table"},
-    {"duration", 'd', "S", "stop after S seconds (the last report is the final one)"},
-    {"count", 'n', "N", "stop after N reports with a result"},
-    {"period", 0, "S", "report every S seconds (default 1)"},
+    {"window", 'w', "S", "statistics over the last S seconds (default 10)", NULL},
+    {"subscribe", 0, NULL, "measure at a real subscriber instead of reading the table", NULL},
+    {"duration", 'd', "S", "stop after S seconds (the last report is the final one)", NULL},
+    {"count", 'n', "N", "stop after N reports with a result", NULL},
+    {"period", 0, "S", "report every S seconds (default 1)", NULL},
     {0},
 };
 
@@ -51,6 +54,7 @@ static const struct cli_verb node_verbs[] = {
         .example = "  axon node info planner\n  axon node info 3f2a9c0d11e4b7a8 --json",
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "node",
         .run = cli_verb_node_info,
     },
     {0},
@@ -66,9 +70,9 @@ static const struct cli_verb topic_verbs[] = {
         .details = "Reads the discovery table only. A topic whose endpoints disagree on the type\n"
                    "is marked with '!' (run 'axon doctor TOPIC').",
         .example = "  axon topic list\n  axon topic list -v --json",
-        .opts =
-            (const struct cli_opt[]){
-                {"verbose", 'v', NULL, "also the type hash and the nodes of each topic"}, {0}},
+        .opts = (const struct cli_opt[]){{"verbose", 'v', NULL,
+                                          "also the type hash and the nodes of each topic", NULL},
+                                         {0}},
         .min_pos = 0,
         .max_pos = 0,
         .run = cli_verb_topic_list,
@@ -86,6 +90,7 @@ static const struct cli_verb topic_verbs[] = {
         .example = "  axon topic info /perception/obstacles",
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_info,
     },
     {
@@ -95,9 +100,11 @@ static const struct cli_verb topic_verbs[] = {
         .about = "Print the type of TOPIC (one line per distinct type when endpoints disagree).",
         .example = "  axon topic type /perception/obstacles\n"
                    "  axon topic type /perception/obstacles --hash",
-        .opts = (const struct cli_opt[]){{"hash", 0, NULL, "also print the full type hash"}, {0}},
+        .opts =
+            (const struct cli_opt[]){{"hash", 0, NULL, "also print the full type hash", NULL}, {0}},
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_type,
     },
     {
@@ -115,20 +122,24 @@ static const struct cli_verb topic_verbs[] = {
                    "  axon topic echo /camera/front -n 3 --max-bytes 8",
         .opts =
             (const struct cli_opt[]){
-                {"count", 'n', "N", "stop after N messages"},
-                {"field", 'f', "PATH", "print only this field (header.stamp_ns, obstacles.0.pose)"},
-                {"max-bytes", 0, "N", "bytes of a bytes field shown (default 16; 0: all)"},
-                {"max-elems", 0, "N", "elements of a repeated field shown (default: all)"},
-                {"meta", 0, NULL, "also print sequence number, publisher and times"},
-                {"raw", 0, NULL, "print size and hex even when a schema is known"},
-                {"timeout", 0, "S", "give up after S seconds (exit 1 if fewer than N arrived)"},
+                {"count", 'n', "N", "stop after N messages", NULL},
+                {"field", 'f', "PATH", "print only this field (header.stamp_ns, obstacles.0.pose)",
+                 NULL},
+                {"max-bytes", 0, "N", "bytes of a bytes field shown (default 16; 0: all)", NULL},
+                {"max-elems", 0, "N", "elements of a repeated field shown (default: all)", NULL},
+                {"meta", 0, NULL, "also print sequence number, publisher and times", NULL},
+                {"raw", 0, NULL, "print size and hex even when a schema is known", NULL},
+                {"timeout", 0, "S", "give up after S seconds (exit 1 if fewer than N arrived)",
+                 NULL},
                 {"qos", 0, "PRESET",
                  "subscription QoS: default, sensor_data, control, latched "
-                 "(default: the publisher's reliability and durability)"},
+                 "(default: the publisher's reliability and durability)",
+                 QOS_PRESETS},
                 {0},
             },
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_echo,
     },
     {
@@ -147,6 +158,7 @@ static const struct cli_verb topic_verbs[] = {
         .opts = rate_opts,
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_hz,
     },
     {
@@ -160,6 +172,7 @@ static const struct cli_verb topic_verbs[] = {
         .opts = rate_opts,
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_bw,
     },
     {
@@ -172,14 +185,16 @@ static const struct cli_verb topic_verbs[] = {
                    "clock; across hosts the result is only as good as their clock sync (PTP/NTP).\n"
                    "It subscribes to the topic.",
         .example = "  axon topic delay /perception/obstacles --window 5",
-        .opts = (const struct cli_opt[]){{"window", 'w', "S",
-                                          "statistics over the last S seconds (default 10)"},
-                                         {"duration", 'd', "S", "stop after S seconds"},
-                                         {"count", 'n', "N", "stop after N reports with a result"},
-                                         {"period", 0, "S", "report every S seconds (default 1)"},
-                                         {0}},
+        .opts =
+            (const struct cli_opt[]){
+                {"window", 'w', "S", "statistics over the last S seconds (default 10)", NULL},
+                {"duration", 'd', "S", "stop after S seconds", NULL},
+                {"count", 'n', "N", "stop after N reports with a result", NULL},
+                {"period", 0, "S", "report every S seconds (default 1)", NULL},
+                {0}},
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_topic_delay,
     },
     {
@@ -199,20 +214,23 @@ static const struct cli_verb topic_verbs[] = {
             "  axon topic pub /chatter axon.std.KeyValue '{key: a, value: b}' --rate 10 -n 50",
         .opts =
             (const struct cli_opt[]){
-                {"rate", 'r', "HZ", "publish repeatedly at HZ"},
-                {"count", 'n', "N", "with --rate: stop after N messages"},
-                {"once", 0, NULL, "publish one message (the default without --rate)"},
-                {"qos", 0, "PRESET", "default (the default), sensor_data, control, latched"},
+                {"rate", 'r', "HZ", "publish repeatedly at HZ", NULL},
+                {"count", 'n', "N", "with --rate: stop after N messages", NULL},
+                {"once", 0, NULL, "publish one message (the default without --rate)", NULL},
+                {"qos", 0, "PRESET", "default (the default), sensor_data, control, latched",
+                 QOS_PRESETS},
                 {"wait-subs", 0, "N",
                  "wait for N subscribers before publishing (default: those "
-                 "the table shows)"},
-                {"timeout", 0, "S", "longest wait for subscribers (default 5 s)"},
-                {"no-confirm", 0, NULL, "do not wait for the subscribers to confirm receipt"},
-                {"quiet", 'q', NULL, "do not print each message published"},
+                 "the table shows)",
+                 NULL},
+                {"timeout", 0, "S", "longest wait for subscribers (default 5 s)", NULL},
+                {"no-confirm", 0, NULL, "do not wait for the subscribers to confirm receipt", NULL},
+                {"quiet", 'q', NULL, "do not print each message published", NULL},
                 {0},
             },
         .min_pos = 3,
         .max_pos = 3,
+        .complete = "topic - -",
         .run = cli_verb_topic_pub,
     },
     {0},
@@ -232,6 +250,7 @@ static const struct cli_verb bag_verbs[] = {
         .example = "  axon bag info drive.mcap\n  axon bag info drive.mcap --json",
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "mcap",
         .run = cli_verb_bag_info,
     },
     {0},
@@ -272,10 +291,12 @@ static const struct cli_verb top_verbs[] = {
         .example = "  axon doctor\n  axon doctor /perception/obstacles --json",
         .opts = (const struct cli_opt[]){{"scan", 0, "S",
                                           "how long to listen to other domains "
-                                          "(default 1 s; 0: do not scan)"},
+                                          "(default 1 s; 0: do not scan)",
+                                          NULL},
                                          {0}},
         .min_pos = 0,
         .max_pos = 1,
+        .complete = "topic",
         .run = cli_verb_doctor,
     },
     {
@@ -297,21 +318,24 @@ static const struct cli_verb top_verbs[] = {
                    "  axon record -o cams.mcap '/camera/*' /perception/obstacles --compression lz4",
         .opts =
             (const struct cli_opt[]){
-                {"output", 'o', "FILE", "the MCAP file to write"},
-                {"all", 'a', NULL, "record every topic (also those that appear later)"},
-                {"force", 0, NULL, "overwrite FILE if it exists"},
-                {"compression", 0, "C", "none, lz4 or zstd (default zstd)"},
-                {"chunk-size", 0, "BYTES", "uncompressed bytes per chunk (default 1048576)"},
-                {"flush", 0, "S", "write the open chunk at least every S seconds (default 1)"},
+                {"output", 'o', "FILE", "the MCAP file to write", "mcap"},
+                {"all", 'a', NULL, "record every topic (also those that appear later)", NULL},
+                {"force", 0, NULL, "overwrite FILE if it exists", NULL},
+                {"compression", 0, "C", "none, lz4 or zstd (default zstd)", "=none|lz4|zstd"},
+                {"chunk-size", 0, "BYTES", "uncompressed bytes per chunk (default 1048576)", NULL},
+                {"flush", 0, "S", "write the open chunk at least every S seconds (default 1)",
+                 NULL},
                 {"queue-size", 0, "BYTES",
                  "memory between the subscriptions and the disk (default "
-                 "67108864)"},
-                {"duration", 'd', "S", "stop after S seconds"},
-                {"quiet", 'q', NULL, "no progress output"},
+                 "67108864)",
+                 NULL},
+                {"duration", 'd', "S", "stop after S seconds", NULL},
+                {"quiet", 'q', NULL, "no progress output", NULL},
                 {0},
             },
         .min_pos = 0,
         .max_pos = -1,
+        .complete = "topic...",
         .run = cli_verb_record,
     },
     {
@@ -329,19 +353,22 @@ static const struct cli_verb top_verbs[] = {
                    "  axon play drive.mcap --loop --wait-subs 1 --wait 10",
         .opts =
             (const struct cli_opt[]){
-                {"rate", 'r', "R", "speed factor (default 1: original timing; 2: twice as fast)"},
-                {"loop", 'l', NULL, "start over at the end, until Ctrl-C"},
-                {"topics", 't', "TOPIC", "play only this topic (repeat; * patterns allowed)"},
-                {"start", 's', "S", "skip the first S seconds of the recording"},
-                {"wait-subs", 0, "N", "wait for N subscriber connections before playing"},
+                {"rate", 'r', "R", "speed factor (default 1: original timing; 2: twice as fast)",
+                 NULL},
+                {"loop", 'l', NULL, "start over at the end, until Ctrl-C", NULL},
+                {"topics", 't', "TOPIC", "play only this topic (repeat; * patterns allowed)", NULL},
+                {"start", 's', "S", "skip the first S seconds of the recording", NULL},
+                {"wait-subs", 0, "N", "wait for N subscriber connections before playing", NULL},
                 {"qos", 0, "PRESET",
                  "publishers' QoS: default (the default), sensor_data, control, "
-                 "latched"},
-                {"quiet", 'q', NULL, "no progress output"},
+                 "latched",
+                 QOS_PRESETS},
+                {"quiet", 'q', NULL, "no progress output", NULL},
                 {0},
             },
         .min_pos = 1,
         .max_pos = 1,
+        .complete = "mcap",
         .run = cli_verb_play,
     },
     {
@@ -366,12 +393,30 @@ static const struct cli_verb top_verbs[] = {
             "  axon config --defaults > axon.yaml\n  AXON_DOMAIN=3 axon config --no-comments",
         .opts = (const struct cli_opt[]){{"defaults", 0, NULL,
                                           "the defaults, ignoring files and "
-                                          "environment"},
-                                         {"no-comments", 0, NULL, "keys and values only"},
+                                          "environment",
+                                          NULL},
+                                         {"no-comments", 0, NULL, "keys and values only", NULL},
                                          {0}},
         .min_pos = 0,
         .max_pos = 0,
         .run = cli_verb_config,
+    },
+    {
+        .path = "completion",
+        .synopsis = "bash",
+        .summary = "print a bash completion script",
+        .about = "Print a bash completion script for axon, generated from its verb table: verbs,\n"
+                 "options, option values, and the topics, nodes or recordings a verb takes.",
+        .details =
+            "Topics and nodes are those 'axon topic list' and 'axon node list' see when TAB\n"
+            "is pressed (it waits at most 1 s for discovery; --domain and --config already\n"
+            "on the line are passed on). Recordings are *.mcap files.",
+        .example = "  source <(axon completion bash)\n"
+                   "  axon completion bash > ~/.local/share/bash-completion/completions/axon",
+        .min_pos = 1,
+        .max_pos = 1,
+        .complete = "=bash",
+        .run = cli_verb_completion,
     },
     {
         .path = "version",
@@ -389,6 +434,7 @@ static const struct cli_verb top_verbs[] = {
             "Without VERB, list the verbs; 'axon help topic echo' is 'axon topic echo --help'.",
         .example = "  axon help\n  axon help topic echo",
         .max_pos = -1,
+        .complete = "verb...",
         .run = verb_help,
     },
     {0},
