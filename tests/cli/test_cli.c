@@ -1256,7 +1256,11 @@ static void t_completion(void **state)
     AXON_BARE(&p, 10000, "completion", "bash");
     EXPECT_EXIT(&p, 0);
     EXPECT_OUT(&p, 0, "complete -F _axon axon");
-    char *script = path_in_work("axon.bash");
+    /* path_in_work() rotates four buffers: keep copies. */
+    char script[1024], drv[1024], out_path[1024];
+    snprintf(script, sizeof script, "%s", path_in_work("axon.bash"));
+    snprintf(drv, sizeof drv, "%s", path_in_work("complete.sh"));
+    snprintf(out_path, sizeof out_path, "%s", path_in_work("complete.out"));
     write_file(script, p.buf[0], 0644);
     cli_proc_free(&p);
     AXON_BARE(&p, 10000, "completion", "zsh");
@@ -1308,10 +1312,8 @@ static void t_completion(void **state)
         "done\n"
         "echo \"live: ${out#*|}\"\n"
         "complete -p axon\n";
-    char *drv = path_in_work("complete.sh");
     write_file(drv, driver, 0644);
     char *argv[] = {(char *)bash, drv, script, axon_cmd, domain, NULL};
-    char *out_path = path_in_work("complete.out");
     int rc = run_host(out_path, argv);
     proc_stop(&t, 10000);
     char *out = read_file(out_path);
@@ -1335,6 +1337,74 @@ static void t_completion(void **state)
         if (!strstr(out, want[i]))
             fail_msg("the completion does not give: %s", want[i]);
     free(out);
+}
+
+/* ---- JSON for any bytes ---- */
+
+/* Names and topics are bytes from other nodes, not necessarily UTF-8; the
+ * CLI's JSON must still be valid. A talker whose name and topic carry
+ * stray bytes (0xff, a cut sequence, a surrogate) and valid UTF-8 (é):
+ * `node list --json` and `topic list -v --json` decode as strict UTF-8 and
+ * parse as JSON (python3), with U+FFFD for each maximal invalid part. */
+static void t_json_utf8(void **state)
+{
+    (void)state;
+    const char *py = getenv("AXON_TEST_PYTHON3");
+    if (!py || !*py)
+        py = host_exe("python3");
+    if (!py) {
+        printf("SKIP: python3 is not installed\n");
+        reference_skipped = true;
+        return;
+    }
+    struct proc t;
+    talker(&t, "caf\xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 end", "--pub",
+           "/u/caf\xc3\xa9-\xff=axon.sensor.Imu@10", "--sub", "/u/caf\xc3\xa9-\xff=axon.sensor.Imu",
+           NULL);
+    /* The check: argv[1] the file, argv[2] what to look at. */
+    static const char check[] = "import json, sys\n"
+                                "raw = open(sys.argv[1], 'rb').read()\n"
+                                "doc = json.loads(raw.decode('utf-8', 'strict'))\n"
+                                "name = 'caf\\u00e9 \\ufffd \\ufffd \\ufffd\\ufffd\\ufffd end'\n"
+                                "topic = '/u/caf\\u00e9-\\ufffd'\n"
+                                "if sys.argv[2] == 'nodes':\n"
+                                "    names = [n['name'] for n in doc['nodes']]\n"
+                                "    print('node names:', ascii(names))\n"
+                                "    sys.exit(0 if name in names else 1)\n"
+                                "t = [x for x in doc['topics'] if x['topic'] == topic]\n"
+                                "print('topics:', ascii([x['topic'] for x in doc['topics']]))\n"
+                                "sys.exit(0 if t and t[0]['publisher_nodes'] == [name] else 1)\n";
+    /* path_in_work() rotates four buffers: keep copies. */
+    char check_py[1024], file[1024], out[1024];
+    snprintf(check_py, sizeof check_py, "%s", path_in_work("check_json.py"));
+    snprintf(out, sizeof out, "%s", path_in_work("check_json.out"));
+    write_file(check_py, check, 0644);
+
+    static const char *const what[] = {"nodes", "topics"};
+    for (int k = 0; k < 2; k++) {
+        struct cli_proc p;
+        if (k == 0)
+            AXON(&p, 20000, "node", "list", "--json");
+        else
+            AXON(&p, 20000, "topic", "list", "-v", "--json");
+        EXPECT_EXIT(&p, 0);
+        snprintf(file, sizeof file, "%s", path_in_work(k == 0 ? "nodes.json" : "topics.json"));
+        write_file(file, p.buf[0], 0644);
+        char *argv[] = {(char *)py, check_py, file, (char *)what[k], NULL};
+        int rc = run_host(out, argv);
+        char *text = read_file(out);
+        printf("%s", text ? text : "");
+        free(text);
+        if (rc != 0) {
+            dump(&p);
+            fail_msg("the JSON of `axon %s` is not valid UTF-8 JSON with U+FFFD where the bytes "
+                     "were not UTF-8",
+                     k == 0 ? "node list --json" : "topic list -v --json");
+        }
+        EXPECT_OUT(&p, 0, "\\ufffd"); /* escaped, as the message printer does */
+        cli_proc_free(&p);
+    }
+    proc_stop(&t, 10000);
 }
 
 int main(int argc, char **argv)
@@ -1370,6 +1440,7 @@ int main(int argc, char **argv)
         {"slow_disk", 11, cmocka_unit_test(t_slow_disk)},
         {"gap", 12, cmocka_unit_test(t_gap)},
         {"completion", 13, cmocka_unit_test(t_completion)},
+        {"json_utf8", 14, cmocka_unit_test(t_json_utf8)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].name, argv[1]) != 0)

@@ -139,32 +139,73 @@ void cj_init(struct cli_json *j, FILE *f)
     j->f = f;
 }
 
-static void put_string(FILE *f, const char *s)
+/* The UTF-8 sequence at @s (NUL-terminated): its length when it is
+ * well-formed (*ok), else the length of its maximal subpart, the bytes one
+ * U+FFFD replaces (Unicode's recommended practice, as browsers decode).
+ * Well-formed as in Unicode's table 3-7: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. A NUL is never a continuation byte, so the scan
+ * stops at the end of the string. */
+static size_t utf8_seq(const unsigned char *s, bool *ok)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
+    unsigned char b = s[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    *ok = true;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF) {
+        n = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        n = 3;
+        lo = b == 0xE0 ? 0xA0 : 0x80; /* E0 80..9F would be overlong */
+        hi = b == 0xED ? 0x9F : 0xBF; /* ED A0..BF would be a surrogate */
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        n = 4;
+        lo = b == 0xF0 ? 0x90 : 0x80; /* F0 80..8F would be overlong */
+        hi = b == 0xF4 ? 0x8F : 0xBF; /* F4 90.. is above U+10FFFF */
+    } else {
+        *ok = false; /* a continuation byte, C0, C1 or F5..FF */
+        return 1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
+        if (s[i] < l || s[i] > h) {
+            *ok = false;
+            return i;
         }
+    }
+    return n;
+}
+
+/* A JSON string that is valid whatever the bytes: names and topics come
+ * from other nodes and are not checked to be UTF-8. Bytes that are not
+ * UTF-8 become U+FFFD (as the library's message printer does), controls
+ * (C0, DEL, C1) are escaped. */
+static void put_string(FILE *f, const char *str)
+{
+    const unsigned char *p = (const unsigned char *)(str ? str : "");
+    fputc('"', f);
+    while (*p) {
+        bool ok;
+        size_t n = utf8_seq(p, &ok);
+        if (!ok)
+            fputs("\\ufffd", f);
+        else if (*p == '"')
+            fputs("\\\"", f);
+        else if (*p == '\\')
+            fputs("\\\\", f);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7F)
+            fprintf(f, "\\u%04x", *p);
+        else if (*p == 0xC2 && p[1] <= 0x9F) /* U+0080..U+009F (n == 2: p[1] >= 0x80) */
+            fprintf(f, "\\u%04x", p[1]);
+        else
+            fwrite(p, 1, n, f);
+        p += n;
     }
     fputc('"', f);
 }
