@@ -200,6 +200,62 @@ static void t_print_enums_oneof(void **state)
     free(s);
 }
 
+/* Whether @s is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF): what a strict JSON reader requires. */
+static bool utf8_valid(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned char b = *s, lo = 0x80, hi = 0xBF;
+        size_t n;
+        if (b < 0x80)
+            n = 1;
+        else if (b >= 0xC2 && b <= 0xDF)
+            n = 2;
+        else if (b >= 0xE0 && b <= 0xEF)
+            n = 3, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+        else if (b >= 0xF0 && b <= 0xF4)
+            n = 4, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+        else
+            return false;
+        for (size_t i = 1; i < n; i++)
+            if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF))
+                return false;
+        s += n;
+    }
+    return true;
+}
+
+/* Strings are bytes on the wire, not checked to be UTF-8: JSON and pretty
+ * JSON stay valid whatever they hold. Each byte that does not start a
+ * well-formed sequence prints as \ufffd (a stray 0xff, a cut sequence, a
+ * surrogate, an overlong form, a code point above U+10FFFF); controls,
+ * DEL, C1 and the line separator are escaped; valid UTF-8 passes as is. */
+static void t_print_invalid_utf8(void **state)
+{
+    Axon__Std__KeyValue kv = AXON__STD__KEY_VALUE__INIT;
+    kv.key = "caf\xc3\xa9 \xff|\xe2\x82|\xed\xa0\x80|\xc0\xaf|\xf4\x90\x80\x80";
+    kv.value = "tab\there\x01\x7f\xc2\x85 \xe2\x80\xa8";
+    static const char key[] = "\"caf\xc3\xa9 \\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
+                              "\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd\"";
+    static const char value[] = "\"tab\\there\\u0001\\u007f\\u0085 \\u2028\"";
+    char want[512];
+    char *j = print_fmt(&kv.base, AX_TEXT_JSON);
+    snprintf(want, sizeof want, "{\"key\":%s,\"value\":%s}\n", key, value);
+    assert_string_equal(j, want);
+    assert_true(utf8_valid(j));
+    free(j);
+    j = print_fmt(&kv.base, AX_TEXT_JSON_PRETTY);
+    snprintf(want, sizeof want, "{\n  \"key\": %s,\n  \"value\": %s\n}\n", key, value);
+    assert_string_equal(j, want);
+    assert_true(utf8_valid(j));
+    free(j);
+    char *y = print_fmt(&kv.base, AX_TEXT_YAML);
+    snprintf(want, sizeof want, "key: %s\nvalue: %s\n", key, value);
+    assert_string_equal(y, want);
+    free(y);
+}
+
 static ProtobufCMessage *parse_ok(const ProtobufCMessageDescriptor *d, const char *text)
 {
     ProtobufCMessage *m = NULL;
@@ -353,9 +409,13 @@ static void t_strbuf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_print_forms),       cmocka_unit_test(t_print_bounds_and_path),
-        cmocka_unit_test(t_print_enums_oneof), cmocka_unit_test(t_parse_lenient),
-        cmocka_unit_test(t_parse_errors),      cmocka_unit_test(t_strbuf),
+        cmocka_unit_test(t_print_forms),
+        cmocka_unit_test(t_print_bounds_and_path),
+        cmocka_unit_test(t_print_enums_oneof),
+        cmocka_unit_test(t_print_invalid_utf8),
+        cmocka_unit_test(t_parse_lenient),
+        cmocka_unit_test(t_parse_errors),
+        cmocka_unit_test(t_strbuf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
