@@ -3,7 +3,8 @@
  *
  * The CLI is dogfood: it uses only the public API (<axon/axon.h>) and the
  * MCAP library (tools/mcap/mcap.h); no private header of the library is
- * included anywhere under tools/axon.
+ * included anywhere under tools/axon but the header-only base/ax__array.h
+ * (growing arrays; it links nothing).
  *
  * Threads: main() runs every verb on the main thread. The CLI's node runs
  * one loop thread of its own (node.threads = 1); subscription callbacks run

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "cli.h"
 
 /* ---- what the scan heard in other domains ---- */
@@ -38,14 +39,8 @@ static void on_scan(uint32_t domain, const struct ax_node_info *node,
     struct far *f = user;
     if (domain == f->own)
         return;
-    if (f->count == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        struct far_node *n = realloc(f->n, cap * sizeof *n);
-        if (!n)
-            return;
-        f->n = n;
-        f->cap = cap;
-    }
+    if (ax__array_reserve(&f->n, &f->cap, f->count + 1, 8) < 0)
+        return;
     struct far_node *x = &f->n[f->count];
     x->eps = malloc((neps ? neps : 1) * sizeof *eps);
     if (!x->eps)
@@ -157,14 +152,8 @@ struct report {
 
 static struct finding *add(struct report *r, const char *kind, const char *topic)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        struct finding *n = realloc(r->f, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        r->f = n;
-        r->cap = cap;
-    }
+    if (ax__array_reserve(&r->f, &r->cap, r->n + 1, 8) < 0)
+        return NULL;
     struct finding *f = &r->f[r->n++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
@@ -175,14 +164,8 @@ static struct finding *add(struct report *r, const char *kind, const char *topic
 static void add_ok(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_ok(struct report *r, const char *fmt, ...)
 {
-    if (r->nok == r->okcap) {
-        size_t cap = r->okcap ? r->okcap * 2 : 8;
-        char(*n)[512] = realloc(r->ok, cap * sizeof *n);
-        if (!n)
-            return;
-        r->ok = n;
-        r->okcap = cap;
-    }
+    if (ax__array_reserve(&r->ok, &r->okcap, r->nok + 1, 8) < 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->ok[r->nok++], 512, fmt, ap);

@@ -11,30 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "cli.h"
 
+/* All of stdin, at most 64 MiB (a message written as text is far less);
+ * NULL when out of memory or larger. */
 static char *read_stdin(size_t *len)
 {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (n == cap && (cap >= (64u << 20) || ax__array_reserve(&buf, &cap, n + 1, 4096) < 0)) {
+            free(buf);
+            return NULL;
+        }
         size_t r = fread(buf + n, 1, cap - n, stdin);
         n += r;
         if (r == 0)
             break;
-        if (n == cap) {
-            if (cap >= (64u << 20)) {
-                free(buf);
-                return NULL;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                return NULL;
-            }
-            buf = b;
-            cap *= 2;
-        }
     }
     *len = n;
     return buf;

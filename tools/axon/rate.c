@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "cli.h"
 
 enum what { HZ, BW, DELAY };
@@ -415,7 +416,7 @@ static int rate(struct cli *c, const struct cli_args *a, enum what w)
     int result = CLI_EXIT_OK;
     if (!subscribe) {
         struct series **ser = NULL;
-        size_t nser = 0;
+        size_t nser = 0, sercap = 0;
         int64_t next = ax_clock_mono_ns() + period;
         bool first_note = false;
         for (;;) {
@@ -428,15 +429,15 @@ static int rate(struct cli *c, const struct cli_args *a, enum what w)
                     if (ser[k]->node_id == e->node_id && ser[k]->ep_id == e->id)
                         se = ser[k];
                 if (!se && nser < 64) {
-                    struct series **n = realloc(ser, (nser + 1) * sizeof *n);
                     se = calloc(1, sizeof *se);
-                    if (!n || !se) {
+                    if (!se || ax__array_reserve(&ser, &sercap, nser + 1, 8) < 0) {
                         free(se);
-                        free(n ? n : ser);
+                        for (size_t k = 0; k < nser; k++)
+                            free(ser[k]);
+                        free(ser);
                         cli_snap_free(&s);
                         return cli_error("out of memory");
                     }
-                    ser = n;
                     ser[nser++] = se;
                     se->node_id = e->node_id;
                     se->ep_id = e->id;

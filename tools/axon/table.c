@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ax__array.h"
 #include "cli.h"
 
 /* ---- tables ---- */
@@ -12,8 +13,8 @@ struct cli_table {
     size_t ncols;
     char **cols;
     bool *right;
-    char **cells; /* rows * ncols */
-    size_t nrows, cap, cur;
+    char **cells;           /* rows * ncols */
+    size_t nrows, cap, cur; /* cap: cells */
 };
 
 struct cli_table *cli_table_new(const char *const *cols, size_t ncols)
@@ -39,14 +40,9 @@ void cli_table_row(struct cli_table *t)
 {
     if (!t)
         return;
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **n = realloc(t->cells, cap * t->ncols * sizeof *n);
-        if (!n)
-            return;
-        t->cells = n;
-        t->cap = cap;
-    }
+    if (t->nrows + 1 > SIZE_MAX / t->ncols ||
+        ax__array_reserve(&t->cells, &t->cap, (t->nrows + 1) * t->ncols, 16 * t->ncols) < 0)
+        return;
     memset(&t->cells[t->nrows * t->ncols], 0, t->ncols * sizeof *t->cells);
     t->nrows++;
     t->cur = 0;
