@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/ax__array.h"
 #include "clirun.h"
 #include "proc.h"
 
@@ -76,9 +77,9 @@ static void pump(struct cli_proc *p, int ms)
         if (!pf[k].revents)
             continue;
         for (;;) {
-            if (p->len[i] + 4097 > p->cap[i]) {
-                p->cap[i] *= 2;
-                p->buf[i] = realloc(p->buf[i], p->cap[i]);
+            if (ax__array_reserve(&p->buf[i], &p->cap[i], p->len[i] + 4097, 4096) < 0) {
+                fprintf(stderr, "clirun: out of memory after %zu bytes of output\n", p->len[i]);
+                abort();
             }
             ssize_t r = read(p->fd[i], p->buf[i] + p->len[i], 4096);
             if (r > 0) {
