@@ -422,7 +422,7 @@ static const struct cli_verb top_verbs[] = {
         .path = "version",
         .synopsis = "",
         .summary = "the version of axon (also --version)",
-        .about = "Print the version of the axon library this program runs with (\"axon 0.1.0\").",
+        .about = "Print the version of the axon library this program runs with (\"axon X.Y.Z\").",
         .example = "  axon version\n  axon --version",
         .run = verb_version,
     },
