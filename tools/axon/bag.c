@@ -22,10 +22,9 @@ struct meta_count {
 
 int cli_verb_bag_info(struct cli *c, const struct cli_args *a)
 {
-    int rc;
     const char *path = a->pos[0];
     ax_mcap_reader *r;
-    rc = ax_mcap_reader_open(&r, path, NULL);
+    int rc = ax_mcap_reader_open(&r, path, NULL);
     if (rc == AX_EPROTO)
         return cli_error("%s is not an MCAP file (or its header is damaged)", path);
     if (rc < 0)
