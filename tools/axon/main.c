@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "axon/msgs.h"
 #include "cli.h"
 
 int main(int argc, char **argv)
@@ -21,8 +22,13 @@ int main(int argc, char **argv)
     c.wait_ns = 1500 * AX_NS_PER_MS;
     ax_config_init(&c.cfg);
     ax_log_set_level(AX_LOG_ERROR);
-
-    int rc = cli_run(&c, argc - 1, argv + 1);
+    /* The standard messages, for echo, pub and record by type name. The
+     * library registers them when it loads; calling it here also keeps it
+     * linked under --as-needed, since no verb names a symbol of it. */
+    int reg = ax_msgs_register();
+    if (reg < 0)
+        cli_warn("the standard messages are not available: %s", ax_strerror(reg));
+int rc = cli_run(&c, argc - 1, argv + 1);
     if (rc == CLI_HELP_SHOWN)
         rc = CLI_EXIT_OK;
     cli_node_close(&c);
