@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base/ax__array.h: growing a heap array by doubling, with the overflow
  * checks a hand-written loop forgets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Intrusive circular doubly-linked lists (after libuv's queue.h): the node
  * lives inside the object, container_of() gets the object back, insertion

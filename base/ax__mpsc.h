@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base/ax__mpsc.h: a lock-free, intrusive, multi-producer single-consumer
  * queue (after Dmitry Vyukov's). Producers on any thread push with one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base/ax__sha256.h: SHA-256 (FIPS 180-4), the digest behind type hashes.
  * Small and portable: bytes in, bytes out, no endianness assumptions.

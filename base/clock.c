@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Clocks in nanoseconds. clock_gettime() on these clocks is a vDSO call and
  * cannot fail for valid clock ids, so the results are not checked. */
 #include <time.h>

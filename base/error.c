@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The error table's strings, and the explicit errno → AX_E* map. */
 #include <errno.h>
 

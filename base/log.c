@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Process-wide logging. The level lives in an atomic so the hot-path check
  * (ax_log_enabled) is one relaxed load; the sink is swapped and called under

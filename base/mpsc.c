@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base/mpsc.c: Vyukov's intrusive MPSC queue (base/ax__mpsc.h).
  *

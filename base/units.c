@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * base/units.c: the duration and size grammar of axon/units.h.
  *

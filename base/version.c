@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base/version.c: the version the library was built as (axon/version.h). */
 #include "axon/version.h"
 

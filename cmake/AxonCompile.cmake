@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Compiler flags shared by every axon target.
 
 # axon_target_defaults(<target>): warnings (errors with AXON_WERROR) and the

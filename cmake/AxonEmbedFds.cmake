@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Build-time script (cmake -P) behind axon_protobuf_c_generate(): turns the
 # FileDescriptorSets protoc wrote into C arrays, and lists the message
 # descriptors protoc-c generated, so the types can be registered with one

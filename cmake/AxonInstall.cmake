@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installation: headers, the libraries (libaxon and libaxon_msgs, shared
 # and static), a CMake package config, axon.pc and axon-msgs.pc.
 include(CMakePackageConfigHelpers)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # axon's layers (docs/architecture.md, "Layers"): each folder is one OBJECT
 # library that links only the layers below it.
 #

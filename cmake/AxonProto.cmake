@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Protobuf code generation. The generators always run on the build host,
 # also when cross-compiling (the toolchain file sets
 # CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER), and write into the build tree.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # protobuf-c code generation for axon's standard messages and for an
 # application's own types. Installed with axon's package config, so an
 # application that does find_package(axon) can call it too.

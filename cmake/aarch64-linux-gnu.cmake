@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross-compiling to aarch64 Linux with Debian's gcc-aarch64-linux-gnu.
 # Code generators (protoc-c, nanopb_generator.py) are found and run on the
 # build host; tests run through qemu-user.

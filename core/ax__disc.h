@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: discovery internals shared by core/disc.c (sockets, protocol,
  * timers) and core/disc_table.c (the table of peers and their endpoints).

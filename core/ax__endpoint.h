@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: what every endpoint has, publisher or subscription — its
  * counters (written by its loop, read by discovery and the API), its event

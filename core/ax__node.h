@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: the node object, its local endpoint registry and the discovery
  * module's interface.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration: the entry points that are neither loading nor the
  * environment. Errors (ax_config_error_str() and the setter every config

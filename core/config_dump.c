@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writing a configuration out: the YAML dump (`axon config --defaults`) and
  * the Markdown key reference of docs/configuration.md. Both iterate the key

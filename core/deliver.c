@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Handing messages and events to a topic's local subscriptions: what the
  * publisher side (a local publisher) and the subscriber side (a remote

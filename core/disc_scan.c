@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Listening to the discovery traffic of every domain at once, for tools
  * (`axon doctor`: "the subscriber is in domain 3, the publisher in 0").

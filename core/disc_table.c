@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The discovery table: remote nodes keyed by id, each with its endpoints,
  * lease timer and the state of the endpoint generation being assembled.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What publishers and subscriptions share (core/ax__endpoint.h): counters,
  * events, type identity, QoS on the wire. Kept apart so that pub.c, sub.c,

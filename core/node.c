@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The node: its loops and threads, its identity, the registry of local
  * endpoints, the graph listener, and teardown.

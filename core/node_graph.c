@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The node's view of the graph: its own endpoints (the registry discovery
  * announces) and snapshots of the discovery table, for the API and for

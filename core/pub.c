@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Publishers: serialize once, deliver to local subscriptions directly and
  * to each subscribing node's link by reference, keep the transient-local

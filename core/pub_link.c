@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The publisher side of links: a subscribing node connects to the shard's
  * listener, says SUBSCRIBE (which publisher, its type, the QoS it wants,

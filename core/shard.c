@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shards: one per node loop. A shard owns a listener, the topics that hash
  * to it (their publishers, subscriptions and links) and the queue through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Subscriptions: the API, and matching a new subscription with the
  * topic's publishers — local ones directly (with a late joiner's history),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The subscriber side of links: for each remote publisher of a topic this
  * node subscribes to (and whose type hash matches), an rpub opens one link,

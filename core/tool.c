@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Requests tools make of other nodes over a TOOL connection: for now, a
  * type's schema (docs/protocol.md, SCHEMA_REQUEST / SCHEMA_REPLY).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Topics: the publishers, subscriptions and remote publishers of one topic
  * on one shard, and the rules that let callbacks free any of them while

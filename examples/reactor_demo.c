@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * reactor_demo: the reactor on its own, before any axon messaging exists.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/ax__types.h: what the registry, dynamic types, the printer and the
  * parser share inside msgs/.

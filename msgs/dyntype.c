@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/dyntype.c: message types built at run time from a FileDescriptorSet.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/parser.c: YAML or JSON text into a protobuf-c message, driven by the
  * descriptor (the CLI's `pub` verb, tests, configuration of messages).

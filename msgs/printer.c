@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/printer.c: any protobuf-c message as YAML-style text or JSON, driven
  * by its descriptor (compiled and dynamic types alike).

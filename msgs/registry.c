@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/registry.c: the process-wide type registry, and ax_msg_init().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/typehash.c: the type hash, SHA-256 over a canonical text form of a
  * message type's schema (docs/messages.md, "The type hash", defines it).

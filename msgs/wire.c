@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msgs/wire.c: a structural check of protobuf wire data before
  * protobuf-c decodes it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers for axon's cmocka tests. */
 #ifndef AX_TEST_H
 #define AX_TEST_H

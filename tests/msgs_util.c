@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* See msgs_util.h. */
 #include <errno.h>
 #include <fcntl.h>

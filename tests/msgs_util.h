@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the message tests: a descriptor-driven filler that
  * gives every field of any message a non-trivial value, and a deep
  * comparison. Both work for compiled and dynamic types. */

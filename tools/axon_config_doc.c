@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon_config_doc: keeps docs/configuration.md in step with the key table.
  *

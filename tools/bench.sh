@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # axon's side-by-side benchmark: raw TCP on loopback (the physical limit),
 # ZeroMQ and NNG, in one run, each figure given as a ratio to raw TCP.
 #

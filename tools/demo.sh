@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The perception -> planning demo: two processes on this host, found by
 # host-local discovery with zero configuration, inspected with the axon CLI.
 #   bash tools/demo.sh [BUILD_DIR]      (default build/release)

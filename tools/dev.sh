@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # axon's developer entry point, for a fresh Debian 12 machine.
 #
 #   bash tools/dev.sh demo    install packages, build, run the demo

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Socket address helpers. Only numeric addresses: the reactor must never
  * block in a DNS lookup; names are resolved once, up front, by the caller. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private: socket address helpers (numeric, never blocking on DNS). */
 #ifndef AX__ADDR_H
 #define AX__ADDR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private: CRC32C (Castagnoli, reflected polynomial 0x82F63B78). */
 #ifndef AX__CRC32C_H
 #define AX__CRC32C_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: the transport interface. Core talks to its peers through links
  * and never names a transport; a transport is one folder under transport/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private: the loop structure, shared by loop.c, timer.c and loop_thread.c. */
 #ifndef AX__LOOP_H
 #define AX__LOOP_H

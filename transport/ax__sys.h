@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: every socket syscall the transport makes goes through this
  * table, so a test can swap an entry to inject short writes, EAGAIN, EINTR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CRC32C. Three implementations behind one function pointer chosen once:
  * the SSE4.2 crc32 instruction (x86_64), the ARMv8 CRC32 extension

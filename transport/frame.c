@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The frame codec. Byte order is explicit (little-endian on the wire) so
  * the same code is right on any host; on x86_64 and aarch64 the compiler
  * turns the shifts into plain loads and stores. */

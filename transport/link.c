@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The defaults of every link (transport/ax__link.h). */
 #include <string.h>
 

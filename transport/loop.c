@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The reactor: one epoll instance (edge-triggered), one timerfd for all
  * timers, one eventfd for posted tasks. The phases and the edge-triggered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A loop on a thread of its own. Stopping goes through ax_loop_post(), the
  * loop's only thread-safe entry, so no flag is shared between threads. */
 #include <pthread.h>

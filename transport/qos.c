@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* QoS presets and names. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The syscall table: libc by default (see ax__sys.h for why it exists). */
 #include <unistd.h>
 

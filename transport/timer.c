@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Timers: a binary min-heap of timer pointers per loop, ordered by deadline
  * then start order, driving one timerfd.

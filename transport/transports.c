@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The transports built into this library, in order of preference. Adding
  * a transport is adding its folder and one line here; core picks by

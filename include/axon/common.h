@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/common.h: the export macro and the error table shared by every axon
  * module.

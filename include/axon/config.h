@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/config.h: the node configuration, loaded from YAML.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/log.h: process-wide logging through a pluggable sink.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/loop.h: the reactor. One event loop per thread, on one epoll instance
  * in edge-triggered mode, with timers on one timerfd and cross-thread tasks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/msgs.h: axon's standard messages (libaxon_msgs; link axon::msgs, or
  * pkg-config axon-msgs). The message types themselves are in

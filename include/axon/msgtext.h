@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/msgtext.h: any protobuf-c message as text, and text as a message.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/qos.h: quality of service for publishers and subscriptions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/strbuf.h: a growable text buffer (the printer writes into one; so
  * can an application).

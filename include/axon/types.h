@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/types.h: message types: the type registry, type hashes and dynamic
  * types built at run time from a schema.

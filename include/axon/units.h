@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon/units.h: durations and sizes written as text, the one grammar the
  * YAML configuration and the axon CLI share.

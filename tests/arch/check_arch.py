@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """axon's architecture rules, checked on the source tree and the objects.
 
     check_arch.py includes SRC          #include lines go down the layers only
@@ -7,6 +8,8 @@
                                         circle (from nm: who defines, who uses)
     check_arch.py prefix SRC OBJ...     every global symbol named ax_ is declared
                                         in include/axon/; internal ones are ax__
+    check_arch.py spdx SRC              every source file says its licence (an SPDX
+                                        line among its first two)
 
 The layers (docs/architecture.md): base < transport < msgs < core < std
 (the standard messages, libaxon_msgs) < tools < examples. A file may include
@@ -236,6 +239,26 @@ def check_prefix(src, objs):
     return bad
 
 
+SPDX = "SPDX-License-Identifier: Apache-2.0"
+SPDX_EXT = (".c", ".h", ".proto", ".cmake", ".sh", ".py", ".mjs", ".in", ".options")
+SPDX_SKIP = ("build", ".git", "node_modules", "corpus")
+
+
+def check_spdx(src):
+    bad = []
+    for dirpath, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if d not in SPDX_SKIP and not d.startswith("build")]
+        for f in files:
+            if not (f.endswith(SPDX_EXT) or f == "CMakeLists.txt"):
+                continue
+            path = os.path.join(dirpath, f)
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                head = fh.readline() + fh.readline()
+            if SPDX not in head:
+                bad.append(f"{os.path.relpath(path, src)}: no '{SPDX}' line at the top")
+    return bad
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
@@ -249,6 +272,8 @@ def main(argv):
         bad = check_cycles(argv[2], argv[3:])
     elif what == "prefix":
         bad = check_prefix(argv[2], argv[3:])
+    elif what == "spdx":
+        bad = check_spdx(argv[2])
     else:
         print(__doc__)
         return 2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_discovery: discovery figures for docs/performance.md (a program,
  * not a test).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_loop: reactor micro-benchmark (a program, not a test).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_transport: axon's framed TCP transport between two processes on
  * loopback (a program, not a test).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks the JSON report that tests/mcap/verify_mcap.mjs (the reference
 // MCAP reader, @mcap/core) printed for a recording made by `axon record`.
 // No packages needed: it only reads the report.

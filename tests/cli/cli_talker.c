@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli_talker: a demo node for the CLI tests, using the public API only.
  * It publishes real protobuf messages at a steady rate (absolute schedule on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running `axon` from the CLI tests (see clirun.h). */
 #include <errno.h>
 #include <fcntl.h>

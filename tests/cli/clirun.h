@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Running the `axon` binary from tests: start it (under AXON_TEST_EMULATOR
  * when set, as tests/integration/proc.c does), collect its stdout and

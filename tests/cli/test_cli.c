@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Integration tests of the `axon` CLI: the real binary against real demo
  * nodes (cli_talker) in separate processes.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DDST=<dir> "-DSRCS=<dir>;<dir>" -P copy_corpus.cmake
 # Copies every *.fds under SRCS into DST (flat): the fuzz_fds seed corpus.
 file(MAKE_DIRECTORY ${DST})

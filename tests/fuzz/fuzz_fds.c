@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for ax_type_from_fds(): the FileDescriptorSet a tool
  * receives from the network. Every input must give a type or an error,

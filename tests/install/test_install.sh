@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install axon from a build tree into a fresh prefix and build applications
 # against the installed copy only: the CMake consumer (find_package(axon),
 # its own protobuf-c type), linked with the shared libraries and again with

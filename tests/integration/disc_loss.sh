@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # 10 nodes x 100 endpoints in one namespace converge, and converge again with
 # 30 % of discovery datagrams dropped at random (nftables: the kernel here
 # has no netem).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Three hosts (network namespaces) joined by veth pairs and a bridge:
 # discovery in network mode (multicast on the veth interfaces), then with
 # multicast off between hosts and static unicast peers.

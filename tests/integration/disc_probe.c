@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * disc_probe: one discovery node in its own process, driven by the
  * integration tests in tests/integration. It registers K endpoints, prints

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the namespace tests: run probes, wait for their lines, clean up.
 # Sourced, not run. Needs root, iproute2 (and nftables for the loss test).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small harness for integration tests: start a program as a separate
  * process with pipes on its stdin and stdout, wait for lines it prints

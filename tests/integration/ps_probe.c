@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ps_probe: a publisher or a subscriber in its own process, driven by
  * tests/integration/test_pubsub_procs.c through the public API only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Discovery between real processes (each a disc_probe) over host-local
  * multicast: zero-configuration discovery, kill -9 and lease expiry,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Publish/subscribe between real processes (ps_probe), through the public
  * API: 100 000 messages lossless and in order, 8 MiB messages, late joiners

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mcap_read_check: reads files written by the reference writer
  * (write_reference.mjs) with axon's reader and checks that it finds exactly

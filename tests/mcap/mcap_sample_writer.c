@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mcap_sample_writer: writes a recording the way `axon record` will (real
  * protobuf schemas from protoc, real protobuf messages), plus a copy cut in

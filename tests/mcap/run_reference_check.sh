@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The reference-reader check (ctest: mcap_reference_reader).
 #
 #   run_reference_check.sh SRC_DIR WORK_DIR DESCRIPTOR_SET WRITER READER [EMULATOR...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads an MCAP file with the reference reader, @mcap/core, the library
 // Foxglove uses, and prints what it found as JSON. With --expect it also
 // compares that with what the writer says it wrote, and exits 1 on any

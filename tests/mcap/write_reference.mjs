@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes MCAP files with the reference writer (@mcap/core's McapWriter), in
 // the layouts other tools produce, for axon's reader to read back
 // (mcap_read_check): chunked or not, with or without a summary, statistics,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration: defaults from the key table, a full file, every kind of bad
  * value, unknown and duplicate keys, YAML syntax and shape errors, limits,

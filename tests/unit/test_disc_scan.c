@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ax_discovery_scan(): hearing the nodes of every domain at once (what
  * `axon doctor` uses to find a node in the wrong domain), over real

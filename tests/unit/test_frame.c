@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The frame codec (pure decoder), CRC32C and payload buffers.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging: level filtering before formatting, sinks, level names; clocks. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The reactor's I/O contract, on real fds: socketpairs, pipes and loopback
  * TCP. Each test ends by freeing the loop with nothing left open.

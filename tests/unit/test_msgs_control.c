@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The protocol's control messages (msgs/control.proto, nanopb): at their
  * maximum sizes they encode within the generated *_size bound and decode

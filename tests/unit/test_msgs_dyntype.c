@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Dynamic types (ax_type_from_fds) beyond what test_msgs_roundtrip checks
  * for every standard type: bad and hostile FileDescriptorSets give a clear

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Wire compatibility with the reference implementation: bytes packed by
  * protobuf-c decode with `protoc --decode` (Debian's protobuf-compiler) to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every standard message (and the test types covering every field kind):
  * pack -> unpack gives the same values; the printer's text (YAML, JSON,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The printer's exact output for small messages (YAML, JSON, pretty JSON),
  * its bounds (bytes, list elements), path selection, enums, floats, NaN and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SHA-256 against the FIPS 180-4 test vectors; the type hash's printable
  * forms; that the hash changes with the schema and only with it; and the
@@ -245,7 +246,8 @@ int main(int argc, char **argv)
         ax_strbuf_init(&sb);
         if (ax_type_foreach(line_of, &sb) != 0)
             return 1;
-        printf("# Type hashes of axon's standard messages (docs/messages.md).\n"
+        printf("# SPDX-License-Identifier: Apache-2.0\n"
+               "# Type hashes of axon's standard messages (docs/messages.md).\n"
                "# Checked by tests/unit/test_msgs_typehash.c in every build, native and\n"
                "# cross. Changes only when a .proto in msgs/proto changes; then regenerate:\n"
                "#   ./build/dev/tests/test_msgs_typehash --print > msgs/type_hashes.txt\n%s",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Nodes and discovery inside one process, over real host-local multicast:
  * discovery of nodes and endpoints (one and many pages), domains, Bye,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ax_loop_post, the loop's only thread-safe entry, and ax_loop_thread.
  * Run under TSan in CI.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Publish/subscribe inside one process: intra-process delivery shares the
  * publisher's buffer (no copy) and keeps order; publishing from 4 threads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Framed TCP connections on real loopback sockets: handshake, pipelining,
  * large frames, bad input, overload policies, fd exhaustion, connect errors

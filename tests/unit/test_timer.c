@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Timers: ordering, cancel and re-arm from callbacks, periodic drift,
  * starvation, freeing from inside a callback. Waiting is always on a

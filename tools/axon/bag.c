@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* axon bag info FILE: what an MCAP recording holds. */
 #include <string.h>
 

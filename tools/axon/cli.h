@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tools/axon/cli.h: what the verbs of the `axon` command share.
  *

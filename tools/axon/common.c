@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CLI's node, waiting for discovery to settle, table snapshots and
  * finding a type for what the table shows.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* axon config [--defaults]: every configuration key with its value. */
 #include <string.h>
 

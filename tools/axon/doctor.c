@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon doctor [TOPIC]: explain why publishers and subscribers do not talk.
  *

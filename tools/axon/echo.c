@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon topic echo TOPIC: print a topic's messages, decoded.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Human-readable values: durations, sizes, rates, times, QoS, hashes. */
 #include <math.h>
 #include <string.h>

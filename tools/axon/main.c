@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon: the command-line tool. main() sets up what every verb relies on
  * (signals, the context with the default configuration) and runs the verb

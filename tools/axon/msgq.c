@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A bounded queue of messages from subscription callbacks (the node's
  * thread, which must never block) to one consumer thread (printing for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* axon node list | info NAME: the nodes of the domain, from the table. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon play FILE.mcap: publish a recording again, with its original types
  * and timing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon topic pub TOPIC TYPE TEXT: publish a message written as YAML/JSON.
  *

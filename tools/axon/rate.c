@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon topic hz | bw | delay TOPIC: rate, bandwidth and end-to-end delay.
  *

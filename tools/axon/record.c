@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon record -o FILE.mcap [TOPICS... | --all]: record topics to MCAP.
  *

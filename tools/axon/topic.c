@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* axon topic list | info TOPIC | type TOPIC: topics, from the table only. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to tools/mcap: record opcodes, little-endian helpers, a bounded
  * parse cursor and the errno map shared by the writer and the reader.

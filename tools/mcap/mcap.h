@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tools/mcap/mcap.h: reading and writing MCAP files, the recording format of
  * `axon record`, `axon play` and `axon bag info`.

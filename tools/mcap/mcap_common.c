@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compression names and the errno map shared by the writer and the reader. */
 #include <errno.h>
 #include <string.h>

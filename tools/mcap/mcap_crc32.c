@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CRC-32/ISO-HDLC, the checksum MCAP uses: zlib's crc32 (reflected
  * polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The MCAP reader: open (the Header, then the footer and summary, or the
  * scan) and what it tells about the file.

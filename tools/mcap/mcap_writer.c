@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The MCAP writer: open, schemas, channels, metadata, stats, close.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * axon_perf: axon's performance program (after Cyclone DDS's ddsperf),
  * through the public API only.

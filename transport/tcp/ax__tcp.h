@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private: axon's TCP transport — framed connections on the reactor
  * (links, transport/ax__link.h), listeners, connectors and the handshake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to transport/tcp: the read side of a connection (reader.c):
  * socket bytes in, frames out through the owner's function. It knows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to transport/tcp: the write queue of a connection (wq.c), used
  * by conn.c. The queue knows nothing of the connection: conn.c calls

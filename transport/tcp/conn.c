@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Framed TCP connections: the links of the TCP transport (docs/protocol.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Non-blocking TCP connect. Completion (success or failure) always arrives
  * through the loop, never inside ax__tcp_connect(): the socket is registered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TCP handshake codec: HELLO and ERROR payloads (handshake.proto,
  * nanopb). Pure functions on bounded buffers: nanopb's static sizes mean

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * TCP listener: accept4() until EAGAIN on each edge (edge-triggered: one
  * edge may stand for many pending connections), parking after the loop's

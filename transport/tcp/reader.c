@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The read side of a TCP connection: bytes from the socket to frames.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TCP transport's entry points (struct ax__transport): addresses as
  * "ip:port" text, a listener whose accepted sockets become links, and

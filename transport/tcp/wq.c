@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The write queue of a TCP connection: a ring of frames, written with
  * writev calls of up to WQ_IOV iovecs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_nng: NNG (Debian's libnng1) measured like bench_raw_tcp.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_raw_tcp: the physical limit for a framed message stream on loopback
  * TCP, measured the way bench_zmq and bench_nng measure their libraries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_zmq: ZeroMQ (Debian's libzmq5) measured like bench_raw_tcp.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the peer benchmarks; see peer_common.h for the design. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer_common.h: what the side-by-side peer benchmarks (bench_raw_tcp,
  * bench_zmq, bench_nng) share: options, the message header, the receiver's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The install test's application: registers its own type (shop.Note, which
  * embeds axon.msgs.Header), publishes one Note and receives it on a

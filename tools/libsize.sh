@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Library sizes, for docs/performance.md: libaxon.so and libaxon_msgs.so
+# stripped, for x86_64 and aarch64, built as Release (-O3) and MinSizeRel
+# (-Os), and what each object file of libaxon contributes (text + data,
+# from `size`), by layer.
+#
+#   bash tools/libsize.sh            all four builds (library only, ~1 min)
+#   bash tools/libsize.sh --no-build use the build/size-* trees as they are
+#
+# Needs the packages of `bash tools/dev.sh deps` (the cross compiler for
+# aarch64). Builds into build/size-<arch>-<type>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=1
+[ "${1:-}" = --no-build ] && build=0
+
+configs=(
+  "x86_64 Release"
+  "x86_64 MinSizeRel"
+  "aarch64 Release"
+  "aarch64 MinSizeRel"
+)
+
+dir_of() { echo "build/size-$1-$(echo "$2" | tr 'A-Z' 'a-z')"; }
+
+for c in "${configs[@]}"; do
+  set -- $c
+  d=$(dir_of "$1" "$2")
+  if [ "$build" = 1 ]; then
+    tc=()
+    [ "$1" = aarch64 ] && tc=(-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake)
+    cmake -S . -B "$d" -G Ninja -DCMAKE_BUILD_TYPE="$2" "${tc[@]}" \
+      -DAXON_BUILD_TESTS=OFF -DAXON_BUILD_TOOLS=OFF -DAXON_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$d" --target axon axon_msgs >/dev/null
+  fi
+done
+
+strip_size() { # <strip> <file>
+  local t
+  t=$(mktemp)
+  "$1" --strip-unneeded -o "$t" "$2"
+  stat -c %s "$t"
+  rm -f "$t"
+}
+
+echo "== stripped shared libraries (bytes; KiB = 1024 bytes)"
+printf '%-8s %-11s %12s %14s\n' arch build libaxon.so libaxon_msgs.so
+for c in "${configs[@]}"; do
+  set -- $c
+  d=$(dir_of "$1" "$2")
+  s=strip
+  [ "$1" = aarch64 ] && s=aarch64-linux-gnu-strip
+  a=$(strip_size $s "$(readlink -f "$d"/libaxon.so)")
+  m=$(strip_size $s "$(readlink -f "$d"/msgs/std/libaxon_msgs.so)")
+  printf '%-8s %-11s %8d (%3d KiB) %8d (%3d KiB)\n' "$1" "$2" "$a" $((a / 1024)) "$m" $((m / 1024))
+done
+
+# Per object (x86_64 Release and MinSizeRel side by side): text + data +
+# bss as `size` counts them, which is what a feature costs in the library.
+echo
+echo "== libaxon, per object file (x86_64; bytes of text + data + bss)"
+rel=$(dir_of x86_64 Release)
+min=$(dir_of x86_64 MinSizeRel)
+printf '%-10s %-36s %9s %9s\n' layer object Release MinSizeRel
+total_r=0
+total_m=0
+while read -r o; do
+  name=${o#"$rel"/}
+  layer=${name%%/*}
+  obj=$(echo "$name" | sed -e 's#/CMakeFiles/[^/]*\.dir/#/#' -e 's#\.o$##')
+  r=$(size "$o" | awk 'NR==2 {print $4}')
+  m=$(size "$min/${name}" 2>/dev/null | awk 'NR==2 {print $4}')
+  total_r=$((total_r + r))
+  total_m=$((total_m + ${m:-0}))
+  printf '%-10s %-36s %9d %9d\n' "$layer" "$obj" "$r" "${m:-0}"
+done < <(find "$rel"/base "$rel"/transport "$rel"/msgs "$rel"/core -name '*.o' -path '*axon_layer_*' | sort)
+printf '%-10s %-36s %9d %9d\n' all total "$total_r" "$total_m"
