@@ -453,6 +453,10 @@ static void finish(tcp_conn *c, int status)
 {
     if (c->closed)
         return;
+    /* Closing for a reason (a refusal we sent, say): that reason stands,
+     * whatever the peer's reset or EOF during the linger adds. */
+    if (c->state >= ST_FLUSHING && c->close_status != 0)
+        status = c->close_status;
     c->closed = true;
     c->link.ready = false;
     c->close_status = status;
