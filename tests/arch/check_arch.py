@@ -231,6 +231,8 @@ def check_prefix(src, objs):
         for s in sorted(d):
             if s.startswith("ax__") or s.startswith("axon_ctl_") or s.startswith("axon__"):
                 continue
+            if s.startswith("__"):  # the compiler's and sanitizers' own (__odr_asan.x, __tsan_*)
+                continue
             if s.startswith("ax_types_"):  # generated: ax_types_<set>(), documented in axon/types.h
                 continue
             if s.startswith("ax_") and s in public:
