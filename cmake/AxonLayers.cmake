@@ -21,6 +21,9 @@ function(axon_layer name)
   add_library(axon_layer_${name} OBJECT)
   axon_target_defaults(axon_layer_${name})
   target_compile_definitions(axon_layer_${name} PRIVATE AXON_BUILDING)
+  # The library's own calls to its public functions may be inlined and
+  # bound locally (they are not interposed: -Bsymbolic-functions).
+  target_compile_options(axon_layer_${name} PRIVATE -fno-semantic-interposition)
   target_include_directories(axon_layer_${name}
     PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
            $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>

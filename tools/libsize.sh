@@ -36,24 +36,32 @@ for c in "${configs[@]}"; do
   fi
 done
 
-strip_size() { # <strip> <file>
+# The stripped file's size, and its content: the bytes its LOAD segments
+# take from the file. They differ by the padding the linker puts before the
+# writable segment so that its read-only-after-relocation part ends on a
+# page of the largest size (64 KiB on aarch64): the file grows in steps.
+strip_size() { # <strip> <readelf> <file>
   local t
   t=$(mktemp)
-  "$1" --strip-unneeded -o "$t" "$2"
-  stat -c %s "$t"
+  "$1" --strip-unneeded -o "$t" "$3"
+  local content=0 f
+  for f in $("$2" -lW "$t" | awk '$1 == "LOAD" {print $5}'); do
+    content=$((content + f)) # hexadecimal, 0x...
+  done
+  echo "$(stat -c %s "$t") $content"
   rm -f "$t"
 }
 
-echo "== stripped shared libraries (bytes; KiB = 1024 bytes)"
-printf '%-8s %-11s %12s %14s\n' arch build libaxon.so libaxon_msgs.so
+echo "== stripped shared libraries (bytes: file size, and its content without alignment padding)"
+printf '%-8s %-11s %20s %20s\n' arch build "libaxon.so" "libaxon_msgs.so"
 for c in "${configs[@]}"; do
   set -- $c
   d=$(dir_of "$1" "$2")
   s=strip
   [ "$1" = aarch64 ] && s=aarch64-linux-gnu-strip
-  a=$(strip_size $s "$(readlink -f "$d"/libaxon.so)")
-  m=$(strip_size $s "$(readlink -f "$d"/msgs/std/libaxon_msgs.so)")
-  printf '%-8s %-11s %8d (%3d KiB) %8d (%3d KiB)\n' "$1" "$2" "$a" $((a / 1024)) "$m" $((m / 1024))
+  read -r a ac < <(strip_size $s readelf "$(readlink -f "$d"/libaxon.so)")
+  read -r m mc < <(strip_size $s readelf "$(readlink -f "$d"/msgs/std/libaxon_msgs.so)")
+  printf '%-8s %-11s %9d (%7d) %9d (%7d)\n' "$1" "$2" "$a" "$ac" "$m" "$mc"
 done
 
 # Per object (x86_64 Release and MinSizeRel side by side): text + data +
@@ -76,3 +84,22 @@ while read -r o; do
   printf '%-10s %-36s %9d %9d\n' "$layer" "$obj" "$r" "${m:-0}"
 done < <(find "$rel"/base "$rel"/transport "$rel"/msgs "$rel"/core -name '*.o' -path '*axon_layer_*' | sort)
 printf '%-10s %-36s %9d %9d\n' all total "$total_r" "$total_m"
+
+# What a feature switch could take out, by the objects that are only that
+# feature (x86_64 Release, text + data + bss).
+echo
+echo "== features that could be switched off (x86_64 Release)"
+feature() { # <name> <object patterns...>
+  local name=$1 sum=0 o
+  shift
+  for pat in "$@"; do
+    while read -r o; do
+      sum=$((sum + $(size "$o" | awk 'NR==2 {print $4}')))
+    done < <(find "$rel" -name "$pat" -path '*axon_layer_*')
+  done
+  printf '%-44s %9d\n' "$name" "$sum"
+}
+feature "dynamic types (schemas fetched at run time)" 'dyntype*.o' 'ax__descriptor.pb-c.c.o'
+feature "message text (printer, parser)" 'printer.c.o' 'parser.c.o' 'yaml.c.o'
+feature "YAML configuration files (loader, dump)" 'config_load.c.o' 'config_suggest.c.o' 'config_dump.c.o'
+feature "discovery scan of other domains" 'disc_scan.c.o'
