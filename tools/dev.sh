@@ -22,7 +22,6 @@ NATIVE_PKGS=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev iproute2 nftables
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev libzmq3-dev libnng-dev
-  libprotobuf-dev   # only for google/protobuf/descriptor.proto (dynamic types)
   liblz4-dev libzstd-dev zlib1g-dev
 )
 CROSS_PKGS=(
