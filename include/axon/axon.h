@@ -8,6 +8,8 @@
 #include "axon/common.h"
 #include "axon/log.h"
 #include "axon/clock.h"
+#include "axon/units.h"
+#include "axon/version.h"
 #include "axon/loop.h"
 #include "axon/qos.h"
 #include "axon/node.h"

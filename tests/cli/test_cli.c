@@ -297,6 +297,15 @@ static void t_help(void **state)
     EXPECT_EXIT(&p, 2);
     EXPECT_OUT(&p, 1, "is not a duration");
     cli_proc_free(&p);
+    /* Sizes too: the configuration's units, refused before anything opens. */
+    AXON_BARE(&p, 10000, "record", "-o", "/nonexistent/x.mcap", "--queue-size", "64M", "/x");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "--queue-size: \"64M\" is not a size");
+    cli_proc_free(&p);
+    AXON_BARE(&p, 10000, "record", "-o", "/nonexistent/x.mcap", "--chunk-size", "512", "/x");
+    EXPECT_EXIT(&p, 2);
+    EXPECT_OUT(&p, 1, "--chunk-size 512: from 1KiB to 256MiB");
+    cli_proc_free(&p);
     AXON(&p, 10000, "node", "list", "--bogus");
     EXPECT_EXIT(&p, 2);
     EXPECT_OUT(&p, 1, "unknown option --bogus");

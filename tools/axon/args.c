@@ -198,6 +198,29 @@ bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns
     return true;
 }
 
+bool cli_opt_size(const struct cli_args *a, const char *name, uint64_t min, uint64_t max,
+                  uint64_t *out)
+{
+    const char *v = cli_opt(a, name);
+    if (!v)
+        return true;
+    /* The library's grammar too: `--queue-size 64MiB` as in a configuration
+     * file's `queue_bytes: 64MiB`. */
+    char why[192], lo[AX_UNITS_STRLEN], hi[AX_UNITS_STRLEN];
+    uint64_t b;
+    if (ax_size_parse(v, &b, why, sizeof why) < 0) {
+        cli_usage_error(a->verb, "--%s: %s", name, why);
+        return false;
+    }
+    if (b < min || b > max) {
+        cli_usage_error(a->verb, "--%s %s: from %s to %s", name, v,
+                        ax_size_format(min, lo, sizeof lo), ax_size_format(max, hi, sizeof hi));
+        return false;
+    }
+    *out = b;
+    return true;
+}
+
 /* ---- the global options ---- */
 
 static int apply_globals(struct cli *c, const struct cli_args *a)

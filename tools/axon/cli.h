@@ -125,6 +125,10 @@ bool cli_opt_long(const struct cli_args *a, const char *name, long min, long max
 /* A duration to nanoseconds: ax_duration_parse() with a bare number as
  * seconds ("1.5", "250ms", "2s", "1m"); a usage error quotes its reason. */
 bool cli_opt_seconds(const struct cli_args *a, const char *name, int64_t *out_ns);
+/* A size option ("64MiB", "65536": axon/units.h), within [@min, @max]
+ * bytes; false after a usage error. */
+bool cli_opt_size(const struct cli_args *a, const char *name, uint64_t min, uint64_t max,
+                  uint64_t *out);
 /* Print a usage error about @v; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_verb *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

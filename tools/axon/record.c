@@ -426,25 +426,6 @@ static void progress(struct recorder *r, const char *path, int64_t t0, uint64_t 
     }
 }
 
-static bool parse_bytes(const char *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    double d = strtod(v, &end);
-    double mul = 1;
-    if (strcmp(end, "KiB") == 0 || strcmp(end, "k") == 0 || strcmp(end, "K") == 0)
-        mul = 1024;
-    else if (strcmp(end, "MiB") == 0 || strcmp(end, "M") == 0)
-        mul = 1024.0 * 1024;
-    else if (strcmp(end, "GiB") == 0 || strcmp(end, "G") == 0)
-        mul = 1024.0 * 1024 * 1024;
-    else if (*end)
-        return false;
-    if (end == v || !(d * mul >= (double)min && d * mul <= (double)max))
-        return false;
-    *out = (uint64_t)(d * mul);
-    return true;
-}
-
 int cli_verb_record(struct cli *c, const struct cli_args *a)
 {
     int rc;
@@ -465,12 +446,9 @@ int cli_verb_record(struct cli *c, const struct cli_args *a)
     if (rc < 0)
         return cli_usage_error(a->verb, "--compression %s: one of none, lz4, zstd", comp);
     uint64_t chunk = wo.chunk_size, qsize = 64u << 20;
-    if (cli_opt(a, "chunk-size") &&
-        !parse_bytes(cli_opt(a, "chunk-size"), 1024, 256u << 20, &chunk))
-        return cli_usage_error(a->verb, "--chunk-size: bytes from 1 KiB to 256 MiB");
-    if (cli_opt(a, "queue-size") &&
-        !parse_bytes(cli_opt(a, "queue-size"), 4096, (uint64_t)16 << 30, &qsize))
-        return cli_usage_error(a->verb, "--queue-size: bytes from 4 KiB to 16 GiB");
+    if (!cli_opt_size(a, "chunk-size", 1024, 256u << 20, &chunk) ||
+        !cli_opt_size(a, "queue-size", 4096, (uint64_t)16 << 30, &qsize))
+        return CLI_EXIT_USAGE;
     wo.chunk_size = chunk;
     int64_t flush = AX_NS_PER_S, duration = 0;
     if (!cli_opt_seconds(a, "flush", &flush) || !cli_opt_seconds(a, "duration", &duration))
