@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Seed corpora for fuzz_hello, fuzz_disc and fuzz_subscribe, written into
+ * Seed corpora for fuzz_hello, fuzz_disc, fuzz_subscribe and fuzz_rpub, written into
  * the build tree (generated files stay out of git): well-formed HELLO and
  * ERROR payloads, discovery datagrams of every kind, and SUBSCRIBE /
  * SCHEMA_REQUEST frame sequences, all made with the encoders the nodes
  * use, so the fuzzers start from what real peers send.
  *
- *     make_seeds DIR     writes DIR/corpus_hello, DIR/corpus_disc and
- *                        DIR/corpus_subscribe
+ *     make_seeds DIR     writes DIR/corpus_hello, DIR/corpus_disc,
+ *                        DIR/corpus_subscribe and DIR/corpus_rpub
  */
 #include <errno.h>
 #include <stdio.h>
@@ -181,6 +181,48 @@ static void subscribe_seeds(void)
     put("subscribe", "subscribe_unknown", seq, total);
 }
 
+/* A frame for fuzz_rpub: type, 4 sequence bytes, 2 length bytes, payload. */
+static size_t rframe(uint8_t *out, uint8_t type, uint32_t seq, const uint8_t *p, size_t n)
+{
+    out[0] = type;
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (uint8_t)(seq >> (8 * i));
+    out[5] = (uint8_t)n;
+    out[6] = (uint8_t)(n >> 8);
+    memcpy(out + 7, p, n);
+    return n + 7;
+}
+
+static void rpub_seeds(void)
+{
+    static uint8_t one[1024], seq[8192];
+    static const uint8_t msg[40] = {7, 7, 7};
+    axon_ctl_SubscribeAck ack = axon_ctl_SubscribeAck_init_zero;
+    ack.publisher_id = 1;
+    snprintf(ack.type_name, sizeof ack.type_name, "fuzz.Raw");
+    ack.type_hash.size = 32;
+    ax__raw_type_hash("fuzz.Raw", ack.type_hash.bytes);
+    ack.has_qos = true;
+    ack.next_seq = 3;
+    size_t n = encode(axon_ctl_SubscribeAck_fields, &ack, one, sizeof one);
+    for (int tl = 0; tl < 2; tl++) {
+        size_t total = 0;
+        seq[total++] = (uint8_t)tl; /* bit 0: a transient-local subscription */
+        total += rframe(seq + total, AX__FRAME_SUBSCRIBE_ACK, 0, one, n);
+        static const uint32_t seqs[] = {1, 2, 3, 4, 6, 7, 7, 5, 9};
+        for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
+            total += rframe(seq + total, AX__FRAME_DATA, seqs[i], msg, sizeof msg);
+        put("rpub", tl ? "ack_history_live_gaps_tl" : "ack_history_live_gaps", seq, total);
+    }
+    ack.error = (uint32_t)-AX_ETYPE;
+    snprintf(ack.reason, sizeof ack.reason, "type mismatch");
+    n = encode(axon_ctl_SubscribeAck_fields, &ack, one, sizeof one);
+    size_t total = 1;
+    seq[0] = 0;
+    total += rframe(seq + total, AX__FRAME_SUBSCRIBE_ACK, 0, one, n);
+    put("rpub", "refused", seq, total);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -191,5 +233,6 @@ int main(int argc, char **argv)
     hello_seeds();
     disc_seeds();
     subscribe_seeds();
+    rpub_seeds();
     return 0;
 }
