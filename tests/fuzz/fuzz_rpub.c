@@ -119,10 +119,11 @@ static void announce(ax_node *node, uint16_t port)
     ax__disc_receive(node->disc, buf, os.bytes_written, &from, false);
 }
 
-/* Run the node's loop (which is also ours) until @cond or @steps pass. */
-#define SPIN_UNTIL(node, cond, steps)                                                              \
+/* Run the node's loop (which is also ours) until @cond or @steps pass,
+ * waiting at most @ms for events each time (loopback answers at once). */
+#define SPIN_UNTIL(node, cond, steps, ms)                                                          \
     for (int spin_ = 0; spin_ < (steps) && !(cond); spin_++)                                       \
-    ax_node_spin_once((node), 1)
+    ax_node_spin_once((node), (ms))
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -164,10 +165,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     const char *addr = ln->ops->address(ln);
     announce(node, (uint16_t)atoi(strrchr(addr, ':') + 1));
-    SPIN_UNTIL(node, p.subscribed || p.closed, 2000);
+    SPIN_UNTIL(node, p.subscribed || p.closed, 2000, 1);
 
     uint64_t sent = 0;
-    size_t off = 1;
+    size_t off = size > 0 ? 1 : 0; /* the first byte chose the QoS */
     while (p.link && !p.closed && size - off >= 7) {
         struct ax__frame_hdr h = {.type = data[off], .stream = 1};
         h.seq = (uint64_t)data[off + 1] | (uint64_t)data[off + 2] << 8 |
@@ -182,15 +183,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  ax__link_send_bytes(p.link, &h, data + off, len) == 0 && h.type == AX__FRAME_DATA)
             sent++;
         off += len;
-        SPIN_UNTIL(node, false, 3);
+        SPIN_UNTIL(node, false, 3, 0);
     }
-    SPIN_UNTIL(node, p.closed, 20);
+    SPIN_UNTIL(node, p.closed, 5, 0);
     if (delivered > sent)
         abort();
     if (p.link)
         ax__link_close(p.link, AX__LINK_ABORT, 0);
     ln->ops->close(ln);
-    SPIN_UNTIL(node, p.closed, 200);
+    SPIN_UNTIL(node, p.closed, 200, 1);
     ax_sub_free(sub);
     ax_node_destroy(node);
     delivered = 0;
