@@ -9,6 +9,8 @@ install(TARGETS axon axon_static axon_msgs axon_msgs_static EXPORT axonTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/axon DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/include/axon/version.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/axon) # generated (cmake/version.h.in)
 install(EXPORT axonTargets NAMESPACE axon:: FILE axonTargets.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/axon)
 set(AXON_INSTALL_PROTO_DIR ${CMAKE_INSTALL_DATADIR}/axon/proto)

@@ -115,7 +115,8 @@ struct ax_pub {
     ax_timer drop_timer;
     struct ax__event_sink ev;
     void (*drop)(void *user);
-    unsigned busy; /* inside ax__pub_deliver(): freeing is deferred */
+    unsigned busy;     /* inside ax__pub_deliver(): freeing waits for its end */
+    bool free_pending; /* freed meanwhile: done when busy drops to 0 */
 };
 
 struct ax_sub {
@@ -132,6 +133,8 @@ struct ax_sub {
     ax_timer deadline;
     atomic_bool closed;
     bool attached;
+    unsigned busy;     /* inside its attach: freeing waits for its end */
+    bool free_pending; /* freed meanwhile: done when busy drops to 0 */
 };
 
 enum ax__rpub_state {

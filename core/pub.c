@@ -140,7 +140,10 @@ void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
         pub->history[slot] = buf;
         pub->hist_next = (slot + 1) % pub->hist_len;
     }
-    pub->busy--;
+    /* Freed by a callback meanwhile: now, and not from a posted task, which
+     * could run after the node's teardown freed it already. */
+    if (--pub->busy == 0 && pub->free_pending)
+        ax__pub_free_now(pub);
 }
 
 static int publish_buf(struct ax_pub *pub, ax__buf *buf)
@@ -480,14 +483,12 @@ int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const char *t
 }
 
 /* On the shard: detach from everything and free. */
-static void free_task(void *arg);
-
 void ax__pub_free_now(struct ax_pub *pub)
 {
     struct ax__shard *s = pub->shard;
-    if (pub->busy) { /* freed from a callback of its own delivery */
+    if (pub->busy) { /* freed from a callback of its own delivery: at its end */
         atomic_store(&pub->closed, true);
-        ax_loop_post(s->loop, free_task, pub);
+        pub->free_pending = true;
         return;
     }
     /* Messages other threads queued before the free still go out. */
@@ -539,7 +540,7 @@ void ax__pub_free_now(struct ax_pub *pub)
 
 static void free_task(void *arg)
 {
-    ax__pub_free_now(arg); /* deferred again if still delivering */
+    ax__pub_free_now(arg); /* waits for the end of a delivery in progress */
 }
 
 void ax_pub_free(ax_pub *pub)

@@ -135,8 +135,10 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         uint8_t their[AX_TYPE_HASH_SIZE] = {0};
         memcpy(their, m.type_hash.bytes,
                m.type_hash.size < AX_TYPE_HASH_SIZE ? m.type_hash.size : AX_TYPE_HASH_SIZE);
-        ax__pub_type_mismatch(pub, ps->node_id, ps->node_name, 0, m.type_name, their, false);
+        /* Refused first: the event calls the application, which may free
+         * the publisher. */
         refuse(ps, pub, m.publisher_id, AX_ETYPE, reason);
+        ax__pub_type_mismatch(pub, ps->node_id, ps->node_name, 0, m.type_name, their, false);
         return;
     }
     if (ax__pub_add_psub(pub, ps) < 0) {

@@ -69,10 +69,14 @@ static void sub_attach(struct ax_sub *sub)
     sub->attached = true;
     if (sub->ep.qos.deadline_ns > 0)
         ax_timer_start(&sub->deadline, sub->ep.qos.deadline_ns, sub->ep.qos.deadline_ns);
+    /* Events and history below call the application, which may free this
+     * subscription (its free waits for the end: busy) or another, and with
+     * it the topic (held until the end). */
+    sub->busy++;
+    ax__topic_iter_begin(t);
 
     /* Local publishers: match (and a late joiner's history), or mismatch. */
-    ax__topic_iter_begin(t);
-    for (size_t i = 0; i < t->npubs; i++) {
+    for (size_t i = 0; i < t->npubs && !atomic_load(&sub->closed); i++) {
         struct ax_pub *pub = t->pubs[i];
         if (!pub)
             continue;
@@ -130,15 +134,13 @@ static void sub_attach(struct ax_sub *sub)
             }
         }
     }
-    ax__topic_iter_end(t);
-
     /* Remote publishers already in the table. */
     struct ax_endpoint_info *eps = NULL;
     struct ax_node_info *nodes = NULL;
     size_t n = 0, nn = 0;
     if (ax__node_snapshot_endpoints(sub->node, sub->ep.topic, &eps, &n) == 0 &&
         ax__node_snapshot_nodes(sub->node, &nodes, &nn) == 0) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !atomic_load(&sub->closed); i++) {
             if (eps[i].kind != AX_ENDPOINT_PUBLISHER || eps[i].node_id == sub->node->id)
                 continue;
             for (size_t k = 0; k < nn; k++)
@@ -147,11 +149,16 @@ static void sub_attach(struct ax_sub *sub)
         }
     }
     free(eps);
-    free(nodes); /* Remote publishers that were there before: history and QoS for the
-                  * newcomer. */
-    for (size_t i = 0; i < t->nrpubs; i++)
+    free(nodes);
+
+    /* Remote publishers that were there before: history and QoS for the
+     * newcomer. */
+    for (size_t i = 0; i < t->nrpubs && !atomic_load(&sub->closed); i++)
         if (!t->rpubs[i]->removed && ax__same_type(t->rpubs[i]->pub.type_hash, sub->ep.type_hash))
             ax__rpub_sub_joined(t->rpubs[i], sub);
+    if (--sub->busy == 0 && sub->free_pending)
+        ax__sub_free_now(sub); /* freed by a callback meanwhile */
+    ax__topic_iter_end(t);     /* may free the topic */
 }
 
 static void attach_task(void *arg)
@@ -161,6 +168,11 @@ static void attach_task(void *arg)
 
 void ax__sub_free_now(struct ax_sub *sub)
 {
+    if (sub->busy) { /* freed from a callback of its own attach: at its end */
+        atomic_store(&sub->closed, true);
+        sub->free_pending = true;
+        return;
+    }
     atomic_store(&sub->closed, true);
     ax_timer_stop(&sub->deadline);
     struct ax__topic *t = sub->topic;

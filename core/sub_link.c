@@ -103,7 +103,7 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
 
 /* ---- rpubs ---- */
 
-static void link_connect(struct ax__rpub *l);
+static int link_connect(struct ax__rpub *l);
 static void link_free(struct ax__rpub *l);
 
 static void link_schedule_retry(struct ax__rpub *l)
@@ -123,7 +123,7 @@ static void link_schedule_retry(struct ax__rpub *l)
 static void retry_cb(ax_timer *t, void *user)
 {
     (void)t;
-    link_connect(user);
+    (void)link_connect(user); /* the address was usable the first time */
 }
 
 /* The strictest QoS among this node's subscriptions of the topic. */
@@ -444,10 +444,13 @@ static void link_close(ax__link *c, int status, void *user)
 static const struct ax__link_callbacks link_cbs = {
     .on_ready = link_ready, .on_frame = link_frame, .on_close = link_close};
 
-static void link_connect(struct ax__rpub *l)
+/* Returns AX_EINVAL when the transport cannot use the address at all (no
+ * retry then: it will not get better), else 0 (a failure to connect comes
+ * as the link's on_close, and is retried). */
+static int link_connect(struct ax__rpub *l)
 {
     if (l->removed || l->link)
-        return;
+        return 0;
     l->state = AX__RPUB_CONNECTING;
     ax_node *node = l->topic->shard->node;
     const struct ax__transport *tp = ax__transport_with(AX__TP_NETWORK);
@@ -459,8 +462,12 @@ static void link_connect(struct ax__rpub *l)
                  l->address, ax_strerror(rc));
         ax__topic_set_last_error(l->topic, l->pub.type_hash, rc);
         l->link = NULL;
+        l->state = AX__RPUB_IDLE;
+        if (rc == AX_EINVAL)
+            return rc;
         link_schedule_retry(l);
     }
+    return 0;
 }
 
 static void link_free(struct ax__rpub *l)
@@ -549,9 +556,25 @@ static void sub_type_mismatch(struct ax__topic *t, const struct ax_endpoint_info
 
 /* A remote publisher appeared or changed: connect when some subscription
  * of ours has its type, report a mismatch to those that do not. */
+/* A new rpub's first connect; false when the address is unusable (the
+ * transport refused it at once), and the rpub is gone. */
+static bool rpub_start(struct ax__rpub *l, const char *node_tcp)
+{
+    int rc = link_connect(l);
+    if (rc != AX_EINVAL)
+        return true;
+    AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' has no usable address (%s, port %u)",
+             l->topic->name, l->pub.node_name, node_tcp, l->pub.port);
+    link_free(l);
+    return false;
+}
+
 void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, const char *node_tcp,
                    uint64_t incarnation)
 {
+    /* Held: an event below may make a subscription free itself, and with
+     * it the topic, while this still uses it. */
+    ax__topic_iter_begin(t);
     bool any_match = false, any_other = false;
     for (size_t i = 0; i < t->nsubs; i++) {
         if (!t->subs[i])
@@ -568,29 +591,28 @@ void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, cons
         ax__rpub_remove(l, "changed its type");
         l = NULL;
     }
-    if (l || !any_match)
-        return; /* The data address: its node's host, its own port. */
+    /* The data address: its node's host, its own port. */
     char host[64];
     snprintf(host, sizeof host, "%s", node_tcp);
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = '\0';
-    if (pub->port == 0 || !host[0]) {
+    if (l || !any_match) {
+        /* nothing to start */
+    } else if (pub->port == 0 || !host[0]) {
         AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' has no usable address (%s, port %u)", t->name,
                  pub->node_name, node_tcp, pub->port);
-        return;
-    }
-    l = calloc(1, sizeof *l);
-    if (!l || ax__topic_add_rpub(t, l) < 0) {
+    } else if ((l = calloc(1, sizeof *l)) != NULL && ax__topic_add_rpub(t, l) == 0) {
+        l->topic = t;
+        l->pub = *pub;
+        l->incarnation = incarnation;
+        snprintf(l->address, sizeof l->address, "%.48s:%u", host, pub->port);
+        ax_timer_init(t->shard->loop, &l->retry, retry_cb, l);
+        rpub_start(l, node_tcp);
+    } else {
         free(l);
-        return;
     }
-    l->topic = t;
-    l->pub = *pub;
-    l->incarnation = incarnation;
-    snprintf(l->address, sizeof l->address, "%.48s:%u", host, pub->port);
-    ax_timer_init(t->shard->loop, &l->retry, retry_cb, l);
-    link_connect(l);
+    ax__topic_iter_end(t); /* may free the topic */
 }
 
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev)

@@ -31,7 +31,10 @@
  * handshake), AX_EPROTO (a malformed frame: the link is aborted at once),
  * AX_EMSGSIZE (a frame over max_frame), AX_EVERSION, AX_EDOMAIN, AX_EACCES
  * (the guard refused the peer), a refusal code the peer sent in an ERROR
- * frame, or an OS error.
+ * frame, or an OS error. A link closed for a reason (a close with a
+ * non-zero status, or a refusal it sent) reports that reason, whatever
+ * happens while it finishes closing (the peer's reset, a write error, the
+ * linger timing out).
  */
 #ifndef AX__LINK_H
 #define AX__LINK_H

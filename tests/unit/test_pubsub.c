@@ -4,7 +4,8 @@
  * publisher's buffer (no copy) and keeps order; publishing from 4 threads
  * at once reaches a local and a remote subscription completely and in
  * per-thread order (run under TSan in CI); freeing from inside callbacks;
- * argument errors; per-topic QoS from the configuration. Between processes:
+ * argument errors; per-topic QoS from the configuration; a publisher
+ * announced at an address no transport can use. Between processes:
  * tests/integration/test_pubsub_procs.c.
  */
 #include <pthread.h>
@@ -14,7 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include <pb_encode.h>
+
 #include "ax_test.h"
+#include "control.pb.h"
+#include "core/ax__disc.h"
+#include "core/ax__pubsub.h"
 #include "axon/msgs/perception.pb-c.h"
 #include "axon/msgs/planning.pb-c.h"
 
@@ -299,9 +307,61 @@ static void test_free_inside_callbacks(void **state)
     assert_int_equal(x1.calls, 1);
     assert_int_equal(x2.calls, 1);
     assert_int_equal(dropped, 2);
-    /* The publisher's free was deferred to the next round; run it. */
-    while (ax_node_spin_once(n, 0) > 0) {
-    }
+    /* The publisher's free waited for the end of its delivery, inside the
+     * publish call: nothing is left to run. */
+    assert_int_equal(ax_node_spin_once(n, 0), 0);
+    ax_node_destroy(n);
+}
+
+/* A subscription frees itself from a callback of its own attach: from the
+ * first message of a late joiner's history, or from the TYPE_MISMATCH event
+ * a local publisher of another type raises. The free waits for the end of
+ * the attach, which delivers nothing more to it (ASan watches the rest). */
+static void nop(ax_sub *s, const struct ax_msg *m, void *user);
+static int mismatch_events;
+
+static void free_on_mismatch(void *self, const struct ax_pubsub_event *ev, void *user)
+{
+    (void)user;
+    if (ev->kind != AX_PS_TYPE_MISMATCH)
+        return;
+    mismatch_events++;
+    ax_sub_free(self); /* the subscription the event is about */
+}
+
+static void test_free_inside_attach(void **state)
+{
+    (void)state;
+    ax_node *n = make("attach", dom(2), 0);
+    struct ax_pub_options po;
+    ax_pub_options_init(&po);
+    po.qos = AX_QOS_LATCHED;
+    po.qos.history = 3;
+    ax_pub *p, *other;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, n, "/late", "t", &po));
+    for (int i = 0; i < 3; i++)
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, "h", 1));
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    so.qos = AX_QOS_LATCHED;
+    so.drop = count_drop;
+    dropped = 0;
+    struct selffree x = {0};
+    ax_sub *s;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, n, "/late", "t", free_self, &x, &so));
+    assert_int_equal(x.calls, 1); /* of 3 kept: it freed itself on the first */
+    assert_int_equal(dropped, 1); /* and is gone already */
+
+    AX_OK_OR_FAIL(ax_pub_new_raw(&other, n, "/late", "u", NULL));
+    ax_sub_options_init(&so);
+    so.on_event = free_on_mismatch;
+    so.drop = count_drop;
+    mismatch_events = 0;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, n, "/late", "t", nop, NULL, &so));
+    assert_int_equal(mismatch_events, 1);
+    assert_int_equal(dropped, 2);
+    ax_pub_free(other);
+    ax_pub_free(p);
     ax_node_destroy(n);
 }
 
@@ -507,6 +567,86 @@ static void test_fetch_schema_and_subscribe_by_hash(void **state)
     ax_node_destroy(a);
 }
 
+/* ---- a publisher at an address no transport can use ---- */
+
+static int unusable_logs;
+
+static void count_unusable(int level, const char *module, const char *msg, void *user)
+{
+    (void)level;
+    (void)module;
+    (void)user;
+    if (strstr(msg, "has no usable address"))
+        unusable_logs++;
+}
+
+/* Node 0x77 announces a publisher of /far at @tcp, as its datagram would. */
+static void announce_at(ax_node *node, const char *tcp, uint64_t gen)
+{
+    static axon_ctl_Discovery m;
+    static uint8_t buf[2048];
+    memset(&m, 0, sizeof m);
+    m.protocol_version = 1;
+    m.domain = ax_node_config(node)->domain;
+    m.node_id = 0x77;
+    m.incarnation = 1;
+    m.which_body = axon_ctl_Discovery_announce_tag;
+    axon_ctl_Announce *a = &m.body.announce;
+    a->generation = gen;
+    a->pages = 1;
+    a->has_node = true;
+    snprintf(a->node.name, sizeof a->node.name, "faraway");
+    a->node.tcp_count = 1;
+    snprintf(a->node.tcp[0], sizeof a->node.tcp[0], "%s", tcp);
+    a->node.lease_ms = 60000;
+    a->endpoints_count = 1;
+    axon_ctl_Endpoint *e = &a->endpoints[0];
+    e->id = 1;
+    e->kind = axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
+    snprintf(e->topic, sizeof e->topic, "/far");
+    snprintf(e->type_name, sizeof e->type_name, "t");
+    e->type_hash.size = AX_TYPE_HASH_SIZE;
+    ax__raw_type_hash("t", e->type_hash.bytes);
+    e->port = 7400;
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    assert_true(pb_encode(&os, axon_ctl_Discovery_fields, &m));
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ax__disc_receive(node->disc, buf, os.bytes_written, &from, false);
+}
+
+/* A host name where an address must be: said once, nothing retried, the
+ * subscription's last error says why (axon doctor shows it). */
+static void test_unusable_publisher_address(void **state)
+{
+    (void)state;
+    struct ax_config c;
+    ax_config_init(&c);
+    c.threads = 0;
+    c.domain = dom(5);
+    c.discovery.mode = AX_DISCOVERY_OFF;
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    ax_sub *s;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, n, "/far", "t", nop, NULL, NULL));
+    unusable_logs = 0;
+    ax_log_set_sink(count_unusable, NULL);
+    announce_at(n, "somehost:7400", 1);
+    for (int i = 0; i < 20; i++)
+        ax_node_spin_once(n, 1);
+    ax_log_set_sink(NULL, NULL);
+    assert_int_equal(unusable_logs, 1);
+    struct ax__topic *t = ax__topic_get(ax__shard_for(n, "/far"), "/far", false);
+    assert_non_null(t);
+    assert_int_equal(t->nrpubs, 0); /* no link kept, so no retries */
+    struct ax_endpoint_counters ctr;
+    AX_OK_OR_FAIL(ax_sub_counters(s, &ctr));
+    assert_int_equal(ctr.last_error, AX_EINVAL);
+    ax_sub_free(s);
+    ax_node_destroy(n);
+}
+
 int main(void)
 {
     ax_log_set_level(AX_LOG_ERROR);
@@ -514,9 +654,11 @@ int main(void)
         cmocka_unit_test(test_intra_process_shares_buffer_and_keeps_order),
         cmocka_unit_test(test_four_threads_publish_at_once),
         cmocka_unit_test(test_free_inside_callbacks),
+        cmocka_unit_test(test_free_inside_attach),
         cmocka_unit_test(test_argument_errors_and_typed_publish),
         cmocka_unit_test(test_qos_override_from_config),
         cmocka_unit_test(test_fetch_schema_and_subscribe_by_hash),
+        cmocka_unit_test(test_unusable_publisher_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

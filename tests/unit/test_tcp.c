@@ -474,9 +474,12 @@ static void test_bad_input_closes_only_that_connection(void **state)
     (void)state;
     struct raw r;
     raw_init(&r, false);
+    /* A graceful close must end at the peer's EOF, not at the linger
+     * timer: with 60 s of linger, the 5 s waits below tell them apart. */
+    r.sopt.linger_ns = 60 * AX_NS_PER_S;
     int good = raw_connect(&r, NULL);
     uint64_t good_seq = 1;
-    uint8_t f[AX__FRAME_HEADER_SIZE + 64 + 16]; /* a frame, then garbage */
+    uint8_t f[AX__FRAME_HEADER_SIZE + 1024]; /* a frame, then garbage */
 
     struct {
         const char *name;
@@ -488,6 +491,7 @@ static void test_bad_input_closes_only_that_connection(void **state)
         {"oversized", AX_EMSGSIZE, "larger than the maximum"},
         {"crc mismatch", AX_ECRC, "payload CRC mismatch"},
         {"garbage after a valid frame", AX_EPROTO, "bad magic"},
+        {"oversized, then bytes and EOF", AX_EMSGSIZE, "larger than the maximum"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         uint16_t port;
@@ -514,6 +518,13 @@ static void test_bad_input_closes_only_that_connection(void **state)
             memcpy(f + n, "garbage!", 8);
             n += 8;
             break;
+        case 5: { /* the rest comes with the header, then the write side closes */
+            struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .payload_len = 2u << 20};
+            ax__frame_encode_header(f, &h);
+            memset(f + AX__FRAME_HEADER_SIZE, 'x', 1024);
+            n = AX__FRAME_HEADER_SIZE + 1024;
+            break;
+        }
         }
         raw_write(bad, f, n);
         if (k == 2) {
@@ -528,6 +539,8 @@ static void test_bad_input_closes_only_that_connection(void **state)
             close(bad);
             bad = -1;
         }
+        if (k == 5)
+            shutdown(bad, SHUT_WR); /* without reading what the server says */
         AX_STEP_UNTIL(r.loop, victim->closed, 5000);
         assert_int_equal(victim->status, cases[k].status);
         if (k == 4)

@@ -49,8 +49,9 @@ enum {
  * Read from @fd, at most @budget reads, handing every complete frame to
  * @fn. Returns one of the values above, or a negative AX_E* code: with
  * *@why set, a protocol error in the byte stream (AX_EPROTO, AX_EVERSION,
- * AX_ECRC, AX_EMSGSIZE: the frame header's, see transport/ax__frame.h;
- * AX_ENOMEM); with *@why NULL, the read failed (an OS error).
+ * AX_ECRC, AX_EMSGSIZE: the frame header's, see transport/ax__frame.h);
+ * with *@why NULL, the read failed (an OS error) or a large payload's
+ * buffer could not be had (AX_ENOMEM).
  */
 int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__tcp_frame_fn fn,
                         void *ctx, const char **why);

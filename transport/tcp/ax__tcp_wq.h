@@ -32,6 +32,9 @@ struct ax__tcp_wq {
     uint64_t high_bytes;                        /* largest `bytes` seen */
     uint64_t frames_out, bytes_out, writes;     /* what left, and writev calls */
     uint64_t unreported[AX_DROP_REASON_COUNT_]; /* drops the owner has not taken yet */
+    bool dropped;                               /* some of them are not zero */
+    uint32_t cut_frames;                        /* the queue when the policy said disconnect */
+    uint64_t cut_bytes;
 };
 
 /* An empty queue with room for a first batch: 0 or AX_ENOMEM. */

@@ -82,7 +82,7 @@ static void flush(tcp_conn *c);
 static void report_drops(tcp_conn *c)
 {
     uint64_t d[AX_DROP_REASON_COUNT_];
-    if (!ax__tcp_wq_take_drops(&c->wq, d))
+    if (!c->wq.dropped || !ax__tcp_wq_take_drops(&c->wq, d)) /* the common case: none */
         return;
     for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
         if (!d[r])
@@ -144,7 +144,7 @@ static int enqueue(tcp_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, con
     if (rc == AX__TCP_WQ_DISCONNECT) {
         AX_LOG_W(LOG_MODULE,
                  "%s: write queue full (%u frames, %llu bytes), disconnecting slow peer",
-                 c->link.peer_addr, c->wq.data, (unsigned long long)c->wq.bytes);
+                 c->link.peer_addr, c->wq.cut_frames, (unsigned long long)c->wq.cut_bytes);
         report_drops(c);
         ax__link_close(&c->link, AX__LINK_ABORT, AX_EOVERFLOW);
         return AX_ECLOSED;
@@ -165,7 +165,8 @@ static void start_linger(tcp_conn *c)
     c->state = ST_LINGER;
     shutdown(ax_io_fd(&c->io), SHUT_WR);
     set_interest(c);
-    ax_timer_start(&c->timer, c->opt.linger_ns, 0);
+    if (!c->closed) /* set_interest() finishes the link when epoll refuses */
+        ax_timer_start(&c->timer, c->opt.linger_ns, 0);
 }
 
 static void flush(tcp_conn *c)
@@ -357,17 +358,19 @@ static void do_read(tcp_conn *c)
     int fd = ax_io_fd(&c->io);
     const char *why;
     int rc = ax__tcp_reader_read(&c->rd, fd, ax_loop_io_budget(c->loop), on_frame, c, &why);
-    while (rc < 0 && why && !c->closed && c->state >= ST_FLUSHING) {
-        /* Closing: the rest of the stream is read only to find its end. */
-        ax__tcp_reader_discard(&c->rd, fd);
-        rc = ax__tcp_reader_read(&c->rd, fd, ax_loop_io_budget(c->loop), on_frame, c, &why);
-    }
     if (c->closed)
         return;
     if (rc < 0 && why) {
-        protocol_error(c, rc, why);
-        if (!c->closed)
-            ax__tcp_reader_discard(&c->rd, fd);
+        if (c->state < ST_FLUSHING)
+            protocol_error(c, rc, why);
+        if (c->closed)
+            return;
+        /* Closing (a graceful close after an oversized frame, say): the
+         * rest of the stream is read only to find its end, a budget per
+         * iteration like any read; bytes already buffered raise no new
+         * edge, hence the park. */
+        ax__tcp_reader_discard(&c->rd, fd);
+        ax_io_park(&c->io, AX_IO_READABLE);
         return;
     }
     if (rc < 0) {
@@ -469,8 +472,12 @@ static void finish(tcp_conn *c, int status)
     ax_timer_stop(&c->timer);
     if (c->io_live)
         ax_io_close(&c->io, io_closed);
-    else if (ax_loop_post(c->loop, release_task, c) < 0)
-        ax_timer_start(&c->timer, 0, 0);
+    else if (ax_loop_post(c->loop, release_task, c) < 0 && ax_timer_start(&c->timer, 0, 0) < 0)
+        /* Out of memory twice: calling on_close from inside this call
+         * could free what our caller still uses, so the link is leaked,
+         * and said so. */
+        AX_LOG_E(LOG_MODULE, "%s: out of memory: this link's close is never reported",
+                 c->link.peer_addr);
 }
 
 static void link_close(ax__link *l, enum ax__link_close how, int status)

@@ -82,10 +82,8 @@ static int parse(struct ax__tcp_reader *r, ax__tcp_frame_fn fn, void *ctx, const
             /* Large: give the payload its own buffer and read the rest of it
              * straight there. */
             int e = ax__buf_new(r->cur.payload_len, &r->big);
-            if (e < 0) {
-                *why = "out of memory for a large payload";
-                return e;
-            }
+            if (e < 0)
+                return e; /* not the peer's fault: *why stays NULL */
             memcpy(r->big->data, r->rbuf + r->roff + r->hdr_len, avail);
             r->big_fill = avail;
             r->roff = r->rlen;

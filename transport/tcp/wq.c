@@ -81,8 +81,10 @@ void ax__tcp_wq_fini(struct ax__tcp_wq *w)
 {
     while (w->count > 0) {
         struct ax__tcp_wq_entry *e = qat(w, 0);
-        if (!e->control)
+        if (!e->control) {
             w->unreported[AX_DROP_CLOSED]++;
+            w->dropped = true;
+        }
         entry_release(w, e);
         pop_head(w);
     }
@@ -111,6 +113,7 @@ static bool drop_oldest_one(struct ax__tcp_wq *w, enum ax_drop_reason reason)
         *qat(w, i) = *qat(w, i - 1);
     pop_head(w);
     w->unreported[reason]++;
+    w->dropped = true;
     return true;
 }
 
@@ -123,6 +126,7 @@ static void drop_all_droppable(struct ax__tcp_wq *w, enum ax_drop_reason reason)
         if (droppable(e)) {
             entry_release(w, e);
             w->unreported[reason]++;
+            w->dropped = true;
         } else {
             if (kept != r)
                 *qat(w, kept) = *e;
@@ -150,8 +154,11 @@ static int overload(struct ax__tcp_wq *w, size_t flen)
         drop_all_droppable(w, AX_DROP_QUEUE_LATEST);
         break;
     case AX_OVERLOAD_DISCONNECT:
+        w->cut_frames = w->data; /* for the owner's log line */
+        w->cut_bytes = w->bytes;
         drop_all_droppable(w, AX_DROP_DISCONNECT);
         w->unreported[AX_DROP_DISCONNECT]++; /* the frame being sent */
+        w->dropped = true;
         return AX__TCP_WQ_DISCONNECT;
     case AX_OVERLOAD_DROP_NEWEST:
     default:
@@ -160,6 +167,7 @@ static int overload(struct ax__tcp_wq *w, size_t flen)
     if (fits(w, flen))
         return 0;
     w->unreported[AX_DROP_QUEUE_NEWEST]++;
+    w->dropped = true;
     return AX_EOVERFLOW;
 }
 
@@ -265,5 +273,6 @@ bool ax__tcp_wq_take_drops(struct ax__tcp_wq *w, uint64_t out[AX_DROP_REASON_COU
         w->unreported[r] = 0;
         any = any || out[r];
     }
+    w->dropped = false;
     return any;
 }
