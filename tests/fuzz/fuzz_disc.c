@@ -7,8 +7,8 @@
  * The node runs without threads and with discovery off (no sockets; the
  * datagrams come only from here), so everything happens inside the call.
  * Each input is a sequence of datagrams: a flags byte (bit 0: it came on
- * the unicast socket), 2 length bytes (little-endian) and that many bytes. A fresh node per input keeps
- * inputs independent (the table of one cannot grow into the next).
+ * the unicast socket), 2 length bytes (little-endian) and that many bytes. A fresh node per input
+ * keeps inputs independent (the table of one cannot grow into the next).
  *
  * Properties, besides "no crash, no leak, no undefined behaviour": the
  * table stays within its bounds (nodes listed at most the datagrams given,
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "axon/axon.h"
+#include "axt_node.h"
 #include "core/ax__disc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,16 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ax_config cfg;
-    ax_config_init(&cfg);
-    cfg.threads = 0;
-    cfg.domain = 7;
-    cfg.discovery.mode = AX_DISCOVERY_OFF;
-    cfg.log_level = AX_LOG_OFF;
-    ax_node *node;
-    if (ax_node_new(&node, &cfg) < 0)
-        abort();
-    ax_config_fini(&cfg);
+    ax_node *node = axt_quiet_node(7, AX_LOG_OFF);
     struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(7400)};
     from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     size_t off = 0, datagrams = 0;

@@ -17,18 +17,13 @@
  * subscription never receives more messages than DATA frames were sent,
  * and the node closes with nothing left open.
  */
-#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <pb_encode.h>
-
 #include "axon/axon.h"
-#include "control.pb.h"
-#include "core/ax__disc.h"
-#include "core/ax__endpoint.h"
+#include "axt_node.h"
 #include "transport/tcp/ax__tcp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -82,43 +77,6 @@ static int p_accept(ax__listener *ln, ax__link *l, void *user)
     return 0;
 }
 
-/* The remote publisher, as its node would announce it. */
-static void announce(ax_node *node, uint16_t port)
-{
-    static axon_ctl_Discovery m;
-    static uint8_t buf[2048];
-    memset(&m, 0, sizeof m);
-    m.protocol_version = 1;
-    m.domain = 7;
-    m.node_id = 0x5150;
-    m.incarnation = 9;
-    m.which_body = axon_ctl_Discovery_announce_tag;
-    axon_ctl_Announce *a = &m.body.announce;
-    a->generation = 1;
-    a->pages = 1;
-    a->has_node = true;
-    snprintf(a->node.name, sizeof a->node.name, "fuzzpub");
-    a->node.tcp_count = 1;
-    snprintf(a->node.tcp[0], sizeof a->node.tcp[0], "127.0.0.1:%u", port);
-    a->node.lease_ms = 60000;
-    a->node.heartbeat_ms = 100;
-    a->endpoints_count = 1;
-    axon_ctl_Endpoint *e = &a->endpoints[0];
-    e->id = 1;
-    e->kind = axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
-    snprintf(e->topic, sizeof e->topic, "/fuzz");
-    snprintf(e->type_name, sizeof e->type_name, "fuzz.Raw");
-    e->type_hash.size = AX_TYPE_HASH_SIZE;
-    ax__raw_type_hash("fuzz.Raw", e->type_hash.bytes);
-    e->port = port;
-    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    if (!pb_encode(&os, axon_ctl_Discovery_fields, &m))
-        abort();
-    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(7400)};
-    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ax__disc_receive(node->disc, buf, os.bytes_written, &from, false);
-}
-
 /* Run the node's loop (which is also ours) until @cond or @steps pass,
  * waiting at most @ms for events each time (loopback answers at once). */
 #define SPIN_UNTIL(node, cond, steps, ms)                                                          \
@@ -135,16 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ax_config cfg;
-    ax_config_init(&cfg);
-    cfg.threads = 0;
-    cfg.domain = 7;
-    cfg.discovery.mode = AX_DISCOVERY_OFF;
-    cfg.log_level = AX_LOG_OFF;
-    ax_node *node;
-    if (ax_node_new(&node, &cfg) < 0)
-        abort();
-    ax_config_fini(&cfg);
+    ax_node *node = axt_quiet_node(7, AX_LOG_OFF);
     struct ax_sub_options so;
     ax_sub_options_init(&so);
     if (size > 0 && (data[0] & 1))
@@ -164,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ax__tcp_transport.listen(node->loops[0], "127.0.0.1:0", &lo, &ln) < 0)
         abort();
     const char *addr = ln->ops->address(ln);
-    announce(node, (uint16_t)atoi(strrchr(addr, ':') + 1));
+    axt_announce_publisher(node, 0x5150, addr, (uint16_t)atoi(strrchr(addr, ':') + 1), "/fuzz",
+                           "fuzz.Raw");
     SPIN_UNTIL(node, p.subscribed || p.closed, 2000, 1);
 
     uint64_t sent = 0;

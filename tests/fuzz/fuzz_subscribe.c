@@ -22,6 +22,7 @@
 #include <pb_decode.h>
 
 #include "axon/axon.h"
+#include "axt_node.h"
 #include "control.pb.h"
 #include "core/ax__pubsub.h"
 
@@ -129,15 +130,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ax_config cfg;
-    ax_config_init(&cfg);
-    cfg.threads = 0;
-    cfg.discovery.mode = AX_DISCOVERY_OFF;
-    cfg.log_level = AX_LOG_OFF;
-    ax_node *node;
-    if (ax_node_new(&node, &cfg) < 0)
-        abort();
-    ax_config_fini(&cfg);
+    ax_node *node = axt_quiet_node(0, AX_LOG_OFF);
     struct ax_pub_options po;
     ax_pub_options_init(&po);
     po.qos = AX_QOS_LATCHED;

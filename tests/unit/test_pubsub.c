@@ -15,13 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
-#include <pb_encode.h>
-
 #include "ax_test.h"
-#include "control.pb.h"
-#include "core/ax__disc.h"
+#include "axt_node.h"
 #include "core/ax__pubsub.h"
 #include "axon/msgs/perception.pb-c.h"
 #include "axon/msgs/planning.pb-c.h"
@@ -580,59 +575,17 @@ static void count_unusable(int level, const char *module, const char *msg, void 
         unusable_logs++;
 }
 
-/* Node 0x77 announces a publisher of /far at @tcp, as its datagram would. */
-static void announce_at(ax_node *node, const char *tcp, uint64_t gen)
-{
-    static axon_ctl_Discovery m;
-    static uint8_t buf[2048];
-    memset(&m, 0, sizeof m);
-    m.protocol_version = 1;
-    m.domain = ax_node_config(node)->domain;
-    m.node_id = 0x77;
-    m.incarnation = 1;
-    m.which_body = axon_ctl_Discovery_announce_tag;
-    axon_ctl_Announce *a = &m.body.announce;
-    a->generation = gen;
-    a->pages = 1;
-    a->has_node = true;
-    snprintf(a->node.name, sizeof a->node.name, "faraway");
-    a->node.tcp_count = 1;
-    snprintf(a->node.tcp[0], sizeof a->node.tcp[0], "%s", tcp);
-    a->node.lease_ms = 60000;
-    a->endpoints_count = 1;
-    axon_ctl_Endpoint *e = &a->endpoints[0];
-    e->id = 1;
-    e->kind = axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
-    snprintf(e->topic, sizeof e->topic, "/far");
-    snprintf(e->type_name, sizeof e->type_name, "t");
-    e->type_hash.size = AX_TYPE_HASH_SIZE;
-    ax__raw_type_hash("t", e->type_hash.bytes);
-    e->port = 7400;
-    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    assert_true(pb_encode(&os, axon_ctl_Discovery_fields, &m));
-    struct sockaddr_in from = {.sin_family = AF_INET};
-    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ax__disc_receive(node->disc, buf, os.bytes_written, &from, false);
-}
-
 /* A host name where an address must be: said once, nothing retried, the
  * subscription's last error says why (axon doctor shows it). */
 static void test_unusable_publisher_address(void **state)
 {
     (void)state;
-    struct ax_config c;
-    ax_config_init(&c);
-    c.threads = 0;
-    c.domain = dom(5);
-    c.discovery.mode = AX_DISCOVERY_OFF;
-    ax_node *n;
-    AX_OK_OR_FAIL(ax_node_new(&n, &c));
-    ax_config_fini(&c);
+    ax_node *n = axt_quiet_node(dom(5), AX_LOG_WARN);
     ax_sub *s;
     AX_OK_OR_FAIL(ax_sub_new_raw(&s, n, "/far", "t", nop, NULL, NULL));
     unusable_logs = 0;
     ax_log_set_sink(count_unusable, NULL);
-    announce_at(n, "somehost:7400", 1);
+    axt_announce_publisher(n, 0x77, "somehost:7400", 7400, "/far", "t");
     for (int i = 0; i < 20; i++)
         ax_node_spin_once(n, 1);
     ax_log_set_sink(NULL, NULL);

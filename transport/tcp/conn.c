@@ -505,17 +505,25 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
         schedule_flush(c);
 }
 
+/* A connection that never reached its owner: nothing to report. */
+static void conn_free_unused(tcp_conn *c)
+{
+    ax_timer_stop(&c->timer);
+    ax__tcp_reader_fini(&c->rd);
+    ax__tcp_wq_fini(&c->wq);
+    free(c);
+}
+
 static tcp_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
                             const struct ax__link_callbacks *cb, void *user)
 {
     tcp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    ax_timer_init(loop, &c->timer, timer_cb, c);
     if (ax__tcp_reader_init(&c->rd, opt->max_frame) < 0 ||
         ax__tcp_wq_init(&c->wq, opt->queue_bytes, opt->queue_frames, opt->overload) < 0) {
-        ax__tcp_reader_fini(&c->rd);
-        ax__tcp_wq_fini(&c->wq);
-        free(c);
+        conn_free_unused(c);
         return NULL;
     }
     c->link.ops = &tcp_link_ops;
@@ -526,7 +534,6 @@ static tcp_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
     c->reading = true;
     c->state = ST_CONNECTING;
     c->peer_max_frame = opt->handshake ? AX__FRAME_DEFAULT_MAX_PAYLOAD : opt->max_frame;
-    ax_timer_init(loop, &c->timer, timer_cb, c);
     return c;
 }
 
@@ -584,10 +591,7 @@ int ax__tcp_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
         return AX_ENOMEM;
     int rc = conn_attach(c, fd);
     if (rc < 0) {
-        ax_timer_stop(&c->timer);
-        ax__tcp_reader_fini(&c->rd);
-        ax__tcp_wq_fini(&c->wq);
-        free(c);
+        conn_free_unused(c);
         return rc;
     }
     *out = &c->link;
@@ -617,10 +621,7 @@ int ax__tcp_conn_connect(ax_loop *loop, const struct ax__addr *addr,
     ax__addr_format(addr, c->link.peer_addr, sizeof c->link.peer_addr);
     int rc = ax__tcp_connect(loop, addr, opt->connect_timeout_ns, connected, c, &c->connector);
     if (rc < 0) {
-        ax_timer_stop(&c->timer);
-        ax__tcp_reader_fini(&c->rd);
-        ax__tcp_wq_fini(&c->wq);
-        free(c);
+        conn_free_unused(c);
         return rc;
     }
     *out = &c->link;
