@@ -43,8 +43,9 @@ struct ax__buf {
     int64_t qts;
 };
 
-#define AX__BUF_NOCLASS 0xffu /* wrapped caller memory */
-#define AX__BUF_LARGE   0xfeu /* above the largest class: malloc, a few kept for reuse */
+#define AX__BUF_NOCLASS  0xffu /* wrapped caller memory */
+#define AX__BUF_LARGE    0xfeu /* above the largest class: malloc, a few kept for reuse */
+#define AX__BUF_EMBEDDED 0xfdu /* header in its owner's storage (a pool's chunk, a view) */
 
 /* A buffer with room for @len payload bytes (len = @len, contents
  * undefined) and one reference. AX_ENOMEM, or AX_EMSGSIZE above 4 GiB - 1. */
@@ -54,6 +55,12 @@ int ax__buf_new(size_t len, ax__buf **out);
  * called when the last reference goes; NULL @free_fn means the memory is
  * borrowed and outlives the buffer. No headroom. */
 int ax__buf_wrap(void *data, size_t len, ax__buf_free_fn free_fn, void *arg, ax__buf **out);
+
+/* A buffer whose header @b is the caller's storage (a pool keeps one per
+ * chunk): one reference, @len bytes at @data. When the last reference
+ * goes, @free_fn(@data, @arg) is called (on that thread) and @b is not
+ * freed: the owner may initialise it again. @free_fn is required. */
+void ax__buf_init_embedded(ax__buf *b, void *data, size_t len, ax__buf_free_fn free_fn, void *arg);
 
 static inline void ax__buf_hold(ax__buf *b)
 {

@@ -28,12 +28,17 @@ enum ax__frame_type {
     AX__FRAME_SUBSCRIBE_ACK = 5,  /* axon.ctl.SubscribeAck */
     AX__FRAME_SCHEMA_REQUEST = 6, /* payload: a full type name */
     AX__FRAME_SCHEMA_REPLY = 7,   /* payload: its serialized FileDescriptorSet */
-    /* 8..15: reserved for control frames */
+    AX__FRAME_SHM_SEGMENT = 8,    /* shm links: a segment, its memfd passed with it */
+    AX__FRAME_SHM_RELEASE = 9,    /* shm links: chunks the subscriber is done with */
+    /* 10..15: reserved for control frames */
     AX__FRAME_TYPE_MAX = 15
 };
 
 enum ax__frame_flags {
     AX__FRAME_F_PAYLOAD_CRC = 1u << 0,
+    /* Shared-memory links: the payload is a descriptor of a chunk the
+     * receiver maps, not the message (transport/shm). */
+    AX__FRAME_F_SHM = 1u << 1,
 };
 
 struct ax__frame_hdr {

@@ -18,9 +18,10 @@
  * keeps its one); send_bytes() and send_control() copy. A payload given to
  * on_frame() is valid during the call; when @buf is not NULL the payload
  * lives in that refcounted buffer, which the callee may ax__buf_hold() to
- * keep. A transport that lends memory the peer can read in place (shared
- * memory) offers loan(): core packs the message into the loaned buffer and
- * sends that, so nothing is copied on the way.
+ * keep. A transport whose peers read memory in place (shared memory)
+ * offers pools (AX__TP_LOANS): core packs a large message into a buffer of
+ * the publisher's pool and sends that buffer on every link, so nothing is
+ * copied on the way; any link can send any buffer (others copy it).
  *
  * Errors and teardown: close() is deferred: it marks the link, and
  * on_close(status) runs exactly once, later, from the loop (never inside a
@@ -98,6 +99,7 @@ struct ax__link_options {
     int64_t handshake_timeout_ns; /* no handshake by then: close, default 5 s */
     int64_t linger_ns; /* graceful close: wait this long for the peer's EOF, default 2 s */
     const struct ax__link_guard *guard; /* NULL: accept any peer; borrowed */
+    bool pass_fds; /* stream links on Unix sockets: descriptors travel with frames */
 };
 
 /* Defaults for every field (see above). */
@@ -117,6 +119,10 @@ struct ax__link_callbacks {
     void (*on_drop)(ax__link *l, enum ax_drop_reason reason, uint64_t n, void *user);
     /* Once, from the loop, after close or failure: see "Errors" above. */
     void (*on_close)(ax__link *l, int status, void *user);
+    /* Stream links (transport/stream): a frame queued with a hold buffer
+     * was written; the hold's reference is the callee's now (optional:
+     * released when absent). */
+    void (*on_written)(ax__link *l, ax__buf *hold, void *user);
 };
 
 struct ax__link_stats {
@@ -158,9 +164,6 @@ struct ax__link_ops {
     /* Frames and bytes in the write queue now (cheap: per message). */
     void (*queued)(const ax__link *l, uint64_t *frames, uint64_t *bytes);
     void (*stats)(const ax__link *l, struct ax__link_stats *out);
-    /* Optional (NULL: the transport copies). A buffer of @len payload bytes
-     * in memory the peer reads in place; send() it on this link. */
-    int (*loan)(ax__link *l, size_t len, ax__buf **out);
 };
 
 /* The head of every link: transports embed it first in their own object. */
@@ -253,11 +256,47 @@ struct ax__listener {
     const struct ax__transport *transport;
 };
 
+/* ---- pools (transports with AX__TP_LOANS) ---- */
+
+typedef struct ax__pool ax__pool;
+
+struct ax__pool_options {
+    uint64_t budget;  /* bytes of segments at most */
+    size_t min_chunk; /* the smallest chunk class; classes grow by 4x */
+    size_t max_chunk; /* the largest message */
+    size_t segment;   /* bytes of a segment of small chunks (large: one each) */
+};
+
+struct ax__pool_stats {
+    uint64_t mapped;    /* bytes of segments */
+    uint64_t out;       /* chunks lent and not back */
+    uint64_t loans;     /* chunks lent so far */
+    uint64_t exhausted; /* loans refused: over the budget */
+};
+
+/* Any thread: a pool is locked inside; chunks come back on whatever
+ * thread releases them last. */
+struct ax__pool_ops {
+    /* A buffer of @len bytes (len = @len) with one reference. AX_EMSGSIZE
+     * above max_chunk, AX_ENOBUFS when the budget is spent (counted),
+     * AX_ENOMEM or a memfd error. */
+    int (*loan)(ax__pool *p, size_t len, ax__buf **out);
+    void (*stats)(ax__pool *p, struct ax__pool_stats *out);
+    /* No more loans; the memory goes when the last chunk comes back. */
+    void (*close)(ax__pool *p);
+};
+
+struct ax__pool {
+    const struct ax__pool_ops *ops;
+    const struct ax__transport *transport;
+};
+
 /* ---- transports ---- */
 
 enum ax__transport_caps {
     AX__TP_NETWORK = 1u << 0, /* reaches other hosts: what a node announces */
-    AX__TP_LOANS = 1u << 1,   /* its links offer loan() */
+    AX__TP_LOANS = 1u << 1,   /* offers pools its peers read in place */
+    AX__TP_HOST = 1u << 2,    /* reaches only processes on this host */
 };
 
 struct ax__transport {
@@ -274,6 +313,17 @@ struct ax__transport {
      * (a bad address) or AX_ENOMEM with no link and no callback. */
     int (*connect)(ax_loop *loop, const char *address, const struct ax__link_options *opt,
                    const struct ax__link_callbacks *cb, void *user, ax__link **out);
+    /* AX__TP_HOST: the address a node of @domain and @node_id listens at
+     * for the links of its loop whose network port is @port (so a peer
+     * derives it from what discovery says), into @out. */
+    int (*host_address)(uint32_t domain, uint64_t node_id, uint16_t port, char *out, size_t len);
+    /* AX__TP_HOST: what identifies this host's kernel (the boot id), or ""
+     * when it cannot be known; two nodes with the same one may try it. */
+    const char *(*host_id)(void);
+    /* AX__TP_LOANS: a pool of buffers its peers read in place. */
+    int (*pool_new)(const struct ax__pool_options *opt, ax__pool **out);
+    /* An address to listen at when any will do ("127.0.0.1:0"). */
+    const char *any_address;
 };
 
 /* The transports built in, in order of preference; *n their count. */

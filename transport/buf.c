@@ -234,12 +234,24 @@ int ax__buf_wrap(void *data, size_t len, ax__buf_free_fn free_fn, void *arg, ax_
     return 0;
 }
 
+void ax__buf_init_embedded(ax__buf *b, void *data, size_t len, ax__buf_free_fn free_fn, void *arg)
+{
+    init_buf(b, (uint32_t)len, (uint32_t)len, AX__BUF_EMBEDDED);
+    b->data = data;
+    b->free_fn = free_fn;
+    b->free_arg = arg;
+}
+
 void ax__buf_release(ax__buf *b)
 {
     /* acq_rel: the thread that frees must see every write made by threads
      * that released earlier. */
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (b->cls == AX__BUF_EMBEDDED) { /* the header is its owner's to reuse */
+        b->free_fn(b->data, b->free_arg);
+        return;
+    }
     if (b->free_fn) {
         b->free_fn(b->data, b->free_arg);
         free(b);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "axon/axon.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
 #define CHECK(expr)                                                                                \
     do {                                                                                           \
@@ -80,12 +80,12 @@ static const struct ax__link_callbacks rx_cbs = {.on_frame = rx_frame, .on_close
 
 static struct rx g_rx;
 
-static void rx_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
+static void rx_accept(ax__stream_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct rx *r = user;
     (void)peer;
-    CHECK(ax__tcp_conn_new(r->loop, fd, NULL, &rx_cbs, r, &r->c));
-    ax__tcp_listener_close(l);
+    CHECK(ax__stream_conn_new(r->loop, fd, NULL, &rx_cbs, r, &r->c));
+    ax__stream_listener_close(l);
 }
 
 static void receiver(int port_pipe, int mode, uint64_t expect)
@@ -94,9 +94,9 @@ static void receiver(int port_pipe, int mode, uint64_t expect)
     CHECK(ax_loop_new(&g_rx.loop, NULL));
     struct ax__addr a;
     ax__addr_from_host(&a, "127.0.0.1", 0);
-    ax__tcp_listener *l;
-    CHECK(ax__tcp_listen(g_rx.loop, &a, 4, rx_accept, &g_rx, &l));
-    uint16_t port = ax__tcp_listener_port(l);
+    ax__stream_listener *l;
+    CHECK(ax__stream_listen(g_rx.loop, &a, 4, rx_accept, &g_rx, &l));
+    uint16_t port = ax__stream_listener_port(l);
     if (write(port_pipe, &port, sizeof port) != sizeof port)
         _exit(1);
     close(port_pipe);
@@ -166,13 +166,13 @@ static void tx_close(ax__link *c, int status, void *user)
 static const struct ax__link_callbacks tx_cbs = {
     .on_ready = tx_ready, .on_frame = tx_frame, .on_close = tx_close};
 
-static void tx_connected(ax__tcp_connector *cn, int status, int fd, void *user)
+static void tx_connected(ax__stream_connector *cn, int status, int fd, void *user)
 {
     struct tx *t = user;
     (void)cn;
     t->connect_status = status;
     if (status == 0)
-        CHECK(ax__tcp_conn_new(t->loop, fd, NULL, &tx_cbs, t, &t->c));
+        CHECK(ax__stream_conn_new(t->loop, fd, NULL, &tx_cbs, t, &t->c));
 }
 
 static void tx_open(struct tx *t, uint16_t port)
@@ -182,7 +182,7 @@ static void tx_open(struct tx *t, uint16_t port)
     struct ax__addr a;
     ax__addr_from_host(&a, "127.0.0.1", port);
     t->connect_status = 1;
-    CHECK(ax__tcp_connect(t->loop, &a, 5 * AX_NS_PER_S, tx_connected, t, NULL));
+    CHECK(ax__stream_connect(t->loop, &a, 5 * AX_NS_PER_S, tx_connected, t, NULL));
     int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
     while (!t->ready && ax_clock_mono_ns() < end)
         ax_loop_step(t->loop, 100);

@@ -20,7 +20,7 @@
 #include "control.pb.h"
 #include "core/ax__endpoint.h"
 #include "transport/ax__frame.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
 static const char *dir;
 
@@ -58,13 +58,13 @@ static void hello_seeds(void)
                               .purpose = AX__LINK_DATA,
                               .max_frame = 64u << 20};
     snprintf(p.node_name, sizeof p.node_name, "planner");
-    uint8_t buf[AX__TCP_CONTROL_MAX];
-    int n = ax__tcp_hello_encode(&p, true, buf, sizeof buf);
+    uint8_t buf[AX__STREAM_CONTROL_MAX];
+    int n = ax__stream_hello_encode(&p, true, buf, sizeof buf);
     put("hello", "hello_crc", buf, (size_t)n);
     p.purpose = AX__LINK_TOOL;
-    n = ax__tcp_hello_encode(&p, false, buf, sizeof buf);
+    n = ax__stream_hello_encode(&p, false, buf, sizeof buf);
     put("hello", "hello_tool", buf, (size_t)n);
-    n = ax__tcp_error_encode(AX_ETYPE, "type mismatch", buf, sizeof buf);
+    n = ax__stream_error_encode(AX_ETYPE, "type mismatch", buf, sizeof buf);
     put("hello", "error_type", buf, (size_t)n);
 }
 

@@ -170,7 +170,7 @@ static void t_protoc_agrees(void **state)
     char why[256];
     unsigned char *text;
     size_t tlen;
-    const char *args[] = {"--decode=axon.ctl.Hello", "-I" AXT_SOURCE_DIR "/transport/tcp",
+    const char *args[] = {"--decode=axon.ctl.Hello", "-I" AXT_SOURCE_DIR "/transport/stream",
                           "handshake.proto", NULL};
     int rc = axt_protoc(args, buf, os.bytes_written, &text, &tlen, why, sizeof why);
     if (rc < 0 || rc == 127) {
@@ -190,7 +190,7 @@ static void t_protoc_agrees(void **state)
     const char *etext = "code: 24 reason: \"bad frame\"";
     unsigned char *bytes;
     size_t len;
-    const char *eargs[] = {"--encode=axon.ctl.Error", "-I" AXT_SOURCE_DIR "/transport/tcp",
+    const char *eargs[] = {"--encode=axon.ctl.Error", "-I" AXT_SOURCE_DIR "/transport/stream",
                            "handshake.proto", NULL};
     assert_int_equal(axt_protoc(eargs, etext, strlen(etext), &bytes, &len, why, sizeof why), 0);
     axon_ctl_Error e = axon_ctl_Error_init_zero;

@@ -22,7 +22,7 @@
 #include "handshake.pb.h"
 #include "transport/ax__crc32c.h"
 #include "transport/ax__sys.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
 /* ---- log capture ---- */
 
@@ -136,29 +136,29 @@ static const struct ax__link_callbacks ep_cbs = {
 
 struct pair {
     ax_loop *loop;
-    ax__tcp_listener *l;
+    ax__stream_listener *l;
     struct ax__link_options copt, sopt;
     struct ep client, server;
     int connect_status;
     bool connected;
 };
 
-static void pair_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
+static void pair_accept(ax__stream_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct pair *p = user;
     (void)l;
     (void)peer;
-    AX_OK_OR_FAIL(ax__tcp_conn_new(p->loop, fd, &p->sopt, &ep_cbs, &p->server, &p->server.c));
+    AX_OK_OR_FAIL(ax__stream_conn_new(p->loop, fd, &p->sopt, &ep_cbs, &p->server, &p->server.c));
 }
 
-static void pair_connected(ax__tcp_connector *cn, int status, int fd, void *user)
+static void pair_connected(ax__stream_connector *cn, int status, int fd, void *user)
 {
     struct pair *p = user;
     (void)cn;
     p->connected = true;
     p->connect_status = status;
     if (status == 0)
-        AX_OK_OR_FAIL(ax__tcp_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
+        AX_OK_OR_FAIL(ax__stream_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
 }
 
 static void pair_init(struct pair *p)
@@ -179,9 +179,9 @@ static void pair_connect(struct pair *p)
 {
     struct ax__addr a;
     AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", 0));
-    AX_OK_OR_FAIL(ax__tcp_listen(p->loop, &a, 16, pair_accept, p, &p->l));
-    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ax__tcp_listener_port(p->l)));
-    AX_OK_OR_FAIL(ax__tcp_connect(p->loop, &a, 2 * AX_NS_PER_S, pair_connected, p, NULL));
+    AX_OK_OR_FAIL(ax__stream_listen(p->loop, &a, 16, pair_accept, p, &p->l));
+    AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ax__stream_listener_port(p->l)));
+    AX_OK_OR_FAIL(ax__stream_connect(p->loop, &a, 2 * AX_NS_PER_S, pair_connected, p, NULL));
 }
 
 static void pair_open(struct pair *p)
@@ -200,7 +200,7 @@ static void pair_close(struct pair *p)
     if (p->server.c)
         ax__link_close(p->server.c, AX__LINK_ABORT, 0);
     if (p->l)
-        ax__tcp_listener_close(p->l);
+        ax__stream_listener_close(p->l);
     AX_STEP_UNTIL(p->loop, ax_loop_open_count(p->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(p->loop);
 }
@@ -287,20 +287,20 @@ static void test_8mib_both_ways(void **state)
 
 struct raw {
     ax_loop *loop;
-    ax__tcp_listener *l;
+    ax__stream_listener *l;
     struct ax__link_options sopt;
     struct ep server[8];
     int nserver;
 };
 
-static void raw_accept(ax__tcp_listener *l, int fd, const struct ax__addr *peer, void *user)
+static void raw_accept(ax__stream_listener *l, int fd, const struct ax__addr *peer, void *user)
 {
     struct raw *r = user;
     (void)l;
     (void)peer;
     assert_true(r->nserver < 8);
     struct ep *e = &r->server[r->nserver++];
-    AX_OK_OR_FAIL(ax__tcp_conn_new(r->loop, fd, &r->sopt, &ep_cbs, e, &e->c));
+    AX_OK_OR_FAIL(ax__stream_conn_new(r->loop, fd, &r->sopt, &ep_cbs, e, &e->c));
 }
 
 static void raw_init(struct raw *r, bool handshake)
@@ -312,7 +312,7 @@ static void raw_init(struct raw *r, bool handshake)
     r->sopt.max_frame = 1 << 20;
     struct ax__addr a;
     AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", 0));
-    AX_OK_OR_FAIL(ax__tcp_listen(r->loop, &a, 16, raw_accept, r, &r->l));
+    AX_OK_OR_FAIL(ax__stream_listen(r->loop, &a, 16, raw_accept, r, &r->l));
 }
 
 /* Connect a plain blocking socket; returns it once the server side exists.
@@ -322,7 +322,7 @@ static int raw_connect(struct raw *r, uint16_t *local_port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(ax__tcp_listener_port(r->l)),
+                            .sin_port = htons(ax__stream_listener_port(r->l)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct sockaddr_in me;
@@ -359,7 +359,7 @@ static void raw_free(struct raw *r)
     for (int i = 0; i < r->nserver; i++)
         if (r->server[i].c)
             ax__link_close(r->server[i].c, AX__LINK_ABORT, 0);
-    ax__tcp_listener_close(r->l);
+    ax__stream_listener_close(r->l);
     AX_STEP_UNTIL(r->loop, ax_loop_open_count(r->loop) == 0, 5000);
     AX_ASSERT_LOOP_FREE(r->loop);
 }
@@ -700,7 +700,7 @@ static void test_emfile_sheds_without_busy_loop(void **state)
      * them) before the server accepts any. */
     int clients[6];
     struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(ax__tcp_listener_port(r.l)),
+                            .sin_port = htons(ax__stream_listener_port(r.l)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 6; i++) {
         clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -735,7 +735,7 @@ static void test_emfile_sheds_without_busy_loop(void **state)
     /* One was accepted; the other five were shed, and counted, with a
      * bounded number of accept calls rather than a spin. */
     assert_int_equal(r.nserver, 1);
-    assert_int_equal(ax__tcp_listener_rejected(r.l), 5);
+    assert_int_equal(ax__stream_listener_rejected(r.l), 5);
     print_message("accept4 calls: %d\n", accept_calls);
     assert_true(accept_calls < 40);
     assert_true(log_has("out of file descriptors", NULL));
@@ -763,7 +763,7 @@ struct connect_result {
     int fd;
 };
 
-static void record_connect(ax__tcp_connector *cn, int status, int fd, void *user)
+static void record_connect(ax__stream_connector *cn, int status, int fd, void *user)
 {
     struct connect_result *cr = user;
     (void)cn;
@@ -787,7 +787,7 @@ static void test_connect_refused_and_timeout(void **state)
     struct ax__addr a;
     AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
     struct connect_result cr = {0};
-    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, NULL));
+    AX_OK_OR_FAIL(ax__stream_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, NULL));
     assert_false(cr.done); /* never inside the call */
     AX_STEP_UNTIL(loop, cr.done, 10000);
     assert_int_equal(cr.status, AX_ECONNREFUSED);
@@ -814,7 +814,7 @@ static void test_connect_refused_and_timeout(void **state)
     AX_OK_OR_FAIL(ax__addr_from_host(&a, "127.0.0.1", ntohs(sa.sin_port)));
     cr = (struct connect_result){0};
     int64_t t0 = ax_clock_mono_ns();
-    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, 150 * AX_NS_PER_MS, record_connect, &cr, NULL));
+    AX_OK_OR_FAIL(ax__stream_connect(loop, &a, 150 * AX_NS_PER_MS, record_connect, &cr, NULL));
     AX_STEP_UNTIL(loop, cr.done, 3000);
     assert_int_equal(cr.status, AX_ETIMEDOUT);
     assert_true(ax_clock_mono_ns() - t0 >= 150 * AX_NS_PER_MS);
@@ -824,9 +824,9 @@ static void test_connect_refused_and_timeout(void **state)
 
     /* Cancel: no callback afterwards. */
     cr = (struct connect_result){0};
-    ax__tcp_connector *cn;
-    AX_OK_OR_FAIL(ax__tcp_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, &cn));
-    ax__tcp_connect_cancel(cn);
+    ax__stream_connector *cn;
+    AX_OK_OR_FAIL(ax__stream_connect(loop, &a, AX_NS_PER_S, record_connect, &cr, &cn));
+    ax__stream_connect_cancel(cn);
     AX_STEP_UNTIL(loop, ax_loop_open_count(loop) == 0, 10000);
     assert_false(cr.done);
     AX_ASSERT_LOOP_FREE(loop);

@@ -10,25 +10,26 @@
 #include <unistd.h>
 
 #include "axon/log.h"
+#include "transport/stream/ax__stream.h"
 #include "transport/tcp/ax__tcp.h"
 
 #define LOG_MODULE "tcp"
 
 struct tcp_listener {
     ax__listener base; /* first */
-    ax__tcp_listener *l;
+    ax__stream_listener *l;
     ax_loop *loop;
     struct ax__listen_options opt;
     char address[AX__LINK_ADDR_MAX];
 };
 
-static void on_accept(ax__tcp_listener *tl, int fd, const struct ax__addr *peer, void *user)
+static void on_accept(ax__stream_listener *tl, int fd, const struct ax__addr *peer, void *user)
 {
     struct tcp_listener *ln = user;
     (void)tl;
     (void)peer;
     ax__link *link;
-    int rc = ax__tcp_conn_new(ln->loop, fd, &ln->opt.link, NULL, NULL, &link);
+    int rc = ax__stream_conn_new(ln->loop, fd, &ln->opt.link, NULL, NULL, &link);
     if (rc < 0) {
         AX_LOG_W(LOG_MODULE, "cannot take a connection on %s: %s", ln->address, ax_strerror(rc));
         close(fd);
@@ -49,7 +50,7 @@ static const char *listener_address(const ax__listener *base)
 
 static uint64_t listener_rejected(const ax__listener *base)
 {
-    return ax__tcp_listener_rejected(((const struct tcp_listener *)base)->l);
+    return ax__stream_listener_rejected(((const struct tcp_listener *)base)->l);
 }
 
 static void listener_close(ax__listener *base)
@@ -57,7 +58,7 @@ static void listener_close(ax__listener *base)
     struct tcp_listener *ln = (struct tcp_listener *)base;
     /* The TCP listener's memory goes in the closes phase; ours now: no
      * accept can come after its close. */
-    ax__tcp_listener_close(ln->l);
+    ax__stream_listener_close(ln->l);
     free(ln);
 }
 
@@ -80,7 +81,7 @@ static int tcp_listen(ax_loop *loop, const char *address, const struct ax__liste
     ln->base.transport = &ax__tcp_transport;
     ln->loop = loop;
     ln->opt = *opt;
-    int rc = ax__tcp_listen(loop, &a, opt->backlog, on_accept, ln, &ln->l);
+    int rc = ax__stream_listen(loop, &a, opt->backlog, on_accept, ln, &ln->l);
     if (rc < 0) {
         free(ln);
         return rc;
@@ -91,7 +92,7 @@ static int tcp_listen(ax_loop *loop, const char *address, const struct ax__liste
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = '\0';
-    snprintf(ln->address, sizeof ln->address, "%.48s:%u", host, ax__tcp_listener_port(ln->l));
+    snprintf(ln->address, sizeof ln->address, "%.48s:%u", host, ax__stream_listener_port(ln->l));
     *out = &ln->base;
     return 0;
 }
@@ -102,7 +103,7 @@ static int tcp_connect(ax_loop *loop, const char *address, const struct ax__link
     struct ax__addr a;
     if (!address || ax__addr_parse(&a, address, 0) < 0 || ax__addr_port(&a) == 0)
         return AX_EINVAL;
-    int rc = ax__tcp_conn_connect(loop, &a, opt, cb, user, out);
+    int rc = ax__stream_conn_connect(loop, &a, opt, cb, user, out);
     if (rc == 0)
         (*out)->transport = &ax__tcp_transport;
     return rc;
@@ -113,4 +114,5 @@ const struct ax__transport ax__tcp_transport = {
     .caps = AX__TP_NETWORK,
     .listen = tcp_listen,
     .connect = tcp_connect,
+    .any_address = "127.0.0.1:0",
 };

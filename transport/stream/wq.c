@@ -3,7 +3,7 @@
  * The write queue of a TCP connection: a ring of frames, written with
  * writev calls of up to WQ_IOV iovecs.
  *
- * A small frame (header + payload <= AX__TCP_WQ_INLINE) is copied into its
+ * A small frame (header + payload <= AX__STREAM_WQ_INLINE) is copied into its
  * entry; a larger one references the shared refcounted payload, so N
  * connections queue one buffer without N copies. Nothing is written at
  * push time: the connection flushes once per loop iteration, which is what
@@ -17,23 +17,25 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "base/ax__array.h"
 #include "transport/ax__loop.h"
 #include "transport/ax__sys.h"
-#include "transport/tcp/ax__tcp_wq.h"
+#include "transport/stream/ax__stream_wq.h"
 
 #define WQ_IOV 512
 
-static struct ax__tcp_wq_entry *qat(struct ax__tcp_wq *w, uint32_t i)
+static struct ax__stream_wq_entry *qat(struct ax__stream_wq *w, uint32_t i)
 {
     return &w->q[(w->head + i) & (w->cap - 1)];
 }
 
 /* Room for one more entry. The ring doubles, so it stays a power of two;
  * its entries are unwrapped into the new space. */
-static int reserve(struct ax__tcp_wq *w)
+static int reserve(struct ax__stream_wq *w)
 {
     if (w->count < w->cap)
         return 0;
@@ -51,7 +53,7 @@ static int reserve(struct ax__tcp_wq *w)
     return 0;
 }
 
-int ax__tcp_wq_init(struct ax__tcp_wq *w, uint64_t max_bytes, uint32_t max_frames,
+int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max_frames,
                     enum ax_overload policy)
 {
     memset(w, 0, sizeof *w);
@@ -61,7 +63,9 @@ int ax__tcp_wq_init(struct ax__tcp_wq *w, uint64_t max_bytes, uint32_t max_frame
     return reserve(w);
 }
 
-static void entry_release(struct ax__tcp_wq *w, struct ax__tcp_wq_entry *e)
+/* A frame leaves the queue: @written says whether it went out whole
+ * (its hold then passes on), or was dropped. */
+static void entry_release(struct ax__stream_wq *w, struct ax__stream_wq_entry *e, bool written)
 {
     w->bytes -= e->len;
     if (!e->control)
@@ -69,23 +73,33 @@ static void entry_release(struct ax__tcp_wq *w, struct ax__tcp_wq_entry *e)
     if (e->buf)
         ax__buf_release(e->buf);
     e->buf = NULL;
+    if (e->fd >= 0)
+        close(e->fd);
+    e->fd = -1;
+    if (e->hold) {
+        if (written && w->on_written)
+            w->on_written(w->ctx, e->hold);
+        else
+            ax__buf_release(e->hold);
+        e->hold = NULL;
+    }
 }
 
-static void pop_head(struct ax__tcp_wq *w)
+static void pop_head(struct ax__stream_wq *w)
 {
     w->head = (w->head + 1) & (w->cap - 1);
     w->count--;
 }
 
-void ax__tcp_wq_fini(struct ax__tcp_wq *w)
+void ax__stream_wq_fini(struct ax__stream_wq *w)
 {
     while (w->count > 0) {
-        struct ax__tcp_wq_entry *e = qat(w, 0);
+        struct ax__stream_wq_entry *e = qat(w, 0);
         if (!e->control) {
             w->unreported[AX_DROP_CLOSED]++;
             w->dropped = true;
         }
-        entry_release(w, e);
+        entry_release(w, e, false);
         pop_head(w);
     }
     free(w->q);
@@ -93,14 +107,14 @@ void ax__tcp_wq_fini(struct ax__tcp_wq *w)
     w->cap = 0;
 }
 
-static bool droppable(const struct ax__tcp_wq_entry *e)
+static bool droppable(const struct ax__stream_wq_entry *e)
 {
     return !e->control && e->done == 0;
 }
 
 /* Drop the oldest data frame not yet started. Entries before it (a partly
  * written head, control frames) slide up one slot to keep the ring dense. */
-static bool drop_oldest_one(struct ax__tcp_wq *w, enum ax_drop_reason reason)
+static bool drop_oldest_one(struct ax__stream_wq *w, enum ax_drop_reason reason)
 {
     uint32_t k;
     for (k = 0; k < w->count; k++)
@@ -108,7 +122,7 @@ static bool drop_oldest_one(struct ax__tcp_wq *w, enum ax_drop_reason reason)
             break;
     if (k == w->count)
         return false;
-    entry_release(w, qat(w, k));
+    entry_release(w, qat(w, k), false);
     for (uint32_t i = k; i > 0; i--)
         *qat(w, i) = *qat(w, i - 1);
     pop_head(w);
@@ -118,13 +132,13 @@ static bool drop_oldest_one(struct ax__tcp_wq *w, enum ax_drop_reason reason)
 }
 
 /* Drop every data frame not yet started, keeping the order of the rest. */
-static void drop_all_droppable(struct ax__tcp_wq *w, enum ax_drop_reason reason)
+static void drop_all_droppable(struct ax__stream_wq *w, enum ax_drop_reason reason)
 {
     uint32_t kept = 0;
     for (uint32_t r = 0; r < w->count; r++) {
-        struct ax__tcp_wq_entry *e = qat(w, r);
+        struct ax__stream_wq_entry *e = qat(w, r);
         if (droppable(e)) {
-            entry_release(w, e);
+            entry_release(w, e, false);
             w->unreported[reason]++;
             w->dropped = true;
         } else {
@@ -136,13 +150,13 @@ static void drop_all_droppable(struct ax__tcp_wq *w, enum ax_drop_reason reason)
     w->count = kept;
 }
 
-static bool fits(const struct ax__tcp_wq *w, size_t flen)
+static bool fits(const struct ax__stream_wq *w, size_t flen)
 {
     return w->data + 1 <= w->max_frames && w->bytes + flen <= w->max_bytes;
 }
 
 /* The queue is full for a data frame of @flen bytes: apply the policy. */
-static int overload(struct ax__tcp_wq *w, size_t flen)
+static int overload(struct ax__stream_wq *w, size_t flen)
 {
     switch (w->policy) {
     case AX_OVERLOAD_DROP_OLDEST:
@@ -159,7 +173,7 @@ static int overload(struct ax__tcp_wq *w, size_t flen)
         drop_all_droppable(w, AX_DROP_DISCONNECT);
         w->unreported[AX_DROP_DISCONNECT]++; /* the frame being sent */
         w->dropped = true;
-        return AX__TCP_WQ_DISCONNECT;
+        return AX__STREAM_WQ_DISCONNECT;
     case AX_OVERLOAD_DROP_NEWEST:
     default:
         break;
@@ -171,40 +185,49 @@ static int overload(struct ax__tcp_wq *w, size_t flen)
     return AX_EOVERFLOW;
 }
 
-int ax__tcp_wq_push(struct ax__tcp_wq *w, const struct ax__frame_hdr *h, ax__buf *buf,
-                    const void *data, size_t len, bool control)
+int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item *it)
 {
+    size_t len = it->len;
     size_t flen = AX__FRAME_HEADER_SIZE + len;
-    if (!control && !fits(w, flen)) {
-        int rc = overload(w, flen);
-        if (rc != 0)
-            return rc;
-    }
-    int rc = reserve(w);
-    if (rc < 0)
+    int rc = 0;
+    if (!it->control && !fits(w, flen))
+        rc = overload(w, flen);
+    if (rc == 0)
+        rc = reserve(w);
+    if (rc != 0) {
+        if (it->fd >= 0)
+            close(it->fd);
         return rc;
-    struct ax__tcp_wq_entry *e = qat(w, w->count);
-    const uint8_t *src = buf ? buf->data : data;
+    }
+    struct ax__stream_wq_entry *e = qat(w, w->count);
+    const uint8_t *src = it->buf ? it->buf->data : it->data;
     e->buf = NULL;
-    if (flen <= AX__TCP_WQ_INLINE) {
+    if (flen <= AX__STREAM_WQ_INLINE) {
         if (len)
             memcpy(e->bytes + AX__FRAME_HEADER_SIZE, src, len);
-    } else if (buf) {
-        ax__buf_hold(buf);
-        e->buf = buf;
+    } else if (it->buf) {
+        ax__buf_hold(it->buf);
+        e->buf = it->buf;
     } else {
         rc = ax__buf_new(len, &e->buf);
-        if (rc < 0)
+        if (rc < 0) {
+            if (it->fd >= 0)
+                close(it->fd);
             return rc;
+        }
         memcpy(e->buf->data, src, len);
     }
-    ax__frame_encode_header(e->bytes, h);
+    ax__frame_encode_header(e->bytes, it->h);
     e->len = (uint32_t)flen;
     e->done = 0;
-    e->control = control;
+    e->control = it->control;
+    e->fd = it->fd;
+    e->hold = it->hold;
+    if (e->hold)
+        ax__buf_hold(e->hold);
     w->count++;
     w->bytes += flen;
-    if (!control)
+    if (!it->control)
         w->data++;
     if (w->bytes > w->high_bytes)
         w->high_bytes = w->bytes;
@@ -212,10 +235,10 @@ int ax__tcp_wq_push(struct ax__tcp_wq *w, const struct ax__frame_hdr *h, ax__buf
 }
 
 /* Account for @n bytes written from the head of the queue. */
-static void consume(struct ax__tcp_wq *w, size_t n)
+static void consume(struct ax__stream_wq *w, size_t n)
 {
     while (n > 0) {
-        struct ax__tcp_wq_entry *e = qat(w, 0);
+        struct ax__stream_wq_entry *e = qat(w, 0);
         size_t rem = e->len - e->done;
         if (n < rem) {
             e->done += (uint32_t)n;
@@ -224,18 +247,42 @@ static void consume(struct ax__tcp_wq *w, size_t n)
         n -= rem;
         w->frames_out++;
         w->bytes_out += e->len;
-        entry_release(w, e);
+        entry_release(w, e, true);
         pop_head(w);
     }
 }
 
-int ax__tcp_wq_write(struct ax__tcp_wq *w, ax_loop *loop, int fd, unsigned budget)
+/* One sendmsg for the head frame, with its descriptor: on a stream
+ * socket the descriptor travels with the first byte sent, so it must start
+ * a call of its own. */
+static ssize_t send_with_fd(int sock, struct iovec *iov, int n_iov, int fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr mh = {.msg_iov = iov,
+                        .msg_iovlen = (size_t)n_iov,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned budget)
 {
     struct iovec iov[WQ_IOV];
     for (unsigned round = 0; round < budget && w->count > 0; round++) {
         int n_iov = 0;
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
-            struct ax__tcp_wq_entry *e = qat(w, i);
+            struct ax__stream_wq_entry *e = qat(w, i);
+            if (i > 0 && e->fd >= 0)
+                break; /* its descriptor goes with a call of its own */
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
             } else if (e->done < AX__FRAME_HEADER_SIZE) {
@@ -246,8 +293,14 @@ int ax__tcp_wq_write(struct ax__tcp_wq *w, ax_loop *loop, int fd, unsigned budge
                                               e->len - e->done};
             }
         }
-        ssize_t n = ax__sys.writev(fd, iov, n_iov);
+        struct ax__stream_wq_entry *head = qat(w, 0);
+        ssize_t n = head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd)
+                                  : ax__sys.writev(fd, iov, n_iov);
         w->writes++;
+        if (n > 0 && head->fd >= 0) { /* sent with the first byte: ours to close */
+            close(head->fd);
+            head->fd = -1;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -265,7 +318,7 @@ int ax__tcp_wq_write(struct ax__tcp_wq *w, ax_loop *loop, int fd, unsigned budge
     return w->count > 0 ? 1 : 0;
 }
 
-bool ax__tcp_wq_take_drops(struct ax__tcp_wq *w, uint64_t out[AX_DROP_REASON_COUNT_])
+bool ax__stream_wq_take_drops(struct ax__stream_wq *w, uint64_t out[AX_DROP_REASON_COUNT_])
 {
     bool any = false;
     for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {

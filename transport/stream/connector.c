@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Non-blocking TCP connect. Completion (success or failure) always arrives
- * through the loop, never inside ax__tcp_connect(): the socket is registered
+ * through the loop, never inside ax__stream_connect(): the socket is registered
  * for AX_IO_WRITABLE, and the result is read from SO_ERROR when it fires
  * (a failed connect also reports writable/hangup). A timer bounds the wait.
  */
@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "transport/ax__sys.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
-struct ax__tcp_connector {
+struct ax__stream_connector {
     ax_io io;
     ax_timer timer;
-    ax__tcp_connect_cb cb;
+    ax__stream_connect_cb cb;
     void *user;
     bool done;
 };
@@ -27,7 +27,7 @@ static void connector_freed(ax_io *io, void *user)
     free(user);
 }
 
-static void complete(ax__tcp_connector *cn, int status)
+static void complete(ax__stream_connector *cn, int status)
 {
     cn->done = true;
     ax_timer_stop(&cn->timer);
@@ -42,7 +42,7 @@ static void complete(ax__tcp_connector *cn, int status)
 
 static void connect_io_cb(ax_io *io, unsigned events, void *user)
 {
-    ax__tcp_connector *cn = user;
+    ax__stream_connector *cn = user;
     if (cn->done)
         return;
     int err = 0;
@@ -56,18 +56,18 @@ static void connect_io_cb(ax_io *io, unsigned events, void *user)
 
 static void connect_timer_cb(ax_timer *t, void *user)
 {
-    ax__tcp_connector *cn = user;
+    ax__stream_connector *cn = user;
     (void)t;
     if (!cn->done)
         complete(cn, AX_ETIMEDOUT);
 }
 
-int ax__tcp_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
-                    ax__tcp_connect_cb cb, void *user, ax__tcp_connector **out)
+int ax__stream_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
+                    ax__stream_connect_cb cb, void *user, ax__stream_connector **out)
 {
     if (!loop || !addr || !cb || timeout_ns < 0)
         return AX_EINVAL;
-    ax__tcp_connector *cn = calloc(1, sizeof *cn);
+    ax__stream_connector *cn = calloc(1, sizeof *cn);
     if (!cn)
         return AX_ENOMEM;
     int fd = ax__sys.socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -103,7 +103,7 @@ int ax__tcp_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_
     return 0;
 }
 
-void ax__tcp_connect_cancel(ax__tcp_connector *cn)
+void ax__stream_connect_cancel(ax__stream_connector *cn)
 {
     if (cn->done)
         return;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to transport/tcp: the read side of a connection (reader.c):
+ * Private to transport/stream: the read side of a connection (reader.c):
  * socket bytes in, frames out through the owner's function. It knows
  * nothing of the connection, so the two do not call each other in a
  * circle.
  */
-#ifndef AX__TCP_READER_H
-#define AX__TCP_READER_H
+#ifndef AX__STREAM_READER_H
+#define AX__STREAM_READER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,7 +14,9 @@
 #include "transport/ax__buf.h"
 #include "transport/ax__frame.h"
 
-struct ax__tcp_reader {
+#define AX__STREAM_FDS_MAX 16 /* descriptors received and not yet taken */
+
+struct ax__stream_reader {
     uint8_t *rbuf;
     size_t rlen, roff;
     bool have_hdr;
@@ -25,24 +27,27 @@ struct ax__tcp_reader {
     int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
     uint32_t max_frame;
     bool peer_hup; /* set by the owner: read to EOF, a short read proves nothing */
+    bool pass_fds; /* Unix sockets: take descriptors passed with the bytes */
+    int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
+    unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;
 };
 
 /* One complete frame: @payload is valid during the call; @buf is its own
  * refcounted buffer for large payloads (NULL otherwise). Return false to
  * stop reading (the owner closed). */
-typedef bool (*ax__tcp_frame_fn)(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload,
+typedef bool (*ax__stream_frame_fn)(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload,
                                  ax__buf *buf);
 
 /* A reader accepting payloads up to @max_frame: 0 or AX_ENOMEM. */
-int ax__tcp_reader_init(struct ax__tcp_reader *r, uint32_t max_frame);
-void ax__tcp_reader_fini(struct ax__tcp_reader *r);
+int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame);
+void ax__stream_reader_fini(struct ax__stream_reader *r);
 
 enum {
-    AX__TCP_RD_DRAINED = 0, /* the socket has nothing more now */
-    AX__TCP_RD_MORE = 1,    /* the budget ran out first: park and come back */
-    AX__TCP_RD_EOF = 2,     /* the peer closed (mid-frame or not: see below) */
-    AX__TCP_RD_STOPPED = 3, /* the frame function said stop */
+    AX__STREAM_RD_DRAINED = 0, /* the socket has nothing more now */
+    AX__STREAM_RD_MORE = 1,    /* the budget ran out first: park and come back */
+    AX__STREAM_RD_EOF = 2,     /* the peer closed (mid-frame or not: see below) */
+    AX__STREAM_RD_STOPPED = 3, /* the frame function said stop */
 };
 
 /*
@@ -53,13 +58,18 @@ enum {
  * with *@why NULL, the read failed (an OS error) or a large payload's
  * buffer could not be had (AX_ENOMEM).
  */
-int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__tcp_frame_fn fn,
+int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget, ax__stream_frame_fn fn,
                         void *ctx, const char **why);
 
 /* Whether an EOF now would cut a frame short. */
-bool ax__tcp_reader_mid_frame(const struct ax__tcp_reader *r);
+bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r);
+
+/* The oldest descriptor received and not taken yet (the caller owns it),
+ * or -1. A frame that announces one takes it while it is handled: the
+ * descriptor arrived with the frame's first byte. */
+int ax__stream_reader_take_fd(struct ax__stream_reader *r);
 
 /* Forget everything buffered (a closing connection reads only to EOF). */
-void ax__tcp_reader_discard(struct ax__tcp_reader *r, int fd);
+void ax__stream_reader_discard(struct ax__stream_reader *r, int fd);
 
-#endif /* AX__TCP_READER_H */
+#endif /* AX__STREAM_READER_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Framed TCP connections: the links of the TCP transport (docs/protocol.md).
+ * Framed stream connections: the links of the TCP transport and, on Unix
+ * sockets, of the shared-memory one (docs/protocol.md).
  *
  * A connection is its socket on the reactor, a reader (reader.c: bytes to
  * frames), a write queue (wq.c: frames to writev calls) and this file's
@@ -21,6 +22,7 @@
  * stops short (socket full).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -33,11 +35,11 @@
 #include "axon/log.h"
 #include "transport/ax__crc32c.h"
 #include "transport/ax__loop.h"
-#include "transport/tcp/ax__tcp.h"
-#include "transport/tcp/ax__tcp_reader.h"
-#include "transport/tcp/ax__tcp_wq.h"
+#include "transport/stream/ax__stream.h"
+#include "transport/stream/ax__stream_reader.h"
+#include "transport/stream/ax__stream_wq.h"
 
-#define LOG_MODULE "tcp"
+#define LOG_MODULE "link"
 
 enum conn_state {
     ST_CONNECTING, /* connect() in progress: no socket registered yet */
@@ -47,14 +49,14 @@ enum conn_state {
     ST_LINGER,   /* shut down for writing; reading until EOF or the timer */
 };
 
-typedef struct tcp_conn {
+typedef struct stream_conn {
     ax__link link; /* first: the connection is a link */
     struct ax__link_options opt;
     ax_loop *loop;
     ax_io io;
     bool io_live;   /* io registered (not while connecting) */
     ax_timer timer; /* connect/handshake timeout, linger, a close without a socket */
-    ax__tcp_connector *connector;
+    ax__stream_connector *connector;
     enum conn_state state;
     int close_status;
     bool closed;          /* finish() ran; on_close is pending */
@@ -62,27 +64,27 @@ typedef struct tcp_conn {
     bool want_write;      /* EPOLLOUT armed */
     bool reading;
     uint32_t peer_max_frame;
-    struct ax__tcp_reader rd;
-    struct ax__tcp_wq wq;
+    struct ax__stream_reader rd;
+    struct ax__stream_wq wq;
     struct ax__link_stats st; /* drops and the high-water mark; the rest is read live */
-} tcp_conn;
+} stream_conn;
 
-static const struct ax__link_ops tcp_link_ops;
+static const struct ax__link_ops stream_link_ops;
 
-static tcp_conn *conn_of(ax__link *l)
+static stream_conn *conn_of(ax__link *l)
 {
-    return (tcp_conn *)l;
+    return (stream_conn *)l;
 }
 
-static void finish(tcp_conn *c, int status);
-static void flush(tcp_conn *c);
+static void finish(stream_conn *c, int status);
+static void flush(stream_conn *c);
 
 /* ---- drops ---- */
 
-static void report_drops(tcp_conn *c)
+static void report_drops(stream_conn *c)
 {
     uint64_t d[AX_DROP_REASON_COUNT_];
-    if (!c->wq.dropped || !ax__tcp_wq_take_drops(&c->wq, d)) /* the common case: none */
+    if (!c->wq.dropped || !ax__stream_wq_take_drops(&c->wq, d)) /* the common case: none */
         return;
     for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
         if (!d[r])
@@ -95,7 +97,7 @@ static void report_drops(tcp_conn *c)
 
 /* ---- writing ---- */
 
-static void set_interest(tcp_conn *c)
+static void set_interest(stream_conn *c)
 {
     unsigned ev = 0;
     if (c->reading || c->state == ST_LINGER)
@@ -107,7 +109,7 @@ static void set_interest(tcp_conn *c)
         finish(c, rc);
 }
 
-static void arm_write(tcp_conn *c, bool on)
+static void arm_write(stream_conn *c, bool on)
 {
     if (c->want_write == on)
         return;
@@ -115,7 +117,7 @@ static void arm_write(tcp_conn *c, bool on)
     set_interest(c);
 }
 
-static void schedule_flush(tcp_conn *c)
+static void schedule_flush(stream_conn *c)
 {
     /* With EPOLLOUT armed the kernel will say when there is room; otherwise
      * the ready-list phase of this iteration flushes everything queued. */
@@ -125,23 +127,33 @@ static void schedule_flush(tcp_conn *c)
     }
 }
 
-static int enqueue(tcp_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, const void *data,
-                   size_t len, bool control)
+/* Queue @it (its header is completed here); its fd is ours from here on,
+ * closed on any error. */
+static int enqueue_item(stream_conn *c, struct ax__stream_wq_item *it)
 {
+    int rc = 0;
     if (c->closed || c->state >= ST_FLUSHING)
-        return AX_ECLOSED;
-    if (!control && c->state != ST_READY)
-        return AX_EAGAIN;
-    if (len > c->peer_max_frame)
-        return AX_EMSGSIZE;
-    struct ax__frame_hdr hh = *h;
-    hh.payload_len = (uint32_t)len;
-    hh.flags = c->link.crc ? AX__FRAME_F_PAYLOAD_CRC : 0;
+        rc = AX_ECLOSED;
+    else if (!it->control && c->state != ST_READY)
+        rc = AX_EAGAIN;
+    else if (it->len > c->peer_max_frame)
+        rc = AX_EMSGSIZE;
+    if (rc < 0) {
+        if (it->fd >= 0)
+            close(it->fd);
+        return rc;
+    }
+    struct ax__frame_hdr hh = *it->h;
+    hh.payload_len = (uint32_t)it->len;
+    hh.flags = (uint16_t)((hh.flags & ~AX__FRAME_F_PAYLOAD_CRC) |
+                          (c->link.crc ? AX__FRAME_F_PAYLOAD_CRC : 0));
     hh.payload_crc = 0;
     if (c->link.crc)
-        hh.payload_crc = buf ? ax__buf_payload_crc(buf) : ax__crc32c(0, data, len);
-    int rc = ax__tcp_wq_push(&c->wq, &hh, buf, data, len, control);
-    if (rc == AX__TCP_WQ_DISCONNECT) {
+        hh.payload_crc =
+            it->buf ? ax__buf_payload_crc(it->buf) : ax__crc32c(0, it->data, it->len);
+    it->h = &hh;
+    rc = ax__stream_wq_push(&c->wq, it);
+    if (rc == AX__STREAM_WQ_DISCONNECT) {
         AX_LOG_W(LOG_MODULE,
                  "%s: write queue full (%u frames, %llu bytes), disconnecting slow peer",
                  c->link.peer_addr, c->wq.cut_frames, (unsigned long long)c->wq.cut_bytes);
@@ -160,7 +172,25 @@ static int enqueue(tcp_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, con
     return 0;
 }
 
-static void start_linger(tcp_conn *c)
+static int enqueue(stream_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, const void *data,
+                   size_t len, bool control)
+{
+    struct ax__stream_wq_item it = {
+        .h = h, .buf = buf, .data = data, .len = len, .control = control, .fd = -1};
+    return enqueue_item(c, &it);
+}
+
+/* The write queue wrote a frame that held @hold: the owner takes it. */
+static void written(void *ctx, ax__buf *hold)
+{
+    stream_conn *c = ctx;
+    if (c->link.cb && c->link.cb->on_written)
+        c->link.cb->on_written(&c->link, hold, c->link.user);
+    else
+        ax__buf_release(hold);
+}
+
+static void start_linger(stream_conn *c)
 {
     c->state = ST_LINGER;
     shutdown(ax_io_fd(&c->io), SHUT_WR);
@@ -169,9 +199,9 @@ static void start_linger(tcp_conn *c)
         ax_timer_start(&c->timer, c->opt.linger_ns, 0);
 }
 
-static void flush(tcp_conn *c)
+static void flush(stream_conn *c)
 {
-    int rc = ax__tcp_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
+    int rc = ax__stream_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
     if (rc == AX_EAGAIN) {
         /* Already armed: the writable edge that brought us here is spent. A
          * full socket raises another when it drains, but re-arming makes
@@ -204,7 +234,7 @@ static void flush(tcp_conn *c)
         c->link.cb->on_drain(&c->link, c->link.user);
 }
 
-static int send_control(tcp_conn *c, uint8_t type, const void *data, size_t len)
+static int send_control(stream_conn *c, uint8_t type, const void *data, size_t len)
 {
     struct ax__frame_hdr h = {.type = type};
     return enqueue(c, &h, NULL, data, len, true);
@@ -214,17 +244,17 @@ static int send_control(tcp_conn *c, uint8_t type, const void *data, size_t len)
 
 static void send_error(ax__link *l, int code, const char *reason)
 {
-    tcp_conn *c = conn_of(l);
+    stream_conn *c = conn_of(l);
     if (c->closed || c->state >= ST_FLUSHING)
         return;
-    uint8_t buf[AX__TCP_CONTROL_MAX];
-    int n = ax__tcp_error_encode(code, reason, buf, sizeof buf);
+    uint8_t buf[AX__STREAM_CONTROL_MAX];
+    int n = ax__stream_error_encode(code, reason, buf, sizeof buf);
     if (n >= 0)
         send_control(c, AX__FRAME_ERROR, buf, (size_t)n);
     ax__link_close(l, AX__LINK_GRACEFUL, code);
 }
 
-static void protocol_error(tcp_conn *c, int code, const char *why)
+static void protocol_error(stream_conn *c, int code, const char *why)
 {
     AX_LOG_W(LOG_MODULE, "%s: %s (%s); closing the connection", c->link.peer_addr, why,
              ax_err_name(code));
@@ -237,25 +267,25 @@ static void protocol_error(tcp_conn *c, int code, const char *why)
     ax__link_close(&c->link, AX__LINK_ABORT, code);
 }
 
-static void refuse(tcp_conn *c, int code, const char *why)
+static void refuse(stream_conn *c, int code, const char *why)
 {
     AX_LOG_W(LOG_MODULE, "%s (node '%s'): %s", c->link.peer_addr, c->link.peer.node_name, why);
     send_error(&c->link, code, why);
 }
 
-static void handle_hello(tcp_conn *c, const uint8_t *p, size_t n)
+static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
 {
     struct ax__link_peer *ph = &c->link.peer;
     uint32_t version;
     char why[200];
-    if (ax__tcp_hello_decode(p, n, &version, ph, why, sizeof why) < 0) {
+    if (ax__stream_hello_decode(p, n, &version, ph, why, sizeof why) < 0) {
         AX_LOG_W(LOG_MODULE, "%s: %s", c->link.peer_addr, why);
         send_error(&c->link, AX_EPROTO, why);
         return;
     }
-    if (version != AX__TCP_PROTOCOL_VERSION) {
+    if (version != AX__STREAM_PROTOCOL_VERSION) {
         snprintf(why, sizeof why, "protocol version %u not supported, this node speaks %u",
-                 (unsigned)version, AX__TCP_PROTOCOL_VERSION);
+                 (unsigned)version, AX__STREAM_PROTOCOL_VERSION);
         refuse(c, AX_EVERSION, why);
         return;
     }
@@ -275,7 +305,7 @@ static void handle_hello(tcp_conn *c, const uint8_t *p, size_t n)
         }
     }
     c->peer_max_frame = ph->max_frame ? ph->max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
-    c->link.crc = c->opt.crc_payload || ax__tcp_hello_wants_crc(ph);
+    c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
     c->link.ready = true;
     c->state = ST_READY;
     ax_timer_stop(&c->timer);
@@ -283,11 +313,11 @@ static void handle_hello(tcp_conn *c, const uint8_t *p, size_t n)
         c->link.cb->on_ready(&c->link, ph, c->link.user);
 }
 
-static void handle_error_frame(tcp_conn *c, const uint8_t *p, size_t n)
+static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
 {
     int code;
     char reason[256];
-    if (ax__tcp_error_decode(p, n, &code, reason, sizeof reason) < 0) {
+    if (ax__stream_error_decode(p, n, &code, reason, sizeof reason) < 0) {
         AX_LOG_W(LOG_MODULE, "%s: undecodable ERROR frame; closing", c->link.peer_addr);
         ax__link_close(&c->link, AX__LINK_ABORT, AX_EPROTO);
         return;
@@ -302,7 +332,7 @@ static void handle_error_frame(tcp_conn *c, const uint8_t *p, size_t n)
 /* One complete frame from the reader. Returns false once closed. */
 static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload, ax__buf *buf)
 {
-    tcp_conn *c = ctx;
+    stream_conn *c = ctx;
     if (c->state == ST_LINGER || c->state == ST_FLUSHING)
         return !c->closed; /* closing: what the peer still sends is discarded */
     if (ax__frame_check_payload(h, payload) < 0) {
@@ -334,13 +364,13 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     return !c->closed;
 }
 
-static void on_eof(tcp_conn *c)
+static void on_eof(stream_conn *c)
 {
     if (c->state == ST_LINGER) {
         finish(c, c->close_status);
         return;
     }
-    if (ax__tcp_reader_mid_frame(&c->rd)) {
+    if (ax__stream_reader_mid_frame(&c->rd)) {
         AX_LOG_W(LOG_MODULE, "%s: peer closed mid-frame; closing", c->link.peer_addr);
         finish(c, AX_EPROTO);
         return;
@@ -353,11 +383,11 @@ static void on_eof(tcp_conn *c)
     finish(c, 0);
 }
 
-static void do_read(tcp_conn *c)
+static void do_read(stream_conn *c)
 {
     int fd = ax_io_fd(&c->io);
     const char *why;
-    int rc = ax__tcp_reader_read(&c->rd, fd, ax_loop_io_budget(c->loop), on_frame, c, &why);
+    int rc = ax__stream_reader_read(&c->rd, fd, ax_loop_io_budget(c->loop), on_frame, c, &why);
     if (c->closed)
         return;
     if (rc < 0 && why) {
@@ -369,7 +399,7 @@ static void do_read(tcp_conn *c)
          * rest of the stream is read only to find its end, a budget per
          * iteration like any read; bytes already buffered raise no new
          * edge, hence the park. */
-        ax__tcp_reader_discard(&c->rd, fd);
+        ax__stream_reader_discard(&c->rd, fd);
         ax_io_park(&c->io, AX_IO_READABLE);
         return;
     }
@@ -378,15 +408,15 @@ static void do_read(tcp_conn *c)
         finish(c, rc);
         return;
     }
-    if (rc == AX__TCP_RD_EOF)
+    if (rc == AX__STREAM_RD_EOF)
         on_eof(c);
-    else if (rc == AX__TCP_RD_MORE)
+    else if (rc == AX__STREAM_RD_MORE)
         ax_io_park(&c->io, AX_IO_READABLE);
 }
 
 static void io_cb(ax_io *io, unsigned events, void *user)
 {
-    tcp_conn *c = user;
+    stream_conn *c = user;
     (void)io;
     if (events & AX_IO_HANGUP)
         c->rd.peer_hup = true;
@@ -412,11 +442,11 @@ static void io_cb(ax_io *io, unsigned events, void *user)
 
 /* ---- lifecycle ---- */
 
-static void release(tcp_conn *c)
+static void release(stream_conn *c)
 {
     if (c->link.cb && c->link.cb->on_close)
         c->link.cb->on_close(&c->link, c->close_status, c->link.user);
-    ax__tcp_reader_fini(&c->rd);
+    ax__stream_reader_fini(&c->rd);
     free(c);
 }
 
@@ -433,7 +463,7 @@ static void release_task(void *arg)
 
 static void timer_cb(ax_timer *t, void *user)
 {
-    tcp_conn *c = user;
+    stream_conn *c = user;
     (void)t;
     if (c->closed) { /* never had a socket, and no task could be posted */
         release(c);
@@ -452,7 +482,7 @@ static void timer_cb(ax_timer *t, void *user)
  * loop's closes phase, or, for a connection that never had a socket, from
  * a posted task (which ax_loop_free() still runs, where a timer would be
  * left active). */
-static void finish(tcp_conn *c, int status)
+static void finish(stream_conn *c, int status)
 {
     if (c->closed)
         return;
@@ -463,10 +493,10 @@ static void finish(tcp_conn *c, int status)
     c->closed = true;
     c->link.ready = false;
     c->close_status = status;
-    ax__tcp_wq_fini(&c->wq);
+    ax__stream_wq_fini(&c->wq);
     report_drops(c);
     if (c->connector) {
-        ax__tcp_connect_cancel(c->connector);
+        ax__stream_connect_cancel(c->connector);
         c->connector = NULL;
     }
     ax_timer_stop(&c->timer);
@@ -482,7 +512,7 @@ static void finish(tcp_conn *c, int status)
 
 static void link_close(ax__link *l, enum ax__link_close how, int status)
 {
-    tcp_conn *c = conn_of(l);
+    stream_conn *c = conn_of(l);
     if (c->closed)
         return;
     if (how == AX__LINK_ABORT || !c->io_live) {
@@ -506,27 +536,30 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
 }
 
 /* A connection that never reached its owner: nothing to report. */
-static void conn_free_unused(tcp_conn *c)
+static void conn_free_unused(stream_conn *c)
 {
     ax_timer_stop(&c->timer);
-    ax__tcp_reader_fini(&c->rd);
-    ax__tcp_wq_fini(&c->wq);
+    ax__stream_reader_fini(&c->rd);
+    ax__stream_wq_fini(&c->wq);
     free(c);
 }
 
-static tcp_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
+static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
                             const struct ax__link_callbacks *cb, void *user)
 {
-    tcp_conn *c = calloc(1, sizeof *c);
+    stream_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     ax_timer_init(loop, &c->timer, timer_cb, c);
-    if (ax__tcp_reader_init(&c->rd, opt->max_frame) < 0 ||
-        ax__tcp_wq_init(&c->wq, opt->queue_bytes, opt->queue_frames, opt->overload) < 0) {
+    if (ax__stream_reader_init(&c->rd, opt->max_frame) < 0 ||
+        ax__stream_wq_init(&c->wq, opt->queue_bytes, opt->queue_frames, opt->overload) < 0) {
         conn_free_unused(c);
         return NULL;
     }
-    c->link.ops = &tcp_link_ops;
+    c->wq.on_written = written;
+    c->wq.ctx = c;
+    c->rd.pass_fds = opt->pass_fds;
+    c->link.ops = &stream_link_ops;
     c->link.cb = cb;
     c->link.user = user;
     c->loop = loop;
@@ -539,7 +572,7 @@ static tcp_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
 
 /* The socket is connected: register it and start the handshake. On
  * failure the fd still belongs to the caller. */
-static int conn_attach(tcp_conn *c, int fd)
+static int conn_attach(stream_conn *c, int fd)
 {
     struct ax__addr pa = {.len = sizeof pa.ss};
     if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) == 0)
@@ -565,8 +598,8 @@ static int conn_attach(tcp_conn *c, int fd)
     c->state = ST_HANDSHAKE;
     struct ax__link_peer self = c->opt.self;
     self.max_frame = c->opt.max_frame;
-    uint8_t hello[AX__TCP_CONTROL_MAX];
-    int n = ax__tcp_hello_encode(&self, c->opt.crc_payload, hello, sizeof hello);
+    uint8_t hello[AX__STREAM_CONTROL_MAX];
+    int n = ax__stream_hello_encode(&self, c->opt.crc_payload, hello, sizeof hello);
     /* Cannot fail: the queue has room and a HELLO always fits. */
     if (n >= 0)
         send_control(c, AX__FRAME_HELLO, hello, (size_t)n);
@@ -574,7 +607,7 @@ static int conn_attach(tcp_conn *c, int fd)
     return 0;
 }
 
-int ax__tcp_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
+int ax__stream_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
                      const struct ax__link_callbacks *cb, void *user, ax__link **out)
 {
     struct ax__link_options defaults;
@@ -586,7 +619,7 @@ int ax__tcp_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
     }
     if (opt->queue_frames == 0 || opt->queue_bytes == 0)
         return AX_EINVAL;
-    tcp_conn *c = conn_alloc(loop, opt, cb, user);
+    stream_conn *c = conn_alloc(loop, opt, cb, user);
     if (!c)
         return AX_ENOMEM;
     int rc = conn_attach(c, fd);
@@ -598,9 +631,9 @@ int ax__tcp_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
     return 0;
 }
 
-static void connected(ax__tcp_connector *cn, int status, int fd, void *user)
+static void connected(ax__stream_connector *cn, int status, int fd, void *user)
 {
-    tcp_conn *c = user;
+    stream_conn *c = user;
     (void)cn;
     c->connector = NULL;
     if (status == 0 && (status = conn_attach(c, fd)) < 0)
@@ -609,23 +642,56 @@ static void connected(ax__tcp_connector *cn, int status, int fd, void *user)
         finish(c, status); /* the owner hears why in on_close */
 }
 
-int ax__tcp_conn_connect(ax_loop *loop, const struct ax__addr *addr,
+int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
                          const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
                          void *user, ax__link **out)
 {
     if (!loop || !addr || !opt || !out || opt->queue_frames == 0 || opt->queue_bytes == 0)
         return AX_EINVAL;
-    tcp_conn *c = conn_alloc(loop, opt, cb, user);
+    stream_conn *c = conn_alloc(loop, opt, cb, user);
     if (!c)
         return AX_ENOMEM;
     ax__addr_format(addr, c->link.peer_addr, sizeof c->link.peer_addr);
-    int rc = ax__tcp_connect(loop, addr, opt->connect_timeout_ns, connected, c, &c->connector);
+    int rc = ax__stream_connect(loop, addr, opt->connect_timeout_ns, connected, c, &c->connector);
     if (rc < 0) {
         conn_free_unused(c);
         return rc;
     }
     *out = &c->link;
     return 0;
+}
+
+/* ---- for transports built on streams (transport/stream/ax__stream.h) ---- */
+
+int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, int fd)
+{
+    stream_conn *c = conn_of(l);
+    if (!c->opt.pass_fds || fd < 0 || len > AX__STREAM_CONTROL_MAX)
+        return AX_EINVAL;
+    if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
+        return AX_EAGAIN;
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the queue sends (and closes) its own */
+    if (dup < 0)
+        return ax_err_from_errno(errno);
+    struct ax__frame_hdr h = {.type = type};
+    struct ax__stream_wq_item it = {
+        .h = &h, .data = data, .len = len, .control = true, .fd = dup};
+    return enqueue_item(c, &it);
+}
+
+int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void *data, size_t len,
+                         ax__buf *hold)
+{
+    if (!l || !h || (!data && len) || !hold)
+        return AX_EINVAL;
+    struct ax__stream_wq_item it = {
+        .h = h, .data = data, .len = len, .control = false, .fd = -1, .hold = hold};
+    return enqueue_item(conn_of(l), &it);
+}
+
+int ax__stream_take_fd(ax__link *l)
+{
+    return ax__stream_reader_take_fd(&conn_of(l)->rd);
 }
 
 /* ---- the link operations ---- */
@@ -648,8 +714,8 @@ static int link_send_bytes(ax__link *l, const struct ax__frame_hdr *h, const voi
 
 static int link_send_control(ax__link *l, uint8_t type, const void *data, size_t len)
 {
-    tcp_conn *c = conn_of(l);
-    if (type == AX__FRAME_HELLO || type == AX__FRAME_ERROR || len > AX__TCP_CONTROL_MAX)
+    stream_conn *c = conn_of(l);
+    if (type == AX__FRAME_HELLO || type == AX__FRAME_ERROR || len > AX__STREAM_CONTROL_MAX)
         return AX_EINVAL;
     if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
         return AX_EAGAIN;
@@ -658,7 +724,7 @@ static int link_send_control(ax__link *l, uint8_t type, const void *data, size_t
 
 static int link_set_reading(ax__link *l, bool on)
 {
-    tcp_conn *c = conn_of(l);
+    stream_conn *c = conn_of(l);
     if (c->closed)
         return AX_ECLOSED;
     if (c->reading == on)
@@ -674,7 +740,7 @@ static int link_set_reading(ax__link *l, bool on)
 
 static void link_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes, uint32_t frames)
 {
-    tcp_conn *c = conn_of(l);
+    stream_conn *c = conn_of(l);
     c->wq.policy = policy;
     c->wq.max_bytes = bytes ? bytes : 1;
     c->wq.max_frames = frames ? frames : 1;
@@ -682,14 +748,14 @@ static void link_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,
 
 static void link_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes)
 {
-    const tcp_conn *c = (const tcp_conn *)l;
+    const stream_conn *c = (const stream_conn *)l;
     *frames = c->wq.count;
     *bytes = c->wq.bytes;
 }
 
 static void link_stats(const ax__link *l, struct ax__link_stats *out)
 {
-    const tcp_conn *c = (const tcp_conn *)l;
+    const stream_conn *c = (const stream_conn *)l;
     *out = c->st;
     out->frames_in = c->rd.frames_in;
     out->bytes_in = c->rd.bytes_in;
@@ -701,7 +767,7 @@ static void link_stats(const ax__link *l, struct ax__link_stats *out)
     out->queued_bytes = c->wq.bytes;
 }
 
-static const struct ax__link_ops tcp_link_ops = {
+static const struct ax__link_ops stream_link_ops = {
     .send = link_send,
     .send_bytes = link_send_bytes,
     .send_control = link_send_control,
@@ -711,5 +777,4 @@ static const struct ax__link_ops tcp_link_ops = {
     .set_queue = link_set_queue,
     .queued = link_queued,
     .stats = link_stats,
-    .loan = NULL, /* TCP copies into the socket anyway */
 };

@@ -20,15 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "axon/common.h"
 #include "transport/ax__sys.h"
-#include "transport/tcp/ax__tcp_reader.h"
+#include "transport/stream/ax__stream_reader.h"
 
 #define RBUF_SIZE    (256 * 1024)
 #define RCVLOWAT_MAX (128 * 1024)
 
-int ax__tcp_reader_init(struct ax__tcp_reader *r, uint32_t max_frame)
+int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame)
 {
     memset(r, 0, sizeof *r);
     r->max_frame = max_frame;
@@ -36,8 +37,11 @@ int ax__tcp_reader_init(struct ax__tcp_reader *r, uint32_t max_frame)
     return r->rbuf ? 0 : AX_ENOMEM;
 }
 
-void ax__tcp_reader_fini(struct ax__tcp_reader *r)
+void ax__stream_reader_fini(struct ax__stream_reader *r)
 {
+    int fd;
+    while ((fd = ax__stream_reader_take_fd(r)) >= 0)
+        close(fd);
     if (r->big)
         ax__buf_release(r->big);
     r->big = NULL;
@@ -45,14 +49,14 @@ void ax__tcp_reader_fini(struct ax__tcp_reader *r)
     r->rbuf = NULL;
 }
 
-bool ax__tcp_reader_mid_frame(const struct ax__tcp_reader *r)
+bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r)
 {
     return r->have_hdr || r->big || r->rlen > r->roff;
 }
 
 /* Every complete frame in the buffer; a large payload moves to its own
  * buffer. Returns 0, STOPPED, or a protocol error with *@why. */
-static int parse(struct ax__tcp_reader *r, ax__tcp_frame_fn fn, void *ctx, const char **why)
+static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx, const char **why)
 {
     int rc = 0;
     while (r->roff < r->rlen) {
@@ -73,7 +77,7 @@ static int parse(struct ax__tcp_reader *r, ax__tcp_frame_fn fn, void *ctx, const
             r->have_hdr = false;
             r->frames_in++;
             if (!fn(ctx, &r->cur, payload, NULL)) {
-                rc = AX__TCP_RD_STOPPED;
+                rc = AX__STREAM_RD_STOPPED;
                 break;
             }
             continue;
@@ -101,7 +105,7 @@ static int parse(struct ax__tcp_reader *r, ax__tcp_frame_fn fn, void *ctx, const
  * when it was lowered during a payload: data that arrived between the last
  * read and this call may already satisfy the new mark, and kernels before
  * 4.20 do not signal that, so the caller reads once more. */
-static bool update_lowat(struct ax__tcp_reader *r, int fd)
+static bool update_lowat(struct ax__stream_reader *r, int fd)
 {
     int want = 0;
     if (r->big) {
@@ -119,7 +123,7 @@ static bool update_lowat(struct ax__tcp_reader *r, int fd)
     return lowered;
 }
 
-void ax__tcp_reader_discard(struct ax__tcp_reader *r, int fd)
+void ax__stream_reader_discard(struct ax__stream_reader *r, int fd)
 {
     if (r->big)
         ax__buf_release(r->big);
@@ -129,7 +133,58 @@ void ax__tcp_reader_discard(struct ax__tcp_reader *r, int fd)
     update_lowat(r, fd);
 }
 
-int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__tcp_frame_fn fn,
+int ax__stream_reader_take_fd(struct ax__stream_reader *r)
+{
+    if (r->fd_count == 0)
+        return -1;
+    int fd = r->fds[r->fd_head];
+    r->fd_head = (r->fd_head + 1) % AX__STREAM_FDS_MAX;
+    r->fd_count--;
+    return fd;
+}
+
+/* read(), or with descriptors: recvmsg() keeping what SCM_RIGHTS brings.
+ * More than the ring holds means a peer sending descriptors no frame
+ * asks for: they are closed and the read fails. */
+static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t room,
+                         const char **why)
+{
+    if (!r->pass_fds)
+        return ax__sys.read(fd, dst, room);
+    union {
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {dst, room};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    bool too_many = (mh.msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+            if (r->fd_count == AX__STREAM_FDS_MAX) {
+                close(got);
+                too_many = true;
+                continue;
+            }
+            r->fds[(r->fd_head + r->fd_count) % AX__STREAM_FDS_MAX] = got;
+            r->fd_count++;
+        }
+    }
+    if (too_many) {
+        *why = "more file descriptors than frames that announce them";
+        errno = EPROTO;
+        return -1;
+    }
+    return n;
+}
+
+int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget, ax__stream_frame_fn fn,
                         void *ctx, const char **why)
 {
     *why = NULL;
@@ -148,8 +203,10 @@ int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__t
             dst = r->rbuf + r->rlen;
             room = RBUF_SIZE - r->rlen;
         }
-        ssize_t n = ax__sys.read(fd, dst, room);
+        ssize_t n = read_some(r, fd, dst, room, why);
         r->reads++;
+        if (n < 0 && *why)
+            return AX_EPROTO;
         if (n > 0) {
             r->bytes_in += (uint64_t)n;
             bool again = false;
@@ -163,7 +220,7 @@ int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__t
                     bool go_on = fn(ctx, &r->cur, b->data, b);
                     ax__buf_release(b);
                     if (!go_on)
-                        return AX__TCP_RD_STOPPED;
+                        return AX__STREAM_RD_STOPPED;
                 }
                 again = update_lowat(r, fd);
             } else {
@@ -182,16 +239,16 @@ int ax__tcp_reader_read(struct ax__tcp_reader *r, int fd, unsigned budget, ax__t
              * hung up: its FIN came with this edge and will raise no other,
              * so read on until EOF. */
             if ((size_t)n < room && !r->peer_hup)
-                return AX__TCP_RD_DRAINED;
+                return AX__STREAM_RD_DRAINED;
             continue;
         }
         if (n == 0)
-            return AX__TCP_RD_EOF;
+            return AX__STREAM_RD_EOF;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return AX__TCP_RD_DRAINED;
+            return AX__STREAM_RD_DRAINED;
         return ax_err_from_errno(errno);
     }
-    return AX__TCP_RD_MORE;
+    return AX__STREAM_RD_MORE;
 }

@@ -19,12 +19,12 @@
 
 #include "axon/log.h"
 #include "transport/ax__sys.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
-struct ax__tcp_listener {
+struct ax__stream_listener {
     ax_io io;
     ax_loop *loop;
-    ax__tcp_accept_cb cb;
+    ax__stream_accept_cb cb;
     void *user;
     int spare_fd;
     uint16_t port;
@@ -32,7 +32,7 @@ struct ax__tcp_listener {
     bool closed;
 };
 
-static void shed_one(ax__tcp_listener *l)
+static void shed_one(ax__stream_listener *l)
 {
     if (l->spare_fd < 0)
         return;
@@ -48,7 +48,7 @@ static void shed_one(ax__tcp_listener *l)
 
 static void accept_cb(ax_io *io, unsigned events, void *user)
 {
-    ax__tcp_listener *l = user;
+    ax__stream_listener *l = user;
     (void)events;
     unsigned budget = ax_loop_io_budget(l->loop);
     for (unsigned i = 0; i < budget; i++) {
@@ -89,12 +89,12 @@ static void accept_cb(ax_io *io, unsigned events, void *user)
     ax_io_park(io, AX_IO_READABLE);
 }
 
-int ax__tcp_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__tcp_accept_cb cb,
-                   void *user, ax__tcp_listener **out)
+int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__stream_accept_cb cb,
+                   void *user, ax__stream_listener **out)
 {
     if (!loop || !addr || !cb || !out)
         return AX_EINVAL;
-    ax__tcp_listener *l = calloc(1, sizeof *l);
+    ax__stream_listener *l = calloc(1, sizeof *l);
     if (!l)
         return AX_ENOMEM;
     int rc;
@@ -132,12 +132,12 @@ int ax__tcp_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__
     return 0;
 }
 
-uint16_t ax__tcp_listener_port(const ax__tcp_listener *l)
+uint16_t ax__stream_listener_port(const ax__stream_listener *l)
 {
     return l->port;
 }
 
-uint64_t ax__tcp_listener_rejected(const ax__tcp_listener *l)
+uint64_t ax__stream_listener_rejected(const ax__stream_listener *l)
 {
     return l->rejected;
 }
@@ -148,7 +148,7 @@ static void listener_freed(ax_io *io, void *user)
     free(user);
 }
 
-void ax__tcp_listener_close(ax__tcp_listener *l)
+void ax__stream_listener_close(ax__stream_listener *l)
 {
     if (l->closed)
         return;

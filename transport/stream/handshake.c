@@ -12,20 +12,20 @@
 #include <pb_encode.h>
 
 #include "handshake.pb.h"
-#include "transport/tcp/ax__tcp.h"
+#include "transport/stream/ax__stream.h"
 
 _Static_assert((int)AX__LINK_DATA == (int)axon_ctl_Purpose_PURPOSE_DATA,
                "purpose values are the wire's");
 _Static_assert((int)AX__LINK_TOOL == (int)axon_ctl_Purpose_PURPOSE_TOOL,
                "purpose values are the wire's");
-_Static_assert(AX__TCP_CONTROL_MAX >= axon_ctl_Hello_size &&
-                   AX__TCP_CONTROL_MAX >= axon_ctl_Error_size,
+_Static_assert(AX__STREAM_CONTROL_MAX >= axon_ctl_Hello_size &&
+                   AX__STREAM_CONTROL_MAX >= axon_ctl_Error_size,
                "a HELLO and an ERROR fit a control frame");
 
-int ax__tcp_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out, size_t cap)
+int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out, size_t cap)
 {
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
-    h.protocol_version = AX__TCP_PROTOCOL_VERSION;
+    h.protocol_version = AX__STREAM_PROTOCOL_VERSION;
     h.node_id = self->node_id;
     h.incarnation = self->incarnation;
     h.domain = self->domain;
@@ -40,7 +40,7 @@ int ax__tcp_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_
     return (int)os.bytes_written;
 }
 
-int ax__tcp_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct ax__link_peer *peer,
+int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct ax__link_peer *peer,
                          char *why, size_t why_len)
 {
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
@@ -61,12 +61,12 @@ int ax__tcp_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct a
     return 0;
 }
 
-bool ax__tcp_hello_wants_crc(const struct ax__link_peer *peer)
+bool ax__stream_hello_wants_crc(const struct ax__link_peer *peer)
 {
     return (peer->capabilities & axon_ctl_Capability_CAPABILITY_PAYLOAD_CRC) != 0;
 }
 
-int ax__tcp_error_encode(int code, const char *reason, uint8_t *out, size_t cap)
+int ax__stream_error_encode(int code, const char *reason, uint8_t *out, size_t cap)
 {
     axon_ctl_Error err = axon_ctl_Error_init_zero;
     err.code = (uint32_t)(code < 0 ? -code : code);
@@ -77,7 +77,7 @@ int ax__tcp_error_encode(int code, const char *reason, uint8_t *out, size_t cap)
     return (int)os.bytes_written;
 }
 
-int ax__tcp_error_decode(const uint8_t *p, size_t n, int *code, char *reason, size_t reason_len)
+int ax__stream_error_decode(const uint8_t *p, size_t n, int *code, char *reason, size_t reason_len)
 {
     axon_ctl_Error e = axon_ctl_Error_init_zero;
     pb_istream_t is = pb_istream_from_buffer(p, n);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private: framed stream connections on the reactor — links
+ * (transport/ax__link.h) over a connected stream socket of any family,
+ * listeners, connectors and the handshake codec. The TCP transport
+ * (transport/tcp/) and the shared-memory one (transport/shm/, over Unix
+ * sockets) are built on them. The wire format and every error reaction are
+ * in docs/protocol.md.
+ *
+ * Core reaches all of it through the transports and the link operations;
+ * the functions below are for the transports and their tests. Thread
+ * rules: every function runs on the loop thread of the loop the object
+ * belongs to; callbacks run there too.
+ */
+#ifndef AX__STREAM_H
+#define AX__STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "axon/loop.h"
+#include "transport/ax__addr.h"
+#include "transport/ax__link.h"
+
+#define AX__STREAM_PROTOCOL_VERSION 1u
+
+/**
+ * ax__stream_conn_new() - a link on a connected, non-blocking socket.
+ *
+ * Sets TCP_NODELAY and the buffer sizes, registers the fd with @loop and,
+ * with the handshake on, queues our HELLO. Returns 0, AX_EINVAL, AX_ENOMEM
+ * or a registration error; on failure the fd still belongs to the caller.
+ * The link's `transport` is left NULL: tcp.c, which made it, sets it.
+ */
+int ax__stream_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
+                     const struct ax__link_callbacks *cb, void *user, ax__link **out);
+
+/**
+ * ax__stream_conn_connect() - a link to @addr: connects (within
+ * opt->connect_timeout_ns), then handshakes. The link exists at once; its
+ * on_close tells a failure (AX_ECONNREFUSED, AX_ETIMEDOUT, ...). Returns 0,
+ * or AX_EINVAL / AX_ENOMEM / a socket error with no link and no callback.
+ */
+int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
+                         const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
+                         void *user, ax__link **out);
+
+/* ---- for transports built on streams (the shared-memory one) ---- */
+
+/* Queue a control frame of @type that passes a copy of descriptor @fd
+ * with it (SCM_RIGHTS; the link needs opt->pass_fds and a Unix socket).
+ * The caller keeps @fd. Returns 0, AX_EINVAL, AX_EAGAIN (not ready),
+ * AX_ECLOSED, AX_ENOMEM or the dup's error. */
+int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, int fd);
+
+/* Inside on_frame: the descriptor that came with this frame's first byte
+ * (the oldest not taken), owned by the caller; -1 if none came. */
+int ax__stream_take_fd(ax__link *l);
+
+/* As send_bytes(), and the frame holds a reference to @hold while queued:
+ * released if the frame is dropped, handed to the owner's on_written once
+ * it is written (released there when there is no on_written). How a
+ * shared-memory descriptor keeps its chunk until the peer is done. */
+int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void *data, size_t len,
+                         ax__buf *hold);
+
+/* ---- listener (listener.c) ---- */
+
+typedef struct ax__stream_listener ax__stream_listener;
+
+/* @fd is connected, non-blocking and close-on-exec; the callee owns it. */
+typedef void (*ax__stream_accept_cb)(ax__stream_listener *l, int fd, const struct ax__addr *peer,
+                                  void *user);
+
+/**
+ * ax__stream_listen() - listen on @addr (port 0: the kernel chooses), with
+ * accept4() until EAGAIN on each edge (parking after the loop's budget).
+ * When the process runs out of fds (EMFILE/ENFILE) the listener sheds the
+ * pending connections using a reserved fd instead of spinning on a level it
+ * cannot clear, and counts them.
+ * Returns 0, AX_EADDRINUSE, AX_EACCES, AX_EMFILE, AX_ENOMEM, ...
+ */
+int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__stream_accept_cb cb,
+                   void *user, ax__stream_listener **out);
+uint16_t ax__stream_listener_port(const ax__stream_listener *l);
+uint64_t ax__stream_listener_rejected(const ax__stream_listener *l); /* shed for lack of fds */
+/* Close; memory is released in the loop's closes phase. */
+void ax__stream_listener_close(ax__stream_listener *l);
+
+/* ---- connector (connector.c) ---- */
+
+typedef struct ax__stream_connector ax__stream_connector;
+
+/* status 0: @fd is connected (non-blocking, close-on-exec) and the callee
+ * owns it; else AX_ECONNREFUSED, AX_ETIMEDOUT, AX_ENETUNREACH, ... and
+ * @fd is -1. The connector is freed after the callback returns. */
+typedef void (*ax__stream_connect_cb)(ax__stream_connector *cn, int status, int fd, void *user);
+
+/**
+ * ax__stream_connect() - non-blocking connect to @addr; completion comes via
+ * EPOLLOUT and SO_ERROR, or AX_ETIMEDOUT after @timeout_ns (0: no limit).
+ * Retrying, with back-off, is the caller's choice. The callback never runs
+ * inside this call. Returns 0 or an immediate error (then no callback).
+ */
+int ax__stream_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
+                    ax__stream_connect_cb cb, void *user, ax__stream_connector **out);
+/* Cancel: the callback will not run; the memory goes in the closes phase. */
+void ax__stream_connect_cancel(ax__stream_connector *cn);
+
+/* ---- the handshake codec (handshake.c): pure, bounded, fuzzed ---- */
+
+#define AX__STREAM_CONTROL_MAX 1024u /* an encoded HELLO or ERROR fits */
+
+/* Encode our HELLO (@self; @want_crc adds the payload-CRC capability)
+ * into @out. Returns the length, or AX_EPROTO when it does not fit. */
+int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out, size_t cap);
+
+/* Decode a peer's HELLO: 0 with *@version and @peer filled in, or
+ * AX_EPROTO with @why saying what is wrong. The version is not checked. */
+int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct ax__link_peer *peer,
+                         char *why, size_t why_len);
+
+/* Whether a decoded HELLO asks for payload CRCs. */
+bool ax__stream_hello_wants_crc(const struct ax__link_peer *peer);
+
+/* Encode an ERROR frame's payload: @code is a negative AX_E* code. */
+int ax__stream_error_encode(int code, const char *reason, uint8_t *out, size_t cap);
+
+/* Decode one: 0 with *@code (always a negative code from the error table;
+ * an unknown one becomes AX_EPROTO) and @reason, or AX_EPROTO. */
+int ax__stream_error_decode(const uint8_t *p, size_t n, int *code, char *reason, size_t reason_len);
+
+#endif /* AX__STREAM_H */
