@@ -2,12 +2,30 @@
 /* Socket address helpers. Only numeric addresses: the reactor must never
  * block in a DNS lookup; names are resolved once, up front, by the caller. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "axon/common.h"
 #include "transport/ax__addr.h"
+
+#include <sys/un.h>
+
+/* "@name": the abstract namespace (no file, gone with the socket, scoped
+ * by the network namespace); "@": autobind. */
+static int from_abstract(struct ax__addr *a, const char *name)
+{
+    struct sockaddr_un *su = (struct sockaddr_un *)&a->ss;
+    size_t n = strlen(name);
+    memset(a, 0, sizeof *a);
+    if (n > 100)
+        return AX_EINVAL;
+    su->sun_family = AF_UNIX;
+    memcpy(su->sun_path + 1, name, n); /* sun_path[0] = 0: abstract */
+    a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (n ? 1 + n : 0));
+    return 0;
+}
 
 int ax__addr_from_host(struct ax__addr *a, const char *host, uint16_t port)
 {
@@ -44,6 +62,8 @@ int ax__addr_parse(struct ax__addr *a, const char *text, uint16_t default_port)
     size_t hlen;
     if (!text)
         return AX_EINVAL;
+    if (text[0] == '@')
+        return from_abstract(a, text + 1);
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
         if (!close)
@@ -95,6 +115,11 @@ const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size)
     } else if (a->ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof ip);
         snprintf(buf, size, "[%s]:%u", ip, ax__addr_port(a));
+    } else if (a->ss.ss_family == AF_UNIX && a->len > offsetof(struct sockaddr_un, sun_path) + 1 &&
+               ((const struct sockaddr_un *)&a->ss)->sun_path[0] == '\0') {
+        const char *p = ((const struct sockaddr_un *)&a->ss)->sun_path + 1;
+        int n = (int)(a->len - offsetof(struct sockaddr_un, sun_path) - 1);
+        snprintf(buf, size, "@%.*s", n, p);
     } else {
         snprintf(buf, size, "?");
     }

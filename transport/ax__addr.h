@@ -19,10 +19,13 @@ struct ax__addr {
  * with @port. AX_EINVAL when @host is not numeric. */
 int ax__addr_from_host(struct ax__addr *a, const char *host, uint16_t port);
 
-/* Parse "host:port", "[v6]:port" or "host" (then @default_port). */
+/* Parse "host:port", "[v6]:port" or "host" (then @default_port); or a
+ * Unix socket in the abstract namespace: "@name" (at most 100 bytes), or
+ * "@" alone, which binds to a name the kernel picks (autobind). */
 int ax__addr_parse(struct ax__addr *a, const char *text, uint16_t default_port);
 
-/* "a.b.c.d:port" or "[v6]:port" into @buf (AX__ADDR_STRLEN bytes). */
+/* "a.b.c.d:port", "[v6]:port" or "@name" into @buf (AX__ADDR_STRLEN
+ * bytes: a longer abstract name is cut). */
 const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size);
 
 uint16_t ax__addr_port(const struct ax__addr *a);

@@ -30,6 +30,7 @@ const char *ax_overload_name(enum ax_overload o)
 const char *ax_drop_reason_name(enum ax_drop_reason r)
 {
     static const char *const names[] = {"queue_oldest", "queue_newest", "queue_latest",
-                                        "disconnect",   "lifespan",     "closed"};
+                                        "disconnect",   "lifespan",     "closed",
+                                        "loan_quota"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }

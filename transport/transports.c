@@ -5,10 +5,12 @@
  * capability and never by name.
  */
 #include "transport/ax__link.h"
+#include "transport/shm/ax__shm.h"
 #include "transport/tcp/ax__tcp.h"
 
 static const struct ax__transport *const all[] = {
     &ax__tcp_transport,
+    &ax__shm_transport,
 };
 
 const struct ax__transport *const *ax__transports(size_t *n)

@@ -46,7 +46,8 @@ enum ax_drop_reason {
     AX_DROP_DISCONNECT = 3,   /* queued when the slow subscriber was cut off */
     AX_DROP_LIFESPAN = 4,     /* older than its lifespan when delivered */
     AX_DROP_CLOSED = 5,       /* queued when the connection closed */
-    AX_DROP_REASON_COUNT_ = 6
+    AX_DROP_LOAN_QUOTA = 6,   /* the subscriber held its quota of shared-memory chunks */
+    AX_DROP_REASON_COUNT_ = 7
 };
 
 struct ax_qos {

@@ -12,6 +12,8 @@
  * reason, refusals by the peer, by the guard (the security hook) and for a
  * domain mismatch, exact drop accounting under an overload policy, closing
  * from inside a callback, and a loop that ends with nothing left open.
+ * A transport with pools (AX__TP_LOANS) carries its chunks the same way,
+ * and gets every chunk back.
  */
 #include <string.h>
 
@@ -144,7 +146,7 @@ static void pair_open(struct pair *p, const struct ax__transport *tp, uint64_t c
     options(&lo.link, 2, srv_domain, "server");
     if (guard)
         lo.link.guard = &g;
-    AX_OK_OR_FAIL(tp->listen(p->loop, "127.0.0.1:0", &lo, &p->ln));
+    AX_OK_OR_FAIL(tp->listen(p->loop, tp->any_address, &lo, &p->ln));
     struct ax__link_options co;
     options(&co, cli_id, cli_domain, "client");
     AX_OK_OR_FAIL(
@@ -168,12 +170,16 @@ static void pair_close(struct pair *p)
     AX_ASSERT_LOOP_FREE(p->loop);
 }
 
-static void send_frames(ax__link *l)
+/* Frames of every size, numbered from @seq0 + 1, from @pool when given. */
+static void send_frames(ax__link *l, ax__pool *pool, uint64_t seq0)
 {
     for (unsigned i = 0; i < SIZES; i++) {
         ax__buf *b;
-        AX_OK_OR_FAIL(ax__buf_new(sizes[i], &b));
-        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1, .seq = i + 1};
+        if (pool)
+            AX_OK_OR_FAIL(pool->ops->loan(pool, sizes[i], &b));
+        else
+            AX_OK_OR_FAIL(ax__buf_new(sizes[i], &b));
+        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1, .seq = seq0 + i + 1};
         for (size_t k = 0; k < sizes[i]; k++)
             b->data[k] = (uint8_t)(h.seq * 7 + k);
         AX_OK_OR_FAIL(ax__link_send(l, &h, b));
@@ -199,14 +205,33 @@ static void t_handshake_frames_close(void **state)
         assert_true(p.srv.link->peer_addr[0] != '\0');
         /* Control, then data of every size, both ways. */
         AX_OK_OR_FAIL(ax__link_send_control(p.cli.link, AX__FRAME_SUBSCRIBE, "hello", 5));
-        send_frames(p.cli.link);
-        send_frames(p.srv.link);
+        send_frames(p.cli.link, NULL, 0);
+        send_frames(p.srv.link, NULL, 0);
         AX_STEP_UNTIL(p.loop, p.srv.frames == SIZES && p.cli.frames == SIZES, 10000);
         assert_int_equal(p.srv.controls, 1);
         assert_int_equal(p.srv.bad + p.cli.bad, 0);
         struct ax__link_stats st;
         ax__link_get_stats(p.cli.link, &st);
         assert_int_equal(st.frames_out, SIZES + 2); /* and HELLO, SUBSCRIBE */
+        if (tps[t]->caps & AX__TP_LOANS) {
+            /* Chunks of a pool, both ways, twice (the segments are known
+             * to the peer the second time); all of them come back. */
+            ax__pool *pool;
+            struct ax__pool_options po = {
+                .budget = 64u << 20, .min_chunk = 256, .max_chunk = 2u << 20, .segment = 1u << 20};
+            AX_OK_OR_FAIL(tps[t]->pool_new(&po, &pool));
+            for (uint64_t round = 1; round <= 2; round++) {
+                send_frames(p.cli.link, pool, round * SIZES);
+                send_frames(p.srv.link, pool, round * SIZES);
+            }
+            AX_STEP_UNTIL(p.loop, p.srv.frames == 3 * SIZES && p.cli.frames == 3 * SIZES, 10000);
+            assert_int_equal(p.srv.bad + p.cli.bad, 0);
+            struct ax__pool_stats ps;
+            pool->ops->stats(pool, &ps);
+            assert_int_equal(ps.loans, 4 * SIZES);
+            AX_STEP_UNTIL(p.loop, (pool->ops->stats(pool, &ps), ps.out == 0), 5000);
+            pool->ops->close(pool);
+        }
         /* A graceful close: the peer sees a clean end, both hear it once. */
         ax__link_close(p.cli.link, AX__LINK_GRACEFUL, 0);
         assert_int_equal(
@@ -239,7 +264,7 @@ static void t_connect_refused(void **state)
         ax__listener *ln;
         struct ax__listen_options lo = {.on_accept = accept_none};
         options(&lo.link, 2, 5, "gone");
-        AX_OK_OR_FAIL(tps[t]->listen(loop, "127.0.0.1:0", &lo, &ln));
+        AX_OK_OR_FAIL(tps[t]->listen(loop, tps[t]->any_address, &lo, &ln));
         char addr[AX__LINK_ADDR_MAX];
         snprintf(addr, sizeof addr, "%s", ln->ops->address(ln));
         ln->ops->close(ln);

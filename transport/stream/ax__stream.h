@@ -33,7 +33,7 @@
  * The link's `transport` is left NULL: tcp.c, which made it, sets it.
  */
 int ax__stream_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
-                     const struct ax__link_callbacks *cb, void *user, ax__link **out);
+                        const struct ax__link_callbacks *cb, void *user, ax__link **out);
 
 /**
  * ax__stream_conn_connect() - a link to @addr: connects (within
@@ -42,8 +42,8 @@ int ax__stream_conn_new(ax_loop *loop, int fd, const struct ax__link_options *op
  * or AX_EINVAL / AX_ENOMEM / a socket error with no link and no callback.
  */
 int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
-                         const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
-                         void *user, ax__link **out);
+                            const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
+                            void *user, ax__link **out);
 
 /* ---- for transports built on streams (the shared-memory one) ---- */
 
@@ -56,6 +56,9 @@ int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, 
 /* Inside on_frame: the descriptor that came with this frame's first byte
  * (the oldest not taken), owned by the caller; -1 if none came. */
 int ax__stream_take_fd(ax__link *l);
+
+/* Frames queued with a hold (ax__stream_send_held()) and not written. */
+uint32_t ax__stream_queued_holds(const ax__link *l);
 
 /* As send_bytes(), and the frame holds a reference to @hold while queued:
  * released if the frame is dropped, handed to the owner's on_written once
@@ -70,7 +73,7 @@ typedef struct ax__stream_listener ax__stream_listener;
 
 /* @fd is connected, non-blocking and close-on-exec; the callee owns it. */
 typedef void (*ax__stream_accept_cb)(ax__stream_listener *l, int fd, const struct ax__addr *peer,
-                                  void *user);
+                                     void *user);
 
 /**
  * ax__stream_listen() - listen on @addr (port 0: the kernel chooses), with
@@ -80,12 +83,29 @@ typedef void (*ax__stream_accept_cb)(ax__stream_listener *l, int fd, const struc
  * cannot clear, and counts them.
  * Returns 0, AX_EADDRINUSE, AX_EACCES, AX_EMFILE, AX_ENOMEM, ...
  */
-int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__stream_accept_cb cb,
-                   void *user, ax__stream_listener **out);
+int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog,
+                      ax__stream_accept_cb cb, void *user, ax__stream_listener **out);
 uint16_t ax__stream_listener_port(const ax__stream_listener *l);
+/* Where it listens, as bound (a port or a Unix name the kernel chose). */
+const struct ax__addr *ax__stream_listener_addr(const ax__stream_listener *l);
 uint64_t ax__stream_listener_rejected(const ax__stream_listener *l); /* shed for lack of fds */
 /* Close; memory is released in the loop's closes phase. */
 void ax__stream_listener_close(ax__stream_listener *l);
+
+/* ---- a transport's listener (serve.c) ---- */
+
+/* Make the link of an accepted socket @fd with @opt (0), or fail with the
+ * fd still the caller's. */
+typedef int (*ax__stream_link_fn)(ax_loop *loop, int fd, const struct ax__link_options *opt,
+                                  ax__link **out);
+
+/* Listen at @a for transport @tp: each accepted socket becomes a link by
+ * @make_link and goes to opt->on_accept. Its address() is the host given
+ * with the port bound, or the Unix name bound. Returns as
+ * ax__stream_listen(), or AX_EINVAL. */
+int ax__stream_serve(ax_loop *loop, const struct ax__addr *a, const struct ax__listen_options *opt,
+                     const struct ax__transport *tp, ax__stream_link_fn make_link,
+                     ax__listener **out);
 
 /* ---- connector (connector.c) ---- */
 
@@ -103,7 +123,7 @@ typedef void (*ax__stream_connect_cb)(ax__stream_connector *cn, int status, int 
  * inside this call. Returns 0 or an immediate error (then no callback).
  */
 int ax__stream_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
-                    ax__stream_connect_cb cb, void *user, ax__stream_connector **out);
+                       ax__stream_connect_cb cb, void *user, ax__stream_connector **out);
 /* Cancel: the callback will not run; the memory goes in the closes phase. */
 void ax__stream_connect_cancel(ax__stream_connector *cn);
 
@@ -113,12 +133,13 @@ void ax__stream_connect_cancel(ax__stream_connector *cn);
 
 /* Encode our HELLO (@self; @want_crc adds the payload-CRC capability)
  * into @out. Returns the length, or AX_EPROTO when it does not fit. */
-int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out, size_t cap);
+int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out,
+                            size_t cap);
 
 /* Decode a peer's HELLO: 0 with *@version and @peer filled in, or
  * AX_EPROTO with @why saying what is wrong. The version is not checked. */
-int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct ax__link_peer *peer,
-                         char *why, size_t why_len);
+int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version,
+                            struct ax__link_peer *peer, char *why, size_t why_len);
 
 /* Whether a decoded HELLO asks for payload CRCs. */
 bool ax__stream_hello_wants_crc(const struct ax__link_peer *peer);

@@ -26,8 +26,8 @@ struct ax__stream_reader {
     size_t big_fill;
     int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
     uint32_t max_frame;
-    bool peer_hup; /* set by the owner: read to EOF, a short read proves nothing */
-    bool pass_fds; /* Unix sockets: take descriptors passed with the bytes */
+    bool peer_hup;               /* set by the owner: read to EOF, a short read proves nothing */
+    bool pass_fds;               /* Unix sockets: take descriptors passed with the bytes */
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;
@@ -36,8 +36,8 @@ struct ax__stream_reader {
 /* One complete frame: @payload is valid during the call; @buf is its own
  * refcounted buffer for large payloads (NULL otherwise). Return false to
  * stop reading (the owner closed). */
-typedef bool (*ax__stream_frame_fn)(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload,
-                                 ax__buf *buf);
+typedef bool (*ax__stream_frame_fn)(void *ctx, const struct ax__frame_hdr *h,
+                                    const uint8_t *payload, ax__buf *buf);
 
 /* A reader accepting payloads up to @max_frame: 0 or AX_ENOMEM. */
 int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame);
@@ -58,8 +58,8 @@ enum {
  * with *@why NULL, the read failed (an OS error) or a large payload's
  * buffer could not be had (AX_ENOMEM).
  */
-int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget, ax__stream_frame_fn fn,
-                        void *ctx, const char **why);
+int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
+                           ax__stream_frame_fn fn, void *ctx, const char **why);
 
 /* Whether an EOF now would cut a frame short. */
 bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r);

@@ -28,8 +28,8 @@ struct ax__stream_wq_item {
     ax__buf *buf;                  /* the payload, referenced when large, or NULL */
     const void *data;              /* or these @len bytes, copied */
     size_t len;
-    bool control; /* never dropped */
-    int fd;       /* passed with the frame; the queue owns it from here (-1: none) */
+    bool control;  /* never dropped */
+    int fd;        /* passed with the frame; the queue owns it from here (-1: none) */
     ax__buf *hold; /* a reference the queue takes, released if the frame is
                     * dropped, handed to on_written once it is written */
 };
@@ -39,6 +39,7 @@ struct ax__stream_wq {
     struct ax__stream_wq_entry *q;
     uint32_t cap, head, count; /* cap: a power of two */
     uint32_t data;             /* data frames queued (the bound counts only these) */
+    uint32_t holds;            /* frames queued with a hold */
     uint64_t bytes;
     uint64_t max_bytes;
     uint32_t max_frames;
@@ -56,7 +57,7 @@ struct ax__stream_wq {
 
 /* An empty queue with room for a first batch: 0 or AX_ENOMEM. */
 int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max_frames,
-                    enum ax_overload policy);
+                       enum ax_overload policy);
 
 /* Release every frame (data frames count as AX_DROP_CLOSED) and the ring. */
 void ax__stream_wq_fini(struct ax__stream_wq *w);

@@ -149,8 +149,7 @@ static int enqueue_item(stream_conn *c, struct ax__stream_wq_item *it)
                           (c->link.crc ? AX__FRAME_F_PAYLOAD_CRC : 0));
     hh.payload_crc = 0;
     if (c->link.crc)
-        hh.payload_crc =
-            it->buf ? ax__buf_payload_crc(it->buf) : ax__crc32c(0, it->data, it->len);
+        hh.payload_crc = it->buf ? ax__buf_payload_crc(it->buf) : ax__crc32c(0, it->data, it->len);
     it->h = &hh;
     rc = ax__stream_wq_push(&c->wq, it);
     if (rc == AX__STREAM_WQ_DISCONNECT) {
@@ -545,7 +544,7 @@ static void conn_free_unused(stream_conn *c)
 }
 
 static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt,
-                            const struct ax__link_callbacks *cb, void *user)
+                               const struct ax__link_callbacks *cb, void *user)
 {
     stream_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -575,7 +574,16 @@ static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt
 static int conn_attach(stream_conn *c, int fd)
 {
     struct ax__addr pa = {.len = sizeof pa.ss};
-    if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) == 0)
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) < 0)
+        pa.ss.ss_family = AF_UNSPEC;
+    if (pa.ss.ss_family == AF_UNIX && !c->link.peer_addr[0] &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+        /* An accepted Unix socket's peer has no name: its process is what
+         * tells it apart in logs. */
+        snprintf(c->link.peer_addr, sizeof c->link.peer_addr, "unix:pid %d", (int)cred.pid);
+    else if (pa.ss.ss_family != AF_UNSPEC && pa.ss.ss_family != AF_UNIX)
         ax__addr_format(&pa, c->link.peer_addr, sizeof c->link.peer_addr);
     else if (!c->link.peer_addr[0])
         snprintf(c->link.peer_addr, sizeof c->link.peer_addr, "fd %d", fd);
@@ -608,7 +616,7 @@ static int conn_attach(stream_conn *c, int fd)
 }
 
 int ax__stream_conn_new(ax_loop *loop, int fd, const struct ax__link_options *opt,
-                     const struct ax__link_callbacks *cb, void *user, ax__link **out)
+                        const struct ax__link_callbacks *cb, void *user, ax__link **out)
 {
     struct ax__link_options defaults;
     if (!loop || fd < 0 || !out)
@@ -643,8 +651,8 @@ static void connected(ax__stream_connector *cn, int status, int fd, void *user)
 }
 
 int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
-                         const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
-                         void *user, ax__link **out)
+                            const struct ax__link_options *opt, const struct ax__link_callbacks *cb,
+                            void *user, ax__link **out)
 {
     if (!loop || !addr || !opt || !out || opt->queue_frames == 0 || opt->queue_bytes == 0)
         return AX_EINVAL;
@@ -674,8 +682,7 @@ int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, 
     if (dup < 0)
         return ax_err_from_errno(errno);
     struct ax__frame_hdr h = {.type = type};
-    struct ax__stream_wq_item it = {
-        .h = &h, .data = data, .len = len, .control = true, .fd = dup};
+    struct ax__stream_wq_item it = {.h = &h, .data = data, .len = len, .control = true, .fd = dup};
     return enqueue_item(c, &it);
 }
 
@@ -687,6 +694,11 @@ int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void 
     struct ax__stream_wq_item it = {
         .h = h, .data = data, .len = len, .control = false, .fd = -1, .hold = hold};
     return enqueue_item(conn_of(l), &it);
+}
+
+uint32_t ax__stream_queued_holds(const ax__link *l)
+{
+    return ((const stream_conn *)l)->wq.holds;
 }
 
 int ax__stream_take_fd(ax__link *l)

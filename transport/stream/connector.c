@@ -63,7 +63,7 @@ static void connect_timer_cb(ax_timer *t, void *user)
 }
 
 int ax__stream_connect(ax_loop *loop, const struct ax__addr *addr, int64_t timeout_ns,
-                    ax__stream_connect_cb cb, void *user, ax__stream_connector **out)
+                       ax__stream_connect_cb cb, void *user, ax__stream_connector **out)
 {
     if (!loop || !addr || !cb || timeout_ns < 0)
         return AX_EINVAL;

@@ -22,7 +22,8 @@ _Static_assert(AX__STREAM_CONTROL_MAX >= axon_ctl_Hello_size &&
                    AX__STREAM_CONTROL_MAX >= axon_ctl_Error_size,
                "a HELLO and an ERROR fit a control frame");
 
-int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out, size_t cap)
+int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out,
+                            size_t cap)
 {
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
     h.protocol_version = AX__STREAM_PROTOCOL_VERSION;
@@ -40,8 +41,8 @@ int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uin
     return (int)os.bytes_written;
 }
 
-int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version, struct ax__link_peer *peer,
-                         char *why, size_t why_len)
+int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version,
+                            struct ax__link_peer *peer, char *why, size_t why_len)
 {
     axon_ctl_Hello h = axon_ctl_Hello_init_zero;
     pb_istream_t is = pb_istream_from_buffer(p, n);

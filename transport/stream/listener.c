@@ -28,6 +28,7 @@ struct ax__stream_listener {
     void *user;
     int spare_fd;
     uint16_t port;
+    struct ax__addr bound; /* where it listens (an autobound name, a chosen port) */
     uint64_t rejected;
     bool closed;
 };
@@ -89,8 +90,8 @@ static void accept_cb(ax_io *io, unsigned events, void *user)
     ax_io_park(io, AX_IO_READABLE);
 }
 
-int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, ax__stream_accept_cb cb,
-                   void *user, ax__stream_listener **out)
+int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog,
+                      ax__stream_accept_cb cb, void *user, ax__stream_listener **out)
 {
     if (!loop || !addr || !cb || !out)
         return AX_EINVAL;
@@ -120,6 +121,7 @@ int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, a
     l->cb = cb;
     l->user = user;
     l->port = ax__addr_port(&bound);
+    l->bound = bound;
     rc = ax_io_init(loop, &l->io, fd, AX_IO_READABLE, accept_cb, l);
     if (rc < 0) {
         close(fd);
@@ -135,6 +137,11 @@ int ax__stream_listen(ax_loop *loop, const struct ax__addr *addr, int backlog, a
 uint16_t ax__stream_listener_port(const ax__stream_listener *l)
 {
     return l->port;
+}
+
+const struct ax__addr *ax__stream_listener_addr(const ax__stream_listener *l)
+{
+    return &l->bound;
 }
 
 uint64_t ax__stream_listener_rejected(const ax__stream_listener *l)

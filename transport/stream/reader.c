@@ -184,8 +184,8 @@ static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t 
     return n;
 }
 
-int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget, ax__stream_frame_fn fn,
-                        void *ctx, const char **why)
+int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
+                           ax__stream_frame_fn fn, void *ctx, const char **why)
 {
     *why = NULL;
     for (unsigned i = 0; i < budget; i++) {

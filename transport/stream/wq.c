@@ -54,7 +54,7 @@ static int reserve(struct ax__stream_wq *w)
 }
 
 int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max_frames,
-                    enum ax_overload policy)
+                       enum ax_overload policy)
 {
     memset(w, 0, sizeof *w);
     w->max_bytes = max_bytes ? max_bytes : 1;
@@ -77,6 +77,7 @@ static void entry_release(struct ax__stream_wq *w, struct ax__stream_wq_entry *e
         close(e->fd);
     e->fd = -1;
     if (e->hold) {
+        w->holds--;
         if (written && w->on_written)
             w->on_written(w->ctx, e->hold);
         else
@@ -223,8 +224,10 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
     e->control = it->control;
     e->fd = it->fd;
     e->hold = it->hold;
-    if (e->hold)
+    if (e->hold) {
         ax__buf_hold(e->hold);
+        w->holds++;
+    }
     w->count++;
     w->bytes += flen;
     if (!it->control)
@@ -294,8 +297,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
             }
         }
         struct ax__stream_wq_entry *head = qat(w, 0);
-        ssize_t n = head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd)
-                                  : ax__sys.writev(fd, iov, n_iov);
+        ssize_t n =
+            head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd) : ax__sys.writev(fd, iov, n_iov);
         w->writes++;
         if (n > 0 && head->fd >= 0) { /* sent with the first byte: ours to close */
             close(head->fd);

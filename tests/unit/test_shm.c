@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shared-memory transport (transport/shm) below the node: chunks by
+ * reference, the isolation a subscriber cannot break, per-peer release
+ * state, the quota, an exhausted pool, and crashes of either side with
+ * real processes (fork, kill -9).
+ *
+ * "Publisher" here is the side that listens and sends chunks of its pool;
+ * "subscriber" the side that connects and receives them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "ax_test.h"
+#include "transport/shm/ax__shm.h"
+#include "transport/stream/ax__stream.h"
+
+#define CHUNK (256u * 1024)
+
+struct peer {
+    ax__link *link;
+    int ready, closes, status;
+    uint64_t frames, drops[AX_DROP_REASON_COUNT_];
+    ax__buf *kept[64]; /* views retained past the callback */
+    unsigned nkept;
+    bool keep;
+    uint8_t first_byte[64];
+    /* a hostile subscriber's own view of the wire */
+    int seg_fd;
+    uint32_t seg_id, chunk;
+};
+
+static void p_ready(ax__link *l, const struct ax__link_peer *peer, void *user)
+{
+    struct peer *p = user;
+    (void)l;
+    (void)peer;
+    p->ready++;
+}
+
+static void p_frame(ax__link *l, const struct ax__frame_hdr *h, const uint8_t *payload,
+                    ax__buf *buf, void *user)
+{
+    struct peer *p = user;
+    (void)l;
+    if (h->type != AX__FRAME_DATA)
+        return;
+    if (p->keep && buf && p->nkept < 64) {
+        ax__buf_hold(buf);
+        p->first_byte[p->nkept] = payload[0];
+        p->kept[p->nkept++] = buf;
+    }
+    p->frames++;
+}
+
+static void p_drop(ax__link *l, enum ax_drop_reason r, uint64_t n, void *user)
+{
+    struct peer *p = user;
+    (void)l;
+    p->drops[r] += n;
+}
+
+static void p_close(ax__link *l, int status, void *user)
+{
+    struct peer *p = user;
+    (void)l;
+    p->closes++;
+    p->status = status;
+    p->link = NULL;
+}
+
+static const struct ax__link_callbacks peer_cbs = {
+    .on_ready = p_ready, .on_frame = p_frame, .on_drop = p_drop, .on_close = p_close};
+
+/* The publisher: a listener taking up to 4 subscribers, and a pool. */
+struct pub {
+    ax_loop *loop;
+    ax__listener *ln;
+    ax__pool *pool;
+    struct peer subs[4];
+    unsigned nsubs;
+};
+
+static int pub_accept(ax__listener *ln, ax__link *l, void *user)
+{
+    struct pub *pb = user;
+    (void)ln;
+    if (pb->nsubs == 4)
+        return AX_EBUSY;
+    struct peer *p = &pb->subs[pb->nsubs++];
+    p->link = l;
+    ax__link_bind(l, &peer_cbs, p);
+    return 0;
+}
+
+static void link_opts(struct ax__link_options *o, uint64_t id, uint32_t quota)
+{
+    ax__link_options_init(o);
+    o->self.node_id = id;
+    o->self.domain = 3;
+    o->self.purpose = AX__LINK_DATA;
+    snprintf(o->self.node_name, sizeof o->self.node_name, "n%llu", (unsigned long long)id);
+    o->linger_ns = 200 * AX_NS_PER_MS;
+    o->loan_quota = quota;
+}
+
+static void pub_open(struct pub *pb, ax_loop *loop, uint64_t budget, uint32_t quota)
+{
+    memset(pb, 0, sizeof *pb);
+    pb->loop = loop;
+    struct ax__listen_options lo = {.on_accept = pub_accept, .user = pb};
+    link_opts(&lo.link, 1, quota);
+    AX_OK_OR_FAIL(ax__shm_transport.listen(loop, "@", &lo, &pb->ln));
+    struct ax__pool_options po = {
+        .budget = budget, .min_chunk = 4096, .max_chunk = CHUNK, .segment = 1u << 20};
+    AX_OK_OR_FAIL(ax__shm_transport.pool_new(&po, &pb->pool));
+}
+
+/* Publish one chunk with every byte @v to every subscriber: how many took it. */
+static unsigned pub_send(struct pub *pb, uint8_t v, uint64_t seq)
+{
+    ax__buf *b;
+    AX_OK_OR_FAIL(pb->pool->ops->loan(pb->pool, CHUNK, &b));
+    memset(b->data, v, b->len);
+    unsigned ok = 0;
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1, .seq = seq};
+    for (unsigned i = 0; i < pb->nsubs; i++)
+        if (pb->subs[i].link && ax__link_send(pb->subs[i].link, &h, b) == 0)
+            ok++;
+    ax__buf_release(b);
+    return ok;
+}
+
+static uint64_t pool_out(ax__pool *p)
+{
+    struct ax__pool_stats s;
+    p->ops->stats(p, &s);
+    return s.out;
+}
+
+static void connect_sub(ax_loop *loop, const char *addr, struct peer *p, uint64_t id)
+{
+    struct ax__link_options o;
+    link_opts(&o, id, 0);
+    AX_OK_OR_FAIL(ax__shm_transport.connect(loop, addr, &o, &peer_cbs, p, &p->link));
+}
+
+static bool view_is(const ax__buf *b, uint8_t v)
+{
+    for (size_t i = 0; i < b->len; i += 4096)
+        if (b->data[i] != v)
+            return false;
+    return b->data[b->len - 1] == v;
+}
+
+/* ---- a hostile subscriber: a bare stream link that sees the wire ---- */
+
+static void h_frame(ax__link *l, const struct ax__frame_hdr *h, const uint8_t *payload,
+                    ax__buf *buf, void *user)
+{
+    struct peer *p = user;
+    (void)buf;
+    if (h->type == AX__FRAME_SHM_SEGMENT) {
+        p->seg_fd = ax__stream_take_fd(l);
+        memcpy(&p->seg_id, payload, 4);
+    } else if (h->type == AX__FRAME_DATA && (h->flags & AX__FRAME_F_SHM)) {
+        memcpy(&p->chunk, payload + 4, 4);
+        p->frames++;
+    }
+}
+
+static const struct ax__link_callbacks hostile_cbs = {
+    .on_ready = p_ready, .on_frame = h_frame, .on_close = p_close};
+
+static void connect_hostile(ax_loop *loop, const char *addr, struct peer *p)
+{
+    struct ax__link_options o;
+    link_opts(&o, 66, 0);
+    o.pass_fds = true;
+    struct ax__addr a;
+    AX_OK_OR_FAIL(ax__addr_parse(&a, addr, 0));
+    p->seg_fd = -1;
+    AX_OK_OR_FAIL(ax__stream_conn_connect(loop, &a, &o, &hostile_cbs, p, &p->link));
+}
+
+static void send_release(struct peer *p, uint32_t seg, uint32_t chunk)
+{
+    uint32_t pair[2] = {seg, chunk};
+    AX_OK_OR_FAIL(ax__link_send_control(p->link, AX__FRAME_SHM_RELEASE, pair, sizeof pair));
+}
+
+/* A subscriber holding the segment's descriptor can neither map it
+ * writable nor write, resize or punch it; and its RELEASE of a chunk it
+ * does not hold costs it its link, not another subscriber its view. */
+static void t_isolation(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 16);
+    const char *addr = pb.ln->ops->address(pb.ln);
+    struct peer good = {0}, bad = {0};
+    good.keep = true;
+    connect_sub(loop, addr, &good, 10);
+    AX_STEP_UNTIL(loop, good.ready && pb.nsubs == 1, 5000);
+    connect_hostile(loop, addr, &bad);
+    AX_STEP_UNTIL(loop, bad.ready && pb.nsubs == 2, 5000);
+
+    assert_int_equal(pub_send(&pb, 0xA5, 1), 2);
+    AX_STEP_UNTIL(loop, good.frames == 1 && bad.frames == 1 && bad.seg_fd >= 0, 5000);
+    assert_true(view_is(good.kept[0], 0xA5));
+
+    /* The segment, as the hostile side holds it. */
+    int fd = bad.seg_fd;
+    errno = 0;
+    assert_true(mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(write(fd, "x", 1), -1);
+    assert_int_equal(pwrite(fd, "x", 1, 0), -1);
+    assert_int_equal(ftruncate(fd, 0), -1);
+    assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), -1);
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, 0), -1); /* F_SEAL_SEAL: no seal comes off or on */
+    void *ro = mmap(NULL, CHUNK, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(ro != MAP_FAILED);
+    assert_int_equal(mprotect(ro, 4096, PROT_READ | PROT_WRITE), -1);
+    munmap(ro, CHUNK);
+    /* The receiving side's own view is read-only memory too. */
+    assert_int_equal(mprotect((void *)((uintptr_t)good.kept[0]->data & ~(uintptr_t)4095), 4096,
+                              PROT_READ | PROT_WRITE),
+                     -1);
+
+    /* A RELEASE of its chunk twice: the first is its own, the second is
+     * not (it holds it once), and its link goes; the good subscriber
+     * still holds the same chunk, intact and not lent again. */
+    uint64_t out_before = pool_out(pb.pool);
+    send_release(&bad, bad.seg_id, bad.chunk);
+    send_release(&bad, bad.seg_id, bad.chunk);
+    AX_STEP_UNTIL(loop, pb.subs[1].closes == 1, 5000);
+    assert_int_equal(pb.subs[1].status, AX_EPROTO);
+    assert_int_equal(pool_out(pb.pool), out_before); /* the good one's hold is still there */
+    assert_int_equal(pub_send(&pb, 0x3C, 2), 1);     /* a new chunk, not the held one */
+    AX_STEP_UNTIL(loop, good.frames == 2, 5000);
+    assert_true(view_is(good.kept[0], 0xA5));
+    assert_true(view_is(good.kept[1], 0x3C));
+    close(fd);
+
+    for (unsigned i = 0; i < good.nkept; i++)
+        ax__buf_release(good.kept[i]);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
+    ax__link_close(good.link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, good.closes && pb.subs[0].closes && bad.closes, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
+/* A subscriber that keeps every message holds its quota and no more: the
+ * rest is dropped and counted; releasing makes room again. */
+static void t_quota(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 4);
+    struct peer s = {.keep = true};
+    connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    unsigned sent = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        sent += pub_send(&pb, (uint8_t)i, i + 1);
+        AX_STEP_UNTIL(loop, s.frames == sent, 5000);
+    }
+    assert_int_equal(sent, 4);
+    assert_int_equal(pb.subs[0].drops[AX_DROP_LOAN_QUOTA], 6);
+    struct ax__link_stats st;
+    ax__link_get_stats(pb.subs[0].link, &st);
+    assert_int_equal(st.drops[AX_DROP_LOAN_QUOTA], 6);
+    assert_int_equal(pool_out(pb.pool), 4);
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(view_is(s.kept[i], (uint8_t)i));
+    ax__buf_release(s.kept[0]);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 3, 5000);
+    assert_int_equal(pub_send(&pb, 99, 11), 1);
+    AX_STEP_UNTIL(loop, s.frames == 5, 5000);
+    for (unsigned i = 1; i < s.nkept; i++)
+        ax__buf_release(s.kept[i]);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
+    ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
+/* The budget spent: a clear error and a count, at once. */
+static void t_pool_exhausted(void **state)
+{
+    (void)state;
+    ax__pool *pool;
+    struct ax__pool_options po = {
+        .budget = 2u << 20, .min_chunk = 4096, .max_chunk = 1u << 20, .segment = 1u << 20};
+    AX_OK_OR_FAIL(ax__shm_pool_new(&po, &pool));
+    ax__buf *a, *b, *c;
+    AX_OK_OR_FAIL(pool->ops->loan(pool, 1u << 20, &a));
+    AX_OK_OR_FAIL(pool->ops->loan(pool, 600000, &b));
+    assert_int_equal(pool->ops->loan(pool, 1u << 20, &c), AX_ENOBUFS);
+    assert_int_equal(pool->ops->loan(pool, (1u << 20) + 1, &c), AX_EMSGSIZE);
+    struct ax__pool_stats st;
+    pool->ops->stats(pool, &st);
+    assert_int_equal(st.exhausted, 1);
+    assert_int_equal(st.out, 2);
+    assert_int_equal(st.mapped, 2u << 20);
+    ax__buf_release(a);
+    AX_OK_OR_FAIL(pool->ops->loan(pool, 1u << 20, &c)); /* the same chunk again */
+    assert_ptr_equal(c, a);
+    ax__buf_release(b);
+    pool->ops->close(pool); /* freed with the last chunk */
+    ax__buf_release(c);
+}
+
+static char **list_dir(const char *path, size_t *n)
+{
+    DIR *d = opendir(path);
+    char **v = NULL;
+    *n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        v = realloc(v, (*n + 1) * sizeof *v);
+        v[(*n)++] = strdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return v;
+}
+
+static bool listed(char **v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* A child that subscribes, keeps 4 chunks, says so on @fd and waits. */
+static void child_subscriber(const char *addr, int fd)
+{
+    ax_loop *loop;
+    if (ax_loop_new(&loop, NULL) < 0)
+        _exit(2);
+    struct peer s = {.keep = true};
+    struct ax__link_options o;
+    link_opts(&o, 20, 0);
+    if (ax__shm_transport.connect(loop, addr, &o, &peer_cbs, &s, &s.link) < 0)
+        _exit(3);
+    int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
+    while (s.nkept < 4 && ax_clock_mono_ns() < end)
+        ax_loop_step(loop, 10);
+    if (write(fd, "k", 1) != 1)
+        _exit(4);
+    for (;;)
+        ax_loop_step(loop, 1000); /* until killed */
+}
+
+/* A child that publishes 4 chunks (bytes 1..4) to whoever connects, says
+ * so on @fd once they are all written, and waits. */
+static void child_publisher(int fd)
+{
+    ax_loop *loop;
+    if (ax_loop_new(&loop, NULL) < 0)
+        _exit(2);
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 16);
+    const char *addr = pb.ln->ops->address(pb.ln);
+    if (write(fd, addr, strlen(addr) + 1) < 0)
+        _exit(3);
+    int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
+    while (pb.nsubs == 0 && ax_clock_mono_ns() < end)
+        ax_loop_step(loop, 10);
+    while (!pb.subs[0].link->ready && ax_clock_mono_ns() < end)
+        ax_loop_step(loop, 10);
+    for (uint8_t v = 1; v <= 4; v++)
+        pub_send(&pb, v, v);
+    uint64_t fr = 0, by = 0;
+    do {
+        ax_loop_step(loop, 10);
+        ax__link_queued(pb.subs[0].link, &fr, &by);
+    } while (fr && ax_clock_mono_ns() < end);
+    if (write(fd, "s", 1) != 1)
+        _exit(4);
+    for (;;)
+        ax_loop_step(loop, 1000);
+}
+
+/* kill -9 of a subscriber holding chunks: its socket closes, they come
+ * back at once, and publishing goes on. */
+static void t_subscriber_killed(void **state)
+{
+    (void)state;
+    size_t nshm0;
+    char **shm0 = list_dir("/dev/shm", &nshm0);
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 16);
+    char addr[AX__LINK_ADDR_MAX];
+    snprintf(addr, sizeof addr, "%s", pb.ln->ops->address(pb.ln));
+    int pfd[2];
+    assert_int_equal(pipe2(pfd, O_CLOEXEC | O_NONBLOCK), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        child_subscriber(addr, pfd[1]);
+    }
+    close(pfd[1]);
+    AX_STEP_UNTIL(loop, pb.nsubs == 1 && pb.subs[0].link && pb.subs[0].link->ready, 10000);
+    for (uint8_t v = 1; v <= 4; v++)
+        assert_int_equal(pub_send(&pb, v, v), 1);
+    char c = 0;
+    AX_STEP_UNTIL(loop, read(pfd[0], &c, 1) == 1, 20000);
+    assert_int_equal(pool_out(pb.pool), 4); /* the child holds them */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    AX_STEP_UNTIL(loop, pb.subs[0].closes == 1, 5000);
+    assert_int_equal(pool_out(pb.pool), 0); /* back at once */
+    /* Publishing goes on: a new subscriber gets new chunks. */
+    struct peer s2 = {0};
+    connect_sub(loop, addr, &s2, 30);
+    AX_STEP_UNTIL(loop, s2.ready && pb.nsubs == 2, 5000);
+    assert_int_equal(pub_send(&pb, 7, 5), 1);
+    AX_STEP_UNTIL(loop, s2.frames == 1, 5000);
+    ax__link_close(s2.link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s2.closes && pb.subs[1].closes, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    close(pfd[0]);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+    /* No names were ever made: /dev/shm is as it was. */
+    size_t nshm1;
+    char **shm1 = list_dir("/dev/shm", &nshm1);
+    for (size_t i = 0; i < nshm1; i++) {
+        if (!listed(shm0, nshm0, shm1[i]))
+            fail_msg("/dev/shm/%s appeared", shm1[i]);
+        free(shm1[i]);
+    }
+    for (size_t i = 0; i < nshm0; i++)
+        free(shm0[i]);
+    free(shm0);
+    free(shm1);
+}
+
+/* kill -9 of the publisher: the subscriber's views stay valid (and
+ * unchanged) until it releases them; then nothing is left. */
+static void t_publisher_killed(void **state)
+{
+    (void)state;
+    int pfd[2];
+    assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        child_publisher(pfd[1]);
+    }
+    close(pfd[1]);
+    char addr[AX__LINK_ADDR_MAX] = {0};
+    assert_true(read(pfd[0], addr, sizeof addr) > 1);
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct peer s = {.keep = true};
+    connect_sub(loop, addr, &s, 40);
+    AX_STEP_UNTIL(loop, s.nkept == 4, 20000);
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    AX_STEP_UNTIL(loop, s.closes == 1, 5000);
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(view_is(s.kept[i], (uint8_t)(i + 1)));
+    for (unsigned i = 0; i < 4; i++)
+        ax__buf_release(s.kept[i]); /* the link is gone: only unmaps */
+    close(pfd[0]);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_isolation),        cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_pool_exhausted),   cmocka_unit_test(t_subscriber_killed),
+        cmocka_unit_test(t_publisher_killed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
