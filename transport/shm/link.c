@@ -24,6 +24,8 @@
  * frame becomes a view of the mapping handed to the owner as a buffer,
  * and the view's last release sends RELEASE.
  *
+ * The link's `transport` is shm.c's to set.
+ *
  * Wire: SHM_SEGMENT payload struct ax__shm_segment_msg, descriptors
  * struct ax__shm_desc, RELEASE payload (segment, chunk) pairs: all
  * little-endian u32/u64 (docs/protocol.md).
@@ -436,7 +438,6 @@ struct ax__shm_link *ax__shm_link_alloc(ax_loop *loop, const struct ax__link_opt
     }
     ax__shm_rx_set_release(s->rx, send_release, s);
     s->link.ops = &shm_link_ops;
-    s->link.transport = &ax__shm_transport;
     s->link.cb = cb;
     s->link.user = user;
     s->quota = opt->loan_quota ? opt->loan_quota : AX__SHM_DEFAULT_QUOTA;
@@ -457,7 +458,6 @@ const struct ax__link_callbacks *ax__shm_link_stream_cbs(void)
 ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
 {
     s->stream = stream;
-    stream->transport = &ax__shm_transport;
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

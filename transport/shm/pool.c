@@ -235,7 +235,6 @@ int ax__shm_pool_new(const struct ax__pool_options *opt, ax__pool **out)
     if (!p)
         return AX_ENOMEM;
     p->base.ops = &pool_ops;
-    p->base.transport = &ax__shm_transport;
     p->opt = *opt;
     pthread_mutex_init(&p->lock, NULL);
     /* Classes: min_chunk, 4x, 16x, ..., the last one max_chunk. */

@@ -26,6 +26,15 @@ static int parse(const char *address, struct ax__addr *a)
     return 0;
 }
 
+/* The link and its stream say which transport they are (the other files
+ * of the folder do not name it: they come first). */
+static ax__link *own(ax__link *l, ax__link *stream)
+{
+    l->transport = &ax__shm_transport;
+    stream->transport = &ax__shm_transport;
+    return l;
+}
+
 /* An accepted socket: a shared-memory link around its stream link. */
 static int shm_link(ax_loop *loop, int fd, const struct ax__link_options *opt, ax__link **out)
 {
@@ -40,7 +49,7 @@ static int shm_link(ax_loop *loop, int fd, const struct ax__link_options *opt, a
         ax__shm_link_abandon(s);
         return rc;
     }
-    *out = ax__shm_link_attach(s, stream);
+    *out = own(ax__shm_link_attach(s, stream), stream);
     return 0;
 }
 
@@ -70,8 +79,16 @@ static int shm_connect(ax_loop *loop, const char *address, const struct ax__link
         ax__shm_link_abandon(s);
         return rc;
     }
-    *out = ax__shm_link_attach(s, stream);
+    *out = own(ax__shm_link_attach(s, stream), stream);
     return 0;
+}
+
+static int shm_pool_new(const struct ax__pool_options *opt, ax__pool **out)
+{
+    int rc = ax__shm_pool_new(opt, out);
+    if (rc == 0)
+        (*out)->transport = &ax__shm_transport;
+    return rc;
 }
 
 static int shm_host_address(uint32_t domain, uint64_t node_id, uint16_t port, char *out, size_t len)
@@ -110,6 +127,6 @@ const struct ax__transport ax__shm_transport = {
     .connect = shm_connect,
     .host_address = shm_host_address,
     .host_id = shm_host_id,
-    .pool_new = ax__shm_pool_new,
+    .pool_new = shm_pool_new,
     .any_address = "@",
 };
