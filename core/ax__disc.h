@@ -102,6 +102,15 @@ struct ax__disc {
     uint8_t txbuf[AX__DGRAM_MAX + 256];
 };
 
+/* core/disc_compose.c: building d->tx (node->lock held) */
+/* A datagram's header: the next sequence number, our identity. */
+void ax__disc_begin(struct ax__disc *d);
+/* Cut the endpoint set into pages, if it changed since the last time. 0 or
+ * AX_ENOMEM. */
+int ax__disc_compose(struct ax__disc *d);
+/* Page @page of the composed set, with live counters, in d->tx. */
+void ax__disc_fill_page(struct ax__disc *d, uint32_t page);
+
 /* core/disc_table.c (all with node->lock held, on loops[0]) */
 struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
 /* Apply one Announce; returns whether the sender is new to us (then it

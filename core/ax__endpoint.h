@@ -25,7 +25,16 @@ struct ax__ep_counters {
     /* publisher: its fullest connection's write queue, kept by its shard */
     atomic_ullong queued_messages;
     atomic_ullong queued_bytes;
+    /* subscriber: its links (kept by its shard, read by discovery), under
+     * links_busy, a spin lock held for a copy of a few bytes */
+    atomic_flag links_busy;
+    struct ax_link_info links[AX_LINKS_SHOWN];
+    uint32_t nlinks, links_total;
 };
+
+/* Set a subscription's links (its shard's thread). */
+void ax__ep_counters_set_links(struct ax__ep_counters *c, const struct ax_link_info *links,
+                               uint32_t n, uint32_t total);
 
 /* A local publisher or subscription as discovery announces it. */
 struct ax__local_ep {

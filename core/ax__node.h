@@ -40,6 +40,8 @@ struct ax_node {
     struct ax__shard **shards;           /* one per loop (core/shard.c) */
     const struct ax__pubsub_ops *ps_ops; /* what shards call in pub/sub (core/node.c) */
     char tcp_endpoint[64];               /* shard 0's listener, announced: "ip:port" */
+    char host_id[40];                    /* the kernel's boot id ("" unknown) */
+    bool shm;                            /* every shard listens for shared-memory links */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */

@@ -18,6 +18,7 @@
  *   shard.c     shards: threads, the publish queue, listeners, and the
  *               dispatch of discovery events and teardown to pub/sub
  *               through struct ax__pubsub_ops (set by core/node.c)
+ *   pub_payload.c  publishers' payloads: the shared-memory pool, loans
  *   pub.c       publishers: the API, delivery, history, drops
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
  *   sub_link.c  the subscriber side: rpubs, their state machine, gaps
@@ -58,6 +59,7 @@ struct ax__shard {
     ax_loop *loop;
     unsigned index;
     ax__listener *listener;
+    ax__listener *shm_listener; /* same-host links (NULL: shared memory off or failed) */
     uint16_t port;
 
     struct ax__topic **topics;
@@ -117,6 +119,11 @@ struct ax_pub {
     void (*drop)(void *user);
     unsigned busy;     /* inside ax__pub_deliver(): freeing waits for its end */
     bool free_pending; /* freed meanwhile: done when busy drops to 0 */
+    /* Payloads (pub_payload.c): the shared-memory pool, when the node
+     * offers shared memory, and how many links read it in place. */
+    ax__pool *pool;
+    atomic_uint shm_links;
+    atomic_ullong copied; /* published as copies: no chunk to be had */
 };
 
 struct ax_sub {
@@ -149,7 +156,14 @@ struct ax__rpub {
     struct ax__topic *topic;
     struct ax_endpoint_info pub; /* the remote publisher as discovered */
     uint64_t incarnation;
-    char address[AX__LINK_ADDR_MAX]; /* where its link goes */
+    char address[AX__LINK_ADDR_MAX]; /* where its TCP link goes */
+    /* The transport (sub_link.c, "choosing the transport"). */
+    bool peer_shm;                 /* its node offers shared memory */
+    char peer_host_id[40];         /* its node's boot id */
+    bool on_shm;                   /* the link now is a shared-memory one */
+    bool link_up;                  /* it reached on_ready */
+    enum ax_shm_reason why;        /* why the link now is not shared memory */
+    enum ax_shm_reason shm_broken; /* shared memory failed with it: 0, or why */
     enum ax__rpub_state state;
     ax__link *link; /* NULL while idle */
     ax_timer retry;
@@ -217,7 +231,8 @@ void ax__topic_emit(struct ax__topic *t, const uint8_t *hash, struct ax_pubsub_e
 /* Why reaching a publisher of type @hash failed, on the subscriptions it
  * would serve (announced with their counters, read by axon doctor). */
 void ax__topic_set_last_error(struct ax__topic *t, const uint8_t *hash, int err);
-/* The strictest QoS among the topic's subscriptions of type @hash. */
+/* The strictest QoS among the topic's subscriptions of type @hash (block
+ * wins; shm resolved: require > auto > off, never DEFAULT). */
 void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *q);
 /* Add @delta to the connection count of the subscriptions of type @hash. */
 void ax__topic_count_connections(struct ax__topic *t, const uint8_t *hash, int delta);
@@ -239,6 +254,16 @@ void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, si
 /* Link options from the node's configuration, for links of @purpose. */
 void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
                           struct ax__link_options *o);
+
+/* ---- pub_payload.c ---- */
+/* The publisher's pool, when its node offers shared memory (0 otherwise,
+ * or with a warning when it cannot be made). On creating it. */
+int ax__pub_pool_open(struct ax_pub *pub);
+/* A buffer for a @len-byte message: a chunk when shared-memory links read
+ * this publisher and @len is at least transport.shm_threshold (or
+ * @always_chunk), else ordinary memory. Never AX_ENOBUFS unless
+ * @always_chunk: a spent pool means a copy (counted). Any thread. */
+int ax__pub_payload_new(struct ax_pub *pub, size_t len, bool always_chunk, ax__buf **out);
 
 /* ---- pub.c ---- */
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
@@ -265,8 +290,8 @@ void ax__pub_close_all(struct ax__shard *s);
 /* ---- sub_link.c ---- */
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev);
 /* A remote publisher seen (discovery, or a subscription attaching). */
-void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, const char *node_tcp,
-                   uint64_t incarnation);
+void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub,
+                   const struct ax_node_info *node);
 /* @sub joined @r's topic: history and QoS for it, MATCHED if connected. */
 void ax__rpub_sub_joined(struct ax__rpub *r, struct ax_sub *sub);
 /* @sub is going: forget its pending replays. */

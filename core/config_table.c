@@ -35,14 +35,16 @@ static const char *const log_levels[] = {"off", "error", "warn", "info", "debug"
 static const char *const qos_profiles[] = {"default", "sensor_data", "control", "latched", NULL};
 static const char *const reliabilities[] = {"reliable", "best_effort", NULL};
 static const char *const durabilities[] = {"volatile", "transient_local", NULL};
-static const char *const overloads[] = {"drop_oldest", "drop_newest", "latest_only", "disconnect",
-                                        NULL};
+static const char *const overloads[] = {"drop_oldest", "drop_newest", "latest_only",
+                                        "disconnect",  "block",       NULL};
+static const char *const shm_uses[] = {"default", "auto", "off", "require", NULL};
 
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(enum ax_discovery_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ax_reliability) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ax_durability) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum ax_overload) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum ax_shm_use) == sizeof(int), "enum size");
 
 static int check_name(const char *s, char *msg, size_t n);
 static int check_interface(const char *s, char *msg, size_t n);
@@ -265,6 +267,64 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .min = 1 * MS,
      .max = 600 * SEC,
      .desc = "Cap of the reconnect back-off (>= reconnect_min)."},
+    {.path = "transport.shm",
+     .type = AX__CFG_ENUM,
+     CFG(transport.shm),
+     .def = "auto",
+     .names = shm_uses,
+     .env = "AXON_SHM",
+     .desc = "Shared memory with publishers on the same host. auto (or default): when "
+             "both nodes can (same kernel, a Unix socket both reach), else TCP, saying why. "
+             "off: TCP only, and this node offers none. require: a same-host publisher is "
+             "reached through shared memory or not at all. Per topic: the shm key of the "
+             "qos map."},
+    {.path = "transport.shm_budget",
+     .type = AX__CFG_SIZE,
+     CFG(transport.shm_budget),
+     .def = "256MiB",
+     .unit = "bytes",
+     .min = 1 * MiB,
+     .max = 64 * GiB,
+     .desc = "Shared memory one publisher may map for its messages. Beyond it a loan fails "
+             "(AX_ENOBUFS, counted) and ax_pub_publish sends a copy instead."},
+    {.path = "transport.shm_threshold",
+     .type = AX__CFG_SIZE,
+     CFG(transport.shm_threshold),
+     .def = "4KiB",
+     .unit = "bytes",
+     .min = 0,
+     .max = 1 * GiB,
+     .desc = "Messages at least this long are published in shared memory when a "
+             "subscriber reads it that way; shorter ones are copied through the socket, "
+             "which costs less than a chunk's round trip."},
+    {.path = "transport.shm_quota",
+     .type = AX__CFG_UINT,
+     CFG(transport.shm_quota),
+     .def = "256",
+     .unit = "chunks",
+     .min = 1,
+     .max = 65536,
+     .desc = "Chunks one subscribing node may hold at once (not yet released). Beyond it "
+             "messages wait in the publisher's queue to it, where its overload policy "
+             "applies as for a slow TCP reader."},
+    {.path = "transport.shm_chunk_min",
+     .type = AX__CFG_SIZE,
+     CFG(transport.shm_chunk_min),
+     .def = "64KiB",
+     .unit = "bytes",
+     .min = 4 * KiB,
+     .max = 1 * GiB,
+     .desc = "The smallest chunk size class; each next class is 4 times larger, up to "
+             "transport.max_frame. A message takes a chunk of the smallest class it fits."},
+    {.path = "transport.shm_segment",
+     .type = AX__CFG_SIZE,
+     CFG(transport.shm_segment),
+     .def = "4MiB",
+     .unit = "bytes",
+     .min = 64 * KiB,
+     .max = 1 * GiB,
+     .desc = "Size of one shared-memory segment (one memfd) of small chunks; a chunk at "
+             "least this large has a segment of its own. Segments are made on demand."},
 
     /* qos */
     {.path = "qos",
@@ -335,6 +395,19 @@ const struct ax__cfg_key ax__cfg_qos_keys[] = {
      .min = 0,
      .max = 86400 * SEC,
      .desc = "Messages older than this are dropped instead of delivered; 0s disables."},
+    {.path = "max_blocking_time",
+     .type = AX__CFG_DURATION,
+     QOS(max_blocking_ns),
+     .min = 0,
+     .max = 3600 * SEC,
+     .desc = "Publisher: how long a publish from an application thread waits for room at a "
+             "subscriber whose overload policy is block, before it fails with AX_ETIMEDOUT."},
+    {.path = "shm",
+     .type = AX__CFG_ENUM,
+     QOS(shm),
+     .names = shm_uses,
+     .desc = "Subscription: shared memory with same-host publishers of this topic (default: "
+             "as transport.shm says)."},
 };
 const size_t ax__cfg_nqos_keys = sizeof ax__cfg_qos_keys / sizeof ax__cfg_qos_keys[0];
 

@@ -48,7 +48,8 @@ void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__bu
                        .received_ns = ax_clock_real_ns(),
                        .publisher_node = pub->node->id,
                        .publisher_id = pub->ep.id,
-                       .intra_process = true};
+                       .intra_process = true,
+                       .buf_ = buf};
     ax__topic_iter_begin(t);
     for (size_t i = 0; i < t->nsubs; i++) {
         struct ax_sub *s = t->subs[i];
@@ -89,6 +90,14 @@ void ax__topic_count_connections(struct ax__topic *t, const uint8_t *hash, int d
     }
 }
 
+/* A subscription's shared-memory choice, the node's when it has none. */
+static enum ax_shm_use shm_use(const struct ax__topic *t, enum ax_shm_use u)
+{
+    if (u == AX_SHM_DEFAULT)
+        u = t->shard->node->cfg.transport.shm;
+    return u == AX_SHM_DEFAULT ? AX_SHM_AUTO : u;
+}
+
 void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *q)
 {
     bool first = true;
@@ -97,8 +106,10 @@ void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qo
         if (!s || !ax__same_type(s->ep.type_hash, hash))
             continue;
         const struct ax_qos *o = &s->ep.qos;
+        enum ax_shm_use u = shm_use(t, o->shm);
         if (first) {
             *q = *o;
+            q->shm = u;
             first = false;
             continue;
         }
@@ -108,7 +119,14 @@ void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qo
             q->durability = AX_TRANSIENT_LOCAL;
         if (o->history > q->history)
             q->history = o->history;
+        if (o->overload == AX_OVERLOAD_BLOCK) /* lossless for one is lossless for the link */
+            q->overload = AX_OVERLOAD_BLOCK;
+        /* require > auto > off: one subscription that wants it gets it */
+        if (u == AX_SHM_REQUIRE || (u == AX_SHM_AUTO && q->shm == AX_SHM_OFF))
+            q->shm = u;
     }
-    if (first)
+    if (first) {
         *q = AX_QOS_DEFAULT;
+        q->shm = shm_use(t, AX_SHM_DEFAULT);
+    }
 }

@@ -48,23 +48,10 @@
 #define FULL_COALESCE     (5 * AX_NS_PER_MS)
 #define FULL_BURST        4
 #define REQUEST_INTERVAL  (250 * AX_NS_PER_MS)
-/* The repeated field's max_count (control.options): a page never exceeds it. */
-#define AX__EP_PER_PAGE_MAX                                                                        \
-    (sizeof(((axon_ctl_Announce *)0)->endpoints) / sizeof(axon_ctl_Endpoint))
 
 static void send_full(struct ax__disc *d);
 
-/* ---- sending ---- */
-
-static void begin(struct ax__disc *d)
-{
-    memset(&d->tx, 0, sizeof d->tx);
-    d->tx.protocol_version = 1;
-    d->tx.domain = d->node->cfg.domain;
-    d->tx.node_id = d->node->id;
-    d->tx.incarnation = d->node->incarnation;
-    d->tx.seq = ++d->seq;
-}
+/* ---- sending (the datagrams are built in disc_compose.c) ---- */
 
 static void send_to(struct ax__disc *d, int fd, const struct sockaddr_in *to, const uint8_t *buf,
                     size_t n)
@@ -117,155 +104,15 @@ static void send_tx(struct ax__disc *d)
     }
 }
 
-static void fill_node_info(struct ax__disc *d, axon_ctl_NodeInfo *ni)
-{
-    ax_node *n = d->node;
-    snprintf(ni->name, sizeof ni->name, "%s", n->name);
-    snprintf(ni->host, sizeof ni->host, "%s", n->host);
-    ni->pid = n->pid;
-    ni->tcp_count = n->tcp_endpoint[0] ? 1 : 0;
-    snprintf(ni->tcp[0], sizeof ni->tcp[0], "%s", n->tcp_endpoint);
-    ni->lease_ms = (uint32_t)(n->cfg.discovery.lease_ns / AX_NS_PER_MS);
-    ni->heartbeat_ms = (uint32_t)(n->cfg.discovery.heartbeat_ns / AX_NS_PER_MS);
-    ni->start_time_ns = n->start_real_ns;
-    ni->mode = (axon_ctl_DiscoveryMode)d->mode;
-    snprintf(ni->unicast, sizeof ni->unicast, "%s", d->unicast_str);
-    snprintf(ni->version, sizeof ni->version, "%s", ax_version());
-}
-
-static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *src)
-{
-    struct ax_endpoint_counters v;
-    ax__ep_counters_read(src, &v);
-    c->messages = v.messages;
-    c->bytes = v.bytes;
-    c->drops_count = AX_DROP_REASON_COUNT_;
-    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
-        c->drops[i] = v.drops[i];
-    c->gaps = v.gaps;
-    c->connections = v.connections;
-    c->last_error = (uint32_t)(v.last_error < 0 ? -v.last_error : 0);
-    c->queued_messages = v.queued_messages;
-    c->queued_bytes = v.queued_bytes;
-    c->stamp_ns = v.stamp_ns;
-}
-
-/* Rebuild the page composition when the local endpoint set changed.
- * Pages are cut with worst-case counter sizes, so the composition of a
- * generation never depends on counter values. node->lock held. */
-static int compose(struct ax__disc *d)
-{
-    ax_node *n = d->node;
-    if (d->page_start && d->composed_gen == n->local_gen)
-        return 0;
-    if (n->neps > d->snap_cap) {
-        size_t cap = n->neps * 2;
-        axon_ctl_Endpoint *s = realloc(d->snap, cap * sizeof *s);
-        if (!s)
-            return AX_ENOMEM;
-        d->snap = s;
-        struct ax__ep_counters **c = realloc(d->snap_ctr, cap * sizeof *c);
-        if (!c)
-            return AX_ENOMEM;
-        d->snap_ctr = c;
-        d->snap_cap = cap;
-    }
-    uint32_t *starts = realloc(d->page_start, (n->neps + 2) * sizeof *starts);
-    if (!starts)
-        return AX_ENOMEM;
-    d->page_start = starts;
-
-    /* What a page costs without endpoints, at the largest field values. */
-    begin(d);
-    d->tx.seq = UINT64_MAX;
-    d->tx.which_body = axon_ctl_Discovery_announce_tag;
-    axon_ctl_Announce *a = &d->tx.body.announce;
-    a->generation = UINT64_MAX;
-    a->page = a->pages = UINT32_MAX;
-    a->has_node = true;
-    fill_node_info(d, &a->node);
-    size_t base = 0;
-    pb_get_encoded_size(&base, axon_ctl_Discovery_fields, &d->tx);
-    size_t budget = AX__DGRAM_MAX - base;
-
-    size_t used = 0, per_page = 0;
-    uint32_t np = 0;
-    starts[np] = 0;
-    for (size_t i = 0; i < n->neps; i++) {
-        const struct ax__local_ep *l = n->eps[i];
-        axon_ctl_Endpoint *w = &d->snap[i];
-        memset(w, 0, sizeof *w);
-        w->id = l->id;
-        w->kind = l->kind == AX_ENDPOINT_SUBSCRIBER ? axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER
-                                                    : axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
-        snprintf(w->topic, sizeof w->topic, "%s", l->topic);
-        snprintf(w->type_name, sizeof w->type_name, "%s", l->type_name);
-        w->type_hash.size = AX_TYPE_HASH_SIZE;
-        memcpy(w->type_hash.bytes, l->type_hash, AX_TYPE_HASH_SIZE);
-        w->has_qos = true;
-        w->qos.reliability = l->qos.reliability;
-        w->qos.durability = l->qos.durability;
-        w->qos.overload = l->qos.overload;
-        w->qos.history = l->qos.history;
-        w->qos.deadline_ns = l->qos.deadline_ns;
-        w->qos.lifespan_ns = l->qos.lifespan_ns;
-        w->port = l->port;
-        d->snap_ctr[i] = l->ctr;
-        axon_ctl_Endpoint worst = *w;
-        worst.has_counters = true;
-        worst.counters.messages = worst.counters.bytes = worst.counters.gaps = UINT64_MAX;
-        worst.counters.drops_count = AX_DROP_REASON_COUNT_;
-        for (int k = 0; k < AX_DROP_REASON_COUNT_; k++)
-            worst.counters.drops[k] = UINT64_MAX;
-        worst.counters.connections = UINT32_MAX;
-        worst.counters.last_error = UINT32_MAX;
-        worst.counters.queued_messages = worst.counters.queued_bytes = UINT64_MAX;
-        worst.counters.stamp_ns = INT64_MIN;
-        size_t sz = 0;
-        pb_get_encoded_size(&sz, axon_ctl_Endpoint_fields, &worst);
-        sz += 4; /* field tag and length prefix */
-        if (per_page > 0 && (used + sz > budget || per_page == AX__EP_PER_PAGE_MAX)) {
-            starts[++np] = (uint32_t)i;
-            used = per_page = 0;
-        }
-        used += sz;
-        per_page++;
-    }
-    starts[++np] = (uint32_t)n->neps;
-    d->npages = np;
-    d->nsnap = n->neps;
-    d->composed_gen = n->local_gen;
-    return 0;
-}
-
-static void send_page(struct ax__disc *d, uint32_t page)
-{
-    begin(d);
-    d->tx.which_body = axon_ctl_Discovery_announce_tag;
-    axon_ctl_Announce *a = &d->tx.body.announce;
-    a->generation = d->composed_gen;
-    a->page = page;
-    a->pages = d->npages;
-    a->has_node = true;
-    fill_node_info(d, &a->node);
-    for (uint32_t i = d->page_start[page]; i < d->page_start[page + 1]; i++) {
-        axon_ctl_Endpoint *w = &a->endpoints[a->endpoints_count++];
-        *w = d->snap[i];
-        if (d->snap_ctr[i]) {
-            w->has_counters = true;
-            fill_counters(&w->counters, d->snap_ctr[i]);
-        }
-    }
-    send_tx(d);
-}
-
 static void send_full(struct ax__disc *d)
 {
     ax_node *n = d->node;
     pthread_mutex_lock(&n->lock);
-    if (!d->stopped && compose(d) == 0)
-        for (uint32_t p = 0; p < d->npages; p++)
-            send_page(d, p);
+    if (!d->stopped && ax__disc_compose(d) == 0)
+        for (uint32_t p = 0; p < d->npages; p++) {
+            ax__disc_fill_page(d, p);
+            send_tx(d);
+        }
     /* The rate limit as a virtual schedule (GCRA): each round moves it one
      * interval on from now or from where it was, whichever is later. */
     int64_t now = ax_clock_mono_ns();
@@ -277,8 +124,8 @@ static void send_heartbeat(struct ax__disc *d)
 {
     ax_node *n = d->node;
     pthread_mutex_lock(&n->lock);
-    if (!d->stopped && compose(d) == 0) {
-        begin(d);
+    if (!d->stopped && ax__disc_compose(d) == 0) {
+        ax__disc_begin(d);
         d->tx.which_body = axon_ctl_Discovery_heartbeat_tag;
         d->tx.body.heartbeat.generation = d->composed_gen;
         d->tx.body.heartbeat.pages = d->npages;
@@ -289,7 +136,7 @@ static void send_heartbeat(struct ax__disc *d)
 
 void ax__disc_request_state(struct ax__disc *d, uint64_t target)
 {
-    begin(d);
+    ax__disc_begin(d);
     d->tx.which_body = axon_ctl_Discovery_request_tag;
     d->tx.body.request.target = target;
     send_tx(d);
@@ -361,8 +208,7 @@ static void request_unknown(struct ax__disc *d, uint64_t id)
 }
 
 void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
-                      const struct sockaddr_in *from,
-                            bool via_unicast)
+                      const struct sockaddr_in *from, bool via_unicast)
 {
     ax_node *n = d->node;
     struct ax__events evs = {0};
@@ -758,7 +604,7 @@ void ax__disc_stop(struct ax__disc *d)
         return;
     if (d->mc_on || d->uc_on) {
         pthread_mutex_lock(&n->lock);
-        begin(d);
+        ax__disc_begin(d);
         d->tx.which_body = axon_ctl_Discovery_bye_tag;
         send_tx(d);
         pthread_mutex_unlock(&n->lock);

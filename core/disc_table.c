@@ -109,6 +109,8 @@ void ax__disc_node_info_from_wire(struct ax_node_info *out, const axon_ctl_Disco
     fill_addr(out->unicast, sizeof out->unicast, ni->unicast, from);
     out->mode = (enum ax_discovery_mode)ni->mode;
     snprintf(out->version, sizeof out->version, "%s", ni->version);
+    snprintf(out->host_id, sizeof out->host_id, "%s", ni->host_id);
+    out->shm = ni->shm;
     out->lease_ns = (int64_t)(ni->lease_ms ? ni->lease_ms : 1000) * AX_NS_PER_MS;
     out->heartbeat_ns = (int64_t)ni->heartbeat_ms * AX_NS_PER_MS;
 }
@@ -129,9 +131,8 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
     if (w->has_qos) {
         e->qos.reliability = w->qos.reliability ? AX_BEST_EFFORT : AX_RELIABLE;
         e->qos.durability = w->qos.durability ? AX_TRANSIENT_LOCAL : AX_VOLATILE;
-        e->qos.overload = w->qos.overload <= AX_OVERLOAD_DISCONNECT
-                              ? (enum ax_overload)w->qos.overload
-                              : AX_OVERLOAD_DROP_OLDEST;
+        e->qos.overload = w->qos.overload <= AX_OVERLOAD_BLOCK ? (enum ax_overload)w->qos.overload
+                                                               : AX_OVERLOAD_DROP_OLDEST;
         e->qos.history = w->qos.history;
         e->qos.deadline_ns = w->qos.deadline_ns;
         e->qos.lifespan_ns = w->qos.lifespan_ns;
@@ -147,6 +148,17 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
         e->counters.queued_messages = w->counters.queued_messages;
         e->counters.queued_bytes = w->counters.queued_bytes;
         e->counters.stamp_ns = w->counters.stamp_ns;
+        for (pb_size_t i = 0; i < w->counters.links_count && i < AX_LINKS_SHOWN; i++) {
+            const axon_ctl_Link *k = &w->counters.links[i];
+            struct ax_link_info *li = &e->counters.links[e->counters.nlinks++];
+            li->node_id = k->node_id;
+            li->endpoint_id = k->endpoint;
+            li->transport =
+                k->transport <= AX_LINK_SHM ? (enum ax_link_transport)k->transport : AX_LINK_NONE;
+            li->reason =
+                k->reason <= AX_SHM_R_FAILED ? (enum ax_shm_reason)k->reason : AX_SHM_R_FAILED;
+        }
+        e->counters.links_total = w->counters.links_total;
     }
     e->counters.received_ns = ax_clock_mono_ns();
     e->port = (uint16_t)w->port;
@@ -250,7 +262,8 @@ static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
         p->unicast_known = true;
     }
     return strcmp(old.name, p->info.name) != 0 || strcmp(old.tcp, p->info.tcp) != 0 ||
-           old.lease_ns != p->info.lease_ns || old.pid != p->info.pid;
+           old.lease_ns != p->info.lease_ns || old.pid != p->info.pid || old.shm != p->info.shm ||
+           strcmp(old.host_id, p->info.host_id) != 0;
 }
 
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
@@ -365,6 +378,8 @@ void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out)
     snprintf(out->unicast, sizeof out->unicast, "%s", d->unicast_str);
     out->mode = d->mode;
     snprintf(out->version, sizeof out->version, "%s", ax_version());
+    snprintf(out->host_id, sizeof out->host_id, "%s", n->host_id);
+    out->shm = n->shm;
     out->lease_ns = n->cfg.discovery.lease_ns;
     out->heartbeat_ns = n->cfg.discovery.heartbeat_ns;
     out->uptime_ns = ax_clock_real_ns() - n->start_real_ns;

@@ -23,7 +23,46 @@ void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_co
     out->last_error = atomic_load_explicit(&c->last_error, memory_order_relaxed);
     out->queued_messages = atomic_load_explicit(&c->queued_messages, memory_order_relaxed);
     out->queued_bytes = atomic_load_explicit(&c->queued_bytes, memory_order_relaxed);
+    struct ax__ep_counters *w = (struct ax__ep_counters *)c; /* the lock is not the data */
+    while (atomic_flag_test_and_set_explicit(&w->links_busy, memory_order_acquire))
+        ;
+    memcpy(out->links, c->links, sizeof out->links);
+    out->nlinks = c->nlinks;
+    out->links_total = c->links_total;
+    atomic_flag_clear_explicit(&w->links_busy, memory_order_release);
     out->stamp_ns = out->received_ns = ax_clock_mono_ns();
+}
+
+void ax__ep_counters_set_links(struct ax__ep_counters *c, const struct ax_link_info *links,
+                               uint32_t n, uint32_t total)
+{
+    if (n > AX_LINKS_SHOWN)
+        n = AX_LINKS_SHOWN;
+    while (atomic_flag_test_and_set_explicit(&c->links_busy, memory_order_acquire))
+        ;
+    memcpy(c->links, links, n * sizeof *links);
+    c->nlinks = n;
+    c->links_total = total;
+    atomic_flag_clear_explicit(&c->links_busy, memory_order_release);
+}
+
+const char *ax_shm_reason_text(enum ax_shm_reason r)
+{
+    static const char *const text[] = {
+        "shared memory",
+        "shared memory off by configuration",
+        "the publisher's node offers no shared memory",
+        "the publisher is on another host",
+        "the publisher's Unix socket cannot be reached (another network namespace?)",
+        "the shared-memory link failed",
+    };
+    return (unsigned)r < sizeof text / sizeof text[0] ? text[r] : "?";
+}
+
+const char *ax_link_transport_name(enum ax_link_transport t)
+{
+    static const char *const names[] = {"-", "tcp", "shm"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
 void ax__emit(struct ax__event_sink *sink, void *self, const struct ax_pubsub_event *ev)
@@ -61,9 +100,11 @@ void ax__qos_from_wire(struct ax_qos *q, const axon_ctl_Qos *w)
 {
     q->reliability = w->reliability ? AX_BEST_EFFORT : AX_RELIABLE;
     q->durability = w->durability ? AX_TRANSIENT_LOCAL : AX_VOLATILE;
-    q->overload = w->overload <= AX_OVERLOAD_DISCONNECT ? (enum ax_overload)w->overload
-                                                        : AX_OVERLOAD_DROP_OLDEST;
+    q->overload =
+        w->overload <= AX_OVERLOAD_BLOCK ? (enum ax_overload)w->overload : AX_OVERLOAD_DROP_OLDEST;
     q->history = w->history ? w->history : 1;
     q->deadline_ns = w->deadline_ns;
     q->lifespan_ns = w->lifespan_ns;
+    q->max_blocking_ns = AX_QOS_MAX_BLOCKING_DEFAULT_NS; /* the publisher's own, not sent */
+    q->shm = AX_SHM_DEFAULT;                             /* the subscriber's own, not sent */
 }

@@ -214,9 +214,9 @@ int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg)
     if (rc < 0)
         return rc;
     ax__buf *buf;
-    if ((rc = ax__buf_new(len, &buf)) < 0)
+    if ((rc = ax__pub_payload_new(pub, len, false, &buf)) < 0)
         return rc;
-    protobuf_c_message_pack(msg, buf->data);
+    protobuf_c_message_pack(msg, buf->data); /* straight into the chunk, if one */
     return publish_buf(pub, buf);
 }
 
@@ -228,10 +228,25 @@ int ax_pub_publish_bytes(ax_pub *pub, const void *data, size_t len)
     if (rc < 0)
         return rc;
     ax__buf *buf;
-    if ((rc = ax__buf_new(len, &buf)) < 0)
+    if ((rc = ax__pub_payload_new(pub, len, false, &buf)) < 0)
         return rc;
     if (len)
         memcpy(buf->data, data, len);
+    return publish_buf(pub, buf);
+}
+
+int ax_pub_publish_loan(ax_pub *pub, struct ax_loan *loan, size_t len)
+{
+    if (!loan || !loan->priv_)
+        return AX_EINVAL;
+    ax__buf *buf = loan->priv_;
+    loan->priv_ = NULL; /* used up, whatever comes next */
+    loan->data = NULL;
+    if (!pub || len > loan->size) {
+        ax__buf_release(buf);
+        return AX_EINVAL;
+    }
+    buf->len = (uint32_t)len;
     return publish_buf(pub, buf);
 }
 
@@ -378,6 +393,8 @@ int ax__pub_add_psub(struct ax_pub *pub, struct ax__psub *ps)
     ps->pub = pub;
     pub->psubs[pub->npsubs++] = ps;
     atomic_fetch_add(&pub->ctr.connections, 1);
+    if (ps->link->transport && (ps->link->transport->caps & AX__TP_LOANS))
+        atomic_fetch_add(&pub->shm_links, 1);
     return 0;
 }
 
@@ -393,6 +410,8 @@ void ax__pub_remove_psub(struct ax__psub *ps)
         }
     }
     atomic_fetch_sub(&pub->ctr.connections, 1);
+    if (ps->link->transport && (ps->link->transport->caps & AX__TP_LOANS))
+        atomic_fetch_sub(&pub->shm_links, 1);
     ps->pub = NULL;
     ax__pub_note_queue(pub);
 }
@@ -443,8 +462,11 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
         }
     }
     ax_timer_init(pub->shard->loop, &pub->drop_timer, drop_timer_cb, pub);
+    ax__pub_pool_open(pub);
     int rc = ax__node_add_endpoint(node, ep);
     if (rc < 0) {
+        if (pub->pool)
+            pub->pool->ops->close(pub->pool);
         free(pub->history);
         free(pub);
         return rc;
@@ -452,6 +474,8 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
     rc = ax__shard_run(pub->shard, attach_task, pub);
     if (rc < 0) {
         ax__node_remove_endpoint(node, ep);
+        if (pub->pool)
+            pub->pool->ops->close(pub->pool);
         free(pub->history);
         free(pub);
         return rc;
@@ -531,6 +555,8 @@ void ax__pub_free_now(struct ax_pub *pub)
             ax__buf_release(pub->history[i]);
     if (pub->drop)
         pub->drop(pub->ev.user);
+    if (pub->pool) /* its memory goes with the last chunk subscribers still hold */
+        pub->pool->ops->close(pub->pool);
     free(pub->history);
     free(pub->psubs);
     free(pub);

@@ -158,6 +158,7 @@ void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
     o->self.domain = c->domain;
     o->self.purpose = purpose;
     snprintf(o->self.node_name, sizeof o->self.node_name, "%s", node->name);
+    o->loan_quota = c->transport.shm_quota;
 }
 
 /* The address data connections are accepted on: by mode, unless
@@ -217,12 +218,42 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
     return 0;
 }
 
+/* Same-host links: the shared-memory transport's listener, at the address
+ * a peer derives from what discovery says (domain, node id, this port).
+ * Failing is not fatal: the node then offers no shared memory, and says
+ * so in discovery. */
+static void open_shm_listener(struct ax__shard *s)
+{
+    ax_node *node = s->node;
+    const struct ax__transport *tp = ax__transport_with(AX__TP_HOST | AX__TP_LOANS);
+    if (!tp || node->cfg.transport.shm == AX_SHM_OFF || !node->host_id[0]) {
+        node->shm = false;
+        return;
+    }
+    char address[AX__LINK_ADDR_MAX];
+    struct ax__listen_options lo = {.backlog = 128, .on_accept = on_accept, .user = s};
+    ax__link_options_for(node, AX__LINK_DATA, &lo.link);
+    int rc = tp->host_address(node->cfg.domain, node->id, s->port, address, sizeof address);
+    if (rc == 0)
+        rc = tp->listen(s->loop, address, &lo, &s->shm_listener);
+    if (rc < 0) {
+        AX_LOG_W(LOG_MODULE, "no shared memory for this node: cannot listen at %s: %s", address,
+                 ax_strerror(rc));
+        s->shm_listener = NULL;
+        node->shm = false;
+    }
+}
+
 int ax__shards_start(ax_node *node)
 {
     node->shards = calloc(node->nloops, sizeof *node->shards);
     if (!node->shards)
         return AX_ENOMEM;
     unsigned next_port = 0;
+    const struct ax__transport *shm = ax__transport_with(AX__TP_HOST | AX__TP_LOANS);
+    if (shm) /* a subscription may want shared memory with the node's off */
+        snprintf(node->host_id, sizeof node->host_id, "%s", shm->host_id());
+    node->shm = true; /* until a shard cannot */
     for (unsigned i = 0; i < node->nloops; i++) {
         struct ax__shard *s = calloc(1, sizeof *s);
         if (!s)
@@ -237,6 +268,7 @@ int ax__shards_start(ax_node *node)
         int rc = open_listener(s, &next_port);
         if (rc < 0)
             return rc;
+        open_shm_listener(s);
     }
     return 0;
 }
@@ -279,6 +311,10 @@ void ax__shards_close(struct ax__shard *s)
     if (s->listener) {
         s->listener->ops->close(s->listener);
         s->listener = NULL;
+    }
+    if (s->shm_listener) {
+        s->shm_listener->ops->close(s->shm_listener);
+        s->shm_listener = NULL;
     }
 }
 

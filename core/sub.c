@@ -128,7 +128,8 @@ static void sub_attach(struct ax_sub *sub)
                                    .received_ns = ax_clock_real_ns(),
                                    .publisher_node = pub->node->id,
                                    .publisher_id = pub->ep.id,
-                                   .intra_process = true};
+                                   .intra_process = true,
+                                   .buf_ = b};
                 if (!atomic_load(&sub->closed))
                     ax__deliver_to(sub, &m);
             }
@@ -145,7 +146,7 @@ static void sub_attach(struct ax_sub *sub)
                 continue;
             for (size_t k = 0; k < nn; k++)
                 if (nodes[k].id == eps[i].node_id)
-                    ax__rpub_seen(t, &eps[i], nodes[k].tcp, nodes[k].incarnation);
+                    ax__rpub_seen(t, &eps[i], &nodes[k]);
         }
     }
     free(eps);
@@ -327,7 +328,59 @@ uint32_t ax_sub_id(const ax_sub *sub)
 
 const char *ax_pubsub_event_name(enum ax_pubsub_event_kind kind)
 {
-    static const char *const names[] = {"matched",         "unmatched", "type_mismatch",   "gap",
-                                        "deadline_missed", "dropped",   "qos_incompatible"};
+    static const char *const names[] = {
+        "matched",         "unmatched", "type_mismatch",    "gap",
+        "deadline_missed", "dropped",   "qos_incompatible", "writable"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+/* ---- retained messages ---- */
+
+struct retained {
+    struct ax_msg msg; /* first: what the application holds */
+    ax__buf *buf;      /* held, or NULL: the bytes follow the strings */
+    char topic[AX_TOPIC_MAX];
+    char type_name[AX_TYPE_NAME_MAX];
+};
+
+int ax_msg_retain(const struct ax_msg *msg, struct ax_msg **out)
+{
+    if (!msg || !out)
+        return AX_EINVAL;
+    ax__buf *buf = msg->buf_;
+    /* A buffer whose bytes are not this message's (a view into a larger
+     * one) would be kept whole for nothing: copy then. */
+    if (buf && (buf->data != msg->data || buf->len != msg->len))
+        buf = NULL;
+    struct retained *r = malloc(sizeof *r + (buf ? 0 : msg->len));
+    if (!r)
+        return AX_ENOMEM;
+    r->msg = *msg;
+    r->msg.priv_ = NULL;
+    snprintf(r->topic, sizeof r->topic, "%s", msg->topic ? msg->topic : "");
+    snprintf(r->type_name, sizeof r->type_name, "%s", msg->type_name ? msg->type_name : "");
+    r->msg.topic = r->topic;
+    r->msg.type_name = r->type_name;
+    r->buf = buf;
+    if (buf) {
+        ax__buf_hold(buf); /* zero copy: the chunk (or payload) stays */
+    } else {
+        uint8_t *copy = (uint8_t *)(r + 1);
+        if (msg->len)
+            memcpy(copy, msg->data, msg->len);
+        r->msg.data = copy;
+    }
+    r->msg.buf_ = buf; /* retained again: the same buffer, held once more */
+    *out = &r->msg;
+    return 0;
+}
+
+void ax_msg_release(struct ax_msg *msg)
+{
+    if (!msg)
+        return;
+    struct retained *r = (struct retained *)msg;
+    if (r->buf)
+        ax__buf_release(r->buf);
+    free(r);
 }

@@ -49,7 +49,7 @@ static bool replay_wants(const struct ax__rpub *l, const struct ax_sub *s, uint6
 static bool replay_pending(const struct ax__rpub *l, const struct ax_sub *s);
 
 static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
-                           const uint8_t *payload)
+                           const uint8_t *payload, ax__buf *buf)
 {
     struct ax__topic *t = l->topic;
     struct ax_msg m = {.data = payload,
@@ -60,7 +60,8 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
                        .source_ns = h->timestamp_ns,
                        .received_ns = ax_clock_real_ns(),
                        .publisher_node = l->pub.node_id,
-                       .publisher_id = l->pub.id};
+                       .publisher_id = l->pub.id,
+                       .buf_ = buf};
     bool history = false;
     if (l->replay_end) {
         if (h->seq < l->replay_end)
@@ -99,6 +100,91 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
         ax__deliver_to(s, &m);
     }
     ax__topic_iter_end(t);
+}
+
+/* ---- choosing the transport ----
+ *
+ * Shared memory when the subscriptions want it (the strictest of their qos
+ * shm, the node's transport.shm by default), the publisher's node offers
+ * it, and both run under the same kernel (boot id); else TCP, and the link
+ * remembers why. A shared-memory link that cannot be made (its Unix socket
+ * unreachable: another network namespace) or fails is not tried again
+ * with this publisher: the next connect, at once, is TCP. Under `require`
+ * a same-host publisher is reached through shared memory or not at all. */
+
+static bool shm_failed(struct ax__rpub *l, int status)
+{
+    if (l->link_up && status != AX_EPROTO && status != AX_ECRC && status != AX_EMSGSIZE)
+        return false; /* a link that worked and ended: the publisher went, try it again */
+    if (status == AX_ETYPE || status == AX_EDOMAIN || status == AX_EACCES || l->removed)
+        return false; /* refused, whatever the transport */
+    l->shm_broken = l->link_up                                           ? AX_SHM_R_FAILED
+                    : (status == AX_ECONNREFUSED || status == AX_ENOENT) ? AX_SHM_R_UNREACHABLE
+                                                                         : AX_SHM_R_FAILED;
+    AX_LOG_W(LOG_MODULE, "%s: shared memory with the publisher on '%s' failed (%s): %s",
+             l->topic->name, l->pub.node_name, ax_strerror(status),
+             ax_shm_reason_text(l->shm_broken));
+    return true;
+}
+
+static const struct ax__transport *choose_transport(struct ax__rpub *l, char *address, size_t len)
+{
+    ax_node *node = l->topic->shard->node;
+    const struct ax__transport *shm = ax__transport_with(AX__TP_HOST | AX__TP_LOANS);
+    struct ax_qos q;
+    ax__topic_wanted_qos(l->topic, l->pub.type_hash, &q);
+    enum ax_shm_reason why = AX_SHM_USED;
+    if (q.shm == AX_SHM_OFF || !shm || !node->host_id[0])
+        why = AX_SHM_R_OFF;
+    else if (!l->peer_shm)
+        why = AX_SHM_R_PEER_OFF;
+    else if (strcmp(l->peer_host_id, node->host_id) != 0)
+        why = AX_SHM_R_HOST;
+    else if (l->shm_broken && q.shm != AX_SHM_REQUIRE)
+        why = l->shm_broken;
+    else if (shm->host_address(node->cfg.domain, l->pub.node_id, l->pub.port, address, len) < 0)
+        why = AX_SHM_R_FAILED;
+    l->on_shm = why == AX_SHM_USED;
+    if (why != l->why && why != AX_SHM_USED)
+        AX_LOG_I(LOG_MODULE, "%s: publisher on '%s' over TCP: %s", l->topic->name, l->pub.node_name,
+                 ax_shm_reason_text(why));
+    l->why = why;
+    if (l->on_shm)
+        return shm;
+    if (q.shm == AX_SHM_REQUIRE && why != AX_SHM_R_HOST) {
+        AX_LOG_W(LOG_MODULE,
+                 "%s: shared memory is required and the publisher on '%s' (same "
+                 "host) cannot be reached that way: %s; not connected",
+                 l->topic->name, l->pub.node_name, ax_shm_reason_text(why));
+        return NULL;
+    }
+    snprintf(address, len, "%s", l->address);
+    return ax__transport_with(AX__TP_NETWORK);
+}
+
+/* The links of the topic's subscriptions of type @hash, in their counters
+ * (discovery announces them: `axon topic info`, `axon doctor`). */
+static void note_links(struct ax__topic *t, const uint8_t *hash)
+{
+    struct ax_link_info v[AX_LINKS_SHOWN];
+    uint32_t n = 0, total = 0;
+    for (size_t i = 0; i < t->nrpubs; i++) {
+        const struct ax__rpub *r = t->rpubs[i];
+        if (!r || r->removed || !ax__same_type(r->pub.type_hash, hash))
+            continue;
+        total++;
+        if (n == AX_LINKS_SHOWN)
+            continue;
+        v[n++] = (struct ax_link_info){.node_id = r->pub.node_id,
+                                       .endpoint_id = r->pub.id,
+                                       .transport = !r->link_up ? AX_LINK_NONE
+                                                    : r->on_shm ? AX_LINK_SHM
+                                                                : AX_LINK_TCP,
+                                       .reason = r->on_shm ? AX_SHM_USED : r->why};
+    }
+    for (size_t i = 0; i < t->nsubs; i++)
+        if (t->subs[i] && ax__same_type(t->subs[i]->ep.type_hash, hash))
+            ax__ep_counters_set_links(&t->subs[i]->ctr, v, n, total);
 }
 
 /* ---- rpubs ---- */
@@ -280,6 +366,8 @@ static void link_ready(ax__link *c, const struct ax__link_peer *peer, void *user
     struct ax__rpub *l = user;
     (void)c;
     (void)peer;
+    l->link_up = true;
+    note_links(l->topic, l->pub.type_hash);
     l->state = AX__RPUB_SUBSCRIBE;
     send_subscribe(l, false); /* the first one gets the history if transient-local */
 }
@@ -395,7 +483,6 @@ static void link_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t
                        ax__buf *buf, void *user)
 {
     struct ax__rpub *l = user;
-    (void)buf;
     if (h->type == AX__FRAME_SUBSCRIBE_ACK && l->state == AX__RPUB_SUBSCRIBE) {
         handle_ack(l, payload, h->payload_len);
         return;
@@ -405,7 +492,7 @@ static void link_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t
         return;
     }
     if (h->type == AX__FRAME_DATA && l->state == AX__RPUB_ACTIVE && !l->removed) {
-        deliver_remote(l, h, payload);
+        deliver_remote(l, h, payload, buf);
         return;
     }
     if (h->type == AX__FRAME_DATA)
@@ -420,6 +507,8 @@ static void link_close(ax__link *c, int status, void *user)
     struct ax__rpub *l = user;
     (void)c;
     l->link = NULL;
+    bool shm_lost = l->on_shm && shm_failed(l, status);
+    l->link_up = false;
     /* A replay cut short: what it delivered stays delivered; who was still
      * waiting for its ACK asks again on the next connection. */
     l->resubscribing = false;
@@ -432,6 +521,9 @@ static void link_close(ax__link *c, int status, void *user)
         link_free(l);
         return;
     }
+    note_links(l->topic, l->pub.type_hash);
+    if (shm_lost && link_connect(l) == 0)
+        return; /* at once, the other way */
     if (status != AX_ETYPE) {
         AX_LOG_D(LOG_MODULE, "%s: connection to '%s' closed (%s); reconnecting", l->topic->name,
                  l->pub.node_name, status ? ax_strerror(status) : "by the peer");
@@ -453,10 +545,16 @@ static int link_connect(struct ax__rpub *l)
         return 0;
     l->state = AX__RPUB_CONNECTING;
     ax_node *node = l->topic->shard->node;
-    const struct ax__transport *tp = ax__transport_with(AX__TP_NETWORK);
+    char address[AX__LINK_ADDR_MAX];
+    const struct ax__transport *tp = choose_transport(l, address, sizeof address);
+    if (!tp) { /* shared memory required and not possible: said, and tried again later */
+        ax__topic_set_last_error(l->topic, l->pub.type_hash, AX_ENOTSUP);
+        link_schedule_retry(l);
+        return 0;
+    }
     struct ax__link_options o;
     ax__link_options_for(node, AX__LINK_DATA, &o);
-    int rc = tp->connect(l->topic->shard->loop, l->address, &o, &link_cbs, l, &l->link);
+    int rc = tp->connect(l->topic->shard->loop, address, &o, &link_cbs, l, &l->link);
     if (rc < 0) {
         AX_LOG_D(LOG_MODULE, "%s: connect to '%s' at %s: %s", l->topic->name, l->pub.node_name,
                  l->address, ax_strerror(rc));
@@ -473,7 +571,13 @@ static int link_connect(struct ax__rpub *l)
 static void link_free(struct ax__rpub *l)
 {
     ax_timer_stop(&l->retry);
-    ax__topic_remove_rpub(l->topic, l); /* may free the topic */
+    struct ax__topic *t = l->topic;
+    uint8_t hash[AX_TYPE_HASH_SIZE];
+    memcpy(hash, l->pub.type_hash, sizeof hash);
+    ax__topic_iter_begin(t);
+    ax__topic_remove_rpub(t, l);
+    note_links(t, hash);
+    ax__topic_iter_end(t); /* may free the topic */
     free(l->replay);
     free(l);
 }
@@ -561,17 +665,20 @@ static void sub_type_mismatch(struct ax__topic *t, const struct ax_endpoint_info
 static bool rpub_start(struct ax__rpub *l, const char *node_tcp)
 {
     int rc = link_connect(l);
-    if (rc != AX_EINVAL)
+    if (rc != AX_EINVAL) {
+        note_links(l->topic, l->pub.type_hash);
         return true;
+    }
     AX_LOG_W(LOG_MODULE, "%s: publisher on '%s' has no usable address (%s, port %u)",
              l->topic->name, l->pub.node_name, node_tcp, l->pub.port);
     link_free(l);
     return false;
 }
 
-void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, const char *node_tcp,
-                   uint64_t incarnation)
+void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub,
+                   const struct ax_node_info *node)
 {
+    const char *node_tcp = node->tcp;
     /* Held: an event below may make a subscription free itself, and with
      * it the topic, while this still uses it. */
     ax__topic_iter_begin(t);
@@ -605,7 +712,9 @@ void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub, cons
     } else if ((l = calloc(1, sizeof *l)) != NULL && ax__topic_add_rpub(t, l) == 0) {
         l->topic = t;
         l->pub = *pub;
-        l->incarnation = incarnation;
+        l->incarnation = node->incarnation;
+        l->peer_shm = node->shm;
+        snprintf(l->peer_host_id, sizeof l->peer_host_id, "%s", node->host_id);
         snprintf(l->address, sizeof l->address, "%.48s:%u", host, pub->port);
         ax_timer_init(t->shard->loop, &l->retry, retry_cb, l);
         rpub_start(l, node_tcp);
@@ -628,5 +737,5 @@ void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev)
         return;
     }
     if (t->nsubs)
-        ax__rpub_seen(t, &ev->endpoint, ev->node.tcp, ev->node.incarnation);
+        ax__rpub_seen(t, &ev->endpoint, &ev->node);
 }

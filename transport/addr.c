@@ -125,3 +125,18 @@ const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size)
     }
     return buf;
 }
+
+void ax__addr_peer_name(int fd, char *buf, size_t size)
+{
+    struct ax__addr pa = {.len = sizeof pa.ss};
+    struct ucred cr;
+    socklen_t crlen = sizeof cr;
+    if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) < 0)
+        snprintf(buf, size, "fd %d", fd);
+    else if (pa.ss.ss_family != AF_UNIX)
+        ax__addr_format(&pa, buf, size);
+    else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
+        snprintf(buf, size, "unix:pid %d", (int)cr.pid);
+    else
+        snprintf(buf, size, "unix:fd %d", fd);
+}

@@ -30,4 +30,8 @@ const char *ax__addr_format(const struct ax__addr *a, char *buf, size_t size);
 
 uint16_t ax__addr_port(const struct ax__addr *a);
 
+/* Who is at the other end of connected socket @fd, for logs: "ip:port";
+ * for a Unix socket (whose peer has no name) "unix:pid N"; else "fd N". */
+void ax__addr_peer_name(int fd, char *buf, size_t size);
+
 #endif /* AX__ADDR_H */

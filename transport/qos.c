@@ -23,14 +23,20 @@ int ax_qos_preset(const char *name, struct ax_qos *out)
 
 const char *ax_overload_name(enum ax_overload o)
 {
-    static const char *const names[] = {"drop_oldest", "drop_newest", "latest_only", "disconnect"};
+    static const char *const names[] = {"drop_oldest", "drop_newest", "latest_only", "disconnect",
+                                        "block"};
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
 
 const char *ax_drop_reason_name(enum ax_drop_reason r)
 {
     static const char *const names[] = {"queue_oldest", "queue_newest", "queue_latest",
-                                        "disconnect",   "lifespan",     "closed",
-                                        "loan_quota"};
+                                        "disconnect",   "lifespan",     "closed"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
+}
+
+const char *ax_shm_use_name(enum ax_shm_use u)
+{
+    static const char *const names[] = {"default", "auto", "off", "require"};
+    return (unsigned)u < sizeof names / sizeof names[0] ? names[u] : "?";
 }

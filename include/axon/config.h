@@ -148,6 +148,12 @@ struct ax_config {
         int64_t connect_timeout_ns; /* transport.connect_timeout */
         int64_t reconnect_min_ns;   /* transport.reconnect_min: first back-off */
         int64_t reconnect_max_ns;   /* transport.reconnect_max: back-off cap */
+        enum ax_shm_use shm;        /* transport.shm: same-host shared memory */
+        uint64_t shm_budget;        /* transport.shm_budget: bytes of chunks per publisher */
+        uint32_t shm_threshold;     /* transport.shm_threshold: smaller messages are copied */
+        uint32_t shm_quota;         /* transport.shm_quota: chunks one subscriber may hold */
+        uint32_t shm_chunk_min;     /* transport.shm_chunk_min: the smallest size class */
+        uint32_t shm_segment;       /* transport.shm_segment: bytes of one segment */
     } transport;
     /* qos: per-topic overrides, in the order they were first loaded. */
     struct ax_qos_override *qos;

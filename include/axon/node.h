@@ -128,6 +128,8 @@ struct ax_node_info {
     char unicast[64]; /* its discovery unicast address, "ip:port" */
     enum ax_discovery_mode mode;
     char version[16];
+    char host_id[40]; /* its kernel's boot id ("" unknown): same one, same host */
+    bool shm;         /* it accepts shared-memory links */
     int64_t lease_ns;
     int64_t heartbeat_ns;
     int64_t uptime_ns;    /* from its start time (real-time clocks) */
@@ -137,6 +139,40 @@ struct ax_node_info {
     bool is_self;
     uint32_t publishers;
     uint32_t subscribers;
+};
+
+/* How a subscription's link to a publisher travels. */
+enum ax_link_transport {
+    AX_LINK_NONE = 0, /* not connected (yet) */
+    AX_LINK_TCP = 1,
+    AX_LINK_SHM = 2, /* shared memory: same host, payloads by reference */
+};
+
+/* Why a link is not shared memory. */
+enum ax_shm_reason {
+    AX_SHM_USED = 0,          /* it is */
+    AX_SHM_R_OFF = 1,         /* off here: transport.shm, or the topic's qos shm */
+    AX_SHM_R_PEER_OFF = 2,    /* the publisher's node offers none */
+    AX_SHM_R_HOST = 3,        /* another host (another kernel: boot ids differ) */
+    AX_SHM_R_UNREACHABLE = 4, /* its Unix socket cannot be reached: another network
+                                 namespace (a container with its own network) */
+    AX_SHM_R_FAILED = 5,      /* the shared-memory link failed (see the log) */
+};
+
+/** ax_shm_reason_text() - a phrase for @r ("off by configuration", ...). */
+AX_API const char *ax_shm_reason_text(enum ax_shm_reason r);
+
+/** ax_link_transport_name() - "-", "tcp", "shm". */
+AX_API const char *ax_link_transport_name(enum ax_link_transport t);
+
+#define AX_LINKS_SHOWN 4 /* links listed per subscription in the counters */
+
+/* A subscription's link to one publisher. */
+struct ax_link_info {
+    uint64_t node_id;     /* the publisher's node */
+    uint32_t endpoint_id; /* the publisher */
+    enum ax_link_transport transport;
+    enum ax_shm_reason reason; /* why not shared memory */
 };
 
 /* Live counters of an endpoint (see Counters in msgs/control.proto). */
@@ -152,6 +188,10 @@ struct ax_endpoint_counters {
      * (how far its slowest subscriber is behind). 0 for subscriptions. */
     uint64_t queued_messages;
     uint64_t queued_bytes;
+    /* Subscription: its links to publishers (the first AX_LINKS_SHOWN) and
+     * how many it has. */
+    struct ax_link_info links[AX_LINKS_SHOWN];
+    uint32_t nlinks, links_total;
     int64_t stamp_ns;    /* the owner's CLOCK_MONOTONIC when read */
     int64_t received_ns; /* our CLOCK_MONOTONIC when they arrived */
 };

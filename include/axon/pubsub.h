@@ -17,6 +17,14 @@
  *
  * Handles: ax_pub_free()/ax_sub_free() and ax_node_destroy() end a handle;
  * like free(), the pointer must not be used afterwards.
+ *
+ * Same host: a subscription reaches a publisher on the same host through
+ * shared memory when both can (transport.shm, docs/pubsub.md). Messages of
+ * transport.shm_threshold bytes or more then travel by reference: the
+ * publisher serializes into a chunk of its shared-memory pool, and every
+ * such subscriber reads that chunk in place; TCP subscribers of the same
+ * publisher are sent from the same chunk. ax_pub_loan() lets the
+ * application write the message into the chunk itself.
  */
 #ifndef AXON_PUBSUB_H
 #define AXON_PUBSUB_H
@@ -55,6 +63,9 @@ enum ax_pubsub_event_kind {
     /* The QoS pair cannot give what was asked (a transient-local
      * subscription of a volatile publisher gets live data only). */
     AX_PS_QOS_INCOMPATIBLE = 6,
+    /* Publisher: after a publish refused with AX_EAGAIN (a subscriber with
+     * overload block had no room), there is room again. */
+    AX_PS_WRITABLE = 7,
 };
 
 struct ax_pubsub_event {
@@ -129,12 +140,22 @@ AX_API int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const 
  * every connection and local subscription; nothing is copied per
  * subscriber. @msg is borrowed for the call only.
  *
+ * With a same-host shared-memory subscriber and at least
+ * transport.shm_threshold bytes, the message is serialized straight into a
+ * chunk of the publisher's pool (no other copy anywhere); when the pool's
+ * budget is spent it goes as a copy instead (counted: ax_pub_pool_stats()).
+ *
  * Returns 0 when accepted (subscribers' overload policies may still drop
  * it, and count it); AX_EAGAIN when called from another thread than the
  * topic's and that thread is behind by transport.queue_frames messages:
  * nothing was published, retry later (backpressure, lossless) or give up;
- * AX_EINVAL (NULL, or a message of another type); AX_EMSGSIZE (larger than
- * transport.max_frame); AX_ENOMEM. Any thread.
+ * with a subscriber whose overload policy is block and no room for it:
+ * from an application thread, AX_ETIMEDOUT after waiting qos
+ * max_blocking_ns; from the topic's loop thread (a callback), AX_EAGAIN at
+ * once, and an AX_PS_WRITABLE event follows when there is room; nothing
+ * was published in either case. AX_EINVAL (NULL, or a message of another
+ * type); AX_EMSGSIZE (larger than transport.max_frame); AX_ENOMEM. Any
+ * thread.
  */
 AX_API int ax_pub_publish(ax_pub *pub, const ProtobufCMessage *msg);
 
@@ -152,6 +173,51 @@ AX_API int ax_pub_publish_bytes(ax_pub *pub, const void *data, size_t len);
  */
 AX_API int ax_pub_publish_owned(ax_pub *pub, void *data, size_t len,
                                 void (*free_fn)(void *data, void *arg), void *arg);
+
+/* A buffer lent by a publisher, to write a message into before publishing
+ * it without a copy (ax_pub_loan()). */
+struct ax_loan {
+    uint8_t *data; /* @size writable bytes */
+    size_t size;
+    void *priv_; /* private */
+};
+
+/**
+ * ax_pub_loan() - lend @size bytes to write a message into, then publish
+ * it with ax_pub_publish_loan() (or give it back with
+ * ax_pub_loan_discard()). When the node offers shared memory the bytes are
+ * a chunk of the publisher's pool, which same-host subscribers read in
+ * place; otherwise ordinary memory, sent as it is. The loan is valid until
+ * one of those two calls, on any thread.
+ *
+ * Returns 0; AX_EMSGSIZE (larger than transport.max_frame); AX_ENOBUFS
+ * when the pool's budget (transport.shm_budget) is spent, every chunk being
+ * still in use by some subscriber (counted in ax_pub_pool_stats(); never a
+ * wait); AX_ENOMEM; AX_EINVAL. Any thread.
+ */
+AX_API int ax_pub_loan(ax_pub *pub, size_t size, struct ax_loan *out);
+
+/**
+ * ax_pub_publish_loan() - publish the first @len bytes (<= loan->size) of
+ * @loan without copying them. The loan is used up whatever the result
+ * (the bytes may no longer be written). Returns as ax_pub_publish().
+ */
+AX_API int ax_pub_publish_loan(ax_pub *pub, struct ax_loan *loan, size_t len);
+
+/** ax_pub_loan_discard() - give a loan back unpublished. */
+AX_API void ax_pub_loan_discard(struct ax_loan *loan);
+
+/* A publisher's shared-memory pool (ax_pub_pool_stats()). */
+struct ax_pool_stats {
+    uint64_t mapped;    /* bytes of segments mapped */
+    uint64_t in_use;    /* chunks lent, or held by subscribers, now */
+    uint64_t loans;     /* chunks lent so far */
+    uint64_t exhausted; /* loans refused: the budget was spent */
+    uint64_t copied;    /* messages sent as copies for want of a chunk */
+};
+
+/** ax_pub_pool_stats() - its pool, all zero when it has none. Any thread. */
+AX_API int ax_pub_pool_stats(const ax_pub *pub, struct ax_pool_stats *out);
 
 /** ax_pub_free() - stop advertising, close its connections (queued
  * messages are flushed first), free it. NULL is a no-op. Any thread. */
@@ -177,7 +243,8 @@ AX_API uint32_t ax_pub_id(const ax_pub *pub);
 
 /* ---- subscriptions ---- */
 
-/* A received message, valid during the callback only. */
+/* A received message, valid during the callback only (ax_msg_retain()
+ * keeps it longer). Its bytes may be read-only memory: never write them. */
 struct ax_msg {
     const uint8_t *data;
     size_t len;
@@ -190,7 +257,23 @@ struct ax_msg {
     uint32_t publisher_id;
     bool intra_process; /* delivered in-process, sharing the publisher's buffer */
     void *priv_;        /* private */
+    void *buf_;         /* private */
 };
+
+/**
+ * ax_msg_retain() - keep a received message past its callback: a copy of
+ * @msg (its strings included) in *@out, whose data stays valid until
+ * ax_msg_release(). A message read in place (shared memory, or from a
+ * publisher in the same process) is not copied: the publisher's chunk is
+ * held instead, and counts against the subscriber's quota
+ * (transport.shm_quota) until released; small messages are copied. Any
+ * thread (inside the callback). Returns 0 or AX_ENOMEM, AX_EINVAL.
+ */
+AX_API int ax_msg_retain(const struct ax_msg *msg, struct ax_msg **out);
+
+/** ax_msg_release() - done with a retained message. Any thread; NULL is a
+ * no-op. */
+AX_API void ax_msg_release(struct ax_msg *msg);
 
 typedef void (*ax_sub_cb)(ax_sub *sub, const struct ax_msg *msg, void *user);
 

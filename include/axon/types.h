@@ -14,8 +14,8 @@
  *
  * A process-wide table from full name to type. axon's standard messages
  * (include/axon/msgs/\*.pb-c.h, docs/messages.md, libaxon_msgs) are in it
- * from the start when the program links libaxon_msgs (axon/msgs.h). An application adds its own types with the code that
- * axon_protobuf_c_generate() generates (one call,
+ * from the start when the program links libaxon_msgs (axon/msgs.h). An application adds its own
+ * types with the code that axon_protobuf_c_generate() generates (one call,
  * ax_types_<name>_register()) or with ax_type_register(). Registered types
  * live until the process exits; lookups return pointers that stay valid
  * that long.

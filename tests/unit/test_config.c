@@ -297,6 +297,19 @@ static void test_defaults(void **state)
     ax_config_fini(&cfg);
 }
 
+/* Field by field: struct ax_qos has padding. */
+static void assert_qos_equal(const struct ax_qos *a, const struct ax_qos *b)
+{
+    assert_int_equal(a->reliability, b->reliability);
+    assert_int_equal(a->durability, b->durability);
+    assert_int_equal(a->overload, b->overload);
+    assert_int_equal(a->history, b->history);
+    assert_int_equal(a->deadline_ns, b->deadline_ns);
+    assert_int_equal(a->lifespan_ns, b->lifespan_ns);
+    assert_int_equal(a->max_blocking_ns, b->max_blocking_ns);
+    assert_int_equal(a->shm, b->shm);
+}
+
 /* ---- valid files ---- */
 
 static const char full_yaml[] = "# every key, none at its default\n"
@@ -332,6 +345,12 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  connect_timeout: 500ms\n"
                                 "  reconnect_min: 10ms\n"
                                 "  reconnect_max: 1m\n"
+                                "  shm: require\n"
+                                "  shm_budget: 1GiB\n"
+                                "  shm_threshold: 64KiB\n"
+                                "  shm_quota: 32\n"
+                                "  shm_chunk_min: 256KiB\n"
+                                "  shm_segment: 16MiB\n"
                                 "qos:\n"
                                 "  /sensors/lidar: {profile: sensor_data, history: 2}\n"
                                 "  /map: {profile: latched}\n"
@@ -342,6 +361,8 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "    history: 8\n"
                                 "    deadline: 20ms\n"
                                 "    lifespan: 100ms\n"
+                                "    max_blocking_time: 1s\n"
+                                "    shm: off\n"
                                 "log:\n"
                                 "  level: debug\n";
 
@@ -376,16 +397,22 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.connect_timeout_ns, 500 * AX_NS_PER_MS);
     assert_int_equal(cfg->transport.reconnect_min_ns, 10 * AX_NS_PER_MS);
     assert_int_equal(cfg->transport.reconnect_max_ns, 60 * AX_NS_PER_S);
+    assert_int_equal(cfg->transport.shm, AX_SHM_REQUIRE);
+    assert_int_equal(cfg->transport.shm_budget, 1u << 30);
+    assert_int_equal(cfg->transport.shm_threshold, 64u << 10);
+    assert_int_equal(cfg->transport.shm_quota, 32);
+    assert_int_equal(cfg->transport.shm_chunk_min, 256u << 10);
+    assert_int_equal(cfg->transport.shm_segment, 16u << 20);
     assert_int_equal(cfg->log_level, AX_LOG_DEBUG);
 
     assert_int_equal(cfg->nqos, 3);
     struct ax_qos q, want = AX_QOS_SENSOR_DATA;
     want.history = 2;
     AX_OK_OR_FAIL(ax_config_qos_for(cfg, "/sensors/lidar", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     want = AX_QOS_LATCHED;
     AX_OK_OR_FAIL(ax_config_qos_for(cfg, "/map", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     AX_OK_OR_FAIL(ax_config_qos_for(cfg, "/cmd", &q));
     assert_int_equal(q.reliability, AX_RELIABLE);
     assert_int_equal(q.durability, AX_VOLATILE);
@@ -393,6 +420,8 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(q.history, 8);
     assert_int_equal(q.deadline_ns, 20 * AX_NS_PER_MS);
     assert_int_equal(q.lifespan_ns, 100 * AX_NS_PER_MS);
+    assert_int_equal(q.max_blocking_ns, AX_NS_PER_S);
+    assert_int_equal(q.shm, AX_SHM_OFF);
 }
 
 static void test_full_file_sets_every_key(void **state)
@@ -903,17 +932,17 @@ static void test_qos_overrides(void **state)
     want = AX_QOS_SENSOR_DATA;
     want.history = 2;
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/sensors/lidar", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     want = AX_QOS_LATCHED;
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/map", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     want = AX_QOS_DEFAULT; /* no profile: the default preset */
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/plain", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     want = AX_QOS_CONTROL; /* the profile applies first wherever it is written */
     want.history = 3;
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/late_profile", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/ns/with-dash_and.dot", &q));
     assert_int_equal(q.overload, AX_OVERLOAD_DROP_NEWEST);
 
@@ -931,7 +960,7 @@ static void test_qos_overrides(void **state)
     assert_int_equal(cfg.nqos, 6);
     want = AX_QOS_SENSOR_DATA;
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/map", &q));
-    assert_memory_equal(&q, &want, sizeof q);
+    assert_qos_equal(&q, &want);
     AX_OK_OR_FAIL(ax_config_qos_for(&cfg, "/new", &q));
     assert_int_equal(q.lifespan_ns, 2 * AX_NS_PER_S);
     assert_string_equal(cfg.qos[1].topic, "/map"); /* replaced in place */

@@ -336,6 +336,22 @@ void cj_counters(struct cli_json *j, const char *k, const struct ax_endpoint_cou
             cj_str(j, "last_error", ax_err_name(c->last_error));
         else
             cj_null(j, "last_error");
+        cj_arr(j, "links");
+        for (uint32_t i = 0; i < c->nlinks && i < AX_LINKS_SHOWN; i++) {
+            char id[24];
+            snprintf(id, sizeof id, "%016llx", (unsigned long long)c->links[i].node_id);
+            cj_obj(j, NULL);
+            cj_str(j, "publisher_node_id", id);
+            cj_uint(j, "publisher_id", c->links[i].endpoint_id);
+            cj_str(j, "transport", ax_link_transport_name(c->links[i].transport));
+            if (c->links[i].reason)
+                cj_str(j, "not_shm", ax_shm_reason_text(c->links[i].reason));
+            else
+                cj_null(j, "not_shm");
+            cj_end_obj(j);
+        }
+        cj_end_arr(j);
+        cj_uint(j, "links_total", c->links_total);
     }
     cj_int(j, "stamp_ns", c->stamp_ns);
     cj_int(j, "age_ns", ax_clock_mono_ns() - c->received_ns);
@@ -356,6 +372,8 @@ void cj_node(struct cli_json *j, const char *k, const struct ax_node_info *n)
     cj_str(j, "unicast", n->unicast);
     cj_str(j, "discovery_mode", cli_mode_name(n->mode));
     cj_str(j, "version", n->version);
+    cj_bool(j, "shm", n->shm);
+    cj_str(j, "host_id", n->host_id);
     cj_int(j, "uptime_ns", n->uptime_ns);
     cj_int(j, "heard_age_ns", n->heard_age_ns);
     cj_int(j, "heartbeat_ns", n->heartbeat_ns);

@@ -215,6 +215,39 @@ static int topic_snap(struct cli *c, const char *topic, struct cli_snap *s)
     return 0;
 }
 
+/* Each subscription's links to the publishers: the transport, and why
+ * not shared memory. */
+static void print_links(const struct cli_snap *s)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->neps; i++) {
+        const struct ax_endpoint_info *e = &s->eps[i];
+        if (e->kind != AX_ENDPOINT_SUBSCRIBER || e->counters.nlinks == 0)
+            continue;
+        if (!any)
+            printf("\n  Links (subscriber <- publisher: transport):\n");
+        any = true;
+        for (uint32_t k = 0; k < e->counters.nlinks && k < AX_LINKS_SHOWN; k++) {
+            const struct ax_link_info *li = &e->counters.links[k];
+            const struct ax_node_info *pn = cli_snap_node(s, li->node_id);
+            char pname[80];
+            if (pn)
+                snprintf(pname, sizeof pname, "%s", pn->name);
+            else
+                snprintf(pname, sizeof pname, "%016llx", (unsigned long long)li->node_id);
+            printf("    %s <- %s: %s", e->node_name, pname,
+                   li->transport == AX_LINK_NONE ? "not connected"
+                                                 : ax_link_transport_name(li->transport));
+            if (li->reason)
+                printf(" (%s)", ax_shm_reason_text(li->reason));
+            printf("\n");
+        }
+        if (e->counters.links_total > e->counters.nlinks)
+            printf("    %s: and %u more\n", e->node_name,
+                   (unsigned)(e->counters.links_total - e->counters.nlinks));
+    }
+}
+
 int cli_verb_topic_info(struct cli *c, const struct cli_args *a)
 {
     int rc;
@@ -307,6 +340,8 @@ int cli_verb_topic_info(struct cli *c, const struct cli_args *a)
             }
             cli_table_print(tb, stdout, "  ");
             cli_table_free(tb);
+            if (!pub)
+                print_links(&s);
             for (size_t i = 0; i < s.neps; i++) {
                 const struct ax_endpoint_info *e = &s.eps[i];
                 if ((int)e->kind == kind && (e->qos.deadline_ns || e->qos.lifespan_ns)) {

@@ -14,11 +14,13 @@
  * gives back everything its peer held (a crashed peer included: its
  * socket closes). Any other buffer goes through the socket as bytes.
  *
- * The held table is the per-peer release state the issue asks for: it is
- * in this process's private memory, only this peer's RELEASE frames touch
- * it, and a RELEASE for a chunk the peer does not hold closes the link.
- * The peer's quota bounds it: held + queued descriptors never exceed it,
- * so the table (open addressing, twice the quota) never fills.
+ * The held table is the per-peer release state: it is in this process's
+ * private memory, only this peer's RELEASE frames touch it, and a RELEASE
+ * for a chunk the peer does not hold closes the link. The peer's quota
+ * bounds it: a descriptor starts to be written only while the peer holds
+ * fewer (ax__stream_hold_room()); the others wait in the write queue, where
+ * the overload policy drops the oldest, say, exactly as for a slow TCP
+ * reader. So the table (open addressing, twice the quota) never fills.
  *
  * Receiving: SHM_SEGMENT maps the memfd (rx.c checks it), a F_SHM DATA
  * frame becomes a view of the mapping handed to the owner as a buffer,
@@ -58,7 +60,6 @@ struct ax__shm_link {
     size_t nannounced, announced_cap;
     struct held *held; /* 2^k slots, allocated with the first descriptor */
     uint32_t held_mask, held_n;
-    uint64_t quota_drops;
     /* receiving chunks */
     struct ax__shm_rx *rx; /* made with the link; outlives it while views are out */
 };
@@ -138,8 +139,8 @@ static void on_written(ax__link *sl, ax__buf *hold, void *user)
 {
     struct ax__shm_link *s = user;
     (void)sl;
-    /* Room is certain: held + queued descriptors stay within the quota,
-     * and the table has twice the quota's slots. */
+    /* Room is certain: no more than the quota are written and not
+     * released, and the table has twice the quota's slots. */
     struct held *h = held_find(s, chunk_key(hold), true);
     if (h->key) {
         h->count++;
@@ -158,6 +159,7 @@ static void handle_release(struct ax__shm_link *s, const uint8_t *p, size_t n)
         ax__link_close(s->stream, AX__LINK_ABORT, AX_EPROTO);
         return;
     }
+    ax__stream_hold_release(s->stream, (uint32_t)(n / 8)); /* before a close below: harmless */
     for (size_t i = 0; i < n; i += 8) {
         uint64_t key = (uint64_t)le32(p + i) << 32 | le32(p + i + 4);
         struct held *h = key ? held_find(s, key, false) : NULL;
@@ -331,13 +333,6 @@ static int send_chunk(struct ax__shm_link *s, const struct ax__frame_hdr *h, ax_
             return AX_ENOMEM;
         s->held_mask = slots - 1;
     }
-    if (s->held_n + ax__stream_queued_holds(s->stream) >= s->quota) {
-        /* The peer keeps its quota of chunks: this one is not sent. */
-        s->quota_drops++;
-        if (s->link.cb && s->link.cb->on_drop)
-            s->link.cb->on_drop(&s->link, AX_DROP_LOAN_QUOTA, 1, s->link.user);
-        return AX_EOVERFLOW;
-    }
     if (!announced(s, seg->id)) {
         uint8_t m[sizeof(struct ax__shm_segment_msg)] = {0};
         put32(m, seg->id);
@@ -407,9 +402,7 @@ static void link_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes)
 
 static void link_stats(const ax__link *l, struct ax__link_stats *out)
 {
-    const struct ax__shm_link *s = (const struct ax__shm_link *)l;
-    ax__link_get_stats(s->stream, out);
-    out->drops[AX_DROP_LOAN_QUOTA] += s->quota_drops;
+    ax__link_get_stats(((const struct ax__shm_link *)l)->stream, out);
 }
 
 static const struct ax__link_ops shm_link_ops = {
@@ -458,6 +451,7 @@ const struct ax__link_callbacks *ax__shm_link_stream_cbs(void)
 ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
 {
     s->stream = stream;
+    ax__stream_hold_room(stream, s->quota);
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

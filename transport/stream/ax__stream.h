@@ -57,8 +57,14 @@ int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, 
  * (the oldest not taken), owned by the caller; -1 if none came. */
 int ax__stream_take_fd(ax__link *l);
 
-/* Frames queued with a hold (ax__stream_send_held()) and not written. */
-uint32_t ax__stream_queued_holds(const ax__link *l);
+/* How many frames queued with a hold may start to be written (the peer's
+ * quota of chunks); each that starts takes one, and the rest wait in the
+ * queue, where the overload policy applies to them.
+ * AX__STREAM_HOLD_ROOM_ANY (the default): no bound. */
+#define AX__STREAM_HOLD_ROOM_ANY UINT32_MAX
+void ax__stream_hold_room(ax__link *l, uint32_t room);
+/* The peer gave @n back: that much more room, and writing resumes. */
+void ax__stream_hold_release(ax__link *l, uint32_t n);
 
 /* As send_bytes(), and the frame holds a reference to @hold while queued:
  * released if the frame is dropped, handed to the owner's on_written once

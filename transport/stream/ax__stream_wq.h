@@ -39,7 +39,9 @@ struct ax__stream_wq {
     struct ax__stream_wq_entry *q;
     uint32_t cap, head, count; /* cap: a power of two */
     uint32_t data;             /* data frames queued (the bound counts only these) */
-    uint32_t holds;            /* frames queued with a hold */
+    /* Held frames that may still start (the peer's quota, less what it
+     * holds); AX__STREAM_HOLD_ROOM_ANY: no bound. */
+    uint32_t hold_room;
     uint64_t bytes;
     uint64_t max_bytes;
     uint32_t max_frames;
@@ -63,6 +65,7 @@ int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max
 void ax__stream_wq_fini(struct ax__stream_wq *w);
 
 #define AX__STREAM_WQ_DISCONNECT 1 /* ax__stream_wq_push(): the policy says cut the peer off */
+#define AX__STREAM_WQ_GATED      2 /* ax__stream_wq_write(): the next frame waits for hold_room */
 
 /*
  * Queue one frame (@it). Control frames are never dropped. A data frame
@@ -76,9 +79,10 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
 /*
  * Write what is queued to @fd with writev (sendmsg, with SCM_RIGHTS, for a
  * frame that passes a descriptor: it starts a call of its own), at most
- * @budget calls. Returns 0 when the queue is empty, 1 when the budget ran
- * out first, AX_EAGAIN when the socket is full, or the error of a failed
- * write.
+ * @budget calls, and no held frame beyond hold_room. Returns 0 when the
+ * queue is empty, 1 when the budget ran out first, AX__STREAM_WQ_GATED
+ * when the next frame waits for hold_room, AX_EAGAIN when the socket is
+ * full, or the error of a failed write.
  */
 int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned budget);
 

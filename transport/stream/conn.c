@@ -219,6 +219,10 @@ static void flush(stream_conn *c)
         finish(c, rc);
         return;
     }
+    if (rc == AX__STREAM_WQ_GATED) { /* the peer must release first: it tells */
+        arm_write(c, false);
+        return;
+    }
     if (rc == 1) { /* budget spent: come back in the ready phase */
         c->flush_scheduled = true;
         ax_io_park(&c->io, AX_IO_WRITABLE);
@@ -573,20 +577,9 @@ static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt
  * failure the fd still belongs to the caller. */
 static int conn_attach(stream_conn *c, int fd)
 {
-    struct ax__addr pa = {.len = sizeof pa.ss};
-    struct ucred cred;
-    socklen_t clen = sizeof cred;
-    if (getpeername(fd, (struct sockaddr *)&pa.ss, &pa.len) < 0)
-        pa.ss.ss_family = AF_UNSPEC;
-    if (pa.ss.ss_family == AF_UNIX && !c->link.peer_addr[0] &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-        /* An accepted Unix socket's peer has no name: its process is what
-         * tells it apart in logs. */
-        snprintf(c->link.peer_addr, sizeof c->link.peer_addr, "unix:pid %d", (int)cred.pid);
-    else if (pa.ss.ss_family != AF_UNSPEC && pa.ss.ss_family != AF_UNIX)
-        ax__addr_format(&pa, c->link.peer_addr, sizeof c->link.peer_addr);
-    else if (!c->link.peer_addr[0])
-        snprintf(c->link.peer_addr, sizeof c->link.peer_addr, "fd %d", fd);
+    /* A connected Unix socket keeps the name it was given (connect()). */
+    if (!c->link.peer_addr[0] || strchr(c->link.peer_addr, '@') != c->link.peer_addr)
+        ax__addr_peer_name(fd, c->link.peer_addr, sizeof c->link.peer_addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails on non-TCP: fine */
     if (c->opt.sndbuf)
@@ -696,9 +689,18 @@ int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void 
     return enqueue_item(conn_of(l), &it);
 }
 
-uint32_t ax__stream_queued_holds(const ax__link *l)
+void ax__stream_hold_room(ax__link *l, uint32_t room)
 {
-    return ((const stream_conn *)l)->wq.holds;
+    conn_of(l)->wq.hold_room = room;
+}
+
+void ax__stream_hold_release(ax__link *l, uint32_t n)
+{
+    stream_conn *c = conn_of(l);
+    bool was_shut = c->wq.hold_room == 0; /* then writing stopped: resume it */
+    if (c->wq.hold_room != AX__STREAM_HOLD_ROOM_ANY && (c->wq.hold_room += n) && was_shut &&
+        c->wq.count > 0 && !c->closed && c->state <= ST_FLUSHING)
+        schedule_flush(c);
 }
 
 int ax__stream_take_fd(ax__link *l)
@@ -761,7 +763,7 @@ static void link_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,
 static void link_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes)
 {
     const stream_conn *c = (const stream_conn *)l;
-    *frames = c->wq.count;
+    *frames = c->wq.data; /* data frames: what the policy bounds, and what a backlog is */
     *bytes = c->wq.bytes;
 }
 

@@ -60,6 +60,7 @@ int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max
     w->max_bytes = max_bytes ? max_bytes : 1;
     w->max_frames = max_frames ? max_frames : 1;
     w->policy = policy;
+    w->hold_room = AX__STREAM_HOLD_ROOM_ANY;
     return reserve(w);
 }
 
@@ -77,7 +78,6 @@ static void entry_release(struct ax__stream_wq *w, struct ax__stream_wq_entry *e
         close(e->fd);
     e->fd = -1;
     if (e->hold) {
-        w->holds--;
         if (written && w->on_written)
             w->on_written(w->ctx, e->hold);
         else
@@ -224,10 +224,8 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
     e->control = it->control;
     e->fd = it->fd;
     e->hold = it->hold;
-    if (e->hold) {
+    if (e->hold)
         ax__buf_hold(e->hold);
-        w->holds++;
-    }
     w->count++;
     w->bytes += flen;
     if (!it->control)
@@ -243,6 +241,8 @@ static void consume(struct ax__stream_wq *w, size_t n)
     while (n > 0) {
         struct ax__stream_wq_entry *e = qat(w, 0);
         size_t rem = e->len - e->done;
+        if (e->hold && e->done == 0 && w->hold_room != AX__STREAM_HOLD_ROOM_ANY)
+            w->hold_room--; /* a held frame started: it goes to the peer */
         if (n < rem) {
             e->done += (uint32_t)n;
             return;
@@ -282,10 +282,13 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
     struct iovec iov[WQ_IOV];
     for (unsigned round = 0; round < budget && w->count > 0; round++) {
         int n_iov = 0;
+        uint32_t room = w->hold_room;
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
             struct ax__stream_wq_entry *e = qat(w, i);
             if (i > 0 && e->fd >= 0)
                 break; /* its descriptor goes with a call of its own */
+            if (e->hold && e->done == 0 && room != AX__STREAM_HOLD_ROOM_ANY && room-- == 0)
+                break; /* the peer holds its quota: this one waits (and may be dropped) */
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
             } else if (e->done < AX__FRAME_HEADER_SIZE) {
@@ -296,6 +299,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
                                               e->len - e->done};
             }
         }
+        if (n_iov == 0)
+            return AX__STREAM_WQ_GATED;
         struct ax__stream_wq_entry *head = qat(w, 0);
         ssize_t n =
             head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd) : ax__sys.writev(fd, iov, n_iov);

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where a publisher's messages are written: its shared-memory pool
+ * (transport pools, AX__TP_LOANS), or ordinary refcounted buffers.
+ *
+ * A message goes into a chunk when some subscriber reads this publisher
+ * in place (a shared-memory link) and it is at least
+ * transport.shm_threshold bytes: one serialization, into memory every
+ * same-host subscriber maps, and the TCP links send from the same chunk.
+ * Shorter messages cost less copied through the socket than a chunk's
+ * descriptor and release. A loan (ax_pub_loan()) always takes a chunk when
+ * there is a pool: the application asked to write in place.
+ *
+ * The pool is made with the publisher and freed with it (its memory when
+ * the last chunk comes back, from wherever the last subscriber releases
+ * it); segments are mapped on demand within transport.shm_budget.
+ */
+#include <stdlib.h>
+
+#include "axon/log.h"
+#include "core/ax__pubsub.h"
+
+#define LOG_MODULE "pubsub"
+
+int ax__pub_pool_open(struct ax_pub *pub)
+{
+    const struct ax_config *c = &pub->node->cfg;
+    const struct ax__transport *tp = ax__transport_with(AX__TP_LOANS);
+    if (!pub->node->shm || !tp)
+        return 0;
+    struct ax__pool_options o = {
+        .budget = c->transport.shm_budget,
+        .min_chunk = c->transport.shm_chunk_min < c->transport.max_frame
+                         ? c->transport.shm_chunk_min
+                         : c->transport.max_frame,
+        .max_chunk = c->transport.max_frame,
+        .segment = c->transport.shm_segment,
+    };
+    int rc = tp->pool_new(&o, &pub->pool);
+    if (rc < 0) {
+        AX_LOG_W(LOG_MODULE, "%s: no shared-memory pool (%s): messages go as copies", pub->ep.topic,
+                 ax_strerror(rc));
+        pub->pool = NULL;
+    }
+    return 0;
+}
+
+int ax__pub_payload_new(struct ax_pub *pub, size_t len, bool always_chunk, ax__buf **out)
+{
+    if (pub->pool &&
+        (always_chunk || (len >= pub->node->cfg.transport.shm_threshold &&
+                          atomic_load_explicit(&pub->shm_links, memory_order_relaxed) > 0))) {
+        int rc = pub->pool->ops->loan(pub->pool, len, out);
+        if (rc == 0 || always_chunk)
+            return rc;
+        atomic_fetch_add_explicit(&pub->copied, 1, memory_order_relaxed);
+    }
+    return ax__buf_new(len, out);
+}
+
+int ax_pub_loan(ax_pub *pub, size_t size, struct ax_loan *out)
+{
+    if (!pub || !out)
+        return AX_EINVAL;
+    if (size > pub->node->cfg.transport.max_frame)
+        return AX_EMSGSIZE;
+    ax__buf *b;
+    int rc = ax__pub_payload_new(pub, size, true, &b);
+    if (rc < 0)
+        return rc; /* AX_ENOBUFS: the pool counted it */
+    out->data = b->data;
+    out->size = size;
+    out->priv_ = b;
+    return 0;
+}
+
+void ax_pub_loan_discard(struct ax_loan *loan)
+{
+    if (!loan || !loan->priv_)
+        return;
+    ax__buf_release(loan->priv_);
+    loan->priv_ = NULL;
+    loan->data = NULL;
+}
+
+int ax_pub_pool_stats(const ax_pub *pub, struct ax_pool_stats *out)
+{
+    if (!pub || !out)
+        return AX_EINVAL;
+    struct ax__pool_stats s = {0};
+    if (pub->pool)
+        pub->pool->ops->stats(pub->pool, &s);
+    out->mapped = s.mapped;
+    out->in_use = s.out;
+    out->loans = s.loans;
+    out->exhausted = s.exhausted;
+    out->copied = atomic_load_explicit(&pub->copied, memory_order_relaxed);
+    return 0;
+}
