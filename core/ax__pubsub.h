@@ -19,6 +19,7 @@
  *               dispatch of discovery events and teardown to pub/sub
  *               through struct ax__pubsub_ops (set by core/node.c)
  *   pub_payload.c  publishers' payloads: the shared-memory pool, loans
+ *   pub_block.c    publishers' queues: their figures, waiting for room
  *   pub.c       publishers: the API, delivery, history, drops
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
  *   sub_link.c  the subscriber side: rpubs, their state machine, gaps
@@ -124,6 +125,15 @@ struct ax_pub {
     ax__pool *pool;
     atomic_uint shm_links;
     atomic_ullong copied; /* published as copies: no chunk to be had */
+    /* Room at lossless subscribers (pub_block.c). */
+    atomic_uint nblock;                         /* links whose policy is block */
+    atomic_llong room_frames, room_bytes;       /* the least room among them */
+    atomic_llong pending_frames, pending_bytes; /* admitted, not yet delivered */
+    atomic_uint waiters;
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cv;
+    atomic_bool want_writable; /* a publish on a loop thread was refused: say when room is back */
+    atomic_ullong block_timeouts;
 };
 
 struct ax_sub {
@@ -201,6 +211,7 @@ struct ax__psub {
     uint64_t node_id;
     char node_name[AX_NODE_NAME_MAX];
     struct ax_qos qos;
+    bool block; /* its policy is block: counted in pub->nblock */
     struct ax__qnode node;
 };
 
@@ -265,6 +276,24 @@ int ax__pub_pool_open(struct ax_pub *pub);
  * @always_chunk: a spent pool means a copy (counted). Any thread. */
 int ax__pub_payload_new(struct ax_pub *pub, size_t len, bool always_chunk, ax__buf **out);
 
+/* ---- pub_block.c ---- */
+void ax__pub_block_init(struct ax_pub *pub);
+void ax__pub_block_fini(struct ax_pub *pub);
+/* Publish the fullest link's queue in the counters and the room at block
+ * links (shard; after a delivery). */
+void ax__pub_note_queue(struct ax_pub *pub);
+/* As ax__pub_note_queue, and wake publishers waiting for room; with
+ * @may_emit, AX_PS_WRITABLE if a publish on the shard was refused (shard;
+ * after a queue shrank or a link went). */
+void ax__pub_room_changed(struct ax_pub *pub, bool may_emit);
+/* Before a publish of @len bytes: 0 (*@admitted: counted as pending until
+ * ax__pub_block_delivered()), or AX_EAGAIN (@no_wait, a loop thread: no
+ * room), AX_ETIMEDOUT (waited max_blocking_ns), AX_ECLOSED. Any thread. */
+int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admitted);
+void ax__pub_block_delivered(struct ax_pub *pub, size_t len);
+/* A link's policy is (or no longer is) block. */
+void ax__pub_set_block(struct ax__psub *ps, bool block);
+
 /* ---- pub.c ---- */
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
                      const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
@@ -277,7 +306,6 @@ void ax__pub_free_now(struct ax_pub *pub);
 int ax__pub_add_psub(struct ax_pub *pub, struct ax__psub *ps);
 void ax__pub_remove_psub(struct ax__psub *ps);
 void ax__pub_count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_t n);
-void ax__pub_note_queue(struct ax_pub *pub);
 void ax__pub_event(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
                    const char *node_name, uint32_t endpoint, bool intra, const char *text);
 void ax__pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *node_name, uint32_t ep,

@@ -89,25 +89,6 @@ void ax__pub_count_drops(struct ax_pub *pub, enum ax_drop_reason reason, uint64_
 
 /* ---- delivery (on the shard) ---- */
 
-/* Publish the fullest connection's queue in the counters (discovery
- * announces them: `axon topic info` QUEUED). Called after each delivery,
- * drop, drained queue and closed connection, so the figure is never older
- * than the last change of any queue but a partial flush. */
-void ax__pub_note_queue(struct ax_pub *pub)
-{
-    uint64_t m = 0, b = 0;
-    for (size_t i = 0; i < pub->npsubs; i++) {
-        uint64_t qm, qb;
-        ax__link_queued(pub->psubs[i]->link, &qm, &qb);
-        if (qm > m)
-            m = qm;
-        if (qb > b)
-            b = qb;
-    }
-    atomic_store_explicit(&pub->ctr.queued_messages, m, memory_order_relaxed);
-    atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
-}
-
 static void pub_attach(struct ax_pub *pub);
 
 void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
@@ -150,7 +131,14 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
 {
     int64_t ts = ax_clock_real_ns();
     struct ax__shard *s = pub->shard;
-    if (ax__on_shard(s)) {
+    bool on_shard = ax__on_shard(s), admitted;
+    /* A loop thread (any node's) never waits: it would stall its loop. */
+    int rc = ax__pub_block_admit(pub, buf->len, on_shard || ax_loop_current() != NULL, &admitted);
+    if (rc < 0) { /* a subscriber that blocks has no room: nothing was published */
+        ax__buf_release(buf);
+        return rc;
+    }
+    if (on_shard) {
         ax__pub_deliver(pub, buf, ts);
         ax__buf_release(buf);
         return 0;
@@ -159,16 +147,19 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
      * queue without bound. Nothing was published; the caller retries or
      * gives up. */
     if (atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max) {
+        if (admitted)
+            ax__pub_block_delivered(pub, buf->len);
         ax__buf_release(buf);
         return AX_EAGAIN;
     }
     buf->qctx = pub;
     buf->qts = ts;
+    buf->qseq = admitted; /* counted as pending: uncounted when delivered */
     atomic_fetch_add_explicit(&s->backlog, 1, memory_order_relaxed);
     ax__mpsc_push(&s->queue, &buf->qnode);
     if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel)) {
-        int rc = ax_loop_post(s->loop, ax__pub_drain_task, s);
-        if (rc < 0) /* queued all the same; the next publish retries the wake */
+        /* On failure it is queued all the same; the next publish retries. */
+        if (ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
             atomic_store(&s->wake_pending, false);
     }
     return 0;
@@ -189,8 +180,12 @@ void ax__pub_drain_task(void *arg)
     while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *pub = b->qctx;
+        bool admitted = b->qseq == 1;
+        size_t len = b->len;
         ax__pub_deliver(pub, b, b->qts);
         ax__buf_release(b);
+        if (admitted) /* after the delivery counted it in the queue */
+            ax__pub_block_delivered(pub, len);
         if (++n == DRAIN_BATCH && !s->closing) {
             if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
                 ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
@@ -412,8 +407,9 @@ void ax__pub_remove_psub(struct ax__psub *ps)
     atomic_fetch_sub(&pub->ctr.connections, 1);
     if (ps->link->transport && (ps->link->transport->caps & AX__TP_LOANS))
         atomic_fetch_sub(&pub->shm_links, 1);
+    ax__pub_set_block(ps, false);
     ps->pub = NULL;
-    ax__pub_note_queue(pub);
+    ax__pub_room_changed(pub, false); /* a waiting publisher may go on without it */
 }
 
 /* ---- lifecycle ---- */
@@ -463,10 +459,12 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
     }
     ax_timer_init(pub->shard->loop, &pub->drop_timer, drop_timer_cb, pub);
     ax__pub_pool_open(pub);
+    ax__pub_block_init(pub);
     int rc = ax__node_add_endpoint(node, ep);
     if (rc < 0) {
         if (pub->pool)
             pub->pool->ops->close(pub->pool);
+        ax__pub_block_fini(pub);
         free(pub->history);
         free(pub);
         return rc;
@@ -476,6 +474,7 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
         ax__node_remove_endpoint(node, ep);
         if (pub->pool)
             pub->pool->ops->close(pub->pool);
+        ax__pub_block_fini(pub);
         free(pub->history);
         free(pub);
         return rc;
@@ -557,6 +556,7 @@ void ax__pub_free_now(struct ax_pub *pub)
         pub->drop(pub->ev.user);
     if (pub->pool) /* its memory goes with the last chunk subscribers still hold */
         pub->pool->ops->close(pub->pool);
+    ax__pub_block_fini(pub);
     free(pub->history);
     free(pub->psubs);
     free(pub);

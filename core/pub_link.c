@@ -68,6 +68,7 @@ static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_
     ps->link->ops->set_queue(ps->link, ps->qos.overload, cfg->transport.queue_bytes,
                              ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
                                                                 : ps->qos.history);
+    ax__pub_set_block(ps, ps->qos.overload == AX_OVERLOAD_BLOCK);
 }
 
 /* SUBSCRIBE_ACK, then (when @history) the kept messages, oldest first,
@@ -222,7 +223,7 @@ static void psub_drain(ax__link *c, void *user)
     struct ax__psub *ps = user;
     (void)c;
     if (ps->pub)
-        ax__pub_note_queue(ps->pub);
+        ax__pub_room_changed(ps->pub, true);
 }
 
 static void psub_close(ax__link *c, int status, void *user)

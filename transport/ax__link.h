@@ -113,7 +113,8 @@ struct ax__link_callbacks {
     /* One frame from the peer; see "Buffers" above. */
     void (*on_frame)(ax__link *l, const struct ax__frame_hdr *h, const uint8_t *payload,
                      ax__buf *buf, void *user);
-    /* The write queue became empty (optional). */
+    /* Frames were written: the write queue shrank, or became empty
+     * (optional; at most once per flush). */
     void (*on_drain)(ax__link *l, void *user);
     /* @n data frames were dropped for @reason (optional): the overload
      * policy, a disconnect, or a close with frames still queued. */

@@ -2,19 +2,16 @@
 /*
  * The shared-memory transport (transport/shm) below the node: chunks by
  * reference, the isolation a subscriber cannot break, per-peer release
- * state, the quota, an exhausted pool, and crashes of either side with
- * real processes (fork, kill -9).
+ * state, the quota, an exhausted pool. Crashes of either side, with real
+ * processes, are tests/integration/test_shm_procs.c's.
  *
  * "Publisher" here is the side that listens and sends chunks of its pool;
  * "subscriber" the side that connects and receives them.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include "ax_test.h"
 #include "transport/shm/ax__shm.h"
@@ -337,184 +334,12 @@ static void t_pool_exhausted(void **state)
     ax__buf_release(c);
 }
 
-static char **list_dir(const char *path, size_t *n)
-{
-    DIR *d = opendir(path);
-    char **v = NULL;
-    *n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        v = realloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = strdup(e->d_name);
-    }
-    if (d)
-        closedir(d);
-    return v;
-}
-
-static bool listed(char **v, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* A child that subscribes, keeps 4 chunks, says so on @fd and waits. */
-static void child_subscriber(const char *addr, int fd)
-{
-    ax_loop *loop;
-    if (ax_loop_new(&loop, NULL) < 0)
-        _exit(2);
-    struct peer s = {.keep = true};
-    struct ax__link_options o;
-    link_opts(&o, 20, 0);
-    if (ax__shm_transport.connect(loop, addr, &o, &peer_cbs, &s, &s.link) < 0)
-        _exit(3);
-    int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
-    while (s.nkept < 4 && ax_clock_mono_ns() < end)
-        ax_loop_step(loop, 10);
-    if (write(fd, "k", 1) != 1)
-        _exit(4);
-    for (;;)
-        ax_loop_step(loop, 1000); /* until killed */
-}
-
-/* A child that publishes 4 chunks (bytes 1..4) to whoever connects, says
- * so on @fd once they are all written, and waits. */
-static void child_publisher(int fd)
-{
-    ax_loop *loop;
-    if (ax_loop_new(&loop, NULL) < 0)
-        _exit(2);
-    struct pub pb;
-    pub_open(&pb, loop, 64u << 20, 16);
-    const char *addr = pb.ln->ops->address(pb.ln);
-    if (write(fd, addr, strlen(addr) + 1) < 0)
-        _exit(3);
-    int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
-    while (pb.nsubs == 0 && ax_clock_mono_ns() < end)
-        ax_loop_step(loop, 10);
-    while (!pb.subs[0].link->ready && ax_clock_mono_ns() < end)
-        ax_loop_step(loop, 10);
-    for (uint8_t v = 1; v <= 4; v++)
-        pub_send(&pb, v, v);
-    uint64_t fr = 0, by = 0;
-    do {
-        ax_loop_step(loop, 10);
-        ax__link_queued(pb.subs[0].link, &fr, &by);
-    } while (fr && ax_clock_mono_ns() < end);
-    if (write(fd, "s", 1) != 1)
-        _exit(4);
-    for (;;)
-        ax_loop_step(loop, 1000);
-}
-
-/* kill -9 of a subscriber holding chunks: its socket closes, they come
- * back at once, and publishing goes on. */
-static void t_subscriber_killed(void **state)
-{
-    (void)state;
-    size_t nshm0;
-    char **shm0 = list_dir("/dev/shm", &nshm0);
-    ax_loop *loop;
-    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
-    struct pub pb;
-    pub_open(&pb, loop, 64u << 20, 16);
-    char addr[AX__LINK_ADDR_MAX];
-    snprintf(addr, sizeof addr, "%s", pb.ln->ops->address(pb.ln));
-    int pfd[2];
-    assert_int_equal(pipe2(pfd, O_CLOEXEC | O_NONBLOCK), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(pfd[0]);
-        child_subscriber(addr, pfd[1]);
-    }
-    close(pfd[1]);
-    AX_STEP_UNTIL(loop, pb.nsubs == 1 && pb.subs[0].link && pb.subs[0].link->ready, 10000);
-    for (uint8_t v = 1; v <= 4; v++)
-        assert_int_equal(pub_send(&pb, v, v), 1);
-    char c = 0;
-    AX_STEP_UNTIL(loop, read(pfd[0], &c, 1) == 1, 20000);
-    assert_int_equal(pool_out(pb.pool), 4); /* the child holds them */
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int ws;
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    AX_STEP_UNTIL(loop, pb.subs[0].closes == 1, 5000);
-    assert_int_equal(pool_out(pb.pool), 0); /* back at once */
-    /* Publishing goes on: a new subscriber gets new chunks. */
-    struct peer s2 = {0};
-    connect_sub(loop, addr, &s2, 30);
-    AX_STEP_UNTIL(loop, s2.ready && pb.nsubs == 2, 5000);
-    assert_int_equal(pub_send(&pb, 7, 5), 1);
-    AX_STEP_UNTIL(loop, s2.frames == 1, 5000);
-    ax__link_close(s2.link, AX__LINK_GRACEFUL, 0);
-    AX_STEP_UNTIL(loop, s2.closes && pb.subs[1].closes, 5000);
-    pb.ln->ops->close(pb.ln);
-    pb.pool->ops->close(pb.pool);
-    close(pfd[0]);
-    for (int i = 0; i < 5; i++)
-        ax_loop_step(loop, 0);
-    AX_ASSERT_LOOP_FREE(loop);
-    /* No names were ever made: /dev/shm is as it was. */
-    size_t nshm1;
-    char **shm1 = list_dir("/dev/shm", &nshm1);
-    for (size_t i = 0; i < nshm1; i++) {
-        if (!listed(shm0, nshm0, shm1[i]))
-            fail_msg("/dev/shm/%s appeared", shm1[i]);
-        free(shm1[i]);
-    }
-    for (size_t i = 0; i < nshm0; i++)
-        free(shm0[i]);
-    free(shm0);
-    free(shm1);
-}
-
-/* kill -9 of the publisher: the subscriber's views stay valid (and
- * unchanged) until it releases them; then nothing is left. */
-static void t_publisher_killed(void **state)
-{
-    (void)state;
-    int pfd[2];
-    assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(pfd[0]);
-        child_publisher(pfd[1]);
-    }
-    close(pfd[1]);
-    char addr[AX__LINK_ADDR_MAX] = {0};
-    assert_true(read(pfd[0], addr, sizeof addr) > 1);
-    ax_loop *loop;
-    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
-    struct peer s = {.keep = true};
-    connect_sub(loop, addr, &s, 40);
-    AX_STEP_UNTIL(loop, s.nkept == 4, 20000);
-    char c;
-    assert_int_equal(read(pfd[0], &c, 1), 1);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int ws;
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    AX_STEP_UNTIL(loop, s.closes == 1, 5000);
-    for (unsigned i = 0; i < 4; i++)
-        assert_true(view_is(s.kept[i], (uint8_t)(i + 1)));
-    for (unsigned i = 0; i < 4; i++)
-        ax__buf_release(s.kept[i]); /* the link is gone: only unmaps */
-    close(pfd[0]);
-    for (int i = 0; i < 5; i++)
-        ax_loop_step(loop, 0);
-    AX_ASSERT_LOOP_FREE(loop);
-}
-
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),        cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_pool_exhausted),   cmocka_unit_test(t_subscriber_killed),
-        cmocka_unit_test(t_publisher_killed),
+        cmocka_unit_test(t_isolation),
+        cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@ struct ax__stream_reader {
     uint32_t max_frame;
     bool peer_hup;               /* set by the owner: read to EOF, a short read proves nothing */
     bool pass_fds;               /* Unix sockets: take descriptors passed with the bytes */
+    bool got_fds;                /* the last read brought some */
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;

@@ -37,44 +37,11 @@
 #include "transport/ax__loop.h"
 #include "transport/stream/ax__stream.h"
 #include "transport/stream/ax__stream_reader.h"
-#include "transport/stream/ax__stream_wq.h"
+#include "transport/stream/ax__stream_conn.h"
 
 #define LOG_MODULE "link"
 
-enum conn_state {
-    ST_CONNECTING, /* connect() in progress: no socket registered yet */
-    ST_HANDSHAKE,  /* waiting for the peer's HELLO */
-    ST_READY,
-    ST_FLUSHING, /* graceful close: flushing what is queued */
-    ST_LINGER,   /* shut down for writing; reading until EOF or the timer */
-};
-
-typedef struct stream_conn {
-    ax__link link; /* first: the connection is a link */
-    struct ax__link_options opt;
-    ax_loop *loop;
-    ax_io io;
-    bool io_live;   /* io registered (not while connecting) */
-    ax_timer timer; /* connect/handshake timeout, linger, a close without a socket */
-    ax__stream_connector *connector;
-    enum conn_state state;
-    int close_status;
-    bool closed;          /* finish() ran; on_close is pending */
-    bool flush_scheduled; /* parked for AX_IO_WRITABLE */
-    bool want_write;      /* EPOLLOUT armed */
-    bool reading;
-    uint32_t peer_max_frame;
-    struct ax__stream_reader rd;
-    struct ax__stream_wq wq;
-    struct ax__link_stats st; /* drops and the high-water mark; the rest is read live */
-} stream_conn;
-
 static const struct ax__link_ops stream_link_ops;
-
-static stream_conn *conn_of(ax__link *l)
-{
-    return (stream_conn *)l;
-}
 
 static void finish(stream_conn *c, int status);
 static void flush(stream_conn *c);
@@ -117,7 +84,7 @@ static void arm_write(stream_conn *c, bool on)
     set_interest(c);
 }
 
-static void schedule_flush(stream_conn *c)
+void ax__stream_conn_kick(stream_conn *c)
 {
     /* With EPOLLOUT armed the kernel will say when there is room; otherwise
      * the ready-list phase of this iteration flushes everything queued. */
@@ -129,7 +96,7 @@ static void schedule_flush(stream_conn *c)
 
 /* Queue @it (its header is completed here); its fd is ours from here on,
  * closed on any error. */
-static int enqueue_item(stream_conn *c, struct ax__stream_wq_item *it)
+int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it)
 {
     int rc = 0;
     if (c->closed || c->state >= ST_FLUSHING)
@@ -167,7 +134,7 @@ static int enqueue_item(stream_conn *c, struct ax__stream_wq_item *it)
         return rc;
     if (c->wq.high_bytes > c->st.queue_high_bytes)
         c->st.queue_high_bytes = c->wq.high_bytes;
-    schedule_flush(c);
+    ax__stream_conn_kick(c);
     return 0;
 }
 
@@ -176,7 +143,7 @@ static int enqueue(stream_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, 
 {
     struct ax__stream_wq_item it = {
         .h = h, .buf = buf, .data = data, .len = len, .control = control, .fd = -1};
-    return enqueue_item(c, &it);
+    return ax__stream_conn_enqueue(c, &it);
 }
 
 /* The write queue wrote a frame that held @hold: the owner takes it. */
@@ -198,8 +165,18 @@ static void start_linger(stream_conn *c)
         ax_timer_start(&c->timer, c->opt.linger_ns, 0);
 }
 
+/* Frames went out: the owner hears that its queue shrank (a publisher
+ * waiting for room at a subscriber with overload block goes on). */
+static void shrank(stream_conn *c, uint64_t frames_before)
+{
+    if (!c->closed && c->state == ST_READY && c->wq.frames_out != frames_before && c->link.cb &&
+        c->link.cb->on_drain)
+        c->link.cb->on_drain(&c->link, c->link.user);
+}
+
 static void flush(stream_conn *c)
 {
+    uint64_t before = c->wq.frames_out;
     int rc = ax__stream_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
     if (rc == AX_EAGAIN) {
         /* Already armed: the writable edge that brought us here is spent. A
@@ -212,6 +189,7 @@ static void flush(stream_conn *c)
         } else {
             arm_write(c, true);
         }
+        shrank(c, before);
         return;
     }
     if (rc < 0) {
@@ -221,11 +199,13 @@ static void flush(stream_conn *c)
     }
     if (rc == AX__STREAM_WQ_GATED) { /* the peer must release first: it tells */
         arm_write(c, false);
+        shrank(c, before);
         return;
     }
     if (rc == 1) { /* budget spent: come back in the ready phase */
         c->flush_scheduled = true;
         ax_io_park(&c->io, AX_IO_WRITABLE);
+        shrank(c, before);
         return;
     }
     arm_write(c, false);
@@ -234,7 +214,7 @@ static void flush(stream_conn *c)
     if (c->state == ST_FLUSHING)
         start_linger(c);
     else if (c->link.cb && c->link.cb->on_drain)
-        c->link.cb->on_drain(&c->link, c->link.user);
+        c->link.cb->on_drain(&c->link, c->link.user); /* empty now */
 }
 
 static int send_control(stream_conn *c, uint8_t type, const void *data, size_t len)
@@ -535,7 +515,7 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
     if (c->wq.count == 0)
         start_linger(c);
     else
-        schedule_flush(c);
+        ax__stream_conn_kick(c);
 }
 
 /* A connection that never reached its owner: nothing to report. */
@@ -660,52 +640,6 @@ int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
     }
     *out = &c->link;
     return 0;
-}
-
-/* ---- for transports built on streams (transport/stream/ax__stream.h) ---- */
-
-int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, int fd)
-{
-    stream_conn *c = conn_of(l);
-    if (!c->opt.pass_fds || fd < 0 || len > AX__STREAM_CONTROL_MAX)
-        return AX_EINVAL;
-    if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
-        return AX_EAGAIN;
-    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the queue sends (and closes) its own */
-    if (dup < 0)
-        return ax_err_from_errno(errno);
-    struct ax__frame_hdr h = {.type = type};
-    struct ax__stream_wq_item it = {.h = &h, .data = data, .len = len, .control = true, .fd = dup};
-    return enqueue_item(c, &it);
-}
-
-int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void *data, size_t len,
-                         ax__buf *hold)
-{
-    if (!l || !h || (!data && len) || !hold)
-        return AX_EINVAL;
-    struct ax__stream_wq_item it = {
-        .h = h, .data = data, .len = len, .control = false, .fd = -1, .hold = hold};
-    return enqueue_item(conn_of(l), &it);
-}
-
-void ax__stream_hold_room(ax__link *l, uint32_t room)
-{
-    conn_of(l)->wq.hold_room = room;
-}
-
-void ax__stream_hold_release(ax__link *l, uint32_t n)
-{
-    stream_conn *c = conn_of(l);
-    bool was_shut = c->wq.hold_room == 0; /* then writing stopped: resume it */
-    if (c->wq.hold_room != AX__STREAM_HOLD_ROOM_ANY && (c->wq.hold_room += n) && was_shut &&
-        c->wq.count > 0 && !c->closed && c->state <= ST_FLUSHING)
-        schedule_flush(c);
-}
-
-int ax__stream_take_fd(ax__link *l)
-{
-    return ax__stream_reader_take_fd(&conn_of(l)->rd);
 }
 
 /* ---- the link operations ---- */

@@ -160,6 +160,7 @@ static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t 
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
     ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
     bool too_many = (mh.msg_flags & MSG_CTRUNC) != 0;
+    r->got_fds = false;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -174,6 +175,7 @@ static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t 
             }
             r->fds[(r->fd_head + r->fd_count) % AX__STREAM_FDS_MAX] = got;
             r->fd_count++;
+            r->got_fds = true;
         }
     }
     if (too_many) {
@@ -237,8 +239,10 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
              * is empty, and data arriving later raises a new edge, so the
              * EAGAIN read can be skipped (as nginx does). Not once the peer
              * hung up: its FIN came with this edge and will raise no other,
-             * so read on until EOF. */
-            if ((size_t)n < room && !r->peer_hup)
+             * so read on until EOF. Nor after descriptors: a Unix socket
+             * ends a read at the message that carried them, with more
+             * behind it and no new edge to come. */
+            if ((size_t)n < room && !r->peer_hup && !r->got_fds)
                 return AX__STREAM_RD_DRAINED;
             continue;
         }

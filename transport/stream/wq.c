@@ -68,7 +68,7 @@ int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max
  * (its hold then passes on), or was dropped. */
 static void entry_release(struct ax__stream_wq *w, struct ax__stream_wq_entry *e, bool written)
 {
-    w->bytes -= e->len;
+    w->bytes -= e->len + (e->hold ? e->hold->len : 0);
     if (!e->control)
         w->data--;
     if (e->buf)
@@ -175,6 +175,10 @@ static int overload(struct ax__stream_wq *w, size_t flen)
         w->unreported[AX_DROP_DISCONNECT]++; /* the frame being sent */
         w->dropped = true;
         return AX__STREAM_WQ_DISCONNECT;
+    case AX_OVERLOAD_BLOCK:
+        /* Lossless: the publisher waits for room before it sends; what it
+         * sent anyway (a race with a drain) is queued beyond the bound. */
+        return 0;
     case AX_OVERLOAD_DROP_NEWEST:
     default:
         break;
@@ -190,9 +194,12 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
 {
     size_t len = it->len;
     size_t flen = AX__FRAME_HEADER_SIZE + len;
+    /* A frame that holds a buffer (a shared-memory descriptor) weighs what
+     * it holds: the queue's byte bound bounds the memory it keeps. */
+    size_t weight = flen + (it->hold ? it->hold->len : 0);
     int rc = 0;
-    if (!it->control && !fits(w, flen))
-        rc = overload(w, flen);
+    if (!it->control && !fits(w, weight))
+        rc = overload(w, weight);
     if (rc == 0)
         rc = reserve(w);
     if (rc != 0) {
@@ -227,7 +234,7 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
     if (e->hold)
         ax__buf_hold(e->hold);
     w->count++;
-    w->bytes += flen;
+    w->bytes += weight;
     if (!it->control)
         w->data++;
     if (w->bytes > w->high_bytes)

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A publisher's write queues, and waiting for room at lossless
+ * subscribers (overload `block`, like DDS KEEP_ALL writers).
+ *
+ * The queues are the links' (transport/stream): bounded by
+ * transport.queue_frames and transport.queue_bytes (a shared-memory
+ * descriptor weighs the chunk it holds). For a subscriber whose policy is
+ * block nothing is dropped: the publisher does not send until there is
+ * room. The shard, which owns the links, publishes the least room among
+ * the block links in two atomics (room_frames, room_bytes) after every
+ * change of a queue; a publish from another thread is admitted when the
+ * messages it already admitted and the shard has not delivered yet
+ * (pending_*) leave room, else it waits on a condition variable, up to
+ * the QoS max_blocking_ns, and fails with AX_ETIMEDOUT. A publish on the
+ * shard's own thread (from a callback) never waits: AX_EAGAIN at once, and
+ * AX_PS_WRITABLE when room comes back.
+ *
+ * Memory ordering: the admitting thread raises `waiters` (seq_cst) before
+ * it reads the room, and the shard writes the room (seq_cst) before it
+ * reads `waiters`; so either the thread sees the new room or the shard
+ * sees the waiter and broadcasts (under the mutex, which the thread holds
+ * from its check to its wait: no wake-up is lost). The bound is soft by
+ * the few messages admitted in a race with a delivery; the queue takes
+ * them beyond its bound rather than drop them (wq.c).
+ *
+ * Only the topics such a subscriber reads wait: the room is per publisher.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "axon/clock.h"
+#include "core/ax__pubsub.h"
+
+void ax__pub_block_init(struct ax_pub *pub)
+{
+    atomic_init(&pub->room_frames, INT64_MAX);
+    atomic_init(&pub->room_bytes, INT64_MAX);
+    pthread_mutex_init(&pub->wait_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pub->wait_cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void ax__pub_block_fini(struct ax_pub *pub)
+{
+    pthread_cond_destroy(&pub->wait_cv);
+    pthread_mutex_destroy(&pub->wait_mu);
+}
+
+static bool has_room(struct ax_pub *pub)
+{
+    return atomic_load(&pub->pending_frames) < atomic_load(&pub->room_frames) &&
+           atomic_load(&pub->pending_bytes) < atomic_load(&pub->room_bytes);
+}
+
+/* Recompute the counters' queue figures and the room at block links. */
+static void measure(struct ax_pub *pub)
+{
+    const struct ax_config *c = &pub->node->cfg;
+    uint64_t m = 0, b = 0;
+    int64_t rf = INT64_MAX, rb = INT64_MAX;
+    for (size_t i = 0; i < pub->npsubs; i++) {
+        const struct ax__psub *ps = pub->psubs[i];
+        uint64_t qm, qb;
+        ax__link_queued(ps->link, &qm, &qb);
+        if (qm > m)
+            m = qm;
+        if (qb > b)
+            b = qb;
+        if (ps->qos.overload != AX_OVERLOAD_BLOCK)
+            continue;
+        uint32_t frames =
+            ps->qos.reliability == AX_RELIABLE ? c->transport.queue_frames : ps->qos.history;
+        int64_t f = (int64_t)frames - (int64_t)qm;
+        int64_t y = (int64_t)c->transport.queue_bytes - (int64_t)qb;
+        if (f < rf)
+            rf = f;
+        if (y < rb)
+            rb = y;
+    }
+    atomic_store_explicit(&pub->ctr.queued_messages, m, memory_order_relaxed);
+    atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
+    atomic_store(&pub->room_frames, rf);
+    atomic_store(&pub->room_bytes, rb);
+}
+
+void ax__pub_note_queue(struct ax_pub *pub)
+{
+    measure(pub);
+}
+
+void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
+{
+    measure(pub);
+    if (atomic_load(&pub->waiters)) {
+        pthread_mutex_lock(&pub->wait_mu);
+        pthread_cond_broadcast(&pub->wait_cv);
+        pthread_mutex_unlock(&pub->wait_mu);
+    }
+    if (may_emit && atomic_load(&pub->want_writable) && has_room(pub)) {
+        atomic_store(&pub->want_writable, false);
+        struct ax_pubsub_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = AX_PS_WRITABLE;
+        snprintf(ev.text, sizeof ev.text, "%s: room again at the subscribers that block",
+                 pub->ep.topic);
+        ax__emit(&pub->ev, pub, &ev);
+    }
+}
+
+int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admitted)
+{
+    *admitted = false;
+    if (atomic_load_explicit(&pub->nblock, memory_order_relaxed) == 0)
+        return 0;
+    if (no_wait) { /* a loop thread, maybe the one that would make room */
+        if (has_room(pub))
+            return 0;
+        atomic_store(&pub->want_writable, true);
+        return AX_EAGAIN;
+    }
+    int64_t deadline = ax_clock_mono_ns() + pub->ep.qos.max_blocking_ns;
+    struct timespec ts = {.tv_sec = deadline / AX_NS_PER_S, .tv_nsec = deadline % AX_NS_PER_S};
+    int rc = 0;
+    atomic_fetch_add(&pub->waiters, 1);
+    pthread_mutex_lock(&pub->wait_mu);
+    while (!has_room(pub)) {
+        if (atomic_load(&pub->closed)) {
+            rc = AX_ECLOSED;
+            break;
+        }
+        if (ax_clock_mono_ns() >= deadline ||
+            pthread_cond_timedwait(&pub->wait_cv, &pub->wait_mu, &ts) == ETIMEDOUT) {
+            if (!has_room(pub))
+                rc = AX_ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == 0) {
+        atomic_fetch_add(&pub->pending_frames, 1);
+        atomic_fetch_add(&pub->pending_bytes, (int64_t)len);
+        *admitted = true;
+    }
+    pthread_mutex_unlock(&pub->wait_mu);
+    atomic_fetch_sub(&pub->waiters, 1);
+    if (rc == AX_ETIMEDOUT)
+        atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
+    return rc;
+}
+
+void ax__pub_block_delivered(struct ax_pub *pub, size_t len)
+{
+    atomic_fetch_sub(&pub->pending_frames, 1);
+    atomic_fetch_sub(&pub->pending_bytes, (int64_t)len);
+}
+
+void ax__pub_set_block(struct ax__psub *ps, bool block)
+{
+    struct ax_pub *pub = ps->pub;
+    if (ps->block == block)
+        return;
+    ps->block = block;
+    if (pub)
+        atomic_fetch_add(&pub->nblock, block ? 1u : (unsigned)-1);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a transport built on streams adds to a connection
+ * (transport/stream/ax__stream.h): descriptors passed with frames, frames
+ * that hold a buffer until the peer has it, and the peer's quota of held
+ * frames. The shared-memory transport's links are made of these.
+ */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "transport/stream/ax__stream_conn.h"
+
+int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, int fd)
+{
+    stream_conn *c = conn_of(l);
+    if (!c->opt.pass_fds || fd < 0 || len > AX__STREAM_CONTROL_MAX)
+        return AX_EINVAL;
+    if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
+        return AX_EAGAIN;
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the queue sends (and closes) its own */
+    if (dup < 0)
+        return ax_err_from_errno(errno);
+    struct ax__frame_hdr h = {.type = type};
+    struct ax__stream_wq_item it = {.h = &h, .data = data, .len = len, .control = true, .fd = dup};
+    return ax__stream_conn_enqueue(c, &it);
+}
+
+int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void *data, size_t len,
+                         ax__buf *hold)
+{
+    if (!l || !h || (!data && len) || !hold)
+        return AX_EINVAL;
+    struct ax__stream_wq_item it = {
+        .h = h, .data = data, .len = len, .control = false, .fd = -1, .hold = hold};
+    return ax__stream_conn_enqueue(conn_of(l), &it);
+}
+
+void ax__stream_hold_room(ax__link *l, uint32_t room)
+{
+    conn_of(l)->wq.hold_room = room;
+}
+
+void ax__stream_hold_release(ax__link *l, uint32_t n)
+{
+    stream_conn *c = conn_of(l);
+    bool was_shut = c->wq.hold_room == 0; /* then writing stopped: resume it */
+    if (c->wq.hold_room != AX__STREAM_HOLD_ROOM_ANY && (c->wq.hold_room += n) && was_shut &&
+        c->wq.count > 0 && !c->closed && c->state <= ST_FLUSHING)
+        ax__stream_conn_kick(c);
+}
+
+int ax__stream_take_fd(ax__link *l)
+{
+    return ax__stream_reader_take_fd(&conn_of(l)->rd);
+}
