@@ -118,12 +118,14 @@ static bool shm_failed(struct ax__rpub *l, int status)
         return false; /* a link that worked and ended: the publisher went, try it again */
     if (status == AX_ETYPE || status == AX_EDOMAIN || status == AX_EACCES || l->removed)
         return false; /* refused, whatever the transport */
-    l->shm_broken = l->link_up                                           ? AX_SHM_R_FAILED
-                    : (status == AX_ECONNREFUSED || status == AX_ENOENT) ? AX_SHM_R_UNREACHABLE
-                                                                         : AX_SHM_R_FAILED;
-    AX_LOG_W(LOG_MODULE, "%s: shared memory with the publisher on '%s' failed (%s): %s",
-             l->topic->name, l->pub.node_name, ax_strerror(status),
-             ax_shm_reason_text(l->shm_broken));
+    enum ax_shm_reason why = l->link_up ? AX_SHM_R_FAILED
+                             : (status == AX_ECONNREFUSED || status == AX_ENOENT)
+                                 ? AX_SHM_R_UNREACHABLE
+                                 : AX_SHM_R_FAILED;
+    if (why != l->shm_broken) /* said once, not at every retry */
+        AX_LOG_W(LOG_MODULE, "%s: shared memory with the publisher on '%s' failed (%s): %s",
+                 l->topic->name, l->pub.node_name, ax_strerror(status), ax_shm_reason_text(why));
+    l->shm_broken = why;
     return true;
 }
 
@@ -180,7 +182,10 @@ static void note_links(struct ax__topic *t, const uint8_t *hash)
                                        .transport = !r->link_up ? AX_LINK_NONE
                                                     : r->on_shm ? AX_LINK_SHM
                                                                 : AX_LINK_TCP,
-                                       .reason = r->on_shm ? AX_SHM_USED : r->why};
+                                       /* trying shared memory: why it failed before, if it did */
+                                       .reason = !r->on_shm   ? r->why
+                                                 : r->link_up ? AX_SHM_USED
+                                                              : r->shm_broken};
     }
     for (size_t i = 0; i < t->nsubs; i++)
         if (t->subs[i] && ax__same_type(t->subs[i]->ep.type_hash, hash))
@@ -515,15 +520,26 @@ static void link_close(ax__link *c, int status, void *user)
     replay_finish(l);
     for (size_t i = 0; i < l->nreplay; i++)
         l->replay[i].state = AX__REPLAY_WAITING;
-    if (status < 0 && !l->removed)
+    /* A shared-memory link that could not be made is not an error of the
+     * subscription's: it goes on over TCP (its reason is in the links). */
+    if (status < 0 && !l->removed && !shm_lost)
         ax__topic_set_last_error(l->topic, l->pub.type_hash, status);
     if (l->removed) {
         link_free(l);
         return;
     }
+    if (shm_lost) {
+        struct ax_qos q;
+        ax__topic_wanted_qos(l->topic, l->pub.type_hash, &q);
+        if (q.shm != AX_SHM_REQUIRE) {
+            note_links(l->topic, l->pub.type_hash);
+            if (link_connect(l) == 0)
+                return; /* at once, the other way */
+        } else {        /* required: no other way; tried again after the back-off */
+            ax__topic_set_last_error(l->topic, l->pub.type_hash, AX_ENOTSUP);
+        }
+    }
     note_links(l->topic, l->pub.type_hash);
-    if (shm_lost && link_connect(l) == 0)
-        return; /* at once, the other way */
     if (status != AX_ETYPE) {
         AX_LOG_D(LOG_MODULE, "%s: connection to '%s' closed (%s); reconnecting", l->topic->name,
                  l->pub.node_name, status ? ax_strerror(status) : "by the peer");

@@ -69,13 +69,14 @@
  *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
  *   AXT_DOMAINS_DISC_PROCS      5     8    130..169  RUN_SERIAL
  *   AXT_DOMAINS_PUBSUB_PROCS    1    12    170..181  RUN_SERIAL
- *   AXT_DOMAINS_CLI            15     3    182..226  k = the case; cli_help
+ *   AXT_DOMAINS_CLI            15     2    182..211  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
- *   AXT_DOMAINS_SHM_PROCS       1     2    227..228  RUN_SERIAL
- *   AXT_DOMAINS_BLOCK           2     2    229..232  in parallel
- *   (none free: a new block needs a narrower one above)
+ *   AXT_DOMAINS_SHM_PROCS       1     2    212..213  RUN_SERIAL
+ *   AXT_DOMAINS_BLOCK           2     2    214..217  in parallel
+ *   AXT_DOMAINS_SHM_STRESS      1     2    218..219  in parallel
+ *   (free)                                 220..232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -92,6 +93,7 @@ enum axt_domain_block {
     AXT_DOMAINS_CLI,          /* tests/cli/test_cli.c */
     AXT_DOMAINS_SHM_PROCS,    /* tests/integration/test_shm_procs.c */
     AXT_DOMAINS_BLOCK,        /* tests/unit/test_block.c */
+    AXT_DOMAINS_SHM_STRESS,   /* tests/unit/test_shm_stress.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -103,8 +105,9 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
     } blocks[AXT_DOMAINS_COUNT_] = {
         [AXT_DOMAINS_NODE] = {7, 8},          [AXT_DOMAINS_PUBSUB] = {6, 8},
         [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {5, 8},
-        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 3},
+        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
+        [AXT_DOMAINS_SHM_STRESS] = {1, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

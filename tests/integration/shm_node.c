@@ -5,7 +5,7 @@
  * the public API only.
  *
  *   shm_node --domain D --name N [--config FILE] [--mode local|network]
- *            [--interface IF]
+ *            [--interface IF] [--lease DUR --heartbeat DUR]
  *            --pub TOPIC --size BYTES --count N [--rate HZ]
  *          | --sub TOPIC [--retain N] [--shm default|auto|off|require]
  *
@@ -22,6 +22,7 @@
  *                                             whenever it changes
  *   STATS received=<n> bad=<n>                on "stats"
  *   POOL in_use=<n> exhausted=<n> copied=<n>  on "pool"
+ *   BYE                                       when it exits
  * Commands on stdin: "stats", "pool", "release" (drop what is retained),
  * "quit". It exits when stdin closes.
  */
@@ -122,14 +123,15 @@ static void report_link(ax_sub *sub, struct ax_link_info *last, int *last_err)
 int main(int argc, char **argv)
 {
     const char *name = "shm_node", *config = NULL, *pub_topic = NULL, *sub_topic = NULL;
-    const char *mode = NULL, *iface = NULL, *shm = NULL;
+    const char *mode = NULL, *iface = NULL, *shm = NULL, *lease = NULL, *heartbeat = NULL;
     unsigned domain = 0, count = 0, rate = 0;
     size_t size = 1u << 20;
     static const struct option opts[] = {
-        {"domain", 1, 0, 'd'}, {"name", 1, 0, 'n'}, {"config", 1, 0, 'c'}, {"pub", 1, 0, 'p'},
-        {"sub", 1, 0, 's'},    {"size", 1, 0, 'z'}, {"count", 1, 0, 'k'},  {"rate", 1, 0, 'r'},
-        {"retain", 1, 0, 'R'}, {"shm", 1, 0, 'S'},  {"mode", 1, 0, 'm'},   {"interface", 1, 0, 'i'},
-        {0, 0, 0, 0}};
+        {"domain", 1, 0, 'd'}, {"name", 1, 0, 'n'},      {"config", 1, 0, 'c'},
+        {"pub", 1, 0, 'p'},    {"sub", 1, 0, 's'},       {"size", 1, 0, 'z'},
+        {"count", 1, 0, 'k'},  {"rate", 1, 0, 'r'},      {"retain", 1, 0, 'R'},
+        {"shm", 1, 0, 'S'},    {"mode", 1, 0, 'm'},      {"interface", 1, 0, 'i'},
+        {"lease", 1, 0, 'L'},  {"heartbeat", 1, 0, 'H'}, {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -169,6 +171,12 @@ int main(int argc, char **argv)
         case 'i':
             iface = optarg;
             break;
+        case 'L':
+            lease = optarg;
+            break;
+        case 'H':
+            heartbeat = optarg;
+            break;
         default:
             return 2;
         }
@@ -188,6 +196,9 @@ int main(int argc, char **argv)
         cfg.discovery.mode = AX_DISCOVERY_NETWORK;
     if (iface)
         snprintf(cfg.discovery.interface, sizeof cfg.discovery.interface, "%s", iface);
+    if ((lease && ax_duration_parse(lease, 0, &cfg.discovery.lease_ns, NULL, 0) < 0) ||
+        (heartbeat && ax_duration_parse(heartbeat, 0, &cfg.discovery.heartbeat_ns, NULL, 0) < 0))
+        return 2;
     ax_node *node;
     int rc = ax_node_new(&node, &cfg);
     ax_config_fini(&cfg);
@@ -266,5 +277,6 @@ int main(int argc, char **argv)
     }
     release_all();
     ax_node_destroy(node);
+    say("BYE");
     return 0;
 }

@@ -209,6 +209,10 @@ static const char *connect_fix(int err)
         return "the nodes are in different domains: give both the same node.domain";
     case AX_ETYPE:
         return "the types differ: build both from the same .proto";
+    case AX_ENOTSUP:
+        return "shared memory is required (transport.shm or the topic's qos shm: require) and "
+               "the publisher on this host cannot be reached that way: turn shared memory on "
+               "at the publisher, run both in one network namespace, or use shm: auto";
     default:
         return "check the publisher's log and the network between the two hosts; axon retries "
                "with back-off (transport.reconnect_min/max)";
@@ -380,6 +384,27 @@ static void check_topic(struct cli *c, const char *topic, const struct cli_snap 
                      matching, topic, ax_strerror(sub->counters.last_error),
                      ax_err_name(sub->counters.last_error));
             snprintf(f->fix, sizeof f->fix, "%s", connect_fix(sub->counters.last_error));
+        }
+        for (uint32_t k = 0; k < sub->counters.nlinks && k < AX_LINKS_SHOWN; k++) {
+            const struct ax_link_info *li = &sub->counters.links[k];
+            if (li->reason != AX_SHM_R_UNREACHABLE && li->reason != AX_SHM_R_FAILED)
+                continue;
+            /* Same host, both willing, and yet TCP: worth knowing. */
+            struct finding *f = add(r, "shm_not_used", topic);
+            if (!f)
+                return;
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s reads %s from %s over TCP although both run on this host: "
+                     "%s",
+                     node_desc(s, sub->node_id, d1, sizeof d1), topic,
+                     node_desc(s, li->node_id, d2, sizeof d2), ax_shm_reason_text(li->reason));
+            snprintf(f->fix, sizeof f->fix,
+                     li->reason == AX_SHM_R_UNREACHABLE
+                         ? "shared-memory links go through an abstract Unix socket, which is "
+                           "per network namespace: run both in one (containers: the host's "
+                           "network, or a shared one); see docs/pubsub.md, Transports"
+                         : "see both nodes' logs for why the shared-memory link failed; the "
+                           "link stays on TCP until the publisher restarts");
         }
         if (sub->counters.gaps) {
             struct finding *f = add(r, "gaps", topic);
