@@ -10,7 +10,7 @@
  *                     standard messages, clitest.Secret) or raw:NAME
  *              [--sub TOPIC=TYPE]...
  *              [--size BYTES] [--wait-subs N] [--qos PRESET] [--transient]
- *              [--sub-transient] [--print key|json] [--slow-ms N]
+ *              [--sub-transient] [--print key|json|none] [--slow-ms N]
  *
  * clitest.Secret (tests/cli/proto) is compiled into this program only: the
  * CLI must get its schema from here.
@@ -21,6 +21,8 @@
  *   DONE topic=T published=N elapsed_ns=E          (a publisher reached COUNT)
  *   RECV topic=T key=K seq=S len=L                 (--print key, the default)
  *   RECV topic=T json=<one line>                   (--print json)
+ *   (none with --print none: for a fast topic nobody reads the lines of,
+ *   whose pipe would fill and block the callback, hence the node)
  *   STATS topic=T published=N elapsed_ns=E rate=R  (on "report")
  *   SUBSTATS topic=T received=N order_errors=E first=F last=L  (on "report")
  * It exits when stdin closes or reads "quit".
@@ -79,7 +81,7 @@ struct subspec {
 
 static atomic_bool stopping;
 static long payload_size = 64, wait_subs = 0, slow_ms = 0;
-static bool print_json;
+static bool print_json, print_none;
 
 static void fill_raw(uint8_t *p, size_t n, uint64_t k)
 {
@@ -228,7 +230,9 @@ static void on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
     ss->last = key;
     ss->received++;
     pthread_mutex_unlock(&ss->mu);
-    if (json) {
+    if (print_none) {
+        free(json);
+    } else if (json) {
         size_t n = strlen(json);
         while (n && json[n - 1] == '\n')
             json[--n] = '\0';
@@ -296,6 +300,7 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--print") == 0 && v) {
             print_json = strcmp(v, "json") == 0;
+            print_none = strcmp(v, "none") == 0;
             i++;
         } else if (strcmp(a, "--transient") == 0) {
             transient = true;

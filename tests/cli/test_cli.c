@@ -776,7 +776,7 @@ static void t_doctor(void **state)
     /* Drops: a subscriber slower than its publisher, latest-only queue. */
     talker(&tp[n++], "p-drop", "--qos", "sensor_data", "--size", "2000", "--pub",
            "/d/drops=raw:demo.Big@1000", NULL);
-    talker(&tp[n++], "s-drop", "--qos", "sensor_data", "--slow-ms", "2", "--sub",
+    talker(&tp[n++], "s-drop", "--qos", "sensor_data", "--slow-ms", "2", "--print", "none", "--sub",
            "/d/drops=raw:demo.Big", NULL);
     /* A healthy pair. */
     talker(&tp[n++], "p-ok", "--pub", "/d/ok=axon.sensor.Imu@5", NULL);
