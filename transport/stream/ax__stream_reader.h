@@ -32,7 +32,13 @@ struct ax__stream_reader {
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;
+    int64_t slice_end;     /* monotonic ns: this call's frames stop after it */
+    uint64_t slice_frames; /* frames_in when this call began */
 };
+
+/* How long one read call hands frames to the owner before it returns
+ * AX__STREAM_RD_MORE with the rest buffered (callbacks run inline). */
+#define AX__STREAM_READ_SLICE_NS (2 * 1000 * 1000)
 
 /* One complete frame: @payload is valid during the call; @buf is its own
  * refcounted buffer for large payloads (NULL otherwise). Return false to
@@ -46,14 +52,15 @@ void ax__stream_reader_fini(struct ax__stream_reader *r);
 
 enum {
     AX__STREAM_RD_DRAINED = 0, /* the socket has nothing more now */
-    AX__STREAM_RD_MORE = 1,    /* the budget ran out first: park and come back */
+    AX__STREAM_RD_MORE = 1,    /* the budget or the time slice ran out first: park, come back */
     AX__STREAM_RD_EOF = 2,     /* the peer closed (mid-frame or not: see below) */
     AX__STREAM_RD_STOPPED = 3, /* the frame function said stop */
 };
 
 /*
  * Read from @fd, at most @budget reads, handing every complete frame to
- * @fn. Returns one of the values above, or a negative AX_E* code: with
+ * @fn, for at most AX__STREAM_READ_SLICE_NS (the rest stays buffered for
+ * the next call). Returns one of the values above, or a negative AX_E* code: with
  * *@why set, a protocol error in the byte stream (AX_EPROTO, AX_EVERSION,
  * AX_ECRC, AX_EMSGSIZE: the frame header's, see transport/ax__frame.h);
  * with *@why NULL, the read failed (an OS error) or a large payload's
