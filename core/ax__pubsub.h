@@ -211,7 +211,8 @@ struct ax__psub {
     uint64_t node_id;
     char node_name[AX_NODE_NAME_MAX];
     struct ax_qos qos;
-    bool block; /* its policy is block: counted in pub->nblock */
+    uint64_t queue_bytes; /* its write queue's byte bound */
+    bool block;           /* its policy is block: counted in pub->nblock */
     struct ax__qnode node;
 };
 

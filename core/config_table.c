@@ -307,6 +307,18 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .desc = "Chunks one subscribing node may hold at once (not yet released). Beyond it "
              "messages wait in the publisher's queue to it, where its overload policy "
              "applies as for a slow TCP reader."},
+    {.path = "transport.shm_quota_bytes",
+     .type = AX__CFG_SIZE,
+     CFG(transport.shm_quota_bytes),
+     .def = "16MiB",
+     .unit = "bytes",
+     .min = 64 * KiB,
+     .max = 64 * GiB,
+     .desc = "Bytes of chunks one subscribing node may hold at once (one chunk always, "
+             "whatever its size); for a subscriber whose overload policy is block, the "
+             "publisher's queue to it holds at most as much too. What is in flight is "
+             "written memory: the less of it, the warmer the caches of both sides "
+             "(docs/performance.md)."},
     {.path = "transport.shm_chunk_min",
      .type = AX__CFG_SIZE,
      CFG(transport.shm_chunk_min),

@@ -78,7 +78,7 @@ static void measure(struct ax_pub *pub)
         uint32_t frames =
             ps->qos.reliability == AX_RELIABLE ? c->transport.queue_frames : ps->qos.history;
         int64_t f = (int64_t)frames - (int64_t)qm;
-        int64_t y = (int64_t)c->transport.queue_bytes - (int64_t)qb;
+        int64_t y = (int64_t)ps->queue_bytes - (int64_t)qb;
         if (f < rf)
             rf = f;
         if (y < rb)

@@ -159,6 +159,7 @@ void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
     o->self.purpose = purpose;
     snprintf(o->self.node_name, sizeof o->self.node_name, "%s", node->name);
     o->loan_quota = c->transport.shm_quota;
+    o->loan_quota_bytes = c->transport.shm_quota_bytes;
 }
 
 /* The address data connections are accepted on: by mode, unless

@@ -99,8 +99,9 @@ struct ax__link_options {
     int64_t handshake_timeout_ns; /* no handshake by then: close, default 5 s */
     int64_t linger_ns; /* graceful close: wait this long for the peer's EOF, default 2 s */
     const struct ax__link_guard *guard; /* NULL: accept any peer; borrowed */
-    bool pass_fds; /* stream links on Unix sockets: descriptors travel with frames */
-    uint32_t loan_quota; /* shm links: chunks the peer may hold at once (0: 256) */
+    bool pass_fds;             /* stream links on Unix sockets: descriptors travel with frames */
+    uint32_t loan_quota;       /* shm links: chunks the peer may hold at once (0: 256) */
+    uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; one chunk always) */
 };
 
 /* Defaults for every field (see above). */

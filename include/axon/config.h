@@ -152,6 +152,7 @@ struct ax_config {
         uint64_t shm_budget;        /* transport.shm_budget: bytes of chunks per publisher */
         uint32_t shm_threshold;     /* transport.shm_threshold: smaller messages are copied */
         uint32_t shm_quota;         /* transport.shm_quota: chunks one subscriber may hold */
+        uint64_t shm_quota_bytes;   /* transport.shm_quota_bytes: and their bytes */
         uint32_t shm_chunk_min;     /* transport.shm_chunk_min: the smallest size class */
         uint32_t shm_segment;       /* transport.shm_segment: bytes of one segment */
     } transport;

@@ -365,8 +365,10 @@ static void t_publisher_killed(void **state)
     struct rx r = {.mu = PTHREAD_MUTEX_INITIALIZER, .want_keep = 8};
     ax_sub *s = sub_new(n, "/shm/kill-pub", AX_SHM_DEFAULT, &r);
     struct proc pub;
-    start(&pub, "source", "--pub", "/shm/kill-pub", "--size", "4194304", "--count", "8", "--rate",
-          "50", NULL);
+    /* The subscriber keeps all 8 (32 MiB): the publisher lets it. */
+    char *big = write_config("kill-pub.yaml", "transport:\n  shm_quota_bytes: 64MiB\n");
+    start(&pub, "source", "--config", big, "--pub", "/shm/kill-pub", "--size", "4194304", "--count",
+          "8", "--rate", "50", NULL);
     if (!proc_wait_line(&pub, "SENT", NULL, T(30000), NULL, 0)) {
         dump(&pub);
         fail_msg("the publisher did not send");

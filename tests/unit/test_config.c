@@ -349,6 +349,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  shm_budget: 1GiB\n"
                                 "  shm_threshold: 64KiB\n"
                                 "  shm_quota: 32\n"
+                                "  shm_quota_bytes: 2MiB\n"
                                 "  shm_chunk_min: 256KiB\n"
                                 "  shm_segment: 16MiB\n"
                                 "qos:\n"
@@ -401,6 +402,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.shm_budget, 1u << 30);
     assert_int_equal(cfg->transport.shm_threshold, 64u << 10);
     assert_int_equal(cfg->transport.shm_quota, 32);
+    assert_int_equal(cfg->transport.shm_quota_bytes, 2 * 1024 * 1024);
     assert_int_equal(cfg->transport.shm_chunk_min, 256u << 10);
     assert_int_equal(cfg->transport.shm_segment, 16u << 20);
     assert_int_equal(cfg->log_level, AX_LOG_DEBUG);

@@ -106,16 +106,23 @@ static void link_opts(struct ax__link_options *o, uint64_t id, uint32_t quota)
     o->loan_quota = quota;
 }
 
-static void pub_open(struct pub *pb, ax_loop *loop, uint64_t budget, uint32_t quota)
+static void pub_open_bytes(struct pub *pb, ax_loop *loop, uint64_t budget, uint32_t quota,
+                           uint64_t quota_bytes)
 {
     memset(pb, 0, sizeof *pb);
     pb->loop = loop;
     struct ax__listen_options lo = {.on_accept = pub_accept, .user = pb};
     link_opts(&lo.link, 1, quota);
+    lo.link.loan_quota_bytes = quota_bytes;
     AX_OK_OR_FAIL(ax__shm_transport.listen(loop, "@", &lo, &pb->ln));
     struct ax__pool_options po = {
         .budget = budget, .min_chunk = 4096, .max_chunk = CHUNK, .segment = 1u << 20};
     AX_OK_OR_FAIL(ax__shm_transport.pool_new(&po, &pb->pool));
+}
+
+static void pub_open(struct pub *pb, ax_loop *loop, uint64_t budget, uint32_t quota)
+{
+    pub_open_bytes(pb, loop, budget, quota, 64u << 20);
 }
 
 /* Publish one chunk with every byte @v to every subscriber: how many took it. */
@@ -308,6 +315,47 @@ static void t_quota(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* The quota in bytes: a subscriber that keeps everything holds as many
+ * chunks as fit in it, and one chunk always, even one larger than it. */
+static void t_quota_bytes(void **state)
+{
+    (void)state;
+    static const uint64_t bounds[2] = {2 * CHUNK + CHUNK / 2, CHUNK / 2};
+    static const unsigned fit[2] = {2, 1};
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    for (int t = 0; t < 2; t++) {
+        struct pub pb;
+        pub_open_bytes(&pb, loop, 64u << 20, 100, bounds[t]);
+        struct peer s = {.keep = true};
+        connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+        AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+        for (unsigned i = 0; i < 5; i++)
+            assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
+        AX_STEP_UNTIL(loop, s.frames == fit[t], 5000);
+        for (int i = 0; i < 20; i++) /* more would have come by now */
+            ax_loop_step(loop, 1);
+        assert_int_equal(s.frames, fit[t]);
+        /* Each release lets the next through, in order. */
+        for (unsigned k = 0; k < 5 - fit[t]; k++) {
+            ax__buf_release(s.kept[k]);
+            AX_STEP_UNTIL(loop, s.frames == fit[t] + k + 1, 5000);
+        }
+        for (unsigned i = 0; i < 5; i++)
+            assert_int_equal(s.first_byte[i], i);
+        for (unsigned i = 5 - fit[t]; i < s.nkept; i++)
+            ax__buf_release(s.kept[i]);
+        AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
+        ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
+        AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
+        pb.ln->ops->close(pb.ln);
+        pb.pool->ops->close(pb.pool);
+        for (int i = 0; i < 5; i++)
+            ax_loop_step(loop, 0);
+    }
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 /* The budget spent: a clear error and a count, at once. */
 static void t_pool_exhausted(void **state)
 {
@@ -339,6 +387,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_isolation),
         cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),
         cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,7 +110,8 @@ struct ax__shm_desc {
     uint32_t reserved;
 };
 
-#define AX__SHM_DEFAULT_QUOTA 256u /* chunks a peer may hold, by default */
+#define AX__SHM_DEFAULT_QUOTA       256u                /* chunks a peer may hold, by default */
+#define AX__SHM_DEFAULT_QUOTA_BYTES (16u * 1024 * 1024) /* and their bytes */
 
 struct ax__shm_link;
 

@@ -52,9 +52,10 @@ struct held {
 };
 
 struct ax__shm_link {
-    ax__link link;    /* first: what the owner holds */
-    ax__link *stream; /* the framed Unix-socket link underneath */
-    uint32_t quota;   /* chunks the peer may hold at once */
+    ax__link link;        /* first: what the owner holds */
+    ax__link *stream;     /* the framed Unix-socket link underneath */
+    uint32_t quota;       /* chunks the peer may hold at once */
+    uint64_t quota_bytes; /* and their bytes (one chunk always) */
     /* sending chunks */
     uint32_t *announced; /* segment ids the peer has mapped */
     size_t nannounced, announced_cap;
@@ -159,22 +160,27 @@ static void handle_release(struct ax__shm_link *s, const uint8_t *p, size_t n)
         ax__link_close(s->stream, AX__LINK_ABORT, AX_EPROTO);
         return;
     }
-    ax__stream_hold_release(s->stream, (uint32_t)(n / 8)); /* before a close below: harmless */
+    uint32_t given = 0;
+    uint64_t bytes = 0;
     for (size_t i = 0; i < n; i += 8) {
         uint64_t key = (uint64_t)le32(p + i) << 32 | le32(p + i + 4);
         struct held *h = key ? held_find(s, key, false) : NULL;
         if (!h) {
             AX_LOG_W(LOG_MODULE, "%s: released a chunk it does not hold; closing",
                      s->link.peer_addr);
+            ax__stream_hold_release(s->stream, given, bytes);
             ax__link_close(s->stream, AX__LINK_ABORT, AX_EPROTO);
             return;
         }
+        given++;
+        bytes += h->buf->len;
         if (--h->count == 0) {
             ax__buf *b = h->buf;
             held_erase(s, h);
             ax__buf_release(b); /* the chunk goes back to its pool when it was the last */
         }
     }
+    ax__stream_hold_release(s->stream, given, bytes);
 }
 
 static void handle_segment(struct ax__shm_link *s, const uint8_t *p, size_t n)
@@ -434,6 +440,7 @@ struct ax__shm_link *ax__shm_link_alloc(ax_loop *loop, const struct ax__link_opt
     s->link.cb = cb;
     s->link.user = user;
     s->quota = opt->loan_quota ? opt->loan_quota : AX__SHM_DEFAULT_QUOTA;
+    s->quota_bytes = opt->loan_quota_bytes ? opt->loan_quota_bytes : AX__SHM_DEFAULT_QUOTA_BYTES;
     return s;
 }
 
@@ -451,7 +458,7 @@ const struct ax__link_callbacks *ax__shm_link_stream_cbs(void)
 ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
 {
     s->stream = stream;
-    ax__stream_hold_room(stream, s->quota);
+    ax__stream_hold_room(stream, s->quota, s->quota_bytes);
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

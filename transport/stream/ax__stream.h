@@ -58,13 +58,16 @@ int ax__stream_send_fd(ax__link *l, uint8_t type, const void *data, size_t len, 
 int ax__stream_take_fd(ax__link *l);
 
 /* How many frames queued with a hold may start to be written (the peer's
- * quota of chunks); each that starts takes one, and the rest wait in the
- * queue, where the overload policy applies to them.
- * AX__STREAM_HOLD_ROOM_ANY (the default): no bound. */
+ * quota of chunks; AX__STREAM_HOLD_ROOM_ANY, the default: no bound), and
+ * how many bytes of held buffers may be out at once (0, the default: no
+ * bound; one frame always may when none is out). Each that starts takes
+ * one and its hold's length; the rest wait in the queue, where the
+ * overload policy applies to them. */
 #define AX__STREAM_HOLD_ROOM_ANY UINT32_MAX
-void ax__stream_hold_room(ax__link *l, uint32_t room);
-/* The peer gave @n back: that much more room, and writing resumes. */
-void ax__stream_hold_release(ax__link *l, uint32_t n);
+void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes);
+/* The peer gave @n frames of @bytes back: that much more room, and
+ * writing resumes. */
+void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes);
 
 /* As send_bytes(), and the frame holds a reference to @hold while queued:
  * released if the frame is dropped, handed to the owner's on_written once

@@ -42,6 +42,11 @@ struct ax__stream_wq {
     /* Held frames that may still start (the peer's quota, less what it
      * holds); AX__STREAM_HOLD_ROOM_ANY: no bound. */
     uint32_t hold_room;
+    /* Bytes of held frames started and not given back, and their bound
+     * (0: none): one held frame may start whatever its size when nothing
+     * is held, so a frame larger than the bound still goes. */
+    uint64_t hold_bytes, hold_bytes_max;
+    bool gated; /* the last write stopped at the hold gate */
     uint64_t bytes;
     uint64_t max_bytes;
     uint32_t max_frames;

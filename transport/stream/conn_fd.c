@@ -35,18 +35,25 @@ int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void 
     return ax__stream_conn_enqueue(conn_of(l), &it);
 }
 
-void ax__stream_hold_room(ax__link *l, uint32_t room)
+void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes)
 {
     conn_of(l)->wq.hold_room = room;
+    conn_of(l)->wq.hold_bytes_max = bytes;
 }
 
-void ax__stream_hold_release(ax__link *l, uint32_t n)
+void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
 {
     stream_conn *c = conn_of(l);
-    bool was_shut = c->wq.hold_room == 0; /* then writing stopped: resume it */
-    if (c->wq.hold_room != AX__STREAM_HOLD_ROOM_ANY && (c->wq.hold_room += n) && was_shut &&
-        c->wq.count > 0 && !c->closed && c->state <= ST_FLUSHING)
+    struct ax__stream_wq *w = &c->wq;
+    if (w->hold_room != AX__STREAM_HOLD_ROOM_ANY)
+        w->hold_room += n;
+    /* More than was counted is the peer's lie; the link closes on it, and
+     * the gate must not wrap meanwhile. */
+    w->hold_bytes = bytes < w->hold_bytes ? w->hold_bytes - bytes : 0;
+    if (w->gated && n > 0 && w->count > 0 && !c->closed && c->state <= ST_FLUSHING) {
+        w->gated = false; /* writing stopped at the gate: resume it */
         ax__stream_conn_kick(c);
+    }
 }
 
 int ax__stream_take_fd(ax__link *l)

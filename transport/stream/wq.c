@@ -248,8 +248,12 @@ static void consume(struct ax__stream_wq *w, size_t n)
     while (n > 0) {
         struct ax__stream_wq_entry *e = qat(w, 0);
         size_t rem = e->len - e->done;
-        if (e->hold && e->done == 0 && w->hold_room != AX__STREAM_HOLD_ROOM_ANY)
-            w->hold_room--; /* a held frame started: it goes to the peer */
+        if (e->hold && e->done == 0) { /* a held frame started: it goes to the peer */
+            if (w->hold_room != AX__STREAM_HOLD_ROOM_ANY)
+                w->hold_room--;
+            if (w->hold_bytes_max)
+                w->hold_bytes += e->hold->len;
+        }
         if (n < rem) {
             e->done += (uint32_t)n;
             return;
@@ -290,12 +294,20 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
     for (unsigned round = 0; round < budget && w->count > 0; round++) {
         int n_iov = 0;
         uint32_t room = w->hold_room;
+        uint64_t held = w->hold_bytes;
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
             struct ax__stream_wq_entry *e = qat(w, i);
             if (i > 0 && e->fd >= 0)
                 break; /* its descriptor goes with a call of its own */
-            if (e->hold && e->done == 0 && room != AX__STREAM_HOLD_ROOM_ANY && room-- == 0)
-                break; /* the peer holds its quota: this one waits (and may be dropped) */
+            /* The peer holds its quota (in chunks or in bytes): this one
+             * waits, and may be dropped there by the overload policy. */
+            if (e->hold && e->done == 0) {
+                if (room != AX__STREAM_HOLD_ROOM_ANY && room-- == 0)
+                    break;
+                if (w->hold_bytes_max && held > 0 && held + e->hold->len > w->hold_bytes_max)
+                    break;
+                held += e->hold->len;
+            }
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
             } else if (e->done < AX__FRAME_HEADER_SIZE) {
@@ -306,6 +318,7 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
                                               e->len - e->done};
             }
         }
+        w->gated = n_iov == 0;
         if (n_iov == 0)
             return AX__STREAM_WQ_GATED;
         struct ax__stream_wq_entry *head = qat(w, 0);
