@@ -8,8 +8,10 @@
  * transport.shm_threshold bytes: one serialization, into memory every
  * same-host subscriber maps, and the TCP links send from the same chunk.
  * Shorter messages cost less copied through the socket than a chunk's
- * descriptor and release. A loan (ax_pub_loan()) always takes a chunk when
- * there is a pool: the application asked to write in place.
+ * descriptor and release. A loan (ax_pub_loan()) of at least the threshold
+ * takes a chunk whenever there is a pool (the application asked to write
+ * in place, and subscribers may come), a shorter one never: a chunk's
+ * size class (transport.shm_chunk_min at least) would be spent on it.
  *
  * The pool is made with the publisher and freed with it (its memory when
  * the last chunk comes back, from wherever the last subscriber releases
@@ -65,7 +67,8 @@ int ax_pub_loan(ax_pub *pub, size_t size, struct ax_loan *out)
     if (size > pub->node->cfg.transport.max_frame)
         return AX_EMSGSIZE;
     ax__buf *b;
-    int rc = ax__pub_payload_new(pub, size, true, &b);
+    bool chunk = size >= pub->node->cfg.transport.shm_threshold;
+    int rc = chunk ? ax__pub_payload_new(pub, size, true, &b) : ax__buf_new(size, &b);
     if (rc < 0)
         return rc; /* AX_ENOBUFS: the pool counted it */
     out->data = b->data;

@@ -185,10 +185,12 @@ struct ax_loan {
 /**
  * ax_pub_loan() - lend @size bytes to write a message into, then publish
  * it with ax_pub_publish_loan() (or give it back with
- * ax_pub_loan_discard()). When the node offers shared memory the bytes are
- * a chunk of the publisher's pool, which same-host subscribers read in
- * place; otherwise ordinary memory, sent as it is. The loan is valid until
- * one of those two calls, on any thread.
+ * ax_pub_loan_discard()). When the node offers shared memory and @size is
+ * at least transport.shm_threshold, the bytes are a chunk of the
+ * publisher's pool, which same-host subscribers read in place; otherwise
+ * ordinary memory, sent as it is (through the socket, as every message
+ * under the threshold). The loan is valid until one of those two calls,
+ * on any thread.
  *
  * Returns 0; AX_EMSGSIZE (larger than transport.max_frame); AX_ENOBUFS
  * when the pool's budget (transport.shm_budget) is spent, every chunk being
