@@ -356,6 +356,48 @@ static void t_quota_bytes(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* Chunks both ways on one link, each side's quota 1: the second chunk of
+ * each side waits at its gate for the other's release, and each release
+ * must get past its own side's waiting chunk (else neither ever moves). */
+static void t_both_ways(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 1);
+    struct peer s = {0};
+    struct ax__link_options o;
+    link_opts(&o, 10, 1);
+    AX_OK_OR_FAIL(
+        ax__shm_transport.connect(loop, pb.ln->ops->address(pb.ln), &o, &peer_cbs, &s, &s.link));
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    ax__pool *spool;
+    struct ax__pool_options po = {
+        .budget = 64u << 20, .min_chunk = 4096, .max_chunk = CHUNK, .segment = 1u << 20};
+    AX_OK_OR_FAIL(ax__shm_transport.pool_new(&po, &spool));
+    struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .stream = 1};
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
+        ax__buf *b;
+        AX_OK_OR_FAIL(spool->ops->loan(spool, CHUNK, &b));
+        memset(b->data, 0x40 + i, b->len);
+        h.seq = i + 1;
+        AX_OK_OR_FAIL(ax__link_send(s.link, &h, b));
+        ax__buf_release(b);
+    }
+    AX_STEP_UNTIL(loop, s.frames == 2 && pb.subs[0].frames == 2, 5000);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0 && pool_out(spool) == 0, 5000);
+    ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    spool->ops->close(spool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 /* The budget spent: a clear error and a count, at once. */
 static void t_pool_exhausted(void **state)
 {
@@ -385,9 +427,8 @@ static void t_pool_exhausted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),
-        cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_quota_bytes),
+        cmocka_unit_test(t_isolation),      cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),    cmocka_unit_test(t_both_ways),
         cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

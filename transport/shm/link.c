@@ -254,8 +254,10 @@ static void send_release(void *ctx, const uint32_t *pairs, size_t n)
             put32(frame + 8 * i, pairs[2 * i]);
             put32(frame + 8 * i + 4, pairs[2 * i + 1]);
         }
-        /* Fails only when closing: the peer takes everything back then. */
-        (void)ax__link_send_control(s->stream, AX__FRAME_SHM_RELEASE, frame, 8 * k);
+        /* Ahead of our own descriptors, which may wait for the peer's
+         * releases. Fails only when closing: the peer takes everything
+         * back then. */
+        (void)ax__stream_send_urgent(s->stream, AX__FRAME_SHM_RELEASE, frame, 8 * k);
         pairs += 2 * k;
         n -= k;
     }

@@ -64,6 +64,12 @@ int ax__stream_take_fd(ax__link *l);
  * one and its hold's length; the rest wait in the queue, where the
  * overload policy applies to them. */
 #define AX__STREAM_HOLD_ROOM_ANY UINT32_MAX
+
+/* A control frame (never dropped) that goes before every queued frame not
+ * yet started: a release must not wait behind descriptors that wait for
+ * the peer's releases (both sides sending chunks would never move).
+ * Returns as send_control(). */
+int ax__stream_send_urgent(ax__link *l, uint8_t type, const void *data, size_t len);
 void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes);
 /* The peer gave @n frames of @bytes back: that much more room, and
  * writing resumes. */

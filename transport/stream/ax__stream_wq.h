@@ -29,6 +29,7 @@ struct ax__stream_wq_item {
     const void *data;              /* or these @len bytes, copied */
     size_t len;
     bool control;  /* never dropped */
+    bool urgent;   /* control only: goes before every frame not yet started */
     int fd;        /* passed with the frame; the queue owns it from here (-1: none) */
     ax__buf *hold; /* a reference the queue takes, released if the frame is
                     * dropped, handed to on_written once it is written */

@@ -35,6 +35,19 @@ int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void 
     return ax__stream_conn_enqueue(conn_of(l), &it);
 }
 
+int ax__stream_send_urgent(ax__link *l, uint8_t type, const void *data, size_t len)
+{
+    if (!l || (!data && len) || len > AX__STREAM_CONTROL_MAX)
+        return AX_EINVAL;
+    stream_conn *c = conn_of(l);
+    if (c->state != ST_READY && !c->closed && c->state < ST_FLUSHING)
+        return AX_EAGAIN;
+    struct ax__frame_hdr h = {.type = type};
+    struct ax__stream_wq_item it = {
+        .h = &h, .data = data, .len = len, .control = true, .urgent = true, .fd = -1};
+    return ax__stream_conn_enqueue(c, &it);
+}
+
 void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes)
 {
     conn_of(l)->wq.hold_room = room;

@@ -233,6 +233,15 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
     e->hold = it->hold;
     if (e->hold)
         ax__buf_hold(e->hold);
+    if (it->urgent && it->control) {
+        /* Before every frame not started (only the head can be): an
+         * urgent frame must not wait behind held frames at the gate. */
+        uint32_t k = w->count > 0 && qat(w, 0)->done > 0 ? 1 : 0;
+        struct ax__stream_wq_entry tmp = *e;
+        for (uint32_t i = w->count; i > k; i--)
+            *qat(w, i) = *qat(w, i - 1);
+        *qat(w, k) = tmp;
+    }
     w->count++;
     w->bytes += weight;
     if (!it->control)
