@@ -499,8 +499,11 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
     if (c->closed)
         return;
     if (how == AX__LINK_ABORT || !c->io_live) {
-        if (c->io_live) {
-            /* RST: do not leave the peer a half-sent frame as EOF. */
+        if (c->io_live && c->wq.count > 0) {
+            /* RST: do not leave the peer a half-sent frame as EOF. With
+             * nothing queued every frame went whole to the kernel, and a
+             * plain close lets the last of them still arrive (a node
+             * destroyed right after a publish). */
             struct linger lg = {1, 0};
             setsockopt(ax_io_fd(&c->io), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
