@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Seed corpora for fuzz_hello, fuzz_disc, fuzz_subscribe and fuzz_rpub, written into
- * the build tree (generated files stay out of git): well-formed HELLO and
- * ERROR payloads, discovery datagrams of every kind, and SUBSCRIBE /
- * SCHEMA_REQUEST frame sequences, all made with the encoders the nodes
- * use, so the fuzzers start from what real peers send.
+ * Seed corpora for fuzz_hello, fuzz_disc, fuzz_subscribe, fuzz_rpub and
+ * fuzz_shm, written into the build tree (generated files stay out of git):
+ * well-formed HELLO and ERROR payloads, discovery datagrams of every kind,
+ * and SUBSCRIBE / SCHEMA_REQUEST frame sequences, all made with the
+ * encoders the nodes use, so the fuzzers start from what real peers send;
+ * and for fuzz_shm, operation sequences that map segments, read views of
+ * them and release chunks the way a real peer does, and a few that break
+ * one rule each.
  *
  *     make_seeds DIR     writes DIR/corpus_hello, DIR/corpus_disc,
- *                        DIR/corpus_subscribe and DIR/corpus_rpub
+ *                        DIR/corpus_subscribe, DIR/corpus_rpub and
+ *                        DIR/corpus_shm
  */
 #include <errno.h>
 #include <stdio.h>
@@ -223,6 +227,179 @@ static void rpub_seeds(void)
     put("rpub", "refused", seq, total);
 }
 
+/* fuzz_shm's operations (its OP_* and argument layouts): an opcode byte is
+ * the operation, the CRC mode << 4 and the variant << 6. */
+enum {
+    S_SEGMENT,
+    S_DESC,
+    S_RELEASE,
+    S_INLINE,
+    S_CONTROL,
+    S_GARBAGE,
+    S_STEP,
+    S_SEND,
+    S_UNKEEP,
+    S_KEEP,
+    S_PAUSE,
+    S_SPLIT
+};
+#define SOP(op, crc, var) (uint8_t)((op) | (crc) << 4 | (var) << 6)
+
+/* cfg: bit 0 CRCs, bit 1 batched writes, bit 2 keep, bits 3-4 the close,
+ * bits 5-7 chunks the link sends first. */
+#define SCFG(crc, batch, keep, close, chunks)                                                      \
+    (uint8_t)((crc) | (batch) << 1 | (keep) << 2 | (close) << 3 | (chunks) << 5)
+
+static size_t shm_segment(uint8_t *o, uint8_t idsel, uint16_t size16, uint8_t mode)
+{
+    size_t n = 0;
+    o[n++] = SOP(S_SEGMENT, 0, 0);
+    o[n++] = idsel;
+    o[n++] = (uint8_t)size16;
+    o[n++] = (uint8_t)(size16 >> 8);
+    o[n++] = mode;
+    return n;
+}
+
+/* A descriptor inside the @segsel-th segment announced: offset a % (size + 1),
+ * length b % what is left. */
+static size_t shm_desc(uint8_t *o, uint8_t crc, uint8_t segsel, uint8_t chunk, uint32_t a,
+                       uint32_t b)
+{
+    size_t n = 0;
+    o[n++] = SOP(S_DESC, crc, 0);
+    o[n++] = segsel;
+    o[n++] = chunk;
+    for (int i = 0; i < 4; i++)
+        o[n++] = (uint8_t)(a >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        o[n++] = (uint8_t)(b >> (8 * i));
+    o[n++] = 0; /* a 24-byte payload */
+    return n;
+}
+
+static void shm_seeds(void)
+{
+    static uint8_t s[512];
+    size_t n = 0;
+    /* Segments as a publisher makes them, views of them, plain frames. */
+    s[n++] = SCFG(0, 0, 0, 0, 0);
+    n += shm_segment(s + n, 0, 256, 0);  /* id 1, 4 KiB */
+    n += shm_segment(s + n, 1, 4096, 0); /* id 2, 64 KiB */
+    n += shm_desc(s + n, 0, 0, 1, 0, 100);
+    n += shm_desc(s + n, 0, 1, 2, 60000, 9000);
+    n += shm_desc(s + n, 0, 0, 3, 4000, 0xffffffffu);
+    s[n++] = SOP(S_INLINE, 0, 0);
+    s[n++] = 0; /* DATA */
+    s[n++] = 40;
+    s[n++] = SOP(S_STEP, 0, 0);
+    s[n++] = 1;
+    put("shm", "segments_views", s, n);
+
+    /* The same with payload CRCs, batched writes, views kept and released,
+     * a large inline frame and one cut in two; the link closes gracefully. */
+    n = 0;
+    s[n++] = SCFG(1, 1, 1, 1, 0);
+    n += shm_segment(s + n, 2, 0xffff, 0); /* 1 MiB */
+    n += shm_desc(s + n, 0, 0, 7, 1000, 500000);
+    n += shm_desc(s + n, 0, 0, 8, 0, 0);
+    s[n++] = SOP(S_SPLIT, 0, 0);
+    s[n++] = 100;
+    n += shm_desc(s + n, 0, 0, 9, 12345, 678);
+    s[n++] = SOP(S_INLINE, 0, 1);
+    s[n++] = 0;
+    s[n++] = 200; /* 256000 bytes */
+    s[n++] = SOP(S_STEP, 0, 0);
+    s[n++] = 0;
+    s[n++] = SOP(S_UNKEEP, 0, 1);
+    s[n++] = 0;
+    s[n++] = SOP(S_PAUSE, 0, 0);
+    s[n++] = SOP(S_UNKEEP, 0, 0);
+    s[n++] = SOP(S_STEP, 0, 0);
+    s[n++] = 3;
+    put("shm", "crc_batched_kept", s, n);
+
+    /* The link sends chunks (more than the quota of 3), the peer releases
+     * them, more come, one twice; then a release of one twice (closes). */
+    n = 0;
+    s[n++] = SCFG(0, 0, 0, 2, 5);
+    s[n++] = SOP(S_RELEASE, 0, 0);
+    s[n++] = 1;
+    s[n++] = 0;
+    s[n++] = SOP(S_RELEASE, 0, 0);
+    s[n++] = 2;
+    s[n++] = 0;
+    s[n++] = 4;
+    s[n++] = SOP(S_SEND, 0, 1); /* twice */
+    s[n++] = 100;
+    s[n++] = SOP(S_SEND, 0, 2); /* as bytes */
+    s[n++] = 3;
+    s[n++] = SOP(S_RELEASE, 0, 0);
+    s[n++] = 3;
+    s[n++] = 0;
+    s[n++] = 0;
+    s[n++] = 0;
+    s[n++] = SOP(S_RELEASE, 0, 0);
+    s[n++] = 2;
+    s[n++] = 0;
+    s[n++] = 3; /* the same again */
+    put("shm", "chunks_released", s, n);
+
+    /* One broken rule each. */
+    static const uint8_t modes[] = {1, 2, 3, 4, 5, 6, 7, 0x08, 0x10, 0x60, 0xe0};
+    for (size_t i = 0; i < sizeof modes; i++) {
+        char name[32];
+        n = 0;
+        s[n++] = SCFG(0, 0, 0, 0, 0);
+        n += shm_segment(s + n, 0, 512, modes[i]);
+        if (modes[i] & 0x08)
+            for (int k = 0; k < 8; k++)
+                s[n++] = k == 1 ? 0x30 : 0; /* says 12 KiB */
+        n += shm_desc(s + n, 0, 0, 1, 0, 10);
+        snprintf(name, sizeof name, "segment_mode_%02x", modes[i]);
+        put("shm", name, s, n);
+    }
+    n = 0;
+    s[n++] = SCFG(0, 0, 0, 0, 0);
+    n += shm_segment(s + n, 0, 256, 0);
+    n += shm_segment(s + n, 0, 256, 0); /* the same id */
+    put("shm", "segment_twice", s, n);
+    n = 0;
+    s[n++] = SCFG(0, 0, 0, 0, 0);
+    n += shm_segment(s + n, 0, 256, 0);
+    s[n++] = SOP(S_DESC, 0, 2); /* at the end, 2 past */
+    s[n++] = 0;
+    s[n++] = 1;
+    s[n++] = 16;
+    s[n++] = 0;
+    s[n++] = 2;
+    s[n++] = 0;
+    put("shm", "desc_past_end", s, n);
+    n = 0;
+    s[n++] = SCFG(0, 0, 0, 0, 0);
+    s[n++] = SOP(S_DESC, 0, 3); /* no segment, an offset near 2^64 */
+    s[n++] = 0xff;
+    s[n++] = 1;
+    s[n++] = 0;
+    s[n++] = 0;
+    s[n++] = 0;
+    s[n++] = 5;
+    s[n++] = 8;
+    s[n++] = 0;
+    put("shm", "desc_unknown", s, n);
+    n = 0;
+    s[n++] = SCFG(1, 0, 0, 0, 0);
+    s[n++] = SOP(S_CONTROL, 0, 0); /* ERROR */
+    s[n++] = 26;
+    put("shm", "error_frame", s, n);
+    n = 0;
+    s[n++] = SCFG(1, 0, 0, 0, 0);
+    s[n++] = SOP(S_INLINE, 1, 0); /* no CRC where one was agreed */
+    s[n++] = 0;
+    s[n++] = 8;
+    put("shm", "crc_missing", s, n);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -234,5 +411,6 @@ int main(int argc, char **argv)
     disc_seeds();
     subscribe_seeds();
     rpub_seeds();
+    shm_seeds();
     return 0;
 }
