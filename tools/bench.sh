@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # axon's side-by-side benchmark: raw TCP on loopback (the physical limit),
-# ZeroMQ and NNG, in one run, each figure given as a ratio to raw TCP.
+# ZeroMQ and NNG, in one run, each figure given as a ratio to raw TCP; and
+# the same-host tables: axon over shared memory and over TCP beside
+# iceoryx 2.0 and raw TCP, every message's pages touched on both sides.
 #
-#   bash tools/bench.sh            full run: 3 rounds of ~1 s measurements (~2.5 min)
-#   bash tools/bench.sh --quick    1 round of ~0.3 s measurements (~20 s)
+#   bash tools/bench.sh            full run: 3 rounds of ~1 s measurements (~6 min)
+#   bash tools/bench.sh --quick    1 round of ~0.3 s measurements (~1 min)
 #   options: --repeat N   rounds (default 3, quick 1); each figure is the median
 #            --no-build   use the existing build/release as it is
 #            --keep FILE  also write every raw RESULT line to FILE
+#            --only SET   peers (raw TCP, ZeroMQ, NNG, axon over TCP) or shm
+#                         (the same-host tables); default both
 #            -- ARGS      pass ARGS to every benchmark program (e.g. --sizes 64,1k)
+#
+# The same-host set needs iceoryx: when the Debian packages (iceoryx,
+# libiceoryx-binding-c-dev) are missing and this runs as root, they are
+# installed with apt-get; RouDi, iceoryx's daemon, is started for the run
+# with tests/bench/peers/iceoryx_roudi.toml and stopped by its pid.
 #
 # Builds the release preset if needed, then runs every program in BENCH_CMDS
 # one after the other (never in parallel: the machine has 2 cores), round
@@ -36,18 +45,26 @@ BUILD=build/release
 #   all      impl= test= size= check=ok|FAIL [error=why: the row shows FAIL]
 #   thr, fanout  mode=lossless|lossy msgs_per_s= mb_per_s= lost_pct= cpu_us_per_msg=
 #   lat      samples= p50_us= p99_us= p999_us= max_us= [cpu_us_per_rt=]
-BENCH_CMDS=(
+# shm_thr and shm_lat (the same-host set) are thr and lat under other names.
+PEER_CMDS=(
   tests/bench/peers/bench_raw_tcp
   tests/bench/bench_transport
   "tools/axon_perf bench"
   tests/bench/peers/bench_zmq
   tests/bench/peers/bench_nng
 )
+SHM_SIZES=64,1m,8m
+SHM_CMDS=(
+  "tests/bench/bench_shm --sizes $SHM_SIZES"
+  "tests/bench/peers/bench_raw_tcp --touch --sizes $SHM_SIZES"
+  "tests/bench/peers/bench_iceoryx --sizes $SHM_SIZES"
+)
 
 quick=()
 repeat=""
 build=1
 keep=""
+only=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,8 +72,9 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift ;;
     --no-build) build=0 ;;
     --keep) keep=$2; shift ;;
+    --only) only=$2; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -67,6 +85,26 @@ fi
 case "$repeat" in
   ''|*[!0-9]*|0) echo "bench.sh: --repeat takes a positive number" >&2; exit 2 ;;
 esac
+case "$only" in
+  '') BENCH_CMDS=("${PEER_CMDS[@]}" "${SHM_CMDS[@]}") ;;
+  peers) BENCH_CMDS=("${PEER_CMDS[@]}") ;;
+  shm) BENCH_CMDS=("${SHM_CMDS[@]}") ;;
+  *) echo "bench.sh: --only takes peers or shm" >&2; exit 2 ;;
+esac
+
+# iceoryx for the same-host set: Debian's packages, installed if missing
+# (before the build, which looks for the C binding).
+if [ "$only" != peers ] && ! dpkg-query -W -f '${Status}' libiceoryx-binding-c-dev 2>/dev/null |
+    grep -q 'install ok installed'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "# installing iceoryx (apt-get install iceoryx libiceoryx-binding-c-dev)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iceoryx libiceoryx-binding-c-dev \
+      >/dev/null 2>&1 || echo "# could not install iceoryx: its rows are left out" >&2
+    rm -f build/release/CMakeCache.txt # find the C binding anew
+  else
+    echo "# iceoryx is not installed (needs root for apt-get): its rows are left out" >&2
+  fi
+fi
 
 if [ "$build" = 1 ]; then
   if [ ! -f "$BUILD/CMakeCache.txt" ]; then
@@ -82,7 +120,32 @@ if [ ${#quick[@]} -gt 0 ]; then prog_cap=120; else prog_cap=300; fi
 
 results=$(mktemp)
 errors=$(mktemp)
-trap 'rm -f "$results" "$errors"' EXIT
+roudi_log=$(mktemp)
+roudi_pid=""
+stop_roudi() {
+  if [ -n "$roudi_pid" ]; then
+    kill "$roudi_pid" 2>/dev/null || true
+    wait "$roudi_pid" 2>/dev/null || true
+    roudi_pid=""
+  fi
+}
+trap 'stop_roudi; rm -f "$results" "$errors" "$roudi_log"' EXIT
+
+# RouDi, for bench_iceoryx only: started here, stopped by its pid (above).
+if [ "$only" != peers ] && [ -x "$BUILD/tests/bench/peers/bench_iceoryx" ] &&
+  command -v iox-roudi >/dev/null; then
+  iox-roudi -c tests/bench/peers/iceoryx_roudi.toml >"$roudi_log" 2>&1 &
+  roudi_pid=$!
+  for _ in $(seq 1 100); do # up to 10 s
+    grep -q "RouDi is ready for clients" "$roudi_log" && break
+    kill -0 "$roudi_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q "RouDi is ready for clients" "$roudi_log"; then
+    echo "# RouDi did not start: the iceoryx rows will fail" >&2
+    sed 's/^/#   /' "$roudi_log" >&2
+  fi
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
@@ -105,6 +168,7 @@ for round in $(seq 1 "$repeat"); do
   done
 done
 elapsed=$(( $(date +%s) - start ))
+stop_roudi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ -s "$errors" ]; then
@@ -119,7 +183,7 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 echo "axon peer benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), ${elapsed} s, ${repeat} round(s)${quick[*]:+, --quick}"
 echo "machine: $(nproc) cores, $(uname -sr), $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
 echo "load average before: ${load_before}, after: ${load_after}"
-echo "libzmq5 $(pkgver libzmq5), libnng1 $(pkgver libnng1)"
+echo "libzmq5 $(pkgver libzmq5), libnng1 $(pkgver libnng1), iceoryx $(pkgver iceoryx)"
 
 grep '^RESULT ' "$results" | awk '
 function human(n) {
@@ -132,7 +196,8 @@ function ratio(a, b,    q) {
   q = a / b
   return sprintf(q >= 0.1 ? "%.2fx" : "%.4fx", q)
 }
-function metric(r) { return v[r, "test"] == "lat" ? v[r, "p50_us"] + 0 : v[r, "msgs_per_s"] + 0 }
+function is_lat(t) { return t == "lat" || t == "shm_lat" }
+function metric(r) { return is_lat(v[r, "test"]) ? v[r, "p50_us"] + 0 : v[r, "msgs_per_s"] + 0 }
 {
   n++
   for (i = 2; i <= NF; i++) {
@@ -197,12 +262,64 @@ function thr_table(t, title,    m, i, k, key, s, r, b) {
     }
   }
 }
-END {
-  for (key in nrec) med[key] = pick(key)
-  thr_table("thr", "== one-way throughput (msgs/s delivered; vs_raw = / raw_tcp_batched) ==")
-  thr_table("fanout", "== fan-out 1 -> N (msgs/s = delivered per second, all subscribers together; vs_raw = / raw_tcp_batched) ==")
+# The same-host tables: ratios to iceoryx and to axon over TCP.
+function shm_thr_table(t, title,    m, i, k, key, s, r, a, b, f) {
+  m = sorted_sizes(t)
+  if (m == 0) return
+  print ""
+  print title
+  f = "%-5s %-11s %-8s %4s %9s %8s %6s %6s %10s %10s %11s  %s\n"
+  printf f, "size", "impl", "mode", "runs", "msgs/s", "MB/s", "spread", "lost%", "cpu_us/msg", "vs_iceoryx", "vs_axon_tcp", "check"
+  for (i = 1; i <= m; i++) {
+    s = order[t, i]
+    a = med[t SUBSEP s SUBSEP "iceoryx"]
+    b = med[t SUBSEP s SUBSEP "axon_tcp"]
+    for (k = 1; k <= nk[t]; k++) {
+      key = korder[t, k]
+      r = med[key]
+      split(key, parts, SUBSEP)
+      if (parts[2] != s) continue
+      if (!r) {
+        printf f, human(s), parts[3], "-", runs(key), "-", "-", "-", "-", "-", "-", "-", check(key)
+        continue
+      }
+      printf f, human(s), parts[3], v[r, "mode"], runs(key), v[r, "msgs_per_s"], v[r, "mb_per_s"],
+        spread[key], v[r, "lost_pct"], v[r, "cpu_us_per_msg"],
+        ratio(v[r, "msgs_per_s"], a ? v[a, "msgs_per_s"] : ""),
+        ratio(v[r, "msgs_per_s"], b ? v[b, "msgs_per_s"] : ""), check(key)
+    }
+  }
+}
+function shm_lat_table(t, title,    m, i, k, key, s, r, a, b, f) {
+  m = sorted_sizes(t)
+  if (m == 0) return
+  print ""
+  print title
+  f = "%-5s %-11s %4s %8s %8s %6s %8s %8s %8s %9s %10s %11s  %s\n"
+  printf f, "size", "impl", "runs", "samples", "p50", "spread", "p99", "p99.9", "max", "cpu_us/rt", "vs_iceoryx", "vs_axon_tcp", "check"
+  for (i = 1; i <= m; i++) {
+    s = order[t, i]
+    a = med[t SUBSEP s SUBSEP "iceoryx"]
+    b = med[t SUBSEP s SUBSEP "axon_tcp"]
+    for (k = 1; k <= nk[t]; k++) {
+      key = korder[t, k]
+      r = med[key]
+      split(key, parts, SUBSEP)
+      if (parts[2] != s) continue
+      if (!r) {
+        printf f, human(s), parts[3], runs(key), "-", "-", "-", "-", "-", "-", "-", "-", "-", check(key)
+        continue
+      }
+      printf f, human(s), parts[3], runs(key), v[r, "samples"], v[r, "p50_us"], spread[key],
+        v[r, "p99_us"], v[r, "p999_us"], v[r, "max_us"],
+        v[r, "cpu_us_per_rt"] != "" ? v[r, "cpu_us_per_rt"] : "-",
+        ratio(v[r, "p50_us"], a ? v[a, "p50_us"] : ""), ratio(v[r, "p50_us"], b ? v[b, "p50_us"] : ""), check(key)
+    }
+  }
+}
+function lat_table(    m, i, k, key, s, r, b) {
   m = sorted_sizes("lat")
-  if (m == 0) exit
+  if (m == 0) return
   print ""
   print "== ping-pong round trip (us; median round by p50; vs_raw = / raw_tcp, lower is better) =="
   printf "%-5s %-16s %4s %8s %8s %6s %8s %8s %8s %9s %10s %10s  %s\n", "size", "impl", "runs", "samples", "p50", "spread", "p99", "p99.9", "max", "cpu_us/rt", "p50_vs_raw", "p99_vs_raw", "check"
@@ -224,6 +341,14 @@ END {
         ratio(v[r, "p50_us"], b ? v[b, "p50_us"] : ""), ratio(v[r, "p99_us"], b ? v[b, "p99_us"] : ""), check(key)
     }
   }
+}
+END {
+  for (key in nrec) med[key] = pick(key)
+  thr_table("thr", "== one-way throughput (msgs/s delivered; vs_raw = / raw_tcp_batched) ==")
+  thr_table("fanout", "== fan-out 1 -> N (msgs/s = delivered per second, all subscribers together; vs_raw = / raw_tcp_batched) ==")
+  lat_table()
+  shm_thr_table("shm_thr", "== same host: one-way throughput, lossless, every page touched (msgs/s; vs_* = msgs/s / theirs, higher is better) ==")
+  shm_lat_table("shm_lat", "== same host: round trip, every page touched both ways (us; vs_* = p50 / theirs, lower is better) ==")
 }'
 if grep -q '^JOIN ' "$results"; then
   echo ""

@@ -28,6 +28,14 @@
  *                    message on each side; the reference for latency.
  * The receiver always parses frames out of 1 MiB reads and checks the length
  * and the sequence number of every frame.
+ *
+ * With --touch the program makes the same-host tables instead (issue 13,
+ * beside bench_shm and bench_iceoryx): impl=raw_tcp, test=shm_thr (the
+ * raw_tcp_batched sender) and test=shm_lat (ping-pong at every --sizes
+ * size, CPU of both processes per round trip), with the touch pattern of
+ * peer_common.h: a writer writes one byte per 4 KiB page of its buffer
+ * before each send, a reader reads one byte per page of each message it
+ * receives (as the frames pass through its read buffer).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -236,7 +244,17 @@ struct parser {
     size_t have;   /* head bytes collected */
     size_t len;    /* payload length, once the head is complete */
     size_t remain; /* payload bytes after the header still to skip */
+    bool touch;    /* --touch: read one byte per page of the payload */
 };
+
+/* --touch: read the bytes at the page offsets of the payload that fall in
+ * the @n bytes at @p, which start at payload offset @pos. */
+static void touch_span(const uint8_t *p, size_t pos, size_t n)
+{
+    size_t off = pos < PB_PAGE ? PB_PAGE : (pos + PB_PAGE - 1) / PB_PAGE * PB_PAGE;
+    for (; off < pos + n; off += PB_PAGE)
+        (void)*(const volatile uint8_t *)(p + (off - pos));
+}
 
 /* Feed @n bytes; returns -1 on a bad length, 1 after END, else 0. */
 static int parse(struct parser *ps, struct pb_rx *rx, const uint8_t *p, size_t n)
@@ -258,6 +276,8 @@ static int parse(struct parser *ps, struct pb_rx *rx, const uint8_t *p, size_t n
             ps->remain = ps->len - PB_HDR;
         } else {
             size_t take = ps->remain < n ? ps->remain : n;
+            if (ps->touch)
+                touch_span(p, ps->len - ps->remain, take);
             p += take;
             n -= take;
             ps->remain -= take;
@@ -275,6 +295,7 @@ static int parse(struct parser *ps, struct pb_rx *rx, const uint8_t *p, size_t n
 struct rx_arg {
     size_t size;
     bool lowat; /* SO_RCVLOWAT: what the current frame misses, <= LOWAT_MAX */
+    bool touch; /* --touch */
 };
 
 #define LOWAT_MAX (128u << 10)
@@ -302,7 +323,7 @@ static int rx_child(int ctl, int idx, const struct pb_opts *o, void *arg)
         return 1;
     }
     struct pb_rx rx;
-    struct parser ps = {.have = 0};
+    struct parser ps = {.have = 0, .touch = ra->touch};
     pb_rx_init(&rx, size);
     int64_t cpu0 = pb_cpu(), hard = pb_deadline(o->cap);
     int rc = 0;
@@ -350,6 +371,7 @@ struct thr_variant {
     bool batched;
     int subs;
     bool lowat;
+    bool touch;
 };
 
 static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
@@ -359,7 +381,7 @@ static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
     struct pb_rx rx[PB_MAX_SUBS];
     int fds[PB_MAX_SUBS], n = v->subs, port, nfd = 0;
     memset(rx, 0, sizeof rx);
-    struct rx_arg ra = {size, v->lowat};
+    struct rx_arg ra = {size, v->lowat, v->touch};
     for (int i = 0; i < n; i++)
         if (pb_spawn(&ch[i], i, rx_child, o, &ra) != 0) {
             pb_reap(ch, i, pb_deadline(1));
@@ -397,6 +419,8 @@ static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
     uint64_t sent = 0;
     bool ok = true;
     while (ok && pb_budget_more(&b, sent)) {
+        if (v->touch)
+            pb_touch_write(payload, size, (uint8_t)sent);
         if (v->batched) {
             ok = gather_put(g, size, sent, 0) == 0;
         } else {
@@ -469,26 +493,50 @@ static int write_all(int fd, const void *p, size_t len, int64_t deadline)
     return writev_all(fd, &iov, 1, deadline);
 }
 
+/* What a ping-pong run is: the plain one (test=lat) or, with --touch,
+ * test=shm_lat, both sides touching every page and reporting their CPU. */
+struct lat_variant {
+    const char *impl, *test;
+    size_t size;
+    bool touch;
+};
+
 static int echo_child(int ctl, int idx, const struct pb_opts *o, void *arg)
 {
-    size_t size = *(const size_t *)arg;
+    const struct lat_variant *lv = arg;
+    size_t size = lv->size;
+    (void)idx;
     int port = pb_child_port(ctl, o);
     int fd = port > 0 ? connect_local(port) : -1;
     uint8_t *buf = malloc(4 + size);
     if (fd < 0 || !buf)
         return 1;
-    int64_t hard = pb_deadline(o->cap);
+    int64_t hard = pb_deadline(o->cap), cpu0 = 0;
+    struct pb_rx rep;
+    pb_rx_init(&rep, size);
     int rc = 1;
     for (;;) {
         ssize_t len = read_frame(fd, buf, 4 + size, hard);
         if (len < 0)
             break;
+        uint64_t seq = pb_hdr_seq(buf + 4);
+        if (lv->touch) {
+            /* aux 1: a sampled round trip; the CPU counts from the first */
+            if (pb_hdr_aux(buf + 4) == 1 && rep.delivered++ == 0)
+                cpu0 = pb_cpu();
+            (void)pb_touch_read(buf + 4, (size_t)len);
+            pb_touch_write(buf + 4, (size_t)len, (uint8_t)seq);
+        }
         if (write_all(fd, buf, 4 + (size_t)len, hard) != 0)
             break;
-        if (pb_hdr_seq(buf + 4) == PB_SEQ_END) {
+        if (seq == PB_SEQ_END) {
             rc = 0;
             break;
         }
+    }
+    if (lv->touch) {
+        rep.cpu_ns = cpu0 ? pb_cpu() - cpu0 : 0;
+        pb_child_report(ctl, &rep);
     }
     close(fd);
     free(buf);
@@ -497,11 +545,16 @@ static int echo_child(int ctl, int idx, const struct pb_opts *o, void *arg)
 
 static int lat_run(const struct pb_opts *o, size_t size, const void *arg)
 {
-    const char *impl = arg;
+    const struct lat_variant *base = arg;
+    struct lat_variant lv = *base;
+    lv.size = size;
+    const char *impl = lv.impl;
     struct pb_child ch;
+    struct pb_rx rep;
+    memset(&rep, 0, sizeof rep);
     int port, fd = -1;
-    if (pb_spawn(&ch, 0, echo_child, o, &size) != 0) {
-        pb_fail(impl, "lat", size, "spawn");
+    if (pb_spawn(&ch, 0, echo_child, o, &lv) != 0) {
+        pb_fail(impl, lv.test, size, "spawn");
         return 0;
     }
     int lfd = listen_any(&port);
@@ -509,7 +562,7 @@ static int lat_run(const struct pb_opts *o, size_t size, const void *arg)
     int64_t *ns = malloc(sizeof *ns * o->lat_samples);
     if (lfd < 0 || !out || !in || !ns || pb_send_port(&ch, 1, port) != 0 ||
         (fd = accept_by(lfd, pb_deadline(10))) < 0) {
-        pb_fail(impl, "lat", size, "setup");
+        pb_fail(impl, lv.test, size, "setup");
         goto out;
     }
     memset(out, 0xa5, 4 + size);
@@ -517,20 +570,28 @@ static int lat_run(const struct pb_opts *o, size_t size, const void *arg)
     size_t nsamples = 0;
     bool ok = true;
     const uint64_t warmup = 1000;
-    int64_t stop = 0;
+    int64_t stop = 0, cpu0 = 0, cpu_ping = 0;
     for (uint64_t seq = 0; ok; seq++) {
-        if (seq == warmup)
+        if (seq == warmup) {
             stop = pb_deadline(o->lat_secs);
+            cpu0 = pb_cpu();
+        }
         if (seq >= warmup && (nsamples == o->lat_samples || pb_now() >= stop))
             break;
-        put_head(out, size, seq, 0);
         int64_t t0 = pb_now();
+        put_head(out, size, seq, seq >= warmup);
+        if (lv.touch)
+            pb_touch_write(out + 4, size, (uint8_t)seq);
         ok = write_all(fd, out, 4 + size, hard) == 0 &&
              read_frame(fd, in, 4 + size, hard) == (ssize_t)size && pb_hdr_seq(in + 4) == seq;
+        if (ok && lv.touch)
+            (void)pb_touch_read(in + 4, size);
         int64_t t1 = pb_now();
         if (ok && seq >= warmup)
             ns[nsamples++] = t1 - t0;
     }
+    if (cpu0)
+        cpu_ping = pb_cpu() - cpu0;
     if (ok) {
         put_head(out, size, PB_SEQ_END, 0);
         ok = write_all(fd, out, 4 + size, hard) == 0 &&
@@ -538,7 +599,13 @@ static int lat_run(const struct pb_opts *o, size_t size, const void *arg)
     }
     if (!ok)
         fprintf(stderr, "%s: ping-pong failed after %zu samples\n", impl, nsamples);
-    pb_print_lat(impl, size, ns, nsamples, ok);
+    if (lv.touch) {
+        bool all = pb_collect(&ch, 1, &rep, pb_deadline(2)) == 0;
+        pb_print_lat_cpu(impl, lv.test, size, ns, nsamples, all ? cpu_ping + rep.cpu_ns : -1,
+                         ok && all && rep.delivered == nsamples, NULL);
+    } else {
+        pb_print_lat(impl, size, ns, nsamples, ok);
+    }
 out:
     if (fd >= 0)
         close(fd);
@@ -551,14 +618,44 @@ out:
     return 0;
 }
 
+/* --touch: the same-host tables (test=shm_thr, shm_lat) at every size. */
+static void run_touch(const struct pb_opts *o)
+{
+    for (int i = 0; i < o->nsizes; i++) {
+        size_t size = o->sizes[i];
+        /* The batched sender, with SO_RCVLOWAT where it helps. */
+        struct thr_variant tv = {"raw_tcp", "shm_thr", true, 1, size > LOWAT_MAX, true};
+        if (o->tests & PB_TEST_THR)
+            pb_run(o, tv.impl, tv.test, size, thr_run, &tv);
+    }
+    static const struct lat_variant lv = {"raw_tcp", "shm_lat", 0, true};
+    if (o->tests & PB_TEST_LAT)
+        for (int i = 0; i < o->nsizes; i++)
+            pb_run(o, lv.impl, lv.test, o->sizes[i], lat_run, &lv);
+}
+
 int main(int argc, char **argv)
 {
+    bool touch = false;
+    int k = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--touch") == 0)
+            touch = true;
+        else
+            argv[k++] = argv[i];
+    }
+    argc = k;
+    argv[k] = NULL;
     struct pb_opts o;
-    pb_parse(&o, argc, argv, "bench_raw_tcp", variants);
-    static const struct thr_variant frame = {"raw_tcp_frame", "thr", false, 1, false};
-    static const struct thr_variant batched = {"raw_tcp_batched", "thr", true, 1, false};
-    static const struct thr_variant lowat = {"raw_tcp_lowat", "thr", true, 1, true};
-    struct thr_variant fan = {"raw_tcp_batched", "fanout", true, o.subs, false};
+    pb_parse(&o, argc, argv, "bench_raw_tcp [--touch]", variants);
+    if (touch) {
+        run_touch(&o);
+        return 0;
+    }
+    static const struct thr_variant frame = {"raw_tcp_frame", "thr", false, 1, false, false};
+    static const struct thr_variant batched = {"raw_tcp_batched", "thr", true, 1, false, false};
+    static const struct thr_variant lowat = {"raw_tcp_lowat", "thr", true, 1, true, false};
+    struct thr_variant fan = {"raw_tcp_batched", "fanout", true, o.subs, false, false};
     if (o.tests & PB_TEST_THR)
         for (int i = 0; i < o.nsizes; i++) {
             if (pb_want(&o, frame.impl))
@@ -568,8 +665,9 @@ int main(int argc, char **argv)
             if (pb_want(&o, lowat.impl) && o.sizes[i] > LOWAT_MAX)
                 pb_run(&o, lowat.impl, "thr", o.sizes[i], thr_run, &lowat);
         }
+    static const struct lat_variant plain = {"raw_tcp", "lat", 0, false};
     if ((o.tests & PB_TEST_LAT) && pb_want(&o, "raw_tcp"))
-        pb_run(&o, "raw_tcp", "lat", o.lat_size, lat_run, "raw_tcp");
+        pb_run(&o, "raw_tcp", "lat", o.lat_size, lat_run, &plain);
     if ((o.tests & PB_TEST_FANOUT) && pb_want(&o, fan.impl))
         pb_run(&o, fan.impl, "fanout", o.fanout_size, thr_run, &fan);
     return 0;

@@ -582,6 +582,14 @@ void pb_print_thr(const char *impl, const char *test, size_t size, uint64_t sent
                   const struct pb_rx *rx, int n, bool all_reported, int64_t t_start,
                   int64_t cpu_tx_ns, bool lossless)
 {
+    pb_print_thr_note(impl, test, size, sent, rx, n, all_reported, t_start, cpu_tx_ns, lossless,
+                      NULL);
+}
+
+void pb_print_thr_note(const char *impl, const char *test, size_t size, uint64_t sent,
+                       const struct pb_rx *rx, int n, bool all_reported, int64_t t_start,
+                       int64_t cpu_tx_ns, bool lossless, const char *extra)
+{
     uint64_t delivered = 0, bytes = 0, gaps = 0, ooo = 0, bad = 0;
     uint64_t sub_min = UINT64_MAX, sub_max = 0;
     int64_t t_last = t_start, cpu_rx = 0;
@@ -623,6 +631,8 @@ void pb_print_thr(const char *impl, const char *test, size_t size, uint64_t sent
            (double)(cpu_tx_ns + cpu_rx) * per, (double)cpu_tx_ns * per, (double)cpu_rx * per);
     if (n > 1)
         printf(" sub_min=%" PRIu64 " sub_max=%" PRIu64, sub_min, sub_max);
+    if (extra && *extra)
+        printf(" %s", extra);
     printf(" check=%s%s%s\n", check, all_reported ? "" : " error=receiver_missing",
            timed_out ? " note=receiver_deadline" : "");
     fflush(stdout);
@@ -651,18 +661,29 @@ static double pct_us(const int64_t *ns, size_t n, double q)
 
 void pb_print_lat(const char *impl, size_t size, int64_t *ns, size_t n, bool ok)
 {
+    pb_print_lat_cpu(impl, "lat", size, ns, n, -1, ok, NULL);
+}
+
+void pb_print_lat_cpu(const char *impl, const char *test, size_t size, int64_t *ns, size_t n,
+                      int64_t cpu_ns, bool ok, const char *extra)
+{
     if (n == 0) {
-        pb_fail(impl, "lat", size, "no_samples");
+        pb_fail(impl, test, size, "no_samples");
         return;
     }
     qsort(ns, n, sizeof *ns, cmp_i64);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += (double)ns[i];
-    printf("RESULT impl=%s test=lat size=%zu samples=%zu p50_us=%.1f p99_us=%.1f p999_us=%.1f"
-           " max_us=%.1f min_us=%.1f mean_us=%.1f check=%s\n",
-           impl, size, n, pct_us(ns, n, 0.50), pct_us(ns, n, 0.99), pct_us(ns, n, 0.999),
-           (double)ns[n - 1] / 1e3, (double)ns[0] / 1e3, sum / (double)n / 1e3, ok ? "ok" : "FAIL");
+    printf("RESULT impl=%s test=%s size=%zu samples=%zu p50_us=%.1f p99_us=%.1f p999_us=%.1f"
+           " max_us=%.1f min_us=%.1f mean_us=%.1f",
+           impl, test, size, n, pct_us(ns, n, 0.50), pct_us(ns, n, 0.99), pct_us(ns, n, 0.999),
+           (double)ns[n - 1] / 1e3, (double)ns[0] / 1e3, sum / (double)n / 1e3);
+    if (cpu_ns >= 0)
+        printf(" cpu_us_per_rt=%.2f", (double)cpu_ns / 1e3 / (double)n);
+    if (extra && *extra)
+        printf(" %s", extra);
+    printf(" check=%s\n", ok ? "ok" : "FAIL");
     fflush(stdout);
 }
 

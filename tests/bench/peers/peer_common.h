@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer_common.h: what the side-by-side peer benchmarks (bench_raw_tcp,
- * bench_zmq, bench_nng) share: options, the message header, the receiver's
- * sequence check, child processes with a control channel, run isolation,
- * latency percentiles and the RESULT line format.
+ * bench_zmq, bench_nng, bench_iceoryx, and axon's bench_shm) share:
+ * options, the message header, the receiver's sequence check, child
+ * processes with a control channel, run isolation, latency percentiles,
+ * the same-host tests' page touching and the RESULT line format.
  *
  * Design note.
  *
@@ -225,6 +226,32 @@ static inline bool pb_budget_more(const struct pb_budget *b, uint64_t sent)
     return true;
 }
 
+/* ---- the same-host tests' payload touching (test=shm_thr, shm_lat) ---- */
+
+/*
+ * The writer touches one byte per 4 KiB page of every message it sends (the
+ * header covers the first page, pb_touch_write() the others), the reader
+ * reads one byte per page of every message it receives: every message costs
+ * each side one access per page, whichever way the bytes travel.
+ */
+#define PB_PAGE 4096u
+
+static inline void pb_touch_write(uint8_t *p, size_t len, uint8_t v)
+{
+    for (size_t off = PB_PAGE; off < len; off += PB_PAGE)
+        p[off] = v;
+}
+
+/* The pages after the first (whose header the receiver reads anyway);
+ * returns their sum, to be kept somewhere volatile. */
+static inline unsigned pb_touch_read(const uint8_t *p, size_t len)
+{
+    unsigned sum = 0;
+    for (size_t off = PB_PAGE; off < len; off += PB_PAGE)
+        sum += *(const volatile uint8_t *)(p + off);
+    return sum;
+}
+
 /* ---- results ---- */
 
 /*
@@ -241,6 +268,22 @@ void pb_print_thr(const char *impl, const char *test, size_t size, uint64_t sent
 /* pb_print_lat() - one RESULT line with percentiles of @n round trips (ns);
  * sorts @ns in place. */
 void pb_print_lat(const char *impl, size_t size, int64_t *ns, size_t n, bool ok);
+
+/*
+ * pb_print_thr_note() - pb_print_thr() with @extra (NULL or "k=v k=v")
+ * added to the line before check=.
+ */
+void pb_print_thr_note(const char *impl, const char *test, size_t size, uint64_t sent,
+                       const struct pb_rx *rx, int n, bool all_reported, int64_t t_start,
+                       int64_t cpu_tx_ns, bool lossless, const char *extra);
+
+/*
+ * pb_print_lat_cpu() - pb_print_lat() under the test name @test, with
+ * cpu_us_per_rt = @cpu_ns / @n (both processes' CPU over the samples; left
+ * out when @cpu_ns < 0) and @extra (NULL or "k=v k=v").
+ */
+void pb_print_lat_cpu(const char *impl, const char *test, size_t size, int64_t *ns, size_t n,
+                      int64_t cpu_ns, bool ok, const char *extra);
 
 /* pb_fail() - a RESULT line saying why a run produced no figure. */
 void pb_fail(const char *impl, const char *test, size_t size, const char *why);
