@@ -521,7 +521,7 @@ static int lat_pong_child(int ctl, int idx, const struct pb_opts *o, void *arg)
     if (sub_new(&s, n, ra->topic[0], ra->v->pong_in_cb ? pong_cb : lat_cb, &b) < 0)
         exit(1);
     pb_child_ready(ctl);
-    uint64_t seen = 0, seq, aux;
+    uint64_t seen = 0, seq, aux, answered = 0;
     int64_t cpu0 = 0;
     bool link_ok = false;
     if (ra->v->pong_in_cb) { /* the callback answers; wait for END */
@@ -546,18 +546,24 @@ static int lat_pong_child(int ctl, int idx, const struct pb_opts *o, void *arg)
         size_t len = seq == PB_SEQ_END ? end_len(ra->size) : ra->size;
         if (publish_one(p, len, seq, aux, &st, hard) != 0)
             break;
+        answered++;
         if (seq == PB_SEQ_END) {
             rep.got_end = 1;
             break;
         }
     }
     rep.cpu_ns = pb_cpu() - cpu0;
-    /* The last answer may still be queued (8 MiB over TCP): destroying the
-     * node now would cut it off, so wait until it has left. */
-    for (uint64_t q = 1, qb; pb_now() < hard;) {
-        if (ax_pub_backlog(p, &q, &qb) != 0 || q == 0)
+    /* The last answer may still be on its way to the loop thread or
+     * queued (8 MiB over TCP): destroying the node now would cut it off
+     * (ax_node_destroy() does not wait for a flush), so wait until the
+     * loop has taken every answer and its queue is empty. */
+    for (;;) {
+        struct ax_endpoint_counters pc;
+        uint64_t q = 1, qb;
+        if (ax_pub_counters(p, &pc) != 0 || ax_pub_backlog(p, &q, &qb) != 0 ||
+            (pc.messages >= answered && q == 0) || pb_now() >= hard)
             break;
-        sleep_ns(AX_NS_PER_MS); /* polling a counter, with a deadline */
+        sleep_ns(AX_NS_PER_MS); /* polling counters, with a deadline */
     }
     ax_sub_free(s);
     rep.bad = b.bad + (link_ok ? 0 : 1);
