@@ -314,7 +314,7 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .unit = "bytes",
      .min = 64 * KiB,
      .max = 64 * GiB,
-     .desc = "Bytes of chunks one subscribing node may hold at once (one chunk always, "
+     .desc = "Bytes of chunks one subscribing node may hold at once (two chunks always, "
              "whatever its size); for a subscriber whose overload policy is block, the "
              "publisher's queue to it holds at most as much too. What is in flight is "
              "written memory: the less of it, the warmer the caches of both sides "

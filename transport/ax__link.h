@@ -101,7 +101,7 @@ struct ax__link_options {
     const struct ax__link_guard *guard; /* NULL: accept any peer; borrowed */
     bool pass_fds;             /* stream links on Unix sockets: descriptors travel with frames */
     uint32_t loan_quota;       /* shm links: chunks the peer may hold at once (0: 256) */
-    uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; one chunk always) */
+    uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; two chunks always) */
 };
 
 /* Defaults for every field (see above). */

@@ -268,7 +268,9 @@ struct ax_msg {
  * ax_msg_release(). A message read in place (shared memory, or from a
  * publisher in the same process) is not copied: the publisher's chunk is
  * held instead, and counts against the subscriber's quota
- * (transport.shm_quota) until released; small messages are copied. Any
+ * (transport.shm_quota and shm_quota_bytes, the publisher's; beyond it
+ * the publisher sends this subscriber nothing more until it releases,
+ * docs/pubsub.md) until released; small messages are copied. Any
  * thread (inside the callback). Returns 0 or AX_ENOMEM, AX_EINVAL.
  */
 AX_API int ax_msg_retain(const struct ax_msg *msg, struct ax_msg **out);

@@ -316,12 +316,13 @@ static void t_quota(void **state)
 }
 
 /* The quota in bytes: a subscriber that keeps everything holds as many
- * chunks as fit in it, and one chunk always, even one larger than it. */
+ * chunks as fit in it, and two always, even larger than it (one kept and
+ * the next). */
 static void t_quota_bytes(void **state)
 {
     (void)state;
     static const uint64_t bounds[2] = {2 * CHUNK + CHUNK / 2, CHUNK / 2};
-    static const unsigned fit[2] = {2, 1};
+    static const unsigned fit[2] = {2, 2};
     ax_loop *loop;
     AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
     for (int t = 0; t < 2; t++) {
@@ -398,6 +399,33 @@ static void t_both_ways(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* A graceful close flushes what waits behind the quota: the releases
+ * that let it go still count while the link closes. */
+static void t_close_flushes(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 1);
+    struct peer s = {0};
+    connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    for (unsigned i = 0; i < 6; i++)
+        assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
+    ax__link_close(pb.subs[0].link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
+    assert_int_equal(s.frames, 6);
+    assert_int_equal(pb.subs[0].drops[AX_DROP_CLOSED], 0);
+    assert_int_equal(pb.subs[0].status, 0);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 /* The budget spent: a clear error and a count, at once. */
 static void t_pool_exhausted(void **state)
 {
@@ -427,9 +455,9 @@ static void t_pool_exhausted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),      cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_quota_bytes),    cmocka_unit_test(t_both_ways),
-        cmocka_unit_test(t_pool_exhausted),
+        cmocka_unit_test(t_isolation),     cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),   cmocka_unit_test(t_both_ways),
+        cmocka_unit_test(t_close_flushes), cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,7 @@ struct ax__shm_link {
     ax__link link;        /* first: what the owner holds */
     ax__link *stream;     /* the framed Unix-socket link underneath */
     uint32_t quota;       /* chunks the peer may hold at once */
-    uint64_t quota_bytes; /* and their bytes (one chunk always) */
+    uint64_t quota_bytes; /* and their bytes (two chunks always) */
     /* sending chunks */
     uint32_t *announced; /* segment ids the peer has mapped */
     size_t nannounced, announced_cap;
@@ -460,7 +460,7 @@ const struct ax__link_callbacks *ax__shm_link_stream_cbs(void)
 ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
 {
     s->stream = stream;
-    ax__stream_hold_room(stream, s->quota, s->quota_bytes);
+    ax__stream_hold_room(stream, s->quota, s->quota_bytes, AX__FRAME_SHM_RELEASE);
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

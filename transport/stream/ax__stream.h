@@ -70,7 +70,10 @@ int ax__stream_take_fd(ax__link *l);
  * the peer's releases (both sides sending chunks would never move).
  * Returns as send_control(). */
 int ax__stream_send_urgent(ax__link *l, uint8_t type, const void *data, size_t len);
-void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes);
+/* Frames of @release_type (the peer's releases; 0: none) still reach the
+ * owner while a graceful close flushes, so that held frames queued behind
+ * the quota still go out. */
+void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes, uint8_t release_type);
 /* The peer gave @n frames of @bytes back: that much more room, and
  * writing resumes. */
 void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes);

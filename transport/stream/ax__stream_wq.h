@@ -43,10 +43,12 @@ struct ax__stream_wq {
     /* Held frames that may still start (the peer's quota, less what it
      * holds); AX__STREAM_HOLD_ROOM_ANY: no bound. */
     uint32_t hold_room;
-    /* Bytes of held frames started and not given back, and their bound
-     * (0: none): one held frame may start whatever its size when nothing
-     * is held, so a frame larger than the bound still goes. */
+    /* Bytes of held frames started and not given back, their number, and
+     * the bytes' bound (0: none): a held frame may start whatever its size
+     * while fewer than two are out, so frames larger than the bound still
+     * go, and a peer that keeps the latest message still gets the next. */
     uint64_t hold_bytes, hold_bytes_max;
+    uint32_t hold_n;
     bool gated; /* the last write stopped at the hold gate */
     uint64_t bytes;
     uint64_t max_bytes;
@@ -71,7 +73,10 @@ int ax__stream_wq_init(struct ax__stream_wq *w, uint64_t max_bytes, uint32_t max
 void ax__stream_wq_fini(struct ax__stream_wq *w);
 
 #define AX__STREAM_WQ_DISCONNECT 1 /* ax__stream_wq_push(): the policy says cut the peer off */
-#define AX__STREAM_WQ_GATED      2 /* ax__stream_wq_write(): the next frame waits for hold_room */
+/* Whether the head frame is partly written. */
+bool ax__stream_wq_mid_frame(struct ax__stream_wq *w);
+
+#define AX__STREAM_WQ_GATED 2 /* ax__stream_wq_write(): the next frame waits for hold_room */
 
 /*
  * Queue one frame (@it). Control frames are never dropped. A data frame

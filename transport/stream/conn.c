@@ -316,8 +316,11 @@ static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
 static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload, ax__buf *buf)
 {
     stream_conn *c = ctx;
-    if (c->state == ST_LINGER || c->state == ST_FLUSHING)
-        return !c->closed; /* closing: what the peer still sends is discarded */
+    /* Closing: what the peer still sends is discarded, except while
+     * flushing the releases that let held frames still queued go out. */
+    if (c->state == ST_LINGER ||
+        (c->state == ST_FLUSHING && !(c->release_type && h->type == c->release_type)))
+        return !c->closed;
     if (ax__frame_check_payload(h, payload) < 0) {
         protocol_error(c, AX_ECRC, "payload CRC mismatch");
         return !c->closed;
@@ -333,7 +336,7 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
         handle_error_frame(c, payload, h->payload_len);
         break;
     default:
-        if (c->state != ST_READY) {
+        if (c->state != ST_READY && c->state != ST_FLUSHING) {
             protocol_error(c, AX_EPROTO, "frame before HELLO");
             break;
         }
@@ -499,10 +502,10 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
     if (c->closed)
         return;
     if (how == AX__LINK_ABORT || !c->io_live) {
-        if (c->io_live && c->wq.count > 0) {
-            /* RST: do not leave the peer a half-sent frame as EOF. With
-             * nothing queued every frame went whole to the kernel, and a
-             * plain close lets the last of them still arrive (a node
+        if (c->io_live && ax__stream_wq_mid_frame(&c->wq)) {
+            /* RST: do not leave the peer a half-sent frame as EOF.
+             * Otherwise every frame written went whole to the kernel, and
+             * a plain close lets the last of them still arrive (a node
              * destroyed right after a publish). */
             struct linger lg = {1, 0};
             setsockopt(ax_io_fd(&c->io), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);

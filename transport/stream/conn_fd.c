@@ -48,10 +48,11 @@ int ax__stream_send_urgent(ax__link *l, uint8_t type, const void *data, size_t l
     return ax__stream_conn_enqueue(c, &it);
 }
 
-void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes)
+void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes, uint8_t release_type)
 {
     conn_of(l)->wq.hold_room = room;
     conn_of(l)->wq.hold_bytes_max = bytes;
+    conn_of(l)->release_type = release_type;
 }
 
 void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
@@ -63,6 +64,7 @@ void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
     /* More than was counted is the peer's lie; the link closes on it, and
      * the gate must not wrap meanwhile. */
     w->hold_bytes = bytes < w->hold_bytes ? w->hold_bytes - bytes : 0;
+    w->hold_n = n < w->hold_n ? w->hold_n - n : 0;
     if (w->gated && n > 0 && w->count > 0 && !c->closed && c->state <= ST_FLUSHING) {
         w->gated = false; /* writing stopped at the gate: resume it */
         ax__stream_conn_kick(c);

@@ -260,8 +260,10 @@ static void consume(struct ax__stream_wq *w, size_t n)
         if (e->hold && e->done == 0) { /* a held frame started: it goes to the peer */
             if (w->hold_room != AX__STREAM_HOLD_ROOM_ANY)
                 w->hold_room--;
-            if (w->hold_bytes_max)
+            if (w->hold_bytes_max) {
                 w->hold_bytes += e->hold->len;
+                w->hold_n++;
+            }
         }
         if (n < rem) {
             e->done += (uint32_t)n;
@@ -304,6 +306,7 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         int n_iov = 0;
         uint32_t room = w->hold_room;
         uint64_t held = w->hold_bytes;
+        uint32_t held_n = w->hold_n;
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
             struct ax__stream_wq_entry *e = qat(w, i);
             if (i > 0 && e->fd >= 0)
@@ -313,9 +316,10 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
             if (e->hold && e->done == 0) {
                 if (room != AX__STREAM_HOLD_ROOM_ANY && room-- == 0)
                     break;
-                if (w->hold_bytes_max && held > 0 && held + e->hold->len > w->hold_bytes_max)
+                if (w->hold_bytes_max && held_n >= 2 && held + e->hold->len > w->hold_bytes_max)
                     break;
                 held += e->hold->len;
+                held_n++;
             }
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
@@ -353,6 +357,11 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
          * write that had another cause. */
     }
     return w->count > 0 ? 1 : 0;
+}
+
+bool ax__stream_wq_mid_frame(struct ax__stream_wq *w)
+{
+    return w->count > 0 && qat(w, 0)->done > 0;
 }
 
 bool ax__stream_wq_take_drops(struct ax__stream_wq *w, uint64_t out[AX_DROP_REASON_COUNT_])
