@@ -20,6 +20,7 @@ struct ax__ep_counters {
     atomic_ullong bytes;
     atomic_ullong drops[AX_DROP_REASON_COUNT_];
     atomic_ullong gaps;
+    atomic_ullong restarts;
     atomic_uint connections;
     atomic_int last_error; /* subscriber: last connection error (AX_E*), 0: none */
     /* publisher: its fullest connection's write queue, kept by its shard */

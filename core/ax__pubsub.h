@@ -22,7 +22,8 @@
  *   pub_block.c    publishers' queues: their figures, waiting for room
  *   pub.c       publishers: the API, delivery, history, drops
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
- *   sub_link.c  the subscriber side: rpubs, their state machine, gaps
+ *   sub_seq.c   sequence continuity: gaps across links, returns, restarts
+ *   sub_link.c  the subscriber side: rpubs, their state machine
  *   sub.c       subscriptions: the API and matching
  */
 #ifndef AX__PUBSUB_H
@@ -89,15 +90,17 @@ struct ax__topic {
     size_t nsubs, subs_cap;
     struct ax__rpub **rpubs;
     size_t nrpubs, rpubs_cap;
-    /* Publishers that left, to recognise a restart (same node name and
-     * endpoint id, new node id) and report what was lost as a gap. */
-    struct {
-        char node_name[AX_NODE_NAME_MAX];
-        uint32_t endpoint_id;
-        uint64_t node_id;
-        uint64_t last_seq;
-    } gone[4];
-    unsigned gone_next;
+    /* Publishers whose rpub went, and the last number each delivered
+     * (sub_seq.c): a return or a restart is checked against it. */
+    struct ax__seq_memory *seq_mem;
+    size_t nseq_mem, seq_mem_cap;
+};
+
+struct ax__seq_memory {
+    char node_name[AX_NODE_NAME_MAX];
+    uint32_t endpoint_id;
+    uint64_t node_id, incarnation;
+    uint64_t last_seq;
 };
 
 struct ax_pub {
@@ -154,6 +157,10 @@ struct ax_sub {
     bool free_pending; /* freed meanwhile: done when busy drops to 0 */
 };
 
+/* How long a link whose publisher left in order may take to deliver what
+ * was on the way (the publisher's own flush is bounded the same). */
+#define AX__RPUB_DRAIN_NS (2 * AX_NS_PER_S)
+
 enum ax__rpub_state {
     AX__RPUB_IDLE,       /* waiting to connect (back-off) */
     AX__RPUB_CONNECTING, /* the link connects and handshakes */
@@ -178,9 +185,15 @@ struct ax__rpub {
     ax__link *link; /* NULL while idle */
     ax_timer retry;
     int64_t backoff_ns;
-    uint64_t last_seq; /* 0: nothing yet */
+    /* Sequence continuity (sub_seq.c): once seq_known, every number up to
+     * last_seq was delivered or reported missing. first_seq: where the
+     * first ACK said the live data starts. */
+    uint64_t last_seq;
+    uint64_t first_seq;
+    bool seq_known;
     bool matched;
-    bool removed; /* the publisher left; free when the link is gone */
+    bool removed;  /* the publisher left; free when the link is gone */
+    bool draining; /* it left in order: the link delivers until it closes */
     /* History replays (sub_link.c, "history replays"). A transient-local
      * subscription that joins after this rpub's first SUBSCRIBE waits here,
      * taking no live data, until the replay that serves it is over. */
@@ -315,6 +328,20 @@ void ax__pub_type_mismatch(struct ax_pub *pub, uint64_t node_id, const char *nod
 /* ---- pub_link.c ---- */
 int ax__pub_accept(struct ax__shard *s, ax__link *l);
 void ax__pub_close_all(struct ax__shard *s);
+
+/* ---- sub_seq.c ---- */
+/* Report @expected .. @received - 1 of @l's publisher as never arrived
+ * (event and counters); @why is appended to the text. */
+void ax__seq_report_gap(struct ax__rpub *l, uint64_t expected, uint64_t received, const char *why);
+/* @l is going: remember its last number for a return, or report the
+ * restart through a successor that is already here. */
+void ax__seq_remember(struct ax__rpub *l);
+/* A new @l: resume from what its process delivered before, if remembered. */
+void ax__seq_resume(struct ax__rpub *l);
+/* @l's publisher acknowledged a first SUBSCRIBE on a link: the live data
+ * starts at @next_seq, history (if any follows) at @history_first (0:
+ * none). Reports what was lost since the last link, or a restart. */
+void ax__seq_on_ack(struct ax__rpub *l, uint64_t next_seq, uint64_t history_first);
 
 /* ---- sub_link.c ---- */
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev);

@@ -57,6 +57,7 @@ static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *sr
     for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
         c->drops[i] = v.drops[i];
     c->gaps = v.gaps;
+    c->restarts = v.restarts;
     c->connections = v.connections;
     c->last_error = (uint32_t)(v.last_error < 0 ? -v.last_error : 0);
     c->queued_messages = v.queued_messages;
@@ -135,7 +136,8 @@ int ax__disc_compose(struct ax__disc *d)
         d->snap_ctr[i] = l->ctr;
         axon_ctl_Endpoint worst = *w;
         worst.has_counters = true;
-        worst.counters.messages = worst.counters.bytes = worst.counters.gaps = UINT64_MAX;
+        worst.counters.messages = worst.counters.bytes = worst.counters.gaps =
+            worst.counters.restarts = UINT64_MAX;
         worst.counters.drops_count = AX_DROP_REASON_COUNT_;
         for (int k = 0; k < AX_DROP_REASON_COUNT_; k++)
             worst.counters.drops[k] = UINT64_MAX;

@@ -143,6 +143,7 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
         for (pb_size_t i = 0; i < w->counters.drops_count && i < AX_DROP_REASON_COUNT_; i++)
             e->counters.drops[i] = w->counters.drops[i];
         e->counters.gaps = w->counters.gaps;
+        e->counters.restarts = w->counters.restarts;
         e->counters.connections = w->counters.connections;
         e->counters.last_error = -(int)(w->counters.last_error <= 100 ? w->counters.last_error : 0);
         e->counters.queued_messages = w->counters.queued_messages;

@@ -19,6 +19,7 @@ void ax__ep_counters_read(const struct ax__ep_counters *c, struct ax_endpoint_co
     for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
         out->drops[i] = atomic_load_explicit(&c->drops[i], memory_order_relaxed);
     out->gaps = atomic_load_explicit(&c->gaps, memory_order_relaxed);
+    out->restarts = atomic_load_explicit(&c->restarts, memory_order_relaxed);
     out->connections = atomic_load_explicit(&c->connections, memory_order_relaxed);
     out->last_error = atomic_load_explicit(&c->last_error, memory_order_relaxed);
     out->queued_messages = atomic_load_explicit(&c->queued_messages, memory_order_relaxed);

@@ -96,8 +96,16 @@ static void accept_subscribe(struct ax__psub *ps, struct ax_pub *pub, bool histo
     ack.has_qos = true;
     ax__qos_to_wire(&ack.qos, &pub->ep.qos);
     ack.next_seq = atomic_load(&pub->seq) + 1;
+    bool replay = history && ps->qos.durability == AX_TRANSIENT_LOCAL && pub->history;
+    for (uint32_t k = 0; replay && k < pub->hist_len; k++) {
+        const ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
+        if (b) { /* the oldest kept; the ring holds every number after it */
+            ack.history_first = b->qseq;
+            break;
+        }
+    }
     send_pb(ps->link, AX__FRAME_SUBSCRIBE_ACK, axon_ctl_SubscribeAck_fields, &ack);
-    if (!history || ps->qos.durability != AX_TRANSIENT_LOCAL || !pub->history)
+    if (!replay)
         return;
     for (uint32_t k = 0; k < pub->hist_len; k++) {
         ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];

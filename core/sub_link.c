@@ -69,24 +69,8 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
         else
             replay_finish(l);
     }
-    if (!history && l->last_seq && h->seq > l->last_seq + 1) {
-        uint64_t missing = h->seq - l->last_seq - 1;
-        struct ax_pubsub_event ev;
-        event_init(&ev, AX_PS_GAP, l);
-        ev.expected_seq = l->last_seq + 1;
-        ev.received_seq = h->seq;
-        ev.missing = missing;
-        snprintf(ev.text, sizeof ev.text,
-                 "%s: %llu message(s) from '%s' never arrived (%llu..%llu)", t->name,
-                 (unsigned long long)missing, l->pub.node_name, (unsigned long long)ev.expected_seq,
-                 (unsigned long long)(h->seq - 1));
-        ax__topic_iter_begin(t);
-        for (size_t i = 0; i < t->nsubs; i++)
-            if (t->subs[i] && ax__same_type(t->subs[i]->ep.type_hash, l->pub.type_hash))
-                atomic_fetch_add(&t->subs[i]->ctr.gaps, missing);
-        ax__topic_iter_end(t);
-        ax__topic_emit(t, l->pub.type_hash, &ev);
-    }
+    if (!history && l->seq_known && l->last_seq < UINT64_MAX && h->seq > l->last_seq + 1)
+        ax__seq_report_gap(l, l->last_seq + 1, h->seq, "");
     if (h->seq > l->last_seq) /* history too: it is the floor of the next replay */
         l->last_seq = h->seq;
     ax__topic_iter_begin(t);
@@ -213,8 +197,26 @@ static void link_schedule_retry(struct ax__rpub *l)
 
 static void retry_cb(ax_timer *t, void *user)
 {
+    struct ax__rpub *l = user;
     (void)t;
-    (void)link_connect(user); /* the address was usable the first time */
+    if (l->draining) { /* the publisher never closed its side */
+        ax__rpub_remove(l, "left");
+        return;
+    }
+    (void)link_connect(l); /* the address was usable the first time */
+}
+
+/* The publisher left in order (it was freed, or its node said Bye) while
+ * its link is up: what it sent before it went may still be on the way, and
+ * it closes the link itself once its queue is flushed. So the link stays
+ * and delivers until the publisher's close, bounded as the publisher's own
+ * flush is; then the rpub goes. Discovery says who is there, the link says
+ * what was sent. */
+static void rpub_drain(struct ax__rpub *l)
+{
+    l->draining = true;
+    ax_timer_stop(&l->retry);
+    ax_timer_start(&l->retry, AX__RPUB_DRAIN_NS, 0);
 }
 
 /* The strictest QoS among this node's subscriptions of the topic. */
@@ -404,41 +406,9 @@ static void handle_ack(struct ax__rpub *l, const uint8_t *p, size_t n)
     }
     l->state = AX__RPUB_ACTIVE;
     l->backoff_ns = 0;
-    uint64_t floor = l->last_seq; /* history above it fills what was missed */
-    /* Reconnected to the same publisher: what it sent meanwhile is lost. */
-    if (l->last_seq && a.next_seq > l->last_seq + 1) {
-        struct ax_pubsub_event ev;
-        event_init(&ev, AX_PS_GAP, l);
-        ev.expected_seq = l->last_seq + 1;
-        ev.received_seq = a.next_seq;
-        ev.missing = a.next_seq - l->last_seq - 1;
-        snprintf(ev.text, sizeof ev.text,
-                 "%s: reconnected to '%s'; %llu message(s) published meanwhile were lost", t->name,
-                 l->pub.node_name, (unsigned long long)ev.missing);
-        ax__topic_emit(t, l->pub.type_hash, &ev);
-        l->last_seq = a.next_seq - 1;
-    }
-    /* The same publisher in a new process: what it published after its
-     * predecessor's last message here, and before this one, is unknown. */
-    for (unsigned k = 0; k < 4; k++) {
-        if (t->gone[k].last_seq && t->gone[k].endpoint_id == l->pub.id &&
-            t->gone[k].node_id != l->pub.node_id &&
-            strcmp(t->gone[k].node_name, l->pub.node_name) == 0) {
-            struct ax_pubsub_event ev;
-            event_init(&ev, AX_PS_GAP, l);
-            ev.restarted = true;
-            ev.expected_seq = t->gone[k].last_seq + 1;
-            ev.received_seq = a.next_seq;
-            snprintf(ev.text, sizeof ev.text,
-                     "%s: publisher on '%s' restarted: had sent %llu messages, the new one "
-                     "starts at %llu; messages in between, if any, are lost",
-                     t->name, l->pub.node_name, (unsigned long long)t->gone[k].last_seq,
-                     (unsigned long long)a.next_seq);
-            AX_LOG_I(LOG_MODULE, "%s", ev.text);
-            t->gone[k].last_seq = 0;
-            ax__topic_emit(t, l->pub.type_hash, &ev);
-        }
-    }
+    /* History above the last number delivered fills what was missed. */
+    uint64_t floor = l->seq_known ? l->last_seq : 0;
+    ax__seq_on_ack(l, a.next_seq, a.history_first);
     if (!l->matched) {
         l->matched = true;
         ax__topic_iter_begin(t);
@@ -528,6 +498,10 @@ static void link_close(ax__link *c, int status, void *user)
         link_free(l);
         return;
     }
+    if (l->draining) { /* the publisher that left closed its side: all is in */
+        ax__rpub_remove(l, "left");
+        return;
+    }
     if (shm_lost) {
         struct ax_qos q;
         ax__topic_wanted_qos(l->topic, l->pub.type_hash, &q);
@@ -614,13 +588,7 @@ void ax__rpub_remove(struct ax__rpub *l, const char *why)
         AX_LOG_I(LOG_MODULE, "%s", ev.text);
         ax__topic_emit(t, l->pub.type_hash, &ev);
     }
-    if (l->last_seq) { /* remember it: a restart shows as a gap */
-        unsigned k = t->gone_next++ % 4;
-        snprintf(t->gone[k].node_name, sizeof t->gone[k].node_name, "%s", l->pub.node_name);
-        t->gone[k].endpoint_id = l->pub.id;
-        t->gone[k].node_id = l->pub.node_id;
-        t->gone[k].last_seq = l->last_seq;
-    }
+    ax__seq_remember(l);
     ax_timer_stop(&l->retry);
     if (l->link)
         ax__link_close(l->link, AX__LINK_ABORT, 0); /* link_close frees it */
@@ -714,6 +682,10 @@ void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub,
         ax__rpub_remove(l, "changed its type");
         l = NULL;
     }
+    if (l && l->draining) { /* it is back before its link closed */
+        l->draining = false;
+        ax_timer_stop(&l->retry);
+    }
     /* The data address: its node's host, its own port. */
     char host[64];
     snprintf(host, sizeof host, "%s", node_tcp);
@@ -732,6 +704,7 @@ void ax__rpub_seen(struct ax__topic *t, const struct ax_endpoint_info *pub,
         l->peer_shm = node->shm;
         snprintf(l->peer_host_id, sizeof l->peer_host_id, "%s", node->host_id);
         snprintf(l->address, sizeof l->address, "%.48s:%u", host, pub->port);
+        ax__seq_resume(l);
         ax_timer_init(t->shard->loop, &l->retry, retry_cb, l);
         rpub_start(l, node_tcp);
     } else {
@@ -747,9 +720,11 @@ void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev)
         return;
     if (ev->kind == AX_EVENT_ENDPOINT_LEAVE) {
         struct ax__rpub *l = link_find(t, ev->endpoint.node_id, ev->endpoint.id);
-        if (l)
-            ax__rpub_remove(l, ev->node.heard_age_ns > ev->node.lease_ns ? "left (lease expired)"
-                                                                         : "left");
+        bool expired = ev->node.heard_age_ns > ev->node.lease_ns;
+        if (l && !expired && l->state == AX__RPUB_ACTIVE && l->link)
+            rpub_drain(l);
+        else if (l && !l->draining)
+            ax__rpub_remove(l, expired ? "left (lease expired)" : "left");
         return;
     }
     if (t->nsubs)

@@ -119,6 +119,7 @@ void ax__topic_maybe_free(struct ax__topic *t)
     free(t->pubs);
     free(t->subs);
     free(t->rpubs);
+    free(t->seq_mem);
     free(t);
 }
 

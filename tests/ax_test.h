@@ -76,7 +76,8 @@
  *   AXT_DOMAINS_SHM_PROCS       1     2    212..213  RUN_SERIAL
  *   AXT_DOMAINS_BLOCK           2     2    214..217  in parallel
  *   AXT_DOMAINS_SHM_STRESS      1     2    218..219  in parallel
- *   (free)                                 220..232
+ *   AXT_DOMAINS_GAPS_PROCS      1     2    220..221  RUN_SERIAL
+ *   (free)                                 222..232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -94,6 +95,7 @@ enum axt_domain_block {
     AXT_DOMAINS_SHM_PROCS,    /* tests/integration/test_shm_procs.c */
     AXT_DOMAINS_BLOCK,        /* tests/unit/test_block.c */
     AXT_DOMAINS_SHM_STRESS,   /* tests/unit/test_shm_stress.c */
+    AXT_DOMAINS_GAPS_PROCS,   /* tests/integration/test_gaps_procs.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -107,7 +109,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {5, 8},
         [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
-        [AXT_DOMAINS_SHM_STRESS] = {1, 2},
+        [AXT_DOMAINS_SHM_STRESS] = {1, 2},    [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

@@ -180,7 +180,10 @@ struct ax_endpoint_counters {
     uint64_t messages;
     uint64_t bytes;
     uint64_t drops[AX_DROP_REASON_COUNT_];
-    uint64_t gaps;
+    uint64_t gaps; /* subscription: messages reported missing (AX_PS_GAP) */
+    /* Subscription: publishers that restarted (AX_PS_GAP with restarted):
+     * what each sent after the last message received is unknown. */
+    uint64_t restarts;
     uint32_t connections;
     int last_error; /* subscriber: last error reaching a publisher (AX_E*), 0: none */
     /* Publisher: frames and bytes waiting in the write queue of its fullest

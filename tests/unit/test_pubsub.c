@@ -255,6 +255,82 @@ static void test_four_threads_publish_at_once(void **state)
     ax_node_destroy(a);
 }
 
+/* ---- a publisher freed right after publishing ---- */
+
+/* The subscriber is slow (20 ms a message), so when the publisher goes,
+ * most of what it sent is still on the way; its departure reaches the
+ * subscriber through discovery long before the data does. Everything must
+ * arrive all the same, and UNMATCHED only after it. */
+static struct {
+    pthread_mutex_t mu;
+    uint64_t n, n_at_unmatched;
+    bool unmatched;
+} drain = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void drain_record(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    (void)s;
+    (void)m;
+    (void)user;
+    poll(NULL, 0, 20);
+    pthread_mutex_lock(&drain.mu);
+    drain.n++;
+    pthread_mutex_unlock(&drain.mu);
+}
+
+static void drain_event(void *self, const struct ax_pubsub_event *ev, void *user)
+{
+    (void)self;
+    (void)user;
+    pthread_mutex_lock(&drain.mu);
+    if (ev->kind == AX_PS_UNMATCHED && !drain.unmatched) {
+        drain.unmatched = true;
+        drain.n_at_unmatched = drain.n;
+    }
+    pthread_mutex_unlock(&drain.mu);
+}
+
+static bool drain_unmatched(void)
+{
+    pthread_mutex_lock(&drain.mu);
+    bool u = drain.unmatched;
+    pthread_mutex_unlock(&drain.mu);
+    return u;
+}
+
+static void test_freed_publisher_delivers_what_it_sent(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    ax_node *a = make("drain-pub", dom(1), 1);
+    ax_node *b = make("drain-sub", dom(1), 1);
+    ax_pub *p;
+    ax_sub *s;
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    so.on_event = drain_event;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/drain", "axon.test.Drain", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, b, "/drain", "axon.test.Drain", drain_record, NULL, &so));
+    struct ax_endpoint_counters c;
+    WAIT_FOR((ax_pub_counters(p, &c), c.connections == 1), 5000);
+    for (uint64_t i = 1; i <= N; i++) {
+        int rc;
+        while ((rc = ax_pub_publish_bytes(p, &i, sizeof i)) == AX_EAGAIN)
+            poll(NULL, 0, 1);
+        AX_OK_OR_FAIL(rc);
+    }
+    ax_pub_free(p);
+    WAIT_FOR(drain_unmatched(), 10000);
+    print_message("%llu of %d messages delivered before UNMATCHED\n",
+                  (unsigned long long)drain.n_at_unmatched, N);
+    assert_int_equal(drain.n_at_unmatched, N);
+    AX_OK_OR_FAIL(ax_sub_counters(s, &c));
+    assert_int_equal(c.gaps, 0);
+    ax_sub_free(s);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 /* ---- freeing from inside callbacks ---- */
 
 struct selffree {
@@ -606,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intra_process_shares_buffer_and_keeps_order),
         cmocka_unit_test(test_four_threads_publish_at_once),
+        cmocka_unit_test(test_freed_publisher_delivers_what_it_sent),
         cmocka_unit_test(test_free_inside_callbacks),
         cmocka_unit_test(test_free_inside_attach),
         cmocka_unit_test(test_argument_errors_and_typed_publish),
