@@ -424,6 +424,21 @@ static void check_topic(struct cli *c, const char *topic, const struct cli_snap 
                      "transport.queue_bytes; for sensor data latest_only may be what you want",
                      cli_fmt_qos(&sub->qos, q, sizeof q));
         }
+        if (sub->counters.restarts) {
+            struct finding *f = add(r, "restarts", topic);
+            if (!f)
+                return;
+            snprintf(f->summary, sizeof f->summary,
+                     "subscriber %s saw %llu publisher restart%s on %s: what a publisher sent "
+                     "after the last message received before it restarted is unknown",
+                     node_desc(s, sub->node_id, d1, sizeof d1),
+                     (unsigned long long)sub->counters.restarts,
+                     sub->counters.restarts == 1 ? "" : "s", topic);
+            snprintf(f->fix, sizeof f->fix,
+                     "look in the publisher's log for why its process ended (a crash, kill -9, "
+                     "an orderly restart); `axon topic echo` and `axon record` show each "
+                     "restart with the last sequence number received");
+        }
         if (sub->counters.drops[AX_DROP_LIFESPAN]) {
             struct finding *f = add(r, "drops", topic);
             if (!f)

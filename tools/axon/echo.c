@@ -51,6 +51,7 @@ static void on_event(void *self, const struct ax_pubsub_event *ev, void *user)
         q.a = ev->expected_seq;
         q.b = ev->received_seq;
         q.c = ev->missing;
+        q.seq = ev->restarted;
     } else if (ev->kind == AX_PS_DROPPED) {
         q.kind = CLI_Q_DROP;
         q.a = ev->dropped;
@@ -298,7 +299,12 @@ int cli_verb_topic_echo(struct cli *c, const struct cli_args *a)
             cli_wait_fd(c, cli_msgq_fd(e.q), wait < 200 * AX_NS_PER_MS ? wait : 200 * AX_NS_PER_MS);
             continue;
         }
-        if (m.kind == CLI_Q_GAP) {
+        if (m.kind == CLI_Q_GAP && m.seq) {
+            cli_warn("%s: the publisher on node '%.*s' restarted: what it sent after sequence "
+                     "%llu is unknown; the new process starts at %llu",
+                     topic, (int)m.len, (const char *)m.data, (unsigned long long)m.a - 1,
+                     (unsigned long long)m.b);
+        } else if (m.kind == CLI_Q_GAP) {
             cli_warn("%s: %llu message%s of node '%.*s' never arrived (sequence %llu..%llu)", topic,
                      (unsigned long long)m.c, m.c == 1 ? "" : "s", (int)m.len, (const char *)m.data,
                      (unsigned long long)m.a, (unsigned long long)m.b - 1);

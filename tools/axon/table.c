@@ -326,6 +326,7 @@ void cj_counters(struct cli_json *j, const char *k, const struct ax_endpoint_cou
         cj_uint(j, ax_drop_reason_name((enum ax_drop_reason)i), c->drops[i]);
     cj_end_obj(j);
     cj_uint(j, "gaps", c->gaps);
+    cj_uint(j, "restarts", c->restarts);
     cj_uint(j, "connections", c->connections);
     if (kind == AX_ENDPOINT_PUBLISHER) {
         cj_uint(j, "queued_messages", c->queued_messages);
