@@ -177,8 +177,9 @@ static void report(void)
             (unsigned long long)a->bad_seq, (unsigned long long)a->unknown_from,
             (unsigned long long)first_hole);
     }
+    size_t n = naccts;
     pthread_mutex_unlock(&acct_mu);
-    say("ACCTEND n=%zu", naccts);
+    say("ACCTEND n=%zu", n);
 }
 
 /* The subscriber learns publisher names from MATCHED events; messages of a
