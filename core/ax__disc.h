@@ -13,11 +13,15 @@
 #include "control.pb.h"
 #include "core/ax__node.h"
 
-#define AX__DGRAM_MAX          1400u /* announcement datagrams fit an Ethernet MTU */
-#define AX__UNICAST_PORTS      8u    /* peers mode: unicast ports per domain and host */
-#define AX__DOMAIN_PORT_GAP    10u
-#define AX__PAGES_MAX          4096u  /* announcement pages per generation */
-#define AX__PEER_ENDPOINTS_MAX 65536u /* endpoints kept per remote node */
+#define AX__DGRAM_MAX           1400u /* announcement datagrams fit an Ethernet MTU */
+/* Kept free in every datagram for the fields the security issue adds: a
+ * replay counter (tag + varint, 11 bytes) and a MAC (tag, length, 32
+ * bytes); msgs/control.proto reserves their numbers. */
+#define AX__DGRAM_SECURITY_ROOM 48u
+#define AX__UNICAST_PORTS       8u /* peers mode: unicast ports per domain and host */
+#define AX__DOMAIN_PORT_GAP     10u
+#define AX__PAGES_MAX           4096u  /* announcement pages per generation */
+#define AX__PEER_ENDPOINTS_MAX  65536u /* endpoints kept per remote node */
 
 struct ax__peer_ep {
     struct ax_endpoint_info info;

@@ -109,7 +109,7 @@ int ax__disc_compose(struct ax__disc *d)
     fill_node_info(d, &a->node);
     size_t base = 0;
     pb_get_encoded_size(&base, axon_ctl_Discovery_fields, &d->tx);
-    size_t budget = AX__DGRAM_MAX - base;
+    size_t budget = AX__DGRAM_MAX - AX__DGRAM_SECURITY_ROOM - base;
 
     size_t used = 0, per_page = 0;
     uint32_t np = 0;

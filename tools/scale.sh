@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Discovery at scale (issue 14): N node processes in one network namespace,
+# each a default node with 3 publishers at 1 Hz (tests/bench/bench_scale.c),
+# and an observer node that subscribes to one of them.
+#
+#   bash tools/scale.sh [--nodes 1,10,50,100,200] [--window 5] [--build DIR]
+#
+# Needs root (a network namespace of its own: nothing leaves it). For each N:
+#   converge_ms   from the last node's start to the observer's table holding
+#                 all N nodes, complete, with their 3N publishers
+#   cpu_pct       CPU of all N node processes together over a steady window
+#                 (% of one core; utime + stime from /proc), and per node
+#   dgrams_out/s  UDP datagrams sent in the namespace per second (Udp
+#                 OutDatagrams), dgrams_in/s received (InDatagrams: each
+#                 multicast copy counts), lo_kib/s bytes on lo per second
+#   rcvbuf_err    UDP receive-buffer overflows (Udp RcvbufErrors) from the
+#                 first start to the end of the window
+#   kill_matched_ms   kill -9 of the observer's publisher -> UNMATCHED
+#   kill_other_ms     kill -9 of another node -> gone from the table
+#   rejoin_ms         that node started again -> back in the table, complete
+# Every process is stopped by its pid at the end (SIGTERM: Bye), and runs
+# at most --lifetime seconds in any case.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+nodes=1,10,50,100,200
+window=5
+build=build/release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes=$2; shift ;;
+    --window) window=$2; shift ;;
+    --build) build=$2; shift ;;
+    *) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "scale.sh: needs root (a network namespace)" >&2; exit 2; }
+if [ ! -x "$build/tests/bench/bench_scale" ]; then
+  if [ "$build" = build/release ]; then
+    cmake --preset release >/dev/null && cmake --build --preset release --target bench_scale >/dev/null
+  else
+    echo "scale.sh: no $build/tests/bench/bench_scale" >&2; exit 2
+  fi
+fi
+BIN=$(realpath "$build/tests/bench/bench_scale")
+OUT=$(mktemp -d /tmp/axon-scale.XXXXXX)
+NS=axscale$$
+PIDS=()
+OBS_PID=""
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+
+cleanup() {
+  for p in "${PIDS[@]}" $OBS_PID; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${PIDS[@]}" $OBS_PID; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+now_ns() { date +%s%N; }
+ticks=$(getconf CLK_TCK)
+
+# CPU ticks (utime + stime) of the given pids together.
+cpu_ticks() {
+  local sum=0 p f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    sum=$((sum + ${f% *} + ${f#* }))
+  done
+  echo "$sum"
+}
+
+# snmp FIELD: a Udp counter of the namespace.
+snmp() {
+  ip netns exec "$NS" awk -v k="$1" '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $(c[k]) }' /proc/net/snmp
+}
+lo_bytes() { ip netns exec "$NS" cat /sys/class/net/lo/statistics/tx_bytes; }
+
+# wait_line FILE PATTERN TIMEOUT_S: the first matching line, or fail.
+wait_line() {
+  local end=$(( $(date +%s) + $3 ))
+  until grep -q "$2" "$1" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "$end" ]; then echo "TIMEOUT waiting for '$2' in $1" >&2; return 1; fi
+    sleep 0.01
+  done
+  grep -m1 "$2" "$1"
+}
+
+start_node() { # NAME DOMAIN
+  ip netns exec "$NS" "$BIN" --role node --name "$1" --domain "$2" --lifetime-s 900 \
+    </dev/null >"$OUT/$1.out" 2>&1 &
+  PIDS+=($!)
+}
+
+printf "discovery scale benchmark, %s, %s cores, %s\n" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(uname -r)"
+printf "%5s %11s %9s %12s %12s %11s %8s %10s %15s %13s %9s\n" N converge_ms cpu_pct cpu_pct/node \
+  dgrams_out/s dgrams_in/s lo_kib/s rcvbuf_err kill_matched_ms kill_other_ms rejoin_ms
+dom=40
+for n in ${nodes//,/ }; do
+  dom=$((dom + 1))
+  PIDS=()
+  rm -f "$OUT"/*.out
+  mkfifo "$OUT/obs.in"
+  ip netns exec "$NS" "$BIN" --role observer --name observer --domain $dom --expect-nodes "$n" \
+    --watch-topic /scale/s0001/t0 <"$OUT/obs.in" >"$OUT/obs.out" 2>&1 &
+  OBS_PID=$!
+  exec {obs_in}>"$OUT/obs.in"
+  wait_line "$OUT/obs.out" "^READY" 30 >/dev/null
+  err0=$(snmp RcvbufErrors)
+  for i in $(seq 1 "$n"); do start_node "$(printf 's%04d' "$i")" $dom; done
+  t_last=$(now_ns)
+  line=$(wait_line "$OUT/obs.out" "^CONVERGED" 120) || { echo "N=$n did not converge"; continue; }
+  t_conv=${line#*t=}; t_conv=${t_conv%% *}
+  converge_ms=$(( (t_conv - t_last) / 1000000 ))
+  sleep 2 # steady state: the joins are over
+  c0=$(cpu_ticks "${PIDS[@]}"); o0=$(snmp OutDatagrams); i0=$(snmp InDatagrams); b0=$(lo_bytes); t0=$(now_ns)
+  sleep "$window"
+  c1=$(cpu_ticks "${PIDS[@]}"); o1=$(snmp OutDatagrams); i1=$(snmp InDatagrams); b1=$(lo_bytes); t1=$(now_ns)
+  err1=$(snmp RcvbufErrors)
+  dt_ms=$(( (t1 - t0) / 1000000 ))
+  cpu=$(awk -v c=$((c1 - c0)) -v hz="$ticks" -v ms=$dt_ms 'BEGIN { printf "%.2f", 100 * c / hz / (ms / 1000) }')
+  per=$(awk -v c="$cpu" -v n="$n" 'BEGIN { printf "%.3f", c / n }')
+  outs=$(awk -v d=$((o1 - o0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')
+  ins=$(awk -v d=$((i1 - i0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')
+  kib=$(awk -v d=$((b1 - b0)) -v ms=$dt_ms 'BEGIN { printf "%.1f", d / 1024 / (ms / 1000) }')
+  # kill -9 of the matched publisher (s0001), then of another node, which
+  # then comes back.
+  km=- ko=- rj=-
+  if [ "$n" -ge 2 ]; then
+    tk=$(now_ns); kill -9 "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
+    if line=$(wait_line "$OUT/obs.out" "^UNMATCHED" 30); then t=${line#*t=}; km=$(( (t - tk) / 1000000 )); fi
+    other=$(printf 's%04d' "$n")
+    echo "gone $other" >&"$obs_in"
+    tk=$(now_ns); kill -9 "${PIDS[$((n - 1))]}"; wait "${PIDS[$((n - 1))]}" 2>/dev/null || true
+    if line=$(wait_line "$OUT/obs.out" "^GONE" 30); then t=${line#*t=}; ko=$(( (t - tk) / 1000000 )); fi
+    echo "back $other" >&"$obs_in"
+    tk=$(now_ns); start_node "$other" $dom
+    if line=$(wait_line "$OUT/obs.out" "^BACK" 30); then t=${line#*t=}; rj=$(( (t - tk) / 1000000 )); fi
+  fi
+  printf "%5s %11s %9s %12s %12s %11s %8s %10s %15s %13s %9s\n" "$n" "$converge_ms" "$cpu" "$per" \
+    "$outs" "$ins" "$kib" $((err1 - err0)) "$km" "$ko" "$rj"
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  exec {obs_in}>&-
+  for p in "${PIDS[@]}" "$OBS_PID"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  OBS_PID=""
+  rm -f "$OUT/obs.in"
+done
