@@ -305,6 +305,10 @@ void ax__pub_room_changed(struct ax_pub *pub, bool may_emit);
  * room), AX_ETIMEDOUT (waited max_blocking_ns), AX_ECLOSED. Any thread. */
 int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admitted);
 void ax__pub_block_delivered(struct ax_pub *pub, size_t len);
+/* An admitted publish from an application thread found the shard's
+ * hand-over queue full (@backlog at @max): wait for it like for room, up
+ * to the QoS max_blocking_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */
+int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, unsigned max);
 /* A link's policy is (or no longer is) block. */
 void ax__pub_set_block(struct ax__psub *ps, bool block);
 

@@ -145,12 +145,16 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     }
     /* The topic's thread is behind by a whole queue: say so rather than
      * queue without bound. Nothing was published; the caller retries or
-     * gives up. */
+     * gives up. A publisher with lossless (block) subscribers waits for
+     * the queue as it waits for their room. */
     if (atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max) {
-        if (admitted)
-            ax__pub_block_delivered(pub, buf->len);
-        ax__buf_release(buf);
-        return AX_EAGAIN;
+        rc = admitted ? ax__pub_block_wait_queue(pub, &s->backlog, s->backlog_max) : AX_EAGAIN;
+        if (rc < 0) {
+            if (admitted)
+                ax__pub_block_delivered(pub, buf->len);
+            ax__buf_release(buf);
+            return rc;
+        }
     }
     buf->qctx = pub;
     buf->qts = ts;

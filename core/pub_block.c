@@ -158,6 +158,40 @@ void ax__pub_block_delivered(struct ax_pub *pub, size_t len)
 {
     atomic_fetch_sub(&pub->pending_frames, 1);
     atomic_fetch_sub(&pub->pending_bytes, (int64_t)len);
+    if (atomic_load(&pub->waiters)) { /* one may wait for the hand-over queue */
+        pthread_mutex_lock(&pub->wait_mu);
+        pthread_cond_broadcast(&pub->wait_cv);
+        pthread_mutex_unlock(&pub->wait_mu);
+    }
+}
+
+int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, unsigned max)
+{
+    int64_t deadline = ax_clock_mono_ns() + pub->ep.qos.max_blocking_ns;
+    int rc = 0;
+    atomic_fetch_add(&pub->waiters, 1);
+    pthread_mutex_lock(&pub->wait_mu);
+    while (atomic_load(backlog) >= max) {
+        if (atomic_load(&pub->closed)) {
+            rc = AX_ECLOSED;
+            break;
+        }
+        int64_t now = ax_clock_mono_ns();
+        if (now >= deadline) {
+            rc = AX_ETIMEDOUT;
+            break;
+        }
+        /* Woken by this publisher's deliveries; other publishers of the
+         * shard free the queue too, unannounced: look again every ms. */
+        int64_t until = now + AX_NS_PER_MS < deadline ? now + AX_NS_PER_MS : deadline;
+        struct timespec ts = {.tv_sec = until / AX_NS_PER_S, .tv_nsec = until % AX_NS_PER_S};
+        pthread_cond_timedwait(&pub->wait_cv, &pub->wait_mu, &ts);
+    }
+    pthread_mutex_unlock(&pub->wait_mu);
+    atomic_fetch_sub(&pub->waiters, 1);
+    if (rc == AX_ETIMEDOUT)
+        atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
+    return rc;
 }
 
 void ax__pub_set_block(struct ax__psub *ps, bool block)

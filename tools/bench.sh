@@ -10,8 +10,10 @@
 #   options: --repeat N   rounds (default 3, quick 1); each figure is the median
 #            --no-build   use the existing build/release as it is
 #            --keep FILE  also write every raw RESULT line to FILE
-#            --only SET   peers (raw TCP, ZeroMQ, NNG, axon over TCP) or shm
-#                         (the same-host tables); default both
+#            --only SET   peers (raw TCP, ZeroMQ, NNG, axon over TCP), shm
+#                         (the same-host tables) or scale (discovery with N
+#                         node processes: tools/scale.sh, root; -- ARGS go
+#                         to it, e.g. -- --nodes 10,100); default peers and shm
 #            -- ARGS      pass ARGS to every benchmark program (e.g. --sizes 64,1k)
 #
 # The same-host set needs iceoryx: when the Debian packages (iceoryx,
@@ -89,7 +91,8 @@ case "$only" in
   '') BENCH_CMDS=("${PEER_CMDS[@]}" "${SHM_CMDS[@]}") ;;
   peers) BENCH_CMDS=("${PEER_CMDS[@]}") ;;
   shm) BENCH_CMDS=("${SHM_CMDS[@]}") ;;
-  *) echo "bench.sh: --only takes peers or shm" >&2; exit 2 ;;
+  scale) exec bash tools/scale.sh "${extra[@]}" ;; # processes, not rounds: its own script
+  *) echo "bench.sh: --only takes peers, shm or scale" >&2; exit 2 ;;
 esac
 
 # iceoryx for the same-host set: Debian's packages, installed if missing

@@ -149,9 +149,9 @@ AX_API int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const 
  * it, and count it); AX_EAGAIN when called from another thread than the
  * topic's and that thread is behind by transport.queue_frames messages:
  * nothing was published, retry later (backpressure, lossless) or give up;
- * with a subscriber whose overload policy is block and no room for it:
- * from an application thread, AX_ETIMEDOUT after waiting qos
- * max_blocking_ns; from the topic's loop thread (a callback), AX_EAGAIN at
+ * with a subscriber whose overload policy is block and no room for it (or
+ * that thread behind): from an application thread, AX_ETIMEDOUT after
+ * waiting qos max_blocking_ns; from the topic's loop thread (a callback), AX_EAGAIN at
  * once, and an AX_PS_WRITABLE event follows when there is room; nothing
  * was published in either case. AX_EINVAL (NULL, or a message of another
  * type); AX_EMSGSIZE (larger than transport.max_frame); AX_ENOMEM. Any
