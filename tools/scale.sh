@@ -155,8 +155,10 @@ for n in ${nodes//,/ }; do
   exec {obs_in}>"$OUT/obs.in"
   wait_line "$OUT/obs.out" "^READY" 30 >/dev/null
   err0=$(snmp RcvbufErrors)
-  for i in $(seq 1 "$n"); do start_node "$(printf 's%04d' "$i")" $dom "$(ns_of "$i")"; done
-  t_last=$(now_ns)
+  for i in $(seq 1 "$n"); do
+    t_last=$(now_ns) # just before the last start
+    start_node "$(printf 's%04d' "$i")" $dom "$(ns_of "$i")"
+  done
   line=$(wait_line "$OUT/obs.out" "^CONVERGED" 120) || { echo "N=$n did not converge"; continue; }
   t_conv=${line#*t=}; t_conv=${t_conv%% *}
   converge_ms=$(( (t_conv - t_last) / 1000000 ))
