@@ -18,6 +18,8 @@
  * replay counter (tag + varint, 11 bytes) and a MAC (tag, length, 32
  * bytes); msgs/control.proto reserves their numbers. */
 #define AX__DGRAM_SECURITY_ROOM 48u
+/* Receive buffer asked for discovery sockets (capped by rmem_max). */
+#define AX__DISC_RCVBUF         (4 << 20)
 #define AX__UNICAST_PORTS       8u /* peers mode: unicast ports per domain and host */
 #define AX__DOMAIN_PORT_GAP     10u
 #define AX__PAGES_MAX           4096u  /* announcement pages per generation */
@@ -68,6 +70,11 @@ struct ax__disc {
     bool mc_on; /* host-local or network multicast */
     ax_io mc_rx;
     int mc_tx_fd;
+    /* The sender socket, read too: others answer a node that joins or
+     * asks by unicast to the address its datagrams came from (disc.c,
+     * "direct answers"). */
+    ax_io mc_reply;
+    bool rx_reply; /* the datagram being handled came to mc_reply */
     struct sockaddr_in group;
 
     bool uc_on; /* peers mode unicast socket */
@@ -98,6 +105,12 @@ struct ax__disc {
         uint64_t id;
         int64_t at;
     } unknown_req[16];
+
+    struct { /* direct answers sent lately, one per asker per interval */
+        struct sockaddr_in to;
+        int64_t at;
+    } answered[32];
+    unsigned answered_next;
 
     struct ax_discovery_stats stats; /* under node->lock */
 

@@ -18,11 +18,17 @@
  *
  * Traffic: a heartbeat every discovery.heartbeat (tiny: generation and
  * page count), every page of our endpoint set every discovery.refresh, and
- * all pages soon after a change or when another node joins or asks
- * (StateRequest), rate-limited to one full round per 50 ms on average with
- * a burst of FULL_BURST: a node that has just started (and sent its own
- * rounds) still answers the next joiners within FULL_COALESCE, while a
- * launch of dozens of nodes cannot make it send more than 20 rounds/s.
+ * all pages soon after a change, rate-limited to one full round per 50 ms
+ * on average with a burst of FULL_BURST.
+ *
+ * Direct answers: a node that joins (its first announcement) or asks for
+ * state (StateRequest) over multicast is answered by unicast, to the
+ * address its datagram came from: its sender socket, which it reads too.
+ * So a join costs every other node one datagram received and the joiner
+ * one answer from each, O(N) in all, where a multicast answer from each
+ * node to everyone made it O(N^2) and overflowed receive buffers when
+ * dozens of nodes started at once. Peers mode answers its unicast peers
+ * as before (a full round to its targets and the peers that found it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -102,6 +108,45 @@ static void send_tx(struct ax__disc *d)
                 send_to(d, fd, &p->unicast, d->txbuf, n);
         }
     }
+}
+
+/* Every page of our state to @to alone, from the sender socket; at most
+ * once per FULL_MIN_INTERVAL to one address (a joiner's request and its
+ * first announcement arrive together). Called with node->lock held. */
+static void answer_direct(struct ax__disc *d, const struct sockaddr_in *to)
+{
+    int64_t now = ax_clock_mono_ns();
+    for (size_t i = 0; i < sizeof d->answered / sizeof d->answered[0]; i++)
+        if (same_addr(&d->answered[i].to, to) && now - d->answered[i].at < FULL_MIN_INTERVAL)
+            return;
+    unsigned k = d->answered_next++ % (sizeof d->answered / sizeof d->answered[0]);
+    d->answered[k].to = *to;
+    d->answered[k].at = now;
+    if (d->stopped || ax__disc_compose(d) < 0)
+        return;
+    for (uint32_t p = 0; p < d->npages; p++) {
+        ax__disc_fill_page(d, p);
+        pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
+        if (!pb_encode(&os, axon_ctl_Discovery_fields, &d->tx)) {
+            AX_LOG_E(LOG_MODULE, "cannot encode an announcement: %s", PB_GET_ERROR(&os));
+            return;
+        }
+        send_to(d, d->mc_tx_fd, to, d->txbuf, os.bytes_written);
+    }
+    d->stats.direct_answers++;
+}
+
+/* Someone joined or asked: answer it alone when it came over multicast
+ * (and is not itself an answer to us), else with a full round. Called
+ * with node->lock held. */
+static void answer(struct ax__disc *d, const struct sockaddr_in *from, bool via_unicast)
+{
+    if (d->rx_reply)
+        return; /* an answer to our own join: nothing to answer */
+    if (!via_unicast && d->mc_on && from && from->sin_port)
+        answer_direct(d, from);
+    else
+        ax__disc_schedule_full(d);
 }
 
 static void send_full(struct ax__disc *d)
@@ -248,7 +293,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
             break;
         }
         if (ax__table_apply_announce(d, m, from, via_unicast, &evs))
-            ax__disc_schedule_full(d);
+            answer(d, from, via_unicast);
         break;
     }
     case axon_ctl_Discovery_heartbeat_tag: {
@@ -281,7 +326,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         break;
     case axon_ctl_Discovery_request_tag:
         if (m->body.request.target == 0 || m->body.request.target == n->id)
-            ax__disc_schedule_full(d);
+            answer(d, from, via_unicast);
         break;
     default:
         d->stats.rx_undecodable++;
@@ -325,7 +370,8 @@ static void lease_expired(ax_timer *t, void *user)
 /* Read up to @budget datagrams from @io; returns whether it stopped early. */
 static bool read_some(struct ax__disc *d, ax_io *io, unsigned budget)
 {
-    bool via_unicast = io == &d->uc;
+    bool via_unicast = io == &d->uc, early = true;
+    d->rx_reply = io == &d->mc_reply;
     for (unsigned i = 0; i < budget; i++) {
         struct sockaddr_in from;
         socklen_t fl = sizeof from;
@@ -336,13 +382,17 @@ static bool read_some(struct ax__disc *d, ax_io *io, unsigned budget)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 AX_LOG_D(LOG_MODULE, "recvfrom: %s", ax_strerror(ax_err_from_errno(errno)));
-            return false;
+            early = false;
+            break;
         }
         ax__disc_receive(d, d->rxbuf, (size_t)r, &from, via_unicast);
-        if (d->stopped)
-            return false;
+        if (d->stopped) {
+            early = false;
+            break;
+        }
     }
-    return true;
+    d->rx_reply = false;
+    return early;
 }
 
 static void rx_cb(ax_io *io, unsigned events, void *user)
@@ -359,6 +409,8 @@ static void read_pending(struct ax__disc *d)
      * is left is read in the I/O phase as usual. */
     if (d->mc_on && !d->stopped)
         read_some(d, &d->mc_rx, 256);
+    if (d->mc_on && !d->stopped)
+        read_some(d, &d->mc_reply, 256);
     if (d->uc_on && !d->stopped)
         read_some(d, &d->uc, 256);
 }
@@ -391,7 +443,17 @@ int ax__disc_resolve_interface(const char *name, struct in_addr *out)
 static int udp_socket(void)
 {
     int fd = ax__sys.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    return fd < 0 ? ax_err_from_errno(errno) : fd;
+    if (fd < 0)
+        return ax_err_from_errno(errno);
+    /* When dozens of nodes start at once, each answers each: the default
+     * buffer (208 KiB, ~160 small datagrams) overflows in the burst
+     * (measured: 6 000 drops at 100 nodes, tools/scale.sh). Ask for more;
+     * the kernel caps it at net.core.rmem_max, which is 208 KiB on a stock
+     * kernel (docs/discovery.md says how to raise it). Memory is only
+     * taken while datagrams wait. */
+    int want = AX__DISC_RCVBUF;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    return fd;
 }
 
 static int fail_errno(int fd, const char *what, const char *where)
@@ -448,6 +510,12 @@ static int open_multicast(struct ax__disc *d, struct in_addr ifaddr, bool local)
         AX_LOG_D(LOG_MODULE, "IP_MULTICAST_IF %s: %s (relying on the bound source address)", ifs,
                  ax_strerror(ax_err_from_errno(errno)));
     d->mc_tx_fd = fd;
+    rc = ax_io_init(d->loop, &d->mc_reply, fd, AX_IO_READABLE, rx_cb, d);
+    if (rc < 0) {
+        close(fd);
+        d->mc_tx_fd = -1;
+        return rc;
+    }
     d->mc_on = true;
     return 0;
 }
@@ -615,7 +683,7 @@ void ax__disc_stop(struct ax__disc *d)
     ax_timer_stop(&d->soon_timer);
     if (d->mc_on) {
         ax_io_close(&d->mc_rx, NULL);
-        close(d->mc_tx_fd);
+        ax_io_close(&d->mc_reply, NULL); /* closes mc_tx_fd */
         d->mc_tx_fd = -1;
     } else if (d->mc_rx.loop && !ax_io_is_closing(&d->mc_rx)) {
         ax_io_close(&d->mc_rx, NULL); /* registered, then setup failed */

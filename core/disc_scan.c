@@ -204,7 +204,7 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
     if (rc < 0)
         return rc;
 
-    struct pollfd *pfd = calloc(SCAN_DOMAINS, sizeof *pfd);
+    struct pollfd *pfd = calloc(SCAN_DOMAINS + 1, sizeof *pfd); /* + the sender */
     uint32_t *dom = calloc(SCAN_DOMAINS, sizeof *dom);
     axon_ctl_Discovery *m = malloc(sizeof *m);
     uint8_t *buf = malloc(65536);
@@ -247,6 +247,11 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
     } else {
         AX_LOG_D(LOG_MODULE, "scan: no sender (%s): listening only", ax_strerror(sender));
     }
+    /* Nodes answer a StateRequest by unicast to where it came from: the
+     * sender, read with the rest (not closed with them). */
+    nfds_t npoll = nfd;
+    if (sender >= 0)
+        pfd[npoll++] = (struct pollfd){.fd = sender, .events = POLLIN};
 
     int64_t end = ax_clock_mono_ns() + duration_ns;
     for (;;) {
@@ -254,12 +259,12 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
         if (left <= 0)
             break;
         int ms = (int)((left + AX_NS_PER_MS - 1) / AX_NS_PER_MS);
-        int n = poll(pfd, nfd, ms);
+        int n = poll(pfd, npoll, ms);
         if (n < 0 && errno != EINTR) {
             rc = ax_err_from_errno(errno);
             goto out;
         }
-        for (nfds_t i = 0; n > 0 && i < nfd; i++) {
+        for (nfds_t i = 0; n > 0 && i < npoll; i++) {
             if (!(pfd[i].revents & POLLIN))
                 continue;
             for (;;) { /* until EAGAIN */

@@ -13,7 +13,8 @@
 #   converge_ms   from the last node's start to the observer's table holding
 #                 all N nodes, complete, with their 3N publishers
 #   cpu_pct       CPU of all N node processes together over a steady window
-#                 (% of one core; utime + stime from /proc), and per node
+#                 (% of one core; every thread's run time from
+#                 /proc/PID/task/*/schedstat), and per node
 #   dgrams_out/s  UDP datagrams sent in the namespaces per second (Udp
 #                 OutDatagrams), dgrams_in/s received (InDatagrams: each
 #                 multicast copy counts), kib/s bytes sent on lo (one
@@ -94,16 +95,12 @@ fi
 ns_of() { echo "${NSS[$(( ($1 - 1) % hosts ))]}"; }
 
 now_ns() { date +%s%N; }
-ticks=$(getconf CLK_TCK)
 
-# CPU ticks (utime + stime) of the given pids together.
-cpu_ticks() {
-  local sum=0 p f
-  for p in "$@"; do
-    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-    sum=$((sum + ${f% *} + ${f#* }))
-  done
-  echo "$sum"
+# CPU time in ns of the given pids together, every thread (schedstat:
+# nanoseconds, where /proc/PID/stat counts 10 ms ticks, too coarse for an
+# idle node).
+cpu_ns() {
+  cat $(printf '/proc/%s/task/*/schedstat ' "$@") 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 
 # snmp FIELD: a Udp counter, summed over the hosts.
@@ -163,12 +160,12 @@ for n in ${nodes//,/ }; do
   t_conv=${line#*t=}; t_conv=${t_conv%% *}
   converge_ms=$(( (t_conv - t_last) / 1000000 ))
   sleep 2 # steady state: the joins are over
-  c0=$(cpu_ticks "${PIDS[@]}"); o0=$(snmp OutDatagrams); i0=$(snmp InDatagrams); b0=$(tx_bytes); t0=$(now_ns)
+  c0=$(cpu_ns "${PIDS[@]}"); o0=$(snmp OutDatagrams); i0=$(snmp InDatagrams); b0=$(tx_bytes); t0=$(now_ns)
   sleep "$window"
-  c1=$(cpu_ticks "${PIDS[@]}"); o1=$(snmp OutDatagrams); i1=$(snmp InDatagrams); b1=$(tx_bytes); t1=$(now_ns)
+  c1=$(cpu_ns "${PIDS[@]}"); o1=$(snmp OutDatagrams); i1=$(snmp InDatagrams); b1=$(tx_bytes); t1=$(now_ns)
   err1=$(snmp RcvbufErrors)
   dt_ms=$(( (t1 - t0) / 1000000 ))
-  cpu=$(awk -v c=$((c1 - c0)) -v hz="$ticks" -v ms=$dt_ms 'BEGIN { printf "%.2f", 100 * c / hz / (ms / 1000) }')
+  cpu=$(awk -v c=$((c1 - c0)) -v ms=$dt_ms 'BEGIN { printf "%.2f", 100 * c / 1e6 / ms }')
   per=$(awk -v c="$cpu" -v n="$n" 'BEGIN { printf "%.3f", c / n }')
   outs=$(awk -v d=$((o1 - o0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')
   ins=$(awk -v d=$((i1 - i0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')

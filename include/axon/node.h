@@ -292,6 +292,7 @@ struct ax_discovery_stats {
     uint64_t rx_undecodable;  /* dropped: truncated or malformed */
     uint64_t leases_expired;
     uint64_t state_requests_sent;
+    uint64_t direct_answers; /* joiners and askers answered by unicast */
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

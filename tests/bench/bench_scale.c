@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ax_say.h"
 #include "axon/axon.h"
 
 static volatile sig_atomic_t stop;
@@ -41,21 +42,6 @@ static void on_term(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&out_mu);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    pthread_mutex_unlock(&out_mu);
 }
 
 static void on_msg(ax_sub *s, const struct ax_msg *m, void *user)

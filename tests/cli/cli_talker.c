@@ -36,25 +36,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "ax_say.h"
 #include "axon/axon.h"
 #include "axon/msgs/sensor.pb-c.h"
 #include "clitest/secret.pb-c.h"
 #include "clitest_types.h"
-
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&out_mu);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    pthread_mutex_unlock(&out_mu);
-}
 
 struct pubspec {
     char topic[256];

@@ -52,26 +52,12 @@
 
 #include <pb_encode.h>
 
+#include "ax_say.h"
 #include "axon/axon.h"
 #include "control.pb.h"
 
 #define MAX_PUBS 16
 #define MAX_SEQ  (1u << 20)
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&mu);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    pthread_mutex_unlock(&mu);
-}
 
 /* One publisher process as the subscriber sees it. Guarded by `acct_mu`. */
 struct acct {

@@ -29,22 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ax_say.h"
 #include "axon/axon.h"
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&out_lock);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    pthread_mutex_unlock(&out_lock);
-}
 
 struct stats {
     pthread_mutex_t mu;

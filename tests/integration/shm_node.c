@@ -36,22 +36,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ax_say.h"
 #include "axon/axon.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&lock);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    pthread_mutex_unlock(&lock);
-}
 
 static void fill(uint8_t *p, size_t n, uint64_t k)
 {
