@@ -79,11 +79,11 @@ else
   for i in $(seq 1 "$hosts"); do
     h=${tag}h$i
     ip netns add "$h"; ALLNS+=("$h"); NSS+=("$h")
-    ip link add "veth$i$tag" netns "$h" type veth peer name "sw$i" netns "${tag}sw"
+    ip link add "vs$i$$" netns "$h" type veth peer name "sw$i" netns "${tag}sw"
     ip -n "${tag}sw" link set "sw$i" master br0
     ip -n "${tag}sw" link set "sw$i" up
     ip -n "$h" link set lo up
-    ip -n "$h" link set "veth$i$tag" name eth0
+    ip -n "$h" link set "vs$i$$" name eth0
     ip -n "$h" addr add "198.51.100.$i/24" dev eth0
     ip -n "$h" link set eth0 up
   done
@@ -160,12 +160,16 @@ for n in ${nodes//,/ }; do
   t_conv=${line#*t=}; t_conv=${t_conv%% *}
   converge_ms=$(( (t_conv - t_last) / 1000000 ))
   sleep 2 # steady state: the joins are over
-  c0=$(cpu_ns "${PIDS[@]}"); o0=$(snmp OutDatagrams); i0=$(snmp InDatagrams); b0=$(tx_bytes); t0=$(now_ns)
+  # Each counter read with its own clock: under load the reads of the
+  # namespaces' counters take a while, and must not stretch the CPU window.
+  tc0=$(now_ns); c0=$(cpu_ns "${PIDS[@]}")
+  t0=$(now_ns); o0=$(snmp OutDatagrams); i0=$(snmp InDatagrams); b0=$(tx_bytes)
   sleep "$window"
-  c1=$(cpu_ns "${PIDS[@]}"); o1=$(snmp OutDatagrams); i1=$(snmp InDatagrams); b1=$(tx_bytes); t1=$(now_ns)
+  tc1=$(now_ns); c1=$(cpu_ns "${PIDS[@]}")
+  t1=$(now_ns); o1=$(snmp OutDatagrams); i1=$(snmp InDatagrams); b1=$(tx_bytes)
   err1=$(snmp RcvbufErrors)
   dt_ms=$(( (t1 - t0) / 1000000 ))
-  cpu=$(awk -v c=$((c1 - c0)) -v ms=$dt_ms 'BEGIN { printf "%.2f", 100 * c / 1e6 / ms }')
+  cpu=$(awk -v c=$((c1 - c0)) -v ms=$(( (tc1 - tc0) / 1000000 )) 'BEGIN { printf "%.2f", 100 * c / 1e6 / ms }')
   per=$(awk -v c="$cpu" -v n="$n" 'BEGIN { printf "%.3f", c / n }')
   outs=$(awk -v d=$((o1 - o0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')
   ins=$(awk -v d=$((i1 - i0)) -v ms=$dt_ms 'BEGIN { printf "%.0f", d / (ms / 1000) }')
