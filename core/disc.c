@@ -445,12 +445,13 @@ static int udp_socket(void)
     int fd = ax__sys.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return ax_err_from_errno(errno);
-    /* When dozens of nodes start at once, each answers each: the default
-     * buffer (208 KiB, ~160 small datagrams) overflows in the burst
-     * (measured: 6 000 drops at 100 nodes, tools/scale.sh). Ask for more;
-     * the kernel caps it at net.core.rmem_max, which is 208 KiB on a stock
-     * kernel (docs/discovery.md says how to raise it). Memory is only
-     * taken while datagrams wait. */
+    /* When dozens of nodes start at once their announcements, and the
+     * answers to them, arrive in a burst: the default buffer (208 KiB,
+     * ~160 small datagrams) overflowed (tools/scale.sh, 100 nodes: 400 to
+     * 1 000 drops with direct answers, 6 000 before). Ask for more; the
+     * kernel caps it at net.core.rmem_max, 208 KiB on a stock kernel
+     * (docs/discovery.md says how to raise it). Memory is only taken
+     * while datagrams wait. */
     int want = AX__DISC_RCVBUF;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
     return fd;
