@@ -7,7 +7,12 @@
 #   1. link cut: eth0 down until the subscriber's lease on the publisher
 #      expires, then up again;
 #   2. 30 % packet loss: nftables drops 30 % of every packet arriving at
-#      either host (this kernel has no netem), data and discovery alike.
+#      the subscriber's host (this kernel has no netem), data and
+#      discovery alike. One way only: with 30 % each way a retransmission
+#      and its ACK both get through only half the time, and TCP's doubling
+#      retransmission timeout can then stall a connection for minutes
+#      (seen once in CI under ASan: 40 of 300 delivered, nothing more for
+#      120 s); what this checks is the accounting, not TCP's patience.
 #   gaps_netns.sh <path to gap_probe>
 set -u
 PROBE=$1
@@ -103,8 +108,7 @@ finish cut_pub cut_sub "link cut"
 stop_all cut_pub cut_sub
 
 echo "== 30 % packet loss"
-for i in 1 2; do
-  ip netns exec "$tag$i" nft -f - <<NFT
+ip netns exec "${tag}2" nft -f - <<NFT
 table inet axonloss {
   chain in {
     type filter hook input priority 0;
@@ -112,13 +116,10 @@ table inet axonloss {
   }
 }
 NFT
-done
 start_probe "${tag}2" loss_sub --role sub --topic /gaps/loss "${NET[@]}"
 start_probe "${tag}1" loss_pub --role pub --topic /gaps/loss --count 300 "${NET[@]}"
 wait_all "^PUBLISHED" 120 loss_pub
 finish loss_pub loss_sub "30 % loss"
-for i in 1 2; do
-  ip netns exec "$tag$i" nft list ruleset | grep -o "counter packets [0-9]*" | sed "s/^/host $i: dropped by nft: /"
-done
+ip netns exec "${tag}2" nft list ruleset | grep -o "counter packets [0-9]*" | sed "s/^/subscriber's host: dropped by nft: /"
 stop_all loss_pub loss_sub
 echo "PASS"
