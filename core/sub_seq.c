@@ -176,27 +176,36 @@ void ax__seq_on_ack(struct ax__rpub *l, uint64_t next_seq, uint64_t history_firs
         if (l->last_seq < UINT64_MAX && end > l->last_seq + 1)
             ax__seq_report_gap(l, l->last_seq + 1, end, "; the link was down");
     } else {
-        /* Its predecessors, in the table still or remembered. */
+        /* Its predecessors, in the table still or remembered: all found
+         * first, then reported, because a callback of the report may free
+         * subscriptions, and with them rpubs and this array. */
+        uint64_t last[8];
+        size_t n = 0;
         for (size_t i = 0; i < t->nrpubs; i++) {
             struct ax__rpub *o = t->rpubs[i];
             if (o != l && !o->removed && o->seq_known && o->state != AX__RPUB_ACTIVE &&
                 o->pub.id == l->pub.id && strcmp(o->pub.node_name, l->pub.node_name) == 0 &&
                 (o->pub.node_id != l->pub.node_id || o->incarnation != l->incarnation)) {
-                report_restart(l, o->last_seq, next_seq);
+                if (n < sizeof last / sizeof last[0])
+                    last[n++] = o->last_seq;
                 o->seq_known = false; /* reported: its removal remembers nothing */
             }
         }
         for (size_t i = t->nseq_mem; i-- > 0;)
             if (same_publisher(&t->seq_mem[i], l) && !same_process(&t->seq_mem[i], l)) {
-                report_restart(l, t->seq_mem[i].last_seq, next_seq);
+                if (n < sizeof last / sizeof last[0])
+                    last[n++] = t->seq_mem[i].last_seq;
                 forget(t, i);
             }
-    }
-    if (!l->seq_known)
+        /* From here on every number is accounted for: the live data
+         * starts at next_seq (history frames below it do not move this). */
         l->first_seq = next_seq;
-    /* From here on every number is accounted for: the live data resumes at
-     * next_seq (history frames below it do not move this). */
-    if (!l->seq_known || next_seq - 1 > l->last_seq)
         l->last_seq = next_seq - 1;
-    l->seq_known = true;
+        l->seq_known = true;
+        for (size_t i = 0; i < n; i++)
+            report_restart(l, last[i], next_seq);
+        return;
+    }
+    if (next_seq - 1 > l->last_seq) /* the live data resumes at next_seq */
+        l->last_seq = next_seq - 1;
 }
