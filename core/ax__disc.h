@@ -24,6 +24,7 @@
 #define AX__DOMAIN_PORT_GAP     10u
 #define AX__PAGES_MAX           4096u  /* announcement pages per generation */
 #define AX__PEER_ENDPOINTS_MAX  65536u /* endpoints kept per remote node */
+#define AX__EXIT_WATCH_MAX      256u   /* same-host peers whose process is watched */
 
 struct ax__peer_ep {
     struct ax_endpoint_info info;
@@ -50,7 +51,16 @@ struct ax__peer {
     size_t neps, eps_cap;
 
     ax_timer lease;
-    int64_t last_request; /* rate limit of our StateRequests to it */
+    int64_t last_request;              /* rate limit of our StateRequests to it */
+    struct ax__exit_watch *exit_watch; /* same host: its process (disc_watch.c) */
+};
+
+/* Why a peer left the table. */
+enum ax__left {
+    AX__LEFT_BYE,    /* it said so (a Bye) */
+    AX__LEFT_LEASE,  /* not heard for its lease */
+    AX__LEFT_EXITED, /* same host: its process exited (disc_watch.c) */
+    AX__LEFT_SILENT, /* a data link from it went silent (discovery.liveness) */
 };
 
 /* Collected events, dispatched after node->lock is released. */
@@ -64,6 +74,9 @@ struct ax__disc {
     ax_loop *loop;
     ax__graph_emit_fn emit; /* table changes go up through this (core/node.c) */
     ax_timer_cb lease_cb;   /* a peer's lease expired (disc.c; the table arms it) */
+    /* Peer @id (@incarnation) is gone for @why (disc.c; disc_watch.c calls
+     * it when a watched process exits). On loops[0], without the lock. */
+    void (*gone_cb)(struct ax__disc *d, uint64_t id, uint64_t incarnation, int why);
     enum ax_discovery_mode mode;
     uint16_t group_port;
 
@@ -84,10 +97,14 @@ struct ax__disc {
     size_t ntargets;
 
     char unicast_str[64];
-    ax_timer hb_timer, refresh_timer, soon_timer;
+    ax_timer hb_timer, refresh_timer, soon_timer, counters_timer;
     int64_t full_tat; /* rate limit of full rounds: see ax__disc_schedule_full */
     uint64_t seq;
+    uint64_t rng; /* jitter of the periods */
     bool stopped;
+    uint64_t pid_ns, proc_start; /* ours, announced (disc_watch.c) */
+    bool no_pidfd;               /* pidfd_open unavailable: leases only */
+    unsigned nwatch;             /* processes watched (disc_watch.c) */
 
     /* Page composition of our endpoint set for `composed_gen`. */
     uint64_t composed_gen;
@@ -109,6 +126,7 @@ struct ax__disc {
     struct { /* direct answers sent lately, one per asker per interval */
         struct sockaddr_in to;
         int64_t at;
+        bool counters;
     } answered[32];
     unsigned answered_next;
 
@@ -126,7 +144,7 @@ void ax__disc_begin(struct ax__disc *d);
  * AX_ENOMEM. */
 int ax__disc_compose(struct ax__disc *d);
 /* Page @page of the composed set, with live counters, in d->tx. */
-void ax__disc_fill_page(struct ax__disc *d, uint32_t page);
+void ax__disc_fill_page(struct ax__disc *d, uint32_t page, bool counters);
 
 /* core/disc_table.c (all with node->lock held, on loops[0]) */
 struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
@@ -136,7 +154,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                               const struct sockaddr_in *from, bool via_unicast,
                               struct ax__events *evs);
 void ax__table_touch(struct ax__disc *d, struct ax__peer *p);
-void ax__table_remove(struct ax__disc *d, struct ax__peer *p, bool lease_expired,
+void ax__table_remove(struct ax__disc *d, struct ax__peer *p, enum ax__left why,
                       struct ax__events *evs);
 void ax__table_free_all(struct ax__disc *d);
 void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out);
@@ -149,6 +167,21 @@ void ax__disc_node_info_from_wire(struct ax_node_info *out, const axon_ctl_Disco
 void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endpoint *w,
                                  uint64_t node_id, const char *node_name);
 void ax__events_free(struct ax__events *evs);
+
+/* core/disc_watch.c (loops[0]) */
+/* This process's pid namespace and start time (0 when unknown). */
+void ax__disc_self_process(uint64_t *pid_ns, uint64_t *proc_start);
+/* Watch @p's process if it runs on this kernel in our pid namespace, as
+ * its announcement says (@pid_ns, @proc_start). node->lock held. */
+void ax__disc_watch(struct ax__disc *d, struct ax__peer *p, uint64_t pid_ns, uint64_t proc_start);
+void ax__disc_unwatch(struct ax__peer *p);
+
+/* core/disc_socket.c (loops[0]): the sockets of local and network mode
+ * (a multicast receiver and a sender, which is read too) and of peers mode
+ * (a unicast socket on the first free port of the domain, and its
+ * targets), registered with @rx_cb. 0 or an AX_E* code, logged. */
+int ax__disc_open_multicast(struct ax__disc *d, struct in_addr ifaddr, bool local, ax_io_cb rx_cb);
+int ax__disc_open_unicast(struct ax__disc *d, ax_io_cb rx_cb);
 
 /* core/disc.c */
 void ax__disc_request_state(struct ax__disc *d, uint64_t target);

@@ -23,6 +23,7 @@
  *   pub.c       publishers: the API, delivery, history, drops
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
  *   sub_seq.c   sequence continuity: gaps across links, returns, restarts
+ *   sub_live.c  silent links: a publisher whose keep-alives stop is dead
  *   sub_link.c  the subscriber side: rpubs, their state machine
  *   sub.c       subscriptions: the API and matching
  */
@@ -74,6 +75,11 @@ struct ax__shard {
 
     struct ax__qnode psubs; /* every publisher-side link */
     bool closing;
+    /* Keep-alives of links (pub_link.c sends them, sub_link.c watches for
+     * them); shard.c stops both timers when the shard closes. */
+    ax_timer ka_timer, silence_timer;
+    bool ka_on, silence_on;
+    int64_t ka_period, silence_last;
 };
 
 /* A topic's arrays may be iterated while callbacks free publishers or
@@ -203,6 +209,11 @@ struct ax__rpub {
     uint64_t replay_end;    /* frames numbered below this are history (0: none) */
     uint64_t replay_floor;  /* history above this also goes to the others */
     struct ax_qos sent_qos; /* what the last SUBSCRIBE asked for */
+    /* Liveness (sub_link.c, "silent links"): frames received, as counted
+     * at the last scan, and how many scans in a row saw none. */
+    bool keepalive; /* the publisher promised keep-alives */
+    uint64_t rx_frames, seen_frames;
+    unsigned silent_scans;
 };
 
 enum ax__replay_state {
@@ -226,6 +237,8 @@ struct ax__psub {
     struct ax_qos qos;
     uint64_t queue_bytes; /* its write queue's byte bound */
     bool block;           /* its policy is block: counted in pub->nblock */
+    int64_t keepalive_ns; /* asked for by its SUBSCRIBE; 0: none */
+    uint64_t ka_frames;   /* frames out at the last keep-alive scan */
     struct ax__qnode node;
 };
 
@@ -346,6 +359,10 @@ void ax__seq_resume(struct ax__rpub *l);
  * starts at @next_seq, history (if any follows) at @history_first (0:
  * none). Reports what was lost since the last link, or a restart. */
 void ax__seq_on_ack(struct ax__rpub *l, uint64_t next_seq, uint64_t history_first);
+
+/* ---- sub_live.c ---- */
+/* An ACTIVE link with keep-alives on @s: make sure the scan runs. */
+void ax__sub_live_arm(struct ax__shard *s);
 
 /* ---- sub_link.c ---- */
 void ax__sub_remote_pub(struct ax__shard *s, const struct ax_graph_event *ev);

@@ -155,26 +155,49 @@ const struct ax__cfg_key ax__cfg_keys[] = {
     {.path = "discovery.heartbeat",
      .type = AX__CFG_DURATION,
      CFG(discovery.heartbeat_ns),
-     .def = "100ms",
+     .def = "1s",
      .min = 1 * MS,
      .max = 3600 * SEC,
-     .desc = "Period of the heartbeats that keep a node alive in the others' tables."},
+     .desc = "Period of the heartbeats that keep a node in the others' tables (each one "
+             "jittered by up to a quarter). A heartbeat is one small datagram carrying the "
+             "generation of the node's endpoint set: peers ask for the set only when it "
+             "changed. Peers that exchange data, or share a host, learn of a death sooner "
+             "(discovery.liveness)."},
     {.path = "discovery.lease",
      .type = AX__CFG_DURATION,
      CFG(discovery.lease_ns),
-     .def = "800ms",
+     .def = "4s",
      .min = 1 * MS,
      .max = 3600 * SEC,
      .desc = "A node not heard from for this long is dropped. Must be longer than "
              "discovery.heartbeat."},
+    {.path = "discovery.liveness",
+     .type = AX__CFG_DURATION,
+     CFG(discovery.liveness_ns),
+     .def = "800ms",
+     .min = 4 * MS,
+     .max = 3600 * SEC,
+     .desc = "A publisher whose data link to this node stays silent this long is dropped "
+             "(it sends a keep-alive on a link idle for a quarter of this). A node on the "
+             "same host is dropped as soon as its process exits."},
+    {.path = "discovery.counters",
+     .type = AX__CFG_DURATION,
+     CFG(discovery.counters_ns),
+     .def = "0s",
+     .min = 0,
+     .max = 3600 * SEC,
+     .desc = "How often this node asks every other node for its endpoints' live counters "
+             "(rates, drops, gaps): tools set it; 0, the default, never. Announcements carry "
+             "no counters."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),
-     .def = "1s",
+     .def = "15s",
      .min = 10 * MS,
      .max = 3600 * SEC,
-     .desc = "Period of the full-state re-announcement (all endpoints), which repairs lost "
-             "announcements."},
+     .desc = "Period of the full-state re-announcement (all endpoints, jittered by up to a "
+             "quarter), a safety net: a lost announcement is normally repaired at the next "
+             "heartbeat, whose generation tells peers to ask."},
 
     /* transport */
     {.path = "transport.listen_address",

@@ -16,10 +16,17 @@
  *   ports; a peer that announced itself to us is answered at its source.
  * - off: no sockets; only this process's own endpoints are known.
  *
- * Traffic: a heartbeat every discovery.heartbeat (tiny: generation and
- * page count), every page of our endpoint set every discovery.refresh, and
- * all pages soon after a change, rate-limited to one full round per 50 ms
- * on average with a burst of FULL_BURST.
+ * Traffic: a heartbeat every discovery.heartbeat (tiny: the generation of
+ * our endpoint set and its page count: a digest, so an unchanged node costs
+ * a receiver one small datagram), every page of our endpoint set every
+ * discovery.refresh (a safety net), and all pages soon after a change,
+ * rate-limited to one full round per 50 ms on average with a burst of
+ * FULL_BURST. Both periods are jittered so that nodes started together do
+ * not stay in step. Announcements carry no live counters: a tool asks for
+ * them (StateRequest.counters, every discovery.counters) and each node
+ * answers it alone. Liveness is mostly not discovery's business any more:
+ * same-host peers are watched (disc_watch.c), data links carry
+ * keep-alives (core/sub_link.c), and the lease is only the last resort.
  *
  * Direct answers: a node that joins (its first announcement) or asks for
  * state (StateRequest) over multicast is answered by unicast, to the
@@ -56,6 +63,18 @@
 #define REQUEST_INTERVAL  (250 * AX_NS_PER_MS)
 
 static void send_full(struct ax__disc *d);
+static void read_pending(struct ax__disc *d);
+
+/* A period jittered by up to a quarter either way (xorshift64; the state
+ * is seeded from the node id). */
+static int64_t jittered(struct ax__disc *d, int64_t period)
+{
+    d->rng ^= d->rng << 13;
+    d->rng ^= d->rng >> 7;
+    d->rng ^= d->rng << 17;
+    int64_t span = period / 2;
+    return span > 0 ? period - period / 4 + (int64_t)(d->rng % (uint64_t)span) : period;
+}
 
 /* ---- sending (the datagrams are built in disc_compose.c) ---- */
 
@@ -110,43 +129,57 @@ static void send_tx(struct ax__disc *d)
     }
 }
 
-/* Every page of our state to @to alone, from the sender socket; at most
- * once per FULL_MIN_INTERVAL to one address (a joiner's request and its
- * first announcement arrive together). Called with node->lock held. */
-static void answer_direct(struct ax__disc *d, const struct sockaddr_in *to)
+/* Every page of our state to @to alone, from socket @fd (with the live
+ * counters when a tool asked); at most once per FULL_MIN_INTERVAL to one
+ * address (a joiner's request and its first announcement arrive
+ * together). Called with node->lock held. */
+static void answer_direct(struct ax__disc *d, int fd, const struct sockaddr_in *to, bool counters)
 {
     int64_t now = ax_clock_mono_ns();
     for (size_t i = 0; i < sizeof d->answered / sizeof d->answered[0]; i++)
-        if (same_addr(&d->answered[i].to, to) && now - d->answered[i].at < FULL_MIN_INTERVAL)
+        if (same_addr(&d->answered[i].to, to) && d->answered[i].counters == counters &&
+            now - d->answered[i].at < FULL_MIN_INTERVAL)
             return;
     unsigned k = d->answered_next++ % (sizeof d->answered / sizeof d->answered[0]);
     d->answered[k].to = *to;
     d->answered[k].at = now;
+    d->answered[k].counters = counters;
     if (d->stopped || ax__disc_compose(d) < 0)
         return;
     for (uint32_t p = 0; p < d->npages; p++) {
-        ax__disc_fill_page(d, p);
+        ax__disc_fill_page(d, p, counters);
         pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
         if (!pb_encode(&os, axon_ctl_Discovery_fields, &d->tx)) {
             AX_LOG_E(LOG_MODULE, "cannot encode an announcement: %s", PB_GET_ERROR(&os));
             return;
         }
-        send_to(d, d->mc_tx_fd, to, d->txbuf, os.bytes_written);
+        send_to(d, fd, to, d->txbuf, os.bytes_written);
     }
-    d->stats.direct_answers++;
+    if (counters)
+        d->stats.counter_answers++;
+    else
+        d->stats.direct_answers++;
 }
 
 /* Someone joined or asked: answer it alone when it came over multicast
- * (and is not itself an answer to us), else with a full round. Called
- * with node->lock held. */
-static void answer(struct ax__disc *d, const struct sockaddr_in *from, bool via_unicast)
+ * (and is not itself an answer to us), else with a full round. A tool's
+ * request for counters is always answered to it alone, on the socket it
+ * came in by. Called with node->lock held. */
+static void answer(struct ax__disc *d, const struct sockaddr_in *from, bool via_unicast,
+                   bool counters)
 {
     if (d->rx_reply)
         return; /* an answer to our own join: nothing to answer */
-    if (!via_unicast && d->mc_on && from && from->sin_port)
-        answer_direct(d, from);
-    else
+    if (counters && from && from->sin_port) {
+        if (via_unicast && d->uc_on)
+            answer_direct(d, ax_io_fd(&d->uc), from, true);
+        else if (d->mc_on)
+            answer_direct(d, d->mc_tx_fd, from, true);
+    } else if (!via_unicast && d->mc_on && from && from->sin_port) {
+        answer_direct(d, d->mc_tx_fd, from, false);
+    } else {
         ax__disc_schedule_full(d);
+    }
 }
 
 static void send_full(struct ax__disc *d)
@@ -155,7 +188,7 @@ static void send_full(struct ax__disc *d)
     pthread_mutex_lock(&n->lock);
     if (!d->stopped && ax__disc_compose(d) == 0)
         for (uint32_t p = 0; p < d->npages; p++) {
-            ax__disc_fill_page(d, p);
+            ax__disc_fill_page(d, p, false);
             send_tx(d);
         }
     /* The rate limit as a virtual schedule (GCRA): each round moves it one
@@ -184,6 +217,8 @@ void ax__disc_request_state(struct ax__disc *d, uint64_t target)
     ax__disc_begin(d);
     d->tx.which_body = axon_ctl_Discovery_request_tag;
     d->tx.body.request.target = target;
+    /* A tool's first look at the domain wants the counters too. */
+    d->tx.body.request.counters = target == 0 && d->node->cfg.discovery.counters_ns > 0;
     send_tx(d);
     d->stats.state_requests_sent++;
 }
@@ -220,14 +255,27 @@ void ax__disc_local_changed(struct ax__disc *d)
 
 static void hb_cb(ax_timer *t, void *user)
 {
-    (void)t;
-    send_heartbeat(user);
+    struct ax__disc *d = user;
+    send_heartbeat(d);
+    ax_timer_start(t, jittered(d, d->node->cfg.discovery.heartbeat_ns), 0);
 }
 
 static void refresh_cb(ax_timer *t, void *user)
 {
+    struct ax__disc *d = user;
+    send_full(d);
+    ax_timer_start(t, jittered(d, d->node->cfg.discovery.refresh_ns), 0);
+}
+
+/* A tool's periodic request for everyone's live counters. */
+static void counters_cb(ax_timer *t, void *user)
+{
+    struct ax__disc *d = user;
     (void)t;
-    send_full(user);
+    pthread_mutex_lock(&d->node->lock);
+    if (!d->stopped)
+        ax__disc_request_state(d, 0);
+    pthread_mutex_unlock(&d->node->lock);
 }
 
 /* ---- receiving ---- */
@@ -293,7 +341,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
             break;
         }
         if (ax__table_apply_announce(d, m, from, via_unicast, &evs))
-            answer(d, from, via_unicast);
+            answer(d, from, via_unicast, false);
         break;
     }
     case axon_ctl_Discovery_heartbeat_tag: {
@@ -321,12 +369,12 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         if (p && p->info.incarnation == m->incarnation) {
             AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) left", p->info.name,
                      (unsigned long long)p->info.id);
-            ax__table_remove(d, p, false, &evs);
+            ax__table_remove(d, p, AX__LEFT_BYE, &evs);
         }
         break;
     case axon_ctl_Discovery_request_tag:
         if (m->body.request.target == 0 || m->body.request.target == n->id)
-            answer(d, from, via_unicast);
+            answer(d, from, via_unicast, m->body.request.counters);
         break;
     default:
         d->stats.rx_undecodable++;
@@ -338,7 +386,59 @@ out:
     ax__events_free(&evs);
 }
 
-static void read_pending(struct ax__disc *d);
+/* A peer is gone, seen otherwise than by discovery (d->gone_cb): its
+ * process exited (disc_watch.c) or its data link went silent
+ * (ax__disc_peer_silent). */
+static void peer_gone(struct ax__disc *d, uint64_t id, uint64_t incarnation, int why)
+{
+    /* A process that leaves in order sends a Bye before it exits: read
+     * what is waiting first, so that its departure is an orderly one (its
+     * data links drain) and not an exit. */
+    if (why == AX__LEFT_EXITED)
+        read_pending(d);
+    struct ax__events evs = {0};
+    pthread_mutex_lock(&d->node->lock);
+    struct ax__peer *p = d->stopped ? NULL : ax__table_find(d, id);
+    if (p && p->info.incarnation == incarnation) {
+        if (why == AX__LEFT_EXITED) {
+            AX_LOG_I(LOG_MODULE, "node '%s' (%016llx): process %u exited", p->info.name,
+                     (unsigned long long)p->info.id, (unsigned)p->info.pid);
+            d->stats.exits_seen++;
+        } else {
+            AX_LOG_I(LOG_MODULE, "node '%s' (%016llx): its data link went silent", p->info.name,
+                     (unsigned long long)p->info.id);
+            d->stats.links_silent++;
+        }
+        ax__table_remove(d, p, (enum ax__left)why, &evs);
+    }
+    pthread_mutex_unlock(&d->node->lock);
+    d->emit(d->node, evs.ev, evs.n);
+    ax__events_free(&evs);
+}
+
+struct silent_peer {
+    struct ax__disc *d;
+    uint64_t id, incarnation;
+};
+
+static void silent_task(void *arg)
+{
+    struct silent_peer sp = *(struct silent_peer *)arg;
+    free(arg);
+    peer_gone(sp.d, sp.id, sp.incarnation, AX__LEFT_SILENT);
+}
+
+void ax__disc_peer_silent(struct ax__disc *d, uint64_t node_id, uint64_t incarnation)
+{
+    if (!d)
+        return;
+    struct silent_peer *sp = malloc(sizeof *sp);
+    if (!sp)
+        return; /* its lease will do */
+    *sp = (struct silent_peer){d, node_id, incarnation};
+    if (ax_loop_post(d->loop, silent_task, sp) < 0)
+        free(sp);
+}
 
 /* A peer's lease timer (the table arms it with d->lease_cb). */
 static void lease_expired(ax_timer *t, void *user)
@@ -360,7 +460,7 @@ static void lease_expired(ax_timer *t, void *user)
                  p->info.name, (unsigned long long)p->info.id,
                  (long long)(p->info.lease_ns / AX_NS_PER_MS));
         d->stats.leases_expired++;
-        ax__table_remove(d, p, true, &evs);
+        ax__table_remove(d, p, AX__LEFT_LEASE, &evs);
     }
     pthread_mutex_unlock(&d->node->lock);
     d->emit(d->node, evs.ev, evs.n);
@@ -417,193 +517,6 @@ static void read_pending(struct ax__disc *d)
 
 /* ---- setup ---- */
 
-int ax__disc_resolve_interface(const char *name, struct in_addr *out)
-{
-    if (!name[0]) {
-        out->s_addr = htonl(INADDR_ANY);
-        return 0;
-    }
-    if (inet_pton(AF_INET, name, out) == 1)
-        return 0;
-    struct ifaddrs *ifs, *i;
-    if (getifaddrs(&ifs) < 0)
-        return ax_err_from_errno(errno);
-    int rc = AX_ENOTFOUND;
-    for (i = ifs; i; i = i->ifa_next) {
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, name) == 0) {
-            *out = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-            rc = 0;
-            break;
-        }
-    }
-    freeifaddrs(ifs);
-    return rc;
-}
-
-static int udp_socket(void)
-{
-    int fd = ax__sys.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return ax_err_from_errno(errno);
-    /* When dozens of nodes start at once their announcements, and the
-     * answers to them, arrive in a burst: the default buffer (208 KiB,
-     * ~160 small datagrams) overflowed (tools/scale.sh, 100 nodes: 400 to
-     * 1 000 drops with direct answers, 6 000 before). Ask for more; the
-     * kernel caps it at net.core.rmem_max, 208 KiB on a stock kernel
-     * (docs/discovery.md says how to raise it). Memory is only taken
-     * while datagrams wait. */
-    int want = AX__DISC_RCVBUF;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-    return fd;
-}
-
-static int fail_errno(int fd, const char *what, const char *where)
-{
-    int rc = ax_err_from_errno(errno);
-    AX_LOG_E(LOG_MODULE, "%s %s: %s", what, where, ax_strerror(rc));
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-static int open_multicast(struct ax__disc *d, struct in_addr ifaddr, bool local)
-{
-    ax_node *n = d->node;
-    char where[96], ifs[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &ifaddr, ifs, sizeof ifs);
-    snprintf(where, sizeof where, "%s:%u on %s", n->cfg.discovery.group, d->group_port, ifs);
-    memset(&d->group, 0, sizeof d->group);
-    d->group.sin_family = AF_INET;
-    d->group.sin_port = htons(d->group_port);
-    inet_pton(AF_INET, n->cfg.discovery.group, &d->group.sin_addr);
-
-    /* Receiver: bound to the group so unicast to this port is not mixed in;
-     * SO_REUSEPORT so every node on the host gets a copy. */
-    int fd = udp_socket();
-    if (fd < 0)
-        return fd;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&d->group, sizeof d->group) < 0)
-        return fail_errno(fd, "cannot bind the discovery socket to", where);
-    struct ip_mreq mreq = {.imr_multiaddr = d->group.sin_addr, .imr_interface = ifaddr};
-    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0)
-        return fail_errno(fd, "cannot join the discovery group", where);
-    int rc = ax_io_init(d->loop, &d->mc_rx, fd, AX_IO_READABLE, rx_cb, d);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-
-    /* Sender: bound to the interface address (127.0.0.1 in local mode). */
-    fd = udp_socket();
-    if (fd < 0)
-        return fd;
-    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = ifaddr};
-    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
-        return fail_errno(fd, "cannot bind the discovery sender to", ifs);
-    unsigned char loop = 1, ttl = local ? 0 : n->cfg.discovery.ttl;
-    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
-    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
-    if (ifaddr.s_addr != htonl(INADDR_ANY) &&
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr) < 0)
-        AX_LOG_D(LOG_MODULE, "IP_MULTICAST_IF %s: %s (relying on the bound source address)", ifs,
-                 ax_strerror(ax_err_from_errno(errno)));
-    d->mc_tx_fd = fd;
-    rc = ax_io_init(d->loop, &d->mc_reply, fd, AX_IO_READABLE, rx_cb, d);
-    if (rc < 0) {
-        close(fd);
-        d->mc_tx_fd = -1;
-        return rc;
-    }
-    d->mc_on = true;
-    return 0;
-}
-
-static int add_target(struct ax__disc *d, struct in_addr ip, uint16_t port)
-{
-    struct sockaddr_in *t = realloc(d->targets, (d->ntargets + 1) * sizeof *t);
-    if (!t)
-        return AX_ENOMEM;
-    d->targets = t;
-    t[d->ntargets++] =
-        (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = ip};
-    return 0;
-}
-
-static int open_unicast(struct ax__disc *d)
-{
-    ax_node *n = d->node;
-    struct in_addr any = {.s_addr = htonl(INADDR_ANY)};
-    if (n->cfg.transport.listen_address[0])
-        inet_pton(AF_INET, n->cfg.transport.listen_address, &any);
-    int fd = udp_socket();
-    if (fd < 0)
-        return fd;
-    uint16_t port = 0;
-    for (unsigned k = 1; k <= AX__UNICAST_PORTS; k++) {
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)(d->group_port + k)),
-                                .sin_addr = any};
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0) {
-            port = (uint16_t)(d->group_port + k);
-            break;
-        }
-        if (errno != EADDRINUSE)
-            return fail_errno(fd, "cannot bind the discovery unicast socket", "");
-    }
-    if (!port) {
-        close(fd);
-        AX_LOG_E(LOG_MODULE,
-                 "peers mode: all %u unicast ports (%u..%u) of domain %u are taken on this host",
-                 AX__UNICAST_PORTS, d->group_port + 1, d->group_port + AX__UNICAST_PORTS,
-                 (unsigned)n->cfg.domain);
-        return AX_EADDRINUSE;
-    }
-    int rc = ax_io_init(d->loop, &d->uc, fd, AX_IO_READABLE, rx_cb, d);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    d->uc_on = true;
-    d->uc_port = port;
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &any, ip, sizeof ip);
-    snprintf(d->unicast_str, sizeof d->unicast_str, "%s:%u", ip, port);
-
-    /* Targets: names are resolved once, here, never from the loop. */
-    for (size_t i = 0; i < n->cfg.discovery.npeers; i++) {
-        const char *peer = n->cfg.discovery.peers[i];
-        char host[256];
-        unsigned explicit_port = 0;
-        snprintf(host, sizeof host, "%s", peer);
-        char *colon = strrchr(host, ':');
-        if (colon) {
-            *colon = '\0';
-            explicit_port = (unsigned)strtoul(colon + 1, NULL, 10);
-        }
-        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
-        int gai = getaddrinfo(host, NULL, &hints, &res);
-        if (gai != 0 || !res) {
-            AX_LOG_W(LOG_MODULE, "peer '%s': cannot resolve: %s (ignored)", peer,
-                     gai_strerror(gai));
-            continue;
-        }
-        struct in_addr ipa = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
-        freeaddrinfo(res);
-        if (explicit_port) {
-            if ((rc = add_target(d, ipa, (uint16_t)explicit_port)) < 0)
-                return rc;
-        } else {
-            for (unsigned k = 1; k <= AX__UNICAST_PORTS; k++)
-                if ((rc = add_target(d, ipa, (uint16_t)(d->group_port + k))) < 0)
-                    return rc;
-        }
-    }
-    return 0;
-}
-
 int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
 {
     struct ax__disc *d = calloc(1, sizeof *d);
@@ -612,6 +525,7 @@ int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
     d->node = node;
     d->emit = emit;
     d->lease_cb = lease_expired;
+    d->gone_cb = peer_gone;
     d->loop = node->loops[0];
     d->mode = node->cfg.discovery.mode;
     d->mc_tx_fd = -1;
@@ -619,13 +533,16 @@ int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
     ax_timer_init(d->loop, &d->hb_timer, hb_cb, d);
     ax_timer_init(d->loop, &d->refresh_timer, refresh_cb, d);
     ax_timer_init(d->loop, &d->soon_timer, soon_cb, d);
+    ax_timer_init(d->loop, &d->counters_timer, counters_cb, d);
+    d->rng = node->id | 1;
+    ax__disc_self_process(&d->pid_ns, &d->proc_start);
     snprintf(d->unicast_str, sizeof d->unicast_str, "-");
 
     int rc = 0;
     struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
     switch (d->mode) {
     case AX_DISCOVERY_LOCAL:
-        rc = open_multicast(d, lo, true);
+        rc = ax__disc_open_multicast(d, lo, true, rx_cb);
         break;
     case AX_DISCOVERY_NETWORK: {
         struct in_addr ifaddr;
@@ -635,13 +552,13 @@ int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
                      node->cfg.discovery.interface);
             break;
         }
-        rc = open_multicast(d, ifaddr, false);
+        rc = ax__disc_open_multicast(d, ifaddr, false, rx_cb);
         break;
     }
     case AX_DISCOVERY_PEERS:
-        rc = open_multicast(d, lo, true);
+        rc = ax__disc_open_multicast(d, lo, true, rx_cb);
         if (rc == 0)
-            rc = open_unicast(d);
+            rc = ax__disc_open_unicast(d, rx_cb);
         break;
     case AX_DISCOVERY_OFF:
         break;
@@ -652,9 +569,11 @@ int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
         return rc;
     }
     if (d->mode != AX_DISCOVERY_OFF) {
-        int64_t hb = node->cfg.discovery.heartbeat_ns, rf = node->cfg.discovery.refresh_ns;
-        ax_timer_start(&d->hb_timer, hb, hb);
-        ax_timer_start(&d->refresh_timer, rf, rf);
+        ax_timer_start(&d->hb_timer, jittered(d, node->cfg.discovery.heartbeat_ns), 0);
+        ax_timer_start(&d->refresh_timer, jittered(d, node->cfg.discovery.refresh_ns), 0);
+        int64_t cn = node->cfg.discovery.counters_ns;
+        if (cn > 0)
+            ax_timer_start(&d->counters_timer, cn, cn);
         /* Announce at once and ask everyone for their state: a node
          * started after another finds it within one round trip. */
         pthread_mutex_lock(&node->lock);
@@ -682,6 +601,7 @@ void ax__disc_stop(struct ax__disc *d)
     ax_timer_stop(&d->hb_timer);
     ax_timer_stop(&d->refresh_timer);
     ax_timer_stop(&d->soon_timer);
+    ax_timer_stop(&d->counters_timer);
     if (d->mc_on) {
         ax_io_close(&d->mc_rx, NULL);
         ax_io_close(&d->mc_reply, NULL); /* closes mc_tx_fd */

@@ -2,8 +2,8 @@
 /*
  * Building discovery datagrams (docs/discovery.md): the header every
  * datagram starts with, what the node says of itself, its endpoints and
- * their live counters, and how the endpoint set is cut into pages that fit
- * a datagram. disc.c sends them.
+ * (for a tool that asked) their live counters, and how the endpoint set is
+ * cut into pages that fit a datagram. disc.c sends them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +45,8 @@ static void fill_node_info(struct ax__disc *d, axon_ctl_NodeInfo *ni)
     snprintf(ni->version, sizeof ni->version, "%s", ax_version());
     snprintf(ni->host_id, sizeof ni->host_id, "%s", n->host_id);
     ni->shm = n->shm;
+    ni->pid_ns = d->pid_ns;
+    ni->proc_start = d->proc_start;
 }
 
 static void fill_counters(axon_ctl_Counters *c, const struct ax__ep_counters *src)
@@ -168,7 +170,7 @@ int ax__disc_compose(struct ax__disc *d)
     return 0;
 }
 
-void ax__disc_fill_page(struct ax__disc *d, uint32_t page)
+void ax__disc_fill_page(struct ax__disc *d, uint32_t page, bool counters)
 {
     ax__disc_begin(d);
     d->tx.which_body = axon_ctl_Discovery_announce_tag;
@@ -181,7 +183,7 @@ void ax__disc_fill_page(struct ax__disc *d, uint32_t page)
     for (uint32_t i = d->page_start[page]; i < d->page_start[page + 1]; i++) {
         axon_ctl_Endpoint *w = &a->endpoints[a->endpoints_count++];
         *w = d->snap[i];
-        if (d->snap_ctr[i]) {
+        if (counters && d->snap_ctr[i]) {
             w->has_counters = true;
             fill_counters(&w->counters, d->snap_ctr[i]);
         }

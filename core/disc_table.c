@@ -160,8 +160,8 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
                 k->reason <= AX_SHM_R_FAILED ? (enum ax_shm_reason)k->reason : AX_SHM_R_FAILED;
         }
         e->counters.links_total = w->counters.links_total;
+        e->counters.received_ns = ax_clock_mono_ns();
     }
-    e->counters.received_ns = ax_clock_mono_ns();
     e->port = (uint16_t)w->port;
 }
 
@@ -193,12 +193,13 @@ static void push_endpoint_event(struct ax__events *evs, enum ax_graph_event_kind
 }
 
 static void push_node_event(struct ax__events *evs, enum ax_graph_event_kind kind,
-                            const struct ax__peer *p, bool expired)
+                            const struct ax__peer *p, enum ax__left why)
 {
     struct ax_graph_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = kind;
-    ev.lease_expired = expired;
+    ev.lease_expired = why == AX__LEFT_LEASE || why == AX__LEFT_SILENT;
+    ev.exited = why == AX__LEFT_EXITED;
     peer_snapshot_info(p, &ev.node);
     ax__events_push(evs, &ev);
 }
@@ -206,17 +207,18 @@ static void push_node_event(struct ax__events *evs, enum ax_graph_event_kind kin
 static void peer_free(struct ax__peer *p)
 {
     ax_timer_stop(&p->lease);
+    ax__disc_unwatch(p);
     free(p->page_seen);
     free(p->eps);
     free(p);
 }
 
-void ax__table_remove(struct ax__disc *d, struct ax__peer *p, bool lease_expired,
+void ax__table_remove(struct ax__disc *d, struct ax__peer *p, enum ax__left why,
                       struct ax__events *evs)
 {
     for (size_t i = 0; i < p->neps; i++)
         push_endpoint_event(evs, AX_EVENT_ENDPOINT_LEAVE, p, &p->eps[i].info);
-    push_node_event(evs, AX_EVENT_NODE_LEAVE, p, lease_expired);
+    push_node_event(evs, AX_EVENT_NODE_LEAVE, p, why);
     for (size_t i = 0; i < d->npeers; i++) {
         if (d->peers[i] == p) {
             d->peers[i] = d->peers[--d->npeers];
@@ -276,7 +278,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     struct ax__peer *p = ax__table_find(d, m->node_id);
     if (p && p->info.incarnation != m->incarnation) {
         /* Same id, new process: the old one is gone, whatever its lease. */
-        ax__table_remove(d, p, false, evs);
+        ax__table_remove(d, p, AX__LEFT_BYE, evs);
         p = NULL;
     }
     bool is_new = p == NULL;
@@ -290,13 +292,14 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     }
     bool changed = update_node_info(p, m, &a->node, from, via_unicast);
     ax__table_touch(d, p);
+    ax__disc_watch(d, p, a->node.pid_ns, a->node.proc_start);
     if (is_new) {
         AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) joined from %s", p->info.name,
                  (unsigned long long)p->info.id, p->info.unicast);
-        push_node_event(evs, AX_EVENT_NODE_JOIN, p, false);
+        push_node_event(evs, AX_EVENT_NODE_JOIN, p, AX__LEFT_BYE);
         full = true; /* a newcomer needs our state now, not at the next refresh */
     } else if (changed) {
-        push_node_event(evs, AX_EVENT_NODE_CHANGE, p, false);
+        push_node_event(evs, AX_EVENT_NODE_CHANGE, p, AX__LEFT_BYE);
     }
 
     /* Generations older than the one we assemble carry only counters. The
@@ -334,10 +337,14 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
             push_endpoint_event(evs, AX_EVENT_ENDPOINT_JOIN, p, &e);
             continue;
         }
+        /* Announcements carry no counters; answers to a tool's request do. */
+        bool has_counters = a->endpoints[i].has_counters;
         if (!stale && !endpoint_same_shape(&pe->info, &e)) {
+            if (!has_counters)
+                e.counters = pe->info.counters;
             pe->info = e;
             push_endpoint_event(evs, AX_EVENT_ENDPOINT_CHANGE, p, &e);
-        } else {
+        } else if (has_counters) {
             pe->info.counters = e.counters;
         }
         if (gen > pe->seen_gen)

@@ -16,6 +16,7 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include "axon/clock.h"
 #include "axon/log.h"
 #include "core/ax__pubsub.h"
 
@@ -55,6 +56,50 @@ static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, i
     ax__link_close(ps->link, AX__LINK_GRACEFUL, code);
 }
 
+/* ---- keep-alives ----
+ *
+ * A subscriber takes a link silent for its discovery.liveness for a dead
+ * publisher (sub_link.c), so an idle link carries a KEEPALIVE frame every
+ * keepalive_ns its SUBSCRIBE asked for. Idle is read off the link's own
+ * frame counter at each scan, which costs the data path nothing: a scan
+ * every half period that finds no frame sent since the previous one sends
+ * one, so the gap on the wire stays under a period and a half. */
+static void keepalive_scan(ax_timer *t, void *user)
+{
+    struct ax__shard *s = user;
+    bool any = false;
+    ax__qnode *n;
+    ax__list_foreach(n, &s->psubs)
+    {
+        struct ax__psub *ps = ax__container_of(n, struct ax__psub, node);
+        if (!ps->keepalive_ns || !ps->pub)
+            continue;
+        any = true;
+        struct ax__link_stats st;
+        ax__link_get_stats(ps->link, &st);
+        if (st.frames_out == ps->ka_frames && st.queued_frames == 0) {
+            struct ax__frame_hdr h = {.type = AX__FRAME_KEEPALIVE};
+            ax__link_send_bytes(ps->link, &h, NULL, 0);
+        }
+        ps->ka_frames = st.frames_out;
+    }
+    if (!any)
+        ax_timer_stop(t); /* the next link that asks starts it again */
+}
+
+/* A link asked for keep-alives every @period: scan at least twice as often. */
+static void keepalive_want(struct ax__shard *s, int64_t period)
+{
+    if (!s->ka_on) {
+        ax_timer_init(s->loop, &s->ka_timer, keepalive_scan, s);
+        s->ka_on = true;
+    }
+    if (!ax_timer_active(&s->ka_timer) || period / 2 < s->ka_period) {
+        s->ka_period = period / 2;
+        ax_timer_start(&s->ka_timer, s->ka_period, s->ka_period);
+    }
+}
+
 /* The subscriber's QoS sets this connection's queue: reliable gets the
  * configured bounds, best effort its history depth; its overload policy
  * decides what a full queue drops. */
@@ -80,6 +125,11 @@ static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_
                              ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
                                                                 : ps->qos.history);
     ax__pub_set_block(ps, ps->qos.overload == AX_OVERLOAD_BLOCK);
+    /* Bounded below so a hostile SUBSCRIBE cannot make the scan spin. */
+    ps->keepalive_ns =
+        m->keepalive_ms ? (int64_t)(m->keepalive_ms < 4 ? 4 : m->keepalive_ms) * AX_NS_PER_MS : 0;
+    if (ps->keepalive_ns)
+        keepalive_want(ps->shard, ps->keepalive_ns);
 }
 
 /* SUBSCRIBE_ACK, then (when @history) the kept messages, oldest first,
@@ -96,6 +146,7 @@ static void accept_subscribe(struct ax__psub *ps, struct ax_pub *pub, bool histo
     ack.has_qos = true;
     ax__qos_to_wire(&ack.qos, &pub->ep.qos);
     ack.next_seq = atomic_load(&pub->seq) + 1;
+    ack.keepalive_ms = (uint32_t)(ps->keepalive_ns / AX_NS_PER_MS);
     bool replay = history && ps->qos.durability == AX_TRANSIENT_LOCAL && pub->history;
     for (uint32_t k = 0; replay && k < pub->hist_len; k++) {
         const ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];

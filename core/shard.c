@@ -281,6 +281,10 @@ void ax__shards_close(struct ax__shard *s)
     if (s->closing)
         return;
     s->closing = true;
+    if (s->ka_on)
+        ax_timer_stop(&s->ka_timer);
+    if (s->silence_on)
+        ax_timer_stop(&s->silence_timer);
     const struct ax__pubsub_ops *ops = s->node->ps_ops;
     /* Messages still queued by other threads: deliver what can be. */
     ax__buf *b;

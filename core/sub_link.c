@@ -300,6 +300,10 @@ static void send_subscribe(struct ax__rpub *l, bool replay)
     ax__qos_to_wire(&m.qos, q);
     m.last_seq = l->last_seq;
     m.replay = replay;
+    m.keepalive_ms =
+        (uint32_t)(l->topic->shard->node->cfg.discovery.liveness_ns / 4 / AX_NS_PER_MS);
+    if (!m.keepalive_ms)
+        m.keepalive_ms = 1;
     for (size_t i = 0; i < l->nreplay; i++)
         if (l->replay[i].state == AX__REPLAY_WAITING)
             l->replay[i].state = AX__REPLAY_ASKED;
@@ -406,6 +410,10 @@ static void handle_ack(struct ax__rpub *l, const uint8_t *p, size_t n)
     }
     l->state = AX__RPUB_ACTIVE;
     l->backoff_ns = 0;
+    l->keepalive = a.keepalive_ms > 0;
+    l->silent_scans = 0;
+    if (l->keepalive)
+        ax__sub_live_arm(t->shard);
     /* History above the last number delivered fills what was missed. */
     uint64_t floor = l->seq_known ? l->last_seq : 0;
     ax__seq_on_ack(l, a.next_seq, a.history_first);
@@ -458,6 +466,9 @@ static void link_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t
                        ax__buf *buf, void *user)
 {
     struct ax__rpub *l = user;
+    l->rx_frames++; /* the publisher is alive (sub_live.c) */
+    if (h->type == AX__FRAME_KEEPALIVE)
+        return;
     if (h->type == AX__FRAME_SUBSCRIBE_ACK && l->state == AX__RPUB_SUBSCRIBE) {
         handle_ack(l, payload, h->payload_len);
         return;

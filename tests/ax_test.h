@@ -67,17 +67,17 @@
  *   AXT_DOMAINS_NODE            7     8    10..65    in parallel
  *   AXT_DOMAINS_PUBSUB          6     8    66..113   in parallel
  *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
- *   AXT_DOMAINS_DISC_PROCS      5     8    130..169  RUN_SERIAL
- *   AXT_DOMAINS_PUBSUB_PROCS    1    12    170..181  RUN_SERIAL
- *   AXT_DOMAINS_CLI            15     2    182..211  k = the case; cli_help
+ *   AXT_DOMAINS_DISC_PROCS      6     6    130..165  RUN_SERIAL
+ *   AXT_DOMAINS_PUBSUB_PROCS    1    12    166..177  RUN_SERIAL
+ *   AXT_DOMAINS_CLI            15     2    178..207  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
- *   AXT_DOMAINS_SHM_PROCS       1     2    212..213  RUN_SERIAL
- *   AXT_DOMAINS_BLOCK           2     2    214..217  in parallel
- *   AXT_DOMAINS_SHM_STRESS      1     2    218..219  in parallel
- *   AXT_DOMAINS_GAPS_PROCS      1     2    220..221  RUN_SERIAL
- *   (free)                                 222..232
+ *   AXT_DOMAINS_SHM_PROCS       1     2    208..209  RUN_SERIAL
+ *   AXT_DOMAINS_BLOCK           2     2    210..213  in parallel
+ *   AXT_DOMAINS_SHM_STRESS      1     2    214..215  in parallel
+ *   AXT_DOMAINS_GAPS_PROCS      1     2    216..217  RUN_SERIAL
+ *   (free)                                 218..232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -106,7 +106,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         uint32_t width, slots;
     } blocks[AXT_DOMAINS_COUNT_] = {
         [AXT_DOMAINS_NODE] = {7, 8},          [AXT_DOMAINS_PUBSUB] = {6, 8},
-        [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {5, 8},
+        [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {6, 6},
         [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
         [AXT_DOMAINS_SHM_STRESS] = {1, 2},    [AXT_DOMAINS_GAPS_PROCS] = {1, 2},

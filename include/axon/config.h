@@ -134,6 +134,8 @@ struct ax_config {
         int64_t heartbeat_ns; /* discovery.heartbeat */
         int64_t lease_ns;     /* discovery.lease: > heartbeat */
         int64_t refresh_ns;   /* discovery.refresh: full-state re-announcement */
+        int64_t liveness_ns;  /* discovery.liveness: silent data link -> peer dropped */
+        int64_t counters_ns;  /* discovery.counters: ask peers for counters, 0 = never */
     } discovery;
     struct {
         char listen_address[48];    /* transport.listen_address: IPv4, "" = by mode */

@@ -238,7 +238,7 @@ AX_API int ax_node_list_endpoints(ax_node *node, const char *topic, struct ax_en
 enum ax_graph_event_kind {
     AX_EVENT_NODE_JOIN = 0,     /* a node was heard for the first time */
     AX_EVENT_NODE_CHANGE = 1,   /* its announced info changed */
-    AX_EVENT_NODE_LEAVE = 2,    /* Bye, or its lease expired */
+    AX_EVENT_NODE_LEAVE = 2,    /* Bye, lease expired, process exited, link silent */
     AX_EVENT_ENDPOINT_JOIN = 3, /* a publisher or subscription appeared */
     AX_EVENT_ENDPOINT_CHANGE = 4,
     AX_EVENT_ENDPOINT_LEAVE = 5,
@@ -248,7 +248,11 @@ struct ax_graph_event {
     enum ax_graph_event_kind kind;
     struct ax_node_info node;         /* always set */
     struct ax_endpoint_info endpoint; /* for ENDPOINT_* */
-    bool lease_expired;               /* NODE_LEAVE: lease (true) or Bye (false) */
+    /* NODE_LEAVE: not heard for its lease, or its data link to us silent
+     * for discovery.liveness (true); a Bye or, on this host, its process
+     * seen to exit (false). */
+    bool lease_expired;
+    bool exited; /* NODE_LEAVE: its process exited (same host, seen at once) */
 };
 
 /**
@@ -292,7 +296,10 @@ struct ax_discovery_stats {
     uint64_t rx_undecodable;  /* dropped: truncated or malformed */
     uint64_t leases_expired;
     uint64_t state_requests_sent;
-    uint64_t direct_answers; /* joiners and askers answered by unicast */
+    uint64_t direct_answers;  /* joiners and askers answered by unicast */
+    uint64_t exits_seen;      /* same-host peers dropped when their process exited */
+    uint64_t links_silent;    /* peers dropped when their data link went silent */
+    uint64_t counter_answers; /* answers to tools' requests for live counters */
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

@@ -470,7 +470,7 @@ static void t_list(void **state)
     AXON(&p, 20000, "node", "info", "alpha");
     EXPECT_EXIT(&p, 0);
     EXPECT_OUT(&p, 0, "Node alpha");
-    EXPECT_OUT(&p, 0, "heartbeat 100ms");
+    EXPECT_OUT(&p, 0, "heartbeat 1s");
     EXPECT_OUT(&p, 0, "/t/imu");
     EXPECT_OUT(&p, 0, "/t/cmd");
     EXPECT_OUT(&p, 0, "pub ");

@@ -38,8 +38,8 @@ static void on_event(ax_node *n, const struct ax_graph_event *ev, void *user)
             (unsigned long long)ev->node.id, (unsigned long long)ev->node.incarnation,
             ev->node.tcp);
     else if (ev->kind == AX_EVENT_NODE_LEAVE)
-        say("LEAVE name=%s id=%016llx expired=%d", ev->node.name, (unsigned long long)ev->node.id,
-            ev->lease_expired ? 1 : 0);
+        say("LEAVE name=%s id=%016llx expired=%d exited=%d", ev->node.name,
+            (unsigned long long)ev->node.id, ev->lease_expired ? 1 : 0, ev->exited ? 1 : 0);
 }
 
 static void usage(void)

@@ -14,7 +14,7 @@
  *                have been sent. Commands: "stop"
  *                (stop publishing; says PUBLISHED n=<n>), "quit".
  *   --role sub   commands: "report" (one ACCT line per publisher process,
- *                then ACCTEND), "quit".
+ *                then ACCTEND), "disc" (says DISC, below), "quit".
  *   --role forge --forge-id <hex> --forge-incarnation <hex>: sends one Bye
  *                in that node's name to the domain's group, and exits.
  *
@@ -25,6 +25,8 @@
  *   EVENT kind=<name> node=<name> expected=<n> received=<n> missing=<n>
  *         restarted=<0|1> text=<...>
  *   PUBLISHED n=<n>
+ *   DISC links_silent=<n> exits_seen=<n> leases_expired=<n>
+ *                                          (why peers left its table)
  *   BYE                                    (its node destroyed, exiting)
  *   ACCT pub=<hex> name=<name> delivered=<n> missing=<n> top=<n>
  *        holes=<n> dup=<n> overlap=<n> bad_seq=<n> unknown_from=<n>
@@ -403,8 +405,15 @@ int main(int argc, char **argv)
             return 1;
         }
         while (stdin_command(cmd, sizeof cmd, -1) && strncmp(cmd, "quit", 4) != 0)
-            if (strncmp(cmd, "report", 6) == 0)
+            if (strncmp(cmd, "report", 6) == 0) {
                 report();
+            } else if (strncmp(cmd, "disc", 4) == 0) {
+                struct ax_discovery_stats st;
+                ax_node_discovery_stats(node, &st);
+                say("DISC links_silent=%llu exits_seen=%llu leases_expired=%llu",
+                    (unsigned long long)st.links_silent, (unsigned long long)st.exits_seen,
+                    (unsigned long long)st.leases_expired);
+            }
         ax_sub_free(sub);
     }
     ax_node_destroy(node);

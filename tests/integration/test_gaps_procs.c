@@ -190,8 +190,22 @@ static void wait_event(struct proc *p, const char *needle, char *line, size_t si
     print_message("    %s\n", line);
 }
 
-/* Stopped longer than its lease: dropped from the table, the link cut;
- * it comes back as the same node and goes on numbering. */
+/* Why peers left @sub's table so far (its discovery counters). */
+static void disc_stats(struct proc *sub, unsigned long long *silent, unsigned long long *exits,
+                       unsigned long long *leases)
+{
+    char line[256];
+    assert_int_equal(write(sub->in_fd, "disc\n", 5), 5);
+    if (!proc_wait_line(sub, "DISC", NULL, T(10000), line, sizeof line))
+        fail_msg("no DISC line from %s", sub->name);
+    *silent = field_u(line, "links_silent");
+    *exits = field_u(line, "exits_seen");
+    *leases = field_u(line, "leases_expired");
+}
+
+/* Stopped longer than its link's liveness (800 ms; its lease is 4 s): its
+ * silent data link tells the subscriber first, which drops it and cuts
+ * the link; it comes back as the same node and goes on numbering. */
 static void test_sigstop_past_the_lease(void **state)
 {
     (void)state;
@@ -202,6 +216,13 @@ static void test_sigstop_past_the_lease(void **state)
     wait_delivered(&sub, id, 20);
     kill(pub.pid, SIGSTOP);
     wait_event(&sub, "kind=unmatched", line, sizeof line);
+    unsigned long long silent, exits, leases;
+    disc_stats(&sub, &silent, &exits, &leases);
+    print_message("    dropped by: silent link %llu, exit %llu, lease %llu\n", silent, exits,
+                  leases);
+    assert_int_equal(silent, 1); /* the link, not the lease, and no exit */
+    assert_int_equal(exits, 0);
+    assert_int_equal(leases, 0);
     kill(pub.pid, SIGCONT);
     /* Back as the same node: what it published while its link was down
      * is reported missing (none, when its new link was up before the
@@ -229,8 +250,15 @@ static void restart_case(const char *topic, bool wait_lease)
     start(&a, "rs-pub", "pub", ida, "--topic", topic, "--sent-file", fa, NULL);
     wait_delivered(&sub, ida, 20);
     proc_kill9(&a);
-    if (wait_lease)
+    if (wait_lease) {
         wait_event(&sub, "kind=unmatched", line, sizeof line);
+        /* Same host: its exit is seen at once (a pidfd), else the lease. */
+        unsigned long long silent, exits, leases;
+        disc_stats(&sub, &silent, &exits, &leases);
+        print_message("    dropped by: silent link %llu, exit %llu, lease %llu\n", silent, exits,
+                      leases);
+        assert_int_equal(exits + leases + silent, 1);
+    }
     start(&b, "rs-pub", "pub", idb, "--topic", topic, "--sent-file", fb, NULL);
     wait_event(&sub, "restarted=1", line, sizeof line);
     assert_int_equal(field_u(line, "expected"), report(&sub, ida).top + 1);
@@ -284,8 +312,9 @@ static void test_forged_bye(void **state)
     assert_true(line_field(line, "id", id, sizeof id));
     assert_true(line_field(line, "incarnation", inc, sizeof inc));
     wait_delivered(&sub, id, 20);
-    char *fargv[] = {probe, "--role", "forge", "--domain", dom, "--forge-id", id,
-                     "--forge-incarnation", inc, NULL};
+    char *fargv[] = {probe, "--role",     "forge", "--domain",
+                     dom,   "--forge-id", id,      "--forge-incarnation",
+                     inc,   NULL};
     assert_int_equal(proc_start(&forger, "forger", fargv), 0);
     assert_true(proc_wait_line(&forger, "FORGED", NULL, T(10000), NULL, 0));
     proc_stop(&forger, T(10000));

@@ -274,9 +274,11 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.discovery.ttl, 1);
     assert_null(cfg.discovery.peers);
     assert_int_equal(cfg.discovery.npeers, 0);
-    assert_int_equal(cfg.discovery.heartbeat_ns, 100 * AX_NS_PER_MS);
-    assert_int_equal(cfg.discovery.lease_ns, 800 * AX_NS_PER_MS);
-    assert_int_equal(cfg.discovery.refresh_ns, AX_NS_PER_S);
+    assert_int_equal(cfg.discovery.heartbeat_ns, AX_NS_PER_S);
+    assert_int_equal(cfg.discovery.lease_ns, 4 * AX_NS_PER_S);
+    assert_int_equal(cfg.discovery.refresh_ns, 15 * AX_NS_PER_S);
+    assert_int_equal(cfg.discovery.liveness_ns, 800 * AX_NS_PER_MS);
+    assert_int_equal(cfg.discovery.counters_ns, 0);
     assert_string_equal(cfg.transport.listen_address, "");
     assert_int_equal(cfg.transport.port_min, 0);
     assert_int_equal(cfg.transport.port_max, 0);
@@ -332,6 +334,8 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  heartbeat: 50ms\n"
                                 "  lease: 1.5s\n"
                                 "  refresh: 2s\n"
+                                "  liveness: 300ms\n"
+                                "  counters: 250ms\n"
                                 "transport:\n"
                                 "  listen_address: 192.168.1.10\n"
                                 "  port_min: 20000\n"
@@ -386,6 +390,8 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->discovery.heartbeat_ns, 50 * AX_NS_PER_MS);
     assert_int_equal(cfg->discovery.lease_ns, 1500 * AX_NS_PER_MS);
     assert_int_equal(cfg->discovery.refresh_ns, 2 * AX_NS_PER_S);
+    assert_int_equal(cfg->discovery.liveness_ns, 300 * AX_NS_PER_MS);
+    assert_int_equal(cfg->discovery.counters_ns, 250 * AX_NS_PER_MS);
     assert_string_equal(cfg->transport.listen_address, "192.168.1.10");
     assert_int_equal(cfg->transport.port_min, 20000);
     assert_int_equal(cfg->transport.port_max, 20100);
@@ -605,8 +611,8 @@ static void test_bad_values(void **state)
         /* cross-key rules: blame the key the document set */
         {"discovery:\n  heartbeat: 1s\n  lease: 500ms\n", 3, "discovery.lease",
          "must be longer than discovery.heartbeat"},
-        {"discovery:\n  lease: 100ms\n", 2, "discovery.lease", "must be longer"},
-        {"discovery:\n  heartbeat: 800ms\n", 2, "discovery.heartbeat", "must be longer"},
+        {"discovery:\n  lease: 1s\n", 2, "discovery.lease", "must be longer"},
+        {"discovery:\n  heartbeat: 4s\n", 2, "discovery.heartbeat", "must be longer"},
         {"node:\n  domain: 200\ndiscovery:\n  port: 65400\n", 4, "discovery.port", "exceeds 65535"},
         {"transport:\n  port_min: 2000\n", 2, "transport.port_min", "both be 0"},
         {"transport:\n  port_min: 3000\n  port_max: 2000\n", 3, "transport.port_max",

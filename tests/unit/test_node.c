@@ -28,17 +28,26 @@ static uint32_t test_domain(unsigned k)
     return axt_domain(AXT_DOMAINS_NODE, k);
 }
 
-static ax_node *make_node(const char *name, uint32_t domain, unsigned threads)
+/* @counters_ms: how often it asks the others for live counters (0: never,
+ * the default of a node; tools ask). */
+static ax_node *make_node_counting(const char *name, uint32_t domain, unsigned threads,
+                                   int counters_ms)
 {
     struct ax_config c;
     ax_config_init(&c);
     snprintf(c.node_name, sizeof c.node_name, "%s", name);
     c.domain = domain;
     c.threads = threads;
+    c.discovery.counters_ns = (int64_t)counters_ms * AX_NS_PER_MS;
     ax_node *n;
     AX_OK_OR_FAIL(ax_node_new(&n, &c));
     ax_config_fini(&c);
     return n;
+}
+
+static ax_node *make_node(const char *name, uint32_t domain, unsigned threads)
+{
+    return make_node_counting(name, domain, threads, 0);
 }
 
 static size_t count_nodes(ax_node *n)
@@ -148,13 +157,14 @@ static void test_two_nodes_find_each_other_and_endpoints(void **state)
     (void)state;
     uint32_t dom = test_domain(0);
     ax_node *a = make_node("alpha", dom, 1);
-    ax_node *b = make_node("beta", dom, 1);
+    ax_node *b = make_node_counting("beta", dom, 1, 50); /* a tool, say */
+    ax_node *c = make_node("gamma", dom, 1);             /* a plain node */
     struct fake_ep *pub = add_fake(a, "/perception/obstacles", AX_ENDPOINT_PUBLISHER, 0xab);
     struct fake_ep *sub = add_fake(b, "/perception/obstacles", AX_ENDPOINT_SUBSCRIBER, 0xab);
     atomic_store(&pub->ctr.messages, 42);
     atomic_store(&pub->ctr.drops[AX_DROP_QUEUE_OLDEST], 3);
 
-    WAIT_FOR(count_nodes(a) == 2 && count_nodes(b) == 2, 3000);
+    WAIT_FOR(count_nodes(a) == 3 && count_nodes(b) == 3 && count_nodes(c) == 3, 3000);
     WAIT_FOR(count_endpoints(a, "/perception/obstacles") == 2 &&
                  count_endpoints(b, "/perception/obstacles") == 2,
              3000);
@@ -164,7 +174,11 @@ static void test_two_nodes_find_each_other_and_endpoints(void **state)
     struct ax_node_info ni[4];
     size_t n;
     AX_OK_OR_FAIL(ax_node_list_nodes(b, ni, 4, &n));
-    const struct ax_node_info *ia = ni[0].is_self ? &ni[1] : &ni[0];
+    const struct ax_node_info *ia = NULL;
+    for (size_t i = 0; i < n && i < 4; i++)
+        if (ni[i].id == ax_node_id(a))
+            ia = &ni[i];
+    assert_non_null(ia);
     assert_string_equal(ia->name, "alpha");
     assert_true(ia->id == ax_node_id(a));
     assert_int_equal(ia->pid, getpid());
@@ -186,10 +200,25 @@ static void test_two_nodes_find_each_other_and_endpoints(void **state)
     assert_int_equal(pe->counters.drops[AX_DROP_QUEUE_OLDEST], 3);
     assert_string_equal(pe->node_name, "alpha");
 
+    /* Live counters go only to who asks: b asked, and has them; c, which
+     * never asks, knows the publisher but none of its counters, though b
+     * has been answered (every 50 ms) all along. */
+    WAIT_FOR(count_endpoints(c, "/perception/obstacles") == 2, 3000);
+    AX_OK_OR_FAIL(ax_node_list_endpoints(c, "/perception/obstacles", e, 4, &n));
+    assert_int_equal(n, 2);
+    pe = e[0].node_id == ax_node_id(a) ? &e[0] : &e[1];
+    assert_true(pe->node_id == ax_node_id(a));
+    assert_int_equal(pe->counters.messages, 0);
+    assert_int_equal(pe->counters.received_ns, 0);
+    struct ax_discovery_stats st;
+    AX_OK_OR_FAIL(ax_node_discovery_stats(a, &st));
+    assert_true(st.counter_answers >= 1);
+
     /* Removing an endpoint is announced at once. */
     ax__node_remove_endpoint(a, &pub->ep);
     WAIT_FOR(count_endpoints(b, "/perception/obstacles") == 1, 3000);
 
+    ax_node_destroy(c);
     ax_node_destroy(b);
     ax_node_destroy(a);
     free(pub);
@@ -236,7 +265,11 @@ static void test_many_endpoints_span_pages(void **state)
     struct ax_node_info ni[2];
     size_t n;
     AX_OK_OR_FAIL(ax_node_list_nodes(b, ni, 2, &n));
-    const struct ax_node_info *ia = ni[0].is_self ? &ni[1] : &ni[0];
+    const struct ax_node_info *ia = NULL;
+    for (size_t i = 0; i < n && i < 2; i++)
+        if (ni[i].id == ax_node_id(a))
+            ia = &ni[i];
+    assert_non_null(ia);
     WAIT_FOR((ax_node_list_nodes(b, ni, 2, &n), (ni[0].is_self ? ni[1] : ni[0]).complete), 3000);
     assert_int_equal(ia->publishers + ia->subscribers, 300);
     for (int i = 0; i < 100; i++)

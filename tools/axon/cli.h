@@ -36,6 +36,13 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERR = 1, CLI_EXIT_USAGE = 2 };
 /* A parser result meaning "help was printed, exit 0". */
 #define CLI_HELP_SHOWN (-1000)
 
+/* The CLI's node asks every node for its live counters this often
+ * (discovery.counters); a listing waits until the table has been quiet for
+ * CLI_SETTLE_QUIET_NS and at least CLI_SETTLE_MIN_NS since the start. */
+#define CLI_COUNTERS_NS     (500 * AX_NS_PER_MS)
+#define CLI_SETTLE_QUIET_NS (150 * AX_NS_PER_MS)
+#define CLI_SETTLE_MIN_NS   (200 * AX_NS_PER_MS)
+
 /* ---- the verb table (verbs.c) and the parser (args.c) ---- */
 
 /* What a word completes to in `axon completion bash` (complete.c),

@@ -23,6 +23,10 @@ int cli_node_open(struct cli *c)
         return cli_error("%s", ax_strerror(rc));
     snprintf(cfg.node_name, sizeof cfg.node_name, "axon-cli-%ld", (long)getpid());
     cfg.threads = 1;
+    /* Rates, drops and gaps are not in announcements: the CLI asks every
+     * node for them, unless the configuration already asks more often. */
+    if (cfg.discovery.counters_ns == 0 || cfg.discovery.counters_ns > CLI_COUNTERS_NS)
+        cfg.discovery.counters_ns = CLI_COUNTERS_NS;
     rc = ax_node_new(&c->node, &cfg);
     ax_config_fini(&cfg);
     if (rc < 0) {
@@ -69,14 +73,16 @@ int cli_settle(struct cli *c)
 {
     int64_t start = ax_clock_mono_ns();
     int64_t end = start + c->wait_ns;
-    int64_t hb = c->cfg.discovery.heartbeat_ns;
-    /* At least three of our heartbeats: every node answers a newcomer's
-     * state request within milliseconds, so this is normally plenty. */
-    int64_t min_end = start + 3 * hb;
+    /* Every node answers a newcomer's state request within milliseconds,
+     * by unicast to it alone: the table is normally complete after one
+     * round trip. Wait for it to stay unchanged for QUIET (longer on a
+     * slow machine, where answers straggle), and at least MIN_WAIT. */
+    const int64_t quiet = CLI_SETTLE_QUIET_NS;
+    int64_t min_end = start + CLI_SETTLE_MIN_NS;
     if (min_end > end)
         min_end = end;
     bool complete;
-    int64_t max_hb = hb;
+    int64_t max_hb = 0;
     uint64_t fp = table_fingerprint(c, &complete, &max_hb);
     int64_t changed = start;
     c->settled = false;
@@ -89,7 +95,7 @@ int cli_settle(struct cli *c)
             fp = f;
             changed = now;
         }
-        if (now >= min_end && complete && now - changed >= 2 * max_hb) {
+        if (now >= min_end && complete && now - changed >= quiet) {
             c->settled = true;
             return 0;
         }

@@ -230,7 +230,8 @@ int cli_verb_topic_pub(struct cli *c, const struct cli_args *a)
     uint64_t after = before;
     bool confirmed = false;
     if (!cli_flag(a, "no-confirm") && expect > 0 && !c->stop) {
-        int64_t cend = ax_clock_mono_ns() + 3 * c->cfg.discovery.refresh_ns;
+        /* Subscribers' counters arrive every CLI_COUNTERS_NS (cli_node_open). */
+        int64_t cend = ax_clock_mono_ns() + 4 * CLI_COUNTERS_NS;
         for (;;) {
             size_t n, ne, mm;
             sub_state(c, topic, t.hash, &after, &n, &ne, &mm);
