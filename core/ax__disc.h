@@ -25,6 +25,7 @@
 #define AX__PAGES_MAX           4096u  /* announcement pages per generation */
 #define AX__PEER_ENDPOINTS_MAX  65536u /* endpoints kept per remote node */
 #define AX__EXIT_WATCH_MAX      256u   /* same-host peers whose process is watched */
+#define AX__HOST_SLOTS          256    /* nodes in one host table (disc_host.c) */
 
 struct ax__peer_ep {
     struct ax_endpoint_info info;
@@ -105,6 +106,8 @@ struct ax__disc {
     uint64_t pid_ns, proc_start; /* ours, announced (disc_watch.c) */
     bool no_pidfd;               /* pidfd_open unavailable: leases only */
     unsigned nwatch;             /* processes watched (disc_watch.c) */
+    struct ax__host *host;       /* the host table, or NULL (disc_host.c) */
+    int64_t outsider_until;      /* a same-host node outside it was heard */
 
     /* Page composition of our endpoint set for `composed_gen`. */
     uint64_t composed_gen;
@@ -168,7 +171,30 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
                                  uint64_t node_id, const char *node_name);
 void ax__events_free(struct ax__events *evs);
 
+/* core/disc_host.c (loops[0]) */
+struct ax__host_peer {
+    uint64_t id, incarnation, generation;
+    uint32_t pages;
+    int64_t beat_ns; /* its last beat, CLOCK_MONOTONIC */
+};
+typedef void (*ax__host_visit_fn)(struct ax__disc *d, const struct ax__host_peer *p);
+/* Join this host's table for our domain and user, or create it; on any
+ * failure d->host stays NULL (heartbeats go by multicast as before). */
+void ax__host_open(struct ax__disc *d);
+void ax__host_close(struct ax__disc *d);
+/* Beat (our slot: now, @generation, @pages) and call @fn for every other
+ * live slot. node->lock held. */
+void ax__host_beat(struct ax__disc *d, uint64_t generation, uint32_t pages, ax__host_visit_fn fn);
+/* Keep the table served: take the socket name over if its owner is gone,
+ * move to the table a newcomer made meanwhile. System calls: without
+ * node->lock. */
+void ax__host_keep(struct ax__disc *d);
+/* Whether node @id has a slot in our table. */
+bool ax__host_has(struct ax__disc *d, uint64_t id);
+
 /* core/disc_watch.c (loops[0]) */
+/* Field 22 of the /proc/PID/stat at @path (start time); 0 if unreadable. */
+uint64_t ax__disc_proc_start(const char *path);
 /* This process's pid namespace and start time (0 when unknown). */
 void ax__disc_self_process(uint64_t *pid_ns, uint64_t *proc_start);
 /* Watch @p's process if it runs on this kernel in our pid namespace, as

@@ -189,6 +189,14 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .desc = "How often this node asks every other node for its endpoints' live counters "
              "(rates, drops, gaps): tools set it; 0, the default, never. Announcements carry "
              "no counters."},
+    {.path = "discovery.host_table",
+     .type = AX__CFG_BOOL,
+     CFG(discovery.host_table),
+     .def = "true",
+     .desc = "Nodes of one host, domain and user beat in a table in shared memory (found "
+             "through an abstract Unix socket, no daemon, nothing left behind) instead of "
+             "sending each other heartbeats, so a node's steady cost does not grow with the "
+             "number of nodes on the host. false: heartbeats by multicast only."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),

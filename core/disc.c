@@ -198,18 +198,58 @@ static void send_full(struct ax__disc *d)
     pthread_mutex_unlock(&n->lock);
 }
 
+/* A peer's beat, from a heartbeat or the host table: it is alive as of
+ * @beat_ns (our CLOCK_MONOTONIC) and its endpoint set is at @generation;
+ * ask for the set if we are behind. node->lock held. */
+static void peer_beat(struct ax__disc *d, struct ax__peer *p, int64_t beat_ns, uint64_t generation)
+{
+    if (beat_ns > p->last_heard) {
+        p->last_heard = beat_ns;
+        ax_timer_start_at(&p->lease, beat_ns + p->info.lease_ns, 0);
+    }
+    bool behind =
+        generation > p->gen_pending || (!p->has_committed || p->gen_committed < generation);
+    int64_t now = ax_clock_mono_ns();
+    if (behind && now - p->last_request >= REQUEST_INTERVAL) {
+        p->last_request = now;
+        ax__disc_request_state(d, p->info.id);
+    }
+}
+
+static void request_unknown(struct ax__disc *d, uint64_t id);
+
+/* A node of our host table (disc_host.c), at each of our beats. */
+static void host_visit(struct ax__disc *d, const struct ax__host_peer *hp)
+{
+    struct ax__peer *p = ax__table_find(d, hp->id);
+    if (p && p->info.incarnation == hp->incarnation)
+        peer_beat(d, p, hp->beat_ns, hp->generation);
+    else if (ax_clock_mono_ns() - hp->beat_ns < d->node->cfg.discovery.lease_ns)
+        request_unknown(d, hp->id);
+}
+
 static void send_heartbeat(struct ax__disc *d)
 {
     ax_node *n = d->node;
     pthread_mutex_lock(&n->lock);
     if (!d->stopped && ax__disc_compose(d) == 0) {
-        ax__disc_begin(d);
-        d->tx.which_body = axon_ctl_Discovery_heartbeat_tag;
-        d->tx.body.heartbeat.generation = d->composed_gen;
-        d->tx.body.heartbeat.pages = d->npages;
-        send_tx(d);
+        ax__host_beat(d, d->composed_gen, d->npages, host_visit);
+        /* On one host, with everyone in the table, a heartbeat would tell
+         * nobody anything; one outsider (another user, heartbeats only)
+         * and we send them again for a lease. */
+        if (d->host && d->mode == AX_DISCOVERY_LOCAL && ax_clock_mono_ns() >= d->outsider_until) {
+            d->stats.heartbeats_skipped++;
+        } else {
+            ax__disc_begin(d);
+            d->tx.which_body = axon_ctl_Discovery_heartbeat_tag;
+            d->tx.body.heartbeat.generation = d->composed_gen;
+            d->tx.body.heartbeat.pages = d->npages;
+            send_tx(d);
+        }
     }
     pthread_mutex_unlock(&n->lock);
+    if (!d->stopped)
+        ax__host_keep(d);
 }
 
 void ax__disc_request_state(struct ax__disc *d, uint64_t target)
@@ -346,23 +386,20 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
     }
     case axon_ctl_Discovery_heartbeat_tag: {
         const axon_ctl_Heartbeat *h = &m->body.heartbeat;
+        /* A node that sends heartbeats on our host but is not in our host
+         * table needs ours too (ax__host_has is false without a table). */
+        if (d->host && !via_unicast && !ax__host_has(d, m->node_id))
+            d->outsider_until = ax_clock_mono_ns() + n->cfg.discovery.lease_ns;
         if (!p || p->info.incarnation != m->incarnation) {
             request_unknown(d, m->node_id);
             break;
         }
-        ax__table_touch(d, p);
         if (via_unicast) {
             p->unicast = *from;
             p->unicast_known = true;
         }
         /* Behind on its endpoint set: ask rather than wait for a refresh. */
-        bool behind = h->generation > p->gen_pending ||
-                      (!p->has_committed || p->gen_committed < h->generation);
-        int64_t now = ax_clock_mono_ns();
-        if (behind && now - p->last_request >= REQUEST_INTERVAL) {
-            p->last_request = now;
-            ax__disc_request_state(d, p->info.id);
-        }
+        peer_beat(d, p, ax_clock_mono_ns(), h->generation);
         break;
     }
     case axon_ctl_Discovery_bye_tag:
@@ -569,6 +606,7 @@ int ax__disc_start(ax_node *node, ax__graph_emit_fn emit, struct ax__disc **out)
         return rc;
     }
     if (d->mode != AX_DISCOVERY_OFF) {
+        ax__host_open(d);
         ax_timer_start(&d->hb_timer, jittered(d, node->cfg.discovery.heartbeat_ns), 0);
         ax_timer_start(&d->refresh_timer, jittered(d, node->cfg.discovery.refresh_ns), 0);
         int64_t cn = node->cfg.discovery.counters_ns;
@@ -598,6 +636,7 @@ void ax__disc_stop(struct ax__disc *d)
         pthread_mutex_unlock(&n->lock);
     }
     d->stopped = true;
+    ax__host_close(d);
     ax_timer_stop(&d->hb_timer);
     ax_timer_stop(&d->refresh_timer);
     ax_timer_stop(&d->soon_timer);

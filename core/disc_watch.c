@@ -43,7 +43,7 @@ struct ax__exit_watch {
 
 /* Field 22 (starttime) of /proc/@pid/stat; 0 when unreadable. The command
  * name (field 2) may hold spaces and parentheses: count from the last ')'. */
-static uint64_t proc_start_time(const char *path)
+uint64_t ax__disc_proc_start(const char *path)
 {
     char buf[1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -71,7 +71,7 @@ void ax__disc_self_process(uint64_t *pid_ns, uint64_t *proc_start)
 {
     struct stat st;
     *pid_ns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
-    *proc_start = proc_start_time("/proc/self/stat");
+    *proc_start = ax__disc_proc_start("/proc/self/stat");
 }
 
 static void watch_free(ax_io *io, void *user)
@@ -110,7 +110,7 @@ void ax__disc_watch(struct ax__disc *d, struct ax__peer *p, uint64_t pid_ns, uin
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     char path[64];
     snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)p->info.pid);
-    if (proc_start_time(path) != proc_start) {
+    if (ax__disc_proc_start(path) != proc_start) {
         close(fd); /* the pid belongs to another process now */
         return;
     }

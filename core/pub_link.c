@@ -78,8 +78,7 @@ static void keepalive_scan(ax_timer *t, void *user)
         struct ax__link_stats st;
         ax__link_get_stats(ps->link, &st);
         if (st.frames_out == ps->ka_frames && st.queued_frames == 0) {
-            struct ax__frame_hdr h = {.type = AX__FRAME_KEEPALIVE};
-            ax__link_send_bytes(ps->link, &h, NULL, 0);
+            ax__link_send_control(ps->link, AX__FRAME_KEEPALIVE, NULL, 0);
         }
         ps->ka_frames = st.frames_out;
     }

@@ -136,6 +136,7 @@ struct ax_config {
         int64_t refresh_ns;   /* discovery.refresh: full-state re-announcement */
         int64_t liveness_ns;  /* discovery.liveness: silent data link -> peer dropped */
         int64_t counters_ns;  /* discovery.counters: ask peers for counters, 0 = never */
+        bool host_table;      /* discovery.host_table: beat in shared memory on one host */
     } discovery;
     struct {
         char listen_address[48];    /* transport.listen_address: IPv4, "" = by mode */

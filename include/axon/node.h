@@ -300,6 +300,10 @@ struct ax_discovery_stats {
     uint64_t exits_seen;      /* same-host peers dropped when their process exited */
     uint64_t links_silent;    /* peers dropped when their data link went silent */
     uint64_t counter_answers; /* answers to tools' requests for live counters */
+    /* Nodes in this node's host table, itself included (0: it has none,
+     * and beats by multicast heartbeats; docs/discovery.md). */
+    uint64_t host_table_nodes;
+    uint64_t heartbeats_skipped; /* multicast heartbeats the host table made unneeded */
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

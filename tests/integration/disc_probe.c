@@ -8,11 +8,13 @@
  * Output lines:
  *   READY id=<hex> incarnation=<hex> tcp=<ip:port> unicast=<ip:port>
  *   JOIN name=<n> id=<hex> incarnation=<hex> tcp=<ip:port>
- *   LEAVE name=<n> id=<hex> expired=<0|1>
+ *   LEAVE name=<n> id=<hex> expired=<0|1> exited=<0|1>
  *   CONVERGED ms=<since start> nodes=<n> endpoints=<n>
  *       (once: --expect-nodes other nodes, all complete, holding
  *        --expect-endpoints endpoints in total)
  *   STATS rx=.. undecodable=.. bad_version=.. other_domain=.. tx=.. tx_bytes=..
+ *         leases_expired=.. hb_skipped=.. host_nodes=..
+ *       (at the end, and whenever "stats" is read on stdin)
  *   TIMEOUT nodes=<n> endpoints=<n>
  */
 #include <errno.h>
@@ -42,12 +44,26 @@ static void on_event(ax_node *n, const struct ax_graph_event *ev, void *user)
             (unsigned long long)ev->node.id, ev->lease_expired ? 1 : 0, ev->exited ? 1 : 0);
 }
 
+static void say_stats(ax_node *node)
+{
+    struct ax_discovery_stats st;
+    ax_node_discovery_stats(node, &st);
+    say("STATS rx=%llu undecodable=%llu bad_version=%llu other_domain=%llu tx=%llu tx_bytes=%llu "
+        "leases_expired=%llu hb_skipped=%llu host_nodes=%llu",
+        (unsigned long long)st.rx_datagrams, (unsigned long long)st.rx_undecodable,
+        (unsigned long long)st.rx_bad_version, (unsigned long long)st.rx_other_domain,
+        (unsigned long long)st.tx_datagrams, (unsigned long long)st.tx_bytes,
+        (unsigned long long)st.leases_expired, (unsigned long long)st.heartbeats_skipped,
+        (unsigned long long)st.host_table_nodes);
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: disc_probe --name N [--domain D] [--config FILE] [--endpoints K]\n"
             "  [--expect-nodes M] [--expect-endpoints E] [--mode local|network|peers]\n"
-            "  [--interface IF] [--peers a,b] [--timeout-ms T] [--lease D] [--heartbeat D]\n");
+            "  [--interface IF] [--peers a,b] [--timeout-ms T] [--lease D] [--heartbeat D]\n"
+            "  [--host-table true|false]\n");
     exit(2);
 }
 
@@ -57,21 +73,16 @@ int main(int argc, char **argv)
     ax_config_init(&cfg);
     cfg.log_level = AX_LOG_WARN;
     const char *config_file = NULL, *name = "probe", *mode = NULL, *iface = NULL, *peers = NULL,
-               *lease = NULL, *heartbeat = NULL;
+               *lease = NULL, *heartbeat = NULL, *host_table = NULL;
     long domain = -1, endpoints = 0, expect_nodes = -1, expect_eps = -1, timeout_ms = 60000;
-    static const struct option opts[] = {{"name", 1, 0, 'n'},
-                                         {"domain", 1, 0, 'd'},
-                                         {"config", 1, 0, 'c'},
-                                         {"endpoints", 1, 0, 'e'},
-                                         {"expect-nodes", 1, 0, 'N'},
-                                         {"expect-endpoints", 1, 0, 'E'},
-                                         {"mode", 1, 0, 'm'},
-                                         {"interface", 1, 0, 'i'},
-                                         {"peers", 1, 0, 'p'},
-                                         {"timeout-ms", 1, 0, 't'},
-                                         {"lease", 1, 0, 'L'},
-                                         {"heartbeat", 1, 0, 'H'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"name", 1, 0, 'n'},         {"domain", 1, 0, 'd'},
+        {"config", 1, 0, 'c'},       {"endpoints", 1, 0, 'e'},
+        {"expect-nodes", 1, 0, 'N'}, {"expect-endpoints", 1, 0, 'E'},
+        {"mode", 1, 0, 'm'},         {"interface", 1, 0, 'i'},
+        {"peers", 1, 0, 'p'},        {"timeout-ms", 1, 0, 't'},
+        {"lease", 1, 0, 'L'},        {"heartbeat", 1, 0, 'H'},
+        {"host-table", 1, 0, 'T'},   {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -111,6 +122,9 @@ int main(int argc, char **argv)
         case 'H':
             heartbeat = optarg;
             break;
+        case 'T':
+            host_table = optarg;
+            break;
         default:
             usage();
         }
@@ -135,6 +149,8 @@ int main(int argc, char **argv)
         len += snprintf(yaml + len, sizeof yaml - (size_t)len, "  lease: %s\n", lease);
     if (heartbeat)
         len += snprintf(yaml + len, sizeof yaml - (size_t)len, "  heartbeat: %s\n", heartbeat);
+    if (host_table)
+        len += snprintf(yaml + len, sizeof yaml - (size_t)len, "  host_table: %s\n", host_table);
     if (peers) {
         len += snprintf(yaml + len, sizeof yaml - (size_t)len, "  peers: [");
         char *copy = strdup(peers), *save = NULL;
@@ -184,6 +200,8 @@ int main(int argc, char **argv)
             char line[64];
             if (!fgets(line, sizeof line, stdin) || strncmp(line, "quit", 4) == 0)
                 break;
+            if (strncmp(line, "stats", 5) == 0)
+                say_stats(node);
         }
         ax_node_list_nodes(node, infos, cap, &n);
         if (n > cap) {
@@ -212,12 +230,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    struct ax_discovery_stats st;
-    ax_node_discovery_stats(node, &st);
-    say("STATS rx=%llu undecodable=%llu bad_version=%llu other_domain=%llu tx=%llu tx_bytes=%llu",
-        (unsigned long long)st.rx_datagrams, (unsigned long long)st.rx_undecodable,
-        (unsigned long long)st.rx_bad_version, (unsigned long long)st.rx_other_domain,
-        (unsigned long long)st.tx_datagrams, (unsigned long long)st.tx_bytes);
+    say_stats(node);
     ax_node_destroy(node);
     say("BYE");
     free(infos);

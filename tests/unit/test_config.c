@@ -279,6 +279,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.discovery.refresh_ns, 15 * AX_NS_PER_S);
     assert_int_equal(cfg.discovery.liveness_ns, 800 * AX_NS_PER_MS);
     assert_int_equal(cfg.discovery.counters_ns, 0);
+    assert_true(cfg.discovery.host_table);
     assert_string_equal(cfg.transport.listen_address, "");
     assert_int_equal(cfg.transport.port_min, 0);
     assert_int_equal(cfg.transport.port_max, 0);
@@ -336,6 +337,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  refresh: 2s\n"
                                 "  liveness: 300ms\n"
                                 "  counters: 250ms\n"
+                                "  host_table: false\n"
                                 "transport:\n"
                                 "  listen_address: 192.168.1.10\n"
                                 "  port_min: 20000\n"
@@ -392,6 +394,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->discovery.refresh_ns, 2 * AX_NS_PER_S);
     assert_int_equal(cfg->discovery.liveness_ns, 300 * AX_NS_PER_MS);
     assert_int_equal(cfg->discovery.counters_ns, 250 * AX_NS_PER_MS);
+    assert_false(cfg->discovery.host_table);
     assert_string_equal(cfg->transport.listen_address, "192.168.1.10");
     assert_int_equal(cfg->transport.port_min, 20000);
     assert_int_equal(cfg->transport.port_max, 20100);
