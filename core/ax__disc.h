@@ -58,10 +58,11 @@ struct ax__peer {
 
 /* Why a peer left the table. */
 enum ax__left {
-    AX__LEFT_BYE,    /* it said so (a Bye) */
-    AX__LEFT_LEASE,  /* not heard for its lease */
-    AX__LEFT_EXITED, /* same host: its process exited (disc_watch.c) */
-    AX__LEFT_SILENT, /* a data link from it went silent (discovery.liveness) */
+    AX__LEFT_BYE,     /* it said so (a Bye) */
+    AX__LEFT_LEASE,   /* not heard for its lease */
+    AX__LEFT_EXITED,  /* same host: its process exited (disc_watch.c) */
+    AX__LEFT_SILENT,  /* a data link from it went silent (discovery.liveness) */
+    AX__LEFT_REFUSED, /* its data port refused us after a link that worked */
 };
 
 /* Collected events, dispatched after node->lock is released. */

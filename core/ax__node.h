@@ -89,10 +89,12 @@ void ax__disc_stop(struct ax__disc *d);
 void ax__disc_free(struct ax__disc *d);
 /* The local endpoint set changed (any thread): announce soon. */
 void ax__disc_local_changed(struct ax__disc *d);
-/* A data link from node @node_id (@incarnation) went silent past
- * discovery.liveness (core/sub_live.c): drop the node. Any thread; NULL
+/* A data link says node @node_id (@incarnation) is gone: silent past
+ * discovery.liveness (core/sub_live.c), or, when @refused, its data port
+ * refused us after a link that worked (its listener, which lives as long
+ * as the node, is gone: core/sub_link.c). Drop the node. Any thread; NULL
  * @d (discovery off) is a no-op. */
-void ax__disc_peer_silent(struct ax__disc *d, uint64_t node_id, uint64_t incarnation);
+void ax__disc_peer_gone(struct ax__disc *d, uint64_t node_id, uint64_t incarnation, bool refused);
 
 /* Table snapshots (any thread; takes node->lock). */
 int ax__disc_list_nodes(struct ax__disc *d, struct ax_node_info *out, size_t cap, size_t *count);

@@ -198,6 +198,14 @@ static void send_full(struct ax__disc *d)
     pthread_mutex_unlock(&n->lock);
 }
 
+/* Whether periodic datagrams would tell nobody anything: local mode (so
+ * every receiver is on this host), we are in the host table, and no node
+ * outside it was heard for a lease. */
+static bool host_quiet(const struct ax__disc *d)
+{
+    return d->host && d->mode == AX_DISCOVERY_LOCAL && ax_clock_mono_ns() >= d->outsider_until;
+}
+
 /* A peer's beat, from a heartbeat or the host table: it is alive as of
  * @beat_ns (our CLOCK_MONOTONIC) and its endpoint set is at @generation;
  * ask for the set if we are behind. node->lock held. */
@@ -237,7 +245,7 @@ static void send_heartbeat(struct ax__disc *d)
         /* On one host, with everyone in the table, a heartbeat would tell
          * nobody anything; one outsider (another user, heartbeats only)
          * and we send them again for a lease. */
-        if (d->host && d->mode == AX_DISCOVERY_LOCAL && ax_clock_mono_ns() >= d->outsider_until) {
+        if (host_quiet(d)) {
             d->stats.heartbeats_skipped++;
         } else {
             ax__disc_begin(d);
@@ -303,7 +311,11 @@ static void hb_cb(ax_timer *t, void *user)
 static void refresh_cb(ax_timer *t, void *user)
 {
     struct ax__disc *d = user;
-    send_full(d);
+    /* Everyone on the host in the table (local mode): it carries our
+     * generation to every peer, which asks if it lacks it; a refresh would
+     * only cost each of them a datagram. */
+    if (!host_quiet(d))
+        send_full(d);
     ax_timer_start(t, jittered(d, d->node->cfg.discovery.refresh_ns), 0);
 }
 
@@ -424,8 +436,8 @@ out:
 }
 
 /* A peer is gone, seen otherwise than by discovery (d->gone_cb): its
- * process exited (disc_watch.c) or its data link went silent
- * (ax__disc_peer_silent). */
+ * process exited (disc_watch.c), or a data link says so
+ * (ax__disc_peer_gone). */
 static void peer_gone(struct ax__disc *d, uint64_t id, uint64_t incarnation, int why)
 {
     /* A process that leaves in order sends a Bye before it exits: read
@@ -441,6 +453,10 @@ static void peer_gone(struct ax__disc *d, uint64_t id, uint64_t incarnation, int
             AX_LOG_I(LOG_MODULE, "node '%s' (%016llx): process %u exited", p->info.name,
                      (unsigned long long)p->info.id, (unsigned)p->info.pid);
             d->stats.exits_seen++;
+        } else if (why == AX__LEFT_REFUSED) {
+            AX_LOG_I(LOG_MODULE, "node '%s' (%016llx): its data port refuses connections",
+                     p->info.name, (unsigned long long)p->info.id);
+            d->stats.links_refused++;
         } else {
             AX_LOG_I(LOG_MODULE, "node '%s' (%016llx): its data link went silent", p->info.name,
                      (unsigned long long)p->info.id);
@@ -453,28 +469,29 @@ static void peer_gone(struct ax__disc *d, uint64_t id, uint64_t incarnation, int
     ax__events_free(&evs);
 }
 
-struct silent_peer {
+struct gone_peer {
     struct ax__disc *d;
     uint64_t id, incarnation;
+    int why;
 };
 
-static void silent_task(void *arg)
+static void gone_task(void *arg)
 {
-    struct silent_peer sp = *(struct silent_peer *)arg;
+    struct gone_peer gp = *(struct gone_peer *)arg;
     free(arg);
-    peer_gone(sp.d, sp.id, sp.incarnation, AX__LEFT_SILENT);
+    peer_gone(gp.d, gp.id, gp.incarnation, gp.why);
 }
 
-void ax__disc_peer_silent(struct ax__disc *d, uint64_t node_id, uint64_t incarnation)
+void ax__disc_peer_gone(struct ax__disc *d, uint64_t node_id, uint64_t incarnation, bool refused)
 {
     if (!d)
         return;
-    struct silent_peer *sp = malloc(sizeof *sp);
-    if (!sp)
+    struct gone_peer *gp = malloc(sizeof *gp);
+    if (!gp)
         return; /* its lease will do */
-    *sp = (struct silent_peer){d, node_id, incarnation};
-    if (ax_loop_post(d->loop, silent_task, sp) < 0)
-        free(sp);
+    *gp = (struct gone_peer){d, node_id, incarnation, refused ? AX__LEFT_REFUSED : AX__LEFT_SILENT};
+    if (ax_loop_post(d->loop, gone_task, gp) < 0)
+        free(gp);
 }
 
 /* A peer's lease timer (the table arms it with d->lease_cb). */

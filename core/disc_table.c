@@ -199,7 +199,7 @@ static void push_node_event(struct ax__events *evs, enum ax_graph_event_kind kin
     memset(&ev, 0, sizeof ev);
     ev.kind = kind;
     ev.lease_expired = why == AX__LEFT_LEASE || why == AX__LEFT_SILENT;
-    ev.exited = why == AX__LEFT_EXITED;
+    ev.exited = why == AX__LEFT_EXITED || why == AX__LEFT_REFUSED;
     peer_snapshot_info(p, &ev.node);
     ax__events_push(evs, &ev);
 }

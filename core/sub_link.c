@@ -525,6 +525,11 @@ static void link_close(ax__link *c, int status, void *user)
         }
     }
     note_links(l->topic, l->pub.type_hash);
+    /* Refused after a link that worked: the publisher's listener, which
+     * lives as long as its node, is gone, so the node is (on another host,
+     * where no pidfd sees a kill -9, this is how we learn it at once). */
+    if (status == AX_ECONNREFUSED && l->seq_known)
+        ax__disc_peer_gone(l->topic->shard->node->disc, l->pub.node_id, l->incarnation, true);
     if (status != AX_ETYPE) {
         AX_LOG_D(LOG_MODULE, "%s: connection to '%s' closed (%s); reconnecting", l->topic->name,
                  l->pub.node_name, status ? ax_strerror(status) : "by the peer");

@@ -59,7 +59,7 @@ static void silence_scan(ax_timer *timer, void *user)
                      "taking its node for dead",
                      t->name, l->pub.node_name, (long long)(period * SILENT_SCANS / AX_NS_PER_MS));
             l->silent_scans = 0;
-            ax__disc_peer_silent(s->node->disc, l->pub.node_id, l->incarnation);
+            ax__disc_peer_gone(s->node->disc, l->pub.node_id, l->incarnation, false);
             ax__link_close(l->link, AX__LINK_ABORT, AX_ETIMEDOUT);
         }
         ax__topic_iter_end(t); /* may free the topic */

@@ -78,7 +78,8 @@
  *   AXT_DOMAINS_SHM_STRESS      1     2    214..215  in parallel
  *   AXT_DOMAINS_GAPS_PROCS      1     2    216..217  RUN_SERIAL
  *   AXT_DOMAINS_HOST_PROCS      3     2    218..223  RUN_SERIAL
- *   (free)                                 224..232
+ *   AXT_DOMAINS_CHURN_PROCS     1     2    224..225  RUN_SERIAL
+ *   (free)                                 226..232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -98,6 +99,7 @@ enum axt_domain_block {
     AXT_DOMAINS_SHM_STRESS,   /* tests/unit/test_shm_stress.c */
     AXT_DOMAINS_GAPS_PROCS,   /* tests/integration/test_gaps_procs.c */
     AXT_DOMAINS_HOST_PROCS,   /* tests/integration/test_host_procs.c */
+    AXT_DOMAINS_CHURN_PROCS,  /* tests/integration/test_churn_procs.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -112,7 +114,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
         [AXT_DOMAINS_SHM_STRESS] = {1, 2},    [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
-        [AXT_DOMAINS_HOST_PROCS] = {3, 2},
+        [AXT_DOMAINS_HOST_PROCS] = {3, 2},    [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

@@ -4,7 +4,8 @@
 # each a default node with 3 publishers at 1 Hz (tests/bench/bench_scale.c),
 # and an observer node that subscribes to one of them.
 #
-#   bash tools/scale.sh [--nodes 1,10,50,100,200] [--hosts 1|3] [--window 5] [--build DIR]
+#   bash tools/scale.sh [--nodes 1,10,50,100,200] [--hosts 1|3] [--window 5] [--settle 20]
+#                       [--build DIR]
 #
 # Needs root (network namespaces of its own: nothing leaves them). --hosts 1
 # (default): every process in one namespace, discovery in its default local
@@ -13,6 +14,7 @@
 #   converge_ms   from the last node's start to the observer's table holding
 #                 all N nodes, complete, with their 3N publishers
 #   cpu_pct       CPU of all N node processes together over a steady window
+#                 (--window s, starting --settle s after convergence)
 #                 (% of one core; every thread's run time from
 #                 /proc/PID/task/*/schedstat), and per node
 #   dgrams_out/s  UDP datagrams sent in the namespaces per second (Udp
@@ -32,11 +34,13 @@ cd "$(dirname "$0")/.."
 nodes=1,10,50,100,200
 hosts=1
 window=5
+settle=20
 build=build/release
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift ;;
     --window) window=$2; shift ;;
+    --settle) settle=$2; shift ;;
     --hosts) hosts=$2; shift ;;
     --build) build=$2; shift ;;
     *) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
@@ -159,7 +163,10 @@ for n in ${nodes//,/ }; do
   line=$(wait_line "$OUT/obs.out" "^CONVERGED" 120) || { echo "N=$n did not converge"; continue; }
   t_conv=${line#*t=}; t_conv=${t_conv%% *}
   converge_ms=$(( (t_conv - t_last) / 1000000 ))
-  sleep 2 # steady state: the joins are over
+  # Steady state: the joins are over, and every node's first full refresh
+  # (discovery.refresh, 15 s, jittered to 11-19 s) has come, so the window
+  # sees refreshes at their steady rate.
+  sleep "$settle"
   # Each counter read with its own clock: under load the reads of the
   # namespaces' counters take a while, and must not stretch the CPU window.
   tc0=$(now_ns); c0=$(cpu_ns "${PIDS[@]}")

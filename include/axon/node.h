@@ -252,7 +252,9 @@ struct ax_graph_event {
      * for discovery.liveness (true); a Bye or, on this host, its process
      * seen to exit (false). */
     bool lease_expired;
-    bool exited; /* NODE_LEAVE: its process exited (same host, seen at once) */
+    /* NODE_LEAVE: its process exited: on this host seen at once (a pidfd),
+     * elsewhere from its data port refusing a reconnect. */
+    bool exited;
 };
 
 /**
@@ -299,6 +301,7 @@ struct ax_discovery_stats {
     uint64_t direct_answers;  /* joiners and askers answered by unicast */
     uint64_t exits_seen;      /* same-host peers dropped when their process exited */
     uint64_t links_silent;    /* peers dropped when their data link went silent */
+    uint64_t links_refused;   /* ... when their data port refused us after a working link */
     uint64_t counter_answers; /* answers to tools' requests for live counters */
     /* Nodes in this node's host table, itself included (0: it has none,
      * and beats by multicast heartbeats; docs/discovery.md). */
