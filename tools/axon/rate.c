@@ -4,14 +4,15 @@
  *
  * hz and bw by default subscribe to nothing: each publisher's counters
  * (messages and bytes published, with the publisher's CLOCK_MONOTONIC
- * stamp) reach the discovery table every discovery.refresh (1 s), so the
+ * stamp) reach the discovery table every 500 ms, in each node's answer to
+ * the CLI node's request (discovery.counters, set in cli_node_open), so the
  * rate is Δmessages / Δstamp between successive snapshots. The mean over
  * the window is Δ over the whole window (exact up to one message at each
  * end); min, max and std dev are over the per-snapshot intervals, and the
  * output says how many there were and how long the window really is.
- * Snapshots closer than 0.5 s to the previous one kept (the extra rounds a
- * node sends when another joins) are skipped, so a 5 ms interval cannot make
- * a wild minimum or maximum.
+ * Snapshots closer than 0.25 s to the previous one kept (an answer to the
+ * CLI's first request right after one to its periodic ones) are skipped, so
+ * a 5 ms interval cannot make a wild minimum or maximum.
  *
  * --subscribe measures at a real subscriber instead (ax_sub_new_hash with
  * the publisher's type from the table): inter-arrival periods over the
@@ -28,7 +29,7 @@
 
 enum what { HZ, BW, DELAY };
 
-#define MIN_INTERVAL_NS (500 * AX_NS_PER_MS)
+#define MIN_INTERVAL_NS (250 * AX_NS_PER_MS)
 #define SERIES_MAX      4096
 
 /* ---- from the table ---- */
@@ -272,7 +273,7 @@ static bool report_table(struct cli *c, const char *topic, enum what w, struct s
             cj_end_obj(&j);
             cj_done(&j);
         } else if (!ok) {
-            printf("%s  %s: waiting for a second counter snapshot (refreshed every ~1 s)\n", topic,
+            printf("%s  %s: waiting for a second counter snapshot (every ~0.5 s)\n", topic,
                    se->node);
         } else if (w == HZ) {
             printf("%s  %s ±%.2g  min %s  max %s  std %s  | publisher '%s' counters: %llu msgs, "
