@@ -161,14 +161,14 @@ static void answer_direct(struct ax__disc *d, int fd, const struct sockaddr_in *
         d->stats.direct_answers++;
 }
 
-/* Someone joined or asked: answer it alone when it came over multicast
- * (and is not itself an answer to us), else with a full round. A tool's
- * request for counters is always answered to it alone, on the socket it
- * came in by. Called with node->lock held. */
+/* Someone joined or asked: answer it alone when it came over multicast or
+ * to our sender socket (and is not itself an answer to us), else with a
+ * full round. A tool's request for counters is always answered to it
+ * alone, on the socket it came in by. Called with node->lock held. */
 static void answer(struct ax__disc *d, const struct sockaddr_in *from, bool via_unicast,
-                   bool counters)
+                   bool counters, bool request)
 {
-    if (d->rx_reply)
+    if (d->rx_reply && !request)
         return; /* an answer to our own join: nothing to answer */
     if (counters && from && from->sin_port) {
         if (via_unicast && d->uc_on)
@@ -224,7 +224,8 @@ static void peer_beat(struct ax__disc *d, struct ax__peer *p, int64_t beat_ns, u
     }
 }
 
-static void request_unknown(struct ax__disc *d, uint64_t id);
+static void request_unknown(struct ax__disc *d, uint64_t id, const struct sockaddr_in *from,
+                            bool via_unicast);
 
 /* A node of our host table (disc_host.c), at each of our beats. */
 static void host_visit(struct ax__disc *d, const struct ax__host_peer *hp)
@@ -233,7 +234,7 @@ static void host_visit(struct ax__disc *d, const struct ax__host_peer *hp)
     if (p && p->info.incarnation == hp->incarnation)
         peer_beat(d, p, hp->beat_ns, hp->generation);
     else if (ax_clock_mono_ns() - hp->beat_ns < d->node->cfg.discovery.lease_ns)
-        request_unknown(d, hp->id);
+        request_unknown(d, hp->id, NULL, false);
 }
 
 static void send_heartbeat(struct ax__disc *d)
@@ -260,15 +261,36 @@ static void send_heartbeat(struct ax__disc *d)
         ax__host_keep(d);
 }
 
-void ax__disc_request_state(struct ax__disc *d, uint64_t target)
+/* A StateRequest for @target (0: everyone). To one node whose address we
+ * know (@to, or where its announcements come from), it goes by unicast
+ * alone: a digest that differs costs the others nothing. */
+static void request_state_at(struct ax__disc *d, uint64_t target, const struct sockaddr_in *to,
+                             bool to_unicast)
 {
     ax__disc_begin(d);
     d->tx.which_body = axon_ctl_Discovery_request_tag;
     d->tx.body.request.target = target;
     /* A tool's first look at the domain wants the counters too. */
     d->tx.body.request.counters = target == 0 && d->node->cfg.discovery.counters_ns > 0;
-    send_tx(d);
     d->stats.state_requests_sent++;
+    struct ax__peer *p = target && !to ? ax__table_find(d, target) : NULL;
+    if (p && p->from.sin_port) {
+        to = &p->from;
+        to_unicast = p->unicast_known && same_addr(&p->from, &p->unicast);
+    }
+    int fd = !to ? -1 : to_unicast ? (d->uc_on ? ax_io_fd(&d->uc) : -1) : d->mc_tx_fd;
+    if (fd < 0) {
+        send_tx(d);
+        return;
+    }
+    pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
+    if (pb_encode(&os, axon_ctl_Discovery_fields, &d->tx))
+        send_to(d, fd, to, d->txbuf, os.bytes_written);
+}
+
+void ax__disc_request_state(struct ax__disc *d, uint64_t target)
+{
+    request_state_at(d, target, NULL, false);
 }
 
 static void soon_cb(ax_timer *t, void *user)
@@ -333,7 +355,8 @@ static void counters_cb(ax_timer *t, void *user)
 /* ---- receiving ---- */
 
 /* Ask a node we cannot place for its state, at most every 250 ms per node. */
-static void request_unknown(struct ax__disc *d, uint64_t id)
+static void request_unknown(struct ax__disc *d, uint64_t id, const struct sockaddr_in *from,
+                            bool via_unicast)
 {
     int64_t now = ax_clock_mono_ns();
     size_t slot = 0;
@@ -349,7 +372,8 @@ static void request_unknown(struct ax__disc *d, uint64_t id)
     }
     d->unknown_req[slot].id = id;
     d->unknown_req[slot].at = now;
-    ax__disc_request_state(d, id);
+    /* Where its heartbeat came from is where it reads. */
+    request_state_at(d, id, from && from->sin_port ? from : NULL, via_unicast);
 }
 
 void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
@@ -393,7 +417,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
             break;
         }
         if (ax__table_apply_announce(d, m, from, via_unicast, &evs))
-            answer(d, from, via_unicast, false);
+            answer(d, from, via_unicast, false, false);
         break;
     }
     case axon_ctl_Discovery_heartbeat_tag: {
@@ -403,7 +427,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         if (d->host && !via_unicast && !ax__host_has(d, m->node_id))
             d->outsider_until = ax_clock_mono_ns() + n->cfg.discovery.lease_ns;
         if (!p || p->info.incarnation != m->incarnation) {
-            request_unknown(d, m->node_id);
+            request_unknown(d, m->node_id, from, via_unicast);
             break;
         }
         if (via_unicast) {
@@ -423,7 +447,7 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         break;
     case axon_ctl_Discovery_request_tag:
         if (m->body.request.target == 0 || m->body.request.target == n->id)
-            answer(d, from, via_unicast, m->body.request.counters);
+            answer(d, from, via_unicast, m->body.request.counters, true);
         break;
     default:
         d->stats.rx_undecodable++;

@@ -226,8 +226,11 @@ static int fetch_table(struct ax__host *h)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* Bounded both ways: connect() waits (send timeout) when a stopped
+     * owner's backlog is full, recvmsg() when it does not answer. */
     struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int memfd = -1;
     if (connect(fd, (struct sockaddr *)&h->name, h->namelen) == 0 && same_user(fd)) {
         uint64_t id;

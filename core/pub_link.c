@@ -62,8 +62,9 @@ static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, i
  * publisher (sub_link.c), so an idle link carries a KEEPALIVE frame every
  * keepalive_ns its SUBSCRIBE asked for. Idle is read off the link's own
  * frame counter at each scan, which costs the data path nothing: a scan
- * every half period that finds no frame sent since the previous one sends
- * one, so the gap on the wire stays under a period and a half. */
+ * every period that finds no frame sent since the previous one sends one,
+ * so the gap on the wire stays under two periods, half the subscriber's
+ * liveness. */
 static void keepalive_scan(ax_timer *t, void *user)
 {
     struct ax__shard *s = user;
@@ -86,15 +87,15 @@ static void keepalive_scan(ax_timer *t, void *user)
         ax_timer_stop(t); /* the next link that asks starts it again */
 }
 
-/* A link asked for keep-alives every @period: scan at least twice as often. */
+/* A link asked for keep-alives every @period: scan at least that often. */
 static void keepalive_want(struct ax__shard *s, int64_t period)
 {
     if (!s->ka_on) {
         ax_timer_init(s->loop, &s->ka_timer, keepalive_scan, s);
         s->ka_on = true;
     }
-    if (!ax_timer_active(&s->ka_timer) || period / 2 < s->ka_period) {
-        s->ka_period = period / 2;
+    if (!ax_timer_active(&s->ka_timer) || period < s->ka_period) {
+        s->ka_period = period;
         ax_timer_start(&s->ka_timer, s->ka_period, s->ka_period);
     }
 }
