@@ -23,12 +23,15 @@
 #include "axon/axon.h"
 #include "core/ax__node.h"
 
+static bool host_table = true; /* discovery.host_table of the nodes made */
+
 static ax_node *make(const char *name, uint32_t domain)
 {
     struct ax_config c;
     ax_config_init(&c);
     snprintf(c.node_name, sizeof c.node_name, "%s", name);
     c.domain = domain;
+    c.discovery.host_table = host_table;
     ax_node *n;
     if (ax_node_new(&n, &c) < 0) {
         fprintf(stderr, "node failed\n");
@@ -106,48 +109,59 @@ int main(int argc, char **argv)
            cpu * 100, rss1, rss1 - rss0);
     ax_node_destroy(idle);
 
-    /* 3. traffic of 10 nodes x 100 endpoints */
-    ax_node *n[10];
-    struct ax__local_ep *eps = calloc(1000, sizeof *eps);
-    struct ax__ep_counters *ctr = calloc(1000, sizeof *ctr);
-    for (int i = 0; i < 10; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "t%d", i);
-        n[i] = make(name, dom + 2);
-        for (int k = 0; k < 100; k++) {
-            struct ax__local_ep *e = &eps[i * 100 + k];
-            e->kind = k % 2 ? AX_ENDPOINT_SUBSCRIBER : AX_ENDPOINT_PUBLISHER;
-            snprintf(e->topic, sizeof e->topic, "/vehicle/subsystem_%d/topic_%03d", i, k);
-            snprintf(e->type_name, sizeof e->type_name, "axon.sensor.PointCloud");
-            e->qos = AX_QOS_SENSOR_DATA;
-            e->ctr = &ctr[i * 100 + k];
-            ax__node_add_endpoint(n[i], e);
+    /* 3. traffic of 10 nodes x 100 endpoints, with the host table (the
+     * default) and without it (heartbeats by multicast, as between hosts) */
+    for (int pass = 0; pass < 2; pass++) {
+        host_table = pass == 0;
+        ax_node *n[10];
+        struct ax__local_ep *eps = calloc(1000, sizeof *eps);
+        struct ax__ep_counters *ctr = calloc(1000, sizeof *ctr);
+        for (int i = 0; i < 10; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "t%d", i);
+            n[i] = make(name, dom + 2 + (uint32_t)pass);
+            for (int k = 0; k < 100; k++) {
+                struct ax__local_ep *e = &eps[i * 100 + k];
+                e->kind = k % 2 ? AX_ENDPOINT_SUBSCRIBER : AX_ENDPOINT_PUBLISHER;
+                snprintf(e->topic, sizeof e->topic, "/vehicle/subsystem_%d/topic_%03d", i, k);
+                snprintf(e->type_name, sizeof e->type_name, "axon.sensor.PointCloud");
+                e->qos = AX_QOS_SENSOR_DATA;
+                e->ctr = &ctr[i * 100 + k];
+                ax__node_add_endpoint(n[i], e);
+            }
         }
+        size_t total;
+        do {
+            nap_ms(10);
+            ax_node_list_endpoints(n[0], NULL, NULL, 0, &total);
+        } while (total < 1000);
+        nap_ms(1500); /* past the start-up burst */
+        struct ax_discovery_stats s0[10], s1[10];
+        for (int i = 0; i < 10; i++)
+            ax_node_discovery_stats(n[i], &s0[i]);
+        int64_t t0 = ax_clock_mono_ns();
+        nap_ms(quick ? 2000 : 10000);
+        double dt = (double)(ax_clock_mono_ns() - t0) / 1e9;
+        uint64_t dg = 0, bytes = 0;
+        for (int i = 0; i < 10; i++) {
+            ax_node_discovery_stats(n[i], &s1[i]);
+            dg += s1[i].tx_datagrams - s0[i].tx_datagrams;
+            bytes += s1[i].tx_bytes - s0[i].tx_bytes;
+        }
+        struct ax_config dc;
+        ax_config_init(&dc);
+        char hb[32], rf[32];
+        ax_duration_format(dc.discovery.heartbeat_ns, hb, sizeof hb);
+        ax_duration_format(dc.discovery.refresh_ns, rf, sizeof rf);
+        printf("traffic: 10 nodes x 100 endpoints send %.0f datagrams/s, %.1f KiB/s in total "
+               "(%.1f KiB/s per node; heartbeat %s, refresh %s, host table %s)\n",
+               dg / dt, bytes / dt / 1024, bytes / dt / 1024 / 10, hb, rf,
+               host_table ? "on" : "off");
+        ax_config_fini(&dc);
+        for (int i = 0; i < 10; i++)
+            ax_node_destroy(n[i]);
+        free(eps);
+        free(ctr);
     }
-    size_t total;
-    do {
-        nap_ms(10);
-        ax_node_list_endpoints(n[0], NULL, NULL, 0, &total);
-    } while (total < 1000);
-    nap_ms(1500); /* past the start-up burst */
-    struct ax_discovery_stats s0[10], s1[10];
-    for (int i = 0; i < 10; i++)
-        ax_node_discovery_stats(n[i], &s0[i]);
-    int64_t t0 = ax_clock_mono_ns();
-    nap_ms(quick ? 2000 : 10000);
-    double dt = (double)(ax_clock_mono_ns() - t0) / 1e9;
-    uint64_t dg = 0, bytes = 0;
-    for (int i = 0; i < 10; i++) {
-        ax_node_discovery_stats(n[i], &s1[i]);
-        dg += s1[i].tx_datagrams - s0[i].tx_datagrams;
-        bytes += s1[i].tx_bytes - s0[i].tx_bytes;
-    }
-    printf("traffic: 10 nodes x 100 endpoints send %.0f datagrams/s, %.1f KiB/s in total "
-           "(%.1f KiB/s per node; heartbeat 100 ms, refresh 1 s)\n",
-           dg / dt, bytes / dt / 1024, bytes / dt / 1024 / 10);
-    for (int i = 0; i < 10; i++)
-        ax_node_destroy(n[i]);
-    free(eps);
-    free(ctr);
     return 0;
 }
