@@ -25,7 +25,7 @@
  *   EVENT kind=<name> node=<name> expected=<n> received=<n> missing=<n>
  *         restarted=<0|1> text=<...>
  *   PUBLISHED n=<n>
- *   DISC links_silent=<n> exits_seen=<n> leases_expired=<n>
+ *   DISC links_silent=<n> links_refused=<n> exits_seen=<n> leases_expired=<n>
  *                                          (why peers left its table)
  *   BYE                                    (its node destroyed, exiting)
  *   ACCT pub=<hex> name=<name> delivered=<n> missing=<n> top=<n>
@@ -410,9 +410,10 @@ int main(int argc, char **argv)
             } else if (strncmp(cmd, "disc", 4) == 0) {
                 struct ax_discovery_stats st;
                 ax_node_discovery_stats(node, &st);
-                say("DISC links_silent=%llu exits_seen=%llu leases_expired=%llu",
-                    (unsigned long long)st.links_silent, (unsigned long long)st.exits_seen,
-                    (unsigned long long)st.leases_expired);
+                say("DISC links_silent=%llu links_refused=%llu exits_seen=%llu "
+                    "leases_expired=%llu",
+                    (unsigned long long)st.links_silent, (unsigned long long)st.links_refused,
+                    (unsigned long long)st.exits_seen, (unsigned long long)st.leases_expired);
             }
         ax_sub_free(sub);
     }

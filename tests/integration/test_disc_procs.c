@@ -131,8 +131,6 @@ static void test_kill9_lease_and_restart(void **state)
 static void test_stopped_unmatched_node_expires_by_lease(void **state)
 {
     (void)state;
-    if (slow_lease)
-        skip(); /* the emulator run gives other leases */
     unsigned dom = domain_base + 5;
     struct proc a, b;
     start_probe(&a, "watcher", dom, 1, 1, 1);

@@ -191,16 +191,22 @@ static void wait_event(struct proc *p, const char *needle, char *line, size_t si
 }
 
 /* Why peers left @sub's table so far (its discovery counters). */
-static void disc_stats(struct proc *sub, unsigned long long *silent, unsigned long long *exits,
-                       unsigned long long *leases)
+struct left {
+    unsigned long long silent, refused, exits, leases;
+};
+
+static struct left disc_stats(struct proc *sub)
 {
     char line[256];
     assert_int_equal(write(sub->in_fd, "disc\n", 5), 5);
     if (!proc_wait_line(sub, "DISC", NULL, T(10000), line, sizeof line))
         fail_msg("no DISC line from %s", sub->name);
-    *silent = field_u(line, "links_silent");
-    *exits = field_u(line, "exits_seen");
-    *leases = field_u(line, "leases_expired");
+    struct left l = {field_u(line, "links_silent"), field_u(line, "links_refused"),
+                     field_u(line, "exits_seen"), field_u(line, "leases_expired")};
+    print_message(
+        "    dropped by: silent link %llu, refused reconnect %llu, exit %llu, lease %llu\n",
+        l.silent, l.refused, l.exits, l.leases);
+    return l;
 }
 
 /* Stopped longer than its link's liveness (800 ms; its lease is 4 s): its
@@ -216,13 +222,12 @@ static void test_sigstop_past_the_lease(void **state)
     wait_delivered(&sub, id, 20);
     kill(pub.pid, SIGSTOP);
     wait_event(&sub, "kind=unmatched", line, sizeof line);
-    unsigned long long silent, exits, leases;
-    disc_stats(&sub, &silent, &exits, &leases);
-    print_message("    dropped by: silent link %llu, exit %llu, lease %llu\n", silent, exits,
-                  leases);
-    assert_int_equal(silent, 1); /* the link, not the lease, and no exit */
-    assert_int_equal(exits, 0);
-    assert_int_equal(leases, 0);
+    struct left l = disc_stats(&sub);
+    /* The link, not the lease, and no exit (a starved emulated publisher
+     * may have looked silent once before, hence at least). */
+    assert_true(l.silent >= 1);
+    assert_int_equal(l.exits + l.refused, 0);
+    assert_int_equal(l.leases, 0);
     kill(pub.pid, SIGCONT);
     /* Back as the same node: what it published while its link was down
      * is reported missing (none, when its new link was up before the
@@ -252,12 +257,11 @@ static void restart_case(const char *topic, bool wait_lease)
     proc_kill9(&a);
     if (wait_lease) {
         wait_event(&sub, "kind=unmatched", line, sizeof line);
-        /* Same host: its exit is seen at once (a pidfd), else the lease. */
-        unsigned long long silent, exits, leases;
-        disc_stats(&sub, &silent, &exits, &leases);
-        print_message("    dropped by: silent link %llu, exit %llu, lease %llu\n", silent, exits,
-                      leases);
-        assert_int_equal(exits + leases + silent, 1);
+        /* Same host: its exit is seen at once (a pidfd); without pidfds,
+         * its data port refuses the reconnect; the lease only as a last
+         * resort. */
+        struct left l = disc_stats(&sub);
+        assert_true(l.exits + l.refused + l.leases >= 1);
     }
     start(&b, "rs-pub", "pub", idb, "--topic", topic, "--sent-file", fb, NULL);
     wait_event(&sub, "restarted=1", line, sizeof line);
