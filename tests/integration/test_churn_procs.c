@@ -27,7 +27,7 @@
 #define KILLED  10 /* c001..c010: kill -9 */
 #define STOPPED 10 /* c011..c020: SIGTERM (Bye) */
 
-static char probe_path[512], scale_path[512];
+static char probe_path[512], scale_path[512], axon_path[512];
 static unsigned domain;
 static struct proc nodes[NODES], observer;
 
@@ -79,6 +79,8 @@ static void next_line(const char *prefix, int ms, char *line, size_t size)
         long long left = end - now_ms();
         if (left <= 0 || !proc_wait_line(&observer, "", NULL, (int)left, line, size))
             fail_msg("no %s line from the observer in time", prefix);
+        if (strstr(line, "name=axon-cli-"))
+            continue; /* the CLI's own node, come and gone */
         if (strncmp(line, prefix, strlen(prefix)) == 0)
             return;
         if (strncmp(line, "LEAVE", 5) == 0)
@@ -138,6 +140,24 @@ static void test_hundred_nodes_converge_and_churn(void **state)
                   "%lld ms after the last start: %s\n",
                   NODES, started - t0, now_ms() - started, line);
 
+    /* A fresh `axon node list` sees every node on its first poll. */
+    struct proc cli;
+    char *cargv[] = {axon_path, "node", "list", "--domain", dom, NULL};
+    assert_int_equal(proc_start(&cli, "axon", cargv), 0);
+    bool listed[NODES] = {false};
+    int nlisted = 0;
+    while (proc_wait_line(&cli, "", NULL, 30000, line, sizeof line)) {
+        /* A row starts with the node's name, c001..c100. */
+        int i = line[0] == 'c' && line[1] >= '0' && line[1] <= '9' ? atoi(line + 1) - 1 : -1;
+        if (i >= 0 && i < NODES && !listed[i]) {
+            listed[i] = true;
+            nlisted++;
+        }
+    }
+    assert_int_equal(proc_stop(&cli, 10000), 0);
+    print_message("axon node list: %d of %d nodes on its first poll\n", nlisted, NODES);
+    assert_int_equal(nlisted, NODES);
+
     /* Churn: 10 killed, 10 stopped in order. */
     for (int i = 0; i < KILLED; i++)
         proc_kill9(&nodes[i]);
@@ -167,8 +187,8 @@ static void test_hundred_nodes_converge_and_churn(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: test_churn_procs <disc_probe> <bench_scale>\n");
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_churn_procs <disc_probe> <bench_scale> <axon>\n");
         return 2;
     }
     if (getenv("AXON_TEST_EMULATOR") && *getenv("AXON_TEST_EMULATOR")) {
@@ -178,6 +198,7 @@ int main(int argc, char **argv)
     }
     snprintf(probe_path, sizeof probe_path, "%s", argv[1]);
     snprintf(scale_path, sizeof scale_path, "%s", argv[2]);
+    snprintf(axon_path, sizeof axon_path, "%s", argv[3]);
     domain = axt_domain(AXT_DOMAINS_CHURN_PROCS, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hundred_nodes_converge_and_churn, kill_all),
