@@ -47,12 +47,20 @@ static long long now_ms(void)
 
 /* gap_probe with --name @name --role @role --domain, then the rest. Its id
  * (hex, as READY said) goes to @id when not NULL. */
+static bool in_pidns; /* start() runs the probe in a pid namespace of its own */
+
 static void start(struct proc *p, const char *name, const char *role, char *id, ...)
 {
-    char *argv[32];
+    char *argv[40];
     int n = 0;
     char dom[16], line[256];
     snprintf(dom, sizeof dom, "%u", domain);
+    if (in_pidns) { /* killing unshare kills the probe (PR_SET_PDEATHSIG) */
+        argv[n++] = "/usr/bin/unshare";
+        argv[n++] = "--pid";
+        argv[n++] = "--fork";
+        argv[n++] = "--kill-child=SIGKILL";
+    }
     argv[n++] = probe;
     argv[n++] = "--name";
     argv[n++] = (char *)name;
@@ -63,7 +71,7 @@ static void start(struct proc *p, const char *name, const char *role, char *id, 
     va_list ap;
     va_start(ap, id);
     char *a;
-    while ((a = va_arg(ap, char *)) != NULL && n < 30)
+    while ((a = va_arg(ap, char *)) != NULL && n < 38)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
@@ -332,6 +340,35 @@ static void test_forged_bye(void **state)
     proc_stop(&sub, T(10000));
 }
 
+/* A publisher in a pid namespace of its own (a container, say) cannot be
+ * watched with a pidfd: its kill -9 is learnt when its data port refuses
+ * the subscriber's reconnect, at once, not when its lease runs out. */
+static void test_kill9_seen_by_refused_reconnect(void **state)
+{
+    (void)state;
+    if (emulated || geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0)
+        skip(); /* an x86 unshare cannot start an emulated probe; needs root */
+    struct proc sub, pub;
+    char id[17], line[512];
+    start(&sub, "ns-sub", "sub", NULL, "--topic", "/gaps/pidns", NULL);
+    in_pidns = true;
+    start(&pub, "ns-pub", "pub", id, "--topic", "/gaps/pidns", NULL);
+    in_pidns = false;
+    wait_delivered(&sub, id, 20);
+    long long t0 = now_ms();
+    proc_kill9(&pub);
+    wait_event(&sub, "kind=unmatched", line, sizeof line);
+    print_message("    unmatched %lld ms after the kill\n", now_ms() - t0);
+    struct left l = disc_stats(&sub);
+    assert_int_equal(l.refused, 1); /* its port, not its lease or a pidfd */
+    assert_int_equal(l.exits + l.leases, 0);
+    struct acct a = report(&sub, id);
+    assert_int_equal(a.holes, 0);
+    assert_int_equal(a.dup, 0);
+    assert_true(a.delivered >= 20);
+    proc_stop(&sub, T(10000));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -349,6 +386,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_restart_within_the_lease),
         cmocka_unit_test(test_restart_past_the_lease),
         cmocka_unit_test(test_forged_bye),
+        cmocka_unit_test(test_kill9_seen_by_refused_reconnect),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(tmpdir);
