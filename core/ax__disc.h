@@ -192,6 +192,15 @@ void ax__host_beat(struct ax__disc *d, uint64_t generation, uint32_t pages, ax__
 void ax__host_keep(struct ax__disc *d);
 /* Whether node @id has a slot in our table. */
 bool ax__host_has(struct ax__disc *d, uint64_t id);
+/* Network mode: whether we own the table (and send its HostBeats), and
+ * whether a living owner sends them for us (then we send no heartbeat). */
+bool ax__host_is_owner(const struct ax__disc *d);
+bool ax__host_covered(struct ax__disc *d);
+/* The nodes of our table beating within our lease (ourselves included),
+ * from slot @first on: at most @cap into @out; *@next is where to go on.
+ * node->lock held. */
+size_t ax__host_members(struct ax__disc *d, size_t first, struct ax__host_peer *out, size_t cap,
+                        size_t *next);
 
 /* core/disc_watch.c (loops[0]) */
 /* Field 22 of the /proc/PID/stat at @path (start time); 0 if unreadable. */

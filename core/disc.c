@@ -237,6 +237,53 @@ static void host_visit(struct ax__disc *d, const struct ax__host_peer *hp)
         request_unknown(d, hp->id, NULL, false);
 }
 
+/* Network mode, the owner of the host table: one HostBeat (per 32
+ * nodes) for every node of the table beating within its lease, instead of
+ * a heartbeat from each, so that a node on another host receives one
+ * datagram per host and period. node->lock held. */
+static void send_host_beats(struct ax__disc *d)
+{
+    struct ax__host_peer hp[32];
+    size_t next = 0;
+    do {
+        size_t n = ax__host_members(d, next, hp, 32, &next);
+        if (!n)
+            break;
+        ax__disc_begin(d);
+        d->tx.which_body = axon_ctl_Discovery_host_beat_tag;
+        axon_ctl_HostBeat *b = &d->tx.body.host_beat;
+        for (size_t i = 0; i < n; i++)
+            b->members[b->members_count++] =
+                (axon_ctl_HostMember){hp[i].id, hp[i].incarnation, hp[i].generation, hp[i].pages};
+        send_tx(d);
+        d->stats.host_beats_sent++;
+    } while (next < AX__HOST_SLOTS);
+}
+
+/* A HostBeat from another host's table owner: each member's heartbeat.
+ * Members we do not know yet are asked for, a few per datagram (the
+ * others at the next one), so that a newcomer's first HostBeats do not
+ * set off a burst of requests while the answers to its join are on the
+ * way. node->lock held. */
+static void receive_host_beat(struct ax__disc *d, const axon_ctl_Discovery *m)
+{
+    if (ax__host_has(d, m->node_id))
+        return; /* our own table's owner: we read the table itself */
+    int64_t now = ax_clock_mono_ns();
+    unsigned asked = 0;
+    const axon_ctl_HostBeat *b = &m->body.host_beat;
+    for (pb_size_t i = 0; i < b->members_count; i++) {
+        const axon_ctl_HostMember *hm = &b->members[i];
+        if (hm->node_id == d->node->id)
+            continue;
+        struct ax__peer *p = ax__table_find(d, hm->node_id);
+        if (p && p->info.incarnation == hm->incarnation)
+            peer_beat(d, p, now, hm->generation);
+        else if (asked++ < 4)
+            request_unknown(d, hm->node_id, NULL, false);
+    }
+}
+
 static void send_heartbeat(struct ax__disc *d)
 {
     ax_node *n = d->node;
@@ -246,7 +293,10 @@ static void send_heartbeat(struct ax__disc *d)
         /* On one host, with everyone in the table, a heartbeat would tell
          * nobody anything; one outsider (another user, heartbeats only)
          * and we send them again for a lease. */
-        if (host_quiet(d)) {
+        bool network = d->mode == AX_DISCOVERY_NETWORK;
+        if (network && ax__host_is_owner(d)) {
+            send_host_beats(d); /* ours included */
+        } else if (host_quiet(d) || (network && ax__host_covered(d))) {
             d->stats.heartbeats_skipped++;
         } else {
             ax__disc_begin(d);
@@ -438,6 +488,9 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         peer_beat(d, p, ax_clock_mono_ns(), h->generation);
         break;
     }
+    case axon_ctl_Discovery_host_beat_tag:
+        receive_host_beat(d, m);
+        break;
     case axon_ctl_Discovery_bye_tag:
         if (p && p->info.incarnation == m->incarnation) {
             AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) left", p->info.name,

@@ -65,9 +65,10 @@ struct host_table {
     uint32_t version, nslots;
     uint64_t table_id; /* random: tells two tables apart */
     uint32_t domain, uid;
-    _Atomic uint64_t owner_pid; /* who holds the socket name */
-    uint64_t pid_ns;            /* pids in the slots are of this namespace */
-    uint64_t reserved[2];
+    _Atomic uint64_t owner_pid;  /* who holds the socket name */
+    uint64_t pid_ns;             /* pids in the slots are of this namespace */
+    _Atomic uint64_t host_beats; /* its owner sends HostBeats for all (network mode) */
+    uint64_t reserved[1];
     struct host_slot slots[AX__HOST_SLOTS];
 };
 
@@ -215,6 +216,7 @@ static bool take_name(struct ax__host *h)
         return false;
     }
     h->owner = h->listening = true;
+    atomic_store(&h->t->host_beats, h->d->mode == AX_DISCOVERY_NETWORK);
     atomic_store(&h->t->owner_pid, (uint64_t)getpid());
     return true;
 }
@@ -371,6 +373,7 @@ void ax__host_close(struct ax__disc *d)
     if (h->listening) {
         /* Released now, so that the others take the name over at their
          * next beat; the memory goes once the loop is done with the io. */
+        atomic_store(&h->t->host_beats, 0);
         atomic_store(&h->t->owner_pid, 0);
         ax_io_close(&h->listen, listener_closed);
     } else {
@@ -478,4 +481,44 @@ bool ax__host_has(struct ax__disc *d, uint64_t id)
         if (atomic_load(&h->t->slots[i].node_id) == id)
             return true;
     return false;
+}
+
+bool ax__host_is_owner(const struct ax__disc *d)
+{
+    return d->host && d->host->owner;
+}
+
+bool ax__host_covered(struct ax__disc *d)
+{
+    struct ax__host *h = d->host;
+    if (!h || h->owner || !atomic_load(&h->t->host_beats))
+        return false;
+    uint64_t op = atomic_load(&h->t->owner_pid);
+    return op && !process_gone(op, 0);
+}
+
+size_t ax__host_members(struct ax__disc *d, size_t first, struct ax__host_peer *out, size_t cap,
+                        size_t *next)
+{
+    struct ax__host *h = d->host;
+    size_t n = 0, i = first;
+    int64_t now = ax_clock_mono_ns(), lease = d->node->cfg.discovery.lease_ns;
+    for (; h && i < AX__HOST_SLOTS && n < cap; i++) {
+        struct host_slot *s = &h->t->slots[i];
+        uint64_t id = atomic_load(&s->node_id);
+        if (!id)
+            continue;
+        uint64_t s1 = atomic_load(&s->seq);
+        struct ax__host_peer hp = {.id = id,
+                                   .incarnation = atomic_load(&s->incarnation),
+                                   .generation = atomic_load(&s->generation),
+                                   .pages = (uint32_t)atomic_load(&s->pages),
+                                   .beat_ns = atomic_load(&s->beat_ns)};
+        if ((s1 & 1) || atomic_load(&s->seq) != s1 || atomic_load(&s->node_id) != id ||
+            now - hp.beat_ns > lease)
+            continue; /* being written (next period), or not beating */
+        out[n++] = hp;
+    }
+    *next = i;
+    return n;
 }

@@ -84,7 +84,7 @@
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
  * place to look. tests/integration/disc_netns.sh and disc_loss.sh use
- * domains 7 and 9, inside network namespaces of their own. A new test
+ * domains 7, 8 and 9, inside network namespaces of their own. A new test
  * binary that starts nodes adds a block at the end of the enum.
  */
 enum axt_domain_block {

@@ -307,6 +307,7 @@ struct ax_discovery_stats {
      * and beats by multicast heartbeats; docs/discovery.md). */
     uint64_t host_table_nodes;
     uint64_t heartbeats_skipped; /* multicast heartbeats the host table made unneeded */
+    uint64_t host_beats_sent;    /* network mode: HostBeats sent for the whole table */
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

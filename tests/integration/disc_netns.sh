@@ -38,6 +38,33 @@ grep -q "JOIN name=net2 .*tcp=198.51.100.2:" "$OUT/net1.out" || { echo "FAIL: ne
 grep -q "JOIN name=net1 .*tcp=198.51.100.1:" "$OUT/net3.out" || { echo "FAIL: net3 lacks net1's endpoint"; cat "$OUT/net3.out"; exit 1; }
 stop_all net1 net2 net3
 
+echo "== network mode, two nodes on one host: one HostBeat for both"
+# hb1a makes host 1's table (it starts first) and sends a HostBeat for
+# hb1a and hb1b each period; hb1b sends no heartbeat. Hosts 2 and 3 must
+# keep hb1b for longer than its lease all the same.
+start_probe "${tag}h1" hb1a --mode network --interface eth0 --domain 8 \
+  --endpoints 2 --expect-nodes 3 --timeout-ms 60000
+wait_all "^READY" 30 hb1a
+start_probe "${tag}h1" hb1b --mode network --interface eth0 --domain 8 \
+  --endpoints 2 --expect-nodes 3 --timeout-ms 60000
+start_probe "${tag}h2" hb2 --mode network --interface eth0 --domain 8 \
+  --endpoints 2 --expect-nodes 3 --timeout-ms 60000
+start_probe "${tag}h3" hb3 --mode network --interface eth0 --domain 8 \
+  --endpoints 2 --expect-nodes 3 --timeout-ms 60000
+wait_all "^CONVERGED" 60 hb1a hb1b hb2 hb3
+# Longer than a lease (4 s; 5 s under emulation) and a heartbeat: a node
+# kept alive by nothing would be dropped in this window.
+if [ -n "$EMU" ]; then sleep 8; else sleep 6; fi
+for n in hb1a hb1b hb2 hb3; do
+  if grep -q "^LEAVE" "$OUT/$n.out"; then echo "FAIL: $n dropped a node:"; grep "^LEAVE" "$OUT/$n.out"; exit 1; fi
+done
+stop_all hb1a hb1b hb2 hb3
+grep -h "^STATS" "$OUT"/hb*.out
+field() { grep "^STATS" "$OUT/$1.out" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
+[ "$(field hb1a host_beats)" -gt 0 ] || { echo "FAIL: hb1a sent no HostBeat"; exit 1; }
+[ "$(field hb1b host_beats)" = 0 ] || { echo "FAIL: hb1b sent HostBeats too"; exit 1; }
+[ "$(field hb1b hb_skipped)" -gt 0 ] || { echo "FAIL: hb1b sent its own heartbeats"; exit 1; }
+
 echo "== peers mode: unicast only between hosts"
 # h1 lists h2 and h3, h2 lists h3 only, h3 lists nobody: one side listing
 # the other is enough (a node answers whoever found it), but there is no

@@ -13,7 +13,7 @@
  *       (once: --expect-nodes other nodes, all complete, holding
  *        --expect-endpoints endpoints in total)
  *   STATS rx=.. undecodable=.. bad_version=.. other_domain=.. tx=.. tx_bytes=..
- *         leases_expired=.. hb_skipped=.. host_nodes=..
+ *         leases_expired=.. hb_skipped=.. host_nodes=.. host_beats=..
  *       (at the end, and whenever "stats" is read on stdin)
  *   TIMEOUT nodes=<n> endpoints=<n>
  */
@@ -49,12 +49,12 @@ static void say_stats(ax_node *node)
     struct ax_discovery_stats st;
     ax_node_discovery_stats(node, &st);
     say("STATS rx=%llu undecodable=%llu bad_version=%llu other_domain=%llu tx=%llu tx_bytes=%llu "
-        "leases_expired=%llu hb_skipped=%llu host_nodes=%llu",
+        "leases_expired=%llu hb_skipped=%llu host_nodes=%llu host_beats=%llu",
         (unsigned long long)st.rx_datagrams, (unsigned long long)st.rx_undecodable,
         (unsigned long long)st.rx_bad_version, (unsigned long long)st.rx_other_domain,
         (unsigned long long)st.tx_datagrams, (unsigned long long)st.tx_bytes,
         (unsigned long long)st.leases_expired, (unsigned long long)st.heartbeats_skipped,
-        (unsigned long long)st.host_table_nodes);
+        (unsigned long long)st.host_table_nodes, (unsigned long long)st.host_beats_sent);
 }
 
 static void usage(void)
