@@ -26,7 +26,7 @@
  * on their next beat that the name serves another table and move to it.
  *
  * Stale slots (a node killed -9) are freed by whoever sees their beat
- * older than three leases and their process gone.
+ * older than two periods and their process gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -441,7 +441,12 @@ void ax__host_beat(struct ax__disc *d, uint64_t generation, uint32_t pages, ax__
     atomic_fetch_add(&me->seq, 1);
     atomic_store(&me->beat_ns, now);
 
-    int64_t stale = 3 * d->node->cfg.discovery.lease_ns;
+    /* A slot silent for two periods is checked (its process gone: freed,
+     * which takes a killed node out within seconds); one silent for three
+     * leases is not even visited. Counted: the slots beating within the
+     * lease. */
+    int64_t lease = d->node->cfg.discovery.lease_ns, stale = 3 * lease;
+    int64_t quiet = 2 * d->node->cfg.discovery.heartbeat_ns;
     unsigned live = 1;
     for (int i = 0; i < AX__HOST_SLOTS; i++) {
         struct host_slot *s = &h->t->slots[i];
@@ -460,13 +465,15 @@ void ax__host_beat(struct ax__disc *d, uint64_t generation, uint32_t pages, ax__
         hp.beat_ns = atomic_load(&s->beat_ns);
         if (!ok || atomic_load(&s->node_id) != id)
             continue;
-        if (now - hp.beat_ns > stale) {
-            /* Long silent: free the slot if its process is gone. */
-            if (process_gone(atomic_load(&s->pid), atomic_load(&s->proc_start)))
-                atomic_compare_exchange_strong(&s->node_id, &id, 0);
+        int64_t age = now - hp.beat_ns;
+        if (age > quiet && process_gone(atomic_load(&s->pid), atomic_load(&s->proc_start))) {
+            atomic_compare_exchange_strong(&s->node_id, &id, 0);
             continue;
         }
-        live++;
+        if (age > stale)
+            continue;
+        if (age <= lease)
+            live++;
         fn(d, &hp);
     }
     d->stats.host_table_nodes = live;

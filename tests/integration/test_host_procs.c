@@ -80,7 +80,7 @@ static struct stats stats(struct proc *p)
 /* Poll @p's stats until its table holds @n nodes (itself included). */
 static void wait_table(struct proc *p, unsigned long long n)
 {
-    long long end = now_ms() + 15000;
+    long long end = now_ms() + 30000;
     while (stats(p).host_nodes != n)
         if (now_ms() > end)
             fail_msg("%s: its host table never held %llu nodes", p->name, n);
