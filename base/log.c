@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "axon/log.h"
+#include "base/ax__log_limit.h"
 
 static void default_sink(int level, const char *module, const char *msg, void *user);
 
@@ -104,4 +105,37 @@ void ax_log_write(int level, const char *module, const char *fmt, ...)
     va_start(ap, fmt);
     ax_log_vwrite(level, module, fmt, ap);
     va_end(ap);
+}
+
+/* The window restarts at the first line after it ended; whoever wins the
+ * exchange of window_start resets the count, and losers count in the new
+ * window (a line more or less at the edge, never a lock on a log path). */
+static atomic_uint limits_epoch;
+
+void ax__log_limits_reset(void)
+{
+    atomic_fetch_add_explicit(&limits_epoch, 1, memory_order_relaxed);
+}
+
+bool ax__log_limit_take(struct ax__log_limit *lim, int64_t now_ns, unsigned *suppressed)
+{
+    *suppressed = 0;
+    int64_t now = now_ns ? now_ns : 1; /* 0 means "no window yet" */
+    int64_t start = atomic_load_explicit(&lim->window_start, memory_order_relaxed);
+    unsigned epoch = atomic_load_explicit(&limits_epoch, memory_order_relaxed);
+    bool reset = atomic_exchange_explicit(&lim->epoch, epoch, memory_order_relaxed) != epoch;
+    if (reset) {
+        atomic_store_explicit(&lim->window_start, now, memory_order_relaxed);
+        atomic_store_explicit(&lim->used, 0, memory_order_relaxed);
+    } else if ((start == 0 || now - start >= AX__LOG_LIMIT_WINDOW_NS) &&
+               atomic_compare_exchange_strong_explicit(
+                   &lim->window_start, &start, now, memory_order_relaxed, memory_order_relaxed)) {
+        atomic_store_explicit(&lim->used, 0, memory_order_relaxed);
+    }
+    if (atomic_fetch_add_explicit(&lim->used, 1, memory_order_relaxed) >= AX__LOG_LIMIT_BURST) {
+        atomic_fetch_add_explicit(&lim->suppressed, 1, memory_order_relaxed);
+        return false;
+    }
+    *suppressed = atomic_exchange_explicit(&lim->suppressed, 0, memory_order_relaxed);
+    return true;
 }

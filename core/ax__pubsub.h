@@ -239,6 +239,9 @@ struct ax__psub {
     bool block;           /* its policy is block: counted in pub->nblock */
     int64_t keepalive_ns; /* asked for by its SUBSCRIBE; 0: none */
     uint64_t ka_frames;   /* frames out at the last keep-alive scan */
+    char host[48];        /* a TCP peer's IP address ("" for a Unix socket) */
+    ax_timer idle;        /* transport.idle_timeout: closed if it has not subscribed */
+    bool idle_closed;     /* closed by it */
     struct ax__qnode node;
 };
 

@@ -93,6 +93,18 @@ int ax_node_list_endpoints(ax_node *node, const char *topic, struct ax_endpoint_
     return ax__disc_list_endpoints(node->disc, topic, out, cap, count);
 }
 
+int ax_node_connection_stats(ax_node *node, struct ax_connection_stats *out)
+{
+    if (!node || !out)
+        return AX_EINVAL;
+    out->accepted_now = atomic_load_explicit(&node->links_in, memory_order_relaxed);
+    out->refused = atomic_load_explicit(&node->links_refused, memory_order_relaxed);
+    out->refused_host = atomic_load_explicit(&node->links_refused_host, memory_order_relaxed);
+    out->idle_closed = atomic_load_explicit(&node->links_idle_closed, memory_order_relaxed);
+    out->timed_out = atomic_load_explicit(&node->links_timed_out, memory_order_relaxed);
+    return 0;
+}
+
 int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out)
 {
     if (!node || !out)

@@ -18,6 +18,8 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
+#include "base/ax__log_limit.h"
+#include "core/ax__node.h"
 #include "core/ax__pubsub.h"
 
 #define LOG_MODULE "pubsub"
@@ -273,8 +275,9 @@ static void psub_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t
         handle_schema_request(ps, payload, h->payload_len);
         return;
     }
-    AX_LOG_W(LOG_MODULE, "%s: unexpected frame type %u from a subscriber; closing", c->peer_addr,
-             h->type);
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                   "%s: unexpected frame type %u from a subscriber; closing", c->peer_addr,
+                   h->type);
     ax__link_close(c, AX__LINK_ABORT, AX_EPROTO);
 }
 
@@ -300,6 +303,11 @@ static void psub_close(ax__link *c, int status, void *user)
 {
     struct ax__psub *ps = user;
     (void)c;
+    ax_node *node = ps->shard->node;
+    ax_timer_stop(&ps->idle);
+    atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
+    if (status == AX_ETIMEDOUT && !ps->idle_closed) /* its handshake or a frame took too long */
+        atomic_fetch_add_explicit(&node->links_timed_out, 1, memory_order_relaxed);
     struct ax_pub *pub = ps->pub;
     if (pub) {
         char text[200];
@@ -319,13 +327,85 @@ static const struct ax__link_callbacks psub_cbs = {.on_ready = psub_ready,
                                                    .on_drop = psub_drop,
                                                    .on_close = psub_close};
 
+/* A TCP peer's IP address from "a.b.c.d:port"; "" for anything else
+ * (Unix sockets: same host, bounded by transport.max_links alone). */
+static void peer_host(const char *addr, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *colon = strrchr(addr, ':');
+    if (addr[0] < '0' || addr[0] > '9' || !colon || (size_t)(colon - addr) >= size)
+        return;
+    memcpy(out, addr, (size_t)(colon - addr));
+    out[colon - addr] = '\0';
+}
+
+/* A connection that has not subscribed by its deadline is closed: a
+ * peer may not hold a slot (and an fd) by saying HELLO and nothing more. */
+static void idle_expired(ax_timer *t, void *user)
+{
+    struct ax__psub *ps = user;
+    (void)t;
+    if (ps->pub)
+        return;
+    ax_node *node = ps->shard->node;
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                   "%s (node '%s'): no subscription %lld ms after connecting; closing",
+                   ps->link->peer_addr, ps->node_name,
+                   (long long)(node->cfg.transport.idle_timeout_ns / AX_NS_PER_MS));
+    ps->idle_closed = true;
+    atomic_fetch_add_explicit(&node->links_idle_closed, 1, memory_order_relaxed);
+    ax__link_close(ps->link, AX__LINK_ABORT, AX_ETIMEDOUT);
+}
+
+/* Connections from @host on this loop (the per-host bound is kept per loop
+ * thread: one by default). */
+static unsigned links_from(struct ax__shard *s, const char *host)
+{
+    unsigned n = 0;
+    ax__qnode *q;
+    ax__list_foreach(q, &s->psubs)
+    {
+        struct ax__psub *ps = ax__container_of(q, struct ax__psub, node);
+        n += strcmp(ps->host, host) == 0;
+    }
+    return n;
+}
+
 int ax__pub_accept(struct ax__shard *s, ax__link *l)
 {
+    ax_node *node = s->node;
+    const struct ax_config *c = &node->cfg;
+    char host[48];
+    peer_host(l->peer_addr, host, sizeof host);
+    unsigned now = atomic_fetch_add_explicit(&node->links_in, 1, memory_order_relaxed);
+    if (now >= c->transport.max_links) {
+        atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&node->links_refused, 1, memory_order_relaxed);
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                       "%s: refused: %u connections already (transport.max_links)", l->peer_addr,
+                       now);
+        return AX_EBUSY;
+    }
+    if (host[0] && links_from(s, host) >= c->transport.max_links_per_host) {
+        atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&node->links_refused, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&node->links_refused_host, 1, memory_order_relaxed);
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                       "%s: refused: %u connections from %s already (transport.max_links_per_host)",
+                       l->peer_addr, c->transport.max_links_per_host, host);
+        return AX_EBUSY;
+    }
     struct ax__psub *ps = calloc(1, sizeof *ps);
-    if (!ps)
+    if (!ps) {
+        atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
         return AX_ENOMEM;
+    }
     ps->shard = s;
     ps->link = l;
+    snprintf(ps->host, sizeof ps->host, "%s", host);
+    ax_timer_init(s->loop, &ps->idle, idle_expired, ps);
+    if (c->transport.idle_timeout_ns)
+        ax_timer_start(&ps->idle, c->transport.idle_timeout_ns, 0);
     ax__link_bind(l, &psub_cbs, ps);
     ax__list_push_back(&s->psubs, &ps->node);
     return 0;

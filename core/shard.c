@@ -153,6 +153,7 @@ void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
     o->rcvbuf = c->transport.rcvbuf;
     o->crc_payload = c->transport.crc_payload;
     o->connect_timeout_ns = c->transport.connect_timeout_ns;
+    o->frame_timeout_ns = c->transport.frame_timeout_ns;
     o->self.node_id = node->id;
     o->self.incarnation = node->incarnation;
     o->self.domain = c->domain;
@@ -193,6 +194,7 @@ static int open_listener(struct ax__shard *s, unsigned *next_port)
     const struct ax__transport *tp = ax__transport_with(AX__TP_NETWORK);
     struct ax__listen_options lo_opt = {.backlog = 128, .on_accept = on_accept, .user = s};
     ax__link_options_for(s->node, AX__LINK_DATA, &lo_opt.link);
+    lo_opt.link.max_frame_in = AX__LINK_CONTROL_MAX; /* subscribers send control frames only */
     for (unsigned port = lo; port <= hi; port++) {
         char address[AX__LINK_ADDR_MAX];
         snprintf(address, sizeof address, "%.48s:%u", host, port);
@@ -234,6 +236,7 @@ static void open_shm_listener(struct ax__shard *s)
     char address[AX__LINK_ADDR_MAX];
     struct ax__listen_options lo = {.backlog = 128, .on_accept = on_accept, .user = s};
     ax__link_options_for(node, AX__LINK_DATA, &lo.link);
+    lo.link.max_frame_in = AX__LINK_CONTROL_MAX;
     int rc = tp->host_address(node->cfg.domain, node->id, s->port, address, sizeof address);
     if (rc == 0)
         rc = tp->listen(s->loop, address, &lo, &s->shm_listener);

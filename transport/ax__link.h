@@ -86,8 +86,15 @@ struct ax__link_guard {
     void *ctx;
 };
 
+/* The largest control frame (HELLO, ERROR, SUBSCRIBE, RELEASE, ...): all a
+ * connection may send before its handshake, and all a subscriber sends. */
+#define AX__LINK_CONTROL_MAX 1024u
+
 struct ax__link_options {
-    uint32_t max_frame;           /* largest payload accepted, default 64 MiB */
+    uint32_t max_frame;           /* largest payload accepted or sent, default 64 MiB */
+    uint32_t max_frame_in;        /* largest accepted after the handshake (0: max_frame);
+                                     before it: AX__STREAM_CONTROL_MAX */
+    int64_t frame_timeout_ns;     /* a frame begun must end by then, else close (0: never) */
     uint64_t queue_bytes;         /* write queue bound in bytes, default 64 MiB */
     uint32_t queue_frames;        /* write queue bound in frames, default 65536 */
     enum ax_overload overload;    /* what a full queue does, default drop_oldest */

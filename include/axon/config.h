@@ -139,25 +139,29 @@ struct ax_config {
         bool host_table;      /* discovery.host_table: beat in shared memory on one host */
     } discovery;
     struct {
-        char listen_address[48];    /* transport.listen_address: IPv4, "" = by mode */
-        uint16_t port_min;          /* transport.port_min: 0 with port_max 0 = kernel */
-        uint16_t port_max;          /* transport.port_max */
-        uint32_t sndbuf;            /* transport.sndbuf: bytes, 0 = kernel default */
-        uint32_t rcvbuf;            /* transport.rcvbuf: bytes, 0 = kernel default */
-        uint32_t max_frame;         /* transport.max_frame: bytes */
-        uint64_t queue_bytes;       /* transport.queue_bytes: per-connection bound */
-        uint32_t queue_frames;      /* transport.queue_frames: per-connection bound */
-        bool crc_payload;           /* transport.crc_payload */
-        int64_t connect_timeout_ns; /* transport.connect_timeout */
-        int64_t reconnect_min_ns;   /* transport.reconnect_min: first back-off */
-        int64_t reconnect_max_ns;   /* transport.reconnect_max: back-off cap */
-        enum ax_shm_use shm;        /* transport.shm: same-host shared memory */
-        uint64_t shm_budget;        /* transport.shm_budget: bytes of chunks per publisher */
-        uint32_t shm_threshold;     /* transport.shm_threshold: smaller messages are copied */
-        uint32_t shm_quota;         /* transport.shm_quota: chunks one subscriber may hold */
-        uint64_t shm_quota_bytes;   /* transport.shm_quota_bytes: and their bytes */
-        uint32_t shm_chunk_min;     /* transport.shm_chunk_min: the smallest size class */
-        uint32_t shm_segment;       /* transport.shm_segment: bytes of one segment */
+        char listen_address[48];     /* transport.listen_address: IPv4, "" = by mode */
+        uint16_t port_min;           /* transport.port_min: 0 with port_max 0 = kernel */
+        uint16_t port_max;           /* transport.port_max */
+        uint32_t sndbuf;             /* transport.sndbuf: bytes, 0 = kernel default */
+        uint32_t rcvbuf;             /* transport.rcvbuf: bytes, 0 = kernel default */
+        uint32_t max_frame;          /* transport.max_frame: bytes */
+        uint64_t queue_bytes;        /* transport.queue_bytes: per-connection bound */
+        uint32_t queue_frames;       /* transport.queue_frames: per-connection bound */
+        bool crc_payload;            /* transport.crc_payload */
+        int64_t connect_timeout_ns;  /* transport.connect_timeout */
+        int64_t reconnect_min_ns;    /* transport.reconnect_min: first back-off */
+        int64_t reconnect_max_ns;    /* transport.reconnect_max: back-off cap */
+        int64_t frame_timeout_ns;    /* transport.frame_timeout: a begun frame's deadline */
+        int64_t idle_timeout_ns;     /* transport.idle_timeout: accepted, no subscription */
+        uint32_t max_links;          /* transport.max_links: accepted connections at once */
+        uint32_t max_links_per_host; /* transport.max_links_per_host: from one IP address */
+        enum ax_shm_use shm;         /* transport.shm: same-host shared memory */
+        uint64_t shm_budget;         /* transport.shm_budget: bytes of chunks per publisher */
+        uint32_t shm_threshold;      /* transport.shm_threshold: smaller messages are copied */
+        uint32_t shm_quota;          /* transport.shm_quota: chunks one subscriber may hold */
+        uint64_t shm_quota_bytes;    /* transport.shm_quota_bytes: and their bytes */
+        uint32_t shm_chunk_min;      /* transport.shm_chunk_min: the smallest size class */
+        uint32_t shm_segment;        /* transport.shm_segment: bytes of one segment */
     } transport;
     /* qos: per-topic overrides, in the order they were first loaded. */
     struct ax_qos_override *qos;

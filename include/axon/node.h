@@ -313,6 +313,25 @@ struct ax_discovery_stats {
 /** ax_node_discovery_stats() - copy the counters. Any thread. */
 AX_API int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out);
 
+/* Connections other nodes and tools opened to this node (subscribers,
+ * schema requests), and what the limits of docs/security.md did to them. */
+struct ax_connection_stats {
+    uint64_t accepted_now; /* open now */
+    uint64_t refused;      /* closed at once: transport.max_links or max_links_per_host */
+    uint64_t refused_host; /* of those, for max_links_per_host */
+    uint64_t idle_closed;  /* no subscription within transport.idle_timeout */
+    uint64_t timed_out;    /* no HELLO in time, or a frame not whole within frame_timeout */
+};
+
+/**
+ * ax_node_connection_stats() - copy the counters of accepted connections.
+ * @node: the node.
+ * @out: receives them.
+ *
+ * Any thread. Returns 0, or AX_EINVAL when @node or @out is NULL.
+ */
+AX_API int ax_node_connection_stats(ax_node *node, struct ax_connection_stats *out);
+
 /* ---- scanning every domain ---- */
 
 /**

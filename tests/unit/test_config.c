@@ -351,6 +351,10 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  connect_timeout: 500ms\n"
                                 "  reconnect_min: 10ms\n"
                                 "  reconnect_max: 1m\n"
+                                "  frame_timeout: 30s\n"
+                                "  idle_timeout: 1m\n"
+                                "  max_links: 100\n"
+                                "  max_links_per_host: 10\n"
                                 "  shm: require\n"
                                 "  shm_budget: 1GiB\n"
                                 "  shm_threshold: 64KiB\n"
@@ -407,6 +411,10 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.connect_timeout_ns, 500 * AX_NS_PER_MS);
     assert_int_equal(cfg->transport.reconnect_min_ns, 10 * AX_NS_PER_MS);
     assert_int_equal(cfg->transport.reconnect_max_ns, 60 * AX_NS_PER_S);
+    assert_int_equal(cfg->transport.frame_timeout_ns, 30 * AX_NS_PER_S);
+    assert_int_equal(cfg->transport.idle_timeout_ns, 60 * AX_NS_PER_S);
+    assert_int_equal(cfg->transport.max_links, 100);
+    assert_int_equal(cfg->transport.max_links_per_host, 10);
     assert_int_equal(cfg->transport.shm, AX_SHM_REQUIRE);
     assert_int_equal(cfg->transport.shm_budget, 1u << 30);
     assert_int_equal(cfg->transport.shm_threshold, 64u << 10);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ax_test.h"
+#include "base/ax__log_limit.h"
 
 struct capture {
     int count;
@@ -83,12 +84,46 @@ static void test_clocks(void **state)
     assert_true(ax_clock_cpu_ns() > 0);
 }
 
+/* What a peer can trigger is logged at a bounded rate: a burst per window,
+ * then nothing until the window ends, and the first line after it carries
+ * the number left out. */
+static void test_limited_logging(void **state)
+{
+    (void)state;
+    struct ax__log_limit lim = {0};
+    unsigned sup = 99;
+    int64_t t0 = 5 * AX_NS_PER_S;
+    unsigned emitted = 0;
+    for (unsigned i = 0; i < 1000; i++)
+        if (ax__log_limit_take(&lim, t0 + i, &sup)) {
+            emitted++;
+            assert_int_equal(sup, 0);
+        }
+    assert_int_equal(emitted, AX__LOG_LIMIT_BURST);
+    assert_false(ax__log_limit_take(&lim, t0 + AX__LOG_LIMIT_WINDOW_NS - 1, &sup));
+    assert_true(ax__log_limit_take(&lim, t0 + AX__LOG_LIMIT_WINDOW_NS, &sup));
+    assert_int_equal(sup, 1000 - AX__LOG_LIMIT_BURST + 1);
+    assert_true(ax__log_limit_take(&lim, t0 + AX__LOG_LIMIT_WINDOW_NS + 1, &sup));
+    assert_int_equal(sup, 0);
+
+    /* Through the macro: one call site, 100 calls, BURST lines. */
+    struct capture c = {0};
+    ax_log_set_sink(capture_sink, &c);
+    ax_log_set_level(AX_LOG_WARN);
+    for (int i = 0; i < 100; i++)
+        AX_LOG_LIMITED(AX_LOG_WARN, "test", "refused %d", i);
+    ax_log_set_sink(NULL, NULL);
+    assert_int_equal(c.count, (int)AX__LOG_LIMIT_BURST);
+    assert_string_equal(c.last_msg, "refused 4");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_checked_before_formatting),
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_limited_logging),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

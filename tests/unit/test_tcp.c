@@ -18,6 +18,7 @@
 #include <pb_encode.h>
 
 #include "ax_test.h"
+#include "base/ax__log_limit.h"
 #include "control.pb.h"
 #include "handshake.pb.h"
 #include "transport/ax__crc32c.h"
@@ -158,7 +159,8 @@ static void pair_connected(ax__stream_connector *cn, int status, int fd, void *u
     p->connected = true;
     p->connect_status = status;
     if (status == 0)
-        AX_OK_OR_FAIL(ax__stream_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
+        AX_OK_OR_FAIL(
+            ax__stream_conn_new(p->loop, fd, &p->copt, &ep_cbs, &p->client, &p->client.c));
 }
 
 static void pair_init(struct pair *p)
@@ -495,6 +497,7 @@ static void test_bad_input_closes_only_that_connection(void **state)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         uint16_t port;
+        ax__log_limits_reset(); /* each case's line, whatever the cases before said */
         int bad = raw_connect(&r, &port);
         struct ep *victim = &r.server[r.nserver - 1];
         size_t n = frame_bytes(f, 1, 64, true);

@@ -147,7 +147,7 @@ void ax__stream_connect_cancel(ax__stream_connector *cn);
 
 /* ---- the handshake codec (handshake.c): pure, bounded, fuzzed ---- */
 
-#define AX__STREAM_CONTROL_MAX 1024u /* an encoded HELLO or ERROR fits */
+#define AX__STREAM_CONTROL_MAX AX__LINK_CONTROL_MAX /* an encoded HELLO or ERROR fits */
 
 /* Encode our HELLO (@self; @want_crc adds the payload-CRC capability)
  * into @out. Returns the length, or AX_EPROTO when it does not fit. */

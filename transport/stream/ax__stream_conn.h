@@ -34,6 +34,7 @@ typedef struct stream_conn {
     bool want_write;      /* EPOLLOUT armed */
     bool reading;
     uint32_t peer_max_frame;
+    uint64_t frame_mark;  /* frames_in when the frame timer was armed */
     uint8_t release_type; /* frames of it still reach the owner while flushing */
     struct ax__stream_reader rd;
     struct ax__stream_wq wq;

@@ -17,14 +17,18 @@
 #define AX__STREAM_FDS_MAX 16 /* descriptors received and not yet taken */
 
 struct ax__stream_reader {
-    uint8_t *rbuf;
-    size_t rlen, roff;
+    uint8_t *rbuf; /* NULL until the first read */
+    size_t rcap, rlen, roff;
+    bool filled; /* the last read filled it: double it before the next */
     bool have_hdr;
     int hdr_len;
     struct ax__frame_hdr cur;
-    ax__buf *big; /* payload being read straight into its own buffer */
-    size_t big_fill;
-    int lowat; /* SO_RCVLOWAT while a large payload arrives; 0: not set */
+    ax__buf *big;    /* payload being read straight into its own buffer */
+    uint8_t *grow;   /* or, larger than any before it, into memory doubling as it fills */
+    size_t grow_cap; /* its size */
+    size_t big_fill; /* bytes of that payload so far */
+    uint32_t proven; /* the largest payload delivered whole (at least 128 KiB) */
+    int lowat;       /* SO_RCVLOWAT while a large payload arrives; 0: not set */
     uint32_t max_frame;
     bool peer_hup;               /* set by the owner: read to EOF, a short read proves nothing */
     bool pass_fds;               /* Unix sockets: take descriptors passed with the bytes */
@@ -49,6 +53,10 @@ typedef bool (*ax__stream_frame_fn)(void *ctx, const struct ax__frame_hdr *h,
 /* A reader accepting payloads up to @max_frame: 0 or AX_ENOMEM. */
 int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame);
 void ax__stream_reader_fini(struct ax__stream_reader *r);
+
+/* Frames announcing a payload longer than @max_frame are refused from now
+ * on (a connection accepts only small frames before its handshake). */
+void ax__stream_reader_set_max_frame(struct ax__stream_reader *r, uint32_t max_frame);
 
 enum {
     AX__STREAM_RD_DRAINED = 0, /* the socket has nothing more now */

@@ -11,6 +11,12 @@
  *        (connect() only)         |                            |
  *                                 +--- close(GRACEFUL) --> FLUSHING --queue empty--> LINGER
  *
+ * What a peer can make it hold: before its HELLO a frame of at most
+ * AX__STREAM_CONTROL_MAX bytes, after it max_frame_in (an accepting node
+ * sets it small: subscribers send only control frames), and memory that
+ * grows with what arrived (reader.c). A frame begun must end within
+ * frame_timeout; a handshake within handshake_timeout.
+ *
  * LINGER has shut the socket down for writing and reads (and discards)
  * until the peer's EOF or the linger timer. Any error, an ABORT or the end
  * of LINGER finishes the connection: the queue is dropped (counted), the
@@ -33,6 +39,7 @@
 
 #include "axon/clock.h"
 #include "axon/log.h"
+#include "base/ax__log_limit.h"
 #include "transport/ax__crc32c.h"
 #include "transport/ax__loop.h"
 #include "transport/stream/ax__stream.h"
@@ -239,8 +246,8 @@ static void send_error(ax__link *l, int code, const char *reason)
 
 static void protocol_error(stream_conn *c, int code, const char *why)
 {
-    AX_LOG_W(LOG_MODULE, "%s: %s (%s); closing the connection", c->link.peer_addr, why,
-             ax_err_name(code));
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: %s (%s); closing the connection",
+                   c->link.peer_addr, why, ax_err_name(code));
     if (code == AX_EMSGSIZE) {
         /* The stream is still in sync: tell the peer why before closing. */
         send_error(&c->link, code, why);
@@ -252,8 +259,15 @@ static void protocol_error(stream_conn *c, int code, const char *why)
 
 static void refuse(stream_conn *c, int code, const char *why)
 {
-    AX_LOG_W(LOG_MODULE, "%s (node '%s'): %s", c->link.peer_addr, c->link.peer.node_name, why);
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s (node '%s'): %s", c->link.peer_addr,
+                   c->link.peer.node_name, why);
     send_error(&c->link, code, why);
+}
+
+/* The largest payload accepted from the peer once it said HELLO. */
+static uint32_t max_frame_in(const struct ax__link_options *o)
+{
+    return o->max_frame_in && o->max_frame_in < o->max_frame ? o->max_frame_in : o->max_frame;
 }
 
 static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
@@ -262,7 +276,7 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     uint32_t version;
     char why[200];
     if (ax__stream_hello_decode(p, n, &version, ph, why, sizeof why) < 0) {
-        AX_LOG_W(LOG_MODULE, "%s: %s", c->link.peer_addr, why);
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: %s", c->link.peer_addr, why);
         send_error(&c->link, AX_EPROTO, why);
         return;
     }
@@ -291,6 +305,7 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
     c->link.ready = true;
     c->state = ST_READY;
+    ax__stream_reader_set_max_frame(&c->rd, max_frame_in(&c->opt));
     ax_timer_stop(&c->timer);
     if (c->link.cb && c->link.cb->on_ready)
         c->link.cb->on_ready(&c->link, ph, c->link.user);
@@ -301,12 +316,13 @@ static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
     int code;
     char reason[256];
     if (ax__stream_error_decode(p, n, &code, reason, sizeof reason) < 0) {
-        AX_LOG_W(LOG_MODULE, "%s: undecodable ERROR frame; closing", c->link.peer_addr);
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: undecodable ERROR frame; closing",
+                       c->link.peer_addr);
         ax__link_close(&c->link, AX__LINK_ABORT, AX_EPROTO);
         return;
     }
-    AX_LOG_W(LOG_MODULE, "%s: peer closed the connection: %s (%s)", c->link.peer_addr, reason,
-             ax_err_name(code));
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: peer closed the connection: %s (%s)",
+                   c->link.peer_addr, reason, ax_err_name(code));
     ax__link_close(&c->link, AX__LINK_ABORT, code);
 }
 
@@ -357,7 +373,8 @@ static void on_eof(stream_conn *c)
         return;
     }
     if (ax__stream_reader_mid_frame(&c->rd)) {
-        AX_LOG_W(LOG_MODULE, "%s: peer closed mid-frame; closing", c->link.peer_addr);
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: peer closed mid-frame; closing",
+                       c->link.peer_addr);
         finish(c, AX_EPROTO);
         return;
     }
@@ -367,6 +384,35 @@ static void on_eof(stream_conn *c)
         return;
     }
     finish(c, 0);
+}
+
+/* A frame begun must end within frame_timeout: a peer that sends a
+ * header and then a byte a minute holds memory and a connection slot for
+ * nothing. The timer is armed once per period, not per read: at expiry,
+ * a connection still inside the frame it was in then (no frame completed
+ * since) is closed, any other is watched again. */
+static void watch_frame(stream_conn *c)
+{
+    if (c->state != ST_READY || !c->opt.frame_timeout_ns || ax_timer_active(&c->timer) ||
+        !ax__stream_reader_mid_frame(&c->rd))
+        return;
+    c->frame_mark = c->rd.frames_in;
+    ax_timer_start(&c->timer, c->opt.frame_timeout_ns, 0);
+}
+
+static void frame_timer(stream_conn *c)
+{
+    if (!ax__stream_reader_mid_frame(&c->rd))
+        return;
+    /* Not reading (backpressure): the frame waits for us, not the peer. */
+    if (c->rd.frames_in == c->frame_mark && c->reading) {
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                       "%s (node '%s'): a frame took over %lld ms; closing", c->link.peer_addr,
+                       c->link.peer.node_name, (long long)(c->opt.frame_timeout_ns / AX_NS_PER_MS));
+        finish(c, AX_ETIMEDOUT);
+        return;
+    }
+    watch_frame(c);
 }
 
 static void do_read(stream_conn *c)
@@ -394,10 +440,13 @@ static void do_read(stream_conn *c)
         finish(c, rc);
         return;
     }
-    if (rc == AX__STREAM_RD_EOF)
+    if (rc == AX__STREAM_RD_EOF) {
         on_eof(c);
-    else if (rc == AX__STREAM_RD_MORE)
+        return;
+    }
+    if (rc == AX__STREAM_RD_MORE)
         ax_io_park(&c->io, AX_IO_READABLE);
+    watch_frame(c);
 }
 
 static void io_cb(ax_io *io, unsigned events, void *user)
@@ -456,9 +505,11 @@ static void timer_cb(ax_timer *t, void *user)
         return;
     }
     if (c->state == ST_HANDSHAKE) {
-        AX_LOG_W(LOG_MODULE, "%s: no HELLO within %lld ms; closing", c->link.peer_addr,
-                 (long long)(c->opt.handshake_timeout_ns / AX_NS_PER_MS));
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: no HELLO within %lld ms; closing",
+                       c->link.peer_addr, (long long)(c->opt.handshake_timeout_ns / AX_NS_PER_MS));
         finish(c, AX_ETIMEDOUT);
+    } else if (c->state == ST_READY) {
+        frame_timer(c);
     } else if (c->state == ST_LINGER || c->state == ST_FLUSHING) {
         finish(c, c->close_status);
     }
@@ -540,7 +591,10 @@ static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt
     if (!c)
         return NULL;
     ax_timer_init(loop, &c->timer, timer_cb, c);
-    if (ax__stream_reader_init(&c->rd, opt->max_frame) < 0 ||
+    uint32_t first_max = opt->handshake && opt->max_frame > AX__STREAM_CONTROL_MAX
+                             ? AX__STREAM_CONTROL_MAX
+                             : max_frame_in(opt);
+    if (ax__stream_reader_init(&c->rd, first_max) < 0 ||
         ax__stream_wq_init(&c->wq, opt->queue_bytes, opt->queue_frames, opt->overload) < 0) {
         conn_free_unused(c);
         return NULL;
@@ -584,7 +638,7 @@ static int conn_attach(stream_conn *c, int fd)
     }
     c->state = ST_HANDSHAKE;
     struct ax__link_peer self = c->opt.self;
-    self.max_frame = c->opt.max_frame;
+    self.max_frame = max_frame_in(&c->opt);
     uint8_t hello[AX__STREAM_CONTROL_MAX];
     int n = ax__stream_hello_encode(&self, c->opt.crc_payload, hello, sizeof hello);
     /* Cannot fail: the queue has room and a HELLO always fits. */

@@ -13,6 +13,15 @@
  * of no use before the whole of it is there, and without it the loop woke
  * and read once per few kilobytes (docs/performance.md).
  *
+ * Memory follows what arrived, not what a header announced: a peer that
+ * has proved nothing must not make the node reserve 64 MiB with 48 bytes.
+ * The read buffer starts small and doubles when a read fills it; a large
+ * payload gets a buffer of its full size only up to the largest payload
+ * this connection has already delivered whole ("proven"); beyond that it
+ * is read into memory that doubles as it fills, so what is held is at most
+ * twice what came. A steady stream of large frames pays the doubling once,
+ * on its first frame.
+ *
  * The reader calls no connection code: frames go to the function its owner
  * passes in, and every outcome comes back as a return value.
  */
@@ -27,15 +36,54 @@
 #include "transport/ax__sys.h"
 #include "transport/stream/ax__stream_reader.h"
 
-#define RBUF_SIZE    (256 * 1024)
+#define RBUF_SIZE    (256 * 1024) /* the read buffer's largest size */
+#define RBUF_FIRST   (16 * 1024)  /* and its first */
+#define GROW_FIRST   (256 * 1024) /* first size of an unproven large payload's memory */
 #define RCVLOWAT_MAX (128 * 1024)
 
 int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame)
 {
     memset(r, 0, sizeof *r);
     r->max_frame = max_frame;
-    r->rbuf = malloc(RBUF_SIZE);
-    return r->rbuf ? 0 : AX_ENOMEM;
+    r->proven = RBUF_SIZE / 2;
+    return 0;
+}
+
+void ax__stream_reader_set_max_frame(struct ax__stream_reader *r, uint32_t max_frame)
+{
+    r->max_frame = max_frame;
+}
+
+/* The payload being read into its own memory: its bytes and capacity. */
+static uint8_t *big_data(const struct ax__stream_reader *r)
+{
+    return r->big ? r->big->data : r->grow;
+}
+
+static size_t big_cap(const struct ax__stream_reader *r)
+{
+    return r->big ? r->big->len : r->grow_cap;
+}
+
+static bool in_big(const struct ax__stream_reader *r)
+{
+    return r->big || r->grow;
+}
+
+static void drop_big(struct ax__stream_reader *r)
+{
+    if (r->big)
+        ax__buf_release(r->big);
+    r->big = NULL;
+    free(r->grow);
+    r->grow = NULL;
+    r->grow_cap = 0;
+}
+
+static void free_grown(void *data, void *arg)
+{
+    (void)arg;
+    free(data);
 }
 
 void ax__stream_reader_fini(struct ax__stream_reader *r)
@@ -43,16 +91,36 @@ void ax__stream_reader_fini(struct ax__stream_reader *r)
     int fd;
     while ((fd = ax__stream_reader_take_fd(r)) >= 0)
         close(fd);
-    if (r->big)
-        ax__buf_release(r->big);
-    r->big = NULL;
+    drop_big(r);
     free(r->rbuf);
     r->rbuf = NULL;
 }
 
 bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r)
 {
-    return r->have_hdr || r->big || r->rlen > r->roff;
+    return r->have_hdr || in_big(r) || r->rlen > r->roff;
+}
+
+/* The read buffer: allocated at the first read, doubled when the last
+ * read filled it (the peer sends faster than one small buffer per wake-up
+ * takes), up to RBUF_SIZE. An idle or refused connection holds none. */
+static int grow_rbuf(struct ax__stream_reader *r)
+{
+    size_t want = r->rcap ? r->rcap : RBUF_FIRST;
+    if (r->filled && want < RBUF_SIZE)
+        want *= 2;
+    if (r->have_hdr) /* a frame that cannot fit yet (large ones do not come here) */
+        while (want < (size_t)r->hdr_len + r->cur.payload_len && want < RBUF_SIZE)
+            want *= 2;
+    r->filled = false;
+    if (want == r->rcap)
+        return 0;
+    uint8_t *p = realloc(r->rbuf, want);
+    if (!p)
+        return r->rbuf ? 0 : AX_ENOMEM; /* the smaller buffer still works */
+    r->rbuf = p;
+    r->rcap = want;
+    return 0;
 }
 
 /* Every complete frame in the buffer; a large payload moves to its own
@@ -93,12 +161,23 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
             continue;
         }
         if ((size_t)r->hdr_len + r->cur.payload_len > RBUF_SIZE / 2) {
-            /* Large: give the payload its own buffer and read the rest of it
-             * straight there. */
-            int e = ax__buf_new(r->cur.payload_len, &r->big);
-            if (e < 0)
-                return e; /* not the peer's fault: *why stays NULL */
-            memcpy(r->big->data, r->rbuf + r->roff + r->hdr_len, avail);
+            /* Large: give the payload its own memory and read the rest of it
+             * straight there; all of it at once only when this connection
+             * has delivered one as large before. */
+            if (r->cur.payload_len <= r->proven) {
+                int e = ax__buf_new(r->cur.payload_len, &r->big);
+                if (e < 0)
+                    return e; /* not the peer's fault: *why stays NULL */
+            } else {
+                size_t cap = avail > GROW_FIRST / 2 ? 2 * avail : GROW_FIRST;
+                if (cap > r->cur.payload_len)
+                    cap = r->cur.payload_len;
+                r->grow = malloc(cap);
+                if (!r->grow)
+                    return AX_ENOMEM;
+                r->grow_cap = cap;
+            }
+            memcpy(big_data(r), r->rbuf + r->roff + r->hdr_len, avail);
             r->big_fill = avail;
             r->roff = r->rlen;
         }
@@ -118,8 +197,8 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
 static bool update_lowat(struct ax__stream_reader *r, int fd)
 {
     int want = 0;
-    if (r->big) {
-        size_t left = r->big->len - r->big_fill;
+    if (in_big(r)) {
+        size_t left = r->cur.payload_len - r->big_fill;
         want = left > RCVLOWAT_MAX ? RCVLOWAT_MAX : (int)left;
     }
     if (want == r->lowat)
@@ -135,9 +214,7 @@ static bool update_lowat(struct ax__stream_reader *r, int fd)
 
 void ax__stream_reader_discard(struct ax__stream_reader *r, int fd)
 {
-    if (r->big)
-        ax__buf_release(r->big);
-    r->big = NULL;
+    drop_big(r);
     r->have_hdr = false;
     r->rlen = r->roff = 0;
     update_lowat(r, fd);
@@ -205,7 +282,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
     /* Frames left buffered when the last slice ended come first: the
      * buffer may be full of them, and a read into no room would look
      * like EOF. */
-    if (!r->big && r->roff < r->rlen) {
+    if (!in_big(r) && r->roff < r->rlen) {
         int rc = parse(r, fn, ctx, why);
         if (rc != 0)
             return rc;
@@ -213,17 +290,30 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
     for (unsigned i = 0; i < budget; i++) {
         uint8_t *dst;
         size_t room;
-        if (r->big) {
-            dst = r->big->data + r->big_fill;
-            room = r->big->len - r->big_fill;
+        if (in_big(r)) {
+            if (r->grow && r->big_fill == r->grow_cap) {
+                /* Full and still short: double, never past the payload. */
+                size_t cap = r->grow_cap * 2;
+                if (cap > r->cur.payload_len)
+                    cap = r->cur.payload_len;
+                uint8_t *p = realloc(r->grow, cap);
+                if (!p)
+                    return AX_ENOMEM;
+                r->grow = p;
+                r->grow_cap = cap;
+            }
+            dst = big_data(r) + r->big_fill;
+            room = big_cap(r) - r->big_fill;
         } else {
-            if (r->roff > 0 && RBUF_SIZE - r->rlen < RBUF_SIZE / 4) {
+            if (grow_rbuf(r) < 0)
+                return AX_ENOMEM;
+            if (r->roff > 0 && r->rcap - r->rlen < r->rcap / 4) {
                 memmove(r->rbuf, r->rbuf + r->roff, r->rlen - r->roff);
                 r->rlen -= r->roff;
                 r->roff = 0;
             }
             dst = r->rbuf + r->rlen;
-            room = RBUF_SIZE - r->rlen;
+            room = r->rcap - r->rlen;
         }
         ssize_t n = read_some(r, fd, dst, room, why);
         r->reads++;
@@ -232,10 +322,19 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
         if (n > 0) {
             r->bytes_in += (uint64_t)n;
             bool again = false;
-            if (r->big) {
+            if (in_big(r)) {
                 r->big_fill += (size_t)n;
-                if (r->big_fill == r->big->len) {
+                if (r->big_fill == r->cur.payload_len) {
                     ax__buf *b = r->big;
+                    if (!b) {
+                        int e = ax__buf_wrap(r->grow, r->big_fill, free_grown, NULL, &b);
+                        if (e < 0)
+                            return e;
+                        r->grow = NULL;
+                        r->grow_cap = 0;
+                        if (r->cur.payload_len > r->proven)
+                            r->proven = r->cur.payload_len;
+                    }
                     r->big = NULL;
                     r->have_hdr = false;
                     r->frames_in++;
@@ -246,11 +345,12 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
                 }
                 again = update_lowat(r, fd);
             } else {
+                r->filled = (size_t)n == room;
                 r->rlen += (size_t)n;
                 int rc = parse(r, fn, ctx, why);
                 if (rc != 0)
                     return rc;
-                if (r->big)
+                if (in_big(r))
                     update_lowat(r, fd);
             }
             if (again)

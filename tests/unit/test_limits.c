@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a peer can make a node hold (docs/security.md, "The budget"), one
+ * limit per test: raw TCP clients that speak just enough of the protocol
+ * against a real node's listener, and the stream reader on a real socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ax_test.h"
+#include "core/ax__node.h"
+#include "transport/stream/ax__stream.h"
+#include "transport/stream/ax__stream_reader.h"
+
+/* Discovery is off in these nodes: no UDP port, no host table, nothing
+ * another test could hear. The domain only has to match the raw clients'
+ * HELLO, so any will do. */
+static uint32_t dom(unsigned k)
+{
+    (void)k;
+    return 3;
+}
+
+/* A node that runs when the test spins it, with discovery off (nobody but
+ * the test's raw clients talks to it) and the given limits. */
+static ax_node *limited_node(unsigned k, int64_t frame_timeout, int64_t idle_timeout,
+                             uint32_t max_links, uint32_t per_host)
+{
+    struct ax_config cfg;
+    ax_config_init(&cfg);
+    cfg.threads = 0;
+    cfg.domain = dom(k);
+    cfg.discovery.mode = AX_DISCOVERY_OFF;
+    cfg.transport.shm = AX_SHM_OFF;
+    cfg.log_level = AX_LOG_ERROR;
+    cfg.transport.frame_timeout_ns = frame_timeout;
+    cfg.transport.idle_timeout_ns = idle_timeout;
+    cfg.transport.max_links = max_links;
+    cfg.transport.max_links_per_host = per_host;
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &cfg));
+    ax_config_fini(&cfg);
+    return n;
+}
+
+#define SPIN_UNTIL(node, cond, ms)                                                                 \
+    do {                                                                                           \
+        int64_t end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                            \
+        while (!(cond)) {                                                                          \
+            if (ax_clock_mono_ns() > end_)                                                         \
+                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
+            ax_node_spin_once((node), 5);                                                          \
+        }                                                                                          \
+    } while (0)
+
+static struct ax_connection_stats stats(ax_node *n)
+{
+    struct ax_connection_stats s;
+    AX_OK_OR_FAIL(ax_node_connection_stats(n, &s));
+    return s;
+}
+
+/* A TCP connection to @n's data listener (non-blocking once connected). */
+static int dial(ax_node *n)
+{
+    char host[64];
+    snprintf(host, sizeof host, "%s", n->tcp_endpoint);
+    char *colon = strrchr(host, ':');
+    assert_non_null(colon);
+    *colon = '\0';
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    assert_int_equal(inet_pton(AF_INET, host, &a.sin_addr), 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void send_header(int fd, uint8_t type, uint32_t payload_len)
+{
+    uint8_t h[AX__FRAME_HEADER_SIZE];
+    struct ax__frame_hdr fh = {.type = type, .payload_len = payload_len};
+    ax__frame_encode_header(h, &fh);
+    send_all(fd, h, sizeof h);
+}
+
+/* A valid HELLO of a subscribing node in @domain. */
+static void send_hello(int fd, uint32_t domain)
+{
+    struct ax__link_peer self = {
+        .node_id = 0x5eed, .incarnation = 1, .domain = domain, .max_frame = 1u << 20};
+    snprintf(self.node_name, sizeof self.node_name, "raw-client");
+    uint8_t body[AX__STREAM_CONTROL_MAX];
+    int n = ax__stream_hello_encode(&self, false, body, sizeof body);
+    assert_true(n > 0);
+    send_header(fd, AX__FRAME_HELLO, (uint32_t)n);
+    send_all(fd, body, (size_t)n);
+}
+
+/* Whether the node has closed @fd's connection (what it sent is read and
+ * dropped: its HELLO, an ERROR). */
+static bool closed_by_node(int fd)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return true;
+        return errno == ECONNRESET || errno == EPIPE;
+    }
+}
+
+/* Before its HELLO a peer may send 1 KiB frames and no more: a header
+ * announcing 64 MiB closes the connection, and nothing of that size is
+ * ever reserved. */
+static void test_before_hello_only_small_frames(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(0, 10 * AX_NS_PER_S, 10 * AX_NS_PER_S, 16, 16);
+    int fd = dial(n);
+    send_header(fd, AX__FRAME_DATA, 64u << 20);
+    SPIN_UNTIL(n, closed_by_node(fd), 5000);
+    SPIN_UNTIL(n, stats(n).accepted_now == 0, 5000);
+    close(fd);
+    ax_node_destroy(n);
+}
+
+/* Everything the node sent until it closed @fd (its HELLO, an ERROR). */
+static bool node_said(ax_node *n, int fd, const char *text)
+{
+    static uint8_t all[65536];
+    size_t len = 0;
+    int64_t end = ax_clock_mono_ns() + 5 * AX_NS_PER_S;
+    while (ax_clock_mono_ns() < end) {
+        ssize_t k = read(fd, all + len, sizeof all - len);
+        if (k == 0)
+            break;
+        if (k > 0) {
+            len += (size_t)k;
+            continue;
+        }
+        if (errno != EAGAIN)
+            break;
+        ax_node_spin_once(n, 5);
+    }
+    return memmem(all, len, text, strlen(text)) != NULL;
+}
+
+/* After its HELLO a subscriber still sends control frames only: 2 KiB
+ * is refused on a connection the node accepted, 1 KiB reaches the
+ * protocol (here, a schema request for a type name that is too long). */
+static void test_subscriber_sends_control_frames_only(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(1, 10 * AX_NS_PER_S, 10 * AX_NS_PER_S, 16, 16);
+    int fd = dial(n);
+    send_hello(fd, dom(1));
+    send_header(fd, AX__FRAME_SCHEMA_REQUEST, 2048);
+    assert_true(node_said(n, fd, "larger than the maximum"));
+    close(fd);
+    fd = dial(n);
+    send_hello(fd, dom(1));
+    static uint8_t name[1024];
+    memset(name, 'x', sizeof name);
+    send_header(fd, AX__FRAME_SCHEMA_REQUEST, sizeof name);
+    send_all(fd, name, sizeof name);
+    assert_true(node_said(n, fd, "bad type name in SCHEMA_REQUEST"));
+    close(fd);
+    ax_node_destroy(n);
+}
+
+/* A frame begun must end within transport.frame_timeout. */
+static void test_partial_frame_times_out(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(2, 200 * AX_NS_PER_MS, 10 * AX_NS_PER_S, 16, 16);
+    int fd = dial(n);
+    send_hello(fd, dom(2));
+    send_header(fd, AX__FRAME_SUBSCRIBE, 100);
+    send_all(fd, "0123456789", 10);
+    SPIN_UNTIL(n, closed_by_node(fd), 5000);
+    SPIN_UNTIL(n, stats(n).timed_out == 1, 5000);
+    assert_int_equal(stats(n).idle_closed, 0);
+    close(fd);
+    ax_node_destroy(n);
+}
+
+/* A connection that says HELLO and subscribes to nothing is closed after
+ * transport.idle_timeout. */
+static void test_idle_connection_closed(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(3, 10 * AX_NS_PER_S, 200 * AX_NS_PER_MS, 16, 16);
+    int fd = dial(n);
+    send_hello(fd, dom(3));
+    SPIN_UNTIL(n, stats(n).accepted_now == 1, 5000);
+    SPIN_UNTIL(n, closed_by_node(fd), 5000);
+    SPIN_UNTIL(n, stats(n).accepted_now == 0, 5000);
+    struct ax_connection_stats s = stats(n);
+    assert_int_equal(s.idle_closed, 1);
+    assert_int_equal(s.timed_out, 0);
+    close(fd);
+    ax_node_destroy(n);
+}
+
+/* transport.max_links: the connections past it are closed at once and
+ * counted, and their slots come back when the others close. */
+static void test_max_links(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(4, 10 * AX_NS_PER_S, 10 * AX_NS_PER_S, 3, 256);
+    int fds[5];
+    for (int i = 0; i < 5; i++)
+        fds[i] = dial(n);
+    SPIN_UNTIL(n, stats(n).refused == 2, 5000);
+    assert_int_equal(stats(n).accepted_now, 3);
+    assert_int_equal(stats(n).refused_host, 0);
+    int closed = 0;
+    for (int i = 0; i < 5; i++)
+        closed += closed_by_node(fds[i]);
+    assert_int_equal(closed, 2);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+    SPIN_UNTIL(n, stats(n).accepted_now == 0, 5000);
+    int again = dial(n);
+    SPIN_UNTIL(n, stats(n).accepted_now == 1, 5000);
+    assert_int_equal(stats(n).refused, 2);
+    close(again);
+    ax_node_destroy(n);
+}
+
+/* transport.max_links_per_host: counted per IP address. */
+static void test_max_links_per_host(void **state)
+{
+    (void)state;
+    ax_node *n = limited_node(5, 10 * AX_NS_PER_S, 10 * AX_NS_PER_S, 100, 2);
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = dial(n);
+    SPIN_UNTIL(n, stats(n).refused_host == 1, 5000);
+    assert_int_equal(stats(n).refused, 1);
+    assert_int_equal(stats(n).accepted_now, 2);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    ax_node_destroy(n);
+}
+
+/* ---- the reader: memory follows what arrived ---- */
+
+struct got {
+    int frames;
+    uint32_t len;
+    bool intact;
+};
+
+static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload, ax__buf *buf)
+{
+    struct got *g = ctx;
+    (void)buf;
+    g->frames++;
+    g->len = h->payload_len;
+    g->intact = true;
+    for (uint32_t i = 0; i < h->payload_len; i++)
+        if (payload[i] != (uint8_t)(i * 7))
+            g->intact = false;
+    return true;
+}
+
+/* Write @len pattern bytes from @from while the reader drains them. */
+static void feed(int wfd, int rfd, struct ax__stream_reader *r, struct got *g, size_t from,
+                 size_t len)
+{
+    uint8_t chunk[65536];
+    const char *why;
+    while (len) {
+        size_t k = len < sizeof chunk ? len : sizeof chunk;
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = (uint8_t)((from + i) * 7);
+        ssize_t w = write(wfd, chunk, k);
+        if (w < 0) {
+            assert_int_equal(errno, EAGAIN);
+            w = 0;
+        }
+        from += (size_t)w;
+        len -= (size_t)w;
+        int rc = ax__stream_reader_read(r, rfd, 64, on_frame, g, &why);
+        assert_true(rc >= 0);
+    }
+    int rc = ax__stream_reader_read(r, rfd, 64, on_frame, g, &why);
+    assert_true(rc >= 0);
+}
+
+/* A header announcing 4 MiB followed by 300 KiB holds at most twice what
+ * came, not 4 MiB; the whole frame arrives intact; the next frame as large
+ * gets its buffer at once (the connection proved it sends such frames). */
+static void test_reader_memory_follows_arrival(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct ax__stream_reader r;
+    AX_OK_OR_FAIL(ax__stream_reader_init(&r, 64u << 20));
+    assert_null(r.rbuf); /* nothing before the first read */
+    struct got g = {0};
+    const uint32_t big = 4u << 20;
+    uint8_t h[AX__FRAME_HEADER_SIZE];
+    struct ax__frame_hdr fh = {.type = AX__FRAME_DATA, .payload_len = big};
+    ax__frame_encode_header(h, &fh);
+    assert_int_equal(write(sv[0], h, sizeof h), (ssize_t)sizeof h);
+    feed(sv[0], sv[1], &r, &g, 0, 300 * 1024);
+    assert_null(r.big);
+    assert_non_null(r.grow);
+    assert_true(r.big_fill >= 200 * 1024); /* most of it was read */
+    assert_true(r.grow_cap <= 2 * r.big_fill);
+    assert_true(r.grow_cap < big);
+    feed(sv[0], sv[1], &r, &g, 300 * 1024, big - 300 * 1024);
+    assert_int_equal(g.frames, 1);
+    assert_int_equal(g.len, big);
+    assert_true(g.intact);
+    assert_int_equal(r.proven, big);
+    /* The next one of that size: one buffer of its size at once. */
+    assert_int_equal(write(sv[0], h, sizeof h), (ssize_t)sizeof h);
+    feed(sv[0], sv[1], &r, &g, 0, 1024);
+    assert_non_null(r.big);
+    assert_null(r.grow);
+    feed(sv[0], sv[1], &r, &g, 1024, big - 1024);
+    assert_int_equal(g.frames, 2);
+    assert_true(g.intact);
+    ax__stream_reader_fini(&r);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    ax_log_set_level(AX_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_before_hello_only_small_frames),
+        cmocka_unit_test(test_subscriber_sends_control_frames_only),
+        cmocka_unit_test(test_partial_frame_times_out),
+        cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_max_links),
+        cmocka_unit_test(test_max_links_per_host),
+        cmocka_unit_test(test_reader_memory_follows_arrival),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
