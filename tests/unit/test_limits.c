@@ -346,6 +346,42 @@ static void test_reader_memory_follows_arrival(void **state)
     close(sv[1]);
 }
 
+/* A reader that accepts only control frames keeps a 16 KiB buffer however
+ * fast they come; one that accepts large frames grows it to 256 KiB. */
+static void test_reader_buffer_bounded_by_frame_size(void **state)
+{
+    (void)state;
+    for (int large = 0; large < 2; large++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        int big = 1 << 20;
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+        struct ax__stream_reader r;
+        AX_OK_OR_FAIL(ax__stream_reader_init(&r, large ? 64u << 20 : AX__LINK_CONTROL_MAX));
+        static uint8_t burst[4000 * AX__FRAME_HEADER_SIZE];
+        struct ax__frame_hdr fh = {.type = AX__FRAME_KEEPALIVE};
+        for (size_t i = 0; i < 4000; i++)
+            ax__frame_encode_header(burst + i * AX__FRAME_HEADER_SIZE, &fh);
+        struct got g = {0};
+        size_t off = 0;
+        const char *why;
+        while (off < sizeof burst || g.frames < 4000) {
+            ssize_t w = off < sizeof burst ? write(sv[0], burst + off, sizeof burst - off) : 0;
+            if (w > 0)
+                off += (size_t)w;
+            assert_true(ax__stream_reader_read(&r, sv[1], 64, on_frame, &g, &why) >= 0);
+        }
+        assert_int_equal(g.frames, 4000);
+        if (large)
+            assert_true(r.rcap > 16 * 1024);
+        else
+            assert_int_equal(r.rcap, 16 * 1024);
+        ax__stream_reader_fini(&r);
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     ax_log_set_level(AX_LOG_ERROR);
@@ -357,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_max_links),
         cmocka_unit_test(test_max_links_per_host),
         cmocka_unit_test(test_reader_memory_follows_arrival),
+        cmocka_unit_test(test_reader_buffer_bounded_by_frame_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,8 @@
 struct ax__stream_reader {
     uint8_t *rbuf; /* NULL until the first read */
     size_t rcap, rlen, roff;
-    bool filled; /* the last read filled it: double it before the next */
+    size_t rbuf_max; /* 16 KiB while only small frames are accepted, else 256 KiB */
+    bool filled;     /* the last read filled it: double it before the next */
     bool have_hdr;
     int hdr_len;
     struct ax__frame_hdr cur;

@@ -41,10 +41,19 @@
 #define GROW_FIRST   (256 * 1024) /* first size of an unproven large payload's memory */
 #define RCVLOWAT_MAX (128 * 1024)
 
+/* Frames of at most @max_frame: a read buffer that holds a few dozen of
+ * them is enough (a peer that may only send control frames cannot make
+ * the node hold 256 KiB). */
+static size_t rbuf_limit(uint32_t max_frame)
+{
+    return (size_t)max_frame + AX__FRAME_HEADER_MAX <= RBUF_FIRST / 4 ? RBUF_FIRST : RBUF_SIZE;
+}
+
 int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame)
 {
     memset(r, 0, sizeof *r);
     r->max_frame = max_frame;
+    r->rbuf_max = rbuf_limit(max_frame);
     r->proven = RBUF_SIZE / 2;
     return 0;
 }
@@ -52,6 +61,7 @@ int ax__stream_reader_init(struct ax__stream_reader *r, uint32_t max_frame)
 void ax__stream_reader_set_max_frame(struct ax__stream_reader *r, uint32_t max_frame)
 {
     r->max_frame = max_frame;
+    r->rbuf_max = rbuf_limit(max_frame);
 }
 
 /* The payload being read into its own memory: its bytes and capacity. */
@@ -103,11 +113,11 @@ bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r)
 
 /* The read buffer: allocated at the first read, doubled when the last
  * read filled it (the peer sends faster than one small buffer per wake-up
- * takes), up to RBUF_SIZE. An idle or refused connection holds none. */
+ * takes), up to rbuf_max. An idle or refused connection holds none. */
 static int grow_rbuf(struct ax__stream_reader *r)
 {
     size_t want = r->rcap ? r->rcap : RBUF_FIRST;
-    if (r->filled && want < RBUF_SIZE)
+    if (r->filled && want < r->rbuf_max)
         want *= 2;
     if (r->have_hdr) /* a frame that cannot fit yet (large ones do not come here) */
         while (want < (size_t)r->hdr_len + r->cur.payload_len && want < RBUF_SIZE)
