@@ -27,6 +27,10 @@
 #define AX__EXIT_WATCH_MAX      256u   /* same-host peers whose process is watched */
 #define AX__HOST_SLOTS          256    /* nodes in one host table (disc_host.c) */
 
+/* Bounds against any peer (docs/discovery.md, "Bounds"; the others are
+ * configured: discovery.max_nodes). */
+#define AX__BOUND_LOG_INTERVAL (5 * AX_NS_PER_S) /* refusals are logged this seldom */
+
 struct ax__peer_ep {
     struct ax_endpoint_info info;
     uint64_t seen_gen; /* newest generation whose pages listed it */
@@ -120,7 +124,8 @@ struct ax__disc {
 
     /* The table (under node->lock). */
     struct ax__peer **peers;
-    size_t npeers, peers_cap;
+    size_t npeers, peers_cap; /* npeers <= peers_cap <= discovery.max_nodes */
+    int64_t nodes_log;        /* refusals last logged (AX__BOUND_LOG_INTERVAL) */
 
     struct { /* StateRequests to nodes we do not know yet, rate-limited */
         uint64_t id;
@@ -152,6 +157,11 @@ void ax__disc_fill_page(struct ax__disc *d, uint32_t page, bool counters);
 
 /* core/disc_table.c (all with node->lock held, on loops[0]) */
 struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
+/* Whether node @id is in the table or there is room for it (fewer than
+ * discovery.max_nodes others); if not, the refusal is counted and logged
+ * (at most every AX__BOUND_LOG_INTERVAL), and nothing may be stored or
+ * sent for it. */
+bool ax__table_admits(struct ax__disc *d, uint64_t id);
 /* Apply one Announce; returns whether the sender is new to us (then it
  * needs our full state soon: disc.c schedules it). */
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,

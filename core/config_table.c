@@ -197,6 +197,17 @@ const struct ax__cfg_key ax__cfg_keys[] = {
              "through an abstract Unix socket, no daemon, nothing left behind) instead of "
              "sending each other heartbeats, so a node's steady cost does not grow with the "
              "number of nodes on the host. false: heartbeats by multicast only."},
+    {.path = "discovery.max_nodes",
+     .type = AX__CFG_UINT,
+     CFG(discovery.max_nodes),
+     .def = "1024",
+     .unit = "nodes",
+     .min = 1,
+     .max = 65536,
+     .desc = "Other nodes this node's discovery table holds at most. When it is full, a "
+             "datagram from a node not in it is dropped before anything is stored for it, "
+             "and counted (nodes_refused of ax_node_discovery_stats); the nodes already in "
+             "it are kept. An entry costs about 0.8 KiB, plus its endpoints."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),

@@ -14,6 +14,10 @@
  *   delays convergence.
  * - Counters are updated from every page, whatever its generation.
  *
+ * Bounds (docs/discovery.md): the table holds at most discovery.max_nodes
+ * others; a node beyond is refused before anything is allocated for it,
+ * counted, and logged now and then.
+ *
  * Everything here runs with node->lock held; events are collected and
  * dispatched by the caller after unlocking.
  */
@@ -53,6 +57,31 @@ struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id)
         if (d->peers[i]->info.id == id)
             return d->peers[i];
     return NULL;
+}
+
+/* Whether a refusal is to be logged: the first one, then one per
+ * AX__BOUND_LOG_INTERVAL (*@last: when one was last logged, 0 never). */
+static bool log_due(int64_t *last)
+{
+    int64_t now = ax_clock_mono_ns();
+    if (*last && now - *last < AX__BOUND_LOG_INTERVAL)
+        return false;
+    *last = now;
+    return true;
+}
+
+bool ax__table_admits(struct ax__disc *d, uint64_t id)
+{
+    uint32_t max = d->node->cfg.discovery.max_nodes;
+    if (d->npeers < max || ax__table_find(d, id))
+        return true;
+    d->stats.nodes_refused++;
+    if (log_due(&d->nodes_log))
+        AX_LOG_W(LOG_MODULE,
+                 "discovery table full (%u other nodes, discovery.max_nodes): node %016llx "
+                 "ignored, as is every node not in it (%llu datagrams refused so far)",
+                 (unsigned)max, (unsigned long long)id, (unsigned long long)d->stats.nodes_refused);
+    return false;
 }
 
 static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *out)
@@ -237,9 +266,11 @@ void ax__table_free_all(struct ax__disc *d)
     d->npeers = d->peers_cap = 0;
 }
 
+/* The caller checked ax__table_admits(). */
 static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
 {
-    if (ax__array_reserve(&d->peers, &d->peers_cap, d->npeers + 1, 8) < 0)
+    if (ax__array_reserve_max(&d->peers, &d->peers_cap, d->npeers + 1, 8,
+                              d->node->cfg.discovery.max_nodes) < 0)
         return NULL;
     struct ax__peer *p = calloc(1, sizeof *p);
     if (!p)
@@ -283,6 +314,8 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     }
     bool is_new = p == NULL;
     if (!p) {
+        if (!ax__table_admits(d, m->node_id))
+            return false;
         p = peer_new(d, m->node_id);
         if (!p) {
             AX_LOG_E(LOG_MODULE, "out of memory: node %016llx not added",

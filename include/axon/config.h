@@ -137,6 +137,7 @@ struct ax_config {
         int64_t liveness_ns;  /* discovery.liveness: silent data link -> peer dropped */
         int64_t counters_ns;  /* discovery.counters: ask peers for counters, 0 = never */
         bool host_table;      /* discovery.host_table: beat in shared memory on one host */
+        uint32_t max_nodes;   /* discovery.max_nodes: remote nodes kept in the table */
     } discovery;
     struct {
         char listen_address[48];    /* transport.listen_address: IPv4, "" = by mode */

@@ -308,6 +308,10 @@ struct ax_discovery_stats {
     uint64_t host_table_nodes;
     uint64_t heartbeats_skipped; /* multicast heartbeats the host table made unneeded */
     uint64_t host_beats_sent;    /* network mode: HostBeats sent for the whole table */
+    /* Bounds (docs/discovery.md, "Bounds"). Datagrams (and host-table
+     * beats) from nodes not in the table, dropped because it held
+     * discovery.max_nodes others: one per datagram, not per node. */
+    uint64_t nodes_refused;
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */
