@@ -208,6 +208,17 @@ const struct ax__cfg_key ax__cfg_keys[] = {
              "datagram from a node not in it is dropped before anything is stored for it, "
              "and counted (nodes_refused of ax_node_discovery_stats); the nodes already in "
              "it are kept. An entry costs about 0.8 KiB, plus its endpoints."},
+    {.path = "discovery.max_endpoints",
+     .type = AX__CFG_UINT,
+     CFG(discovery.max_endpoints),
+     .def = "4096",
+     .unit = "endpoints",
+     .min = 1,
+     /* 4096 pages (AX__PAGES_MAX) of 32 endpoints: all a node can announce */
+     .max = 131072,
+     .desc = "Endpoints kept per other node (about 800 bytes each). The endpoints a node "
+             "announces beyond it are not stored, but counted (endpoints_refused of "
+             "ax_node_discovery_stats) and logged, and the node is shown incomplete."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),

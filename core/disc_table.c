@@ -15,8 +15,9 @@
  * - Counters are updated from every page, whatever its generation.
  *
  * Bounds (docs/discovery.md): the table holds at most discovery.max_nodes
- * others; a node beyond is refused before anything is allocated for it,
- * counted, and logged now and then.
+ * others and each at most discovery.max_endpoints endpoints; what comes
+ * beyond is refused before anything is allocated for it, counted, and
+ * logged now and then.
  *
  * Everything here runs with node->lock held; events are collected and
  * dispatched by the caller after unlocking.
@@ -92,7 +93,8 @@ static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *ou
         p->start_real_ns && now_real > p->start_real_ns ? now_real - p->start_real_ns : 0;
     out->heard_age_ns = ax_clock_mono_ns() - p->last_heard;
     out->generation = p->has_committed ? p->gen_committed : p->gen_pending;
-    out->complete = p->has_committed && p->gen_pending == p->gen_committed;
+    out->complete = p->has_committed && p->gen_pending == p->gen_committed &&
+                    !(p->cut && p->cut_gen >= p->gen_committed);
     uint32_t np = 0, ns = 0;
     for (size_t i = 0; i < p->neps; i++) {
         if (p->eps[i].info.kind == AX_ENDPOINT_PUBLISHER)
@@ -300,6 +302,24 @@ static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
            strcmp(old.host_id, p->info.host_id) != 0;
 }
 
+/* An endpoint of @p's generation @gen with no room left for it. Until a
+ * generation of @p commits with nothing refused, @p is incomplete. */
+static void refuse_endpoint(struct ax__disc *d, struct ax__peer *p, uint64_t gen)
+{
+    d->stats.endpoints_refused++;
+    if (!p->cut || gen > p->cut_gen)
+        p->cut_gen = gen;
+    p->cut = true;
+    if (log_due(&d->eps_log))
+        AX_LOG_W(LOG_MODULE,
+                 "node '%s' (%016llx) announces more than %u endpoints "
+                 "(discovery.max_endpoints): the rest are not stored, its endpoint set here is "
+                 "incomplete (%llu endpoints refused so far, all nodes)",
+                 p->info.name, (unsigned long long)p->info.id,
+                 (unsigned)d->node->cfg.discovery.max_endpoints,
+                 (unsigned long long)d->stats.endpoints_refused);
+}
+
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                               const struct sockaddr_in *from, bool via_unicast,
                               struct ax__events *evs)
@@ -339,6 +359,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
      * page count was checked against AX__PAGES_MAX by the caller. */
     uint64_t gen = a->generation;
     uint32_t pages = a->pages ? a->pages : 1;
+    uint32_t max_eps = d->node->cfg.discovery.max_endpoints;
     bool stale = p->page_seen && gen < p->gen_pending;
     if (!stale && (!p->page_seen || gen > p->gen_pending || p->pages != pages)) {
         uint8_t *seen = calloc(pages, 1);
@@ -356,13 +377,11 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         if (!pe) {
             if (stale)
                 continue; /* an old page may list what is gone */
-            if (p->neps >= AX__PEER_ENDPOINTS_MAX) {
-                AX_LOG_W(LOG_MODULE,
-                         "node '%s' announces more than %u endpoints; ignoring the rest",
-                         p->info.name, AX__PEER_ENDPOINTS_MAX);
+            if (p->neps >= max_eps) {
+                refuse_endpoint(d, p, gen);
                 continue;
             }
-            if (ax__array_reserve(&p->eps, &p->eps_cap, p->neps + 1, 8) < 0)
+            if (ax__array_reserve_max(&p->eps, &p->eps_cap, p->neps + 1, 8, max_eps) < 0)
                 continue;
             pe = &p->eps[p->neps++];
             pe->info = e;

@@ -135,7 +135,8 @@ struct ax_node_info {
     int64_t uptime_ns;    /* from its start time (real-time clocks) */
     int64_t heard_age_ns; /* since the last datagram from it; 0 for self */
     uint64_t generation;  /* of its endpoint set, as far as known */
-    bool complete;        /* all pages of that generation received */
+    bool complete;        /* all pages of that generation received, and none of its
+                             endpoints refused (discovery.max_endpoints) */
     bool is_self;
     uint32_t publishers;
     uint32_t subscribers;
@@ -312,6 +313,9 @@ struct ax_discovery_stats {
      * beats) from nodes not in the table, dropped because it held
      * discovery.max_nodes others: one per datagram, not per node. */
     uint64_t nodes_refused;
+    /* Endpoints announced by a node beyond discovery.max_endpoints, not
+     * stored: one per endpoint and datagram that listed it. */
+    uint64_t endpoints_refused;
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

@@ -2,8 +2,9 @@
 /*
  * The bounds of the discovery table against a hostile peer
  * (docs/discovery.md, "Bounds"): forged discovery datagrams, sent over
- * real host-local multicast to a real node, with many node ids. The
- * table holds discovery.max_nodes others, and counts the rest.
+ * real host-local multicast to a real node, with many node ids or many
+ * endpoints. The table holds discovery.max_nodes others and each
+ * discovery.max_endpoints endpoints, and counts the rest.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -41,7 +42,7 @@ static uint32_t test_domain(void)
     } while (0)
 
 struct bounds {
-    uint32_t max_nodes;
+    uint32_t max_nodes, max_endpoints;
 };
 
 static ax_node *make_node(const char *name, const struct bounds *b)
@@ -52,6 +53,8 @@ static ax_node *make_node(const char *name, const struct bounds *b)
     c.domain = test_domain();
     if (b && b->max_nodes)
         c.discovery.max_nodes = b->max_nodes;
+    if (b && b->max_endpoints)
+        c.discovery.max_endpoints = b->max_endpoints;
     ax_node *n;
     AX_OK_OR_FAIL(ax_node_new(&n, &c));
     ax_config_fini(&c);
@@ -285,10 +288,49 @@ static void test_max_nodes(void **state)
     forger_free(f);
 }
 
+/* One forged node announcing 100 endpoints (4 pages of 25) to a node that
+ * keeps 40 per node: 40 stored, 60 refused and counted, the node shown
+ * incomplete, and its endpoint array no larger than the bound. Another
+ * within the bound is complete. */
+static void test_max_endpoints(void **state)
+{
+    (void)state;
+    struct bounds b = {.max_endpoints = 40};
+    ax_node *a = make_node("keeper", &b);
+    struct forger *f = forger_new();
+    for (uint32_t page = 0; page < 4; page++) {
+        forge_announce(f, FORGED_ID, 60000, page, 4, 1 + 25 * page, 25);
+        WAIT_FOR(count_endpoints(a) + stats(a).endpoints_refused == 25 * (page + 1), 5000);
+    }
+    forge_announce(f, FORGED_ID + 1, 60000, 0, 1, 1, 10);
+    WAIT_FOR(find_node(a, FORGED_ID + 1, NULL), 5000);
+    WAIT_FOR(count_endpoints(a) == 50, 5000);
+
+    struct ax_node_info wide, narrow;
+    assert_true(find_node(a, FORGED_ID, &wide));
+    assert_true(find_node(a, FORGED_ID + 1, &narrow));
+    print_message("wide: %u endpoints, complete %d; refused %llu\n",
+                  wide.publishers + wide.subscribers, wide.complete,
+                  (unsigned long long)stats(a).endpoints_refused);
+    assert_int_equal(wide.publishers + wide.subscribers, 40);
+    assert_false(wide.complete);
+    assert_int_equal(narrow.publishers + narrow.subscribers, 10);
+    assert_true(narrow.complete);
+    assert_int_equal(stats(a).endpoints_refused, 60);
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < a->disc->npeers; i++)
+        assert_true(a->disc->peers[i]->eps_cap <= 40);
+    pthread_mutex_unlock(&a->lock);
+
+    forger_free(f);
+    ax_node_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_nodes),
+        cmocka_unit_test(test_max_endpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
