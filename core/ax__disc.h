@@ -27,8 +27,9 @@
 #define AX__HOST_SLOTS          256   /* nodes in one host table (disc_host.c) */
 
 /* Bounds against any peer (docs/discovery.md, "Bounds"; the others are
- * configured: discovery.max_nodes, max_endpoints). */
-#define AX__BOUND_LOG_INTERVAL (5 * AX_NS_PER_S) /* refusals are logged this seldom */
+ * configured: discovery.max_nodes, max_endpoints, max_lease). */
+#define AX__LEASE_MIN          (10 * AX_NS_PER_MS) /* shorter announced leases are raised */
+#define AX__BOUND_LOG_INTERVAL (5 * AX_NS_PER_S)   /* refusals are logged this seldom */
 
 struct ax__peer_ep {
     struct ax_endpoint_info info;

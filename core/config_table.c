@@ -171,6 +171,15 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .max = 3600 * SEC,
      .desc = "A node not heard from for this long is dropped. Must be longer than "
              "discovery.heartbeat."},
+    {.path = "discovery.max_lease",
+     .type = AX__CFG_DURATION,
+     CFG(discovery.max_lease_ns),
+     .def = "60s",
+     .min = 1 * MS,
+     .max = 3600 * SEC,
+     .desc = "Longest lease this node grants a peer: a node announcing a longer one (the "
+             "lease comes from its datagrams) is dropped after this long without a beat. "
+             "At least discovery.lease."},
     {.path = "discovery.liveness",
      .type = AX__CFG_DURATION,
      CFG(discovery.liveness_ns),

@@ -17,7 +17,8 @@
  * Bounds (docs/discovery.md): the table holds at most discovery.max_nodes
  * others and each at most discovery.max_endpoints endpoints; what comes
  * beyond is refused before anything is allocated for it, counted, and
- * logged now and then.
+ * logged now and then. A lease comes from the peer's datagrams, so it is
+ * kept between AX__LEASE_MIN and discovery.max_lease.
  *
  * Everything here runs with node->lock held; events are collected and
  * dispatched by the caller after unlocking.
@@ -284,13 +285,25 @@ static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
     return p;
 }
 
+/* The lease a peer announced, as we apply it: a lease of 49 days would
+ * keep a node that went away (or never was) for that long, a lease of a
+ * microsecond would drop and re-add it at every datagram. */
+static int64_t granted_lease(const struct ax__disc *d, int64_t announced)
+{
+    int64_t max = d->node->cfg.discovery.max_lease_ns;
+    if (announced < AX__LEASE_MIN)
+        announced = AX__LEASE_MIN;
+    return announced < max ? announced : max;
+}
+
 /* Update the node-level info; returns whether anything a user sees changed. */
-static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
+static bool update_node_info(struct ax__disc *d, struct ax__peer *p, const axon_ctl_Discovery *m,
                              const axon_ctl_NodeInfo *ni, const struct sockaddr_in *from,
                              bool via_unicast)
 {
     struct ax_node_info old = p->info;
     ax__disc_node_info_from_wire(&p->info, m, ni, from);
+    p->info.lease_ns = granted_lease(d, p->info.lease_ns);
     p->start_real_ns = ni->start_time_ns;
     p->from = *from;
     if (via_unicast) {
@@ -343,7 +356,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
             return false;
         }
     }
-    bool changed = update_node_info(p, m, &a->node, from, via_unicast);
+    bool changed = update_node_info(d, p, m, &a->node, from, via_unicast);
     ax__table_touch(d, p);
     ax__disc_watch(d, p, a->node.pid_ns, a->node.proc_start);
     if (is_new) {

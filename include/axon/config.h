@@ -133,6 +133,7 @@ struct ax_config {
         size_t npeers;
         int64_t heartbeat_ns;   /* discovery.heartbeat */
         int64_t lease_ns;       /* discovery.lease: > heartbeat */
+        int64_t max_lease_ns;   /* discovery.max_lease: >= lease; peers' leases capped to it */
         int64_t refresh_ns;     /* discovery.refresh: full-state re-announcement */
         int64_t liveness_ns;    /* discovery.liveness: silent data link -> peer dropped */
         int64_t counters_ns;    /* discovery.counters: ask peers for counters, 0 = never */

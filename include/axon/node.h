@@ -130,7 +130,7 @@ struct ax_node_info {
     char version[16];
     char host_id[40]; /* its kernel's boot id ("" unknown): same one, same host */
     bool shm;         /* it accepts shared-memory links */
-    int64_t lease_ns;
+    int64_t lease_ns; /* as this node applies it: capped by discovery.max_lease */
     int64_t heartbeat_ns;
     int64_t uptime_ns;    /* from its start time (real-time clocks) */
     int64_t heard_age_ns; /* since the last datagram from it; 0 for self */

@@ -2,9 +2,10 @@
 /*
  * The bounds of the discovery table against a hostile peer
  * (docs/discovery.md, "Bounds"): forged discovery datagrams, sent over
- * real host-local multicast to a real node, with many node ids or many
- * endpoints. The table holds discovery.max_nodes others and each
- * discovery.max_endpoints endpoints, and counts the rest.
+ * real host-local multicast to a real node, with many node ids, many
+ * endpoints or a lease of 49 days. The table holds discovery.max_nodes
+ * others and each discovery.max_endpoints endpoints, counts the rest, and
+ * drops a node that announced a huge lease after discovery.max_lease.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -43,6 +44,7 @@ static uint32_t test_domain(void)
 
 struct bounds {
     uint32_t max_nodes, max_endpoints;
+    int64_t heartbeat_ns, lease_ns, max_lease_ns; /* 0: the defaults */
 };
 
 static ax_node *make_node(const char *name, const struct bounds *b)
@@ -55,6 +57,11 @@ static ax_node *make_node(const char *name, const struct bounds *b)
         c.discovery.max_nodes = b->max_nodes;
     if (b && b->max_endpoints)
         c.discovery.max_endpoints = b->max_endpoints;
+    if (b && b->lease_ns) {
+        c.discovery.heartbeat_ns = b->heartbeat_ns;
+        c.discovery.lease_ns = b->lease_ns;
+        c.discovery.max_lease_ns = b->max_lease_ns;
+    }
     ax_node *n;
     AX_OK_OR_FAIL(ax_node_new(&n, &c));
     ax_config_fini(&c);
@@ -326,11 +333,79 @@ static void test_max_endpoints(void **state)
     ax_node_destroy(a);
 }
 
+/* Leases from the graph events (the lease as the table applies it). */
+struct leases {
+    pthread_mutex_t mu;
+    int64_t huge, tiny;
+};
+
+static void record_lease(ax_node *n, const struct ax_graph_event *ev, void *user)
+{
+    struct leases *l = user;
+    (void)n;
+    if (ev->kind != AX_EVENT_NODE_JOIN)
+        return;
+    pthread_mutex_lock(&l->mu);
+    if (ev->node.id == FORGED_ID)
+        l->huge = ev->node.lease_ns;
+    else if (ev->node.id == FORGED_ID + 1)
+        l->tiny = ev->node.lease_ns;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int64_t get_lease(struct leases *l, int64_t *field)
+{
+    pthread_mutex_lock(&l->mu);
+    int64_t v = *field;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
+/* A forged node announcing a lease of 49 days, and never a heartbeat, is
+ * dropped after discovery.max_lease (300 ms here); meanwhile it fills a
+ * table of one, and a real node refused then gets in once it is gone. A
+ * lease of 1 ms is raised to AX__LEASE_MIN. */
+static void test_max_lease(void **state)
+{
+    (void)state;
+    struct bounds b = {.max_nodes = 1,
+                       .heartbeat_ns = 50 * AX_NS_PER_MS,
+                       .lease_ns = 300 * AX_NS_PER_MS,
+                       .max_lease_ns = 300 * AX_NS_PER_MS};
+    ax_node *a = make_node("keeper", &b);
+    struct leases l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_node_set_graph_listener(a, record_lease, &l, NULL));
+    struct forger *f = forger_new();
+
+    forge_announce(f, FORGED_ID + 1, 1, 0, 1, 0, 0);
+    WAIT_FOR(get_lease(&l, &l.tiny) != 0, 5000);
+    assert_int_equal(get_lease(&l, &l.tiny), AX__LEASE_MIN);
+    WAIT_FOR(count_nodes(a) == 1, 5000); /* gone 10 ms later */
+
+    uint64_t expired = stats(a).leases_expired;
+    forge_announce(f, FORGED_ID, UINT32_MAX, 0, 1, 0, 0); /* 49.7 days */
+    WAIT_FOR(get_lease(&l, &l.huge) != 0, 5000);
+    assert_int_equal(get_lease(&l, &l.huge), 300 * AX_NS_PER_MS);
+
+    /* Refused while the forged node holds the only place, if that lasts
+     * long enough to see (it is only 300 ms), then admitted. */
+    ax_node *late = make_node("late", &b);
+    WAIT_FOR(!find_node(a, FORGED_ID, NULL) && find_node(a, ax_node_id(late), NULL), 10000);
+    assert_true(stats(a).leases_expired > expired);
+    print_message("forged node dropped, newcomer admitted; %llu datagrams refused meanwhile\n",
+                  (unsigned long long)stats(a).nodes_refused);
+
+    ax_node_destroy(late);
+    ax_node_destroy(a);
+    forger_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_nodes),
         cmocka_unit_test(test_max_endpoints),
+        cmocka_unit_test(test_max_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
