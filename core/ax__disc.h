@@ -22,10 +22,14 @@
 #define AX__DISC_RCVBUF         (4 << 20)
 #define AX__UNICAST_PORTS       8u /* peers mode: unicast ports per domain and host */
 #define AX__DOMAIN_PORT_GAP     10u
-#define AX__PAGES_MAX           4096u  /* announcement pages per generation */
-#define AX__PEER_ENDPOINTS_MAX  65536u /* endpoints kept per remote node */
-#define AX__EXIT_WATCH_MAX      256u   /* same-host peers whose process is watched */
-#define AX__HOST_SLOTS          256    /* nodes in one host table (disc_host.c) */
+#define AX__PAGES_MAX           4096u /* announcement pages per generation */
+#define AX__EXIT_WATCH_MAX      256u  /* same-host peers whose process is watched */
+#define AX__HOST_SLOTS          256   /* nodes in one host table (disc_host.c) */
+
+/* Bounds against any peer (docs/discovery.md, "Bounds"; the others are
+ * configured: discovery.max_nodes, max_endpoints, max_lease). */
+#define AX__LEASE_MIN          (10 * AX_NS_PER_MS) /* shorter announced leases are raised */
+#define AX__BOUND_LOG_INTERVAL (5 * AX_NS_PER_S)   /* refusals are logged this seldom */
 
 struct ax__peer_ep {
     struct ax_endpoint_info info;
@@ -49,7 +53,9 @@ struct ax__peer {
     uint8_t *page_seen; /* pages entries */
 
     struct ax__peer_ep *eps;
-    size_t neps, eps_cap;
+    size_t neps, eps_cap; /* neps <= eps_cap <= discovery.max_endpoints */
+    bool cut;             /* endpoints of generation cut_gen were refused */
+    uint64_t cut_gen;
 
     ax_timer lease;
     int64_t last_request;              /* rate limit of our StateRequests to it */
@@ -120,7 +126,8 @@ struct ax__disc {
 
     /* The table (under node->lock). */
     struct ax__peer **peers;
-    size_t npeers, peers_cap;
+    size_t npeers, peers_cap;   /* npeers <= peers_cap <= discovery.max_nodes */
+    int64_t nodes_log, eps_log; /* refusals last logged (AX__BOUND_LOG_INTERVAL) */
 
     struct { /* StateRequests to nodes we do not know yet, rate-limited */
         uint64_t id;
@@ -152,6 +159,11 @@ void ax__disc_fill_page(struct ax__disc *d, uint32_t page, bool counters);
 
 /* core/disc_table.c (all with node->lock held, on loops[0]) */
 struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
+/* Whether node @id is in the table or there is room for it (fewer than
+ * discovery.max_nodes others); if not, the refusal is counted and logged
+ * (at most every AX__BOUND_LOG_INTERVAL), and nothing may be stored or
+ * sent for it. */
+bool ax__table_admits(struct ax__disc *d, uint64_t id);
 /* Apply one Announce; returns whether the sender is new to us (then it
  * needs our full state soon: disc.c schedules it). */
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,

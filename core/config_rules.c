@@ -25,6 +25,20 @@ static int rule_lease(const struct ax_config *c, char *msg, size_t n)
     return -1;
 }
 
+static int rule_max_lease(const struct ax_config *c, char *msg, size_t n)
+{
+    if (c->discovery.max_lease_ns >= c->discovery.lease_ns)
+        return 0;
+    char m[32], l[32];
+    ax_duration_format(c->discovery.max_lease_ns, m, sizeof m);
+    ax_duration_format(c->discovery.lease_ns, l, sizeof l);
+    snprintf(msg, n,
+             "discovery.max_lease (%s) must be at least discovery.lease (%s), or a peer "
+             "configured like this node gets a shorter lease here than it asks for",
+             m, l);
+    return -1;
+}
+
 static int rule_disc_port(const struct ax_config *c, char *msg, size_t n)
 {
     if ((uint32_t)c->discovery.port + 10u * c->domain + 8u <= 65535)
@@ -64,6 +78,7 @@ static int rule_reconnect(const struct ax_config *c, char *msg, size_t n)
 
 const struct ax__cfg_rule ax__cfg_rules[] = {
     {"discovery.lease", "discovery.heartbeat", rule_lease},
+    {"discovery.max_lease", "discovery.lease", rule_max_lease},
     {"discovery.port", "node.domain", rule_disc_port},
     {"transport.port_max", "transport.port_min", rule_port_range},
     {"transport.reconnect_min", "transport.reconnect_max", rule_reconnect},

@@ -171,6 +171,15 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .max = 3600 * SEC,
      .desc = "A node not heard from for this long is dropped. Must be longer than "
              "discovery.heartbeat."},
+    {.path = "discovery.max_lease",
+     .type = AX__CFG_DURATION,
+     CFG(discovery.max_lease_ns),
+     .def = "60s",
+     .min = 1 * MS,
+     .max = 3600 * SEC,
+     .desc = "Longest lease this node grants a peer: a node announcing a longer one (the "
+             "lease comes from its datagrams) is dropped after this long without a beat. "
+             "At least discovery.lease."},
     {.path = "discovery.liveness",
      .type = AX__CFG_DURATION,
      CFG(discovery.liveness_ns),
@@ -197,6 +206,28 @@ const struct ax__cfg_key ax__cfg_keys[] = {
              "through an abstract Unix socket, no daemon, nothing left behind) instead of "
              "sending each other heartbeats, so a node's steady cost does not grow with the "
              "number of nodes on the host. false: heartbeats by multicast only."},
+    {.path = "discovery.max_nodes",
+     .type = AX__CFG_UINT,
+     CFG(discovery.max_nodes),
+     .def = "1024",
+     .unit = "nodes",
+     .min = 1,
+     .max = 65536,
+     .desc = "Other nodes this node's discovery table holds at most. When it is full, a "
+             "datagram from a node not in it is dropped before anything is stored for it, "
+             "and counted (nodes_refused of ax_node_discovery_stats); the nodes already in "
+             "it are kept. An entry costs about 0.8 KiB, plus its endpoints."},
+    {.path = "discovery.max_endpoints",
+     .type = AX__CFG_UINT,
+     CFG(discovery.max_endpoints),
+     .def = "4096",
+     .unit = "endpoints",
+     .min = 1,
+     /* 4096 pages (AX__PAGES_MAX) of 32 endpoints: all a node can announce */
+     .max = 131072,
+     .desc = "Endpoints kept per other node (about 800 bytes each). The endpoints a node "
+             "announces beyond it are not stored, but counted (endpoints_refused of "
+             "ax_node_discovery_stats) and logged, and the node is shown incomplete."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),

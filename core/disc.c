@@ -408,6 +408,8 @@ static void counters_cb(ax_timer *t, void *user)
 static void request_unknown(struct ax__disc *d, uint64_t id, const struct sockaddr_in *from,
                             bool via_unicast)
 {
+    if (!ax__table_admits(d, id))
+        return; /* the table is full: it could not be added */
     int64_t now = ax_clock_mono_ns();
     size_t slot = 0;
     for (size_t i = 0; i < 16; i++) {

@@ -18,6 +18,8 @@
 /* The repeated field's max_count (control.options): a page never exceeds it. */
 #define AX__EP_PER_PAGE_MAX                                                                        \
     (sizeof(((axon_ctl_Announce *)0)->endpoints) / sizeof(axon_ctl_Endpoint))
+/* All a node can announce: the top of discovery.max_endpoints' range. */
+_Static_assert(131072 == AX__PAGES_MAX * AX__EP_PER_PAGE_MAX, "core/config_table.c");
 
 void ax__disc_begin(struct ax__disc *d)
 {

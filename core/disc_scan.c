@@ -45,6 +45,7 @@ struct scan_node {
 struct scan {
     struct scan_node *nodes;
     size_t n, cap;
+    size_t max_eps; /* discovery.max_endpoints, as a node's table */
     bool oom;
 };
 
@@ -80,9 +81,9 @@ static void scan_add_endpoint(struct scan *s, struct scan_node *sn, const axon_c
             return;
         }
     }
-    if (sn->neps >= AX__PEER_ENDPOINTS_MAX)
+    if (sn->neps >= s->max_eps)
         return;
-    if (ax__array_reserve(&sn->eps, &sn->cap, sn->neps + 1, 8) < 0) {
+    if (ax__array_reserve_max(&sn->eps, &sn->cap, sn->neps + 1, 8, s->max_eps) < 0) {
         s->oom = true;
         return;
     }
@@ -208,7 +209,7 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
     uint32_t *dom = calloc(SCAN_DOMAINS, sizeof *dom);
     axon_ctl_Discovery *m = malloc(sizeof *m);
     uint8_t *buf = malloc(65536);
-    struct scan s = {0};
+    struct scan s = {.max_eps = cfg->discovery.max_endpoints};
     nfds_t nfd = 0;
     int sender = -1, last_err = 0;
     if (!pfd || !dom || !m || !buf) {

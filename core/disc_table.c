@@ -14,6 +14,12 @@
  *   delays convergence.
  * - Counters are updated from every page, whatever its generation.
  *
+ * Bounds (docs/discovery.md): the table holds at most discovery.max_nodes
+ * others and each at most discovery.max_endpoints endpoints; what comes
+ * beyond is refused before anything is allocated for it, counted, and
+ * logged now and then. A lease comes from the peer's datagrams, so it is
+ * kept between AX__LEASE_MIN and discovery.max_lease.
+ *
  * Everything here runs with node->lock held; events are collected and
  * dispatched by the caller after unlocking.
  */
@@ -55,6 +61,31 @@ struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id)
     return NULL;
 }
 
+/* Whether a refusal is to be logged: the first one, then one per
+ * AX__BOUND_LOG_INTERVAL (*@last: when one was last logged, 0 never). */
+static bool log_due(int64_t *last)
+{
+    int64_t now = ax_clock_mono_ns();
+    if (*last && now - *last < AX__BOUND_LOG_INTERVAL)
+        return false;
+    *last = now;
+    return true;
+}
+
+bool ax__table_admits(struct ax__disc *d, uint64_t id)
+{
+    uint32_t max = d->node->cfg.discovery.max_nodes;
+    if (d->npeers < max || ax__table_find(d, id))
+        return true;
+    d->stats.nodes_refused++;
+    if (log_due(&d->nodes_log))
+        AX_LOG_W(LOG_MODULE,
+                 "discovery table full (%u other nodes, discovery.max_nodes): node %016llx "
+                 "ignored, as is every node not in it (%llu datagrams refused so far)",
+                 (unsigned)max, (unsigned long long)id, (unsigned long long)d->stats.nodes_refused);
+    return false;
+}
+
 static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *out)
 {
     *out = p->info;
@@ -63,7 +94,8 @@ static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *ou
         p->start_real_ns && now_real > p->start_real_ns ? now_real - p->start_real_ns : 0;
     out->heard_age_ns = ax_clock_mono_ns() - p->last_heard;
     out->generation = p->has_committed ? p->gen_committed : p->gen_pending;
-    out->complete = p->has_committed && p->gen_pending == p->gen_committed;
+    out->complete = p->has_committed && p->gen_pending == p->gen_committed &&
+                    !(p->cut && p->cut_gen >= p->gen_committed);
     uint32_t np = 0, ns = 0;
     for (size_t i = 0; i < p->neps; i++) {
         if (p->eps[i].info.kind == AX_ENDPOINT_PUBLISHER)
@@ -237,9 +269,11 @@ void ax__table_free_all(struct ax__disc *d)
     d->npeers = d->peers_cap = 0;
 }
 
+/* The caller checked ax__table_admits(). */
 static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
 {
-    if (ax__array_reserve(&d->peers, &d->peers_cap, d->npeers + 1, 8) < 0)
+    if (ax__array_reserve_max(&d->peers, &d->peers_cap, d->npeers + 1, 8,
+                              d->node->cfg.discovery.max_nodes) < 0)
         return NULL;
     struct ax__peer *p = calloc(1, sizeof *p);
     if (!p)
@@ -251,13 +285,25 @@ static struct ax__peer *peer_new(struct ax__disc *d, uint64_t id)
     return p;
 }
 
+/* The lease a peer announced, as we apply it: a lease of 49 days would
+ * keep a node that went away (or never was) for that long, a lease of a
+ * microsecond would drop and re-add it at every datagram. */
+static int64_t granted_lease(const struct ax__disc *d, int64_t announced)
+{
+    int64_t max = d->node->cfg.discovery.max_lease_ns;
+    if (announced < AX__LEASE_MIN)
+        announced = AX__LEASE_MIN;
+    return announced < max ? announced : max;
+}
+
 /* Update the node-level info; returns whether anything a user sees changed. */
-static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
+static bool update_node_info(struct ax__disc *d, struct ax__peer *p, const axon_ctl_Discovery *m,
                              const axon_ctl_NodeInfo *ni, const struct sockaddr_in *from,
                              bool via_unicast)
 {
     struct ax_node_info old = p->info;
     ax__disc_node_info_from_wire(&p->info, m, ni, from);
+    p->info.lease_ns = granted_lease(d, p->info.lease_ns);
     p->start_real_ns = ni->start_time_ns;
     p->from = *from;
     if (via_unicast) {
@@ -267,6 +313,24 @@ static bool update_node_info(struct ax__peer *p, const axon_ctl_Discovery *m,
     return strcmp(old.name, p->info.name) != 0 || strcmp(old.tcp, p->info.tcp) != 0 ||
            old.lease_ns != p->info.lease_ns || old.pid != p->info.pid || old.shm != p->info.shm ||
            strcmp(old.host_id, p->info.host_id) != 0;
+}
+
+/* An endpoint of @p's generation @gen with no room left for it. Until a
+ * generation of @p commits with nothing refused, @p is incomplete. */
+static void refuse_endpoint(struct ax__disc *d, struct ax__peer *p, uint64_t gen)
+{
+    d->stats.endpoints_refused++;
+    if (!p->cut || gen > p->cut_gen)
+        p->cut_gen = gen;
+    p->cut = true;
+    if (log_due(&d->eps_log))
+        AX_LOG_W(LOG_MODULE,
+                 "node '%s' (%016llx) announces more than %u endpoints "
+                 "(discovery.max_endpoints): the rest are not stored, its endpoint set here is "
+                 "incomplete (%llu endpoints refused so far, all nodes)",
+                 p->info.name, (unsigned long long)p->info.id,
+                 (unsigned)d->node->cfg.discovery.max_endpoints,
+                 (unsigned long long)d->stats.endpoints_refused);
 }
 
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
@@ -283,6 +347,8 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
     }
     bool is_new = p == NULL;
     if (!p) {
+        if (!ax__table_admits(d, m->node_id))
+            return false;
         p = peer_new(d, m->node_id);
         if (!p) {
             AX_LOG_E(LOG_MODULE, "out of memory: node %016llx not added",
@@ -290,7 +356,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
             return false;
         }
     }
-    bool changed = update_node_info(p, m, &a->node, from, via_unicast);
+    bool changed = update_node_info(d, p, m, &a->node, from, via_unicast);
     ax__table_touch(d, p);
     ax__disc_watch(d, p, a->node.pid_ns, a->node.proc_start);
     if (is_new) {
@@ -306,6 +372,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
      * page count was checked against AX__PAGES_MAX by the caller. */
     uint64_t gen = a->generation;
     uint32_t pages = a->pages ? a->pages : 1;
+    uint32_t max_eps = d->node->cfg.discovery.max_endpoints;
     bool stale = p->page_seen && gen < p->gen_pending;
     if (!stale && (!p->page_seen || gen > p->gen_pending || p->pages != pages)) {
         uint8_t *seen = calloc(pages, 1);
@@ -323,13 +390,11 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         if (!pe) {
             if (stale)
                 continue; /* an old page may list what is gone */
-            if (p->neps >= AX__PEER_ENDPOINTS_MAX) {
-                AX_LOG_W(LOG_MODULE,
-                         "node '%s' announces more than %u endpoints; ignoring the rest",
-                         p->info.name, AX__PEER_ENDPOINTS_MAX);
+            if (p->neps >= max_eps) {
+                refuse_endpoint(d, p, gen);
                 continue;
             }
-            if (ax__array_reserve(&p->eps, &p->eps_cap, p->neps + 1, 8) < 0)
+            if (ax__array_reserve_max(&p->eps, &p->eps_cap, p->neps + 1, 8, max_eps) < 0)
                 continue;
             pe = &p->eps[p->neps++];
             pe->info = e;

@@ -131,12 +131,15 @@ struct ax_config {
         uint8_t ttl;                 /* discovery.ttl: multicast TTL, network mode */
         char **peers;                /* discovery.peers: "host" or "host:port" */
         size_t npeers;
-        int64_t heartbeat_ns; /* discovery.heartbeat */
-        int64_t lease_ns;     /* discovery.lease: > heartbeat */
-        int64_t refresh_ns;   /* discovery.refresh: full-state re-announcement */
-        int64_t liveness_ns;  /* discovery.liveness: silent data link -> peer dropped */
-        int64_t counters_ns;  /* discovery.counters: ask peers for counters, 0 = never */
-        bool host_table;      /* discovery.host_table: beat in shared memory on one host */
+        int64_t heartbeat_ns;   /* discovery.heartbeat */
+        int64_t lease_ns;       /* discovery.lease: > heartbeat */
+        int64_t max_lease_ns;   /* discovery.max_lease: >= lease; peers' leases capped to it */
+        int64_t refresh_ns;     /* discovery.refresh: full-state re-announcement */
+        int64_t liveness_ns;    /* discovery.liveness: silent data link -> peer dropped */
+        int64_t counters_ns;    /* discovery.counters: ask peers for counters, 0 = never */
+        bool host_table;        /* discovery.host_table: beat in shared memory on one host */
+        uint32_t max_nodes;     /* discovery.max_nodes: remote nodes kept in the table */
+        uint32_t max_endpoints; /* discovery.max_endpoints: endpoints kept per remote node */
     } discovery;
     struct {
         char listen_address[48];     /* transport.listen_address: IPv4, "" = by mode */

@@ -130,12 +130,13 @@ struct ax_node_info {
     char version[16];
     char host_id[40]; /* its kernel's boot id ("" unknown): same one, same host */
     bool shm;         /* it accepts shared-memory links */
-    int64_t lease_ns;
+    int64_t lease_ns; /* as this node applies it: capped by discovery.max_lease */
     int64_t heartbeat_ns;
     int64_t uptime_ns;    /* from its start time (real-time clocks) */
     int64_t heard_age_ns; /* since the last datagram from it; 0 for self */
     uint64_t generation;  /* of its endpoint set, as far as known */
-    bool complete;        /* all pages of that generation received */
+    bool complete;        /* all pages of that generation received, and none of its
+                             endpoints refused (discovery.max_endpoints) */
     bool is_self;
     uint32_t publishers;
     uint32_t subscribers;
@@ -308,6 +309,13 @@ struct ax_discovery_stats {
     uint64_t host_table_nodes;
     uint64_t heartbeats_skipped; /* multicast heartbeats the host table made unneeded */
     uint64_t host_beats_sent;    /* network mode: HostBeats sent for the whole table */
+    /* Bounds (docs/discovery.md, "Bounds"). Datagrams (and host-table
+     * beats) from nodes not in the table, dropped because it held
+     * discovery.max_nodes others: one per datagram, not per node. */
+    uint64_t nodes_refused;
+    /* Endpoints announced by a node beyond discovery.max_endpoints, not
+     * stored: one per endpoint and datagram that listed it. */
+    uint64_t endpoints_refused;
 };
 
 /** ax_node_discovery_stats() - copy the counters. Any thread. */

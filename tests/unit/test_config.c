@@ -280,6 +280,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.discovery.liveness_ns, 800 * AX_NS_PER_MS);
     assert_int_equal(cfg.discovery.counters_ns, 0);
     assert_true(cfg.discovery.host_table);
+    assert_int_equal(cfg.discovery.max_lease_ns, 60 * AX_NS_PER_S);
+    assert_int_equal(cfg.discovery.max_nodes, 1024);
+    assert_int_equal(cfg.discovery.max_endpoints, 4096);
     assert_string_equal(cfg.transport.listen_address, "");
     assert_int_equal(cfg.transport.port_min, 0);
     assert_int_equal(cfg.transport.port_max, 0);
@@ -338,6 +341,9 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  liveness: 300ms\n"
                                 "  counters: 250ms\n"
                                 "  host_table: false\n"
+                                "  max_lease: 3s\n"
+                                "  max_nodes: 64\n"
+                                "  max_endpoints: 100\n"
                                 "transport:\n"
                                 "  listen_address: 192.168.1.10\n"
                                 "  port_min: 20000\n"
@@ -399,6 +405,9 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->discovery.liveness_ns, 300 * AX_NS_PER_MS);
     assert_int_equal(cfg->discovery.counters_ns, 250 * AX_NS_PER_MS);
     assert_false(cfg->discovery.host_table);
+    assert_int_equal(cfg->discovery.max_lease_ns, 3 * AX_NS_PER_S);
+    assert_int_equal(cfg->discovery.max_nodes, 64);
+    assert_int_equal(cfg->discovery.max_endpoints, 100);
     assert_string_equal(cfg->transport.listen_address, "192.168.1.10");
     assert_int_equal(cfg->transport.port_min, 20000);
     assert_int_equal(cfg->transport.port_max, 20100);
@@ -624,6 +633,12 @@ static void test_bad_values(void **state)
          "must be longer than discovery.heartbeat"},
         {"discovery:\n  lease: 1s\n", 2, "discovery.lease", "must be longer"},
         {"discovery:\n  heartbeat: 4s\n", 2, "discovery.heartbeat", "must be longer"},
+        {"discovery:\n  lease: 90s\n", 2, "discovery.lease",
+         "discovery.max_lease (1m) must be at least discovery.lease (90s)"},
+        {"discovery:\n  max_lease: 2s\n", 2, "discovery.max_lease", "must be at least"},
+        {"discovery:\n  max_nodes: 0\n", 2, "discovery.max_nodes", "out of range 1..65536"},
+        {"discovery:\n  max_endpoints: 131073\n", 2, "discovery.max_endpoints",
+         "out of range 1..131072"},
         {"node:\n  domain: 200\ndiscovery:\n  port: 65400\n", 4, "discovery.port", "exceeds 65535"},
         {"transport:\n  port_min: 2000\n", 2, "transport.port_min", "both be 0"},
         {"transport:\n  port_min: 3000\n  port_max: 2000\n", 3, "transport.port_max",
