@@ -127,6 +127,7 @@ struct ax__disc {
     /* The table (under node->lock). */
     struct ax__peer **peers;
     size_t npeers, peers_cap;   /* npeers <= peers_cap <= discovery.max_nodes */
+    size_t table_eps;           /* endpoints of all peers (discovery.max_table_endpoints) */
     int64_t nodes_log, eps_log; /* refusals last logged (AX__BOUND_LOG_INTERVAL) */
 
     struct { /* StateRequests to nodes we do not know yet, rate-limited */

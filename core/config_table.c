@@ -228,6 +228,15 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .desc = "Endpoints kept per other node (about 800 bytes each). The endpoints a node "
              "announces beyond it are not stored, but counted (endpoints_refused of "
              "ax_node_discovery_stats) and logged, and the node is shown incomplete."},
+    {.path = "discovery.max_table_endpoints",
+     .type = AX__CFG_UINT,
+     CFG(discovery.max_table_endpoints),
+     .def = "32768",
+     .unit = "endpoints",
+     .min = 1,
+     .max = 16777216,
+     .desc = "Endpoints kept for all other nodes together (about 800 bytes each: 25 MiB at "
+             "the default). Beyond it, as for discovery.max_endpoints."},
     {.path = "discovery.refresh",
      .type = AX__CFG_DURATION,
      CFG(discovery.refresh_ns),

@@ -251,6 +251,7 @@ void ax__table_remove(struct ax__disc *d, struct ax__peer *p, enum ax__left why,
     for (size_t i = 0; i < p->neps; i++)
         push_endpoint_event(evs, AX_EVENT_ENDPOINT_LEAVE, p, &p->eps[i].info);
     push_node_event(evs, AX_EVENT_NODE_LEAVE, p, why);
+    d->table_eps -= p->neps;
     for (size_t i = 0; i < d->npeers; i++) {
         if (d->peers[i] == p) {
             d->peers[i] = d->peers[--d->npeers];
@@ -267,6 +268,7 @@ void ax__table_free_all(struct ax__disc *d)
     free(d->peers);
     d->peers = NULL;
     d->npeers = d->peers_cap = 0;
+    d->table_eps = 0;
 }
 
 /* The caller checked ax__table_admits(). */
@@ -323,13 +325,15 @@ static void refuse_endpoint(struct ax__disc *d, struct ax__peer *p, uint64_t gen
     if (!p->cut || gen > p->cut_gen)
         p->cut_gen = gen;
     p->cut = true;
+    const struct ax_config *c = &d->node->cfg;
+    bool table_full = d->table_eps >= c->discovery.max_table_endpoints;
     if (log_due(&d->eps_log))
         AX_LOG_W(LOG_MODULE,
-                 "node '%s' (%016llx) announces more than %u endpoints "
-                 "(discovery.max_endpoints): the rest are not stored, its endpoint set here is "
-                 "incomplete (%llu endpoints refused so far, all nodes)",
+                 "node '%s' (%016llx): %s: the rest of its endpoints are not stored, its "
+                 "endpoint set here is incomplete (%llu endpoints refused so far, all nodes)",
                  p->info.name, (unsigned long long)p->info.id,
-                 (unsigned)d->node->cfg.discovery.max_endpoints,
+                 table_full ? "the table holds discovery.max_table_endpoints endpoints"
+                            : "more endpoints than discovery.max_endpoints",
                  (unsigned long long)d->stats.endpoints_refused);
 }
 
@@ -390,12 +394,13 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         if (!pe) {
             if (stale)
                 continue; /* an old page may list what is gone */
-            if (p->neps >= max_eps) {
+            if (p->neps >= max_eps || d->table_eps >= d->node->cfg.discovery.max_table_endpoints) {
                 refuse_endpoint(d, p, gen);
                 continue;
             }
             if (ax__array_reserve_max(&p->eps, &p->eps_cap, p->neps + 1, 8, max_eps) < 0)
                 continue;
+            d->table_eps++;
             pe = &p->eps[p->neps++];
             pe->info = e;
             pe->seen_gen = gen;
@@ -430,6 +435,7 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
             else
                 p->eps[w++] = p->eps[i];
         }
+        d->table_eps -= p->neps - w;
         p->neps = w;
         p->gen_committed = gen;
         p->has_committed = true;

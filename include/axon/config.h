@@ -140,6 +140,7 @@ struct ax_config {
         bool host_table;        /* discovery.host_table: beat in shared memory on one host */
         uint32_t max_nodes;     /* discovery.max_nodes: remote nodes kept in the table */
         uint32_t max_endpoints; /* discovery.max_endpoints: endpoints kept per remote node */
+        uint32_t max_table_endpoints; /* discovery.max_table_endpoints: for all of them */
     } discovery;
     struct {
         char listen_address[48];     /* transport.listen_address: IPv4, "" = by mode */

@@ -283,6 +283,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.discovery.max_lease_ns, 60 * AX_NS_PER_S);
     assert_int_equal(cfg.discovery.max_nodes, 1024);
     assert_int_equal(cfg.discovery.max_endpoints, 4096);
+    assert_int_equal(cfg.discovery.max_table_endpoints, 32768);
     assert_string_equal(cfg.transport.listen_address, "");
     assert_int_equal(cfg.transport.port_min, 0);
     assert_int_equal(cfg.transport.port_max, 0);
@@ -344,6 +345,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  max_lease: 3s\n"
                                 "  max_nodes: 64\n"
                                 "  max_endpoints: 100\n"
+                                "  max_table_endpoints: 1000\n"
                                 "transport:\n"
                                 "  listen_address: 192.168.1.10\n"
                                 "  port_min: 20000\n"
@@ -408,6 +410,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->discovery.max_lease_ns, 3 * AX_NS_PER_S);
     assert_int_equal(cfg->discovery.max_nodes, 64);
     assert_int_equal(cfg->discovery.max_endpoints, 100);
+    assert_int_equal(cfg->discovery.max_table_endpoints, 1000);
     assert_string_equal(cfg->transport.listen_address, "192.168.1.10");
     assert_int_equal(cfg->transport.port_min, 20000);
     assert_int_equal(cfg->transport.port_max, 20100);

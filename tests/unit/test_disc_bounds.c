@@ -43,7 +43,7 @@ static uint32_t test_domain(void)
     } while (0)
 
 struct bounds {
-    uint32_t max_nodes, max_endpoints;
+    uint32_t max_nodes, max_endpoints, max_table_endpoints;
     int64_t heartbeat_ns, lease_ns, max_lease_ns; /* 0: the defaults */
 };
 
@@ -57,6 +57,8 @@ static ax_node *make_node(const char *name, const struct bounds *b)
         c.discovery.max_nodes = b->max_nodes;
     if (b && b->max_endpoints)
         c.discovery.max_endpoints = b->max_endpoints;
+    if (b && b->max_table_endpoints)
+        c.discovery.max_table_endpoints = b->max_table_endpoints;
     if (b && b->lease_ns) {
         c.discovery.heartbeat_ns = b->heartbeat_ns;
         c.discovery.lease_ns = b->lease_ns;
@@ -111,6 +113,7 @@ struct forger {
     int s;
     struct sockaddr_in grp;
     axon_ctl_Discovery m; /* large (nanopb static sizes) */
+    uint64_t gen;         /* announced generation (0: 1) */
     uint8_t buf[8192];
 };
 
@@ -150,7 +153,7 @@ static void forge_announce(struct forger *f, uint64_t id, uint32_t lease_ms, uin
     m->seq = 1;
     m->which_body = axon_ctl_Discovery_announce_tag;
     axon_ctl_Announce *a = &m->body.announce;
-    a->generation = 1;
+    a->generation = f->gen ? f->gen : 1;
     a->page = page;
     a->pages = pages;
     a->has_node = true;
@@ -333,6 +336,40 @@ static void test_max_endpoints(void **state)
     ax_node_destroy(a);
 }
 
+/* discovery.max_table_endpoints bounds all nodes together: three forged
+ * nodes of 25 endpoints each against a table of 60 keep 60, refuse 15, and
+ * the third is shown incomplete; when the first leaves, its place is free
+ * again. */
+static void test_max_table_endpoints(void **state)
+{
+    (void)state;
+    struct bounds b = {.max_table_endpoints = 60};
+    ax_node *a = make_node("keeper", &b);
+    struct forger *f = forger_new();
+    for (uint64_t k = 0; k < 3; k++) {
+        forge_announce(f, FORGED_ID + k, 60000, 0, 1, 1, 25);
+        WAIT_FOR(find_node(a, FORGED_ID + k, NULL), 5000);
+    }
+    WAIT_FOR(count_endpoints(a) == 60, 5000);
+    assert_int_equal(stats(a).endpoints_refused, 15);
+    struct ax_node_info third;
+    assert_true(find_node(a, FORGED_ID + 2, &third));
+    assert_int_equal(third.publishers + third.subscribers, 10);
+    assert_false(third.complete);
+    pthread_mutex_lock(&a->lock);
+    assert_int_equal(a->disc->table_eps, 60);
+    pthread_mutex_unlock(&a->lock);
+    /* The first one announces an empty set: its 25 places are free. */
+    f->gen = 2;
+    forge_announce(f, FORGED_ID, 60000, 0, 1, 1, 0);
+    WAIT_FOR(count_endpoints(a) == 35, 5000);
+    pthread_mutex_lock(&a->lock);
+    assert_int_equal(a->disc->table_eps, 35);
+    pthread_mutex_unlock(&a->lock);
+    forger_free(f);
+    ax_node_destroy(a);
+}
+
 /* Leases from the graph events (the lease as the table applies it). */
 struct leases {
     pthread_mutex_t mu;
@@ -405,6 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_nodes),
         cmocka_unit_test(test_max_endpoints),
+        cmocka_unit_test(test_max_table_endpoints),
         cmocka_unit_test(test_max_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
