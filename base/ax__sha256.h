@@ -24,4 +24,19 @@ void ax__sha256_final(struct ax__sha256 *s, uint8_t out[AX__SHA256_SIZE]);
 /* One call: init, update, final. */
 void ax__sha256(const void *data, size_t len, uint8_t out[AX__SHA256_SIZE]);
 
+/* HMAC-SHA256 (RFC 2104): init with the key (any length), update with the
+ * message, final writes the 32-byte tag. The context holds the key's pads:
+ * one per key can be kept and copied for each message. */
+struct ax__hmac {
+    struct ax__sha256 inner, outer;
+};
+
+void ax__hmac_init(struct ax__hmac *h, const void *key, size_t key_len);
+void ax__hmac_update(struct ax__hmac *h, const void *data, size_t len);
+void ax__hmac_final(struct ax__hmac *h, uint8_t out[AX__SHA256_SIZE]);
+
+/* Whether @a and @b (@len bytes) are equal, in time that does not depend
+ * on where they differ (for comparing MACs). */
+int ax__equal_ct(const void *a, const void *b, size_t len);
+
 #endif /* AX__SHA256_H */

@@ -118,3 +118,42 @@ void ax__sha256(const void *data, size_t len, uint8_t out[AX__SHA256_SIZE])
     ax__sha256_update(&s, data, len);
     ax__sha256_final(&s, out);
 }
+
+void ax__hmac_init(struct ax__hmac *h, const void *key, size_t key_len)
+{
+    uint8_t block[64] = {0}, pad[64];
+    if (key_len > sizeof block)
+        ax__sha256(key, key_len, block); /* a long key is hashed first */
+    else if (key_len)
+        memcpy(block, key, key_len);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = block[i] ^ 0x36;
+    ax__sha256_init(&h->inner);
+    ax__sha256_update(&h->inner, pad, sizeof pad);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = block[i] ^ 0x5c;
+    ax__sha256_init(&h->outer);
+    ax__sha256_update(&h->outer, pad, sizeof pad);
+}
+
+void ax__hmac_update(struct ax__hmac *h, const void *data, size_t len)
+{
+    ax__sha256_update(&h->inner, data, len);
+}
+
+void ax__hmac_final(struct ax__hmac *h, uint8_t out[AX__SHA256_SIZE])
+{
+    uint8_t inner[AX__SHA256_SIZE];
+    ax__sha256_final(&h->inner, inner);
+    ax__sha256_update(&h->outer, inner, sizeof inner);
+    ax__sha256_final(&h->outer, out);
+}
+
+int ax__equal_ct(const void *a, const void *b, size_t len)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < len; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}

@@ -35,6 +35,35 @@ static void check_sha(const void *data, size_t len, const char *expect)
     assert_string_equal(h, expect);
 }
 
+/* HMAC-SHA256, RFC 4231 test cases 1, 2 and 6 (a key longer than a block). */
+static void check_hmac(const void *key, size_t klen, const char *msg, const char *want)
+{
+    struct ax__hmac h;
+    ax__hmac_init(&h, key, klen);
+    ax__hmac_update(&h, msg, strlen(msg));
+    uint8_t d[32];
+    char hex[65];
+    ax__hmac_final(&h, d);
+    hexs(d, 32, hex);
+    assert_string_equal(hex, want);
+}
+
+static void t_hmac_vectors(void **state)
+{
+    (void)state;
+    uint8_t k1[20], k6[131];
+    memset(k1, 0x0b, sizeof k1);
+    memset(k6, 0xaa, sizeof k6);
+    check_hmac(k1, sizeof k1, "Hi There",
+               "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    check_hmac("Jefe", 4, "what do ya want for nothing?",
+               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    check_hmac(k6, sizeof k6, "Test Using Larger Than Block-Size Key - Hash Key First",
+               "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    assert_true(ax__equal_ct("abcd", "abcd", 4));
+    assert_false(ax__equal_ct("abcd", "abce", 4));
+}
+
 static void t_sha256_vectors(void **state)
 {
     check_sha("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -257,9 +286,10 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_first_use_threads), /* first: nothing registered yet */
-        cmocka_unit_test(t_sha256_vectors),    cmocka_unit_test(t_hash_forms),
-        cmocka_unit_test(t_schema_text),       cmocka_unit_test(t_hash_follows_schema),
-        cmocka_unit_test(t_register_conflict), cmocka_unit_test(t_golden_hashes),
+        cmocka_unit_test(t_sha256_vectors),      cmocka_unit_test(t_hmac_vectors),
+        cmocka_unit_test(t_hash_forms),          cmocka_unit_test(t_schema_text),
+        cmocka_unit_test(t_hash_follows_schema), cmocka_unit_test(t_register_conflict),
+        cmocka_unit_test(t_golden_hashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
