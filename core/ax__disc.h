@@ -60,7 +60,18 @@ struct ax__peer {
     ax_timer lease;
     int64_t last_request;              /* rate limit of our StateRequests to it */
     struct ax__exit_watch *exit_watch; /* same host: its process (disc_watch.c) */
+    struct ax__seq_window replay;      /* with a key: its datagram counters seen */
 };
+
+/* With a key: what is remembered of a peer that left, so that its old
+ * datagrams replayed later do not bring it back (a ring, the oldest
+ * forgotten first). */
+struct ax__gone {
+    uint64_t id, incarnation;
+    uint64_t seq; /* the newest datagram counter seen from it */
+    bool final;   /* it said Bye or its process ended: nothing more can come */
+};
+#define AX__GONE_MAX 256
 
 /* Why a peer left the table. */
 enum ax__left {
@@ -126,7 +137,9 @@ struct ax__disc {
 
     /* The table (under node->lock). */
     struct ax__peer **peers;
-    size_t npeers, peers_cap;   /* npeers <= peers_cap <= discovery.max_nodes */
+    size_t npeers, peers_cap;           /* npeers <= peers_cap <= discovery.max_nodes */
+    struct ax__gone gone[AX__GONE_MAX]; /* with a key: peers that left (ax__table_fresh) */
+    unsigned gone_next;
     size_t table_eps;           /* endpoints of all peers (discovery.max_table_endpoints) */
     int64_t nodes_log, eps_log; /* refusals last logged (AX__BOUND_LOG_INTERVAL) */
 
@@ -165,6 +178,9 @@ struct ax__peer *ax__table_find(struct ax__disc *d, uint64_t id);
  * (at most every AX__BOUND_LOG_INTERVAL), and nothing may be stored or
  * sent for it. */
 bool ax__table_admits(struct ax__disc *d, uint64_t id);
+/* With a key: whether @m from @p (NULL: not in the table) is no replay nor
+ * duplicate; a datagram of a peer in the table is recorded in its window. */
+bool ax__table_fresh(struct ax__disc *d, struct ax__peer *p, const axon_ctl_Discovery *m);
 /* Apply one Announce; returns whether the sender is new to us (then it
  * needs our full state soon: disc.c schedules it). */
 bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,

@@ -18,6 +18,7 @@
 #include "axon/loop.h"
 #include "axon/node.h"
 #include "core/ax__endpoint.h"
+#include "core/ax__keyring.h"
 
 struct ax__disc;
 struct ax__shard;
@@ -42,6 +43,7 @@ struct ax_node {
     char tcp_endpoint[64];               /* shard 0's listener, announced: "ip:port" */
     char host_id[40];                    /* the kernel's boot id ("" unknown) */
     bool shm;                            /* every shard listens for shared-memory links */
+    struct ax__keyring keyring;          /* security.key_file; read-only after creation */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */

@@ -457,6 +457,18 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .desc = "Per-topic QoS overrides: a mapping of exact topic name to the keys in the QoS "
              "table below."},
 
+    /* security */
+    {.path = "security.key_file",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(security.key_file),
+     .def = "",
+     .env = "AXON_KEY_FILE",
+     .desc = "File holding the domain key (`axon keygen` writes one; mode 600). With a key, "
+             "every discovery datagram carries a MAC and a replay counter, and datagrams "
+             "without a valid one are dropped and counted. Empty: the domain is open (anyone "
+             "who reaches it may join; axon doctor says so)."},
+
     /* log */
     {.path = "log.level",
      .type = AX__CFG_ENUM,

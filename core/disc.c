@@ -52,6 +52,7 @@
 #include "axon/clock.h"
 #include "axon/log.h"
 #include "axon/version.h"
+#include "base/ax__log_limit.h"
 #include "core/ax__disc.h"
 #include "transport/ax__addr.h"
 #include "transport/ax__sys.h"
@@ -101,14 +102,26 @@ static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
 
 /* Encode d->tx and send it everywhere this node announces. Called with
  * node->lock held (stats and the table are read). */
-static void send_tx(struct ax__disc *d)
+/* d->tx into d->txbuf, with its MAC when the domain has a key. Returns
+ * the length, 0 on failure (logged: a bug, not the peer's doing). */
+static size_t encode_tx(struct ax__disc *d)
 {
     pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
     if (!pb_encode(&os, axon_ctl_Discovery_fields, &d->tx)) {
         AX_LOG_E(LOG_MODULE, "cannot encode an announcement: %s", PB_GET_ERROR(&os));
-        return;
+        return 0;
     }
-    size_t n = os.bytes_written;
+    size_t n = ax__keyring_seal(&d->node->keyring, d->txbuf, os.bytes_written, sizeof d->txbuf);
+    if (!n)
+        AX_LOG_E(LOG_MODULE, "no room for the MAC of a %zu-byte datagram", os.bytes_written);
+    return n;
+}
+
+static void send_tx(struct ax__disc *d)
+{
+    size_t n = encode_tx(d);
+    if (!n)
+        return;
     if (d->mc_on)
         send_to(d, d->mc_tx_fd, &d->group, d->txbuf, n);
     if (d->uc_on) {
@@ -148,12 +161,10 @@ static void answer_direct(struct ax__disc *d, int fd, const struct sockaddr_in *
         return;
     for (uint32_t p = 0; p < d->npages; p++) {
         ax__disc_fill_page(d, p, counters);
-        pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
-        if (!pb_encode(&os, axon_ctl_Discovery_fields, &d->tx)) {
-            AX_LOG_E(LOG_MODULE, "cannot encode an announcement: %s", PB_GET_ERROR(&os));
+        size_t n = encode_tx(d);
+        if (!n)
             return;
-        }
-        send_to(d, fd, to, d->txbuf, os.bytes_written);
+        send_to(d, fd, to, d->txbuf, n);
     }
     if (counters)
         d->stats.counter_answers++;
@@ -333,9 +344,9 @@ static void request_state_at(struct ax__disc *d, uint64_t target, const struct s
         send_tx(d);
         return;
     }
-    pb_ostream_t os = pb_ostream_from_buffer(d->txbuf, sizeof d->txbuf);
-    if (pb_encode(&os, axon_ctl_Discovery_fields, &d->tx))
-        send_to(d, fd, to, d->txbuf, os.bytes_written);
+    size_t n = encode_tx(d);
+    if (n)
+        send_to(d, fd, to, d->txbuf, n);
 }
 
 void ax__disc_request_state(struct ax__disc *d, uint64_t target)
@@ -433,14 +444,27 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
 {
     ax_node *n = d->node;
     struct ax__events evs = {0};
-    pb_istream_t is = pb_istream_from_buffer(data, len);
+    /* With a key, a datagram without a valid MAC is dropped before it is
+     * decoded: it costs one HMAC and changes nothing. */
+    size_t body = len;
+    bool authentic = !n->keyring.on || ax__keyring_open(&n->keyring, data, len, &body);
+    pb_istream_t is = pb_istream_from_buffer(data, body);
     memset(&d->rx, 0, sizeof d->rx);
-    bool ok = pb_decode(&is, axon_ctl_Discovery_fields, &d->rx);
+    bool ok = authentic && pb_decode(&is, axon_ctl_Discovery_fields, &d->rx);
     const axon_ctl_Discovery *m = &d->rx;
 
     pthread_mutex_lock(&n->lock);
     d->stats.rx_datagrams++;
     d->stats.rx_bytes += len;
+    if (!authentic) {
+        d->stats.rx_unauthenticated++;
+        char a[INET_ADDRSTRLEN];
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
+                       "discovery datagram without a valid MAC from %s:%u dropped (wrong or no "
+                       "domain key: security.key_file)",
+                       inet_ntop(AF_INET, &from->sin_addr, a, sizeof a), ntohs(from->sin_port));
+        goto out;
+    }
     if (!ok) {
         d->stats.rx_undecodable++;
         char a[INET_ADDRSTRLEN];
@@ -461,6 +485,10 @@ void ax__disc_receive(struct ax__disc *d, const uint8_t *data, size_t len,
         goto out;
     }
     struct ax__peer *p = ax__table_find(d, m->node_id);
+    if (n->keyring.on && !ax__table_fresh(d, p, m)) {
+        d->stats.rx_replayed++;
+        goto out;
+    }
     switch (m->which_body) {
     case axon_ctl_Discovery_announce_tag: {
         const axon_ctl_Announce *a = &m->body.announce;

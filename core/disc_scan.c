@@ -29,6 +29,7 @@
 #include "axon/log.h"
 #include "base/ax__array.h"
 #include "core/ax__disc.h"
+#include "core/ax__keyring.h"
 
 #define LOG_MODULE     "disc"
 #define SCAN_DOMAINS   233u /* node.domain is 0..232 */
@@ -157,7 +158,7 @@ static int open_sender(struct in_addr ifaddr, unsigned char ttl)
 }
 
 static void send_request(int fd, axon_ctl_Discovery *m, uint32_t domain, uint64_t id,
-                         const struct sockaddr_in *to)
+                         const struct sockaddr_in *to, const struct ax__keyring *key)
 {
     uint8_t buf[128];
     memset(m, 0, sizeof *m);
@@ -169,8 +170,14 @@ static void send_request(int fd, axon_ctl_Discovery *m, uint32_t domain, uint64_
     m->which_body = axon_ctl_Discovery_request_tag;
     m->body.request.target = 0; /* everyone */
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    if (pb_encode(&os, axon_ctl_Discovery_fields, m))
-        (void)sendto(fd, buf, os.bytes_written, 0, (const struct sockaddr *)to, sizeof *to);
+    /* Signed with this configuration's key, if any: nodes of a domain with
+     * that key answer, the others drop it (and those of an open domain
+     * answer either way). */
+    size_t n = pb_encode(&os, axon_ctl_Discovery_fields, m)
+                   ? ax__keyring_seal(key, buf, os.bytes_written, sizeof buf)
+                   : 0;
+    if (n)
+        (void)sendto(fd, buf, n, 0, (const struct sockaddr *)to, sizeof *to);
 }
 
 int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_discovery_scan_fn fn,
@@ -201,6 +208,10 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
         ttl = cfg->discovery.ttl;
     }
     uint16_t base = cfg->discovery.port;
+    struct ax__keyring key;
+    char why[300];
+    if (ax__keyring_load(&key, cfg->security.key_file, why, sizeof why) < 0)
+        AX_LOG_W(LOG_MODULE, "scan: security.key_file: %s; asking unsigned", why);
     ax_config_fini(&own);
     if (rc < 0)
         return rc;
@@ -243,7 +254,7 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
                                      .sin_port =
                                          htons((uint16_t)(base + AX__DOMAIN_PORT_GAP * dom[i])),
                                      .sin_addr = group};
-            send_request(sender, m, dom[i], id | 1, &to);
+            send_request(sender, m, dom[i], id | 1, &to, &key);
         }
     } else {
         AX_LOG_D(LOG_MODULE, "scan: no sender (%s): listening only", ax_strerror(sender));

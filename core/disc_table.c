@@ -252,6 +252,20 @@ void ax__table_remove(struct ax__disc *d, struct ax__peer *p, enum ax__left why,
         push_endpoint_event(evs, AX_EVENT_ENDPOINT_LEAVE, p, &p->eps[i].info);
     push_node_event(evs, AX_EVENT_NODE_LEAVE, p, why);
     d->table_eps -= p->neps;
+    if (d->node->keyring.on) {
+        struct ax__gone *g = NULL;
+        for (unsigned i = 0; i < AX__GONE_MAX && !g; i++)
+            if (d->gone[i].id == p->info.id && d->gone[i].incarnation == p->info.incarnation)
+                g = &d->gone[i]; /* it left before: one record per incarnation */
+        if (!g)
+            g = &d->gone[d->gone_next++ % AX__GONE_MAX];
+        g->id = p->info.id;
+        g->incarnation = p->info.incarnation;
+        g->seq = p->replay.top;
+        /* A lease or a silent link may end with the same process coming
+         * back (a partition healed): its newer datagrams are welcome. */
+        g->final = why == AX__LEFT_BYE || why == AX__LEFT_EXITED || why == AX__LEFT_REFUSED;
+    }
     for (size_t i = 0; i < d->npeers; i++) {
         if (d->peers[i] == p) {
             d->peers[i] = d->peers[--d->npeers];
@@ -359,6 +373,8 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
                      (unsigned long long)m->node_id);
             return false;
         }
+        if (d->node->keyring.on)
+            ax__seq_window_take(&p->replay, m->seq);
     }
     bool changed = update_node_info(d, p, m, &a->node, from, via_unicast);
     ax__table_touch(d, p);
@@ -533,4 +549,24 @@ int ax__disc_list_endpoints(struct ax__disc *d, const char *topic, struct ax_end
     pthread_mutex_unlock(&node->lock);
     *count = n;
     return 0;
+}
+
+/* Replays: a datagram recorded by the MAC'd sender is valid forever, so
+ * the MAC alone would let anyone who captured one send it again. A peer in
+ * the table has a window over its counters; one that left is remembered
+ * (d->gone) with its last counter, so that its old datagrams do not bring
+ * it back, and nothing of an incarnation that said Bye is taken again. A
+ * node never heard of before has nothing to compare with: an old datagram
+ * of a long-gone incarnation may show it again for a lease, but its data
+ * port is gone (docs/security.md). */
+bool ax__table_fresh(struct ax__disc *d, struct ax__peer *p, const axon_ctl_Discovery *m)
+{
+    if (p && p->info.incarnation == m->incarnation)
+        return ax__seq_window_take(&p->replay, m->seq);
+    for (unsigned i = 0; i < AX__GONE_MAX; i++) {
+        struct ax__gone *g = &d->gone[i];
+        if (g->id == m->node_id && g->incarnation == m->incarnation && (g->id || g->incarnation))
+            return !g->final && m->seq > g->seq;
+    }
+    return true;
 }

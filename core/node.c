@@ -262,8 +262,16 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
         free(node);
         return rc;
     }
-    pthread_mutex_init(&node->lock, NULL);
     ax_log_set_level(node->cfg.log_level);
+    char why[300];
+    rc = ax__keyring_load(&node->keyring, node->cfg.security.key_file, why, sizeof why);
+    if (rc < 0) {
+        AX_LOG_E(LOG_MODULE, "security.key_file: %s", why);
+        ax_config_fini(&node->cfg);
+        free(node);
+        return rc;
+    }
+    pthread_mutex_init(&node->lock, NULL);
     node->id = random64();
     node->incarnation = random64();
     node->pid = (uint32_t)getpid();

@@ -17,5 +17,6 @@
 #include "axon/types.h"
 #include "axon/msgtext.h"
 #include "axon/pubsub.h"
+#include "axon/security.h"
 
 #endif /* AXON_AXON_H */

@@ -167,6 +167,9 @@ struct ax_config {
         uint32_t shm_chunk_min;      /* transport.shm_chunk_min: the smallest size class */
         uint32_t shm_segment;        /* transport.shm_segment: bytes of one segment */
     } transport;
+    struct {
+        char key_file[256]; /* security.key_file: the domain key; "" = the domain is open */
+    } security;
     /* qos: per-topic overrides, in the order they were first loaded. */
     struct ax_qos_override *qos;
     size_t nqos;

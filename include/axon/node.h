@@ -297,6 +297,11 @@ struct ax_discovery_stats {
     uint64_t rx_bad_version;  /* dropped: another protocol version */
     uint64_t rx_other_domain; /* dropped: another domain */
     uint64_t rx_undecodable;  /* dropped: truncated or malformed */
+    /* With a domain key (security.key_file): dropped for a missing or
+     * wrong MAC, and as replays (a datagram seen before, or older than its
+     * sender's window; the same datagram heard twice counts here too). */
+    uint64_t rx_unauthenticated;
+    uint64_t rx_replayed;
     uint64_t leases_expired;
     uint64_t state_requests_sent;
     uint64_t direct_answers;  /* joiners and askers answered by unicast */

@@ -382,6 +382,8 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "    lifespan: 100ms\n"
                                 "    max_blocking_time: 1s\n"
                                 "    shm: off\n"
+                                "security:\n"
+                                "  key_file: /etc/axon/domain.key\n"
                                 "log:\n"
                                 "  level: debug\n";
 
@@ -435,6 +437,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.shm_chunk_min, 256u << 10);
     assert_int_equal(cfg->transport.shm_segment, 16u << 20);
     assert_int_equal(cfg->log_level, AX_LOG_DEBUG);
+    assert_string_equal(cfg->security.key_file, "/etc/axon/domain.key");
 
     assert_int_equal(cfg->nqos, 3);
     struct ax_qos q, want = AX_QOS_SENSOR_DATA;
@@ -674,7 +677,7 @@ static void test_unknown_keys(void **state)
         /* nothing close: list what is there */
         {"node:\n  colour: blue\n", 2, "node.colour",
          "unknown key (known: name, domain, threads, busy_poll, adaptive_poll)"},
-        {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, log"},
+        {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, security, log"},
         {"qos:\n  /a: {histroy: 3}\n", 2, "qos[/a].histroy", "did you mean \"history\"?"},
     };
     run_bad_cases(cases, sizeof cases / sizeof cases[0]);

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The bounds of the discovery table against a hostile peer
- * (docs/discovery.md, "Bounds"): forged discovery datagrams, sent over
- * real host-local multicast to a real node, with many node ids, many
- * endpoints or a lease of 49 days. The table holds discovery.max_nodes
- * others and each discovery.max_endpoints endpoints, counts the rest, and
- * drops a node that announced a huge lease after discovery.max_lease.
+ * The discovery table against a hostile peer: forged discovery datagrams,
+ * sent over real host-local multicast to a real node.
+ *
+ * Bounds (docs/discovery.md, "Bounds"): many node ids, many endpoints or a
+ * lease of 49 days. The table holds discovery.max_nodes others and each
+ * discovery.max_endpoints endpoints, counts the rest, and drops a node that
+ * announced a huge lease after discovery.max_lease.
+ *
+ * A domain key (docs/security.md): nodes with another key or none are kept
+ * out and counted; a datagram sent again, or one of a node that said Bye,
+ * is dropped as a replay.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pb_decode.h>
@@ -21,6 +27,7 @@
 #include "ax_test.h"
 #include "control.pb.h"
 #include "core/ax__disc.h"
+#include "core/ax__keyring.h"
 
 /* One domain of this binary's block (tests/ax_test.h); the tests run one
  * after the other and each destroys its nodes. */
@@ -45,6 +52,7 @@ static uint32_t test_domain(void)
 struct bounds {
     uint32_t max_nodes, max_endpoints, max_table_endpoints;
     int64_t heartbeat_ns, lease_ns, max_lease_ns; /* 0: the defaults */
+    const char *key_file;                         /* NULL: an open domain */
 };
 
 static ax_node *make_node(const char *name, const struct bounds *b)
@@ -59,6 +67,8 @@ static ax_node *make_node(const char *name, const struct bounds *b)
         c.discovery.max_endpoints = b->max_endpoints;
     if (b && b->max_table_endpoints)
         c.discovery.max_table_endpoints = b->max_table_endpoints;
+    if (b && b->key_file)
+        snprintf(c.security.key_file, sizeof c.security.key_file, "%s", b->key_file);
     if (b && b->lease_ns) {
         c.discovery.heartbeat_ns = b->heartbeat_ns;
         c.discovery.lease_ns = b->lease_ns;
@@ -112,8 +122,11 @@ static struct ax_discovery_stats stats(ax_node *n)
 struct forger {
     int s;
     struct sockaddr_in grp;
-    axon_ctl_Discovery m; /* large (nanopb static sizes) */
-    uint64_t gen;         /* announced generation (0: 1) */
+    axon_ctl_Discovery m;   /* large (nanopb static sizes) */
+    uint64_t gen;           /* announced generation (0: 1) */
+    uint64_t seq;           /* datagram counter (0: 1) */
+    struct ax__keyring key; /* signs what it sends when on */
+    size_t len;             /* of the last datagram in buf */
     uint8_t buf[8192];
 };
 
@@ -133,6 +146,17 @@ static struct forger *forger_new(void)
     return f;
 }
 
+/* Encode f->m into f->buf, sign it if the forger has a key, and send it. */
+static void forger_send(struct forger *f)
+{
+    pb_ostream_t os = pb_ostream_from_buffer(f->buf, sizeof f->buf);
+    assert_true(pb_encode(&os, axon_ctl_Discovery_fields, &f->m));
+    f->len = ax__keyring_seal(&f->key, f->buf, os.bytes_written, sizeof f->buf);
+    assert_true(f->len > 0);
+    ssize_t r = sendto(f->s, f->buf, f->len, 0, (struct sockaddr *)&f->grp, sizeof f->grp);
+    assert_int_equal(r, (ssize_t)f->len);
+}
+
 static void forger_free(struct forger *f)
 {
     close(f->s);
@@ -150,7 +174,7 @@ static void forge_announce(struct forger *f, uint64_t id, uint32_t lease_ms, uin
     m->domain = test_domain();
     m->node_id = id;
     m->incarnation = 7;
-    m->seq = 1;
+    m->seq = f->seq ? f->seq : 1;
     m->which_body = axon_ctl_Discovery_announce_tag;
     axon_ctl_Announce *a = &m->body.announce;
     a->generation = f->gen ? f->gen : 1;
@@ -169,11 +193,7 @@ static void forge_announce(struct forger *f, uint64_t id, uint32_t lease_ms, uin
         snprintf(e->type_name, sizeof e->type_name, "axon.test.Forged");
         e->port = 9;
     }
-    pb_ostream_t os = pb_ostream_from_buffer(f->buf, sizeof f->buf);
-    assert_true(pb_encode(&os, axon_ctl_Discovery_fields, m));
-    ssize_t r =
-        sendto(f->s, f->buf, os.bytes_written, 0, (struct sockaddr *)&f->grp, sizeof f->grp);
-    assert_int_equal(r, (ssize_t)os.bytes_written);
+    forger_send(f);
 }
 
 /* A heartbeat of node @id, which nobody knows: a node with room in its
@@ -189,11 +209,7 @@ static void forge_heartbeat(struct forger *f, uint64_t id)
     m->which_body = axon_ctl_Discovery_heartbeat_tag;
     m->body.heartbeat.generation = 1;
     m->body.heartbeat.pages = 1;
-    pb_ostream_t os = pb_ostream_from_buffer(f->buf, sizeof f->buf);
-    assert_true(pb_encode(&os, axon_ctl_Discovery_fields, m));
-    ssize_t r =
-        sendto(f->s, f->buf, os.bytes_written, 0, (struct sockaddr *)&f->grp, sizeof f->grp);
-    assert_int_equal(r, (ssize_t)os.bytes_written);
+    forger_send(f);
 }
 
 /* Whether a StateRequest of node @asker for @target is among what our
@@ -437,6 +453,123 @@ static void test_max_lease(void **state)
     forger_free(f);
 }
 
+/* ---- a domain key ---- */
+
+static char key_dir[64];
+
+static const char *key_path(const char *name)
+{
+    static char paths[4][128];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 128, "%s/%s", key_dir, name);
+    return p;
+}
+
+static void make_keys(void)
+{
+    snprintf(key_dir, sizeof key_dir, "/tmp/axon_test_key_XXXXXX");
+    assert_non_null(mkdtemp(key_dir));
+    AX_OK_OR_FAIL(ax_key_generate(key_path("one.key")));
+    AX_OK_OR_FAIL(ax_key_generate(key_path("two.key")));
+    assert_int_equal(ax_key_generate(key_path("one.key")), AX_EEXIST); /* never overwritten */
+}
+
+static void remove_keys(void)
+{
+    unlink(key_path("one.key"));
+    unlink(key_path("two.key"));
+    rmdir(key_dir);
+}
+
+/* Nodes with the same key find each other; a node with another key, or
+ * none, is kept out of their tables and counted. A key file others can
+ * read is refused. */
+static void test_key_keeps_others_out(void **state)
+{
+    (void)state;
+    make_keys();
+    struct bounds one = {.key_file = key_path("one.key")};
+    struct bounds two = {.key_file = key_path("two.key")};
+    ax_node *a = make_node("keyed-a", &one);
+    ax_node *b = make_node("keyed-b", &one);
+    ax_node *open_ = make_node("open", NULL);
+    ax_node *other = make_node("other-key", &two);
+    WAIT_FOR(find_node(a, ax_node_id(b), NULL) && find_node(b, ax_node_id(a), NULL), 5000);
+    /* Both outsiders announced themselves at start: once a has dropped
+     * datagrams from both, it has heard all it will hear of their joins. */
+    WAIT_FOR(stats(a).rx_unauthenticated >= 2, 5000);
+    assert_false(find_node(a, ax_node_id(open_), NULL));
+    assert_false(find_node(a, ax_node_id(other), NULL));
+    WAIT_FOR(stats(other).rx_unauthenticated >= 2, 5000);
+    assert_false(find_node(other, ax_node_id(a), NULL));
+    assert_false(find_node(other, ax_node_id(b), NULL));
+    ax_node_destroy(other);
+    ax_node_destroy(open_);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+
+    chmod(key_path("one.key"), 0644);
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.security.key_file, sizeof c.security.key_file, "%s", key_path("one.key"));
+    ax_node *n = NULL;
+    assert_int_equal(ax_node_new(&n, &c), AX_EACCES);
+    ax_config_fini(&c);
+    remove_keys();
+}
+
+/* A signed datagram sent again is dropped as a replay; so is every old
+ * datagram of a node that said Bye, which cannot bring it back. An
+ * unsigned one is dropped as unauthenticated. */
+static void test_replays_dropped(void **state)
+{
+    (void)state;
+    make_keys();
+    struct bounds one = {.key_file = key_path("one.key")};
+    ax_node *a = make_node("keeper", &one);
+    struct forger *f = forger_new();
+    char why[300];
+    AX_OK_OR_FAIL(ax__keyring_load(&f->key, key_path("one.key"), why, sizeof why));
+
+    f->seq = 1;
+    forge_announce(f, FORGED_ID, 60000, 0, 1, 1, 1);
+    WAIT_FOR(find_node(a, FORGED_ID, NULL), 5000);
+    uint8_t first[sizeof f->buf];
+    size_t first_len = f->len;
+    memcpy(first, f->buf, first_len);
+    assert_int_equal(sendto(f->s, first, first_len, 0, (struct sockaddr *)&f->grp, sizeof f->grp),
+                     (ssize_t)first_len);
+    WAIT_FOR(stats(a).rx_replayed == 1, 5000);
+
+    /* Bye (a later counter): gone. Its first announcement again: still gone. */
+    memset(&f->m, 0, sizeof f->m);
+    f->m.protocol_version = 1;
+    f->m.domain = test_domain();
+    f->m.node_id = FORGED_ID;
+    f->m.incarnation = 7;
+    f->m.seq = 2;
+    f->m.which_body = axon_ctl_Discovery_bye_tag;
+    forger_send(f);
+    WAIT_FOR(!find_node(a, FORGED_ID, NULL), 5000);
+    assert_int_equal(sendto(f->s, first, first_len, 0, (struct sockaddr *)&f->grp, sizeof f->grp),
+                     (ssize_t)first_len);
+    WAIT_FOR(stats(a).rx_replayed == 2, 5000);
+    assert_false(find_node(a, FORGED_ID, NULL));
+
+    /* Unsigned: dropped before it is decoded. */
+    uint64_t before = stats(a).rx_unauthenticated;
+    f->key.on = false;
+    f->seq = 1;
+    forge_announce(f, FORGED_ID + 1, 60000, 0, 1, 1, 1);
+    WAIT_FOR(stats(a).rx_unauthenticated == before + 1, 5000);
+    assert_false(find_node(a, FORGED_ID + 1, NULL));
+
+    forger_free(f);
+    ax_node_destroy(a);
+    remove_keys();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +577,8 @@ int main(void)
         cmocka_unit_test(test_max_endpoints),
         cmocka_unit_test(test_max_table_endpoints),
         cmocka_unit_test(test_max_lease),
+        cmocka_unit_test(test_key_keeps_others_out),
+        cmocka_unit_test(test_replays_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,6 +309,7 @@ cli_handler cli_verb_record;                                               /* re
 cli_handler cli_verb_play;                                                 /* play.c */
 cli_handler cli_verb_bag_info;                                             /* bag.c */
 cli_handler cli_verb_config;                                               /* config.c */
+cli_handler cli_verb_keygen;                                               /* keygen.c */
 cli_handler cli_verb_completion; /* complete.c: reads c->verbs */
 
 #endif /* AXON_CLI_H */

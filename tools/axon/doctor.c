@@ -575,6 +575,34 @@ static void check_nodes(struct watch *w, const struct cli_snap *s, const char *t
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Whether the domain is open, and what the key dropped while we listened. */
+static void check_security(struct cli *c, const struct ax_discovery_stats *ds, struct report *r)
+{
+    const char *file = c->cfg.security.key_file;
+    char fp[17];
+    if (!file[0])
+        add_ok(r, "the domain is open: no domain key (security.key_file), so any process that "
+                  "reaches it can join, publish and subscribe (docs/security.md)");
+    else if (ax_key_fingerprint(file, fp, NULL, 0) == 0)
+        add_ok(r, "discovery is authenticated with the domain key %s (%s)", fp, file);
+    if (ds->rx_unauthenticated) {
+        struct finding *f = add(r, "unauthenticated", NULL);
+        if (f) {
+            snprintf(f->summary, sizeof f->summary,
+                     "%llu discovery datagram%s without a valid MAC arrived and were dropped",
+                     (unsigned long long)ds->rx_unauthenticated,
+                     ds->rx_unauthenticated == 1 ? "" : "s");
+            snprintf(f->fix, sizeof f->fix,
+                     "a node in domain %u has no domain key or another one: give every node of "
+                     "the domain the same security.key_file (compare 'axon doctor' fingerprints)",
+                     (unsigned)c->cfg.domain);
+        }
+    }
+    if (ds->rx_replayed)
+        add_ok(r, "%llu discovery datagram%s heard twice or replayed were dropped",
+               (unsigned long long)ds->rx_replayed, ds->rx_replayed == 1 ? "" : "s");
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -673,7 +701,7 @@ int cli_verb_doctor(struct cli *c, const struct cli_args *a)
         }
     }
     check_nodes(&w, &s, topic, &r);
-    struct ax_discovery_stats ds;
+    struct ax_discovery_stats ds = {0};
     if (ax_node_discovery_stats(c->node, &ds) == 0 && ds.rx_other_domain) {
         struct finding *f = add(&r, "other_domain", NULL);
         if (f) {
@@ -686,12 +714,14 @@ int cli_verb_doctor(struct cli *c, const struct cli_args *a)
                      "one's port: use the same discovery.port everywhere");
         }
     }
+    check_security(c, &ds, &r);
 
     if (c->json) {
         struct cli_json j;
         cj_init(&j, stdout);
         cj_obj(&j, NULL);
         cj_uint(&j, "domain", c->cfg.domain);
+        cj_bool(&j, "domain_open", !c->cfg.security.key_file[0]);
         cj_uint(&j, "nodes", s.nnodes);
         cj_uint(&j, "topics", nt);
         cj_num(&j, "scan_s", scan_rc == 0 ? (double)scan / 1e9 : 0);

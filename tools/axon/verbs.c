@@ -376,6 +376,22 @@ static const struct cli_verb top_verbs[] = {
         .subs = bag_verbs,
     },
     {
+        .path = "keygen",
+        .synopsis = "FILE",
+        .summary = "write a new domain key",
+        .about = "Write a new random domain key to FILE (mode 600; an existing file is never\n"
+                 "overwritten) and print its fingerprint. Nodes whose security.key_file names\n"
+                 "it sign every discovery datagram and drop the ones without a valid MAC.",
+        .details = "Copy the file to every host of the domain by a channel you trust. To\n"
+                   "rotate, see docs/security.md. `axon doctor` shows the key in use by its\n"
+                   "fingerprint, never the key.",
+        .example = "  axon keygen /etc/axon/domain.key\n"
+                   "  AXON_KEY_FILE=/etc/axon/domain.key axon node list",
+        .min_pos = 1,
+        .max_pos = 1,
+        .run = cli_verb_keygen,
+    },
+    {
         .path = "config",
         .synopsis = "[--defaults] [--no-comments]",
         .summary = "every configuration key with its value",
