@@ -28,6 +28,7 @@
 struct ax__keyring {
     bool on;              /* a key was loaded */
     struct ax__hmac disc; /* keyed with the discovery sub-key */
+    struct ax__hmac link; /* keyed with the link sub-key (the data handshake's AUTH) */
     char fingerprint[17]; /* hex of the first 8 bytes of SHA-256(key): safe to show */
 };
 

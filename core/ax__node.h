@@ -58,6 +58,7 @@ struct ax_node {
     /* Connections accepted (core/pub_link.c); read by ax_node_connection_stats(). */
     atomic_uint links_in;
     atomic_uint_fast64_t links_refused, links_refused_host, links_idle_closed, links_timed_out;
+    atomic_uint_fast64_t links_unauthenticated;
 
     atomic_bool destroy_requested;
     atomic_bool shutdown_requested;

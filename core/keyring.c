@@ -97,6 +97,7 @@ int ax__keyring_load(struct ax__keyring *k, const char *path, char *why, size_t 
         return AX_EINVAL;
     }
     derive(key, "axon discovery v1", &k->disc);
+    derive(key, "axon link v1", &k->link);
     uint8_t digest[AX__SHA256_SIZE];
     ax__sha256(key, sizeof key, digest);
     for (int i = 0; i < 8; i++)

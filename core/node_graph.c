@@ -102,6 +102,7 @@ int ax_node_connection_stats(ax_node *node, struct ax_connection_stats *out)
     out->refused_host = atomic_load_explicit(&node->links_refused_host, memory_order_relaxed);
     out->idle_closed = atomic_load_explicit(&node->links_idle_closed, memory_order_relaxed);
     out->timed_out = atomic_load_explicit(&node->links_timed_out, memory_order_relaxed);
+    out->unauthenticated = atomic_load_explicit(&node->links_unauthenticated, memory_order_relaxed);
     return 0;
 }
 

@@ -308,6 +308,8 @@ static void psub_close(ax__link *c, int status, void *user)
     atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
     if (status == AX_ETIMEDOUT && !ps->idle_closed) /* its handshake or a frame took too long */
         atomic_fetch_add_explicit(&node->links_timed_out, 1, memory_order_relaxed);
+    if (status == AX_EACCES) /* no domain key, or another one */
+        atomic_fetch_add_explicit(&node->links_unauthenticated, 1, memory_order_relaxed);
     struct ax_pub *pub = ps->pub;
     if (pub) {
         char text[200];

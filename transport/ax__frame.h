@@ -31,7 +31,8 @@ enum ax__frame_type {
     AX__FRAME_SHM_SEGMENT = 8,    /* shm links: a segment, its memfd passed with it */
     AX__FRAME_SHM_RELEASE = 9,    /* shm links: chunks the subscriber is done with */
     AX__FRAME_KEEPALIVE = 10,     /* data links: "still here" on an idle link, no payload */
-    /* 10..15: reserved for control frames */
+    AX__FRAME_AUTH = 11,          /* with a domain key: 16 bytes proving it (after HELLO) */
+    /* 12..15: reserved for control frames */
     AX__FRAME_TYPE_MAX = 15
 };
 

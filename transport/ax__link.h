@@ -49,6 +49,8 @@
 #include "transport/ax__buf.h"
 #include "transport/ax__frame.h"
 
+struct ax__hmac; /* base/ax__sha256.h */
+
 typedef struct ax__link ax__link;
 typedef struct ax__listener ax__listener;
 struct ax__transport;
@@ -70,6 +72,8 @@ struct ax__link_peer {
     uint32_t purpose; /* enum ax__link_purpose */
     uint32_t capabilities;
     uint32_t max_frame; /* the largest payload it accepts */
+    bool has_nonce;     /* with a domain key: its HELLO's nonce */
+    uint8_t nonce[16];
     char node_name[AX__LINK_NAME_MAX];
 };
 
@@ -106,6 +110,11 @@ struct ax__link_options {
     int64_t handshake_timeout_ns; /* no handshake by then: close, default 5 s */
     int64_t linger_ns; /* graceful close: wait this long for the peer's EOF, default 2 s */
     const struct ax__link_guard *guard; /* NULL: accept any peer; borrowed */
+    /* The domain's link key (HMAC pads, borrowed; NULL: none). With it the
+     * HELLO carries a nonce, and the link is ready only once the peer has
+     * proved the same key for this connection (an AUTH frame); a peer
+     * without it, or with another, is refused with AX_EACCES. */
+    const struct ax__hmac *auth;
     bool pass_fds;             /* stream links on Unix sockets: descriptors travel with frames */
     uint32_t loan_quota;       /* shm links: chunks the peer may hold at once (0: 256) */
     uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; two chunks always) */

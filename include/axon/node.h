@@ -329,11 +329,12 @@ AX_API int ax_node_discovery_stats(ax_node *node, struct ax_discovery_stats *out
 /* Connections other nodes and tools opened to this node (subscribers,
  * schema requests), and what the limits of docs/security.md did to them. */
 struct ax_connection_stats {
-    uint64_t accepted_now; /* open now */
-    uint64_t refused;      /* closed at once: transport.max_links or max_links_per_host */
-    uint64_t refused_host; /* of those, for max_links_per_host */
-    uint64_t idle_closed;  /* no subscription within transport.idle_timeout */
-    uint64_t timed_out;    /* no HELLO in time, or a frame not whole within frame_timeout */
+    uint64_t accepted_now;    /* open now */
+    uint64_t refused;         /* closed at once: transport.max_links or max_links_per_host */
+    uint64_t refused_host;    /* of those, for max_links_per_host */
+    uint64_t idle_closed;     /* no subscription within transport.idle_timeout */
+    uint64_t timed_out;       /* no HELLO in time, or a frame not whole within frame_timeout */
+    uint64_t unauthenticated; /* with a domain key: the peer had none, or another */
 };
 
 /**

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,14 @@ static void test_max_lease(void **state)
 
 static char key_dir[64];
 
+static void count_msg(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    (void)s;
+    (void)m;
+    if (user)
+        atomic_fetch_add((atomic_int *)user, 1);
+}
+
 static const char *key_path(const char *name)
 {
     static char paths[4][128];
@@ -504,6 +513,32 @@ static void test_key_keeps_others_out(void **state)
     WAIT_FOR(stats(other).rx_unauthenticated >= 2, 5000);
     assert_false(find_node(other, ax_node_id(a), NULL));
     assert_false(find_node(other, ax_node_id(b), NULL));
+
+    /* Data: b (same key) receives a's messages. The open node can read the
+     * keyed nodes' announcements (they are signed, not secret), but its
+     * subscription fails the handshake: AX_EACCES on both sides. */
+    ax_pub *p;
+    ax_sub *keyed, *outsider;
+    atomic_int got = 0;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/auth/t", "test.Auth", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&keyed, b, "/auth/t", "test.Auth", count_msg, &got, NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&outsider, open_, "/auth/t", "test.Auth", count_msg, NULL, NULL));
+    struct ax_endpoint_counters oc = {0};
+    int64_t end = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+    while ((atomic_load(&got) == 0 || oc.last_error != AX_EACCES) && ax_clock_mono_ns() < end) {
+        ax_pub_publish_bytes(p, "x", 1);
+        poll(NULL, 0, 10); /* the publishing rate of this loop, not a wait for a condition */
+        AX_OK_OR_FAIL(ax_sub_counters(outsider, &oc));
+    }
+    assert_true(atomic_load(&got) > 0);
+    assert_int_equal(oc.last_error, AX_EACCES);
+    assert_int_equal(oc.messages, 0);
+    struct ax_connection_stats cs;
+    AX_OK_OR_FAIL(ax_node_connection_stats(a, &cs));
+    assert_true(cs.unauthenticated >= 1);
+    ax_sub_free(outsider);
+    ax_sub_free(keyed);
+    ax_pub_free(p);
     ax_node_destroy(other);
     ax_node_destroy(open_);
     ax_node_destroy(b);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ax_test.h"
+#include "core/ax__keyring.h"
 #include "core/ax__node.h"
 #include "transport/stream/ax__stream.h"
 #include "transport/stream/ax__stream_reader.h"
@@ -30,6 +31,8 @@ static uint32_t dom(unsigned k)
 
 /* A node that runs when the test spins it, with discovery off (nobody but
  * the test's raw clients talks to it) and the given limits. */
+static const char *key_file; /* set: the next limited_node() has this domain key */
+
 static ax_node *limited_node(unsigned k, int64_t frame_timeout, int64_t idle_timeout,
                              uint32_t max_links, uint32_t per_host)
 {
@@ -44,6 +47,8 @@ static ax_node *limited_node(unsigned k, int64_t frame_timeout, int64_t idle_tim
     cfg.transport.idle_timeout_ns = idle_timeout;
     cfg.transport.max_links = max_links;
     cfg.transport.max_links_per_host = per_host;
+    if (key_file)
+        snprintf(cfg.security.key_file, sizeof cfg.security.key_file, "%s", key_file);
     ax_node *n;
     AX_OK_OR_FAIL(ax_node_new(&n, &cfg));
     ax_config_fini(&cfg);
@@ -97,17 +102,26 @@ static void send_header(int fd, uint8_t type, uint32_t payload_len)
     send_all(fd, h, sizeof h);
 }
 
-/* A valid HELLO of a subscribing node in @domain. */
-static void send_hello(int fd, uint32_t domain)
+/* A valid HELLO of a subscribing node in @domain, with @nonce if not NULL. */
+static void send_hello_nonce(int fd, uint32_t domain, const uint8_t *nonce)
 {
     struct ax__link_peer self = {
         .node_id = 0x5eed, .incarnation = 1, .domain = domain, .max_frame = 1u << 20};
+    if (nonce) {
+        self.has_nonce = true;
+        memcpy(self.nonce, nonce, sizeof self.nonce);
+    }
     snprintf(self.node_name, sizeof self.node_name, "raw-client");
     uint8_t body[AX__STREAM_CONTROL_MAX];
     int n = ax__stream_hello_encode(&self, false, body, sizeof body);
     assert_true(n > 0);
     send_header(fd, AX__FRAME_HELLO, (uint32_t)n);
     send_all(fd, body, (size_t)n);
+}
+
+static void send_hello(int fd, uint32_t domain)
+{
+    send_hello_nonce(fd, domain, NULL);
 }
 
 /* Whether the node has closed @fd's connection (what it sent is read and
@@ -260,6 +274,115 @@ static void test_max_links_per_host(void **state)
     ax_node_destroy(n);
 }
 
+/* ---- the handshake with a domain key ---- */
+
+/* The node's HELLO, read from @fd: its nonce and identity. */
+static void read_hello(ax_node *n, int fd, struct ax__link_peer *out)
+{
+    uint8_t buf[2048];
+    size_t len = 0;
+    struct ax__frame_hdr h;
+    const char *why;
+    int hl = 0;
+    int64_t end = ax_clock_mono_ns() + 5 * AX_NS_PER_S;
+    while (ax_clock_mono_ns() < end) {
+        ssize_t k = read(fd, buf + len, sizeof buf - len);
+        if (k > 0)
+            len += (size_t)k;
+        hl = ax__frame_decode_header(buf, len, 4096, &h, &why);
+        if (hl > 0 && len >= (size_t)hl + h.payload_len)
+            break;
+        ax_node_spin_once(n, 5);
+    }
+    assert_true(hl > 0);
+    assert_int_equal(h.type, AX__FRAME_HELLO);
+    uint32_t version;
+    char reason[200];
+    AX_OK_OR_FAIL(
+        ax__stream_hello_decode(buf + hl, h.payload_len, &version, out, reason, sizeof reason));
+}
+
+/* AUTH as a peer holding @key computes it (transport/stream/conn_auth.c). */
+static void auth_proof(const struct ax__hmac *key, const uint8_t *own, const uint8_t *peer,
+                       uint64_t id, uint64_t inc, uint8_t out[16])
+{
+    struct ax__hmac h = *key;
+    uint8_t ids[16], full[32];
+    for (int i = 0; i < 8; i++) {
+        ids[i] = (uint8_t)(id >> (8 * i));
+        ids[8 + i] = (uint8_t)(inc >> (8 * i));
+    }
+    ax__hmac_update(&h, "axon auth v1", 12);
+    ax__hmac_update(&h, own, 16);
+    ax__hmac_update(&h, peer, 16);
+    ax__hmac_update(&h, ids, sizeof ids);
+    ax__hmac_final(&h, full);
+    memcpy(out, full, 16);
+}
+
+static void send_auth(int fd, const struct ax__hmac *key, const uint8_t *nonce,
+                      const struct ax__link_peer *ph)
+{
+    uint8_t proof[16];
+    auth_proof(key, nonce, ph->nonce, 0x5eed, 1, proof);
+    send_header(fd, AX__FRAME_AUTH, sizeof proof);
+    send_all(fd, proof, sizeof proof);
+}
+
+/* With a domain key the node's HELLO carries a nonce, and a connection is
+ * served only once its peer proved the key: no nonce, or a proof made
+ * with another key, is refused (AX_EACCES, counted); the right proof
+ * passes. */
+static void test_handshake_needs_the_key(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/axon_test_limits_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], other[64];
+    snprintf(path, sizeof path, "%s/domain.key", dir);
+    snprintf(other, sizeof other, "%s/other.key", dir);
+    AX_OK_OR_FAIL(ax_key_generate(path));
+    AX_OK_OR_FAIL(ax_key_generate(other));
+    key_file = path;
+    ax_node *n = limited_node(6, 10 * AX_NS_PER_S, 10 * AX_NS_PER_S, 16, 16);
+    key_file = NULL;
+    struct ax__keyring right, wrong;
+    char why[300];
+    AX_OK_OR_FAIL(ax__keyring_load(&right, path, why, sizeof why));
+    AX_OK_OR_FAIL(ax__keyring_load(&wrong, other, why, sizeof why));
+    uint8_t nonce[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+    int fd = dial(n); /* no key: refused at the HELLO */
+    send_hello(fd, dom(6));
+    assert_true(node_said(n, fd, "requires authentication"));
+    close(fd);
+
+    struct ax__link_peer ph;
+    fd = dial(n); /* another key: refused at the AUTH */
+    read_hello(n, fd, &ph);
+    assert_true(ph.has_nonce);
+    send_hello_nonce(fd, dom(6), nonce);
+    send_auth(fd, &wrong.link, nonce, &ph);
+    assert_true(node_said(n, fd, "authentication failed"));
+    close(fd);
+    SPIN_UNTIL(n, stats(n).unauthenticated == 2, 5000);
+
+    fd = dial(n); /* the key: served (a schema request gets the protocol's answer) */
+    read_hello(n, fd, &ph);
+    send_hello_nonce(fd, dom(6), nonce);
+    send_auth(fd, &right.link, nonce, &ph);
+    send_header(fd, AX__FRAME_SCHEMA_REQUEST, 7);
+    send_all(fd, "no.Such", 7);
+    assert_true(node_said(n, fd, "has no schema for no.Such"));
+    close(fd);
+    assert_int_equal(stats(n).unauthenticated, 2);
+
+    ax_node_destroy(n);
+    unlink(path);
+    unlink(other);
+    rmdir(dir);
+}
+
 /* ---- the reader: memory follows what arrived ---- */
 
 struct got {
@@ -392,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_idle_connection_closed),
         cmocka_unit_test(test_max_links),
         cmocka_unit_test(test_max_links_per_host),
+        cmocka_unit_test(test_handshake_needs_the_key),
         cmocka_unit_test(test_reader_memory_follows_arrival),
         cmocka_unit_test(test_reader_buffer_bounded_by_frame_size),
     };

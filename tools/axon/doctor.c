@@ -207,6 +207,10 @@ static const char *connect_fix(int err)
                "release";
     case AX_EDOMAIN:
         return "the nodes are in different domains: give both the same node.domain";
+    case AX_EACCES:
+        return "the handshake failed authentication: one node has no domain key or another "
+               "one; give both the same security.key_file (compare the fingerprints 'axon "
+               "doctor' prints on each host)";
     case AX_ETYPE:
         return "the types differ: build both from the same .proto";
     case AX_ENOTSUP:

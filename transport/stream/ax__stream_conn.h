@@ -35,6 +35,8 @@ typedef struct stream_conn {
     bool reading;
     uint32_t peer_max_frame;
     uint64_t frame_mark;  /* frames_in when the frame timer was armed */
+    uint8_t nonce[16];    /* with opt.auth: ours, sent in our HELLO */
+    bool hello_ok;        /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
     uint8_t release_type; /* frames of it still reach the owner while flushing */
     struct ax__stream_reader rd;
     struct ax__stream_wq wq;
@@ -52,5 +54,20 @@ int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
 
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */
 void ax__stream_conn_kick(stream_conn *c);
+
+/* conn.c: queue a control frame (never dropped); 0 or an AX_E* code. */
+int ax__stream_conn_control(stream_conn *c, uint8_t type, const void *data, size_t len);
+/* conn.c: the handshake is complete; the link is ready. */
+void ax__stream_conn_ready(stream_conn *c);
+/* conn.c: tell the peer why (an ERROR frame, logged at a bounded rate) and
+ * close once it is written. */
+void ax__stream_conn_refuse(stream_conn *c, int code, const char *why);
+
+/* conn_auth.c (with opt.auth): our nonce, drawn when the socket connects
+ * (0, or AX_EIO without randomness); the peer's HELLO passed every other
+ * check: prove the key, or refuse a peer that has none; the peer's AUTH. */
+int ax__stream_auth_begin(stream_conn *c);
+void ax__stream_auth_hello(stream_conn *c);
+void ax__stream_auth_frame(stream_conn *c, const uint8_t *p, size_t n);
 
 #endif /* AX__STREAM_CONN_H */

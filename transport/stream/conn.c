@@ -230,6 +230,11 @@ static int send_control(stream_conn *c, uint8_t type, const void *data, size_t l
     return enqueue(c, &h, NULL, data, len, true);
 }
 
+int ax__stream_conn_control(stream_conn *c, uint8_t type, const void *data, size_t len)
+{
+    return send_control(c, type, data, len);
+}
+
 /* ---- the handshake ---- */
 
 static void send_error(ax__link *l, int code, const char *reason)
@@ -257,7 +262,7 @@ static void protocol_error(stream_conn *c, int code, const char *why)
     ax__link_close(&c->link, AX__LINK_ABORT, code);
 }
 
-static void refuse(stream_conn *c, int code, const char *why)
+void ax__stream_conn_refuse(stream_conn *c, int code, const char *why)
 {
     AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s (node '%s'): %s", c->link.peer_addr,
                    c->link.peer.node_name, why);
@@ -283,13 +288,13 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     if (version != AX__STREAM_PROTOCOL_VERSION) {
         snprintf(why, sizeof why, "protocol version %u not supported, this node speaks %u",
                  (unsigned)version, AX__STREAM_PROTOCOL_VERSION);
-        refuse(c, AX_EVERSION, why);
+        ax__stream_conn_refuse(c, AX_EVERSION, why);
         return;
     }
     if (ph->domain != c->opt.self.domain) {
         snprintf(why, sizeof why, "domain %u, expected %u", (unsigned)ph->domain,
                  (unsigned)c->opt.self.domain);
-        refuse(c, AX_EDOMAIN, why);
+        ax__stream_conn_refuse(c, AX_EDOMAIN, why);
         return;
     }
     if (c->opt.guard && c->opt.guard->check_peer) {
@@ -297,18 +302,27 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
         int rc =
             c->opt.guard->check_peer(c->opt.guard->ctx, ph, c->link.peer_addr, why, sizeof why);
         if (rc < 0) {
-            refuse(c, rc, why[0] ? why : "refused");
+            ax__stream_conn_refuse(c, rc, why[0] ? why : "refused");
             return;
         }
     }
     c->peer_max_frame = ph->max_frame ? ph->max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
     c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
+    if (c->opt.auth) {
+        ax__stream_auth_hello(c); /* ready when the peer's AUTH has passed */
+        return;
+    }
+    ax__stream_conn_ready(c);
+}
+
+void ax__stream_conn_ready(stream_conn *c)
+{
     c->link.ready = true;
     c->state = ST_READY;
     ax__stream_reader_set_max_frame(&c->rd, max_frame_in(&c->opt));
     ax_timer_stop(&c->timer);
     if (c->link.cb && c->link.cb->on_ready)
-        c->link.cb->on_ready(&c->link, ph, c->link.user);
+        c->link.cb->on_ready(&c->link, &c->link.peer, c->link.user);
 }
 
 static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
@@ -342,8 +356,14 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
         return !c->closed;
     }
     switch (h->type) {
+    case AX__FRAME_AUTH:
+        if (!c->opt.auth || !c->hello_ok)
+            protocol_error(c, AX_EPROTO, "unexpected AUTH");
+        else
+            ax__stream_auth_frame(c, payload, h->payload_len);
+        break;
     case AX__FRAME_HELLO:
-        if (!c->opt.handshake || c->link.ready)
+        if (!c->opt.handshake || c->link.ready || c->hello_ok)
             protocol_error(c, AX_EPROTO, "unexpected HELLO");
         else
             handle_hello(c, payload, h->payload_len);
@@ -639,6 +659,12 @@ static int conn_attach(stream_conn *c, int fd)
     c->state = ST_HANDSHAKE;
     struct ax__link_peer self = c->opt.self;
     self.max_frame = max_frame_in(&c->opt);
+    if (c->opt.auth) {
+        if ((rc = ax__stream_auth_begin(c)) < 0)
+            return rc;
+        self.has_nonce = true;
+        memcpy(self.nonce, c->nonce, sizeof self.nonce);
+    }
     uint8_t hello[AX__STREAM_CONTROL_MAX];
     int n = ax__stream_hello_encode(&self, c->opt.crc_payload, hello, sizeof hello);
     /* Cannot fail: the queue has room and a HELLO always fits. */

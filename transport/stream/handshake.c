@@ -34,6 +34,10 @@ int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uin
     h.capabilities =
         self->capabilities | (want_crc ? axon_ctl_Capability_CAPABILITY_PAYLOAD_CRC : 0);
     h.max_frame = self->max_frame;
+    if (self->has_nonce) {
+        h.nonce.size = sizeof self->nonce;
+        memcpy(h.nonce.bytes, self->nonce, sizeof self->nonce);
+    }
     snprintf(h.node_name, sizeof h.node_name, "%s", self->node_name);
     pb_ostream_t os = pb_ostream_from_buffer(out, cap);
     if (!pb_encode(&os, axon_ctl_Hello_fields, &h))
@@ -58,6 +62,9 @@ int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version,
     peer->purpose = (uint32_t)h.purpose;
     peer->capabilities = h.capabilities;
     peer->max_frame = h.max_frame;
+    peer->has_nonce = h.nonce.size == sizeof peer->nonce;
+    if (peer->has_nonce)
+        memcpy(peer->nonce, h.nonce.bytes, sizeof peer->nonce);
     snprintf(peer->node_name, sizeof peer->node_name, "%s", h.node_name);
     return 0;
 }
