@@ -5,7 +5,9 @@
  * (docs/security.md).
  *
  * The key file holds one line, "axon-key-1 " and 64 hex digits (32 random
- * bytes); it must not be readable by group or others. Sub-keys are derived
+ * bytes), or two while keys are rotated: the first signs, either verifies
+ * (docs/security.md, "Rotating the key"). It must not be readable by group
+ * or others. Sub-keys are derived
  * per use (HMAC-SHA256 of a label), so a MAC of one kind never verifies as
  * another. Nothing here allocates; a keyring is written once, when the
  * node is created, and only read afterwards (any thread).
@@ -25,11 +27,14 @@
  * 0x7a, length 0x10, then the MAC over every byte before the tag. */
 #define AX__DGRAM_MAC_TRAILER (2 + AX__MAC_SIZE)
 
+#define AX__KEYS_MAX 2
+
 struct ax__keyring {
-    bool on;              /* a key was loaded */
-    struct ax__hmac disc; /* keyed with the discovery sub-key */
-    struct ax__hmac link; /* keyed with the link sub-key (the data handshake's AUTH) */
-    char fingerprint[17]; /* hex of the first 8 bytes of SHA-256(key): safe to show */
+    bool on;                               /* a key was loaded */
+    unsigned n;                            /* keys: [0] signs, all verify */
+    struct ax__hmac disc[AX__KEYS_MAX];    /* keyed with each discovery sub-key */
+    struct ax__hmac link[AX__KEYS_MAX];    /* ... link sub-key (the data handshake's AUTH) */
+    char fingerprint[AX__KEYS_MAX][17];    /* hex of the first 8 bytes of SHA-256(key) */
 };
 
 /* Load @path into @k (@path "" or NULL: no key, k->on false, returns 0).

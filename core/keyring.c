@@ -60,7 +60,7 @@ int ax__keyring_load(struct ax__keyring *k, const char *path, char *why, size_t 
     struct stat st = {0};
     bool stat_ok = fstat(fd, &st) == 0;
     bool private_ = stat_ok && !(st.st_mode & 077);
-    char text[128];
+    char text[512]; /* two lines of 76 bytes, and room to tell a longer file */
     ssize_t n = -1;
     if (private_)
         n = read(fd, text, sizeof text - 1);
@@ -75,42 +75,53 @@ int ax__keyring_load(struct ax__keyring *k, const char *path, char *why, size_t 
         return AX_EACCES;
     }
     text[n] = '\0';
-    uint8_t key[AX__KEY_SIZE];
-    const char *hex = text + strlen(KEY_MAGIC);
-    bool ok = strncmp(text, KEY_MAGIC, strlen(KEY_MAGIC)) == 0 &&
-              (size_t)n >= strlen(KEY_MAGIC) + 2 * AX__KEY_SIZE;
-    for (size_t i = 0; ok && i < AX__KEY_SIZE; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        key[i] = (uint8_t)(hi << 4 | lo);
+    /* One or two lines of KEY_MAGIC and 64 hex digits, the last newline
+     * optional. */
+    const char *line = text;
+    bool ok = true;
+    while (ok && *line && k->n < AX__KEYS_MAX) {
+        uint8_t key[AX__KEY_SIZE];
+        const char *hex = line + strlen(KEY_MAGIC);
+        ok = strncmp(line, KEY_MAGIC, strlen(KEY_MAGIC)) == 0 &&
+             strlen(line) >= strlen(KEY_MAGIC) + 2 * AX__KEY_SIZE;
+        for (size_t i = 0; ok && i < AX__KEY_SIZE; i++) {
+            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+            ok = hi >= 0 && lo >= 0;
+            key[i] = (uint8_t)(hi << 4 | lo);
+        }
+        if (!ok)
+            break;
+        line = hex + 2 * AX__KEY_SIZE;
+        if (*line == '\n')
+            line++;
+        else
+            ok = *line == '\0';
+        derive(key, "axon discovery v1", &k->disc[k->n]);
+        derive(key, "axon link v1", &k->link[k->n]);
+        uint8_t digest[AX__SHA256_SIZE];
+        ax__sha256(key, sizeof key, digest);
+        for (int i = 0; i < 8; i++)
+            snprintf(k->fingerprint[k->n] + 2 * i, 3, "%02x", digest[i]);
+        memset(key, 0, sizeof key);
+        k->n++;
     }
-    if (ok) {
-        const char *rest = hex + 2 * AX__KEY_SIZE;
-        ok = *rest == '\0' || (*rest == '\n' && rest[1] == '\0');
-    }
+    ok = ok && k->n > 0 && *line == '\0';
     memset(text, 0, sizeof text);
     if (!ok) {
+        memset(k, 0, sizeof *k);
         snprintf(why, why_len,
-                 "%s is not an axon key file (one line: \"axon-key-1\" and 64 hex digits; "
-                 "`axon keygen` writes one)",
+                 "%s is not an axon key file (one line, or two while rotating: \"axon-key-1\" "
+                 "and 64 hex digits; `axon keygen` writes one)",
                  path);
         return AX_EINVAL;
     }
-    derive(key, "axon discovery v1", &k->disc);
-    derive(key, "axon link v1", &k->link);
-    uint8_t digest[AX__SHA256_SIZE];
-    ax__sha256(key, sizeof key, digest);
-    for (int i = 0; i < 8; i++)
-        snprintf(k->fingerprint + 2 * i, 3, "%02x", digest[i]);
-    memset(key, 0, sizeof key);
     k->on = true;
     return 0;
 }
 
-static void mac(const struct ax__keyring *k, const uint8_t *buf, size_t n,
-                uint8_t out[AX__MAC_SIZE])
+static void mac(const struct ax__hmac *key, const uint8_t *buf, size_t n, uint8_t out[AX__MAC_SIZE])
 {
-    struct ax__hmac h = k->disc; /* the key's pads, precomputed */
+    struct ax__hmac h = *key; /* the key's pads, precomputed */
     uint8_t full[AX__SHA256_SIZE];
     ax__hmac_update(&h, buf, n);
     ax__hmac_final(&h, full);
@@ -124,7 +135,7 @@ size_t ax__keyring_seal(const struct ax__keyring *k, uint8_t *buf, size_t n, siz
     if (cap < n + AX__DGRAM_MAC_TRAILER)
         return 0;
     uint8_t tag[AX__MAC_SIZE];
-    mac(k, buf, n, tag);
+    mac(&k->disc[0], buf, n, tag);
     buf[n] = 0x7a; /* field 15, length-delimited */
     buf[n + 1] = AX__MAC_SIZE;
     memcpy(buf + n + 2, tag, AX__MAC_SIZE);
@@ -138,12 +149,15 @@ bool ax__keyring_open(const struct ax__keyring *k, const uint8_t *buf, size_t n,
     size_t body = n - AX__DGRAM_MAC_TRAILER;
     if (buf[body] != 0x7a || buf[body + 1] != AX__MAC_SIZE)
         return false;
-    uint8_t tag[AX__MAC_SIZE];
-    mac(k, buf, body, tag);
-    if (!ax__equal_ct(tag, buf + body + 2, AX__MAC_SIZE))
-        return false;
-    *body_len = body;
-    return true;
+    for (unsigned i = 0; i < k->n; i++) {
+        uint8_t tag[AX__MAC_SIZE];
+        mac(&k->disc[i], buf, body, tag);
+        if (ax__equal_ct(tag, buf + body + 2, AX__MAC_SIZE)) {
+            *body_len = body;
+            return true;
+        }
+    }
+    return false;
 }
 
 bool ax__seq_window_take(struct ax__seq_window *w, uint64_t seq)
@@ -211,7 +225,7 @@ int ax_key_fingerprint(const char *path, char out[17], char *why, size_t why_len
     int rc = ax__keyring_load(&k, path, why, why_len);
     if (rc < 0)
         return rc;
-    memcpy(out, k.fingerprint, sizeof k.fingerprint);
+    memcpy(out, k.fingerprint[0], sizeof k.fingerprint[0]);
     memset(&k, 0, sizeof k);
     return 0;
 }

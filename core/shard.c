@@ -154,7 +154,8 @@ void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
     o->crc_payload = c->transport.crc_payload;
     o->connect_timeout_ns = c->transport.connect_timeout_ns;
     o->frame_timeout_ns = c->transport.frame_timeout_ns;
-    o->auth = node->keyring.on ? &node->keyring.link : NULL;
+    o->auth = node->keyring.on ? node->keyring.link : NULL;
+    o->nauth = node->keyring.n;
     o->self.node_id = node->id;
     o->self.incarnation = node->incarnation;
     o->self.domain = c->domain;

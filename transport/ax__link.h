@@ -115,6 +115,7 @@ struct ax__link_options {
      * proved the same key for this connection (an AUTH frame); a peer
      * without it, or with another, is refused with AX_EACCES. */
     const struct ax__hmac *auth;
+    unsigned nauth; /* keys at @auth: the first proves, any verifies (rotation) */
     bool pass_fds;             /* stream links on Unix sockets: descriptors travel with frames */
     uint32_t loan_quota;       /* shm links: chunks the peer may hold at once (0: 256) */
     uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; two chunks always) */

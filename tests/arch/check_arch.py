@@ -32,6 +32,7 @@ PUBLIC = {
     "loop.h": "transport", "qos.h": "transport",
     "types.h": "msgs", "msgtext.h": "msgs",
     "config.h": "core", "node.h": "core", "pubsub.h": "core", "axon.h": "core",
+    "security.h": "core",
     "msgs.h": "std",
 }
 # Headers generated into the build tree, by the layer that generates them.

@@ -7,7 +7,11 @@
  * The node runs without threads and with discovery off (no sockets; the
  * datagrams come only from here), so everything happens inside the call.
  * Each input is a sequence of datagrams: a flags byte (bit 0: it came on
- * the unicast socket), 2 length bytes (little-endian) and that many bytes. A fresh node per input
+ * the unicast socket; bit 1: sign it with the domain key), 2 length bytes
+ * (little-endian) and that many bytes. When the first flags byte has bit 7
+ * set, the node has a domain key (security.key_file): unsigned datagrams
+ * are dropped at the MAC, signed ones reach the replay windows and the
+ * table of a keyed node. A fresh node per input
  * keeps inputs independent (the table of one cannot grow into the next).
  *
  * Properties, besides "no crash, no leak, no undefined behaviour": the
@@ -18,25 +22,43 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "axon/axon.h"
 #include "axt_node.h"
 #include "core/ax__disc.h"
+#include "core/ax__keyring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static struct ax__keyring key;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     ax_log_set_level(AX_LOG_OFF); /* rejections are logged; the fuzzer need not read them */
+    char path[] = "/tmp/axon_fuzz_key_XXXXXX";
+    int fd = mkstemp(path); /* mode 600 */
+    static const char line[] =
+        "axon-key-1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+    char why[300];
+    if (fd < 0 || write(fd, line, sizeof line - 1) != (ssize_t)(sizeof line - 1) ||
+        ax__keyring_load(&key, path, why, sizeof why) < 0)
+        abort();
+    close(fd);
+    unlink(path);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ax_node *node = axt_quiet_node(7, AX_LOG_OFF);
+    bool keyed = size > 0 && (data[0] & 0x80);
+    if (keyed)
+        node->keyring = key; /* discovery is off: only the receive path reads it */
+    static uint8_t sealed[65536 + AX__DGRAM_MAC_TRAILER];
     struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(7400)};
     from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     size_t off = 0, datagrams = 0;
@@ -46,7 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += 3;
         if (len > size - off)
             len = size - off;
-        ax__disc_receive(node->disc, data + off, len, &from, unicast);
+        if (keyed && (data[off - 3] & 2)) {
+            memcpy(sealed, data + off, len);
+            size_t n = ax__keyring_seal(&key, sealed, len, sizeof sealed);
+            ax__disc_receive(node->disc, sealed, n, &from, unicast);
+        } else {
+            ax__disc_receive(node->disc, data + off, len, &from, unicast);
+        }
         datagrams++;
         off += len;
     }

@@ -6,7 +6,8 @@
  * Properties, besides "no crash, no out-of-bounds access" (ASan+UBSan):
  *  - a HELLO that decodes re-encodes into at most AX__STREAM_CONTROL_MAX
  *    bytes, and decodes again to the same identity (the name cut to its
- *    buffer and NUL-terminated);
+ *    buffer and NUL-terminated) and the same nonce (a domain key's
+ *    handshake: only exactly 16 bytes count as one);
  *  - an ERROR that decodes carries a negative code from the error table
  *    (never 0: a peer cannot make a close look clean) and a terminated
  *    reason.
@@ -38,7 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (again.node_id != peer.node_id || again.incarnation != peer.incarnation ||
             again.domain != peer.domain || again.purpose != peer.purpose ||
             again.capabilities != peer.capabilities || again.max_frame != peer.max_frame ||
-            strcmp(again.node_name, peer.node_name) != 0 || v2 != AX__STREAM_PROTOCOL_VERSION)
+            strcmp(again.node_name, peer.node_name) != 0 || v2 != AX__STREAM_PROTOCOL_VERSION ||
+            again.has_nonce != peer.has_nonce ||
+            (peer.has_nonce && memcmp(again.nonce, peer.nonce, sizeof peer.nonce) != 0))
             abort();
     } else if (memchr(why, 0, sizeof why) == NULL) {
         abort();

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -554,6 +555,58 @@ static void test_key_keeps_others_out(void **state)
     remove_keys();
 }
 
+/* @name holding the lines of key files @first and @second, mode 600. */
+static const char *key_pair(const char *name, const char *first, const char *second)
+{
+    const char *path = key_path(name);
+    char text[256] = "";
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(key_path(i ? second : first), "r");
+        assert_non_null(f);
+        size_t len = strlen(text);
+        assert_non_null(fgets(text + len, (int)(sizeof text - len), f));
+        fclose(f);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+/* Rotating the key without a partition (docs/security.md): a file of two
+ * keys signs with the first and accepts both. Old only, then "old, new",
+ * then "new, old", then new only: each step talks to the one before. */
+static void test_key_rotation(void **state)
+{
+    (void)state;
+    make_keys(); /* one.key: the old key, two.key: the new one */
+    char old_new[128], new_old[128];
+    snprintf(old_new, sizeof old_new, "%s", key_pair("old_new.key", "one.key", "two.key"));
+    snprintf(new_old, sizeof new_old, "%s", key_pair("new_old.key", "two.key", "one.key"));
+    struct bounds b_old = {.key_file = key_path("one.key")};
+    struct bounds b_old_new = {.key_file = old_new};
+    ax_node *a = make_node("old", &b_old);
+    ax_node *b = make_node("old-new", &b_old_new);
+    struct bounds b_new_old = {.key_file = new_old};
+    struct bounds b_new = {.key_file = key_path("two.key")};
+    ax_node *c = make_node("new-old", &b_new_old);
+    ax_node *d = make_node("new", &b_new);
+    WAIT_FOR(find_node(a, ax_node_id(b), NULL) && find_node(b, ax_node_id(a), NULL), 5000);
+    WAIT_FOR(find_node(b, ax_node_id(c), NULL) && find_node(c, ax_node_id(b), NULL), 5000);
+    WAIT_FOR(find_node(c, ax_node_id(d), NULL) && find_node(d, ax_node_id(c), NULL), 5000);
+    /* The two ends do not mix: d signs with the new key only. */
+    WAIT_FOR(stats(a).rx_unauthenticated > 0, 5000);
+    assert_false(find_node(a, ax_node_id(d), NULL));
+    ax_node_destroy(d);
+    ax_node_destroy(c);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+    unlink(old_new);
+    unlink(new_old);
+    remove_keys();
+}
+
 /* A signed datagram sent again is dropped as a replay; so is every old
  * datagram of a node that said Bye, which cannot bring it back. An
  * unsigned one is dropped as unauthenticated. */
@@ -614,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_max_lease),
         cmocka_unit_test(test_key_keeps_others_out),
         cmocka_unit_test(test_replays_dropped),
+        cmocka_unit_test(test_key_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

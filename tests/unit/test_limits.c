@@ -362,7 +362,7 @@ static void test_handshake_needs_the_key(void **state)
     read_hello(n, fd, &ph);
     assert_true(ph.has_nonce);
     send_hello_nonce(fd, dom(6), nonce);
-    send_auth(fd, &wrong.link, nonce, &ph);
+    send_auth(fd, &wrong.link[0], nonce, &ph);
     assert_true(node_said(n, fd, "authentication failed"));
     close(fd);
     SPIN_UNTIL(n, stats(n).unauthenticated == 2, 5000);
@@ -370,7 +370,7 @@ static void test_handshake_needs_the_key(void **state)
     fd = dial(n); /* the key: served (a schema request gets the protocol's answer) */
     read_hello(n, fd, &ph);
     send_hello_nonce(fd, dom(6), nonce);
-    send_auth(fd, &right.link, nonce, &ph);
+    send_auth(fd, &right.link[0], nonce, &ph);
     send_header(fd, AX__FRAME_SCHEMA_REQUEST, 7);
     send_all(fd, "no.Such", 7);
     assert_true(node_said(n, fd, "has no schema for no.Such"));

@@ -30,7 +30,8 @@ int cli_verb_keygen(struct cli *c, const struct cli_args *a)
     }
     printf("wrote %s (mode 600), key fingerprint %s\n"
            "copy it to every host of the domain and set security.key_file to its path\n"
-           "(or AXON_KEY_FILE); nodes without it no longer see this domain, nor it them\n",
+           "(or AXON_KEY_FILE); nodes without it can no longer join this domain or connect "
+           "to its nodes\n",
            path, fp);
     return CLI_EXIT_OK;
 }

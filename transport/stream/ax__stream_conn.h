@@ -55,19 +55,10 @@ int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */
 void ax__stream_conn_kick(stream_conn *c);
 
-/* conn.c: queue a control frame (never dropped); 0 or an AX_E* code. */
-int ax__stream_conn_control(stream_conn *c, uint8_t type, const void *data, size_t len);
-/* conn.c: the handshake is complete; the link is ready. */
-void ax__stream_conn_ready(stream_conn *c);
-/* conn.c: tell the peer why (an ERROR frame, logged at a bounded rate) and
- * close once it is written. */
-void ax__stream_conn_refuse(stream_conn *c, int code, const char *why);
-
-/* conn_auth.c (with opt.auth): our nonce, drawn when the socket connects
- * (0, or AX_EIO without randomness); the peer's HELLO passed every other
- * check: prove the key, or refuse a peer that has none; the peer's AUTH. */
-int ax__stream_auth_begin(stream_conn *c);
-void ax__stream_auth_hello(stream_conn *c);
-void ax__stream_auth_frame(stream_conn *c, const uint8_t *p, size_t n);
+/* conn_stats.c: the link operations set_queue, queued and stats. */
+void ax__stream_conn_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,
+                               uint32_t frames);
+void ax__stream_conn_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes);
+void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out);
 
 #endif /* AX__STREAM_CONN_H */

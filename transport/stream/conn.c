@@ -52,6 +52,7 @@ static const struct ax__link_ops stream_link_ops;
 
 static void finish(stream_conn *c, int status);
 static void flush(stream_conn *c);
+static void ready(stream_conn *c);
 
 /* ---- drops ---- */
 
@@ -230,11 +231,6 @@ static int send_control(stream_conn *c, uint8_t type, const void *data, size_t l
     return enqueue(c, &h, NULL, data, len, true);
 }
 
-int ax__stream_conn_control(stream_conn *c, uint8_t type, const void *data, size_t len)
-{
-    return send_control(c, type, data, len);
-}
-
 /* ---- the handshake ---- */
 
 static void send_error(ax__link *l, int code, const char *reason)
@@ -262,7 +258,7 @@ static void protocol_error(stream_conn *c, int code, const char *why)
     ax__link_close(&c->link, AX__LINK_ABORT, code);
 }
 
-void ax__stream_conn_refuse(stream_conn *c, int code, const char *why)
+static void refuse(stream_conn *c, int code, const char *why)
 {
     AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s (node '%s'): %s", c->link.peer_addr,
                    c->link.peer.node_name, why);
@@ -288,13 +284,13 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     if (version != AX__STREAM_PROTOCOL_VERSION) {
         snprintf(why, sizeof why, "protocol version %u not supported, this node speaks %u",
                  (unsigned)version, AX__STREAM_PROTOCOL_VERSION);
-        ax__stream_conn_refuse(c, AX_EVERSION, why);
+        refuse(c, AX_EVERSION, why);
         return;
     }
     if (ph->domain != c->opt.self.domain) {
         snprintf(why, sizeof why, "domain %u, expected %u", (unsigned)ph->domain,
                  (unsigned)c->opt.self.domain);
-        ax__stream_conn_refuse(c, AX_EDOMAIN, why);
+        refuse(c, AX_EDOMAIN, why);
         return;
     }
     if (c->opt.guard && c->opt.guard->check_peer) {
@@ -302,20 +298,26 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
         int rc =
             c->opt.guard->check_peer(c->opt.guard->ctx, ph, c->link.peer_addr, why, sizeof why);
         if (rc < 0) {
-            ax__stream_conn_refuse(c, rc, why[0] ? why : "refused");
+            refuse(c, rc, why[0] ? why : "refused");
             return;
         }
     }
     c->peer_max_frame = ph->max_frame ? ph->max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
     c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
-    if (c->opt.auth) {
-        ax__stream_auth_hello(c); /* ready when the peer's AUTH has passed */
+    if (c->opt.auth) { /* ready once the peer's AUTH has passed */
+        uint8_t proof[AX__STREAM_AUTH_SIZE];
+        const char *no = ax__stream_auth_prove(&c->opt, c->nonce, ph, proof);
+        c->hello_ok = !no;
+        if (no)
+            refuse(c, AX_EACCES, no);
+        else
+            send_control(c, AX__FRAME_AUTH, proof, sizeof proof);
         return;
     }
-    ax__stream_conn_ready(c);
+    ready(c);
 }
 
-void ax__stream_conn_ready(stream_conn *c)
+static void ready(stream_conn *c)
 {
     c->link.ready = true;
     c->state = ST_READY;
@@ -346,6 +348,7 @@ static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
 static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *payload, ax__buf *buf)
 {
     stream_conn *c = ctx;
+    const char *why;
     /* Closing: what the peer still sends is discarded, except while
      * flushing the releases that let held frames still queued go out. */
     if (c->state == ST_LINGER ||
@@ -359,8 +362,11 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     case AX__FRAME_AUTH:
         if (!c->opt.auth || !c->hello_ok)
             protocol_error(c, AX_EPROTO, "unexpected AUTH");
+        else if ((why = ax__stream_auth_check(&c->opt, c->nonce, &c->link.peer, payload,
+                                              h->payload_len)))
+            refuse(c, AX_EACCES, why);
         else
-            ax__stream_auth_frame(c, payload, h->payload_len);
+            ready(c);
         break;
     case AX__FRAME_HELLO:
         if (!c->opt.handshake || c->link.ready || c->hello_ok)
@@ -660,7 +666,7 @@ static int conn_attach(stream_conn *c, int fd)
     struct ax__link_peer self = c->opt.self;
     self.max_frame = max_frame_in(&c->opt);
     if (c->opt.auth) {
-        if ((rc = ax__stream_auth_begin(c)) < 0)
+        if ((rc = ax__stream_auth_nonce(c->nonce)) < 0)
             return rc;
         self.has_nonce = true;
         memcpy(self.nonce, c->nonce, sizeof self.nonce);
@@ -772,35 +778,6 @@ static int link_set_reading(ax__link *l, bool on)
     return 0;
 }
 
-static void link_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes, uint32_t frames)
-{
-    stream_conn *c = conn_of(l);
-    c->wq.policy = policy;
-    c->wq.max_bytes = bytes ? bytes : 1;
-    c->wq.max_frames = frames ? frames : 1;
-}
-
-static void link_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes)
-{
-    const stream_conn *c = (const stream_conn *)l;
-    *frames = c->wq.data; /* data frames: what the policy bounds, and what a backlog is */
-    *bytes = c->wq.bytes;
-}
-
-static void link_stats(const ax__link *l, struct ax__link_stats *out)
-{
-    const stream_conn *c = (const stream_conn *)l;
-    *out = c->st;
-    out->frames_in = c->rd.frames_in;
-    out->bytes_in = c->rd.bytes_in;
-    out->reads = c->rd.reads;
-    out->frames_out = c->wq.frames_out;
-    out->bytes_out = c->wq.bytes_out;
-    out->writes = c->wq.writes;
-    out->queued_frames = c->wq.count;
-    out->queued_bytes = c->wq.bytes;
-}
-
 static const struct ax__link_ops stream_link_ops = {
     .send = link_send,
     .send_bytes = link_send_bytes,
@@ -808,7 +785,7 @@ static const struct ax__link_ops stream_link_ops = {
     .send_error = send_error,
     .close = link_close,
     .set_reading = link_set_reading,
-    .set_queue = link_set_queue,
-    .queued = link_queued,
-    .stats = link_stats,
+    .set_queue = ax__stream_conn_set_queue,
+    .queued = ax__stream_conn_queued,
+    .stats = ax__stream_conn_stats,
 };

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a connection's owner may set and read without touching its state
+ * machine (transport/stream/conn.c): the write queue's bounds and policy,
+ * its backlog, and the counters. Reads are of the loop thread's own
+ * fields, from that thread.
+ */
+#include "transport/stream/ax__stream_conn.h"
+
+void ax__stream_conn_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,
+                               uint32_t frames)
+{
+    stream_conn *c = conn_of(l);
+    c->wq.policy = policy;
+    c->wq.max_bytes = bytes ? bytes : 1;
+    c->wq.max_frames = frames ? frames : 1;
+}
+
+void ax__stream_conn_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes)
+{
+    const stream_conn *c = (const stream_conn *)l;
+    *frames = c->wq.data; /* data frames: what the policy bounds, and what a backlog is */
+    *bytes = c->wq.bytes;
+}
+
+void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out)
+{
+    const stream_conn *c = (const stream_conn *)l;
+    *out = c->st;
+    out->frames_in = c->rd.frames_in;
+    out->bytes_in = c->rd.bytes_in;
+    out->reads = c->rd.reads;
+    out->frames_out = c->wq.frames_out;
+    out->bytes_out = c->wq.bytes_out;
+    out->writes = c->wq.writes;
+    out->queued_frames = c->wq.count;
+    out->queued_bytes = c->wq.bytes;
+}
