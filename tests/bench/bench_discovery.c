@@ -3,7 +3,10 @@
  * bench_discovery: discovery figures for docs/performance.md (a program,
  * not a test).
  *
- *   bench_discovery [--quick]
+ *   bench_discovery [--quick] [--join-only] [--key FILE]
+ *
+ * --key: every node has that domain key (security.key_file): datagrams
+ * signed and checked, handshakes proven (docs/security.md).
  *
  *  1. join latency: time from ax_node_new() of a node to its presence in
  *     another (already running) node's table, one host, 20 runs;
@@ -24,6 +27,7 @@
 #include "core/ax__node.h"
 
 static bool host_table = true; /* discovery.host_table of the nodes made */
+static const char *key_file;   /* --key: security.key_file of the nodes made */
 
 static ax_node *make(const char *name, uint32_t domain)
 {
@@ -32,6 +36,8 @@ static ax_node *make(const char *name, uint32_t domain)
     snprintf(c.node_name, sizeof c.node_name, "%s", name);
     c.domain = domain;
     c.discovery.host_table = host_table;
+    if (key_file)
+        snprintf(c.security.key_file, sizeof c.security.key_file, "%s", key_file);
     ax_node *n;
     if (ax_node_new(&n, &c) < 0) {
         fprintf(stderr, "node failed\n");
@@ -74,7 +80,19 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    bool quick = false, join_only = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else if (strcmp(argv[i], "--join-only") == 0)
+            join_only = true;
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            key_file = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_discovery [--quick] [--join-only] [--key FILE]\n");
+            return 2;
+        }
+    }
     uint32_t dom = 200 + (uint32_t)(getpid() % 30);
 
     /* 1. join latency */
@@ -96,6 +114,8 @@ int main(int argc, char **argv)
            "(%d runs, one host)\n",
            ms[runs / 2], ms[runs - 1], runs);
     ax_node_destroy(a);
+    if (join_only)
+        return 0;
 
     /* 2. idle cost */
     long rss0 = rss_kib();
