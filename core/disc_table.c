@@ -264,7 +264,9 @@ void ax__table_remove(struct ax__disc *d, struct ax__peer *p, enum ax__left why,
         g->seq = p->replay.top;
         /* A lease or a silent link may end with the same process coming
          * back (a partition healed): its newer datagrams are welcome. */
-        g->final = why == AX__LEFT_BYE || why == AX__LEFT_EXITED || why == AX__LEFT_REFUSED;
+        /* Not for a refused reconnect: one forged RST must not shut a
+         * live node out until it restarts. */
+        g->final = why == AX__LEFT_BYE || why == AX__LEFT_EXITED;
     }
     for (size_t i = 0; i < d->npeers; i++) {
         if (d->peers[i] == p) {
@@ -453,6 +455,22 @@ bool ax__table_apply_announce(struct ax__disc *d, const axon_ctl_Discovery *m,
         }
         d->table_eps -= p->neps - w;
         p->neps = w;
+        /* The array gives back what a smaller set does not use, so that
+         * what max_table_endpoints bounds is memory, not only entries: a
+         * node that announced thousands and then none holds nothing. */
+        if (p->neps < p->eps_cap / 2) {
+            if (p->neps == 0) {
+                free(p->eps);
+                p->eps = NULL;
+                p->eps_cap = 0;
+            } else {
+                struct ax__peer_ep *e = realloc(p->eps, p->neps * sizeof *e);
+                if (e) {
+                    p->eps = e;
+                    p->eps_cap = p->neps;
+                }
+            }
+        }
         p->gen_committed = gen;
         p->has_committed = true;
     }
@@ -556,9 +574,9 @@ int ax__disc_list_endpoints(struct ax__disc *d, const char *topic, struct ax_end
  * the table has a window over its counters; one that left is remembered
  * (d->gone) with its last counter, so that its old datagrams do not bring
  * it back, and nothing of an incarnation that said Bye is taken again. A
- * node never heard of before has nothing to compare with: an old datagram
- * of a long-gone incarnation may show it again for a lease, but its data
- * port is gone (docs/security.md). */
+ * node never heard of before has nothing to compare with: a recording of an
+ * old incarnation played back in order shows it for as long as the
+ * recording lasts, but its data port is gone (docs/security.md). */
 bool ax__table_fresh(struct ax__disc *d, struct ax__peer *p, const axon_ctl_Discovery *m)
 {
     if (p && p->info.incarnation == m->incarnation)

@@ -390,6 +390,7 @@ int ax__pub_add_psub(struct ax_pub *pub, struct ax__psub *ps)
     if (ax__array_reserve(&pub->psubs, &pub->psubs_cap, pub->npsubs + 1, 4) < 0)
         return AX_ENOMEM;
     ps->pub = pub;
+    ax_timer_stop(&ps->idle); /* it subscribed: no longer idle, whatever happens to pub */
     pub->psubs[pub->npsubs++] = ps;
     atomic_fetch_add(&pub->ctr.connections, 1);
     if (ps->link->transport && (ps->link->transport->caps & AX__TP_LOANS))

@@ -383,6 +383,8 @@ static void test_max_table_endpoints(void **state)
     WAIT_FOR(count_endpoints(a) == 35, 5000);
     pthread_mutex_lock(&a->lock);
     assert_int_equal(a->disc->table_eps, 35);
+    /* ... and its memory: what the bound counts is what is held. */
+    assert_int_equal(ax__table_find(a->disc, FORGED_ID)->eps_cap, 0);
     pthread_mutex_unlock(&a->lock);
     forger_free(f);
     ax_node_destroy(a);

@@ -312,7 +312,7 @@ static void auth_proof(const struct ax__hmac *key, const uint8_t *own, const uin
         ids[i] = (uint8_t)(id >> (8 * i));
         ids[8 + i] = (uint8_t)(inc >> (8 * i));
     }
-    ax__hmac_update(&h, "axon auth v1", 12);
+    ax__hmac_update(&h, "axon auth v1 dialer", 19); /* the raw client dials */
     ax__hmac_update(&h, own, 16);
     ax__hmac_update(&h, peer, 16);
     ax__hmac_update(&h, ids, sizeof ids);
@@ -367,6 +367,29 @@ static void test_handshake_needs_the_key(void **state)
     close(fd);
     SPIN_UNTIL(n, stats(n).unauthenticated == 2, 5000);
 
+    /* The node proves nothing to a dialer that has not proved first: its
+     * AUTH cannot be harvested on one connection to pass on another. */
+    fd = dial(n);
+    read_hello(n, fd, &ph);
+    send_hello_nonce(fd, dom(6), nonce);
+    for (int i = 0; i < 40; i++)
+        ax_node_spin_once(n, 5);
+    uint8_t extra[256];
+    assert_true(read(fd, extra, sizeof extra) < 0); /* nothing after its HELLO */
+    close(fd);
+    /* A peer claiming the node's own identity is refused. */
+    fd = dial(n);
+    read_hello(n, fd, &ph);
+    struct ax__link_peer self = ph;
+    memcpy(self.nonce, nonce, sizeof nonce);
+    uint8_t body[AX__STREAM_CONTROL_MAX];
+    int len = ax__stream_hello_encode(&self, false, body, sizeof body);
+    send_header(fd, AX__FRAME_HELLO, (uint32_t)len);
+    send_all(fd, body, (size_t)len);
+    assert_true(node_said(n, fd, "own identity"));
+    close(fd);
+    SPIN_UNTIL(n, stats(n).unauthenticated == 3, 5000);
+
     fd = dial(n); /* the key: served (a schema request gets the protocol's answer) */
     read_hello(n, fd, &ph);
     send_hello_nonce(fd, dom(6), nonce);
@@ -375,7 +398,7 @@ static void test_handshake_needs_the_key(void **state)
     send_all(fd, "no.Such", 7);
     assert_true(node_said(n, fd, "has no schema for no.Such"));
     close(fd);
-    assert_int_equal(stats(n).unauthenticated, 2);
+    assert_int_equal(stats(n).unauthenticated, 3);
 
     ax_node_destroy(n);
     unlink(path);

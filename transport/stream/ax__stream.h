@@ -150,17 +150,20 @@ void ax__stream_connect_cancel(ax__stream_connector *cn);
 #define AX__STREAM_CONTROL_MAX AX__LINK_CONTROL_MAX /* an encoded HELLO or ERROR fits */
 
 /* conn_auth.c: the handshake's proof of the domain key (options' auth).
- * A fresh nonce: 0, or AX_EIO without randomness. Our AUTH for @peer's
- * HELLO into @out, or the reason to refuse a peer without a key. Whether
- * @p[0..n) is @peer's AUTH under any of our keys: NULL, or the reason. */
+ * auth_nonce: a fresh nonce, 0 or AX_EIO without randomness. auth_hello:
+ * NULL when @peer's HELLO may go on to AUTH, else the reason to refuse it
+ * (no nonce, or our own identity). auth_prove: our AUTH, as the dialer or
+ * the acceptor. auth_check: whether @p[0..n) is @peer's AUTH, made in its
+ * role, under any of our keys: NULL, or the reason. */
 #define AX__STREAM_NONCE_SIZE 16
 #define AX__STREAM_AUTH_SIZE  16
 int ax__stream_auth_nonce(uint8_t out[AX__STREAM_NONCE_SIZE]);
-const char *ax__stream_auth_prove(const struct ax__link_options *o,
-                                  const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
-                                  const struct ax__link_peer *peer,
-                                  uint8_t out[AX__STREAM_AUTH_SIZE]);
-const char *ax__stream_auth_check(const struct ax__link_options *o,
+const char *ax__stream_auth_hello(const struct ax__link_options *o,
+                                  const struct ax__link_peer *peer);
+void ax__stream_auth_prove(const struct ax__link_options *o, bool dialer,
+                           const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
+                           const struct ax__link_peer *peer, uint8_t out[AX__STREAM_AUTH_SIZE]);
+const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_dialer,
                                   const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
                                   const struct ax__link_peer *peer, const uint8_t *p, size_t n);
 

@@ -36,6 +36,7 @@ typedef struct stream_conn {
     uint32_t peer_max_frame;
     uint64_t frame_mark;  /* frames_in when the frame timer was armed */
     uint8_t nonce[16];    /* with opt.auth: ours, sent in our HELLO */
+    bool dialer;          /* this side connected (the other accepted) */
     bool hello_ok;        /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
     uint8_t release_type; /* frames of it still reach the owner while flushing */
     struct ax__stream_reader rd;

@@ -11,11 +11,9 @@
  *        (connect() only)         |                            |
  *                                 +--- close(GRACEFUL) --> FLUSHING --queue empty--> LINGER
  *
- * What a peer can make it hold: before its HELLO a frame of at most
- * AX__STREAM_CONTROL_MAX bytes, after it max_frame_in (an accepting node
- * sets it small: subscribers send only control frames), and memory that
- * grows with what arrived (reader.c). A frame begun must end within
- * frame_timeout; a handshake within handshake_timeout.
+ * A peer gets frames of AX__STREAM_CONTROL_MAX bytes until its handshake
+ * passed, max_frame_in after, memory that grows with what arrived
+ * (reader.c), frame_timeout per frame and handshake_timeout in all.
  *
  * LINGER has shut the socket down for writing and reads (and discards)
  * until the peer's EOF or the linger timer. Any error, an ABORT or the end
@@ -265,6 +263,13 @@ static void refuse(stream_conn *c, int code, const char *why)
     send_error(&c->link, code, why);
 }
 
+static void send_auth(stream_conn *c)
+{
+    uint8_t proof[AX__STREAM_AUTH_SIZE];
+    ax__stream_auth_prove(&c->opt, c->dialer, c->nonce, &c->link.peer, proof);
+    send_control(c, AX__FRAME_AUTH, proof, sizeof proof);
+}
+
 /* The largest payload accepted from the peer once it said HELLO. */
 static uint32_t max_frame_in(const struct ax__link_options *o)
 {
@@ -305,13 +310,12 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     c->peer_max_frame = ph->max_frame ? ph->max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
     c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
     if (c->opt.auth) { /* ready once the peer's AUTH has passed */
-        uint8_t proof[AX__STREAM_AUTH_SIZE];
-        const char *no = ax__stream_auth_prove(&c->opt, c->nonce, ph, proof);
+        const char *no = ax__stream_auth_hello(&c->opt, ph);
         c->hello_ok = !no;
         if (no)
             refuse(c, AX_EACCES, no);
-        else
-            send_control(c, AX__FRAME_AUTH, proof, sizeof proof);
+        else if (c->dialer) /* the acceptor proves only to a proven dialer */
+            send_auth(c);
         return;
     }
     ready(c);
@@ -319,6 +323,7 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
 
 static void ready(stream_conn *c)
 {
+    c->hello_ok = false;
     c->link.ready = true;
     c->state = ST_READY;
     ax__stream_reader_set_max_frame(&c->rd, max_frame_in(&c->opt));
@@ -360,13 +365,16 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     }
     switch (h->type) {
     case AX__FRAME_AUTH:
-        if (!c->opt.auth || !c->hello_ok)
+        if (!c->opt.auth || !c->hello_ok || c->state != ST_HANDSHAKE) {
             protocol_error(c, AX_EPROTO, "unexpected AUTH");
-        else if ((why = ax__stream_auth_check(&c->opt, c->nonce, &c->link.peer, payload,
-                                              h->payload_len)))
+        } else if ((why = ax__stream_auth_check(&c->opt, !c->dialer, c->nonce, &c->link.peer,
+                                                payload, h->payload_len))) {
             refuse(c, AX_EACCES, why);
-        else
+        } else {
+            if (!c->dialer)
+                send_auth(c);
             ready(c);
+        }
         break;
     case AX__FRAME_HELLO:
         if (!c->opt.handshake || c->link.ready || c->hello_ok)
@@ -412,11 +420,9 @@ static void on_eof(stream_conn *c)
     finish(c, 0);
 }
 
-/* A frame begun must end within frame_timeout: a peer that sends a
- * header and then a byte a minute holds memory and a connection slot for
- * nothing. The timer is armed once per period, not per read: at expiry,
- * a connection still inside the frame it was in then (no frame completed
- * since) is closed, any other is watched again. */
+/* A frame begun must end within frame_timeout (a byte a minute holds a slot). Armed once a
+ * period, not per read: at expiry a connection still in the same frame is closed, unless it
+ * is we who stopped reading (backpressure); any other is watched again. */
 static void watch_frame(stream_conn *c)
 {
     if (c->state != ST_READY || !c->opt.frame_timeout_ns || ax_timer_active(&c->timer) ||
@@ -430,7 +436,6 @@ static void frame_timer(stream_conn *c)
 {
     if (!ax__stream_reader_mid_frame(&c->rd))
         return;
-    /* Not reading (backpressure): the frame waits for us, not the peer. */
     if (c->rd.frames_in == c->frame_mark && c->reading) {
         AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
                        "%s (node '%s'): a frame took over %lld ms; closing", c->link.peer_addr,
@@ -531,7 +536,7 @@ static void timer_cb(ax_timer *t, void *user)
         return;
     }
     if (c->state == ST_HANDSHAKE) {
-        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: no HELLO within %lld ms; closing",
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: no handshake within %lld ms; closing",
                        c->link.peer_addr, (long long)(c->opt.handshake_timeout_ns / AX_NS_PER_MS));
         finish(c, AX_ETIMEDOUT);
     } else if (c->state == ST_READY) {
@@ -635,6 +640,11 @@ static stream_conn *conn_alloc(ax_loop *loop, const struct ax__link_options *opt
     c->opt = *opt;
     c->reading = true;
     c->state = ST_CONNECTING;
+    /* Before any socket: a failure here frees nothing registered. */
+    if (opt->auth && ax__stream_auth_nonce(c->nonce) < 0) {
+        conn_free_unused(c);
+        return NULL;
+    }
     c->peer_max_frame = opt->handshake ? AX__FRAME_DEFAULT_MAX_PAYLOAD : opt->max_frame;
     return c;
 }
@@ -666,8 +676,6 @@ static int conn_attach(stream_conn *c, int fd)
     struct ax__link_peer self = c->opt.self;
     self.max_frame = max_frame_in(&c->opt);
     if (c->opt.auth) {
-        if ((rc = ax__stream_auth_nonce(c->nonce)) < 0)
-            return rc;
         self.has_nonce = true;
         memcpy(self.nonce, c->nonce, sizeof self.nonce);
     }
@@ -724,6 +732,7 @@ int ax__stream_conn_connect(ax_loop *loop, const struct ax__addr *addr,
     stream_conn *c = conn_alloc(loop, opt, cb, user);
     if (!c)
         return AX_ENOMEM;
+    c->dialer = true;
     ax__addr_format(addr, c->link.peer_addr, sizeof c->link.peer_addr);
     int rc = ax__stream_connect(loop, addr, opt->connect_timeout_ns, connected, c, &c->connector);
     if (rc < 0) {

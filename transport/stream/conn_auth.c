@@ -7,13 +7,19 @@
  *   AUTH = HMAC-SHA256(link key, "axon auth v1" | own nonce | peer's nonce |
  *                      own node id | own incarnation), first 16 bytes
  *
+ * (the label names the sender's role: "axon auth v1 dialer" or "... acceptor").
  * The receiver computes what the peer must have sent, from the nonces and
  * the identity of the peer's HELLO. Both nonces make a proof good for one
- * connection only (a recorded handshake cannot be replayed); the order
- * "own, then peer's" makes a proof reflected back to its sender fail; the
- * identity binds the proof to the node id and incarnation the HELLO
- * claimed. These are pure functions: conn.c sends, refuses and opens the
- * link on what they say.
+ * connection only; the role in the label means a proof made by one side
+ * never passes as the other's, and the acceptor sends its proof only once
+ * the dialer's has passed, so a node does not sign for a stranger that
+ * dials it (a proof asked for on one connection and replayed on another
+ * fails: the attacker would have to dial first and prove first). A peer
+ * claiming the node's own identity is refused. The identity binds the
+ * proof to the node id and incarnation the HELLO claimed. What this cannot
+ * stop is a relay between two key holders where the attacker sits on the
+ * path of a connection a node opens (it needs TLS's channel binding).
+ * These are pure functions: conn.c sends, refuses and opens the link.
  */
 #include <string.h>
 #include <sys/random.h>
@@ -21,7 +27,8 @@
 #include "base/ax__sha256.h"
 #include "transport/stream/ax__stream.h"
 
-#define LABEL "axon auth v1"
+#define LABEL_DIALER   "axon auth v1 dialer"
+#define LABEL_ACCEPTOR "axon auth v1 acceptor"
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -29,7 +36,7 @@ static void put64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void proof(const struct ax__hmac *key, const uint8_t *sender_nonce,
+static void proof(const struct ax__hmac *key, bool dialer, const uint8_t *sender_nonce,
                   const uint8_t *receiver_nonce, uint64_t sender_id, uint64_t sender_inc,
                   uint8_t out[AX__STREAM_AUTH_SIZE])
 {
@@ -37,7 +44,8 @@ static void proof(const struct ax__hmac *key, const uint8_t *sender_nonce,
     uint8_t ids[16], full[AX__SHA256_SIZE];
     put64(ids, sender_id);
     put64(ids + 8, sender_inc);
-    ax__hmac_update(&h, LABEL, sizeof LABEL - 1);
+    const char *label = dialer ? LABEL_DIALER : LABEL_ACCEPTOR;
+    ax__hmac_update(&h, label, strlen(label));
     ax__hmac_update(&h, sender_nonce, AX__STREAM_NONCE_SIZE);
     ax__hmac_update(&h, receiver_nonce, AX__STREAM_NONCE_SIZE);
     ax__hmac_update(&h, ids, sizeof ids);
@@ -50,25 +58,32 @@ int ax__stream_auth_nonce(uint8_t out[AX__STREAM_NONCE_SIZE])
     return getrandom(out, AX__STREAM_NONCE_SIZE, 0) == AX__STREAM_NONCE_SIZE ? 0 : AX_EIO;
 }
 
-const char *ax__stream_auth_prove(const struct ax__link_options *o,
-                                  const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
-                                  const struct ax__link_peer *peer,
-                                  uint8_t out[AX__STREAM_AUTH_SIZE])
+const char *ax__stream_auth_hello(const struct ax__link_options *o,
+                                  const struct ax__link_peer *peer)
 {
     if (!peer->has_nonce)
         return "this domain requires authentication and the peer has no domain key "
                "(security.key_file)";
-    proof(&o->auth[0], own_nonce, peer->nonce, o->self.node_id, o->self.incarnation, out);
+    if (peer->node_id == o->self.node_id && peer->incarnation == o->self.incarnation)
+        return "the peer claims this node's own identity";
     return NULL;
 }
 
-const char *ax__stream_auth_check(const struct ax__link_options *o,
+void ax__stream_auth_prove(const struct ax__link_options *o, bool dialer,
+                           const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
+                           const struct ax__link_peer *peer, uint8_t out[AX__STREAM_AUTH_SIZE])
+{
+    proof(&o->auth[0], dialer, own_nonce, peer->nonce, o->self.node_id, o->self.incarnation, out);
+}
+
+const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_dialer,
                                   const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
                                   const struct ax__link_peer *peer, const uint8_t *p, size_t n)
 {
     for (unsigned i = 0; i < o->nauth && n == AX__STREAM_AUTH_SIZE; i++) {
         uint8_t want[AX__STREAM_AUTH_SIZE];
-        proof(&o->auth[i], peer->nonce, own_nonce, peer->node_id, peer->incarnation, want);
+        proof(&o->auth[i], peer_dialer, peer->nonce, own_nonce, peer->node_id, peer->incarnation,
+              want);
         if (ax__equal_ct(want, p, AX__STREAM_AUTH_SIZE))
             return NULL;
     }
