@@ -50,5 +50,7 @@ endfunction()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(AXON_PROTOBUF_C REQUIRED IMPORTED_TARGET GLOBAL libprotobuf-c)
 pkg_check_modules(AXON_YAML REQUIRED IMPORTED_TARGET GLOBAL yaml-0.1)
+# OpenSSL 3: TLS on TCP links (transport/tls), certificates (axon cert).
+pkg_check_modules(AXON_SSL REQUIRED IMPORTED_TARGET GLOBAL libssl libcrypto)
 set(AXON_PROTO_DIR ${PROJECT_SOURCE_DIR}/msgs/proto)
 include(AxonProtobufC)

@@ -35,6 +35,7 @@ struct ax__keyring {
     struct ax__hmac disc[AX__KEYS_MAX];    /* keyed with each discovery sub-key */
     struct ax__hmac link[AX__KEYS_MAX];    /* ... link sub-key (the data handshake's AUTH) */
     char fingerprint[AX__KEYS_MAX][17];    /* hex of the first 8 bytes of SHA-256(key) */
+    uint8_t tls_psk[AX__KEYS_MAX][AX__KEY_SIZE]; /* TLS's pre-shared key (security.tls: psk) */
 };
 
 /* Load @path into @k (@path "" or NULL: no key, k->on false, returns 0).

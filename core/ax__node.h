@@ -19,6 +19,7 @@
 #include "axon/node.h"
 #include "core/ax__endpoint.h"
 #include "core/ax__keyring.h"
+#include "transport/tls/ax__tls.h"
 
 struct ax__disc;
 struct ax__shard;
@@ -44,6 +45,7 @@ struct ax_node {
     char host_id[40];                    /* the kernel's boot id ("" unknown) */
     bool shm;                            /* every shard listens for shared-memory links */
     struct ax__keyring keyring;          /* security.key_file; read-only after creation */
+    ax__tls_ctx *tls;                    /* security.tls (NULL: off); read-only likewise */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */
@@ -67,6 +69,14 @@ struct ax_node {
 
 /* The node whose callback this thread is running, if any. */
 extern __thread ax_node *ax__current_node;
+
+/* ---- security (core/node_security.c) ---- */
+
+/* Load the domain key, make the TLS context and read the access policy
+ * that node->cfg names (node->name set). 0, or an AX_E* code with the
+ * reason logged (nothing left to free). The creating thread only. */
+int ax__node_security_init(ax_node *node);
+void ax__node_security_fini(ax_node *node);
 
 /* ---- the node's endpoints and its view of the table (core/node_graph.c) ---- */
 

@@ -38,6 +38,7 @@ static const char *const durabilities[] = {"volatile", "transient_local", NULL};
 static const char *const overloads[] = {"drop_oldest", "drop_newest", "latest_only",
                                         "disconnect",  "block",       NULL};
 static const char *const shm_uses[] = {"default", "auto", "off", "require", NULL};
+static const char *const tls_modes[] = {"off", "psk", "cert", NULL};
 
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(enum ax_discovery_mode) == sizeof(int), "enum size");
@@ -468,6 +469,49 @@ const struct ax__cfg_key ax__cfg_keys[] = {
              "every discovery datagram carries a MAC and a replay counter, and datagrams "
              "without a valid one are dropped and counted. Empty: the domain is open (anyone "
              "who reaches it may join; axon doctor says so)."},
+    {.path = "security.tls",
+     .type = AX__CFG_ENUM,
+     CFG(security.tls),
+     .def = "off",
+     .names = tls_modes,
+     .env = "AXON_TLS",
+     .desc = "TLS 1.3 on TCP connections (shared memory and Unix sockets stay local). off: "
+             "plaintext. psk: keyed by the domain key (needs security.key_file): every key "
+             "holder is trusted, node names are only asserted. cert: each node presents a "
+             "certificate from the fleet CA, whose common name is its proved identity (and "
+             "must be its node name). Both ends of a connection must agree."},
+    {.path = "security.ca_file",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(security.ca_file),
+     .def = "",
+     .env = "AXON_CA_FILE",
+     .desc = "With tls: cert, the fleet CA certificate (PEM) that peers' certificates must "
+             "chain to (`axon cert ca` writes one)."},
+    {.path = "security.cert_file",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(security.cert_file),
+     .def = "",
+     .env = "AXON_CERT_FILE",
+     .desc = "With tls: cert, this node's certificate (PEM), signed by the CA; its common "
+             "name is the node's identity (`axon cert node` writes one)."},
+    {.path = "security.cert_key_file",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(security.cert_key_file),
+     .def = "",
+     .env = "AXON_CERT_KEY_FILE",
+     .desc = "With tls: cert, the private key (PEM) of security.cert_file."},
+    {.path = "security.policy_file",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(security.policy_file),
+     .def = "",
+     .env = "AXON_POLICY_FILE",
+     .desc = "Access control (docs/security.md, \"Access control\"): which node identities may "
+             "publish and subscribe to which topics, enforced on both ends. Empty: any peer "
+             "that passed the handshake may do anything."},
 
     /* log */
     {.path = "log.level",

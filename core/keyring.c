@@ -35,13 +35,20 @@ static int hexval(char c)
 }
 
 /* A sub-key: HMAC(key, label), so that each use has its own. */
-static void derive(const uint8_t key[AX__KEY_SIZE], const char *label, struct ax__hmac *out)
+static void derive_raw(const uint8_t key[AX__KEY_SIZE], const char *label,
+                       uint8_t sub[AX__SHA256_SIZE])
 {
     struct ax__hmac h;
-    uint8_t sub[AX__SHA256_SIZE];
     ax__hmac_init(&h, key, AX__KEY_SIZE);
     ax__hmac_update(&h, label, strlen(label));
     ax__hmac_final(&h, sub);
+}
+
+/* ... ready to MAC with. */
+static void derive(const uint8_t key[AX__KEY_SIZE], const char *label, struct ax__hmac *out)
+{
+    uint8_t sub[AX__SHA256_SIZE];
+    derive_raw(key, label, sub);
     ax__hmac_init(out, sub, sizeof sub);
     memset(sub, 0, sizeof sub);
 }
@@ -98,6 +105,7 @@ int ax__keyring_load(struct ax__keyring *k, const char *path, char *why, size_t 
             ok = *line == '\0';
         derive(key, "axon discovery v1", &k->disc[k->n]);
         derive(key, "axon link v1", &k->link[k->n]);
+        derive_raw(key, "axon tls psk v1", k->tls_psk[k->n]);
         uint8_t digest[AX__SHA256_SIZE];
         ax__sha256(key, sizeof key, digest);
         for (int i = 0; i < 8; i++)

@@ -175,6 +175,7 @@ static void free_node(ax_node *node)
     if (node->listener_fn && node->listener_drop)
         node->listener_drop(node->listener_user);
     pthread_mutex_destroy(&node->lock);
+    ax__node_security_fini(node);
     ax_config_fini(&node->cfg);
     free(node->eps);
     free(node->loops);
@@ -263,14 +264,6 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
         return rc;
     }
     ax_log_set_level(node->cfg.log_level);
-    char why[300];
-    rc = ax__keyring_load(&node->keyring, node->cfg.security.key_file, why, sizeof why);
-    if (rc < 0) {
-        AX_LOG_E(LOG_MODULE, "security.key_file: %s", why);
-        ax_config_fini(&node->cfg);
-        free(node);
-        return rc;
-    }
     pthread_mutex_init(&node->lock, NULL);
     node->id = random64();
     node->incarnation = random64();
@@ -284,6 +277,8 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     if (gethostname(node->host, sizeof node->host) < 0)
         snprintf(node->host, sizeof node->host, "?");
     node->host[sizeof node->host - 1] = '\0';
+    if ((rc = ax__node_security_init(node)) < 0)
+        goto fail;
     node->ps_ops = &pubsub_ops;
     node->nloops = node->cfg.threads ? node->cfg.threads : 1;
     node->loops = calloc(node->nloops, sizeof *node->loops);

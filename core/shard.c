@@ -156,6 +156,7 @@ void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
     o->frame_timeout_ns = c->transport.frame_timeout_ns;
     o->auth = node->keyring.on ? node->keyring.link : NULL;
     o->nauth = node->keyring.n;
+    o->tls = node->tls;
     o->self.node_id = node->id;
     o->self.incarnation = node->incarnation;
     o->self.domain = c->domain;

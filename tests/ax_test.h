@@ -80,7 +80,8 @@
  *   AXT_DOMAINS_HOST_PROCS      3     2    218..223  RUN_SERIAL
  *   AXT_DOMAINS_CHURN_PROCS     1     2    224..225  RUN_SERIAL
  *   AXT_DOMAINS_DISC_BOUNDS     1     2    226..227  in parallel
- *   (free)                                 228..232
+ *   AXT_DOMAINS_TLS             2     2    228..231  in parallel
+ *   (free)                                 232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -102,6 +103,7 @@ enum axt_domain_block {
     AXT_DOMAINS_HOST_PROCS,   /* tests/integration/test_host_procs.c */
     AXT_DOMAINS_CHURN_PROCS,  /* tests/integration/test_churn_procs.c */
     AXT_DOMAINS_DISC_BOUNDS,  /* tests/unit/test_disc_bounds.c */
+    AXT_DOMAINS_TLS,          /* tests/unit/test_tls.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -117,7 +119,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
         [AXT_DOMAINS_SHM_STRESS] = {1, 2},    [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
         [AXT_DOMAINS_HOST_PROCS] = {3, 2},    [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
-        [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},
+        [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},   [AXT_DOMAINS_TLS] = {2, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

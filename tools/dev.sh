@@ -22,12 +22,12 @@ NATIVE_PKGS=(
   cmake ninja-build pkg-config gcc clang libclang-rt-14-dev iproute2 nftables
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev libzmq3-dev libnng-dev
-  liblz4-dev libzstd-dev zlib1g-dev
+  liblz4-dev libzstd-dev zlib1g-dev libssl-dev
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libnanopb-dev:arm64 libprotobuf-c-dev:arm64 libyaml-dev:arm64 libcmocka-dev:arm64
-  liblz4-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64
+  liblz4-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 libssl-dev:arm64
 )
 
 stage_start=0

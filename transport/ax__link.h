@@ -49,7 +49,8 @@
 #include "transport/ax__buf.h"
 #include "transport/ax__frame.h"
 
-struct ax__hmac; /* base/ax__sha256.h */
+struct ax__hmac;    /* base/ax__sha256.h */
+struct ax__tls_ctx; /* transport/tls/ax__tls.h */
 
 typedef struct ax__link ax__link;
 typedef struct ax__listener ax__listener;
@@ -75,6 +76,11 @@ struct ax__link_peer {
     bool has_nonce;     /* with a domain key: its HELLO's nonce */
     uint8_t nonce[16];
     char node_name[AX__LINK_NAME_MAX];
+    /* Who the peer is for access control: with TLS certificates, the name
+     * its certificate proves (its HELLO must assert the same); otherwise
+     * the node name it asserts. */
+    char identity[AX__LINK_NAME_MAX];
+    bool identity_verified; /* from a certificate */
 };
 
 /*
@@ -116,6 +122,9 @@ struct ax__link_options {
      * without it, or with another, is refused with AX_EACCES. */
     const struct ax__hmac *auth;
     unsigned nauth; /* keys at @auth: the first proves, any verifies (rotation) */
+    /* TLS on TCP links (borrowed; NULL: plaintext). A handshake failure
+     * (another key, an untrusted certificate) closes with AX_EACCES. */
+    struct ax__tls_ctx *tls;
     bool pass_fds;             /* stream links on Unix sockets: descriptors travel with frames */
     uint32_t loan_quota;       /* shm links: chunks the peer may hold at once (0: 256) */
     uint64_t loan_quota_bytes; /* shm links: and their bytes (0: 16 MiB; two chunks always) */

@@ -108,6 +108,13 @@ struct ax_qos_override {
  * NUL-terminated within their arrays. Pointers are owned by the config and
  * released by ax_config_fini().
  */
+/* TLS on TCP links (security.tls; docs/security.md). */
+enum ax_tls_mode {
+    AX_TLS_OFF = 0,  /* plaintext (with a domain key, still authenticated) */
+    AX_TLS_PSK = 1,  /* TLS 1.3 keyed by the domain key: every key holder is trusted */
+    AX_TLS_CERT = 2, /* TLS 1.3 with certificates from the fleet CA: names are proved */
+};
+
 struct ax_config {
     /* node.name: "" = derived from the program name when the node is made. */
     char node_name[64];
@@ -168,7 +175,12 @@ struct ax_config {
         uint32_t shm_segment;        /* transport.shm_segment: bytes of one segment */
     } transport;
     struct {
-        char key_file[256]; /* security.key_file: the domain key; "" = the domain is open */
+        char key_file[256];      /* security.key_file: the domain key; "" = the domain is open */
+        enum ax_tls_mode tls;    /* security.tls: TLS on TCP links */
+        char ca_file[256];       /* security.ca_file: the fleet CA (tls: cert) */
+        char cert_file[256];     /* security.cert_file: this node's certificate (tls: cert) */
+        char cert_key_file[256]; /* security.cert_key_file: its private key (tls: cert) */
+        char policy_file[256];   /* security.policy_file: access control; "" = none */
     } security;
     /* qos: per-topic overrides, in the order they were first loaded. */
     struct ax_qos_override *qos;

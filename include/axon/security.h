@@ -8,6 +8,9 @@
  * created (ax_node_new() fails with the reason logged if the file is
  * missing, malformed, or readable by group or others).
  *
+ * Certificates (security.tls: cert) are made by ax_cert_make_ca() and
+ * ax_cert_make_node() (the CLI's `axon cert`).
+ *
  * Thread rules: any thread; nothing here touches a node.
  */
 #ifndef AXON_SECURITY_H
@@ -46,6 +49,42 @@ AX_API int ax_key_generate(const char *path);
  * refuse the file.
  */
 AX_API int ax_key_fingerprint(const char *path, char out[17], char *why, size_t why_len);
+
+/**
+ * ax_cert_make_ca() - create a fleet CA for security.tls: cert.
+ * @name: the CA's common name (1 to 63 characters).
+ * @days: how long it is valid, from an hour ago.
+ * @cert_path: the CA certificate to create (PEM, mode 0644): every node's
+ *             security.ca_file.
+ * @key_path: its private key to create (PEM, ECDSA P-256, mode 0600): keep
+ *            it off the vehicles; only ax_cert_make_node() needs it.
+ * @why: receives the reason of a failure (may be NULL); @why_len its size.
+ *
+ * Neither file may exist: nothing is ever overwritten.
+ * Returns 0, AX_EINVAL (a bad argument), AX_EEXIST, AX_EACCES or AX_ENOENT
+ * (cannot create a file), AX_EIO (a write failed: both files removed),
+ * AX_ENOMEM.
+ */
+AX_API int ax_cert_make_ca(const char *name, int days, const char *cert_path, const char *key_path,
+                           char *why, size_t why_len);
+
+/**
+ * ax_cert_make_node() - create a node's certificate, signed by the CA.
+ * @ca_cert_path, @ca_key_path: the CA from ax_cert_make_ca().
+ * @name: the node's name (node.name): its identity, proved by the
+ *        certificate (1 to 63 characters).
+ * @days: how long it is valid, from an hour ago.
+ * @cert_path, @key_path: the certificate (0644) and its private key (0600)
+ *        to create: the node's security.cert_file and security.cert_key_file.
+ * @why, @why_len: as above.
+ *
+ * The certificate serves both ends of a connection (client and server).
+ * Returns as ax_cert_make_ca(); AX_EINVAL also when the CA files do not
+ * load or do not match.
+ */
+AX_API int ax_cert_make_node(const char *ca_cert_path, const char *ca_key_path, const char *name,
+                             int days, const char *cert_path, const char *key_path, char *why,
+                             size_t why_len);
 
 #ifdef __cplusplus
 }

@@ -384,6 +384,11 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "    shm: off\n"
                                 "security:\n"
                                 "  key_file: /etc/axon/domain.key\n"
+                                "  tls: cert\n"
+                                "  ca_file: /etc/axon/pki/ca.crt\n"
+                                "  cert_file: /etc/axon/pki/lidar.crt\n"
+                                "  cert_key_file: /etc/axon/pki/lidar.key\n"
+                                "  policy_file: /etc/axon/policy.yaml\n"
                                 "log:\n"
                                 "  level: debug\n";
 
@@ -438,6 +443,11 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.shm_segment, 16u << 20);
     assert_int_equal(cfg->log_level, AX_LOG_DEBUG);
     assert_string_equal(cfg->security.key_file, "/etc/axon/domain.key");
+    assert_int_equal(cfg->security.tls, AX_TLS_CERT);
+    assert_string_equal(cfg->security.ca_file, "/etc/axon/pki/ca.crt");
+    assert_string_equal(cfg->security.cert_file, "/etc/axon/pki/lidar.crt");
+    assert_string_equal(cfg->security.cert_key_file, "/etc/axon/pki/lidar.key");
+    assert_string_equal(cfg->security.policy_file, "/etc/axon/policy.yaml");
 
     assert_int_equal(cfg->nqos, 3);
     struct ax_qos q, want = AX_QOS_SENSOR_DATA;

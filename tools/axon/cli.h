@@ -310,6 +310,7 @@ cli_handler cli_verb_play;                                                 /* pl
 cli_handler cli_verb_bag_info;                                             /* bag.c */
 cli_handler cli_verb_config;                                               /* config.c */
 cli_handler cli_verb_keygen;                                               /* keygen.c */
+cli_handler cli_verb_cert_ca, cli_verb_cert_node;                          /* cert.c */
 cli_handler cli_verb_completion; /* complete.c: reads c->verbs */
 
 #endif /* AXON_CLI_H */

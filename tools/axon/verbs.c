@@ -256,6 +256,43 @@ static const struct cli_verb bag_verbs[] = {
     {0},
 };
 
+static const struct cli_opt cert_opts[] = {
+    {"days", 0, "N", "how many days it is valid (CA: 3650, node: 825)", NULL},
+    {"name", 0, "NAME", "ca only: the CA's common name (\"axon fleet CA\")", NULL},
+    {0},
+};
+
+static const struct cli_verb cert_verbs[] = {
+    {
+        .path = "cert ca",
+        .synopsis = "DIR",
+        .summary = "create a fleet CA for TLS certificates",
+        .about = "Create DIR/ca.crt (every node's security.ca_file) and DIR/ca.key (mode 600)\n"
+                 "for security.tls: cert. Existing files are never overwritten.",
+        .details = "Keep ca.key off the vehicles: only `axon cert node` needs it. Keys are\n"
+                   "ECDSA P-256; docs/security.md gives the same with the openssl command.",
+        .example = "  axon cert ca /etc/axon/pki",
+        .opts = cert_opts,
+        .min_pos = 1,
+        .max_pos = 1,
+        .run = cli_verb_cert_ca,
+    },
+    {
+        .path = "cert node",
+        .synopsis = "DIR NAME",
+        .summary = "create a node's certificate, signed by the CA in DIR",
+        .about = "Create DIR/NAME.crt and DIR/NAME.key (mode 600), signed by DIR/ca.crt and\n"
+                 "DIR/ca.key, for the node named NAME: its proved identity with\n"
+                 "security.tls: cert, and the name access policies (security.policy_file) use.",
+        .example = "  axon cert node /etc/axon/pki lidar_driver",
+        .opts = cert_opts,
+        .min_pos = 2,
+        .max_pos = 2,
+        .run = cli_verb_cert_node,
+    },
+    {0},
+};
+
 /* ---- verbs about the CLI itself ---- */
 
 static int verb_version(struct cli *c, const struct cli_args *a);
@@ -390,6 +427,12 @@ static const struct cli_verb top_verbs[] = {
         .min_pos = 1,
         .max_pos = 1,
         .run = cli_verb_keygen,
+    },
+    {
+        .path = "cert",
+        .summary = "TLS certificates (security.tls: cert)",
+        .about = "A fleet CA and node certificates for TLS with proved identities.",
+        .subs = cert_verbs,
     },
     {
         .path = "config",

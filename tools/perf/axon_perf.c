@@ -24,6 +24,9 @@
  *           50 us), impl=axon_nopoll (no polling at all: adaptive_poll = 0)
  *           and impl=axon_busypoll (node.busy_poll = 100 us)
  *   join    time from a subscriber process's start to its first message
+ * With --transport tcp (shared memory off) or tls (and TLS with a PSK from
+ * a key made for the run) the rows are impl=axon_tcp or axon_tls, and lat
+ * runs with the default polling only: TLS's cost, side by side.
  *
  * Nodes here run with node.threads = 0 and the publisher publishes from the
  * thread that also runs its loop (the direct path: no cross-thread queue),
@@ -40,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "perf.h"
 
@@ -78,6 +82,18 @@ static int bench(int argc, char **argv)
                 o.sizes[o.nsizes++] = perf_parse_size(t);
             free(copy);
             i++;
+        } else if (strcmp(a, "--transport") == 0) {
+            if (strcmp(v, "tcp") == 0) {
+                perf_transport = PERF_TCP;
+                perf_impl = "axon_tcp";
+            } else if (strcmp(v, "tls") == 0) {
+                perf_transport = PERF_TLS;
+                perf_impl = "axon_tls";
+            } else {
+                fprintf(stderr, "axon_perf: --transport takes tcp or tls\n");
+                return 2;
+            }
+            i++;
         } else {
             /* options of the peer programs this one does not use are ignored,
              * so tools/bench.sh can pass the same arguments to every program */
@@ -87,18 +103,30 @@ static int bench(int argc, char **argv)
     }
     if (o.subs < 1 || o.subs > 16)
         o.subs = 8;
+    if (perf_transport == PERF_TLS) { /* a domain key for this run only */
+        snprintf(perf_key_file, sizeof perf_key_file, "/tmp/axon-perf-%d.key", (int)getpid());
+        int rc = ax_key_generate(perf_key_file);
+        if (rc < 0) {
+            fprintf(stderr, "axon_perf: %s: %s\n", perf_key_file, ax_strerror(rc));
+            return 1;
+        }
+    }
     if (strstr(o.tests, "thr"))
         for (int i = 0; i < o.nsizes; i++)
             perf_bench_thr(&o, "thr", o.sizes[i], 1);
     if (strstr(o.tests, "fanout"))
         perf_bench_thr(&o, "fanout", 1024, o.subs);
-    if (strstr(o.tests, "lat")) {
+    if (strstr(o.tests, "lat") && perf_transport != PERF_DEFAULT) {
+        perf_bench_lat(&o, perf_impl, 0, -1); /* the default polling only */
+    } else if (strstr(o.tests, "lat")) {
         perf_bench_lat(&o, "axon", 0, -1);
         perf_bench_lat(&o, "axon_nopoll", 0, 0);
         perf_bench_lat(&o, "axon_busypoll", 100 * AX_NS_PER_US, -1);
     }
     if (strstr(o.tests, "join"))
         perf_bench_join(&o);
+    if (perf_key_file[0])
+        unlink(perf_key_file);
     return 0;
 }
 
@@ -110,11 +138,13 @@ static void usage(void)
            "  axon_perf ping [--size N] [--count N] [--domain D]\n"
            "  axon_perf pong [--secs S] [--domain D]\n"
            "  axon_perf bench [--quick] [--sizes 64,1k,1m] [--secs S] [--subs N]\n"
-           "                  [--tests thr,fanout,lat,join]\n"
+           "                  [--tests thr,fanout,lat,join] [--transport tcp|tls]\n"
            "pub, sub, ping and pong take --busy-poll US (node.busy_poll: poll this long\n"
            "before sleeping; default 0) and --adaptive-poll US (node.adaptive_poll: poll\n"
            "after sending while answers come faster than this; default 50). bench measures\n"
            "lat with the defaults, with no polling, and with busy polling for 100 us.\n"
+           "bench --transport tcp: shared memory off (TCP on loopback); tls: TCP with\n"
+           "security.tls: psk and a domain key made for the run (rows axon_tcp, axon_tls).\n"
            "example: axon_perf sub & axon_perf pub --size 1k --rate 1000\n");
 }
 

@@ -36,6 +36,13 @@ extern bool perf_domain_set;
 /* node.busy_poll and node.adaptive_poll of every node this process makes
  * (--busy-poll US, --adaptive-poll US; adaptive -1: the configured value). */
 extern int64_t perf_busy_poll_ns, perf_adaptive_poll_ns;
+/* bench --transport tcp|tls: shared memory off, and TLS (PSK, from a domain
+ * key made for the run, perf_key_file) on; rows then say perf_impl
+ * ("axon_tcp", "axon_tls") instead of "axon". */
+enum perf_transport { PERF_DEFAULT, PERF_TCP, PERF_TLS };
+extern enum perf_transport perf_transport;
+extern const char *perf_impl;
+extern char perf_key_file[64];
 
 /* A node named @name-<pid> with node.threads = 0 and the settings above;
  * exits the process if it cannot be made. */

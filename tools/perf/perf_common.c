@@ -17,6 +17,9 @@ volatile sig_atomic_t perf_stop;
 uint32_t perf_domain = 0;
 bool perf_domain_set;
 int64_t perf_busy_poll_ns, perf_adaptive_poll_ns = -1;
+enum perf_transport perf_transport;
+const char *perf_impl = "axon";
+char perf_key_file[64];
 
 ax_node *perf_node_new(const char *name)
 {
@@ -30,6 +33,12 @@ ax_node *perf_node_new(const char *name)
     if (perf_adaptive_poll_ns >= 0)
         c.adaptive_poll_ns = perf_adaptive_poll_ns;
     c.log_level = AX_LOG_ERROR;
+    if (perf_transport != PERF_DEFAULT)
+        c.transport.shm = AX_SHM_OFF;
+    if (perf_transport == PERF_TLS) {
+        c.security.tls = AX_TLS_PSK;
+        snprintf(c.security.key_file, sizeof c.security.key_file, "%s", perf_key_file);
+    }
     if (perf_domain_set)
         c.domain = perf_domain;
     ax_node *n;

@@ -163,10 +163,10 @@ void perf_bench_thr(const struct perf_opts *o, const char *test, size_t size, in
     uint64_t lost = delivered < expected ? expected - delivered : 0;
     double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
     bool exact = got == nsubs && lost == 0 && ooo == 0;
-    printf("RESULT impl=axon test=%s size=%zu subs=%d mode=lossless sent=%" PRIu64
+    printf("RESULT impl=%s test=%s size=%zu subs=%d mode=lossless sent=%" PRIu64
            " delivered=%" PRIu64 " lost=%" PRIu64 " lost_pct=%.1f ooo=%" PRIu64
            " bad=0 secs=%.3f msgs_per_s=%.0f mb_per_s=%.1f cpu_us_per_msg=%.3f",
-           test, size, nsubs, sent, delivered, lost,
+           perf_impl, test, size, nsubs, sent, delivered, lost,
            expected ? 100.0 * (double)lost / (double)expected : 0.0, ooo, secs,
            secs > 0 ? (double)delivered / secs : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0,
            delivered ? (double)(cpu_pub + cpu_subs) / 1e3 / (double)delivered : 0);

@@ -167,6 +167,14 @@ const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_di
                                   const uint8_t own_nonce[AX__STREAM_NONCE_SIZE],
                                   const struct ax__link_peer *peer, const uint8_t *p, size_t n);
 
+/* Fill @peer's identity: with TLS certificates (@tls in certificate mode)
+ * the name the peer's certificate proves, which its HELLO's node name must
+ * equal; otherwise the node name it asserts. NULL, or why it is refused
+ * (written to @why). */
+struct ax__tls;
+const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer *peer, char *why,
+                                size_t why_len);
+
 /* Encode our HELLO (@self; @want_crc adds the payload-CRC capability)
  * into @out. Returns the length, or AX_EPROTO when it does not fit. */
 int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out,

@@ -39,6 +39,7 @@ typedef struct stream_conn {
     bool dialer;          /* this side connected (the other accepted) */
     bool hello_ok;        /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
     uint8_t release_type; /* frames of it still reach the owner while flushing */
+    ax__tls *tls; /* with opt.tls: the session under the frames */
     struct ax__stream_reader rd;
     struct ax__stream_wq wq;
     struct ax__link_stats st; /* drops and the high-water mark; the rest is read live */
@@ -55,6 +56,12 @@ int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
 
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */
 void ax__stream_conn_kick(stream_conn *c);
+
+/* conn_stats.c: drops the write queue made, told to the owner (on_drop). */
+void ax__stream_conn_report_drops(stream_conn *c);
+/* conn_stats.c: frames went out since @frames_before: the owner hears that
+ * its queue shrank (a publisher blocked on a slow subscriber goes on). */
+void ax__stream_conn_shrank(stream_conn *c, uint64_t frames_before);
 
 /* conn_stats.c: the link operations set_queue, queued and stats. */
 void ax__stream_conn_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,

@@ -13,6 +13,7 @@
 
 #include "transport/ax__buf.h"
 #include "transport/ax__frame.h"
+#include "transport/tls/ax__tls.h"
 
 #define AX__STREAM_FDS_MAX 16 /* descriptors received and not yet taken */
 
@@ -33,6 +34,7 @@ struct ax__stream_reader {
     uint32_t max_frame;
     bool peer_hup;               /* set by the owner: read to EOF, a short read proves nothing */
     bool pass_fds;               /* Unix sockets: take descriptors passed with the bytes */
+    ax__tls *tls;                /* TLS: plaintext comes from here (borrowed), else read() */
     bool got_fds;                /* the last read brought some */
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;

@@ -9,6 +9,7 @@
 #define AX__STREAM_WQ_H
 
 #include "transport/stream/ax__stream.h"
+#include "transport/tls/ax__tls.h"
 
 #define AX__STREAM_WQ_INLINE 160u /* header (48) + up to 112 payload bytes copied inline */
 
@@ -63,6 +64,7 @@ struct ax__stream_wq {
     /* A written frame's hold goes here (NULL: released). */
     void (*on_written)(void *ctx, ax__buf *hold);
     void *ctx;
+    ax__tls *tls; /* TLS: frames are sealed here (borrowed), else writev() */
 };
 
 /* An empty queue with room for a first batch: 0 or AX_ENOMEM. */

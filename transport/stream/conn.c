@@ -52,22 +52,6 @@ static void finish(stream_conn *c, int status);
 static void flush(stream_conn *c);
 static void ready(stream_conn *c);
 
-/* ---- drops ---- */
-
-static void report_drops(stream_conn *c)
-{
-    uint64_t d[AX_DROP_REASON_COUNT_];
-    if (!c->wq.dropped || !ax__stream_wq_take_drops(&c->wq, d)) /* the common case: none */
-        return;
-    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
-        if (!d[r])
-            continue;
-        c->st.drops[r] += d[r];
-        if (c->link.cb && c->link.cb->on_drop)
-            c->link.cb->on_drop(&c->link, (enum ax_drop_reason)r, d[r], c->link.user);
-    }
-}
-
 /* ---- writing ---- */
 
 static void set_interest(stream_conn *c)
@@ -129,11 +113,11 @@ int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it)
         AX_LOG_W(LOG_MODULE,
                  "%s: write queue full (%u frames, %llu bytes), disconnecting slow peer",
                  c->link.peer_addr, c->wq.cut_frames, (unsigned long long)c->wq.cut_bytes);
-        report_drops(c);
+        ax__stream_conn_report_drops(c);
         ax__link_close(&c->link, AX__LINK_ABORT, AX_EOVERFLOW);
         return AX_ECLOSED;
     }
-    report_drops(c); /* may close us: on_drop is the owner's code */
+    ax__stream_conn_report_drops(c); /* may close us: on_drop is the owner's code */
     if (c->closed)
         return AX_ECLOSED;
     if (rc < 0)
@@ -171,19 +155,16 @@ static void start_linger(stream_conn *c)
         ax_timer_start(&c->timer, c->opt.linger_ns, 0);
 }
 
-/* Frames went out: the owner hears that its queue shrank (a publisher
- * waiting for room at a subscriber with overload block goes on). */
-static void shrank(stream_conn *c, uint64_t frames_before)
-{
-    if (!c->closed && c->state == ST_READY && c->wq.frames_out != frames_before && c->link.cb &&
-        c->link.cb->on_drain)
-        c->link.cb->on_drain(&c->link, c->link.user);
-}
-
 static void flush(stream_conn *c)
 {
     uint64_t before = c->wq.frames_out;
     int rc = ax__stream_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
+    if (rc == AX_EAGAIN && c->tls && ax__tls_wants_read(c->tls)) {
+        /* The TLS handshake waits for the peer: reading resumes writing. */
+        arm_write(c, false);
+        ax__stream_conn_shrank(c, before);
+        return;
+    }
     if (rc == AX_EAGAIN) {
         /* Already armed: the writable edge that brought us here is spent. A
          * full socket raises another when it drains, but re-arming makes
@@ -195,7 +176,7 @@ static void flush(stream_conn *c)
         } else {
             arm_write(c, true);
         }
-        shrank(c, before);
+        ax__stream_conn_shrank(c, before);
         return;
     }
     if (rc < 0) {
@@ -205,13 +186,13 @@ static void flush(stream_conn *c)
     }
     if (rc == AX__STREAM_WQ_GATED) { /* the peer must release first: it tells */
         arm_write(c, false);
-        shrank(c, before);
+        ax__stream_conn_shrank(c, before);
         return;
     }
     if (rc == 1) { /* budget spent: come back in the ready phase */
         c->flush_scheduled = true;
         ax_io_park(&c->io, AX_IO_WRITABLE);
-        shrank(c, before);
+        ax__stream_conn_shrank(c, before);
         return;
     }
     arm_write(c, false);
@@ -298,6 +279,11 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
         refuse(c, AX_EDOMAIN, why);
         return;
     }
+    const char *no = ax__stream_identity(c->tls, ph, why, sizeof why);
+    if (no) {
+        refuse(c, AX_EACCES, no);
+        return;
+    }
     if (c->opt.guard && c->opt.guard->check_peer) {
         why[0] = '\0';
         int rc =
@@ -310,7 +296,7 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
     c->peer_max_frame = ph->max_frame ? ph->max_frame : AX__FRAME_DEFAULT_MAX_PAYLOAD;
     c->link.crc = c->opt.crc_payload || ax__stream_hello_wants_crc(ph);
     if (c->opt.auth) { /* ready once the peer's AUTH has passed */
-        const char *no = ax__stream_auth_hello(&c->opt, ph);
+        no = ax__stream_auth_hello(&c->opt, ph);
         c->hello_ok = !no;
         if (no)
             refuse(c, AX_EACCES, no);
@@ -478,6 +464,10 @@ static void do_read(stream_conn *c)
     if (rc == AX__STREAM_RD_MORE)
         ax_io_park(&c->io, AX_IO_READABLE);
     watch_frame(c);
+    if (c->tls && ax__tls_wants_write(c->tls))
+        arm_write(c, true); /* the handshake's reply waits for room */
+    else if (c->tls && ax__tls_wants_read(c->tls))
+        flush(c); /* a write waited for what was just read */
 }
 
 static void io_cb(ax_io *io, unsigned events, void *user)
@@ -502,7 +492,10 @@ static void io_cb(ax_io *io, unsigned events, void *user)
         return;
     if (events & AX_IO_WRITABLE) {
         c->flush_scheduled = false;
-        flush(c);
+        if (c->tls && ax__tls_wants_write(c->tls))
+            do_read(c);
+        if (!c->closed)
+            flush(c);
     }
 }
 
@@ -513,6 +506,7 @@ static void release(stream_conn *c)
     if (c->link.cb && c->link.cb->on_close)
         c->link.cb->on_close(&c->link, c->close_status, c->link.user);
     ax__stream_reader_fini(&c->rd);
+    ax__tls_free(c->tls);
     free(c);
 }
 
@@ -562,7 +556,7 @@ static void finish(stream_conn *c, int status)
     c->link.ready = false;
     c->close_status = status;
     ax__stream_wq_fini(&c->wq);
-    report_drops(c);
+    ax__stream_conn_report_drops(c);
     if (c->connector) {
         ax__stream_connect_cancel(c->connector);
         c->connector = NULL;
@@ -612,6 +606,7 @@ static void conn_free_unused(stream_conn *c)
     ax_timer_stop(&c->timer);
     ax__stream_reader_fini(&c->rd);
     ax__stream_wq_fini(&c->wq);
+    ax__tls_free(c->tls);
     free(c);
 }
 
@@ -662,6 +657,9 @@ static int conn_attach(stream_conn *c, int fd)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &c->opt.sndbuf, sizeof c->opt.sndbuf);
     if (c->opt.rcvbuf)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->opt.rcvbuf, sizeof c->opt.rcvbuf);
+    if (c->opt.tls && !(c->tls = ax__tls_new(c->opt.tls, fd, c->dialer)))
+        return AX_ENOMEM;
+    c->rd.tls = c->wq.tls = c->tls;
     int rc = ax_io_init(c->loop, &c->io, fd, AX_IO_READABLE, io_cb, c);
     if (rc < 0)
         return rc;

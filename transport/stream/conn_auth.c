@@ -21,11 +21,13 @@
  * path of a connection a node opens (it needs TLS's channel binding).
  * These are pure functions: conn.c sends, refuses and opens the link.
  */
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "base/ax__sha256.h"
 #include "transport/stream/ax__stream.h"
+#include "transport/tls/ax__tls.h"
 
 #define LABEL_DIALER   "axon auth v1 dialer"
 #define LABEL_ACCEPTOR "axon auth v1 acceptor"
@@ -88,4 +90,21 @@ const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_di
             return NULL;
     }
     return "authentication failed: the peer holds another domain key";
+}
+
+const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer *peer, char *why,
+                                size_t why_len)
+{
+    const char *proved = tls ? ax__tls_peer_name(tls) : "";
+    peer->identity_verified = proved[0] != '\0';
+    if (!peer->identity_verified) {
+        snprintf(peer->identity, sizeof peer->identity, "%s", peer->node_name);
+        return NULL;
+    }
+    snprintf(peer->identity, sizeof peer->identity, "%s", proved);
+    if (strcmp(proved, peer->node_name) == 0)
+        return NULL;
+    snprintf(why, why_len, "the certificate is for node '%s', the HELLO says '%s'", proved,
+             peer->node_name);
+    return why;
 }

@@ -2,7 +2,8 @@
 /*
  * What a connection's owner may set and read without touching its state
  * machine (transport/stream/conn.c): the write queue's bounds and policy,
- * its backlog, and the counters. Reads are of the loop thread's own
+ * its backlog, and the counters; and the two reports on the write queue
+ * (drops, frames gone) the state machine makes to the owner. Reads are of the loop thread's own
  * fields, from that thread.
  */
 #include "transport/stream/ax__stream_conn.h"
@@ -35,4 +36,27 @@ void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out)
     out->writes = c->wq.writes;
     out->queued_frames = c->wq.count;
     out->queued_bytes = c->wq.bytes;
+}
+
+void ax__stream_conn_report_drops(stream_conn *c)
+{
+    uint64_t d[AX_DROP_REASON_COUNT_];
+    if (!c->wq.dropped || !ax__stream_wq_take_drops(&c->wq, d)) /* the common case: none */
+        return;
+    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++) {
+        if (!d[r])
+            continue;
+        c->st.drops[r] += d[r];
+        if (c->link.cb && c->link.cb->on_drop)
+            c->link.cb->on_drop(&c->link, (enum ax_drop_reason)r, d[r], c->link.user);
+    }
+}
+
+/* Frames went out: the owner hears that its queue shrank (a publisher
+ * waiting for room at a subscriber with overload block goes on). */
+void ax__stream_conn_shrank(stream_conn *c, uint64_t frames_before)
+{
+    if (!c->closed && c->state == ST_READY && c->wq.frames_out != frames_before && c->link.cb &&
+        c->link.cb->on_drain)
+        c->link.cb->on_drain(&c->link, c->link.user);
 }

@@ -207,7 +207,9 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
 static bool update_lowat(struct ax__stream_reader *r, int fd)
 {
     int want = 0;
-    if (in_big(r)) {
+    /* Not under TLS: plaintext may wait in OpenSSL's buffer while the
+     * socket holds less than the rest, and the wake-up would never come. */
+    if (in_big(r) && !r->tls) {
         size_t left = r->cur.payload_len - r->big_fill;
         want = left > RCVLOWAT_MAX ? RCVLOWAT_MAX : (int)left;
     }
@@ -246,6 +248,13 @@ int ax__stream_reader_take_fd(struct ax__stream_reader *r)
 static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t room,
                          const char **why)
 {
+    if (r->tls) {
+        /* Short only when the socket is empty, as read() on TCP. */
+        ssize_t n = ax__tls_read(r->tls, dst, room);
+        if (n < 0 && (errno == EPROTO || errno == EACCES))
+            *why = ax__tls_why(r->tls);
+        return n;
+    }
     if (!r->pass_fds)
         return ax__sys.read(fd, dst, room);
     union {
@@ -328,7 +337,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
         ssize_t n = read_some(r, fd, dst, room, why);
         r->reads++;
         if (n < 0 && *why)
-            return AX_EPROTO;
+            return errno == EACCES ? AX_EACCES : AX_EPROTO;
         if (n > 0) {
             r->bytes_in += (uint64_t)n;
             bool again = false;

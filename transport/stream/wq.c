@@ -302,6 +302,9 @@ static ssize_t send_with_fd(int sock, struct iovec *iov, int n_iov, int fd)
 int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned budget)
 {
     struct iovec iov[WQ_IOV];
+    /* Sealed bytes left from the last call go before anything else. */
+    if (w->tls && ax__tls_pending(w->tls) && ax__tls_flush(w->tls) < 0)
+        return errno == EAGAIN ? AX_EAGAIN : ax_err_from_errno(errno);
     for (unsigned round = 0; round < budget && w->count > 0; round++) {
         int n_iov = 0;
         uint32_t room = w->hold_room;
@@ -335,8 +338,9 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         if (n_iov == 0)
             return AX__STREAM_WQ_GATED;
         struct ax__stream_wq_entry *head = qat(w, 0);
-        ssize_t n =
-            head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd) : ax__sys.writev(fd, iov, n_iov);
+        ssize_t n = head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd)
+                    : w->tls      ? ax__tls_writev(w->tls, iov, n_iov)
+                                  : ax__sys.writev(fd, iov, n_iov);
         w->writes++;
         if (n > 0 && head->fd >= 0) { /* sent with the first byte: ours to close */
             close(head->fd);
@@ -351,6 +355,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         }
         consume(w, (size_t)n);
         ax__loop_note_sent(loop);
+        if (w->tls && ax__tls_pending(w->tls))
+            return AX_EAGAIN; /* taken, not all out: EPOLLOUT */
         /* A short write usually means the socket buffer is full; the next
          * writev then says EAGAIN and EPOLLOUT is armed. Trying once more
          * costs one syscall per full buffer and never stalls on a short

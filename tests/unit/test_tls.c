@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TLS on TCP links (security.tls; docs/security.md): two nodes of one
+ * process, each with its own loop thread, shared memory off so the data
+ * crosses real TCP sockets on loopback through OpenSSL. What is checked:
+ * small and large messages arrive whole and in order in both identity
+ * modes; a peer without TLS, with another CA's certificate, or a node
+ * whose certificate names someone else is refused and counted; certificate
+ * files are made by the library (ax_cert_make_*), never overwritten.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ax_test.h"
+#include "axon/axon.h"
+#include "axon/security.h"
+
+static char dir[64];
+
+static uint32_t dom(unsigned k)
+{
+    return axt_domain(AXT_DOMAINS_TLS, k);
+}
+
+#define WAIT_FOR(cond, ms)                                                                         \
+    do {                                                                                           \
+        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
+        while (!(cond)) {                                                                          \
+            if (ax_clock_mono_ns() > wf_end_)                                                      \
+                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
+            poll(NULL, 0, 2);                                                                      \
+        }                                                                                          \
+    } while (0)
+
+struct tls_setup {
+    enum ax_tls_mode mode;
+    const char *key;  /* domain key file */
+    const char *ca;   /* CA certificate */
+    const char *cert; /* "DIR/NAME": NAME.crt and NAME.key */
+};
+
+static ax_node *make(const char *name, uint32_t domain, const struct tls_setup *s)
+{
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.node_name, sizeof c.node_name, "%s", name);
+    c.domain = domain;
+    c.threads = 1;
+    c.transport.shm = AX_SHM_OFF;
+    c.log_level = getenv("TLS_DEBUG") ? AX_LOG_DEBUG : AX_LOG_ERROR;
+    c.security.tls = s->mode;
+    if (s->key)
+        snprintf(c.security.key_file, sizeof c.security.key_file, "%s", s->key);
+    if (s->ca)
+        snprintf(c.security.ca_file, sizeof c.security.ca_file, "%s", s->ca);
+    if (s->cert) {
+        snprintf(c.security.cert_file, sizeof c.security.cert_file, "%s.crt", s->cert);
+        snprintf(c.security.cert_key_file, sizeof c.security.cert_key_file, "%s.key", s->cert);
+    }
+    ax_node *n = NULL;
+    int rc = ax_node_new(&n, &c);
+    ax_config_fini(&c);
+    return rc == 0 ? n : NULL;
+}
+
+struct got {
+    pthread_mutex_t mu;
+    uint64_t n, bad, bytes;
+};
+
+/* Each message: its counter, then bytes that are a function of it. */
+static void fill(uint8_t *p, size_t len, uint64_t i)
+{
+    memcpy(p, &i, sizeof i);
+    for (size_t k = sizeof i; k < len; k++)
+        p[k] = (uint8_t)(i * 31 + k);
+}
+
+static void on_msg(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct got *g = user;
+    (void)s;
+    uint64_t i = 0;
+    bool ok = m->len >= sizeof i;
+    if (ok)
+        memcpy(&i, m->data, sizeof i);
+    for (size_t k = sizeof i; ok && k < m->len; k++)
+        ok = m->data[k] == (uint8_t)(i * 31 + k);
+    pthread_mutex_lock(&g->mu);
+    ok = ok && i == g->n + 1;
+    g->n++;
+    g->bad += !ok;
+    g->bytes += m->len;
+    pthread_mutex_unlock(&g->mu);
+}
+
+static uint64_t got_n(struct got *g)
+{
+    pthread_mutex_lock(&g->mu);
+    uint64_t n = g->n;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}
+
+static uint32_t connections(ax_pub *p)
+{
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    return c.connections;
+}
+
+static uint64_t refused_auth(ax_node *n)
+{
+    struct ax_connection_stats st;
+    AX_OK_OR_FAIL(ax_node_connection_stats(n, &st));
+    return st.unauthenticated;
+}
+
+/* @pub_s publishes, @sub_s subscribes; 200 small and 8 large (1 MiB)
+ * messages must all arrive intact and in order. */
+static void roundtrip(uint32_t domain, const char *pub_name, const struct tls_setup *pub_s,
+                      const char *sub_name, const struct tls_setup *sub_s)
+{
+    ax_node *a = make(pub_name, domain, pub_s), *b = make(sub_name, domain, sub_s);
+    assert_non_null(a);
+    assert_non_null(b);
+    ax_pub *p;
+    ax_sub *s;
+    struct got g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/tls/data", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, b, "/tls/data", "axon.test.Bytes", on_msg, &g, NULL));
+    WAIT_FOR(connections(p) == 1, 10000);
+    uint8_t *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    uint64_t i = 0;
+    for (; i < 200; i++) {
+        fill(buf, 64, i + 1);
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, buf, 64));
+    }
+    for (; i < 208; i++) {
+        fill(buf, 1 << 20, i + 1);
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, buf, 1 << 20));
+        WAIT_FOR(got_n(&g) == i + 1, 10000); /* within the queue's bounds */
+    }
+    free(buf);
+    WAIT_FOR(got_n(&g) == 208, 10000);
+    assert_int_equal(g.bad, 0);
+    assert_int_equal(g.bytes, 200 * 64 + 8 * (1 << 20));
+    assert_int_equal(refused_auth(a), 0);
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+static char key1[128], key2[128], ca1[128], ca2[128];
+
+static void test_psk_carries_small_and_large(void **state)
+{
+    (void)state;
+    struct tls_setup s = {.mode = AX_TLS_PSK, .key = key1};
+    roundtrip(dom(0), "tls-psk-pub", &s, "tls-psk-sub", &s);
+}
+
+static void test_cert_carries_small_and_large(void **state)
+{
+    (void)state;
+    char pc[128], sc[128];
+    snprintf(pc, sizeof pc, "%s/pki1/tls-cert-pub", dir);
+    snprintf(sc, sizeof sc, "%s/pki1/tls-cert-sub", dir);
+    struct tls_setup ps = {.mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = pc};
+    struct tls_setup ss = {.mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = sc};
+    roundtrip(dom(1), "tls-cert-pub", &ps, "tls-cert-sub", &ss);
+}
+
+/* The publisher refuses (AX_EACCES, counted) a subscriber that @sub_s
+ * makes unfit; nothing is delivered. */
+static void refused(uint32_t domain, const struct tls_setup *pub_s, const char *sub_name,
+                    const struct tls_setup *sub_s)
+{
+    ax_node *a = make("tls-gate", domain, pub_s), *b = make(sub_name, domain, sub_s);
+    assert_non_null(a);
+    assert_non_null(b);
+    ax_pub *p;
+    ax_sub *s;
+    struct got g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/tls/gate", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, b, "/tls/gate", "axon.test.Bytes", on_msg, &g, NULL));
+    /* The subscriber retries: each attempt is refused and counted. */
+    WAIT_FOR(refused_auth(a) >= 2, 15000);
+    uint8_t m[64];
+    fill(m, sizeof m, 1);
+    AX_OK_OR_FAIL(ax_pub_publish_bytes(p, m, sizeof m));
+    assert_int_equal(connections(p), 0);
+    struct ax_endpoint_counters sc;
+    AX_OK_OR_FAIL(ax_sub_counters(s, &sc));
+    assert_int_equal(sc.messages, 0);
+    assert_int_equal(got_n(&g), 0);
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+static void test_plaintext_peer_refused(void **state)
+{
+    (void)state;
+    struct tls_setup on = {.mode = AX_TLS_PSK, .key = key1};
+    struct tls_setup off = {.mode = AX_TLS_OFF, .key = key1};
+    refused(dom(0), &on, "tls-plain", &off);
+}
+
+static void test_other_ca_refused(void **state)
+{
+    (void)state;
+    char pc[128], sc[128];
+    snprintf(pc, sizeof pc, "%s/pki1/tls-gate", dir);
+    snprintf(sc, sizeof sc, "%s/pki2/tls-stranger", dir);
+    struct tls_setup ps = {.mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = pc};
+    /* The stranger trusts the fleet's CA but its certificate is another's. */
+    struct tls_setup ss = {.mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = sc};
+    refused(dom(1), &ps, "tls-stranger", &ss);
+}
+
+static void test_certificate_must_name_the_node(void **state)
+{
+    (void)state;
+    char pc[128];
+    snprintf(pc, sizeof pc, "%s/pki1/tls-cert-pub", dir);
+    struct tls_setup s = {.mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = pc};
+    assert_null(make("someone-else", dom(1), &s));
+    struct tls_setup psk_nokey = {.mode = AX_TLS_PSK};
+    assert_null(make("tls-psk-nokey", dom(1), &psk_nokey));
+    struct tls_setup nocert = {.mode = AX_TLS_CERT, .ca = ca1};
+    assert_null(make("tls-nocert", dom(1), &nocert));
+}
+
+static void test_cert_files_never_overwritten(void **state)
+{
+    (void)state;
+    char crt[160], key[160], why[300] = "";
+    snprintf(crt, sizeof crt, "%s/pki1/tls-cert-pub.crt", dir);
+    snprintf(key, sizeof key, "%s/pki1/again.key", dir);
+    char cak[160];
+    snprintf(cak, sizeof cak, "%s/pki1/ca.key", dir);
+    assert_int_equal(ax_cert_make_node(ca1, cak, "again", 10, crt, key, why, sizeof why),
+                     AX_EEXIST);
+    assert_non_null(strstr(why, "exists"));
+    assert_int_not_equal(access(key, F_OK), 0); /* the key made first is removed */
+    assert_int_equal(ax_cert_make_node(ca1, cak, "", 10, key, key, why, sizeof why), AX_EINVAL);
+    struct stat st;
+    snprintf(key, sizeof key, "%s/pki1/tls-cert-pub.key", dir);
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/axon-tls-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char d[128], crt[160], key[160], why[300];
+    snprintf(key1, sizeof key1, "%s/one.key", dir);
+    snprintf(key2, sizeof key2, "%s/two.key", dir);
+    if (ax_key_generate(key1) < 0 || ax_key_generate(key2) < 0)
+        return -1;
+    const char *names[2][3] = {{"tls-cert-pub", "tls-cert-sub", "tls-gate"}, {"tls-stranger"}};
+    for (int k = 1; k <= 2; k++) {
+        snprintf(d, sizeof d, "%s/pki%d", dir, k);
+        if (mkdir(d, 0700) < 0)
+            return -1;
+        char *ca = k == 1 ? ca1 : ca2;
+        snprintf(ca, 128, "%s/ca.crt", d);
+        snprintf(key, sizeof key, "%s/ca.key", d);
+        if (ax_cert_make_ca(k == 1 ? "fleet" : "elsewhere", 30, ca, key, why, sizeof why) < 0)
+            return -1;
+        for (int i = 0; i < 3 && names[k - 1][i]; i++) {
+            char nk[160];
+            snprintf(crt, sizeof crt, "%s/%s.crt", d, names[k - 1][i]);
+            snprintf(nk, sizeof nk, "%s/%s.key", d, names[k - 1][i]);
+            if (ax_cert_make_node(ca, key, names[k - 1][i], 30, crt, nk, why, sizeof why) < 0) {
+                fprintf(stderr, "%s\n", why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_psk_carries_small_and_large),
+        cmocka_unit_test(test_cert_carries_small_and_large),
+        cmocka_unit_test(test_plaintext_peer_refused),
+        cmocka_unit_test(test_other_ca_refused),
+        cmocka_unit_test(test_certificate_must_name_the_node),
+        cmocka_unit_test(test_cert_files_never_overwritten),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
