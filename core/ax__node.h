@@ -19,6 +19,7 @@
 #include "axon/node.h"
 #include "core/ax__endpoint.h"
 #include "core/ax__keyring.h"
+#include "core/ax__policy.h"
 #include "transport/tls/ax__tls.h"
 
 struct ax__disc;
@@ -46,6 +47,7 @@ struct ax_node {
     bool shm;                            /* every shard listens for shared-memory links */
     struct ax__keyring keyring;          /* security.key_file; read-only after creation */
     ax__tls_ctx *tls;                    /* security.tls (NULL: off); read-only likewise */
+    ax__policy *policy;                  /* security.policy_file (NULL: none); likewise */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */
@@ -61,6 +63,7 @@ struct ax_node {
     atomic_uint links_in;
     atomic_uint_fast64_t links_refused, links_refused_host, links_idle_closed, links_timed_out;
     atomic_uint_fast64_t links_unauthenticated;
+    atomic_uint_fast64_t policy_refused; /* ax__node_policy_refused() */
 
     atomic_bool destroy_requested;
     atomic_bool shutdown_requested;
@@ -77,6 +80,19 @@ extern __thread ax_node *ax__current_node;
  * reason logged (nothing left to free). The creating thread only. */
 int ax__node_security_init(ax_node *node);
 void ax__node_security_fini(ax_node *node);
+
+/* Whether the access policy lets node @identity do @act on @name (always,
+ * without a policy); a refusal is counted and logged (rate-limited) with
+ * @what (who asked, in words), and @why receives the reason for the peer.
+ * Any thread. */
+bool ax__node_policy_allows(ax_node *node, const char *identity, enum ax__policy_action act,
+                            const char *name, char *why, size_t why_len);
+
+/* Whether a local peer with these credentials and @identity may share
+ * memory with this node (always, without a policy); counted and logged
+ * like the above. */
+bool ax__node_policy_allows_shm(ax_node *node, const char *identity, uint32_t uid, uint32_t gid,
+                                char *why, size_t why_len);
 
 /* ---- the node's endpoints and its view of the table (core/node_graph.c) ---- */
 

@@ -232,6 +232,8 @@ struct ax__psub {
     struct ax__shard *shard;
     struct ax_pub *pub; /* NULL until its SUBSCRIBE arrived */
     ax__link *link;
+    bool policy_refused; /* closed by the access policy (counted there) */
+    bool ready;          /* its handshake completed */
     uint64_t node_id;
     char node_name[AX_NODE_NAME_MAX];
     struct ax_qos qos;

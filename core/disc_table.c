@@ -189,7 +189,7 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
             li->transport =
                 k->transport <= AX_LINK_SHM ? (enum ax_link_transport)k->transport : AX_LINK_NONE;
             li->reason =
-                k->reason <= AX_SHM_R_FAILED ? (enum ax_shm_reason)k->reason : AX_SHM_R_FAILED;
+                k->reason <= AX_SHM_R_POLICY ? (enum ax_shm_reason)k->reason : AX_SHM_R_FAILED;
         }
         e->counters.links_total = w->counters.links_total;
         e->counters.received_ns = ax_clock_mono_ns();

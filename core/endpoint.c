@@ -56,6 +56,7 @@ const char *ax_shm_reason_text(enum ax_shm_reason r)
         "the publisher is on another host",
         "the publisher's Unix socket cannot be reached (another network namespace?)",
         "the shared-memory link failed",
+        "the publisher's access policy offers no shared memory to this user",
     };
     return (unsigned)r < sizeof text / sizeof text[0] ? text[r] : "?";
 }

@@ -50,6 +50,11 @@ int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n)
 
 int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)
 {
+    char why[AX_TOPIC_MAX + 200];
+    enum ax__policy_action act =
+        ep->kind == AX_ENDPOINT_PUBLISHER ? AX__POLICY_PUBLISH : AX__POLICY_SUBSCRIBE;
+    if (!ax__node_policy_allows(node, node->name, act, ep->topic, why, sizeof why))
+        return AX_EACCES; /* this node's own policy: refused here as it would be there */
     pthread_mutex_lock(&node->lock);
     if (ax__array_reserve(&node->eps, &node->eps_cap, node->neps + 1, 16) < 0) {
         pthread_mutex_unlock(&node->lock);
@@ -103,6 +108,7 @@ int ax_node_connection_stats(ax_node *node, struct ax_connection_stats *out)
     out->idle_closed = atomic_load_explicit(&node->links_idle_closed, memory_order_relaxed);
     out->timed_out = atomic_load_explicit(&node->links_timed_out, memory_order_relaxed);
     out->unauthenticated = atomic_load_explicit(&node->links_unauthenticated, memory_order_relaxed);
+    out->policy_refused = atomic_load_explicit(&node->policy_refused, memory_order_relaxed);
     return 0;
 }
 

@@ -37,9 +37,18 @@ static int send_pb(ax__link *l, uint8_t type, const pb_msgdesc_t *fields, const 
 static void psub_ready(ax__link *l, const struct ax__link_peer *peer, void *user)
 {
     struct ax__psub *ps = user;
-    (void)l;
+    ps->ready = true;
     ps->node_id = peer->node_id;
     snprintf(ps->node_name, sizeof ps->node_name, "%s", peer->node_name);
+    char why[300];
+    /* A Unix-socket link is shared memory: offered only to the users the
+     * policy names (the kernel's word on who the peer is). The subscriber
+     * goes on over TCP, where its identity is checked instead. */
+    if (peer->has_cred && !ax__node_policy_allows_shm(ps->shard->node, peer->identity, peer->uid,
+                                                      peer->gid, why, sizeof why)) {
+        ps->policy_refused = true;
+        ax__link_send_error(l, AX_ENOTSUP, why);
+    }
 }
 
 static void refuse(struct ax__psub *ps, const struct ax_pub *pub, uint32_t id, int code,
@@ -214,6 +223,12 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         ax__pub_type_mismatch(pub, ps->node_id, ps->node_name, 0, m.type_name, their, false);
         return;
     }
+    if (!ax__node_policy_allows(ps->shard->node, ps->link->peer.identity, AX__POLICY_SUBSCRIBE,
+                                pub->ep.topic, reason, sizeof reason)) {
+        ps->policy_refused = true;
+        refuse(ps, pub, m.publisher_id, AX_EACCES, reason);
+        return;
+    }
     if (ax__pub_add_psub(pub, ps) < 0) {
         ax__link_close(ps->link, AX__LINK_ABORT, AX_ENOMEM);
         return;
@@ -301,14 +316,16 @@ static void psub_drain(ax__link *c, void *user)
 
 static void psub_close(ax__link *c, int status, void *user)
 {
-    struct ax__psub *ps = user;
     (void)c;
+    struct ax__psub *ps = user;
     ax_node *node = ps->shard->node;
     ax_timer_stop(&ps->idle);
     atomic_fetch_sub_explicit(&node->links_in, 1, memory_order_relaxed);
     if (status == AX_ETIMEDOUT && !ps->idle_closed) /* its handshake or a frame took too long */
         atomic_fetch_add_explicit(&node->links_timed_out, 1, memory_order_relaxed);
-    if (status == AX_EACCES) /* no domain key, or another one */
+    /* Before the handshake completed: no domain key, another one, or TLS
+     * refused (after it, EACCES is a policy's, counted where it applied). */
+    if (status == AX_EACCES && !ps->ready && !ps->policy_refused)
         atomic_fetch_add_explicit(&node->links_unauthenticated, 1, memory_order_relaxed);
     struct ax_pub *pub = ps->pub;
     if (pub) {

@@ -98,11 +98,13 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
 
 static bool shm_failed(struct ax__rpub *l, int status)
 {
-    if (l->link_up && status != AX_EPROTO && status != AX_ECRC && status != AX_EMSGSIZE)
+    bool policy = status == AX_ENOTSUP; /* the publisher's policy: not for our uid */
+    if (l->link_up && !policy && status != AX_EPROTO && status != AX_ECRC && status != AX_EMSGSIZE)
         return false; /* a link that worked and ended: the publisher went, try it again */
     if (status == AX_ETYPE || status == AX_EDOMAIN || status == AX_EACCES || l->removed)
         return false; /* refused, whatever the transport */
-    enum ax_shm_reason why = l->link_up ? AX_SHM_R_FAILED
+    enum ax_shm_reason why = policy       ? AX_SHM_R_POLICY
+                             : l->link_up ? AX_SHM_R_FAILED
                              : (status == AX_ECONNREFUSED || status == AX_ENOENT)
                                  ? AX_SHM_R_UNREACHABLE
                                  : AX_SHM_R_FAILED;
@@ -375,8 +377,14 @@ void ax__rpub_sub_joined(struct ax__rpub *l, struct ax_sub *sub)
 static void link_ready(ax__link *c, const struct ax__link_peer *peer, void *user)
 {
     struct ax__rpub *l = user;
-    (void)c;
-    (void)peer;
+    char why[300];
+    /* Both ends enforce the policy: the publisher's identity must be one
+     * that may publish here (with certificates, proved). */
+    if (!ax__node_policy_allows(l->topic->shard->node, peer->identity, AX__POLICY_PUBLISH,
+                                l->topic->name, why, sizeof why)) {
+        ax__link_send_error(c, AX_EACCES, why);
+        return;
+    }
     l->link_up = true;
     note_links(l->topic, l->pub.type_hash);
     l->state = AX__RPUB_SUBSCRIBE;

@@ -5,6 +5,10 @@
 # the same-host tables: axon over shared memory and over TCP beside
 # iceoryx 2.0 and raw TCP, every message's pages touched on both sides.
 #
+# axon itself three times: as configured by default (shared memory with a
+# same-host subscriber), with transport.shm off (axon_tcp: TCP on loopback),
+# and over TCP with security.tls: psk (axon_tls): TLS's cost side by side.
+#
 #   bash tools/bench.sh            full run: 3 rounds of ~1 s measurements (~6 min)
 #   bash tools/bench.sh --quick    1 round of ~0.3 s measurements (~1 min)
 #   options: --repeat N   rounds (default 3, quick 1); each figure is the median
@@ -52,6 +56,8 @@ PEER_CMDS=(
   tests/bench/peers/bench_raw_tcp
   tests/bench/bench_transport
   "tools/axon_perf bench"
+  "tools/axon_perf bench --transport tcp --tests thr,lat"
+  "tools/axon_perf bench --transport tls --tests thr,lat"
   tests/bench/peers/bench_zmq
   tests/bench/peers/bench_nng
 )

@@ -81,6 +81,10 @@ struct ax__link_peer {
      * the node name it asserts. */
     char identity[AX__LINK_NAME_MAX];
     bool identity_verified; /* from a certificate */
+    /* Unix-socket links: the peer process's credentials (SO_PEERCRED),
+     * from the kernel, not from the peer. */
+    bool has_cred;
+    uint32_t uid, gid;
 };
 
 /*

@@ -158,6 +158,8 @@ enum ax_shm_reason {
     AX_SHM_R_UNREACHABLE = 4, /* its Unix socket cannot be reached: another network
                                  namespace (a container with its own network) */
     AX_SHM_R_FAILED = 5,      /* the shared-memory link failed (see the log) */
+    AX_SHM_R_POLICY = 6,      /* the publisher's access policy does not offer it to our
+                                 user (security.policy_file, shm_uids) */
 };
 
 /** ax_shm_reason_text() - a phrase for @r ("off by configuration", ...). */
@@ -334,7 +336,12 @@ struct ax_connection_stats {
     uint64_t refused_host;    /* of those, for max_links_per_host */
     uint64_t idle_closed;     /* no subscription within transport.idle_timeout */
     uint64_t timed_out;       /* no HELLO in time, or a frame not whole within frame_timeout */
-    uint64_t unauthenticated; /* with a domain key: the peer had none, or another */
+    uint64_t unauthenticated; /* with a domain key: the peer had none, or another; with
+                                 TLS: its handshake failed */
+    /* Refused by the access policy (security.policy_file): a subscription
+     * or publisher a peer's identity may not have, or shared memory its
+     * uid may not use; also this node's own endpoints it refused. */
+    uint64_t policy_refused;
 };
 
 /**

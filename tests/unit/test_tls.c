@@ -6,7 +6,12 @@
  * small and large messages arrive whole and in order in both identity
  * modes; a peer without TLS, with another CA's certificate, or a node
  * whose certificate names someone else is refused and counted; certificate
- * files are made by the library (ax_cert_make_*), never overwritten.
+ * files are made by the library (ax_cert_make_*), never overwritten. And
+ * the access policy (security.policy_file) on top: a node's own endpoints,
+ * a subscriber the publisher's policy refuses, a publisher the
+ * subscriber's policy refuses (each counted where it was refused, nothing
+ * delivered), and shared memory offered only to the users it names
+ * (SO_PEERCRED): another user's subscriber is served over TCP instead.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -39,9 +44,11 @@ static uint32_t dom(unsigned k)
 
 struct tls_setup {
     enum ax_tls_mode mode;
-    const char *key;  /* domain key file */
-    const char *ca;   /* CA certificate */
-    const char *cert; /* "DIR/NAME": NAME.crt and NAME.key */
+    const char *key;    /* domain key file */
+    const char *ca;     /* CA certificate */
+    const char *cert;   /* "DIR/NAME": NAME.crt and NAME.key */
+    const char *policy; /* security.policy_file */
+    bool shm;           /* transport.shm auto (else off) */
 };
 
 static ax_node *make(const char *name, uint32_t domain, const struct tls_setup *s)
@@ -51,13 +58,15 @@ static ax_node *make(const char *name, uint32_t domain, const struct tls_setup *
     snprintf(c.node_name, sizeof c.node_name, "%s", name);
     c.domain = domain;
     c.threads = 1;
-    c.transport.shm = AX_SHM_OFF;
+    c.transport.shm = s->shm ? AX_SHM_AUTO : AX_SHM_OFF;
     c.log_level = getenv("TLS_DEBUG") ? AX_LOG_DEBUG : AX_LOG_ERROR;
     c.security.tls = s->mode;
     if (s->key)
         snprintf(c.security.key_file, sizeof c.security.key_file, "%s", s->key);
     if (s->ca)
         snprintf(c.security.ca_file, sizeof c.security.ca_file, "%s", s->ca);
+    if (s->policy)
+        snprintf(c.security.policy_file, sizeof c.security.policy_file, "%s", s->policy);
     if (s->cert) {
         snprintf(c.security.cert_file, sizeof c.security.cert_file, "%s.crt", s->cert);
         snprintf(c.security.cert_key_file, sizeof c.security.cert_key_file, "%s.key", s->cert);
@@ -259,6 +268,129 @@ static void test_cert_files_never_overwritten(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* ---- the access policy ---- */
+
+static char pol_strict[128], pol_pubs[128], pol_shm[128];
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static uint64_t policy_refused(ax_node *n)
+{
+    struct ax_connection_stats st;
+    AX_OK_OR_FAIL(ax_node_connection_stats(n, &st));
+    return st.policy_refused;
+}
+
+static int last_error(ax_sub *s)
+{
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_sub_counters(s, &c));
+    return c.last_error;
+}
+
+/* Certificates prove the names; the policies decide per topic. */
+static void test_policy_enforced_on_both_ends(void **state)
+{
+    (void)state;
+    char pc[128], sc[128];
+    snprintf(pc, sizeof pc, "%s/pki1/tls-cert-pub", dir);
+    snprintf(sc, sizeof sc, "%s/pki1/tls-cert-sub", dir);
+    /* The publisher's policy lets the subscriber have /tls/allowed only;
+     * the subscriber's lets the publisher publish /tls/allowed and
+     * /tls/other only (and the subscriber itself anything). */
+    struct tls_setup ps = {
+        .mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = pc, .policy = pol_strict};
+    struct tls_setup ss = {
+        .mode = AX_TLS_CERT, .key = key1, .ca = ca1, .cert = sc, .policy = pol_pubs};
+    ax_node *a = make("tls-cert-pub", dom(1), &ps), *b = make("tls-cert-sub", dom(1), &ss);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* Its own policy: the subscriber may not publish anything here. */
+    ax_pub *nope;
+    assert_int_equal(ax_pub_new_raw(&nope, b, "/tls/allowed", "axon.test.Bytes", NULL), AX_EACCES);
+    assert_int_equal(policy_refused(b), 1);
+
+    ax_pub *p_ok, *p_other, *p_rogue;
+    ax_sub *s_ok, *s_other, *s_rogue;
+    struct got g_ok = {.mu = PTHREAD_MUTEX_INITIALIZER}, g_other = g_ok, g_rogue = g_ok;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p_ok, a, "/tls/allowed", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p_other, a, "/tls/other", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p_rogue, a, "/tls/rogue", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s_ok, b, "/tls/allowed", "axon.test.Bytes", on_msg, &g_ok, NULL));
+    AX_OK_OR_FAIL(
+        ax_sub_new_raw(&s_other, b, "/tls/other", "axon.test.Bytes", on_msg, &g_other, NULL));
+    AX_OK_OR_FAIL(
+        ax_sub_new_raw(&s_rogue, b, "/tls/rogue", "axon.test.Bytes", on_msg, &g_rogue, NULL));
+    WAIT_FOR(connections(p_ok) == 1, 10000);
+    /* /tls/other: the publisher refuses the subscriber; /tls/rogue: the
+     * subscriber refuses the publisher. Both ends hear why (AX_EACCES). */
+    WAIT_FOR(last_error(s_other) == AX_EACCES && last_error(s_rogue) == AX_EACCES, 10000);
+    WAIT_FOR(policy_refused(a) >= 1 && policy_refused(b) >= 2, 10000);
+    uint8_t m[64];
+    for (uint64_t i = 1; i <= 50; i++) {
+        fill(m, sizeof m, i);
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p_ok, m, sizeof m));
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p_other, m, sizeof m));
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p_rogue, m, sizeof m));
+    }
+    WAIT_FOR(got_n(&g_ok) == 50, 10000);
+    assert_int_equal(g_ok.bad, 0);
+    assert_int_equal(connections(p_other), 0);
+    assert_int_equal(connections(p_rogue), 0);
+    assert_int_equal(got_n(&g_other) + got_n(&g_rogue), 0);
+    /* Refusals by policy are not failed authentications. */
+    assert_int_equal(refused_auth(a), 0);
+    ax_sub_free(s_ok);
+    ax_sub_free(s_other);
+    ax_sub_free(s_rogue);
+    ax_pub_free(p_ok);
+    ax_pub_free(p_other);
+    ax_pub_free(p_rogue);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+/* A policy that offers shared memory to another uid only: this process's
+ * subscriber is refused it (by its SO_PEERCRED credentials) and served over
+ * TCP, which the links say. */
+static void test_shm_only_for_the_users_the_policy_names(void **state)
+{
+    (void)state;
+    struct tls_setup ps = {.policy = pol_shm, .shm = true}, ss = {.shm = true};
+    ax_node *a = make("shm-pub", dom(0), &ps), *b = make("shm-sub", dom(0), &ss);
+    assert_non_null(a);
+    assert_non_null(b);
+    ax_pub *p;
+    ax_sub *s;
+    struct got g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/shm/only", "axon.test.Bytes", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, b, "/shm/only", "axon.test.Bytes", on_msg, &g, NULL));
+    WAIT_FOR(connections(p) == 1, 10000);
+    assert_true(policy_refused(a) >= 1);
+    uint8_t *big = malloc(1 << 20);
+    assert_non_null(big);
+    fill(big, 1 << 20, 1);
+    AX_OK_OR_FAIL(ax_pub_publish_bytes(p, big, 1 << 20));
+    free(big);
+    WAIT_FOR(got_n(&g) == 1, 10000);
+    assert_int_equal(g.bad, 0);
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_sub_counters(s, &c));
+    assert_int_equal(c.nlinks, 1);
+    assert_int_equal(c.links[0].transport, AX_LINK_TCP);
+    assert_int_equal(c.links[0].reason, AX_SHM_R_POLICY);
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -270,6 +402,21 @@ static int setup(void **state)
     snprintf(key2, sizeof key2, "%s/two.key", dir);
     if (ax_key_generate(key1) < 0 || ax_key_generate(key2) < 0)
         return -1;
+    snprintf(pol_strict, sizeof pol_strict, "%s/strict.yaml", dir);
+    write_text(pol_strict, "version: 1\n"
+                           "nodes:\n"
+                           "  tls-cert-pub:\n"
+                           "    publish: [\"/tls/**\"]\n"
+                           "  tls-cert-sub:\n"
+                           "    subscribe: [/tls/allowed]\n");
+    snprintf(pol_pubs, sizeof pol_pubs, "%s/pubs.yaml", dir);
+    write_text(pol_pubs, "nodes:\n"
+                         "  tls-cert-pub:\n"
+                         "    publish: [/tls/allowed, /tls/other]\n"
+                         "  tls-cert-sub:\n"
+                         "    subscribe: [\"**\"]\n");
+    snprintf(pol_shm, sizeof pol_shm, "%s/shm.yaml", dir);
+    write_text(pol_shm, "default: allow\nshm_uids: [4242424]\nshm_gids: []\n");
     const char *names[2][3] = {{"tls-cert-pub", "tls-cert-sub", "tls-gate"}, {"tls-stranger"}};
     for (int k = 1; k <= 2; k++) {
         snprintf(d, sizeof d, "%s/pki%d", dir, k);
@@ -310,6 +457,8 @@ int main(void)
         cmocka_unit_test(test_other_ca_refused),
         cmocka_unit_test(test_certificate_must_name_the_node),
         cmocka_unit_test(test_cert_files_never_overwritten),
+        cmocka_unit_test(test_policy_enforced_on_both_ends),
+        cmocka_unit_test(test_shm_only_for_the_users_the_policy_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

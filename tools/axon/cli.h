@@ -305,6 +305,8 @@ cli_handler cli_verb_topic_echo;                                           /* ec
 cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
 cli_handler cli_verb_topic_pub;                                            /* pub.c */
 cli_handler cli_verb_doctor;                                               /* doctor.c */
+/* doctor_fix.c: the advice for a subscription's last error (an AX_E* code). */
+const char *cli_doctor_connect_fix(int err);
 cli_handler cli_verb_record;                                               /* record.c */
 cli_handler cli_verb_play;                                                 /* play.c */
 cli_handler cli_verb_bag_info;                                             /* bag.c */

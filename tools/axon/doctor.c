@@ -189,40 +189,6 @@ static const char *node_desc(const struct cli_snap *s, uint64_t id, char *buf, s
     return buf;
 }
 
-static const char *connect_fix(int err)
-{
-    switch (err) {
-    case AX_ECONNREFUSED:
-        return "nothing accepts connections at the publisher's TCP endpoint: check that its "
-               "process is alive and that transport.listen_address / port_min..port_max give an "
-               "address the subscriber's host can reach";
-    case AX_ETIMEDOUT:
-    case AX_EHOSTUNREACH:
-    case AX_ENETUNREACH:
-        return "the subscriber's host cannot reach the publisher's TCP endpoint: check routes "
-               "and firewalls between the hosts, and set transport.listen_address on the "
-               "publisher to an address the subscriber can reach";
-    case AX_EVERSION:
-        return "the two nodes run incompatible axon protocol versions: update them to one "
-               "release";
-    case AX_EDOMAIN:
-        return "the nodes are in different domains: give both the same node.domain";
-    case AX_EACCES:
-        return "the handshake failed authentication: one node has no domain key or another "
-               "one; give both the same security.key_file (compare the fingerprints 'axon "
-               "doctor' prints on each host)";
-    case AX_ETYPE:
-        return "the types differ: build both from the same .proto";
-    case AX_ENOTSUP:
-        return "shared memory is required (transport.shm or the topic's qos shm: require) and "
-               "the publisher on this host cannot be reached that way: turn shared memory on "
-               "at the publisher, run both in one network namespace, or use shm: auto";
-    default:
-        return "check the publisher's log and the network between the two hosts; axon retries "
-               "with back-off (transport.reconnect_min/max)";
-    }
-}
-
 static void check_topic(struct cli *c, const char *topic, const struct cli_snap *s,
                         const struct far *far, struct report *r)
 {
@@ -376,7 +342,7 @@ static void check_topic(struct cli *c, const char *topic, const struct cli_snap 
                      topic, ax_strerror(sub->counters.last_error),
                      ax_err_name(sub->counters.last_error), pn ? ", connecting to " : "",
                      pn ? pn->tcp : "", pn ? "" : "");
-            snprintf(f->fix, sizeof f->fix, "%s", connect_fix(sub->counters.last_error));
+            snprintf(f->fix, sizeof f->fix, "%s", cli_doctor_connect_fix(sub->counters.last_error));
         } else if (matching && sub->counters.last_error && sub->counters.connections < matching) {
             struct finding *f = add(r, "connection_failing", topic);
             if (!f)
@@ -387,7 +353,7 @@ static void check_topic(struct cli *c, const char *topic, const struct cli_snap 
                      node_desc(s, sub->node_id, d1, sizeof d1), (unsigned)sub->counters.connections,
                      matching, topic, ax_strerror(sub->counters.last_error),
                      ax_err_name(sub->counters.last_error));
-            snprintf(f->fix, sizeof f->fix, "%s", connect_fix(sub->counters.last_error));
+            snprintf(f->fix, sizeof f->fix, "%s", cli_doctor_connect_fix(sub->counters.last_error));
         }
         for (uint32_t k = 0; k < sub->counters.nlinks && k < AX_LINKS_SHOWN; k++) {
             const struct ax_link_info *li = &sub->counters.links[k];
@@ -602,6 +568,11 @@ static void check_security(struct cli *c, const struct ax_discovery_stats *ds, s
                      (unsigned)c->cfg.domain);
         }
     }
+    static const char *const tls[] = {"off", "psk", "cert"};
+    if (c->cfg.security.tls != AX_TLS_OFF)
+        add_ok(r, "TCP links use TLS 1.3 (security.tls: %s)", tls[c->cfg.security.tls]);
+    if (c->cfg.security.policy_file[0])
+        add_ok(r, "access is controlled by the policy %s", c->cfg.security.policy_file);
     if (ds->rx_replayed)
         add_ok(r, "%llu discovery datagram%s heard twice or replayed were dropped",
                (unsigned long long)ds->rx_replayed, ds->rx_replayed == 1 ? "" : "s");

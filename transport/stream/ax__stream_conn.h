@@ -54,6 +54,10 @@ static inline stream_conn *conn_of(ax__link *l)
  * here on, closed on any error. Returns as a link's send(). */
 int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
 
+/* conn_fd.c: on a Unix socket, note the peer's credentials (SO_PEERCRED)
+ * in c->link.peer before its HELLO fills in the rest. */
+void ax__stream_conn_peer_cred(stream_conn *c, int fd);
+
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */
 void ax__stream_conn_kick(stream_conn *c);
 

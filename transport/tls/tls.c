@@ -45,6 +45,7 @@ struct ax__tls {
     size_t stage_len, stage_off;
     bool want_read, want_write;
     bool established;
+    bool got_data; /* plaintext has arrived: the peer accepted us */
     char peer[AX__TLS_NAME_MAX];
     char why[192];
 };
@@ -280,12 +281,16 @@ static void failed(ax__tls *t, int r, bool reading)
         ERR_clear_error();
         return;
     default: {
-        const char *what = t->established ? "TLS"
+        /* In TLS 1.3 the client is done before the server has checked its
+         * certificate: a refusal comes as an alert after "established",
+         * but before any data. */
+        bool refused = !t->got_data;
+        const char *what = !refused ? "TLS"
                            : t->ctx->cfg.mode == AX__TLS_PSK
                                ? "TLS handshake (a pre-shared key from another domain key?)"
                                : "TLS handshake (certificate)";
         openssl_why(t->why, sizeof t->why, what);
-        errno = t->established ? EPROTO : EACCES;
+        errno = refused ? EACCES : EPROTO;
         return;
     }
     }
@@ -301,6 +306,7 @@ ssize_t ax__tls_read(ax__tls *t, void *dst, size_t room)
         note_established(t);
         if (r > 0) {
             got += n;
+            t->got_data = true;
             continue;
         }
         failed(t, r, true);
