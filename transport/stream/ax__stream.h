@@ -172,6 +172,9 @@ const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_di
  * equal; otherwise the node name it asserts. NULL, or why it is refused
  * (written to @why). */
 struct ax__tls;
+/* On the Unix socket @fd, note the peer process's credentials
+ * (SO_PEERCRED) in @peer, before its HELLO fills in the rest. */
+void ax__stream_peer_cred(int fd, struct ax__link_peer *peer);
 const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer *peer, char *why,
                                 size_t why_len);
 

@@ -39,7 +39,7 @@ typedef struct stream_conn {
     bool dialer;          /* this side connected (the other accepted) */
     bool hello_ok;        /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
     uint8_t release_type; /* frames of it still reach the owner while flushing */
-    ax__tls *tls; /* with opt.tls: the session under the frames */
+    ax__tls *tls;         /* with opt.tls: the session under the frames */
     struct ax__stream_reader rd;
     struct ax__stream_wq wq;
     struct ax__link_stats st; /* drops and the high-water mark; the rest is read live */
@@ -53,10 +53,6 @@ static inline stream_conn *conn_of(ax__link *l)
 /* Queue @it (its header is completed here); its fd is the queue's from
  * here on, closed on any error. Returns as a link's send(). */
 int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
-
-/* conn_fd.c: on a Unix socket, note the peer's credentials (SO_PEERCRED)
- * in c->link.peer before its HELLO fills in the rest. */
-void ax__stream_conn_peer_cred(stream_conn *c, int fd);
 
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */
 void ax__stream_conn_kick(stream_conn *c);

@@ -660,7 +660,8 @@ static int conn_attach(stream_conn *c, int fd)
     if (c->opt.tls && !(c->tls = ax__tls_new(c->opt.tls, fd, c->dialer)))
         return AX_ENOMEM;
     c->rd.tls = c->wq.tls = c->tls;
-    ax__stream_conn_peer_cred(c, fd);
+    if (c->opt.pass_fds) /* a Unix socket: the kernel says who the peer is */
+        ax__stream_peer_cred(fd, &c->link.peer);
     int rc = ax_io_init(c->loop, &c->io, fd, AX_IO_READABLE, io_cb, c);
     if (rc < 0)
         return rc;

@@ -20,9 +20,13 @@
  * stop is a relay between two key holders where the attacker sits on the
  * path of a connection a node opens (it needs TLS's channel binding).
  * These are pure functions: conn.c sends, refuses and opens the link.
+ * Also here, the rest of who the peer is: its identity for access control
+ * (the name a TLS certificate proves, else the node name it asserts) and,
+ * on a Unix socket, its process's credentials as the kernel gives them.
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 
 #include "base/ax__sha256.h"
@@ -107,4 +111,15 @@ const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer 
     snprintf(why, why_len, "the certificate is for node '%s', the HELLO says '%s'", proved,
              peer->node_name);
     return why;
+}
+
+void ax__stream_peer_cred(int fd, struct ax__link_peer *peer)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return; /* not a Unix socket: nothing the kernel vouches for */
+    peer->has_cred = true;
+    peer->uid = cred.uid;
+    peer->gid = cred.gid;
 }

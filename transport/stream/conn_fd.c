@@ -2,13 +2,11 @@
 /*
  * What a transport built on streams adds to a connection
  * (transport/stream/ax__stream.h): descriptors passed with frames, frames
- * that hold a buffer until the peer has it, the peer's quota of held
- * frames, and who the peer process is. The shared-memory transport's links
- * are made of these.
+ * that hold a buffer until the peer has it, and the peer's quota of held
+ * frames. The shared-memory transport's links are made of these.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 
 #include "transport/stream/ax__stream_conn.h"
 
@@ -76,15 +74,4 @@ void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
 int ax__stream_take_fd(ax__link *l)
 {
     return ax__stream_reader_take_fd(&conn_of(l)->rd);
-}
-
-void ax__stream_conn_peer_cred(stream_conn *c, int fd)
-{
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (!c->opt.pass_fds || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-        return; /* not a Unix socket: nothing the kernel vouches for */
-    c->link.peer.has_cred = true;
-    c->link.peer.uid = cred.uid;
-    c->link.peer.gid = cred.gid;
 }
