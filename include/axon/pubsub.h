@@ -120,7 +120,9 @@ AX_API void ax_pub_options_init(struct ax_pub_options *opt);
  * @opt: options, or NULL for the defaults.
  *
  * Subscriptions appear as they are discovered. Returns 0, AX_EINVAL (bad
- * topic, NULL type), AX_ENOMEM, AX_ECLOSED (node being destroyed).
+ * topic, NULL type), AX_ENOMEM, AX_ECLOSED (node being destroyed),
+ * AX_EACCES (the access policy, security.policy_file, does not let this
+ * node publish @topic; counted in ax_connection_stats.policy_refused).
  */
 AX_API int ax_pub_new(ax_pub **out, ax_node *node, const char *topic, const ax_type *type,
                       const struct ax_pub_options *opt);
@@ -298,7 +300,8 @@ AX_API void ax_sub_options_init(struct ax_sub_options *opt);
  * ax_sub_new() - subscribe to @topic with a registered protobuf type.
  * @cb: called for each message, on the topic's thread; @user is passed to
  *      it and to the events.
- * Returns 0, AX_EINVAL, AX_ENOMEM, AX_ECLOSED.
+ * Returns 0, AX_EINVAL, AX_ENOMEM, AX_ECLOSED, AX_EACCES (the access
+ * policy does not let this node subscribe to @topic).
  */
 AX_API int ax_sub_new(ax_sub **out, ax_node *node, const char *topic, const ax_type *type,
                       ax_sub_cb cb, void *user, const struct ax_sub_options *opt);

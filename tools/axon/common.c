@@ -21,7 +21,10 @@ int cli_node_open(struct cli *c)
     int rc = ax_config_copy(&cfg, &c->cfg);
     if (rc < 0)
         return cli_error("%s", ax_strerror(rc));
-    snprintf(cfg.node_name, sizeof cfg.node_name, "axon-cli-%ld", (long)getpid());
+    /* With TLS certificates the name is the certificate's: kept as
+     * configured (docs/security.md, "The CLI"). */
+    if (cfg.security.tls != AX_TLS_CERT || !cfg.node_name[0])
+        snprintf(cfg.node_name, sizeof cfg.node_name, "axon-cli-%ld", (long)getpid());
     cfg.threads = 1;
     /* Rates, drops and gaps are not in announcements: the CLI asks every
      * node for them, unless the configuration already asks more often. */

@@ -169,14 +169,15 @@ const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_di
 
 /* Fill @peer's identity: with TLS certificates (@tls in certificate mode)
  * the name the peer's certificate proves, which its HELLO's node name must
- * equal; otherwise the node name it asserts. NULL, or why it is refused
+ * equal; otherwise the node name it asserts. The credentials in @kernel
+ * (ax__stream_peer_cred()) are copied too. NULL, or why it is refused
  * (written to @why). */
 struct ax__tls;
 /* On the Unix socket @fd, note the peer process's credentials
  * (SO_PEERCRED) in @peer, before its HELLO fills in the rest. */
 void ax__stream_peer_cred(int fd, struct ax__link_peer *peer);
-const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer *peer, char *why,
-                                size_t why_len);
+const char *ax__stream_identity(const struct ax__tls *tls, const struct ax__link_peer *kernel,
+                                struct ax__link_peer *peer, char *why, size_t why_len);
 
 /* Encode our HELLO (@self; @want_crc adds the payload-CRC capability)
  * into @out. Returns the length, or AX_EPROTO when it does not fit. */

@@ -34,12 +34,13 @@ typedef struct stream_conn {
     bool want_write;      /* EPOLLOUT armed */
     bool reading;
     uint32_t peer_max_frame;
-    uint64_t frame_mark;  /* frames_in when the frame timer was armed */
-    uint8_t nonce[16];    /* with opt.auth: ours, sent in our HELLO */
-    bool dialer;          /* this side connected (the other accepted) */
-    bool hello_ok;        /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
-    uint8_t release_type; /* frames of it still reach the owner while flushing */
-    ax__tls *tls;         /* with opt.tls: the session under the frames */
+    uint64_t frame_mark;         /* frames_in when the frame timer was armed */
+    uint8_t nonce[16];           /* with opt.auth: ours, sent in our HELLO */
+    bool dialer;                 /* this side connected (the other accepted) */
+    bool hello_ok;               /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
+    uint8_t release_type;        /* frames of it still reach the owner while flushing */
+    ax__tls *tls;                /* with opt.tls: the session under the frames */
+    struct ax__link_peer kernel; /* Unix sockets: has_cred, uid, gid (SO_PEERCRED) */
     struct ax__stream_reader rd;
     struct ax__stream_wq wq;
     struct ax__link_stats st; /* drops and the high-water mark; the rest is read live */

@@ -279,7 +279,7 @@ static void handle_hello(stream_conn *c, const uint8_t *p, size_t n)
         refuse(c, AX_EDOMAIN, why);
         return;
     }
-    const char *no = ax__stream_identity(c->tls, ph, why, sizeof why);
+    const char *no = ax__stream_identity(c->tls, &c->kernel, ph, why, sizeof why);
     if (no) {
         refuse(c, AX_EACCES, no);
         return;
@@ -661,7 +661,7 @@ static int conn_attach(stream_conn *c, int fd)
         return AX_ENOMEM;
     c->rd.tls = c->wq.tls = c->tls;
     if (c->opt.pass_fds) /* a Unix socket: the kernel says who the peer is */
-        ax__stream_peer_cred(fd, &c->link.peer);
+        ax__stream_peer_cred(fd, &c->kernel);
     int rc = ax_io_init(c->loop, &c->io, fd, AX_IO_READABLE, io_cb, c);
     if (rc < 0)
         return rc;

@@ -96,9 +96,12 @@ const char *ax__stream_auth_check(const struct ax__link_options *o, bool peer_di
     return "authentication failed: the peer holds another domain key";
 }
 
-const char *ax__stream_identity(const struct ax__tls *tls, struct ax__link_peer *peer, char *why,
-                                size_t why_len)
+const char *ax__stream_identity(const struct ax__tls *tls, const struct ax__link_peer *kernel,
+                                struct ax__link_peer *peer, char *why, size_t why_len)
 {
+    peer->has_cred = kernel->has_cred;
+    peer->uid = kernel->uid;
+    peer->gid = kernel->gid;
     const char *proved = tls ? ax__tls_peer_name(tls) : "";
     peer->identity_verified = proved[0] != '\0';
     if (!peer->identity_verified) {

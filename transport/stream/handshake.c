@@ -54,9 +54,7 @@ int ax__stream_hello_decode(const uint8_t *p, size_t n, uint32_t *version,
         snprintf(why, why_len, "undecodable HELLO: %s", PB_GET_ERROR(&is));
         return AX_EPROTO;
     }
-    /* What the kernel said of the peer stays; the rest is the HELLO's. */
-    struct ax__link_peer kernel = {.has_cred = peer->has_cred, .uid = peer->uid, .gid = peer->gid};
-    *peer = kernel;
+    memset(peer, 0, sizeof *peer);
     *version = h.protocol_version;
     peer->node_id = h.node_id;
     peer->incarnation = h.incarnation;

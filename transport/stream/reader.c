@@ -207,10 +207,13 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
 static bool update_lowat(struct ax__stream_reader *r, int fd)
 {
     int want = 0;
-    /* Not under TLS: plaintext may wait in OpenSSL's buffer while the
-     * socket holds less than the rest, and the wake-up would never come. */
-    if (in_big(r) && !r->tls) {
+    if (in_big(r)) {
         size_t left = r->cur.payload_len - r->big_fill;
+        /* Under TLS part of the rest may already wait inside OpenSSL (at
+         * most its read-ahead buffer and one record): the mark leaves that
+         * much out, so the kernel always gets more than it asks for. */
+        if (r->tls)
+            left = left > AX__TLS_BUFFERED_MAX ? left - AX__TLS_BUFFERED_MAX : 0;
         want = left > RCVLOWAT_MAX ? RCVLOWAT_MAX : (int)left;
     }
     if (want == r->lowat)

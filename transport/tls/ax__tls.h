@@ -45,6 +45,9 @@ enum ax__tls_mode {
 #define AX__TLS_PSK_SIZE 32
 #define AX__TLS_PSKS_MAX 2
 #define AX__TLS_NAME_MAX 64 /* identities (certificate common names) */
+/* Bytes a session may hold read from the socket and not yet returned:
+ * its read-ahead buffer and one decrypted record, with room to spare. */
+#define AX__TLS_BUFFERED_MAX (128 * 1024)
 
 struct ax__tls_config {
     enum ax__tls_mode mode;
