@@ -385,6 +385,14 @@ static void link_ready(ax__link *c, const struct ax__link_peer *peer, void *user
         ax__link_send_error(c, AX_EACCES, why);
         return;
     }
+    /* On a Unix socket the name is only asserted (no TLS there): the
+     * publisher's user must be one the policy trusts with shared memory,
+     * else TCP, where a certificate proves who it is. */
+    if (peer->has_cred && !ax__node_policy_allows_shm(l->topic->shard->node, peer->identity,
+                                                      peer->uid, peer->gid, why, sizeof why)) {
+        ax__link_send_error(c, AX_ENOTSUP, why);
+        return;
+    }
     l->link_up = true;
     note_links(l->topic, l->pub.type_hash);
     l->state = AX__RPUB_SUBSCRIBE;

@@ -199,4 +199,8 @@ int ax__stream_error_encode(int code, const char *reason, uint8_t *out, size_t c
  * an unknown one becomes AX_EPROTO) and @reason, or AX_EPROTO. */
 int ax__stream_error_decode(const uint8_t *p, size_t n, int *code, char *reason, size_t reason_len);
 
+/* An ERROR frame arrived on @l: log the peer's reason and abort the link
+ * with its code (AX_EPROTO when it does not decode). */
+void ax__stream_error_frame(ax__link *l, const uint8_t *p, size_t n);
+
 #endif /* AX__STREAM_H */

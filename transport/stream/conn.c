@@ -149,6 +149,8 @@ static void written(void *ctx, ax__buf *hold)
 static void start_linger(stream_conn *c)
 {
     c->state = ST_LINGER;
+    if (c->tls) /* TLS's own end first, so the peer can tell it from a cut */
+        ax__tls_close_notify(c->tls);
     shutdown(ax_io_fd(&c->io), SHUT_WR);
     set_interest(c);
     if (!c->closed) /* set_interest() finishes the link when epoll refuses */
@@ -180,7 +182,11 @@ static void flush(stream_conn *c)
         return;
     }
     if (rc < 0) {
-        AX_LOG_D(LOG_MODULE, "%s: write: %s", c->link.peer_addr, ax_strerror(rc));
+        if (c->tls && ax__tls_why(c->tls)[0]) /* a refused handshake, often */
+            AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: %s (%s); closing the connection",
+                           c->link.peer_addr, ax__tls_why(c->tls), ax_err_name(rc));
+        else
+            AX_LOG_D(LOG_MODULE, "%s: write: %s", c->link.peer_addr, ax_strerror(rc));
         finish(c, rc);
         return;
     }
@@ -195,7 +201,7 @@ static void flush(stream_conn *c)
         ax__stream_conn_shrank(c, before);
         return;
     }
-    arm_write(c, false);
+    arm_write(c, c->tls && ax__tls_wants_write(c->tls)); /* a read may wait for room */
     if (c->closed)
         return;
     if (c->state == ST_FLUSHING)
@@ -318,21 +324,6 @@ static void ready(stream_conn *c)
         c->link.cb->on_ready(&c->link, &c->link.peer, c->link.user);
 }
 
-static void handle_error_frame(stream_conn *c, const uint8_t *p, size_t n)
-{
-    int code;
-    char reason[256];
-    if (ax__stream_error_decode(p, n, &code, reason, sizeof reason) < 0) {
-        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: undecodable ERROR frame; closing",
-                       c->link.peer_addr);
-        ax__link_close(&c->link, AX__LINK_ABORT, AX_EPROTO);
-        return;
-    }
-    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: peer closed the connection: %s (%s)",
-                   c->link.peer_addr, reason, ax_err_name(code));
-    ax__link_close(&c->link, AX__LINK_ABORT, code);
-}
-
 /* ---- reading ---- */
 
 /* One complete frame from the reader. Returns false once closed. */
@@ -369,7 +360,7 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
             handle_hello(c, payload, h->payload_len);
         break;
     case AX__FRAME_ERROR:
-        handle_error_frame(c, payload, h->payload_len);
+        ax__stream_error_frame(&c->link, payload, h->payload_len);
         break;
     default:
         if (c->state != ST_READY && c->state != ST_FLUSHING) {
@@ -454,7 +445,10 @@ static void do_read(stream_conn *c)
     }
     if (rc < 0) {
         AX_LOG_D(LOG_MODULE, "%s: read: %s", c->link.peer_addr, ax_strerror(rc));
-        finish(c, rc);
+        /* Lingering after our close_notify: a TLS peer closing without its
+         * own ends the exchange as plainly as an EOF. */
+        bool tls_end = c->tls && c->state == ST_LINGER && rc == AX_ECONNRESET;
+        finish(c, tls_end ? c->close_status : rc);
         return;
     }
     if (rc == AX__STREAM_RD_EOF) {
@@ -578,7 +572,8 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
     if (c->closed)
         return;
     if (how == AX__LINK_ABORT || !c->io_live) {
-        if (c->io_live && ax__stream_wq_mid_frame(&c->wq)) {
+        if (c->io_live &&
+            (ax__stream_wq_mid_frame(&c->wq) || (c->tls && ax__tls_pending(c->tls)))) {
             /* RST: do not leave the peer a half-sent frame as EOF.
              * Otherwise every frame written went whole to the kernel, and
              * a plain close lets the last of them still arrive (a node
@@ -594,10 +589,10 @@ static void link_close(ax__link *l, enum ax__link_close how, int status)
     c->close_status = status;
     c->state = ST_FLUSHING;
     ax_timer_start(&c->timer, c->opt.linger_ns, 0); /* bounds the flush too */
-    if (c->wq.count == 0)
+    if (c->wq.count == 0 && !(c->tls && ax__tls_pending(c->tls)))
         start_linger(c);
     else
-        ax__stream_conn_kick(c);
+        ax__stream_conn_kick(c); /* frames, or sealed bytes, still to go */
 }
 
 /* A connection that never reached its owner: nothing to report. */

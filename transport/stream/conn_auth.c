@@ -103,6 +103,13 @@ const char *ax__stream_identity(const struct ax__tls *tls, const struct ax__link
     peer->uid = kernel->uid;
     peer->gid = kernel->gid;
     const char *proved = tls ? ax__tls_peer_name(tls) : "";
+    if (tls && ax__tls_proves_names(tls) && !proved[0]) {
+        /* Never the asserted name instead: that would be no proof. */
+        snprintf(why, why_len,
+                 "the peer's certificate has no single common name that fits a "
+                 "node name (1 to 63 bytes, no NUL)");
+        return why;
+    }
     peer->identity_verified = proved[0] != '\0';
     if (!peer->identity_verified) {
         snprintf(peer->identity, sizeof peer->identity, "%s", peer->node_name);

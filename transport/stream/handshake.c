@@ -11,8 +11,12 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include "axon/log.h"
+#include "base/ax__log_limit.h"
 #include "handshake.pb.h"
 #include "transport/stream/ax__stream.h"
+
+#define LOG_MODULE "link"
 
 _Static_assert((int)AX__LINK_DATA == (int)axon_ctl_Purpose_PURPOSE_DATA,
                "purpose values are the wire's");
@@ -97,4 +101,19 @@ int ax__stream_error_decode(const uint8_t *p, size_t n, int *code, char *reason,
     *code = c >= 0 ? AX_EPROTO : c;
     snprintf(reason, reason_len, "%s", e.reason);
     return 0;
+}
+
+void ax__stream_error_frame(ax__link *l, const uint8_t *p, size_t n)
+{
+    int code;
+    char reason[256];
+    if (ax__stream_error_decode(p, n, &code, reason, sizeof reason) < 0) {
+        AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: undecodable ERROR frame; closing",
+                       l->peer_addr);
+        ax__link_close(l, AX__LINK_ABORT, AX_EPROTO);
+        return;
+    }
+    AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s: peer closed the connection: %s (%s)", l->peer_addr,
+                   reason, ax_err_name(code));
+    ax__link_close(l, AX__LINK_ABORT, code);
 }

@@ -98,6 +98,9 @@ ssize_t ax__tls_writev(ax__tls *t, const struct iovec *iov, int n_iov);
 int ax__tls_flush(ax__tls *t);
 bool ax__tls_pending(const ax__tls *t);
 
+/* Send close_notify (best effort: a graceful close, before SHUT_WR). */
+void ax__tls_close_notify(ax__tls *t);
+
 /* The last write (read) stopped for want of the peer's bytes (of room to
  * write): retry it when readable (writable). Reading clears it. */
 bool ax__tls_wants_read(const ax__tls *t);
@@ -106,6 +109,8 @@ bool ax__tls_wants_write(const ax__tls *t);
 /* Whether the handshake is done; then, in certificate mode, the peer's
  * verified name ("" in PSK mode). */
 bool ax__tls_established(const ax__tls *t);
+/* Whether the session's context proves names (certificate mode). */
+bool ax__tls_proves_names(const ax__tls *t);
 const char *ax__tls_peer_name(const ax__tls *t);
 
 /* Why the last call failed, in words (OpenSSL's reason); "" if it did not. */

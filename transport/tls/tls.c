@@ -8,8 +8,12 @@
  * - Only TLS 1.3, no session tickets, no session cache: nothing is sent
  *   after the handshake that the stream did not ask for, so a read never
  *   has to write once the connection is up.
- * - An EOF without close_notify is a plain EOF (SSL_OP_IGNORE_UNEXPECTED_EOF):
- *   the frames above detect a truncated stream themselves.
+ * - A graceful close sends close_notify; an EOF without it is a reset
+ *   (ECONNRESET), so a stream cut by someone on the path is never taken
+ *   for the peer's clean end, even at a frame boundary.
+ * - A fatal failure after some bytes were read or written returns those
+ *   bytes first; the failure comes at the next call, and no more I/O is
+ *   tried on the session.
  * - Partial writes and moving write buffers are on: a large payload is
  *   sealed in place record by record, and a write retried after EAGAIN may
  *   pass the same bytes from another address (the write queue rebuilds
@@ -54,6 +58,7 @@ struct ax__tls {
     bool want_read, want_write;
     bool established;
     bool got_data; /* plaintext has arrived: the peer accepted us */
+    int dead;      /* errno of a fatal failure reported after the bytes before it */
     char peer[AX__TLS_NAME_MAX];
     char why[192];
 };
@@ -70,17 +75,24 @@ static void openssl_why(char *why, size_t len, const char *what)
     ERR_clear_error();
 }
 
+/* The certificate's one common name, as UTF-8, if it fits @len and holds
+ * no NUL (a name with one could pass for another). */
 static bool common_name(X509 *x, char *out, size_t len)
 {
     out[0] = '\0';
-    if (!x)
-        return false;
-    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)len);
-    if (n <= 0 || (size_t)n >= len) {
-        out[0] = '\0';
-        return false;
+    X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+    int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+        return false; /* none, or two */
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    bool ok = n > 0 && (size_t)n < len && memchr(utf8, 0, (size_t)n) == NULL;
+    if (ok) {
+        memcpy(out, utf8, (size_t)n);
+        out[n] = '\0';
     }
-    return true;
+    OPENSSL_free(utf8);
+    return ok;
 }
 
 /* ---- PSK: a session made from the derived key, offered or looked up ---- */
@@ -187,7 +199,7 @@ int ax__tls_ctx_new(const struct ax__tls_config *cfg, ax__tls_ctx **out, char *w
     }
     SSL_CTX_set_app_data(c->ssl, c);
     SSL_CTX_set_min_proto_version(c->ssl, TLS1_3_VERSION);
-    SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(c->ssl, 0);
     SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -291,8 +303,16 @@ static void failed(ax__tls *t, int r, bool reading)
         if (errno == 0 || errno == EAGAIN)
             errno = EPIPE;
         ERR_clear_error();
+        t->dead = errno;
         return;
     default: {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING &&
+            t->got_data) {
+            ERR_clear_error(); /* the peer went without close_notify */
+            errno = ECONNRESET;
+            t->dead = errno;
+            return;
+        }
         /* In TLS 1.3 the client is done before the server has checked its
          * certificate: a refusal comes as an alert after "established",
          * but before any data. */
@@ -303,6 +323,7 @@ static void failed(ax__tls *t, int r, bool reading)
                                : "TLS handshake (certificate)";
         openssl_why(t->why, sizeof t->why, what);
         errno = refused ? EACCES : EPROTO;
+        t->dead = errno;
         return;
     }
     }
@@ -312,6 +333,11 @@ ssize_t ax__tls_read(ax__tls *t, void *dst, size_t room)
 {
     size_t got = 0;
     t->want_write = false;
+    if (t->dead) {
+        errno = t->dead;
+        return -1;
+    }
+    ERR_clear_error(); /* SSL_get_error() reads the thread's error queue */
     while (got < room) {
         size_t n = 0;
         int r = SSL_read_ex(t->ssl, (uint8_t *)dst + got, room - got, &n);
@@ -322,11 +348,11 @@ ssize_t ax__tls_read(ax__tls *t, void *dst, size_t room)
             continue;
         }
         failed(t, r, true);
-        if (errno == EAGAIN && got > 0)
-            break;      /* short: the socket has no more */
-        if (errno == 0) /* close_notify, or the peer's plain EOF */
+        if (errno == 0) /* close_notify */
             return (ssize_t)got;
-        return got > 0 && errno == EAGAIN ? (ssize_t)got : -1;
+        if (got > 0)
+            break; /* short: the socket has no more, or a failure comes next */
+        return -1;
     }
     return (ssize_t)got;
 }
@@ -353,6 +379,11 @@ static int flush_stage(ax__tls *t)
 int ax__tls_flush(ax__tls *t)
 {
     t->want_read = false;
+    if (t->dead) {
+        errno = t->dead;
+        return -1;
+    }
+    ERR_clear_error();
     return flush_stage(t);
 }
 
@@ -364,6 +395,11 @@ bool ax__tls_pending(const ax__tls *t)
 ssize_t ax__tls_writev(ax__tls *t, const struct iovec *iov, int n_iov)
 {
     t->want_read = false;
+    if (t->dead) {
+        errno = t->dead;
+        return -1;
+    }
+    ERR_clear_error();
     if (ax__tls_pending(t) && flush_stage(t) < 0)
         return -1;
     if (n_iov <= 0)
@@ -429,6 +465,11 @@ bool ax__tls_established(const ax__tls *t)
     return t->established;
 }
 
+bool ax__tls_proves_names(const ax__tls *t)
+{
+    return t->ctx->cfg.mode == AX__TLS_CERT;
+}
+
 const char *ax__tls_peer_name(const ax__tls *t)
 {
     return t->peer;
@@ -437,4 +478,15 @@ const char *ax__tls_peer_name(const ax__tls *t)
 const char *ax__tls_why(const ax__tls *t)
 {
     return t->why;
+}
+
+void ax__tls_close_notify(ax__tls *t)
+{
+    /* Best effort, once: a full socket or a dead session sends nothing,
+     * and the peer then sees a reset rather than a clean end. */
+    if (t->dead || !t->established || ax__tls_pending(t))
+        return;
+    ERR_clear_error();
+    SSL_shutdown(t->ssl);
+    ERR_clear_error();
 }
