@@ -17,6 +17,7 @@
 
 #include "axon/clock.h"
 #include "core/ax__config.h"
+#include "transport/ax__loop.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -39,6 +40,7 @@ static const char *const overloads[] = {"drop_oldest", "drop_newest", "latest_on
                                         "disconnect",  "block",       NULL};
 static const char *const shm_uses[] = {"default", "auto", "off", "require", NULL};
 static const char *const tls_modes[] = {"off", "psk", "cert", NULL};
+static const char *const sched_policies[] = {"other", "fifo", "rr", NULL};
 
 /* Enum fields are stored through an int. */
 _Static_assert(sizeof(enum ax_discovery_mode) == sizeof(int), "enum size");
@@ -51,6 +53,7 @@ static int check_name(const char *s, char *msg, size_t n);
 static int check_interface(const char *s, char *msg, size_t n);
 static int check_peer(const char *s, char *msg, size_t n);
 static int check_topic(const char *s, char *msg, size_t n);
+static int check_cpus(const char *s, char *msg, size_t n);
 
 const struct ax__cfg_key ax__cfg_keys[] = {
     /* node */
@@ -101,6 +104,40 @@ const struct ax__cfg_key ax__cfg_keys[] = {
              "long before sleeping, but only while answers have been coming back faster "
              "than this (request/reply, ping-pong): a loop that idles, only receives, or "
              "talks slower never polls. 0s: never."},
+    {.path = "node.sched_policy",
+     .type = AX__CFG_ENUM,
+     CFG(sched_policy),
+     .def = "other",
+     .names = sched_policies,
+     .env = "AXON_SCHED_POLICY",
+     .desc = "Scheduling of the node's loop threads: other (time sharing), fifo or rr "
+             "(real time, at node.sched_priority; needs CAP_SYS_NICE or ulimit -r, else the "
+             "node does not start and says so). With node.threads 0, ax_thread_set_rt() "
+             "sets the application's own thread."},
+    {.path = "node.sched_priority",
+     .type = AX__CFG_UINT,
+     CFG(sched_priority),
+     .def = "10",
+     .min = 1,
+     .max = 99,
+     .env = "AXON_SCHED_PRIORITY",
+     .desc = "Real-time priority of the loop threads with node.sched_policy fifo or rr "
+             "(higher wins; the kernel's own threads run at 50)."},
+    {.path = "node.cpus",
+     .type = AX__CFG_STRING,
+     .flags = AX__CFG_F_EMPTY,
+     CFG(cpus),
+     .def = "",
+     .check = check_cpus,
+     .env = "AXON_CPUS",
+     .desc = "CPUs the loop threads may run on, e.g. 2 or 2-3 or 0,2-3. Empty: any."},
+    {.path = "node.mlockall",
+     .type = AX__CFG_BOOL,
+     CFG(mlockall),
+     .def = "false",
+     .env = "AXON_MLOCKALL",
+     .desc = "Lock all of the process's memory, present and future, when the node is made "
+             "(no page faults in the loop; needs CAP_IPC_LOCK or ulimit -l)."},
 
     /* discovery */
     {.path = "discovery.mode",
@@ -700,4 +737,9 @@ static int check_topic(const char *s, char *msg, size_t n)
         }
     }
     return 0;
+}
+
+static int check_cpus(const char *s, char *msg, size_t n)
+{
+    return ax__cpus_parse(s, NULL, msg, n) < 0 ? -1 : 0;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "axon/clock.h"
@@ -279,6 +280,14 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     node->host[sizeof node->host - 1] = '\0';
     if ((rc = ax__node_security_init(node)) < 0)
         goto fail;
+    if (node->cfg.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+        rc = errno == EPERM || errno == ENOMEM ? AX_EACCES : ax_err_from_errno(errno);
+        AX_LOG_E(LOG_MODULE,
+                 "node.mlockall: %s: needs CAP_IPC_LOCK (root, or setcap cap_ipc_lock+ep) or "
+                 "a memory lock limit above the process's size (ulimit -l)",
+                 strerror(errno));
+        goto fail;
+    }
     node->ps_ops = &pubsub_ops;
     node->nloops = node->cfg.threads ? node->cfg.threads : 1;
     node->loops = calloc(node->nloops, sizeof *node->loops);
@@ -300,12 +309,19 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
         node->threads = calloc(node->nloops, sizeof *node->threads);
         if (!node->threads)
             goto nomem;
+        struct ax_thread_rt rt = {(enum ax_sched_policy)node->cfg.sched_policy,
+                                  (int)node->cfg.sched_priority, node->cfg.cpus};
         for (unsigned i = 0; i < node->nloops; i++) {
             ax_loop_post(node->loops[i], set_current_task, node);
-            char name[16];
+            char name[16], why[300] = "";
             snprintf(name, sizeof name, "axon-%u", i);
-            if ((rc = ax_loop_thread_start(&node->threads[i], node->loops[i], name)) < 0)
+            rc = ax_loop_thread_start_rt(&node->threads[i], node->loops[i], name, &rt, why,
+                                         sizeof why);
+            if (rc < 0) {
+                AX_LOG_E(LOG_MODULE, "node.sched_policy/sched_priority/cpus: %s",
+                         why[0] ? why : ax_strerror(rc));
                 goto fail;
+            }
         }
     }
     AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) up: domain %u, data on %s, discovery %s", node->name,

@@ -4,11 +4,16 @@
 #define AX__LOOP_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 
 #include "axon/loop.h"
 #include "base/ax__list.h"
+
+/* loop_thread.c: parse a CPU list ("0", "2-3", "0,2-3") into @set (NULL:
+ * only check it). 0, or AX_EINVAL with the reason in @why. */
+int ax__cpus_parse(const char *s, cpu_set_t *set, char *why, size_t why_len);
 
 /* ax_io.flags */
 enum {

@@ -69,6 +69,7 @@
 #include <stdio.h>
 
 #include "axon/common.h"
+#include "axon/loop.h"
 #include "axon/qos.h"
 
 #ifdef __cplusplus
@@ -130,6 +131,13 @@ struct ax_config {
      * long while answers have been coming back faster than this (struct
      * ax_loop_options.adaptive_poll_ns). 0 = never. */
     int64_t adaptive_poll_ns;
+    /* node.sched_policy, node.sched_priority, node.cpus: what the node's
+     * loop threads are created with (struct ax_thread_rt); node.mlockall:
+     * lock the process's memory when the node is made. */
+    enum ax_sched_policy sched_policy;
+    uint32_t sched_priority;
+    char cpus[128];
+    bool mlockall;
     struct {
         enum ax_discovery_mode mode; /* discovery.mode */
         char interface[64];          /* discovery.interface: name or IPv4, "" = any */

@@ -388,6 +388,33 @@ AX_API uint64_t ax_timer_missed(const ax_timer *timer);
 /* A loop running on a thread of its own. */
 typedef struct ax_loop_thread ax_loop_thread;
 
+/* Real-time settings of a thread (docs/performance.md, "Real-time loop
+ * threads"). */
+enum ax_sched_policy {
+    AX_SCHED_OTHER = 0, /* the kernel's default time sharing */
+    AX_SCHED_FIFO = 1,  /* real time: runs until it blocks or a higher priority wakes */
+    AX_SCHED_RR = 2,    /* real time, round robin among equal priorities */
+};
+
+struct ax_thread_rt {
+    enum ax_sched_policy policy;
+    int priority;     /* 1..99 with FIFO or RR (higher wins); ignored with OTHER */
+    const char *cpus; /* CPUs it may run on, "0", "2-3", "0,2-3"; NULL or "": any */
+};
+
+/**
+ * ax_thread_set_rt() - give the calling thread @rt's policy, priority and
+ * CPUs (for an application running a loop itself, node.threads = 0).
+ * @why: receives the reason of a failure (may be NULL); @why_len its size.
+ *
+ * Returns 0; AX_EINVAL (a priority out of 1..99 with FIFO or RR, a CPU
+ * list that does not parse or names no CPU of this machine); AX_EACCES
+ * when the process may not (FIFO and RR need CAP_SYS_NICE or an
+ * RLIMIT_RTPRIO of at least the priority: `ulimit -r`). Nothing is changed
+ * on failure. Any thread (it changes only itself).
+ */
+AX_API int ax_thread_set_rt(const struct ax_thread_rt *rt, char *why, size_t why_len);
+
 /**
  * ax_loop_thread_start() - run ax_loop_run(@loop) on a new thread.
  * @out: receives the thread object.
@@ -399,6 +426,17 @@ typedef struct ax_loop_thread ax_loop_thread;
  * Any thread but the loop's.
  */
 AX_API int ax_loop_thread_start(ax_loop_thread **out, ax_loop *loop, const char *name);
+
+/**
+ * ax_loop_thread_start_rt() - as ax_loop_thread_start(), the thread created
+ * with @rt's policy, priority and CPUs (NULL: as ax_loop_thread_start()).
+ * @why, @why_len: as ax_thread_set_rt().
+ *
+ * Returns 0, or the errors of both functions; no thread is left on
+ * failure.
+ */
+AX_API int ax_loop_thread_start_rt(ax_loop_thread **out, ax_loop *loop, const char *name,
+                                   const struct ax_thread_rt *rt, char *why, size_t why_len);
 
 /**
  * ax_loop_thread_stop() - post a stop to the loop, join the thread and free

@@ -326,6 +326,10 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  threads: 2\n"
                                 "  busy_poll: 50us\n"
                                 "  adaptive_poll: 0s\n"
+                                "  sched_policy: rr\n"
+                                "  sched_priority: 20\n"
+                                "  cpus: 0-1\n"
+                                "  mlockall: true\n"
                                 "discovery:\n"
                                 "  mode: network\n"
                                 "  interface: eth1\n"
@@ -399,6 +403,10 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->threads, 2);
     assert_int_equal(cfg->busy_poll_ns, 50 * AX_NS_PER_US);
     assert_int_equal(cfg->adaptive_poll_ns, 0);
+    assert_int_equal(cfg->sched_policy, AX_SCHED_RR);
+    assert_int_equal(cfg->sched_priority, 20);
+    assert_string_equal(cfg->cpus, "0-1");
+    assert_true(cfg->mlockall);
     assert_int_equal(cfg->discovery.mode, AX_DISCOVERY_NETWORK);
     assert_string_equal(cfg->discovery.interface, "eth1");
     assert_string_equal(cfg->discovery.group, "239.255.7.7");
@@ -686,7 +694,8 @@ static void test_unknown_keys(void **state)
         {"heartbeat: 1s\n", 1, "heartbeat", "did you mean \"discovery.heartbeat\"?"},
         /* nothing close: list what is there */
         {"node:\n  colour: blue\n", 2, "node.colour",
-         "unknown key (known: name, domain, threads, busy_poll, adaptive_poll)"},
+         "unknown key (known: name, domain, threads, busy_poll, adaptive_poll, sched_policy, "
+         "sched_priority, cpus, mlockall)"},
         {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, security, log"},
         {"qos:\n  /a: {histroy: 3}\n", 2, "qos[/a].histroy", "did you mean \"history\"?"},
     };

@@ -41,6 +41,16 @@ ax_node *perf_node_new(const char *name)
     }
     if (perf_domain_set)
         c.domain = perf_domain;
+    /* node.threads is 0 here: this thread runs the loop, so it takes the
+     * real-time settings (AXON_SCHED_POLICY, AXON_SCHED_PRIORITY, AXON_CPUS). */
+    if (c.sched_policy != AX_SCHED_OTHER || c.cpus[0]) {
+        struct ax_thread_rt rt = {c.sched_policy, (int)c.sched_priority, c.cpus};
+        char why[300] = "";
+        if (ax_thread_set_rt(&rt, why, sizeof why) < 0) {
+            fprintf(stderr, "axon_perf: %s\n", why);
+            exit(1);
+        }
+    }
     ax_node *n;
     int rc = ax_node_new(&n, &c);
     ax_config_fini(&c);
