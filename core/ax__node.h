@@ -49,6 +49,12 @@ struct ax_node {
     ax__tls_ctx *tls;                    /* security.tls (NULL: off); read-only likewise */
     ax__policy *policy;                  /* security.policy_file (NULL: none); likewise */
 
+    /* Time (core/node_clock.c): the simulated now, and every timer. */
+    _Atomic int64_t sim_now;
+    pthread_mutex_t clock_lock; /* guards timers */
+    struct ax_node_timer *timers;
+    ax_sub *clock_sub; /* node.use_sim_time: the clock topic */
+
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */
     size_t neps, eps_cap;
@@ -72,6 +78,17 @@ struct ax_node {
 
 /* The node whose callback this thread is running, if any. */
 extern __thread ax_node *ax__current_node;
+
+/* ---- time (core/node_clock.c) ---- */
+
+/* Subscribe to the clock topic with node.use_sim_time (at the end of
+ * ax_node_new(); clock_lock is initialised with the node). 0 or an error,
+ * logged. */
+int ax__node_clock_start(ax_node *node);
+/* Loop 0's thread, while destroying: stop the wall timers. */
+void ax__node_clock_close(ax_node *node);
+/* After the loops are freed: free the timers left. */
+void ax__node_clock_free(ax_node *node);
 
 /* ---- security (core/node_security.c) ---- */
 

@@ -138,6 +138,19 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .env = "AXON_MLOCKALL",
      .desc = "Lock all of the process's memory, present and future, when the node is made "
              "(no page faults in the loop; needs CAP_IPC_LOCK or ulimit -l)."},
+    {.path = "node.use_sim_time",
+     .type = AX__CFG_BOOL,
+     CFG(use_sim_time),
+     .def = "false",
+     .env = "AXON_USE_SIM_TIME",
+     .desc = "ax_node_now() and node timers follow simulated time: the clock messages on "
+             "node.clock_topic (`axon play --clock`), not the wall clock."},
+    {.path = "node.clock_topic",
+     .type = AX__CFG_STRING,
+     CFG(clock_topic),
+     .def = "/clock",
+     .check = check_topic,
+     .desc = "The topic of simulated time (type axon.Clock) with node.use_sim_time."},
 
     /* discovery */
     {.path = "discovery.mode",

@@ -152,6 +152,8 @@ static void close_loop(ax_node *node, unsigned i)
         ax__shards_close(node->shards[i]);
     if (i == 0 && node->disc)
         ax__disc_stop(node->disc);
+    if (i == 0)
+        ax__node_clock_close(node);
 }
 
 static void close_loop_task(void *arg)
@@ -173,6 +175,7 @@ static void free_node(ax_node *node)
     }
     ax__disc_free(node->disc);
     ax__shards_free(node);
+    ax__node_clock_free(node);
     if (node->listener_fn && node->listener_drop)
         node->listener_drop(node->listener_user);
     pthread_mutex_destroy(&node->lock);
@@ -266,6 +269,7 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     }
     ax_log_set_level(node->cfg.log_level);
     pthread_mutex_init(&node->lock, NULL);
+    pthread_mutex_init(&node->clock_lock, NULL);
     node->id = random64();
     node->incarnation = random64();
     node->pid = (uint32_t)getpid();
@@ -324,6 +328,8 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
             }
         }
     }
+    if ((rc = ax__node_clock_start(node)) < 0)
+        goto fail;
     AX_LOG_I(LOG_MODULE, "node '%s' (%016llx) up: domain %u, data on %s, discovery %s", node->name,
              (unsigned long long)node->id, (unsigned)node->cfg.domain, node->tcp_endpoint,
              node->disc->unicast_str);

@@ -138,6 +138,10 @@ struct ax_config {
     uint32_t sched_priority;
     char cpus[128];
     bool mlockall;
+    /* node.use_sim_time: ax_node_now() and node timers follow the clock
+     * messages on node.clock_topic instead of the wall clock. */
+    bool use_sim_time;
+    char clock_topic[256];
     struct {
         enum ax_discovery_mode mode; /* discovery.mode */
         char interface[64];          /* discovery.interface: name or IPv4, "" = any */

@@ -109,6 +109,52 @@ AX_API const char *ax_node_name(const ax_node *node);
 /** ax_node_config() - the configuration the node runs with (read-only). */
 AX_API const struct ax_config *ax_node_config(const ax_node *node);
 
+/* ---- time (docs/time.md) ---- */
+
+/* The type name of clock messages: 8 bytes, a little-endian int64, the
+ * simulated time in nanoseconds since the Unix epoch (`axon play --clock`
+ * publishes them on node.clock_topic). */
+#define AX_CLOCK_TYPE "axon.Clock"
+
+/**
+ * ax_node_now() - the node's time, in nanoseconds since the Unix epoch:
+ * CLOCK_REALTIME, or with node.use_sim_time the last clock message
+ * received on node.clock_topic (0 until the first). Any thread.
+ */
+AX_API int64_t ax_node_now(ax_node *node);
+
+typedef struct ax_node_timer ax_node_timer;
+
+/* A timer's callback: @now is ax_node_now() when it fired. */
+typedef void (*ax_node_timer_fn)(ax_node_timer *timer, int64_t now, void *user);
+
+/**
+ * ax_node_timer_new() - call @fn every @period_ns of the node's time.
+ * @out: receives the timer.
+ * @period_ns: > 0.
+ *
+ * On wall time the first call comes one period from now; on simulated
+ * time one period after the first clock message the timer sees, and then
+ * at every multiple the clock reaches or passes (a clock that jumps ahead
+ * by many periods fires at most 1000 of them at once, then skips to its
+ * time; a clock that goes back restarts the count). A paused clock fires
+ * nothing. Callbacks run on a thread of the node's (with node.threads 0,
+ * inside ax_node_spin()), one at a time. Any thread.
+ *
+ * Returns 0, AX_EINVAL (a NULL argument, @period_ns <= 0), AX_ENOMEM,
+ * AX_ECLOSED (the node is being destroyed).
+ */
+AX_API int ax_node_timer_new(ax_node_timer **out, ax_node *node, int64_t period_ns,
+                             ax_node_timer_fn fn, void *user);
+
+/**
+ * ax_node_timer_free() - stop @timer: no call of its callback starts after
+ * this returns (one running on another thread may still finish). Any
+ * thread, including the timer's own callback. Timers still alive when the
+ * node is destroyed are freed with it. NULL is a no-op.
+ */
+AX_API void ax_node_timer_free(ax_node_timer *timer);
+
 /* ---- the discovery table ---- */
 
 enum ax_endpoint_kind {

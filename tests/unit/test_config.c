@@ -330,6 +330,8 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  sched_priority: 20\n"
                                 "  cpus: 0-1\n"
                                 "  mlockall: true\n"
+                                "  use_sim_time: true\n"
+                                "  clock_topic: /sim/clock\n"
                                 "discovery:\n"
                                 "  mode: network\n"
                                 "  interface: eth1\n"
@@ -407,6 +409,8 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->sched_priority, 20);
     assert_string_equal(cfg->cpus, "0-1");
     assert_true(cfg->mlockall);
+    assert_true(cfg->use_sim_time);
+    assert_string_equal(cfg->clock_topic, "/sim/clock");
     assert_int_equal(cfg->discovery.mode, AX_DISCOVERY_NETWORK);
     assert_string_equal(cfg->discovery.interface, "eth1");
     assert_string_equal(cfg->discovery.group, "239.255.7.7");
@@ -695,7 +699,7 @@ static void test_unknown_keys(void **state)
         /* nothing close: list what is there */
         {"node:\n  colour: blue\n", 2, "node.colour",
          "unknown key (known: name, domain, threads, busy_poll, adaptive_poll, sched_policy, "
-         "sched_priority, cpus, mlockall)"},
+         "sched_priority, cpus, mlockall, use_sim_time, clock_topic)"},
         {"plugins: {}\n", 1, "plugins", "known: node, discovery, transport, qos, security, log"},
         {"qos:\n  /a: {histroy: 3}\n", 2, "qos[/a].histroy", "did you mean \"history\"?"},
     };

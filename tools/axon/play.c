@@ -75,6 +75,36 @@ static uint64_t expected_subscribers(struct cli *c, struct play_chan *pc, size_t
     return k;
 }
 
+/* --clock: the recording's time on node.clock_topic (docs/time.md). */
+#define CLOCK_TICK_NS (10 * AX_NS_PER_MS) /* between messages, every 10 ms of wall time */
+
+static void publish_clock(ax_pub *clock, uint64_t t)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(t >> (8 * i));
+    ax_pub_publish_bytes(clock, b, sizeof b); /* a tick lost is made up by the next */
+}
+
+/* Sleep until @target (monotonic); with a clock, tick it meanwhile: the
+ * recording's time that far, at @rate. Nonzero when interrupted. */
+static int wait_ticking(struct cli *c, ax_pub *clock, int64_t target, uint64_t l0, int64_t t0,
+                        double rate)
+{
+    for (;;) {
+        int64_t now = ax_clock_mono_ns();
+        if (now >= target)
+            return 0;
+        int64_t step = target - now;
+        if (clock && step > CLOCK_TICK_NS)
+            step = CLOCK_TICK_NS;
+        if (cli_sleep(c, step))
+            return 1;
+        if (clock && ax_clock_mono_ns() < target)
+            publish_clock(clock, l0 + (uint64_t)((double)(ax_clock_mono_ns() - t0) * rate));
+    }
+}
+
 int cli_verb_play(struct cli *c, const struct cli_args *a)
 {
     int rc;
@@ -94,6 +124,7 @@ int cli_verb_play(struct cli *c, const struct cli_args *a)
     const char *pats[16];
     size_t npats = cli_opt_all(a, "topics", pats, 16);
     bool quiet = cli_flag(a, "quiet"), loop = cli_flag(a, "loop");
+    ax_pub *clock = NULL;
     int64_t sub_wait = cli_opt(a, "wait") ? c->wait_ns : (wait_subs >= 0 ? 10 : 3) * AX_NS_PER_S;
 
     ax_mcap_reader *r;
@@ -158,6 +189,11 @@ int cli_verb_play(struct cli *c, const struct cli_args *a)
                                                                  : "the file has no channels");
         goto out;
     }
+    if (cli_flag(a, "clock") &&
+        (rc = ax_pub_new_raw(&clock, c->node, c->cfg.clock_topic, AX_CLOCK_TYPE, NULL)) < 0) {
+        result = cli_error("--clock: cannot publish %s: %s", c->cfg.clock_topic, ax_strerror(rc));
+        goto out;
+    }
 
     /* Let the subscribers connect before the first message. */
     if (cli_settle(c) < 0)
@@ -209,9 +245,10 @@ int cli_verb_play(struct cli *c, const struct cli_args *a)
                 first = false;
             }
             int64_t target = t0 + (int64_t)((double)(m.log_time - l0) / rate);
-            int64_t now = ax_clock_mono_ns();
-            if (target > now && cli_sleep(c, target - now))
+            if (wait_ticking(c, clock, target, l0, t0, rate))
                 break;
+            if (clock) /* the message's own time, before the message */
+                publish_clock(clock, m.log_time);
             while ((rc = ax_pub_publish_bytes(pc[idx - 1].pub, m.data, m.len)) == AX_EAGAIN)
                 if (cli_sleep(c, AX_NS_PER_MS))
                     break;
@@ -281,6 +318,7 @@ int cli_verb_play(struct cli *c, const struct cli_args *a)
     }
 out:
     ax_mcap_iter_free(it);
+    ax_pub_free(clock);
     /* Publishers first (each flushes what it queued), then their types. */
     for (size_t i = 0; pc && i < in->n_channels; i++)
         ax_pub_free(pc[i].pub);

@@ -385,12 +385,17 @@ static const struct cli_verb top_verbs[] = {
             "off plays up to its last complete chunk.",
         .example = "  axon play drive.mcap\n"
                    "  axon play drive.mcap --rate 2 --topics /perception/obstacles --start 30\n"
-                   "  axon play drive.mcap --loop --wait-subs 1 --wait 10",
+                   "  axon play drive.mcap --loop --wait-subs 1 --wait 10\n"
+                   "  axon play drive.mcap --clock --rate 10   # nodes with use_sim_time",
         .opts =
             (const struct cli_opt[]){
                 {"rate", 'r', "R", "speed factor (default 1: original timing; 2: twice as fast)",
                  NULL},
                 {"loop", 'l', NULL, "start over at the end, until Ctrl-C", NULL},
+                {"clock", 0, NULL,
+                 "also publish the recording's time on node.clock_topic (/clock), for "
+                 "nodes with node.use_sim_time",
+                 NULL},
                 {"topics", 't', "TOPIC", "play only this topic (repeat; * patterns allowed)", NULL},
                 {"start", 's', "S", "skip the first S seconds of the recording", NULL},
                 {"wait-subs", 0, "N", "wait for N subscriber connections before playing", NULL},
