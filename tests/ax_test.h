@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "axon/axon.h"
@@ -43,6 +44,19 @@
             int ax_t_rc_ = ax_loop_step((loop), 10);                                               \
             if (ax_t_rc_ < 0)                                                                      \
                 fail_msg("ax_loop_step: %s", ax_err_name(ax_t_rc_));                               \
+        }                                                                                          \
+    } while (0)
+
+/* Wait until @cond holds (another thread makes it true: a node's loop
+ * thread), polling every 2 ms; fail the test after @ms milliseconds. */
+#define WAIT_FOR(cond, ms)                                                                         \
+    do {                                                                                           \
+        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
+        while (!(cond)) {                                                                          \
+            if (ax_clock_mono_ns() > wf_end_)                                                      \
+                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
+            struct timespec wf_ts_ = {0, 2 * 1000 * 1000};                                         \
+            nanosleep(&wf_ts_, NULL);                                                              \
         }                                                                                          \
     } while (0)
 

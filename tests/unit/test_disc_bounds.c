@@ -41,16 +41,6 @@ static uint32_t test_domain(void)
 #define FORGED_ID 0xf0f0000000000000ull
 
 /* Wait (polling, never sleeping blindly) for a condition, with a deadline. */
-#define WAIT_FOR(cond, ms)                                                                         \
-    do {                                                                                           \
-        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
-        while (!(cond)) {                                                                          \
-            if (ax_clock_mono_ns() > wf_end_)                                                      \
-                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
-            poll(NULL, 0, 2);                                                                      \
-        }                                                                                          \
-    } while (0)
-
 struct bounds {
     uint32_t max_nodes, max_endpoints, max_table_endpoints;
     int64_t heartbeat_ns, lease_ns, max_lease_ns; /* 0: the defaults */

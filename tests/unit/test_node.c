@@ -65,17 +65,6 @@ static size_t count_endpoints(ax_node *n, const char *topic)
 }
 
 /* Wait (polling the table, never sleeping blindly) for a condition. */
-#define WAIT_FOR(cond, ms)                                                                         \
-    do {                                                                                           \
-        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
-        while (!(cond)) {                                                                          \
-            if (ax_clock_mono_ns() > wf_end_)                                                      \
-                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
-            struct pollfd wf_p_ = {.fd = -1};                                                      \
-            poll(&wf_p_, 0, 2);                                                                    \
-        }                                                                                          \
-    } while (0)
-
 /* A fake local endpoint, as the publish/subscribe layer will register. */
 struct fake_ep {
     struct ax__local_ep ep;

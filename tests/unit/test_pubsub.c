@@ -41,16 +41,6 @@ static ax_node *make(const char *name, uint32_t domain, unsigned threads)
     return n;
 }
 
-#define WAIT_FOR(cond, ms)                                                                         \
-    do {                                                                                           \
-        int64_t wf_end_ = ax_clock_mono_ns() + (int64_t)(ms)*AX_NS_PER_MS;                         \
-        while (!(cond)) {                                                                          \
-            if (ax_clock_mono_ns() > wf_end_)                                                      \
-                fail_msg("timed out after %d ms waiting for: %s", (int)(ms), #cond);               \
-            poll(NULL, 0, 2);                                                                      \
-        }                                                                                          \
-    } while (0)
-
 /* ---- intra-process: shared buffer, order ---- */
 
 struct seen {
