@@ -115,9 +115,15 @@ static void sub_attach(struct ax_sub *sub)
         snprintf(ev.text, sizeof ev.text, "%s: local publisher matched", t->name);
         ax__emit(&sub->ev, sub, &ev);
         if (sub->ep.qos.durability == AX_TRANSIENT_LOCAL && pub->history) {
+            /* The newest of the publisher's history, as many as this
+             * subscription's own history asks for. */
+            uint32_t have = 0;
+            for (uint32_t k = 0; k < pub->hist_len; k++)
+                have += pub->history[k] != NULL;
+            uint32_t skip = have > sub->ep.qos.history ? have - sub->ep.qos.history : 0;
             for (uint32_t k = 0; k < pub->hist_len; k++) {
                 ax__buf *b = pub->history[(pub->hist_next + k) % pub->hist_len];
-                if (!b)
+                if (!b || (skip && skip--))
                     continue;
                 struct ax_msg m = {.data = b->data,
                                    .len = b->len,

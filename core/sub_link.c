@@ -253,9 +253,12 @@ static bool replay_pending(const struct ax__rpub *l, const struct ax_sub *s)
 static bool replay_wants(const struct ax__rpub *l, const struct ax_sub *s, uint64_t seq)
 {
     const struct ax__replay *r = replay_find(l, s);
+    /* Each subscription takes the newest `history` of it (the link asked
+     * for the largest): history is numbered up to replay_end - 1. */
+    bool recent = s->ep.qos.history == 0 || seq + s->ep.qos.history >= l->replay_end;
     if (r)
-        return r->state == AX__REPLAY_REPLAYING;
-    return s->ep.qos.durability == AX_TRANSIENT_LOCAL && seq > l->replay_floor;
+        return r->state == AX__REPLAY_REPLAYING && recent;
+    return s->ep.qos.durability == AX_TRANSIENT_LOCAL && seq > l->replay_floor && recent;
 }
 
 /* Drop the entries in @state (keeping the order of the rest). */

@@ -509,6 +509,90 @@ static void test_qos_override_from_config(void **state)
     ax_node_destroy(n);
 }
 
+/* ---- QoS per subscription ---- */
+
+struct firsts {
+    pthread_mutex_t mu;
+    uint64_t n, first, last;
+};
+
+static void note_counter(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct firsts *f = user;
+    (void)s;
+    uint64_t c = 0;
+    memcpy(&c, m->data, m->len < sizeof c ? m->len : sizeof c);
+    pthread_mutex_lock(&f->mu);
+    if (f->n++ == 0)
+        f->first = c;
+    f->last = c;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static uint64_t firsts_n(struct firsts *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->n;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* Three subscriptions of one node on one topic, from a transient-local
+ * publisher on another node that kept 10 messages: each gets the history
+ * it asked for (10, the newest 3, none), and then every live message. */
+static void test_history_per_subscription(void **state)
+{
+    (void)state;
+    ax_node *a = make("hist-pub", dom(3), 1), *b = make("hist-sub", dom(3), 1);
+    struct ax_pub_options po;
+    ax_pub_options_init(&po);
+    po.qos = AX_QOS_LATCHED;
+    po.qos.history = 10;
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/hist", "axon.test.Counter", &po));
+    for (uint64_t i = 1; i <= 10; i++)
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, &i, sizeof i));
+    struct ax_sub_options all, three, none;
+    ax_sub_options_init(&all);
+    all.qos = AX_QOS_LATCHED;
+    all.qos.history = 10;
+    three = all;
+    three.qos.history = 3;
+    ax_sub_options_init(&none); /* volatile */
+    struct firsts fa = {.mu = PTHREAD_MUTEX_INITIALIZER}, f3 = fa, fn = fa;
+    ax_sub *sa, *s3, *sn;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sa, b, "/hist", "axon.test.Counter", note_counter, &fa, &all));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s3, b, "/hist", "axon.test.Counter", note_counter, &f3, &three));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sn, b, "/hist", "axon.test.Counter", note_counter, &fn, &none));
+    WAIT_FOR(firsts_n(&fa) == 10 && firsts_n(&f3) == 3, 10000);
+    /* The history came over the node's one link to the publisher: every
+     * subscription is attached to it before the live messages. */
+    for (uint64_t i = 11; i <= 15; i++)
+        AX_OK_OR_FAIL(ax_pub_publish_bytes(p, &i, sizeof i));
+    WAIT_FOR(firsts_n(&fa) == 15 && firsts_n(&f3) == 8 && firsts_n(&fn) == 5, 10000);
+    assert_int_equal(fa.first, 1);
+    assert_int_equal(f3.first, 8);
+    assert_int_equal(fn.first, 11);
+    assert_int_equal(fa.last, 15);
+    /* On the publisher's own node: a late subscription with history 2 gets
+     * the newest 2 of the 10 kept (14 and 15), handed over in place. */
+    struct ax_sub_options two = all;
+    two.qos.history = 2;
+    struct firsts f2 = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ax_sub *s2;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s2, a, "/hist", "axon.test.Counter", note_counter, &f2, &two));
+    WAIT_FOR(firsts_n(&f2) == 2, 10000);
+    assert_int_equal(f2.first, 14);
+    assert_int_equal(f2.last, 15);
+    ax_sub_free(s2);
+    ax_sub_free(sa);
+    ax_sub_free(s3);
+    ax_sub_free(sn);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 /* ---- tools: schemas from other nodes, subscribing by hash ---- */
 
 /* A copy of each message's bytes (the last one), for a remote
@@ -677,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_free_inside_attach),
         cmocka_unit_test(test_argument_errors_and_typed_publish),
         cmocka_unit_test(test_qos_override_from_config),
+        cmocka_unit_test(test_history_per_subscription),
         cmocka_unit_test(test_fetch_schema_and_subscribe_by_hash),
         cmocka_unit_test(test_unusable_publisher_address),
     };
