@@ -309,6 +309,10 @@ int ax_node_new(ax_node **out, const struct ax_config *cfg)
     rc = ax__disc_start(node, node_emit, &node->disc);
     if (rc < 0)
         goto fail;
+    if (!node->cfg.threads && (node->cfg.sched_policy != AX_SCHED_OTHER || node->cfg.cpus[0]))
+        AX_LOG_W(LOG_MODULE, "node.sched_policy and node.cpus set the node's loop threads, and "
+                             "with node.threads 0 it has none: call ax_thread_set_rt() on the "
+                             "thread that spins the node");
     if (node->cfg.threads) {
         node->threads = calloc(node->nloops, sizeof *node->threads);
         if (!node->threads)
