@@ -939,6 +939,9 @@ static void t_record(void **state)
     EXPECT_OUT(&p, 0, "\"topic\":\"/r/raw\",\"type\":\"demo.Bytes\"");
     EXPECT_OUT(&p, 0, "\"compression\":\"zstd\"");
     EXPECT_OUT(&p, 0, "\"axon.recording\":1");
+    const char *et = strstr(p.buf[0], "\"end_time_ns\":");
+    assert_non_null(et);
+    unsigned long long end_time = strtoull(et + strlen("\"end_time_ns\":"), NULL, 10);
     FILE *bi = fopen(path_in_work("rec.bag.json"), "w");
     fputs(p.buf[0], bi);
     fclose(bi);
@@ -957,11 +960,13 @@ static void t_record(void **state)
                         "--channel", "/r/raw==100", "--metadata", "axon.recording",
                         "--stream-complete", "yes", NULL);
 
-    /* Play it into a subscriber: every message, in order, per topic. */
+    /* Play it into a subscriber: every message, in order, per topic; with
+     * --clock, the recording's time on /clock too, ending at its last
+     * message's log time. */
     struct proc sink;
     talker(&sink, "sink", "--sub", "/r/imu=axon.sensor.Imu", "--sub", "/r/secret=clitest.Secret",
-           "--sub", "/r/raw=raw:demo.Bytes", NULL);
-    AXON(&p, 60000, "play", file, "--rate", "4", "--wait-subs", "3", "--json");
+           "--sub", "/r/raw=raw:demo.Bytes", "--sub", "/clock=raw:axon.Clock", NULL);
+    AXON(&p, 60000, "play", file, "--rate", "4", "--wait-subs", "3", "--json", "--clock");
     EXPECT_EXIT(&p, 0);
     EXPECT_OUT(&p, 0, "\"published\":550");
     cli_proc_free(&p);
@@ -999,6 +1004,22 @@ static void t_record(void **state)
             /* What arrived since: wait for one more line, bounded. */
             proc_wait_line(&sink, "RECV", NULL, 200, NULL, 0);
         }
+    }
+    /* The clock's last value is the last message's time (bounded wait: the
+     * clock has a link of its own). */
+    for (;;) {
+        if (ax_clock_mono_ns() > end)
+            fail_msg("the clock did not reach the recording's end %llu: %s", end_time, line);
+        say_to(&sink, "report\n");
+        if (!proc_wait_line(&sink, "SUBSTATS topic=/clock ", NULL, 10000, line, sizeof line))
+            fail_msg("no SUBSTATS for /clock");
+        char v[32];
+        assert_true(line_field(line, "last", v, sizeof v));
+        if (strtoull(v, NULL, 10) == end_time) {
+            printf("play --clock: %s\n", line);
+            break;
+        }
+        proc_wait_line(&sink, "RECV", NULL, 200, NULL, 0);
     }
     proc_stop(&sink, 10000);
     if (!reference)
