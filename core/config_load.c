@@ -44,20 +44,6 @@ struct loader {
     size_t qos_line_cap; /* capacity of qos_line */
 };
 
-static const char *event_shape(const yaml_event_t *ev)
-{
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        return "a scalar";
-    case YAML_SEQUENCE_START_EVENT:
-        return "a list";
-    case YAML_MAPPING_START_EVENT:
-        return "a mapping";
-    default:
-        return "something else";
-    }
-}
-
 static int vfail(struct loader *L, int line, int column, const char *key, const char *fmt,
                  va_list ap) __attribute__((format(printf, 5, 0)));
 
@@ -141,7 +127,7 @@ static int next_key(struct loader *L, const char *where, char *key, size_t size,
         return 0;
     }
     if (ev.type != YAML_SCALAR_EVENT) {
-        rc = fail_at(L, &ev.start_mark, where, "expected a key, got %s", event_shape(&ev));
+        rc = fail_at(L, &ev.start_mark, where, "expected a key, got %s", ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -169,7 +155,8 @@ static int next_scalar(struct loader *L, const char *path, const char *expected,
     if (rc)
         return rc;
     if (ev->type != YAML_SCALAR_EVENT) {
-        rc = fail_at(L, &ev->start_mark, path, "expected %s, got %s", expected, event_shape(ev));
+        rc = fail_at(L, &ev->start_mark, path, "expected %s, got %s", expected,
+                     ax__yaml_event_shape(ev));
         yaml_event_delete(ev);
         return rc;
     }
@@ -220,7 +207,7 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
         return rc;
     if (ev.type != YAML_SEQUENCE_START_EVENT) {
         rc = fail_at(L, &ev.start_mark, k->path, "expected a list (write [] for none), got %s",
-                     ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
+                     ax__yaml_event_is_null(&ev) ? "nothing" : ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -237,7 +224,7 @@ static int load_list(struct loader *L, const struct ax__cfg_key *k)
         }
         if (ev.type != YAML_SCALAR_EVENT || ax__yaml_event_is_null(&ev)) {
             rc = fail_at(L, &ev.start_mark, k->path, "expected a string entry, got %s",
-                         ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
+                         ax__yaml_event_is_null(&ev) ? "nothing" : ax__yaml_event_shape(&ev));
         } else if (n >= k->max) {
             rc = fail_at(L, &ev.start_mark, k->path, "too many entries: at most %zu",
                          (size_t)k->max);
@@ -283,7 +270,7 @@ static int load_qos_entry(struct loader *L, const char *topic, struct ax_qos *ou
         rc = fail_at(L, &ev.start_mark, path,
                      "expected a mapping of QoS keys (profile, reliability, durability, overload, "
                      "history, deadline, lifespan), got %s",
-                     ax__yaml_event_is_null(&ev) ? "nothing" : event_shape(&ev));
+                     ax__yaml_event_is_null(&ev) ? "nothing" : ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -361,7 +348,7 @@ static int load_qos_map(struct loader *L, const struct ax__cfg_key *k)
     }
     if (ev.type != YAML_MAPPING_START_EVENT) {
         rc = fail_at(L, &ev.start_mark, k->path, "expected a mapping of topic names, got %s",
-                     event_shape(&ev));
+                     ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -436,7 +423,7 @@ static int load_section(struct loader *L, const char *sec)
     }
     if (ev.type != YAML_MAPPING_START_EVENT) {
         rc = fail_at(L, &ev.start_mark, sec, "expected a mapping of %s keys, got %s", sec,
-                     event_shape(&ev));
+                     ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
         return rc;
     }
@@ -518,7 +505,7 @@ static int load_stream(struct loader *L)
         rc = fail_at(L, &ev.start_mark, "",
                      "expected a mapping of sections (node, discovery, transport, qos, log) at "
                      "the top level, got %s",
-                     event_shape(&ev));
+                     ax__yaml_event_shape(&ev));
         yaml_event_delete(&ev);
     } else {
         yaml_event_delete(&ev);

@@ -51,12 +51,25 @@ static const char *const rule_keys[] = {"publish",   "subscribe", "call",
 static const char *const root_keys[] = {"version", "default", "shm_uids", "shm_gids", "nodes"};
 #define NROOT_KEYS (sizeof root_keys / sizeof root_keys[0])
 
-static int find_key(const char *const *keys, size_t n, const char *key)
+/* Key @k of a mapping whose keys are @keys[0..n): its index in *@i, or a
+ * failure naming @key (unknown: the keys @expected; or seen before, whose
+ * lines @seen records). */
+static int take_key(struct ax__policy_loader *L, const yaml_event_t *ev, const char *k,
+                    const char *key, const char *const *keys, size_t n, int *seen,
+                    const char *expected, int *i)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(keys[i], key) == 0)
-            return (int)i;
-    return -1;
+    *i = -1;
+    for (size_t j = 0; j < n && *i < 0; j++)
+        if (strcmp(keys[j], k) == 0)
+            *i = (int)j;
+    if (*i < 0)
+        return ax__policy_fail_at(L, &ev->start_mark, key, "unknown key \"%s\" (expected %s)", k,
+                                  expected);
+    if (seen[*i])
+        return ax__policy_fail_at(L, &ev->start_mark, key, "duplicate key (first at line %d)",
+                                  seen[*i]);
+    seen[*i] = ax__yaml_line(&ev->start_mark);
+    return 0;
 }
 
 /* ---- the document ---- */
@@ -82,19 +95,10 @@ static int load_rules(struct ax__policy_loader *L, const char *path, struct ax__
     while ((rc = ax__policy_next_string(L, path, "a key", YAML_MAPPING_END_EVENT, &ev)) == 1) {
         rc = 0; /* a key came */
         const char *k = (const char *)ev.data.scalar.value;
-        int i = find_key(rule_keys, NRULE_KEYS, k);
         snprintf(key, sizeof key, "%s.%s", path, k);
-        if (i < 0)
-            rc = ax__policy_fail_at(
-                L, &ev.start_mark, key,
-                "unknown key \"%s\" (expected publish, subscribe, call, set_param, "
-                "shm_uids or shm_gids)",
-                k);
-        else if (seen[i])
-            rc = ax__policy_fail_at(L, &ev.start_mark, key, "duplicate key (first at line %d)",
-                                    seen[i]);
-        else
-            seen[i] = ax__yaml_line(&ev.start_mark);
+        int i;
+        rc = take_key(L, &ev, k, key, rule_keys, NRULE_KEYS, seen,
+                      "publish, subscribe, call, set_param, shm_uids or shm_gids", &i);
         yaml_event_delete(&ev);
         if (rc)
             return rc;
@@ -187,18 +191,9 @@ static int load_root(struct ax__policy_loader *L)
     while ((rc = ax__policy_next_string(L, NULL, "a key", YAML_MAPPING_END_EVENT, &ev)) == 1) {
         rc = 0; /* a key came */
         const char *k = (const char *)ev.data.scalar.value;
-        int i = find_key(root_keys, NROOT_KEYS, k);
-        if (i < 0)
-            rc = ax__policy_fail_at(
-                L, &ev.start_mark, k,
-                "unknown key \"%s\" (expected version, default, shm_uids, shm_gids "
-                "or nodes)",
-                k);
-        else if (seen[i])
-            rc = ax__policy_fail_at(L, &ev.start_mark, k, "duplicate key (first at line %d)",
-                                    seen[i]);
-        else
-            seen[i] = ax__yaml_line(&ev.start_mark);
+        int i;
+        rc = take_key(L, &ev, k, k, root_keys, NROOT_KEYS, seen,
+                      "version, default, shm_uids, shm_gids or nodes", &i);
         yaml_event_delete(&ev);
         if (rc)
             return rc;

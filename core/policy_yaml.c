@@ -40,18 +40,7 @@ int ax__policy_nomem(struct ax__policy_loader *L)
 
 const char *ax__policy_shape(const yaml_event_t *ev)
 {
-    if (ax__yaml_event_is_null(ev))
-        return "nothing";
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        return "a scalar";
-    case YAML_SEQUENCE_START_EVENT:
-        return "a list";
-    case YAML_MAPPING_START_EVENT:
-        return "a mapping";
-    default:
-        return "something else";
-    }
+    return ax__yaml_event_is_null(ev) ? "nothing" : ax__yaml_event_shape(ev);
 }
 
 int ax__policy_next(struct ax__policy_loader *L, yaml_event_t *ev)

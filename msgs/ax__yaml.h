@@ -59,6 +59,9 @@ void ax__yaml_error_of(const yaml_parser_t *p, struct ax__yaml_error *e);
  * "~", "null", "Null" or "NULL". Quoted, "" is an empty string. False for
  * anything that is not a scalar. */
 bool ax__yaml_event_is_null(const yaml_event_t *ev);
+/* What an event is, for messages: "a scalar", "a list", "a mapping" or
+ * "something else". */
+const char *ax__yaml_event_shape(const yaml_event_t *ev);
 bool ax__yaml_node_is_null(const yaml_node_t *n);
 
 /* Whether the @length bytes of a scalar hold a NUL byte (written "\0" in a

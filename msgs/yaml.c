@@ -61,3 +61,17 @@ bool ax__yaml_has_nul(const yaml_char_t *value, size_t length)
 {
     return memchr(value, 0, length) != NULL;
 }
+
+const char *ax__yaml_event_shape(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        return "a scalar";
+    case YAML_SEQUENCE_START_EVENT:
+        return "a list";
+    case YAML_MAPPING_START_EVENT:
+        return "a mapping";
+    default:
+        return "something else";
+    }
+}
