@@ -46,8 +46,12 @@ struct ax__local_ep {
     uint8_t type_hash[AX_TYPE_HASH_SIZE];
     struct ax_qos qos;
     struct ax__ep_counters *ctr; /* owned by the endpoint; valid while registered */
-    uint16_t port;               /* publisher: its shard's data port */
-    void *owner;                 /* the pub/sub object */
+    uint16_t port;               /* publisher, service: its shard's port */
+    void *owner;                 /* the pub/sub/service object */
+    /* Service: its reply type and largest request. */
+    char reply_type_name[AX_TYPE_NAME_MAX];
+    uint8_t reply_type_hash[AX_TYPE_HASH_SIZE];
+    uint32_t max_request;
 };
 
 /* Where an endpoint's events go (the application's on_event). */

@@ -26,6 +26,10 @@
  *   sub_live.c  silent links: a publisher whose keep-alives stop is dead
  *   sub_link.c  the subscriber side: rpubs, their state machine
  *   sub.c       subscriptions: the API and matching
+ * Services (core/ax__service.h) ride the same shards and listeners:
+ *   service.c   servers: the API, BIND and REQUEST on accepted links
+ *               (pub_link.c hands it those frames)
+ *   client.c    clients: calls, their link to a server, timeouts
  */
 #ifndef AX__PUBSUB_H
 #define AX__PUBSUB_H
@@ -55,6 +59,11 @@ struct ax__pubsub_ops {
     void (*free_pub)(struct ax_pub *pub);
     void (*close_rpubs)(struct ax__topic *t);
     void (*close_psubs)(struct ax__shard *s);
+    /* Services: a remote (or local) server joined, changed or left; and
+     * teardown (free the shard's servers, and its clients). */
+    void (*remote_service)(struct ax__shard *s, const struct ax_graph_event *ev);
+    void (*close_services)(struct ax__shard *s);
+    void (*close_clients)(struct ax__shard *s);
 };
 
 struct ax__shard {
@@ -74,6 +83,7 @@ struct ax__shard {
     unsigned backlog_max; /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
 
     struct ax__qnode psubs; /* every publisher-side link */
+    struct ax__qnode services, clients; /* core/service.c, core/client.c */
     bool closing;
     /* Keep-alives of links (pub_link.c sends them, sub_link.c watches for
      * them); shard.c stops both timers when the shard closes. */
@@ -231,6 +241,10 @@ struct ax__replay {
 struct ax__psub {
     struct ax__shard *shard;
     struct ax_pub *pub; /* NULL until its SUBSCRIBE arrived */
+    /* Or a service client's link, once its BIND passed (core/service.c). */
+    struct ax_service *svc;
+    struct ax__qnode svc_node; /* in svc->links */
+    bool svc_paused;           /* its calls are not read until replies drain */
     ax__link *link;
     bool policy_refused; /* closed by the access policy (counted there) */
     bool ready;          /* its handshake completed */
@@ -248,6 +262,9 @@ struct ax__psub {
 };
 
 /* ---- topic.c ---- */
+/* A usable topic or service name: 1..AX_TOPIC_MAX-1 bytes, no blanks or
+ * control characters. */
+bool ax__topic_name_ok(const char *name);
 struct ax__topic *ax__topic_get(struct ax__shard *s, const char *name, bool create);
 void ax__topic_maybe_free(struct ax__topic *t);
 void ax__topic_iter_begin(struct ax__topic *t);

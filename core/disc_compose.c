@@ -124,7 +124,14 @@ int ax__disc_compose(struct ax__disc *d)
         memset(w, 0, sizeof *w);
         w->id = l->id;
         w->kind = l->kind == AX_ENDPOINT_SUBSCRIBER ? axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER
+                  : l->kind == AX_ENDPOINT_SERVICE  ? axon_ctl_EndpointKind_ENDPOINT_SERVICE
                                                     : axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
+        if (l->kind == AX_ENDPOINT_SERVICE) {
+            snprintf(w->reply_type_name, sizeof w->reply_type_name, "%s", l->reply_type_name);
+            w->reply_type_hash.size = AX_TYPE_HASH_SIZE;
+            memcpy(w->reply_type_hash.bytes, l->reply_type_hash, AX_TYPE_HASH_SIZE);
+            w->max_request = l->max_request;
+        }
         snprintf(w->topic, sizeof w->topic, "%s", l->topic);
         snprintf(w->type_name, sizeof w->type_name, "%s", l->type_name);
         w->type_hash.size = AX_TYPE_HASH_SIZE;

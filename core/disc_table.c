@@ -155,7 +155,15 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
     snprintf(e->node_name, sizeof e->node_name, "%s", node_name);
     e->id = w->id;
     e->kind = w->kind == axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER ? AX_ENDPOINT_SUBSCRIBER
+              : w->kind == axon_ctl_EndpointKind_ENDPOINT_SERVICE  ? AX_ENDPOINT_SERVICE
                                                                    : AX_ENDPOINT_PUBLISHER;
+    if (e->kind == AX_ENDPOINT_SERVICE) {
+        snprintf(e->reply_type_name, sizeof e->reply_type_name, "%s", w->reply_type_name);
+        memcpy(e->reply_type_hash, w->reply_type_hash.bytes,
+               w->reply_type_hash.size < AX_TYPE_HASH_SIZE ? w->reply_type_hash.size
+                                                           : AX_TYPE_HASH_SIZE);
+        e->max_request = w->max_request;
+    }
     snprintf(e->topic, sizeof e->topic, "%s", w->topic);
     snprintf(e->type_name, sizeof e->type_name, "%s", w->type_name);
     memcpy(e->type_hash, w->type_hash.bytes,
@@ -201,6 +209,8 @@ static bool endpoint_same_shape(const struct ax_endpoint_info *a, const struct a
 {
     return a->kind == b->kind && strcmp(a->topic, b->topic) == 0 &&
            strcmp(a->type_name, b->type_name) == 0 &&
+           memcmp(a->reply_type_hash, b->reply_type_hash, AX_TYPE_HASH_SIZE) == 0 &&
+           a->max_request == b->max_request &&
            memcmp(a->type_hash, b->type_hash, AX_TYPE_HASH_SIZE) == 0 &&
            memcmp(&a->qos, &b->qos, sizeof a->qos) == 0 && a->port == b->port;
 }

@@ -24,6 +24,7 @@
 #include "core/ax__disc.h"
 #include "core/ax__node.h"
 #include "core/ax__pubsub.h"
+#include "core/ax__service.h"
 
 #define LOG_MODULE "node"
 
@@ -56,6 +57,9 @@ static const struct ax__pubsub_ops pubsub_ops = {
     .free_pub = ax__pub_free_now,
     .close_rpubs = ax__sub_close_links,
     .close_psubs = ax__pub_close_all,
+    .remote_service = ax__service_remote,
+    .close_services = ax__services_close,
+    .close_clients = ax__clients_close,
 };
 
 /* Discovery's table changed: matching hears it first, then the listener. */

@@ -51,11 +51,19 @@ int ax__node_snapshot_nodes(ax_node *node, struct ax_node_info **out, size_t *n)
 int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)
 {
     char why[AX_TOPIC_MAX + 200];
+    /* A server answers on its name as a publisher sends on a topic. */
     enum ax__policy_action act =
-        ep->kind == AX_ENDPOINT_PUBLISHER ? AX__POLICY_PUBLISH : AX__POLICY_SUBSCRIBE;
+        ep->kind == AX_ENDPOINT_SUBSCRIBER ? AX__POLICY_SUBSCRIBE : AX__POLICY_PUBLISH;
     if (!ax__node_policy_allows(node, node->name, act, ep->topic, why, sizeof why))
         return AX_EACCES; /* this node's own policy: refused here as it would be there */
     pthread_mutex_lock(&node->lock);
+    for (size_t i = 0; ep->kind == AX_ENDPOINT_SERVICE && i < node->neps; i++) {
+        if (node->eps[i]->kind == AX_ENDPOINT_SERVICE &&
+            strcmp(node->eps[i]->topic, ep->topic) == 0) {
+            pthread_mutex_unlock(&node->lock);
+            return AX_EEXIST; /* one server per name per node: a client could not choose */
+        }
+    }
     if (ax__array_reserve(&node->eps, &node->eps_cap, node->neps + 1, 16) < 0) {
         pthread_mutex_unlock(&node->lock);
         return AX_ENOMEM;

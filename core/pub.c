@@ -32,17 +32,6 @@ void ax_pub_options_init(struct ax_pub_options *opt)
     opt->qos = AX_QOS_DEFAULT;
 }
 
-static bool topic_ok(const char *t)
-{
-    size_t n = t ? strlen(t) : 0;
-    if (n == 0 || n >= AX_TOPIC_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || (unsigned char)t[i] < 0x20)
-            return false;
-    return true;
-}
-
 /* ---- counters and events ---- */
 
 void ax__pub_event(struct ax_pub *pub, enum ax_pubsub_event_kind kind, uint64_t node_id,
@@ -423,7 +412,7 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
                      const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
                      const struct ax_pub_options *opt)
 {
-    if (!out || !node || !topic_ok(topic) || !type_name)
+    if (!out || !node || !ax__topic_name_ok(topic) || !type_name)
         return AX_EINVAL;
     if (node->destroying)
         return AX_ECLOSED;

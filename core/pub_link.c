@@ -4,7 +4,8 @@
  * listener, says SUBSCRIBE (which publisher, its type, the QoS it wants,
  * the last sequence it has), and this side answers SUBSCRIBE_ACK and
  * attaches the link to the publisher, whose deliveries then go to it. A
- * tool may ask for a type's schema on a link as well.
+ * tool may ask for a type's schema on a link as well. A service client's
+ * BIND makes the link a service's instead (core/service.c).
  *
  * Control messages are encoded here (nanopb, msgs/control.proto) and handed
  * to the link as bytes: the transport knows nothing of them.
@@ -21,6 +22,7 @@
 #include "base/ax__log_limit.h"
 #include "core/ax__node.h"
 #include "core/ax__pubsub.h"
+#include "core/ax__service.h"
 
 #define LOG_MODULE "pubsub"
 
@@ -188,6 +190,10 @@ static void handle_subscribe(struct ax__psub *ps, const uint8_t *p, size_t n)
         ax__link_close(ps->link, AX__LINK_ABORT, AX_EPROTO);
         return;
     }
+    if (ps->svc) {
+        ax__link_close(ps->link, AX__LINK_ABORT, AX_EPROTO); /* a service's link */
+        return;
+    }
     if (ps->pub) {
         /* Again on an established connection: the subscribing node's
          * subscriptions changed. Same publisher and type, or nothing. */
@@ -262,6 +268,8 @@ static void handle_schema_request(struct ax__psub *ps, const uint8_t *p, size_t 
             ((struct ax_pub *)e->owner)->type)
             type = ((struct ax_pub *)e->owner)->type;
     }
+    if (!type)
+        type = ax__service_type_locked(node, name);
     pthread_mutex_unlock(&node->lock);
     if (!type)
         ax_type_find(name, &type);
@@ -290,6 +298,10 @@ static void psub_frame(ax__link *c, const struct ax__frame_hdr *h, const uint8_t
         handle_schema_request(ps, payload, h->payload_len);
         return;
     }
+    if (h->type == AX__FRAME_BIND || h->type == AX__FRAME_REQUEST) {
+        ax__service_frame(ps, h, payload);
+        return;
+    }
     AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,
                    "%s: unexpected frame type %u from a subscriber; closing", c->peer_addr,
                    h->type);
@@ -312,6 +324,8 @@ static void psub_drain(ax__link *c, void *user)
     (void)c;
     if (ps->pub)
         ax__pub_room_changed(ps->pub, true);
+    else if (ps->svc)
+        ax__service_link_drain(ps);
 }
 
 static void psub_close(ax__link *c, int status, void *user)
@@ -336,6 +350,7 @@ static void psub_close(ax__link *c, int status, void *user)
         ax__pub_remove_psub(ps);
         ax__pub_event(pub, AX_PS_UNMATCHED, ps->node_id, ps->node_name, 0, false, text);
     }
+    ax__service_link_closed(ps);
     ax__list_remove(&ps->node);
     free(ps);
 }
@@ -364,7 +379,7 @@ static void idle_expired(ax_timer *t, void *user)
 {
     struct ax__psub *ps = user;
     (void)t;
-    if (ps->pub)
+    if (ps->pub || ps->svc)
         return;
     ax_node *node = ps->shard->node;
     AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE,

@@ -102,6 +102,8 @@ static void graph_task_run(void *arg)
         const struct ax__pubsub_ops *ops = g->shard->node->ps_ops;
         if (g->ev.endpoint.kind == AX_ENDPOINT_PUBLISHER)
             ops->remote_pub(g->shard, &g->ev);
+        else if (g->ev.endpoint.kind == AX_ENDPOINT_SERVICE)
+            ops->remote_service(g->shard, &g->ev);
         else
             ops->remote_sub(g->shard, &g->ev);
     }
@@ -272,6 +274,8 @@ int ax__shards_start(ax_node *node)
         ax__mpsc_init(&s->queue);
         s->backlog_max = node->cfg.transport.queue_frames;
         ax__list_init(&s->psubs);
+        ax__list_init(&s->services);
+        ax__list_init(&s->clients);
         int rc = open_listener(s, &next_port);
         if (rc < 0)
             return rc;
@@ -318,6 +322,8 @@ void ax__shards_close(struct ax__shard *s)
         ops->close_rpubs(t);
         ax__topic_iter_end(t);
     }
+    ops->close_clients(s);
+    ops->close_services(s);
     ops->close_psubs(s);
     if (s->listener) {
         s->listener->ops->close(s->listener);

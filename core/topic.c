@@ -144,3 +144,14 @@ struct ax_pub *ax__topic_find_pub(struct ax__shard *s, uint32_t id)
                 return s->topics[i]->pubs[k];
     return NULL;
 }
+
+bool ax__topic_name_ok(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    if (n == 0 || n >= AX_TOPIC_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || (unsigned char)t[i] < 0x20)
+            return false;
+    return true;
+}

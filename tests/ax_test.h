@@ -82,19 +82,21 @@
  *   AXT_DOMAINS_PUBSUB          6     8    66..113   in parallel
  *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
  *   AXT_DOMAINS_DISC_PROCS      6     6    130..165  RUN_SERIAL
- *   AXT_DOMAINS_PUBSUB_PROCS    1    12    166..177  RUN_SERIAL
- *   AXT_DOMAINS_CLI            15     2    178..207  k = the case; cli_help
+ *   AXT_DOMAINS_PUBSUB_PROCS    1     4    166..169  RUN_SERIAL
+ *   AXT_DOMAINS_CLI            15     2    170..199  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
- *   AXT_DOMAINS_SHM_PROCS       1     2    208..209  RUN_SERIAL
- *   AXT_DOMAINS_BLOCK           2     2    210..213  in parallel
- *   AXT_DOMAINS_SHM_STRESS      1     2    214..215  in parallel
- *   AXT_DOMAINS_GAPS_PROCS      1     2    216..217  RUN_SERIAL
- *   AXT_DOMAINS_HOST_PROCS      3     2    218..223  RUN_SERIAL
- *   AXT_DOMAINS_CHURN_PROCS     1     2    224..225  RUN_SERIAL
- *   AXT_DOMAINS_DISC_BOUNDS     1     2    226..227  in parallel
- *   AXT_DOMAINS_TLS             2     2    228..231  in parallel
+ *   AXT_DOMAINS_SHM_PROCS       1     2    200..201  RUN_SERIAL
+ *   AXT_DOMAINS_BLOCK           2     2    202..205  in parallel
+ *   AXT_DOMAINS_SHM_STRESS      1     2    206..207  in parallel
+ *   AXT_DOMAINS_GAPS_PROCS      1     2    208..209  RUN_SERIAL
+ *   AXT_DOMAINS_HOST_PROCS      3     2    210..215  RUN_SERIAL
+ *   AXT_DOMAINS_CHURN_PROCS     1     2    216..217  RUN_SERIAL
+ *   AXT_DOMAINS_DISC_BOUNDS     1     2    218..219  in parallel
+ *   AXT_DOMAINS_TLS             2     2    220..223  in parallel
+ *   AXT_DOMAINS_SERVICE         3     2    224..229  in parallel
+ *   AXT_DOMAINS_SERVICE_PROCS   1     2    230..231  RUN_SERIAL
  *   (free)                                 232
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
@@ -104,20 +106,22 @@
  * binary that starts nodes adds a block at the end of the enum.
  */
 enum axt_domain_block {
-    AXT_DOMAINS_NODE,         /* tests/unit/test_node.c */
-    AXT_DOMAINS_PUBSUB,       /* tests/unit/test_pubsub.c */
-    AXT_DOMAINS_DISC_SCAN,    /* tests/unit/test_disc_scan.c */
-    AXT_DOMAINS_DISC_PROCS,   /* tests/integration/test_disc_procs.c */
-    AXT_DOMAINS_PUBSUB_PROCS, /* tests/integration/test_pubsub_procs.c */
-    AXT_DOMAINS_CLI,          /* tests/cli/test_cli.c */
-    AXT_DOMAINS_SHM_PROCS,    /* tests/integration/test_shm_procs.c */
-    AXT_DOMAINS_BLOCK,        /* tests/unit/test_block.c */
-    AXT_DOMAINS_SHM_STRESS,   /* tests/unit/test_shm_stress.c */
-    AXT_DOMAINS_GAPS_PROCS,   /* tests/integration/test_gaps_procs.c */
-    AXT_DOMAINS_HOST_PROCS,   /* tests/integration/test_host_procs.c */
-    AXT_DOMAINS_CHURN_PROCS,  /* tests/integration/test_churn_procs.c */
-    AXT_DOMAINS_DISC_BOUNDS,  /* tests/unit/test_disc_bounds.c */
-    AXT_DOMAINS_TLS,          /* tests/unit/test_tls.c */
+    AXT_DOMAINS_NODE,          /* tests/unit/test_node.c */
+    AXT_DOMAINS_PUBSUB,        /* tests/unit/test_pubsub.c */
+    AXT_DOMAINS_DISC_SCAN,     /* tests/unit/test_disc_scan.c */
+    AXT_DOMAINS_DISC_PROCS,    /* tests/integration/test_disc_procs.c */
+    AXT_DOMAINS_PUBSUB_PROCS,  /* tests/integration/test_pubsub_procs.c */
+    AXT_DOMAINS_CLI,           /* tests/cli/test_cli.c */
+    AXT_DOMAINS_SHM_PROCS,     /* tests/integration/test_shm_procs.c */
+    AXT_DOMAINS_BLOCK,         /* tests/unit/test_block.c */
+    AXT_DOMAINS_SHM_STRESS,    /* tests/unit/test_shm_stress.c */
+    AXT_DOMAINS_GAPS_PROCS,    /* tests/integration/test_gaps_procs.c */
+    AXT_DOMAINS_HOST_PROCS,    /* tests/integration/test_host_procs.c */
+    AXT_DOMAINS_CHURN_PROCS,   /* tests/integration/test_churn_procs.c */
+    AXT_DOMAINS_DISC_BOUNDS,   /* tests/unit/test_disc_bounds.c */
+    AXT_DOMAINS_TLS,           /* tests/unit/test_tls.c */
+    AXT_DOMAINS_SERVICE,       /* tests/unit/test_service.c */
+    AXT_DOMAINS_SERVICE_PROCS, /* tests/integration/test_service_procs.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -127,13 +131,14 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
     static const struct {
         uint32_t width, slots;
     } blocks[AXT_DOMAINS_COUNT_] = {
-        [AXT_DOMAINS_NODE] = {7, 8},          [AXT_DOMAINS_PUBSUB] = {6, 8},
-        [AXT_DOMAINS_DISC_SCAN] = {2, 8},     [AXT_DOMAINS_DISC_PROCS] = {6, 6},
-        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 12}, [AXT_DOMAINS_CLI] = {15, 2},
-        [AXT_DOMAINS_SHM_PROCS] = {1, 2},     [AXT_DOMAINS_BLOCK] = {2, 2},
-        [AXT_DOMAINS_SHM_STRESS] = {1, 2},    [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
-        [AXT_DOMAINS_HOST_PROCS] = {3, 2},    [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
-        [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},   [AXT_DOMAINS_TLS] = {2, 2},
+        [AXT_DOMAINS_NODE] = {7, 8},         [AXT_DOMAINS_PUBSUB] = {6, 8},
+        [AXT_DOMAINS_DISC_SCAN] = {2, 8},    [AXT_DOMAINS_DISC_PROCS] = {6, 6},
+        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 4}, [AXT_DOMAINS_CLI] = {15, 2},
+        [AXT_DOMAINS_SHM_PROCS] = {1, 2},    [AXT_DOMAINS_BLOCK] = {2, 2},
+        [AXT_DOMAINS_SHM_STRESS] = {1, 2},   [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
+        [AXT_DOMAINS_HOST_PROCS] = {3, 2},   [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
+        [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},  [AXT_DOMAINS_TLS] = {2, 2},
+        [AXT_DOMAINS_SERVICE] = {3, 2},      [AXT_DOMAINS_SERVICE_PROCS] = {1, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

@@ -32,8 +32,13 @@ enum ax__frame_type {
     AX__FRAME_SHM_RELEASE = 9,    /* shm links: chunks the subscriber is done with */
     AX__FRAME_KEEPALIVE = 10,     /* data links: "still here" on an idle link, no payload */
     AX__FRAME_AUTH = 11,          /* with a domain key: 16 bytes proving it (after HELLO) */
-    /* 12..15: reserved for control frames */
-    AX__FRAME_TYPE_MAX = 15
+    AX__FRAME_LIMIT = 12,         /* the sender now accepts payloads up to this (u32 LE) */
+    AX__FRAME_BIND = 13,          /* axon.ctl.ServiceBind: a client names a service */
+    AX__FRAME_BIND_ACK = 14,      /* axon.ctl.ServiceBindAck */
+    AX__FRAME_REQUEST = 15,       /* a call: stream = service id, seq = call id */
+    AX__FRAME_REPLY = 16,         /* its answer, or with F_ERROR an axon.ctl.CallError */
+    /* 17..31: reserved */
+    AX__FRAME_TYPE_MAX = 31
 };
 
 enum ax__frame_flags {
@@ -41,6 +46,8 @@ enum ax__frame_flags {
     /* Shared-memory links: the payload is a descriptor of a chunk the
      * receiver maps, not the message (transport/shm). */
     AX__FRAME_F_SHM = 1u << 1,
+    /* REPLY: the call failed; the payload says why (axon.ctl.CallError). */
+    AX__FRAME_F_ERROR = 1u << 2,
 };
 
 struct ax__frame_hdr {

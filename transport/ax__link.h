@@ -197,6 +197,12 @@ struct ax__link_ops {
     /* Frames and bytes in the write queue now (cheap: per message). */
     void (*queued)(const ax__link *l, uint64_t *frames, uint64_t *bytes);
     void (*stats)(const ax__link *l, struct ax__link_stats *out);
+    /* From now on accept payloads up to @max from the peer (never above
+     * max_frame), and tell the peer so (a LIMIT frame, queued in order:
+     * what it sends after reading it may be that large). For a peer that
+     * proved what it is for, e.g. a service client once its BIND passed,
+     * where an accepted link otherwise takes control frames only. */
+    int (*set_max_in)(ax__link *l, uint32_t max);
 };
 
 /* The head of every link: transports embed it first in their own object. */
@@ -257,6 +263,11 @@ static inline void ax__link_get_stats(const ax__link *l, struct ax__link_stats *
 static inline int ax__link_set_reading(ax__link *l, bool on)
 {
     return l->ops->set_reading(l, on);
+}
+
+static inline int ax__link_set_max_in(ax__link *l, uint32_t max)
+{
+    return l->ops->set_max_in(l, max);
 }
 
 /* ---- listeners ---- */

@@ -17,6 +17,7 @@
 #include "axon/types.h"
 #include "axon/msgtext.h"
 #include "axon/pubsub.h"
+#include "axon/service.h"
 #include "axon/security.h"
 
 #endif /* AXON_AXON_H */

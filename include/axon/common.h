@@ -73,7 +73,8 @@ struct ax__qnode {
     X(EOVERFLOW, "queue full")                                                                     \
     X(ECONFIG, "bad configuration")                                                                \
     X(ENOTSUP, "operation not supported")                                                          \
-    X(ESYS, "unexpected operating-system error")
+    X(ESYS, "unexpected operating-system error")                                                   \
+    X(EREFUSED, "refused by the peer")
 
 enum ax_error {
     AX_OK = 0,

@@ -160,6 +160,7 @@ AX_API void ax_node_timer_free(ax_node_timer *timer);
 enum ax_endpoint_kind {
     AX_ENDPOINT_PUBLISHER = 0,
     AX_ENDPOINT_SUBSCRIBER = 1,
+    AX_ENDPOINT_SERVICE = 2, /* a service server (axon/service.h) */
 };
 
 /* A node as the table knows it. */
@@ -259,8 +260,13 @@ struct ax_endpoint_info {
     uint8_t type_hash[AX_TYPE_HASH_SIZE];
     struct ax_qos qos;
     struct ax_endpoint_counters counters;
-    uint16_t port; /* publisher: where its data connections go (host of
-                      its node's tcp endpoint) */
+    uint16_t port; /* publisher, service: where its connections go (host
+                      of its node's tcp endpoint) */
+    /* Service: topic is its name, type_* its request's; its reply's type,
+     * and the largest request it takes. */
+    char reply_type_name[AX_TYPE_NAME_MAX];
+    uint8_t reply_type_hash[AX_TYPE_HASH_SIZE];
+    uint32_t max_request;
 };
 
 /**

@@ -413,6 +413,11 @@ static void link_stats(const ax__link *l, struct ax__link_stats *out)
     ax__link_get_stats(((const struct ax__shm_link *)l)->stream, out);
 }
 
+static int link_set_max_in(ax__link *l, uint32_t max)
+{
+    return ax__link_set_max_in(shm_of(l)->stream, max);
+}
+
 static const struct ax__link_ops shm_link_ops = {
     .send = link_send,
     .send_bytes = link_send_bytes,
@@ -423,6 +428,7 @@ static const struct ax__link_ops shm_link_ops = {
     .set_queue = link_set_queue,
     .queued = link_queued,
     .stats = link_stats,
+    .set_max_in = link_set_max_in,
 };
 
 /* ---- making links ---- */

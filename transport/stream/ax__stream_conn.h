@@ -68,6 +68,10 @@ void ax__stream_conn_shrank(stream_conn *c, uint64_t frames_before);
 void ax__stream_conn_set_queue(ax__link *l, enum ax_overload policy, uint64_t bytes,
                                uint32_t frames);
 void ax__stream_conn_queued(const ax__link *l, uint64_t *frames, uint64_t *bytes);
+/* The link's set_max_in(), and a LIMIT frame from the peer (false when it
+ * is malformed). */
+int ax__stream_conn_set_max_in(ax__link *l, uint32_t max);
+bool ax__stream_conn_peer_limit(stream_conn *c, const uint8_t *p, size_t n);
 void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out);
 
 #endif /* AX__STREAM_CONN_H */

@@ -362,6 +362,10 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     case AX__FRAME_ERROR:
         ax__stream_error_frame(&c->link, payload, h->payload_len);
         break;
+    case AX__FRAME_LIMIT:
+        if (c->state != ST_READY || !ax__stream_conn_peer_limit(c, payload, h->payload_len))
+            protocol_error(c, AX_EPROTO, "bad LIMIT");
+        break;
     default:
         if (c->state != ST_READY && c->state != ST_FLUSHING) {
             protocol_error(c, AX_EPROTO, "frame before HELLO");
@@ -792,4 +796,5 @@ static const struct ax__link_ops stream_link_ops = {
     .set_queue = ax__stream_conn_set_queue,
     .queued = ax__stream_conn_queued,
     .stats = ax__stream_conn_stats,
+    .set_max_in = ax__stream_conn_set_max_in,
 };

@@ -2,9 +2,10 @@
 /*
  * What a connection's owner may set and read without touching its state
  * machine (transport/stream/conn.c): the write queue's bounds and policy,
- * its backlog, and the counters; and the two reports on the write queue
- * (drops, frames gone) the state machine makes to the owner. Reads are of the loop thread's own
- * fields, from that thread.
+ * its backlog, the counters and the largest payload accepted (with the
+ * LIMIT frame that tells the peer); and the two reports on the write queue
+ * (drops, frames gone) the state machine makes to the owner. Reads are of
+ * the loop thread's own fields, from that thread.
  */
 #include "transport/stream/ax__stream_conn.h"
 
@@ -59,4 +60,33 @@ void ax__stream_conn_shrank(stream_conn *c, uint64_t frames_before)
     if (!c->closed && c->state == ST_READY && c->wq.frames_out != frames_before && c->link.cb &&
         c->link.cb->on_drain)
         c->link.cb->on_drain(&c->link, c->link.user);
+}
+
+int ax__stream_conn_set_max_in(ax__link *l, uint32_t max)
+{
+    stream_conn *c = conn_of(l);
+    if (c->closed || c->state >= ST_FLUSHING)
+        return AX_ECLOSED;
+    if (c->state != ST_READY)
+        return AX_EAGAIN;
+    if (max > c->opt.max_frame)
+        max = c->opt.max_frame;
+    if (max <= c->rd.max_frame)
+        return 0; /* only raised: the peer may already send what it was told */
+    uint8_t le[4] = {(uint8_t)max, (uint8_t)(max >> 8), (uint8_t)(max >> 16), (uint8_t)(max >> 24)};
+    int rc = ax__link_send_control(l, AX__FRAME_LIMIT, le, sizeof le);
+    if (rc == 0)
+        ax__stream_reader_set_max_frame(&c->rd, max);
+    return rc;
+}
+
+bool ax__stream_conn_peer_limit(stream_conn *c, const uint8_t *p, size_t n)
+{
+    if (n != 4)
+        return false;
+    uint32_t max =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    /* What we send stays within our own max_frame whatever the peer says. */
+    c->peer_max_frame = max < c->opt.max_frame ? max : c->opt.max_frame;
+    return true;
 }

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Services (axon/service.h) between two nodes of this process, over real
+ * links (shared memory's Unix socket or TCP on loopback, as the pair would
+ * use for pub/sub), found through discovery: a reply per call matched by
+ * id with many calls in flight, each failure its own code (refused by the
+ * handler, no server, other types, no answer in time, the service removed,
+ * the request too large), a request larger than a control frame, a flood
+ * bounded per client, and a client or server freed from its own callback.
+ * Killed and stopped server processes are in
+ * tests/integration/test_service_procs.c.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ax_test.h"
+#include "axon/axon.h"
+#include "axon/msgs/geometry.pb-c.h"
+#include "axon/msgs/sensor.pb-c.h"
+
+#define MS AX_NS_PER_MS
+
+static ax_node *make(const char *name, unsigned k, unsigned threads, enum ax_shm_use shm)
+{
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.node_name, sizeof c.node_name, "%s", name);
+    c.domain = axt_domain(AXT_DOMAINS_SERVICE, k);
+    c.threads = threads;
+    c.transport.shm = shm;
+    c.log_level = AX_LOG_ERROR;
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    return n;
+}
+
+static const ax_type *type(const char *name)
+{
+    const ax_type *t;
+    AX_OK_OR_FAIL(ax_type_find(name, &t));
+    return t;
+}
+
+/* "/add": z = x + y; refuses x < 0. */
+static int add(const ProtobufCMessage *req, ProtobufCMessage *rep, struct ax_service_call *call,
+               void *user)
+{
+    const Axon__Geometry__Point *q = (const Axon__Geometry__Point *)req;
+    Axon__Geometry__Point *r = (Axon__Geometry__Point *)rep;
+    atomic_int *calls = user;
+    atomic_fetch_add(calls, 1);
+    if (q->x < 0) {
+        snprintf(call->why, call->why_size, "x is negative (%g)", q->x);
+        return AX_EINVAL;
+    }
+    r->x = q->x;
+    r->y = q->y;
+    r->z = q->x + q->y;
+    return 0;
+}
+
+/* "/echo": the data back, with the format set from scratch memory. */
+static int echo(const ProtobufCMessage *req, ProtobufCMessage *rep, struct ax_service_call *call,
+                void *user)
+{
+    (void)user;
+    const Axon__Sensor__CompressedImage *q = (const Axon__Sensor__CompressedImage *)req;
+    Axon__Sensor__CompressedImage *r = (Axon__Sensor__CompressedImage *)rep;
+    r->data = q->data;
+    char *f = ax_service_scratch(call, 32);
+    if (!f)
+        return AX_ENOMEM;
+    snprintf(f, 32, "echo %zu", q->data.len);
+    r->format = f;
+    return 0;
+}
+
+static int call_add(ax_client *c, double x, double y, double *z, struct ax_call_result *res)
+{
+    Axon__Geometry__Point q = AXON__GEOMETRY__POINT__INIT;
+    q.x = x;
+    q.y = y;
+    ProtobufCMessage *rep = NULL;
+    int rc = ax_client_call(c, &q.base, &rep, 5000 * MS, res);
+    if (rc == 0) {
+        assert_non_null(rep);
+        *z = ((Axon__Geometry__Point *)rep)->z;
+        protobuf_c_message_free_unpacked(rep, NULL);
+    } else {
+        assert_null(rep);
+    }
+    return rc;
+}
+
+static void test_call_and_errors(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 0, 1, AX_SHM_AUTO);
+    ax_node *cli_node = make("client", 0, 1, AX_SHM_AUTO);
+    const ax_type *pt = type("axon.geometry.Point");
+    atomic_int calls = 0;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/add", pt, pt, add, &calls, NULL));
+    ax_service *dup;
+    assert_int_equal(ax_service_new(&dup, srv_node, "/add", pt, pt, add, &calls, NULL), AX_EEXIST);
+
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/add", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    double z = 0;
+    struct ax_call_result res;
+    AX_OK_OR_FAIL(call_add(c, 2, 3, &z, &res));
+    assert_true(z == 5.0);
+    assert_int_equal(res.status, 0);
+
+    /* Refused by the handler: its code and reason reach the caller. */
+    assert_int_equal(call_add(c, -1, 3, &z, &res), AX_EREFUSED);
+    assert_int_equal(res.handler_error, AX_EINVAL);
+    assert_non_null(strstr(res.reason, "x is negative"));
+
+    /* A discovered service in the table, with both types. */
+    struct ax_endpoint_info eps[16];
+    size_t n = 0;
+    AX_OK_OR_FAIL(ax_node_list_endpoints(cli_node, "/add", eps, 16, &n));
+    bool found = false;
+    for (size_t i = 0; i < n && i < 16; i++)
+        found |= eps[i].kind == AX_ENDPOINT_SERVICE &&
+                 strcmp(eps[i].reply_type_name, "axon.geometry.Point") == 0 &&
+                 eps[i].max_request == (1u << 20);
+    assert_true(found);
+
+    /* No server of that name. */
+    ax_client *none;
+    AX_OK_OR_FAIL(ax_client_new(&none, cli_node, "/nobody", pt, pt, NULL));
+    assert_int_equal(call_add(none, 1, 1, &z, &res), AX_ENOTFOUND);
+    assert_non_null(strstr(res.reason, "no server"));
+    ax_client_free(none);
+
+    /* Other types: refused on both sides. */
+    ax_client *other;
+    AX_OK_OR_FAIL(ax_client_new(&other, cli_node, "/add", pt, type("axon.geometry.Vector3"), NULL));
+    assert_int_equal(ax_client_wait_server(other, 300 * MS), AX_ETYPE);
+    assert_int_equal(call_add(other, 1, 1, &z, &res), AX_ETYPE);
+    ax_client_free(other);
+
+    /* The service removed: the next call says so. */
+    ax_service_free(srv);
+    int rc = call_add(c, 1, 1, &z, &res);
+    assert_true(rc == AX_ENOTFOUND || rc == AX_ECONNRESET);
+    ax_client_free(c);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
+/* ---- many calls in flight, matched by id ---- */
+
+struct batch {
+    pthread_mutex_t mu;
+    int done, wrong, failed, again;
+};
+
+static void on_reply(ax_client *c, const ProtobufCMessage *rep, const struct ax_call_result *res,
+                     void *user)
+{
+    (void)c;
+    struct batch *b = user;
+    pthread_mutex_lock(&b->mu);
+    if (res->status != 0) {
+        b->failed++;
+    } else {
+        const Axon__Geometry__Point *p = (const Axon__Geometry__Point *)rep;
+        if (p->z != p->x + p->y || p->y != 1000.0)
+            b->wrong++;
+    }
+    b->done++;
+    pthread_mutex_unlock(&b->mu);
+}
+
+static int done_of(struct batch *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int d = b->done;
+    pthread_mutex_unlock(&b->mu);
+    return d;
+}
+
+static void test_many_calls_in_flight(void **state)
+{
+    (void)state;
+    /* TCP this time (shared memory off on the client's side). */
+    ax_node *srv_node = make("server", 1, 1, AX_SHM_AUTO);
+    ax_node *cli_node = make("client", 1, 1, AX_SHM_OFF);
+    const ax_type *pt = type("axon.geometry.Point");
+    atomic_int calls = 0;
+    struct ax_service_options so;
+    ax_service_options_init(&so);
+    so.max_pending = 4; /* the flood below is paused and resumed many times */
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/add", pt, pt, add, &calls, &so));
+    struct ax_client_options co;
+    ax_client_options_init(&co);
+    co.max_outstanding = 2000;
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/add", pt, pt, &co));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    ax_client *c2;
+    AX_OK_OR_FAIL(ax_client_new(&c2, cli_node, "/add", pt, pt, NULL));
+
+    struct batch b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        Axon__Geometry__Point q = AXON__GEOMETRY__POINT__INIT;
+        q.x = i;
+        q.y = 1000;
+        AX_OK_OR_FAIL(ax_client_call_async(c, &q.base, 10000 * MS, on_reply, &b));
+    }
+    /* Another client is served while the first one floods. */
+    double z = 0;
+    AX_OK_OR_FAIL(call_add(c2, 20, 22, &z, NULL));
+    assert_true(z == 42.0);
+    WAIT_FOR(done_of(&b) == N, 20000);
+    assert_int_equal(b.wrong, 0);
+    assert_int_equal(b.failed, 0);
+    struct ax_service_stats st;
+    AX_OK_OR_FAIL(ax_service_stats(srv, &st));
+    assert_int_equal(st.calls, N + 1);
+    assert_int_equal(st.clients, 2);
+
+    /* Bounded per client: beyond max_outstanding, AX_EAGAIN at once. */
+    ax_client *small;
+    co.max_outstanding = 3;
+    AX_OK_OR_FAIL(ax_client_new(&small, cli_node, "/nobody-yet", pt, pt, &co));
+    struct batch b2 = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    Axon__Geometry__Point q = AXON__GEOMETRY__POINT__INIT;
+    int accepted = 0, again = 0;
+    for (int i = 0; i < 10; i++) {
+        int rc = ax_client_call_async(small, &q.base, 60000 * MS, on_reply, &b2);
+        accepted += rc == 0;
+        again += rc == AX_EAGAIN;
+    }
+    /* Those accepted end (no server: AX_ENOTFOUND); the others never ran. */
+    assert_true(accepted >= 3 && accepted + again == 10);
+    WAIT_FOR(done_of(&b2) == accepted, 5000);
+    assert_int_equal(b2.failed, accepted);
+    ax_client_free(small);
+
+    ax_client_free(c2);
+    ax_client_free(c);
+    ax_service_free(srv);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
+/* ---- sizes, timeouts ---- */
+
+static int echo_call(ax_client *c, size_t len, struct ax_call_result *res)
+{
+    uint8_t *data = malloc(len);
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 7);
+    Axon__Sensor__CompressedImage q = AXON__SENSOR__COMPRESSED_IMAGE__INIT;
+    q.data.data = data;
+    q.data.len = len;
+    ProtobufCMessage *rep = NULL;
+    int rc = ax_client_call(c, &q.base, &rep, 5000 * MS, res);
+    if (rc == 0) {
+        const Axon__Sensor__CompressedImage *r = (const Axon__Sensor__CompressedImage *)rep;
+        assert_int_equal(r->data.len, len);
+        assert_memory_equal(r->data.data, data, len);
+        char want[32];
+        snprintf(want, sizeof want, "echo %zu", len);
+        assert_string_equal(r->format, want);
+        protobuf_c_message_free_unpacked(rep, NULL);
+    }
+    free(data);
+    return rc;
+}
+
+static void test_sizes_and_timeouts(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 2, 1, AX_SHM_AUTO);
+    ax_node *cli_node = make("client", 2, 1, AX_SHM_AUTO);
+    const ax_type *ci = type("axon.sensor.CompressedImage");
+    struct ax_service_options so;
+    ax_service_options_init(&so);
+    so.max_request = 64 * 1024;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/echo", ci, ci, echo, NULL, &so));
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/echo", ci, ci, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    struct ax_call_result res;
+    /* Beyond a control frame (1 KiB) and up to the service's limit. */
+    AX_OK_OR_FAIL(echo_call(c, 10, &res));
+    AX_OK_OR_FAIL(echo_call(c, 3000, &res));
+    AX_OK_OR_FAIL(echo_call(c, 60 * 1024, &res));
+    /* Beyond it: refused here, nothing sent. */
+    assert_int_equal(echo_call(c, 65 * 1024, &res), AX_EMSGSIZE);
+    AX_OK_OR_FAIL(echo_call(c, 100, &res)); /* and the link goes on */
+
+    /* A server that never answers (its node is never spun): the call times out. */
+    ax_node *mute = make("mute", 2, 0, AX_SHM_OFF);
+    ax_service *msrv;
+    AX_OK_OR_FAIL(ax_service_new(&msrv, mute, "/mute", ci, ci, echo, NULL, NULL));
+    ax_client *mc;
+    AX_OK_OR_FAIL(ax_client_new(&mc, cli_node, "/mute", ci, ci, NULL));
+    /* Its announcement goes out only when spun: once, then never again. */
+    int64_t end = ax_clock_mono_ns() + 10000 * MS;
+    struct ax_endpoint_info eps[8];
+    size_t n = 0;
+    while (n == 0 && ax_clock_mono_ns() < end) {
+        ax_node_spin_once(mute, 10);
+        AX_OK_OR_FAIL(ax_node_list_endpoints(cli_node, "/mute", eps, 8, &n));
+    }
+    assert_true(n > 0);
+    Axon__Sensor__CompressedImage q = AXON__SENSOR__COMPRESSED_IMAGE__INIT;
+    ProtobufCMessage *rep = NULL;
+    int64_t t0 = ax_clock_mono_ns();
+    assert_int_equal(ax_client_call(mc, &q.base, &rep, 200 * MS, &res), AX_ETIMEDOUT);
+    assert_true(ax_clock_mono_ns() - t0 >= 200 * MS);
+    assert_null(rep);
+    ax_client_free(mc);
+    ax_service_free(msrv);
+    ax_node_destroy(mute);
+
+    ax_client_free(c);
+    ax_service_free(srv);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
+/* ---- freeing from callbacks ---- */
+
+static void free_in_reply(ax_client *c, const ProtobufCMessage *rep,
+                          const struct ax_call_result *res, void *user)
+{
+    (void)rep;
+    atomic_int *status = user;
+    atomic_store(status, res->status == 0 ? 1 : res->status);
+    ax_client_free(c);
+}
+
+static int free_in_handler(const ProtobufCMessage *req, ProtobufCMessage *rep,
+                           struct ax_service_call *call, void *user)
+{
+    (void)req;
+    (void)rep;
+    (void)call;
+    ax_service **self = user;
+    ax_service_free(*self);
+    *self = NULL;
+    return 0;
+}
+
+static void test_free_from_callbacks(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 0, 1, AX_SHM_OFF);
+    ax_node *cli_node = make("client", 0, 1, AX_SHM_OFF);
+    const ax_type *pt = type("axon.geometry.Point");
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/once", pt, pt, free_in_handler, &srv, NULL));
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/once", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    atomic_int status = 0;
+    Axon__Geometry__Point q = AXON__GEOMETRY__POINT__INIT;
+    AX_OK_OR_FAIL(ax_client_call_async(c, &q.base, 5000 * MS, free_in_reply, &status));
+    WAIT_FOR(atomic_load(&status) != 0, 6000);
+    /* The handler freed its own service: the call it was handling still
+     * got its reply, then the service went. */
+    assert_int_equal(atomic_load(&status), 1);
+    assert_null(srv);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_and_errors),
+        cmocka_unit_test(test_many_calls_in_flight),
+        cmocka_unit_test(test_sizes_and_timeouts),
+        cmocka_unit_test(test_free_from_callbacks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
