@@ -70,6 +70,9 @@ struct ax_client {
     ax__link *link;
     enum client_state state;
     struct ax_endpoint_info server;
+    uint64_t server_incarnation;
+    bool server_was_up;   /* a link to this server process worked */
+    uint64_t refused_node; /* refused our connection: chosen last (0: none) */
     bool on_shm;      /* the link is shared memory's */
     bool shm_broken;  /* shared memory to it failed once: TCP from then on */
     bool waiters_any; /* a thread waits in ax_client_wait_server() */
@@ -259,6 +262,8 @@ static void handle_ack(struct ax_client *c, const uint8_t *p, size_t n)
     }
     c->state = C_READY;
     c->waiters_any = false;
+    c->server_was_up = true;
+    c->refused_node = 0;
     atomic_store(&c->max_request, m.max_request);
     set_up(c, true, 0);
     ax__qnode *q = c->calls.next;
@@ -340,6 +345,14 @@ static void link_close(ax__link *l, int status, void *user)
                 return;
         }
     }
+    /* Refused where a link worked: its listener, which lives as long as
+     * its node, is gone, so the node is (as sub_link.c concludes for a
+     * publisher); and a server that refuses is tried last from now on. */
+    if (status == AX_ECONNREFUSED) {
+        c->refused_node = c->server.node_id;
+        if (c->server_was_up)
+            ax__disc_peer_gone(c->node->disc, c->server.node_id, c->server_incarnation, true);
+    }
     char why[AX_TOPIC_MAX + 200];
     int code = status;
     if (status == 0 || status == AX_ECONNRESET || status == AX_EPIPE || status == AX_ECONNREFUSED ||
@@ -390,7 +403,9 @@ static int choose(struct ax_client *c, struct ax_endpoint_info *srv, struct ax_n
                      ax_type_name(c->rep));
             continue;
         }
-        if (!best || e->node_id == c->node->id)
+        /* Ours first, then any but one that refused us. */
+        if (!best || e->node_id == c->node->id ||
+            (best->node_id == c->refused_node && best->node_id != c->node->id))
             best = e;
     }
     if (best) {
@@ -428,6 +443,10 @@ static bool connect_server(struct ax_client *c, bool from_call)
         return false;
     }
     atomic_store(&c->max_request, c->server.max_request);
+    if (ni.incarnation != c->server_incarnation) {
+        c->server_incarnation = ni.incarnation;
+        c->server_was_up = false;
+    }
     char address[AX__LINK_ADDR_MAX];
     const struct ax__transport *tp = NULL;
     const struct ax__transport *shm = ax__transport_with(AX__TP_HOST | AX__TP_LOANS);

@@ -176,7 +176,10 @@ struct cli_snap {
     size_t neps;
 };
 
+/* The table without this CLI's own node: publishers and subscribers
+ * (cli_snap_take), or services only (cli_snap_take_kind, @services). */
 int cli_snap_take(struct cli *c, const char *topic, struct cli_snap *s);
+int cli_snap_take_kind(struct cli *c, const char *topic, bool services, struct cli_snap *s);
 void cli_snap_free(struct cli_snap *s);
 const struct ax_node_info *cli_snap_node(const struct cli_snap *s, uint64_t id);
 
@@ -304,6 +307,7 @@ cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type; /* to
 cli_handler cli_verb_topic_echo;                                           /* echo.c */
 cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
 cli_handler cli_verb_topic_pub;                                            /* pub.c */
+cli_handler cli_verb_service_list, cli_verb_service_info, cli_verb_service_call; /* service.c */
 cli_handler cli_verb_doctor;                                               /* doctor.c */
 /* doctor_fix.c: the advice for a subscription's last error (an AX_E* code). */
 const char *cli_doctor_connect_fix(int err);

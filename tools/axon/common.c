@@ -109,6 +109,11 @@ int cli_settle(struct cli *c)
 
 int cli_snap_take(struct cli *c, const char *topic, struct cli_snap *s)
 {
+    return cli_snap_take_kind(c, topic, false, s);
+}
+
+int cli_snap_take_kind(struct cli *c, const char *topic, bool services, struct cli_snap *s)
+{
     memset(s, 0, sizeof *s);
     for (int attempt = 0; attempt < 8; attempt++) {
         size_t nn = 0, ne = 0;
@@ -142,7 +147,7 @@ int cli_snap_take(struct cli *c, const char *topic, struct cli_snap *s)
         s->nnodes = w;
         w = 0;
         for (size_t i = 0; i < ge; i++)
-            if (eps[i].node_id != c->self_id)
+            if (eps[i].node_id != c->self_id && (eps[i].kind == AX_ENDPOINT_SERVICE) == services)
                 eps[w++] = eps[i];
         s->eps = eps;
         s->neps = w;
@@ -239,13 +244,17 @@ int cli_type_resolve(struct cli *c, const char *name, const uint8_t *hash,
     for (int pass = 0; pass < 3 && snap; pass++) {
         for (size_t i = 0; i < snap->neps; i++) {
             const struct ax_endpoint_info *e = &snap->eps[i];
-            if (strcmp(e->type_name, name) != 0)
-                continue;
-            if (hash && memcmp(e->type_hash, hash, AX_TYPE_HASH_SIZE) != 0)
+            /* A service's node has both its request and reply types. */
+            bool as_type = strcmp(e->type_name, name) == 0 &&
+                           (!hash || memcmp(e->type_hash, hash, AX_TYPE_HASH_SIZE) == 0);
+            bool as_reply = e->kind == AX_ENDPOINT_SERVICE &&
+                            strcmp(e->reply_type_name, name) == 0 &&
+                            (!hash || memcmp(e->reply_type_hash, hash, AX_TYPE_HASH_SIZE) == 0);
+            if (!as_type && !as_reply)
                 continue;
             if (pass == 0 && e->node_id != prefer)
                 continue;
-            if (pass == 1 && e->kind != AX_ENDPOINT_PUBLISHER)
+            if (pass == 1 && e->kind == AX_ENDPOINT_SUBSCRIBER)
                 continue;
             bool done = false;
             for (size_t k = 0; k < nasked; k++)
