@@ -71,13 +71,13 @@ struct ax_client {
     enum client_state state;
     struct ax_endpoint_info server;
     uint64_t server_incarnation;
-    bool server_was_up;   /* a link to this server process worked */
+    bool server_was_up;    /* a link to this server process worked */
     uint64_t refused_node; /* refused our connection: chosen last (0: none) */
-    bool on_shm;      /* the link is shared memory's */
-    bool shm_broken;  /* shared memory to it failed once: TCP from then on */
-    bool waiters_any; /* a thread waits in ax_client_wait_server() */
-    bool closed;      /* freed: the link's end frees it */
-    unsigned busy;    /* inside a reply function */
+    bool on_shm;           /* the link is shared memory's */
+    bool shm_broken;       /* shared memory to it failed once: TCP from then on */
+    bool waiters_any;      /* a thread waits in ax_client_wait_server() */
+    bool closed;           /* freed: the link's end frees it */
+    unsigned busy;         /* inside a reply function */
     bool free_pending;
     ax_timer timer; /* the earliest deadline */
     /* ax_client_wait_server(): the state, for other threads. */
@@ -609,7 +609,9 @@ int ax_client_call_async(ax_client *c, const ProtobufCMessage *req, int64_t time
     return start_call(c, req, timeout_ns, fn, user, NULL);
 }
 
-/* With node.threads = 0 nothing else runs the loop: the caller does. */
+/* With node.threads = 0 nothing else runs the loop: the caller steps it
+ * (a destruction asked for meanwhile is left to the application's next
+ * ax_node_spin_once(), as from any callback). */
 static bool spin_until(struct ax_client *c, bool *flag, pthread_mutex_t *mu)
 {
     for (;;) {
@@ -618,7 +620,7 @@ static bool spin_until(struct ax_client *c, bool *flag, pthread_mutex_t *mu)
         pthread_mutex_unlock(mu);
         if (done)
             return true;
-        if (ax_node_spin_once(c->node, 10) < 0)
+        if (atomic_load(&c->node->destroy_requested) || ax_loop_step(c->shard->loop, 10) < 0)
             return false;
     }
 }
@@ -693,7 +695,9 @@ int ax_client_wait_server(ax_client *c, int64_t timeout_ns)
         ax__shard_run(c->shard, want_task, c);
         int64_t until = now + 50 * AX_NS_PER_MS < deadline ? now + 50 * AX_NS_PER_MS : deadline;
         if (!c->node->threads) {
-            ax_node_spin_once(c->node, (int)((until - now) / AX_NS_PER_MS) + 1);
+            if (atomic_load(&c->node->destroy_requested))
+                return AX_ECLOSED;
+            ax_loop_step(c->shard->loop, (int)((until - now) / AX_NS_PER_MS) + 1);
             continue;
         }
         struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};

@@ -173,7 +173,9 @@ AX_API int ax_client_new(ax_client **out, ax_node *node, const char *name, const
  * ax_client_wait_server() - wait up to @timeout_ns for a server of the name
  * to be in the discovery table with matching types and its link to be up.
  * Returns 0, AX_ETIMEDOUT, AX_ETYPE (only servers of other types were
- * found), AX_EBUSY on a loop thread, AX_EINVAL. Not on a loop thread.
+ * found), AX_EBUSY on a loop thread, AX_EINVAL, AX_ECLOSED (node.threads
+ * = 0 and the node's destruction was asked for). Not on a loop thread;
+ * with node.threads = 0 it runs the node's loop while it waits.
  */
 AX_API int ax_client_wait_server(ax_client *c, int64_t timeout_ns);
 

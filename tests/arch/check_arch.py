@@ -31,7 +31,7 @@ PUBLIC = {
     "units.h": "base", "version.h": "base",
     "loop.h": "transport", "qos.h": "transport",
     "types.h": "msgs", "msgtext.h": "msgs",
-    "config.h": "core", "node.h": "core", "pubsub.h": "core", "axon.h": "core",
+    "config.h": "core", "node.h": "core", "pubsub.h": "core", "service.h": "core", "axon.h": "core",
     "security.h": "core",
     "msgs.h": "std",
 }

@@ -21,6 +21,7 @@
 
 #include <pb_encode.h>
 
+#include "axon/axon.h"
 #include "control.pb.h"
 #include "core/ax__endpoint.h"
 #include "transport/ax__frame.h"
@@ -183,6 +184,34 @@ static void subscribe_seeds(void)
     n = encode(axon_ctl_Subscribe_fields, &s, one, sizeof one);
     total = frame(seq, AX__FRAME_SUBSCRIBE, one, n);
     put("subscribe", "subscribe_unknown", seq, total);
+
+    /* A service client: BIND to fuzz_subscribe's "/fuzz/svc" (endpoint 2,
+     * axon.geometry.Point both ways), then calls: x = 1, x = -1 (refused),
+     * and bytes that do not decode. */
+    const ax_type *pt;
+    if (ax_type_find("axon.geometry.Point", &pt) < 0)
+        abort();
+    axon_ctl_ServiceBind b = axon_ctl_ServiceBind_init_zero;
+    b.service_id = 2;
+    snprintf(b.name, sizeof b.name, "/fuzz/svc");
+    snprintf(b.request_type, sizeof b.request_type, "axon.geometry.Point");
+    snprintf(b.reply_type, sizeof b.reply_type, "axon.geometry.Point");
+    b.request_hash.size = b.reply_hash.size = 32;
+    memcpy(b.request_hash.bytes, ax_type_hash(pt)->bytes, 32);
+    memcpy(b.reply_hash.bytes, ax_type_hash(pt)->bytes, 32);
+    n = encode(axon_ctl_ServiceBind_fields, &b, one, sizeof one);
+    total = frame(seq, AX__FRAME_BIND, one, n);
+    static const uint8_t x_one[] = {0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f};
+    static const uint8_t x_minus[] = {0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0xbf};
+    static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0x01};
+    total += frame(seq + total, AX__FRAME_REQUEST, x_one, sizeof x_one);
+    total += frame(seq + total, AX__FRAME_REQUEST, x_minus, sizeof x_minus);
+    total += frame(seq + total, AX__FRAME_REQUEST, junk, sizeof junk);
+    put("subscribe", "service_calls", seq, total);
+    b.reply_hash.bytes[0] ^= 1;
+    n = encode(axon_ctl_ServiceBind_fields, &b, one, sizeof one);
+    total = frame(seq, AX__FRAME_BIND, one, n);
+    put("subscribe", "service_bind_other_type", seq, total);
 }
 
 /* A frame for fuzz_rpub: type, 4 sequence bytes, 2 length bytes, payload. */

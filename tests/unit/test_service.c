@@ -381,13 +381,35 @@ static void test_free_from_callbacks(void **state)
     ax_node_destroy(srv_node);
 }
 
+/* node.threads = 0: the waiting calls run the client's loop themselves. */
+static void test_client_without_threads(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 1, 1, AX_SHM_AUTO);
+    ax_node *cli_node = make("client", 1, 0, AX_SHM_AUTO);
+    const ax_type *pt = type("axon.geometry.Point");
+    atomic_int calls = 0;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/add0", pt, pt, add, &calls, NULL));
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/add0", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    double z = 0;
+    AX_OK_OR_FAIL(call_add(c, 40, 2, &z, NULL));
+    assert_true(z == 42.0);
+    assert_int_equal(atomic_load(&calls), 1);
+    ax_client_free(c);
+    ax_service_free(srv);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_and_errors),
-        cmocka_unit_test(test_many_calls_in_flight),
-        cmocka_unit_test(test_sizes_and_timeouts),
-        cmocka_unit_test(test_free_from_callbacks),
+        cmocka_unit_test(test_call_and_errors),        cmocka_unit_test(test_many_calls_in_flight),
+        cmocka_unit_test(test_sizes_and_timeouts),     cmocka_unit_test(test_free_from_callbacks),
+        cmocka_unit_test(test_client_without_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
