@@ -26,6 +26,7 @@
 #include <pb_decode.h>
 
 #include "axon/axon.h"
+#include "axon/msgs.h"
 #include "axt_node.h"
 #include "control.pb.h"
 #include "core/ax__pubsub.h"
@@ -174,7 +175,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     ax_log_set_level(AX_LOG_OFF);
-    return 0;
+    return ax_msgs_register() < 0; /* axon.geometry.Point, for the service */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

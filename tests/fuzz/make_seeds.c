@@ -22,6 +22,7 @@
 #include <pb_encode.h>
 
 #include "axon/axon.h"
+#include "axon/msgs.h"
 #include "control.pb.h"
 #include "core/ax__endpoint.h"
 #include "transport/ax__frame.h"
@@ -189,7 +190,7 @@ static void subscribe_seeds(void)
      * axon.geometry.Point both ways), then calls: x = 1, x = -1 (refused),
      * and bytes that do not decode. */
     const ax_type *pt;
-    if (ax_type_find("axon.geometry.Point", &pt) < 0)
+    if (ax_msgs_register() < 0 || ax_type_find("axon.geometry.Point", &pt) < 0)
         abort();
     axon_ctl_ServiceBind b = axon_ctl_ServiceBind_init_zero;
     b.service_id = 2;
