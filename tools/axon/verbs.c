@@ -236,6 +236,50 @@ static const struct cli_verb topic_verbs[] = {
     {0},
 };
 
+static const struct cli_opt type_local_opt[] = {
+    {"local", 0, NULL, "only the types compiled into axon: no node, no discovery wait", NULL},
+    {0},
+};
+
+static const struct cli_verb type_verbs[] = {
+    {
+        .path = "type list",
+        .synopsis = "[--local]",
+        .summary = "the message types axon knows: compiled in and live",
+        .about = "List every message type the CLI knows: those compiled into axon (the standard\n"
+                 "messages) and those the live nodes of the domain announce, with the short\n"
+                 "type hash and the nodes using each.",
+        .details = "SOURCE says where a type comes from: 'compiled', 'live' (announced by a node;\n"
+                   "'axon type show' fetches its schema from one) or both. A name listed with two\n"
+                   "hashes is marked '!': its versions differ, and endpoints of different\n"
+                   "versions do not talk. Waits for discovery to settle (at most --wait) unless\n"
+                   "--local.",
+        .example = "  axon type list\n  axon type list --local --json",
+        .opts = type_local_opt,
+        .min_pos = 0,
+        .max_pos = 0,
+        .run = cli_verb_type_list,
+    },
+    {
+        .path = "type show",
+        .synopsis = "NAME",
+        .summary = "a type's schema as .proto text",
+        .about = "Print the schema of message type NAME as .proto text: the type and every type\n"
+                 "it uses, one section per .proto file, each starting with '// file: NAME'.",
+        .details = "The schema is the one 'topic echo' decodes with: compiled into axon, or else\n"
+                   "fetched from a live node that uses the type. A type nobody compiled in or\n"
+                   "announces is an error naming it. Comments and options other than packed,\n"
+                   "deprecated and proto2 defaults are not part of a schema and are not shown.",
+        .example = "  axon type show axon.sensor.Imu\n  axon type show clitest.Secret --json",
+        .opts = type_local_opt,
+        .min_pos = 1,
+        .max_pos = 1,
+        .complete = "type",
+        .run = cli_verb_type_show,
+    },
+    {0},
+};
+
 static const struct cli_verb bag_verbs[] = {
     {
         .path = "bag info",
@@ -313,6 +357,12 @@ static const struct cli_verb top_verbs[] = {
         .about = "The topics of the domain: list them, inspect their endpoints, print, measure "
                  "and\npublish messages.",
         .subs = topic_verbs,
+    },
+    {
+        .path = "type",
+        .summary = "message types: list them, print a schema",
+        .about = "The message types axon knows, compiled in or announced by live nodes.",
+        .subs = type_verbs,
     },
     {
         .path = "doctor",
