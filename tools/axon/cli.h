@@ -18,7 +18,7 @@
  * cycles checks the objects): main.c (signals, the context) runs verbs.c
  * (the verb table: dispatch, the list of verbs), which parses the arguments
  * with args.c and runs a verb's handler (node.c, topic.c, echo.c, rate.c,
- * pub.c, type.c, doctor.c, record.c, play.c, bag.c, config.c; complete.c reads the
+ * pub.c, type.c, doctor.c, record.c, play.c, bag.c, bag_verify.c, config.c; complete.c reads the
  * table through c->verbs, not by its name). They use common.c
  * (the CLI's node, snapshots, types) and the leaves: args.c (the parser),
  * msg.c (messages), wait.c (signals and waiting), fmt.c, table.c (tables and
@@ -297,6 +297,11 @@ struct ax_mcap_channel;
 /* The type of a recorded channel: its schema's name, or for raw channels
  * the type name the recorder kept in the channel's metadata. */
 const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mcap_channel *ch);
+struct ax_mcap_info;
+/* Why a recovered file (info->recovered) could not be read from its
+ * summary, for the notices of bag info and play: "the file was not closed
+ * properly", "summary CRC mismatch", ... */
+const char *cli_bag_damage(const struct ax_mcap_info *in);
 
 /* ---- the verbs' handlers (one file per group; the table is in verbs.c) ---- */
 
@@ -312,6 +317,7 @@ const char *cli_doctor_connect_fix(int err);
 cli_handler cli_verb_record;                      /* record.c */
 cli_handler cli_verb_play;                        /* play.c */
 cli_handler cli_verb_bag_info;                    /* bag.c */
+cli_handler cli_verb_bag_verify;                  /* bag_verify.c */
 cli_handler cli_verb_config;                      /* config.c */
 cli_handler cli_verb_keygen;                      /* keygen.c */
 cli_handler cli_verb_cert_ca, cli_verb_cert_node; /* cert.c */
