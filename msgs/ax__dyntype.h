@@ -3,6 +3,7 @@
  * msgs/ax__dyntype.h: what the files of dynamic types (ax_type_from_fds())
  * share. One role each, and each calls only those listed below it:
  *
+ *   proto_text.c     ax_type_proto_text(): a type's schema as .proto text
  *   dyntype.c        ax_type_from_fds(): checks and decodes the set, then
  *                    indexes it, builds the root's closure and hashes it
  *   dyntype_build.c  protobuf-c descriptors for every type the root reaches:
@@ -29,6 +30,7 @@ typedef Axon__Pbdesc__FileDescriptorProto FileProto;
 typedef Axon__Pbdesc__DescriptorProto MsgProto;
 typedef Axon__Pbdesc__FieldDescriptorProto FieldProto;
 typedef Axon__Pbdesc__EnumDescriptorProto EnumProto;
+typedef Axon__Pbdesc__OneofDescriptorProto OneofProto;
 
 struct ax__dyn_chunk; /* one block of the arena (dyntype_mem.c) */
 
@@ -84,6 +86,14 @@ int ax__dyn_index_set(struct ax__dyn_ctx *c, const FdSet *set);
 
 /* The entry of full name @name (no leading dot), or NULL. */
 struct ax__dyn_entry *ax__dyn_lookup(struct ax__dyn_ctx *c, const char *name);
+
+/* ---- dyntype.c ---- */
+
+/* Check the shape of @fds (untrusted), decode it into *@set (the caller
+ * frees it with axon__pbdesc__file_descriptor_set__free_unpacked(), also
+ * on failure) and index it into @c. Returns 0, AX_EMSGSIZE, AX_EPROTO,
+ * AX_ENOTSUP or AX_ENOMEM. */
+int ax__dyn_read_set(struct ax__dyn_ctx *c, const uint8_t *fds, size_t len, FdSet **set);
 
 /* ---- dyntype_build.c ---- */
 

@@ -42,6 +42,23 @@
 #define MAX_FDS_LEN (16u << 20)
 #define MAX_NESTING 100 /* message nesting in the set's encoding */
 
+int ax__dyn_read_set(struct ax__dyn_ctx *c, const uint8_t *fds, size_t len, FdSet **set)
+{
+    *set = NULL;
+    if (len > MAX_FDS_LEN)
+        return AX_EMSGSIZE;
+    /* protobuf-c's unpack recurses once per nesting level: a small hostile
+     * input nested deeply enough exhausts the stack (a 400 KB set of
+     * 100000 nested messages does), so the shape is checked first. */
+    if (ax_msg_wire_check(&axon__pbdesc__file_descriptor_set__descriptor, fds, len, MAX_NESTING) !=
+        0)
+        return ax__dyn_fail(c, AX_EPROTO, "not a FileDescriptorSet (malformed or nested too deep)");
+    *set = axon__pbdesc__file_descriptor_set__unpack(NULL, len, fds);
+    if (!*set)
+        return ax__dyn_fail(c, AX_EPROTO, "not a FileDescriptorSet");
+    return ax__dyn_index_set(c, *set);
+}
+
 int ax_type_from_fds(const uint8_t *fds, size_t len, const char *full_name, ax_type **out)
 {
     if (!fds || !full_name || !out)
@@ -52,20 +69,8 @@ int ax_type_from_fds(const uint8_t *fds, size_t len, const char *full_name, ax_t
     c.dyn = ax__dyn_new();
     if (!c.dyn)
         return AX_ENOMEM;
-    int rc = 0;
     FdSet *set = NULL;
-    /* protobuf-c's unpack recurses once per nesting level: a small hostile
-     * input nested deeply enough exhausts the stack (a 400 KB set of
-     * 100000 nested messages does), so the shape is checked first. */
-    if (ax_msg_wire_check(&axon__pbdesc__file_descriptor_set__descriptor, fds, len, MAX_NESTING) !=
-        0)
-        rc = ax__dyn_fail(&c, AX_EPROTO, "not a FileDescriptorSet (malformed or nested too deep)");
-    else
-        set = axon__pbdesc__file_descriptor_set__unpack(NULL, len, fds);
-    if (rc == 0 && !set)
-        rc = ax__dyn_fail(&c, AX_EPROTO, "not a FileDescriptorSet");
-    if (rc == 0)
-        rc = ax__dyn_index_set(&c, set);
+    int rc = ax__dyn_read_set(&c, fds, len, &set);
     struct ax__dyn_entry *root = NULL;
     if (rc == 0) {
         root = ax__dyn_lookup(&c, full_name);

@@ -196,6 +196,32 @@ AX_API int ax_type_fds(const ax_type *type, const uint8_t **data, size_t *len);
 AX_API int ax_type_from_fds(const uint8_t *fds, size_t len, const char *full_name, ax_type **out);
 
 /**
+ * ax_type_proto_text() - a type's schema as .proto source text.
+ * @fds, @len: a serialized FileDescriptorSet that holds @full_name and every
+ *        type it uses (ax_type_fds(), or one a node served); untrusted input,
+ *        read and checked as by ax_type_from_fds(). Borrowed for the call.
+ * @full_name: the message or enum type ("axon.sensor.Imu").
+ * @text: receives NUL-terminated text allocated with malloc(); the caller
+ *        frees it.
+ *
+ * The text holds @full_name and every type it uses, each top-level
+ * declaration whole (nested types inside their parent), grouped by file:
+ * one section per file, @full_name's own file first, each opening with a
+ * line "// file: NAME" and then syntax, package, the imports of the other
+ * sections it uses, and its declarations; each section is a .proto that
+ * protoc accepts, and they define a type of the same type hash. Comments,
+ * reserved ranges and options other than packed, deprecated and proto2
+ * defaults are not in a FileDescriptorSet and are not printed.
+ *
+ * Returns 0; AX_EINVAL (NULL argument); AX_EMSGSIZE (@len over 16 MiB);
+ * AX_EPROTO (malformed set, an unresolved type or an invalid name: the reason
+ * is logged at debug level under "types"); AX_ENOTFOUND (no type
+ * @full_name in the set); AX_ENOTSUP (groups, or a syntax other than proto2
+ * and proto3); AX_ENOMEM.
+ */
+AX_API int ax_type_proto_text(const uint8_t *fds, size_t len, const char *full_name, char **text);
+
+/**
  * ax_type_free() - free a type made by ax_type_from_fds(). NULL is a no-op.
  * Registered types are not freed (the call does nothing for them).
  */

@@ -27,144 +27,10 @@
 
 #include "ax_test.h"
 #include "axon/version.h"
+#include "cli_fixture.h"
+#include "test_cli_cases.h"
 #include "clirun.h"
 #include "proc.h"
-
-static const char *axon_bin, *talker_bin, *node_dir, *work_dir;
-static bool emulated;
-static char domain[8];
-static const char *wait_s = "1.5";
-/* The reference reader could not run: the test exits 77 (skipped) if
- * nothing else failed, after printing why. */
-static bool reference_skipped;
-
-/* ---- helpers ---- */
-
-/* Milliseconds, stretched under emulation. */
-static int ms(int n)
-{
-    return emulated ? n * 4 : n;
-}
-
-/* Start axon with the NULL-terminated arguments plus --domain and --wait. */
-static void axon_start(struct cli_proc *p, const char *first, ...)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)axon_bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 58; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n++] = "--domain";
-    argv[n++] = domain;
-    argv[n++] = "--wait";
-    argv[n++] = (char *)wait_s;
-    argv[n] = NULL;
-    if (cli_proc_start(p, argv) < 0)
-        fail_msg("cannot start %s: %s", axon_bin, strerror(errno));
-}
-
-/* Start axon with exactly the NULL-terminated arguments (no --domain or
- * --wait added: for verbs that need no node, and for testing --wait). */
-static void axon_start_bare(struct cli_proc *p, const char *first, ...)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)axon_bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 62; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    if (cli_proc_start(p, argv) < 0)
-        fail_msg("cannot start %s: %s", axon_bin, strerror(errno));
-}
-
-static void dump(const struct cli_proc *p)
-{
-    fprintf(stderr, "---- stdout:\n%s---- stderr:\n%s----\n", p->buf[0] ? p->buf[0] : "",
-            p->buf[1] ? p->buf[1] : "");
-}
-
-/* Run axon to completion; returns its exit code, output in @p. */
-#define AXON(p, timeout, ...)                                                                      \
-    (axon_start((p), __VA_ARGS__, NULL), cli_proc_finish((p), ms(timeout)))
-
-#define AXON_BARE(p, timeout, ...)                                                                 \
-    (axon_start_bare((p), __VA_ARGS__, NULL), cli_proc_finish((p), ms(timeout)))
-
-#define EXPECT_EXIT(p, code)                                                                       \
-    do {                                                                                           \
-        if ((p)->status != (code) || !(p)->exited) {                                               \
-            dump(p);                                                                               \
-            fail_msg("axon exited with %d, expected %d", (p)->exited ? (p)->status : -1, (code));  \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_OUT(p, stream, text)                                                                \
-    do {                                                                                           \
-        if (!(p)->buf[stream] || !strstr((p)->buf[stream], (text))) {                              \
-            dump(p);                                                                               \
-            fail_msg("%s does not contain: %s", (stream) ? "stderr" : "stdout", (text));           \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_NOT_OUT(p, stream, text)                                                            \
-    do {                                                                                           \
-        if ((p)->buf[stream] && strstr((p)->buf[stream], (text))) {                                \
-            dump(p);                                                                               \
-            fail_msg("%s contains: %s", (stream) ? "stderr" : "stdout", (text));                   \
-        }                                                                                          \
-    } while (0)
-
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *s = hay; s && (s = strstr(s, needle)) != NULL; s += strlen(needle))
-        n++;
-    return n;
-}
-
-/* Start a talker with --name and --domain and the NULL-terminated extra
- * arguments; wait for READY. */
-static void talker(struct proc *p, const char *name, ...)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)talker_bin;
-    argv[n++] = "--name";
-    argv[n++] = (char *)name;
-    argv[n++] = "--domain";
-    argv[n++] = domain;
-    va_list ap;
-    va_start(ap, name);
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 62;)
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    if (proc_start(p, name, argv) < 0)
-        fail_msg("cannot start the talker: %s", strerror(errno));
-    if (!proc_wait_line(p, "READY", NULL, ms(20000), NULL, 0))
-        fail_msg("talker %s did not start", name);
-}
-
-static void say_to(struct proc *p, const char *line)
-{
-    ssize_t w = write(p->in_fd, line, strlen(line));
-    (void)w;
-}
-
-static char *path_in_work(const char *name)
-{
-    static char buf[4][1024];
-    static int k;
-    char *b = buf[k++ % 4];
-    snprintf(b, sizeof buf[0], "%s/%s", work_dir, name);
-    return b;
-}
 
 /* Run a host program (node) with stdout to @out_file; returns its status. */
 static int run_host(const char *out_file, char *const argv[])
@@ -1472,6 +1338,10 @@ int main(int argc, char **argv)
         {"gap", 12, cmocka_unit_test(t_gap)},
         {"completion", 13, cmocka_unit_test(t_completion)},
         {"json_utf8", 14, cmocka_unit_test(t_json_utf8)},
+        /* The block is full (tests/ax_test.h): these RUN_SERIAL cases share
+         * the domain of a RUN_SERIAL case of their kind, never run at once. */
+        {"type", 3, cmocka_unit_test(t_type)},
+        {"bag_verify", 9, cmocka_unit_test(t_bag_verify)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].name, argv[1]) != 0)

@@ -25,6 +25,7 @@
 
 #include "tools/mcap/mcap.h"
 #include "tools/mcap/ax__mcap.h"
+#include "mcap_files.h"
 
 #define N_CHAN    5
 #define N_SCHEMA  3
@@ -115,30 +116,6 @@ static int teardown_dir(void **state)
 static void path_of(char *out, size_t n, const char *name)
 {
     snprintf(out, n, "%s/%s", tmpdir, name);
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void spit(const char *path, const uint8_t *p, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (len)
-        assert_int_equal(fwrite(p, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* What the writer said while writing, to know what a cut file must hold. */

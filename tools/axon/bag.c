@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* axon bag info FILE: what an MCAP recording holds. */
+/* axon bag info FILE: what an MCAP recording holds, and what the recovery
+ * notices of bag info and play say. */
 #include <string.h>
 
 #include "cli.h"
@@ -14,6 +15,35 @@ const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mca
         if (strcmp(ch->metadata[i].key, "type_name") == 0)
             return ch->metadata[i].value;
     return "";
+}
+
+const char *cli_bag_damage(const struct ax_mcap_info *in)
+{
+    switch (in->summary) {
+    case AX_MCAP_SUMMARY_UNCLOSED:
+        return "the file was not closed properly";
+    case AX_MCAP_SUMMARY_CRC:
+        /* The footer is there: the file was closed, and then damaged. */
+        return "summary CRC mismatch";
+    case AX_MCAP_SUMMARY_DAMAGED:
+        return "its summary section is damaged";
+    default:
+        return "a record of the file is damaged";
+    }
+}
+
+static const char *damage_key(const struct ax_mcap_info *in)
+{
+    static const char *const keys[] = {
+        [AX_MCAP_SUMMARY_UNCLOSED] = "unclosed",
+        [AX_MCAP_SUMMARY_CRC] = "summary_crc",
+        [AX_MCAP_SUMMARY_DAMAGED] = "summary_damaged",
+    };
+    if (!in->recovered)
+        return "";
+    if ((size_t)in->summary < sizeof keys / sizeof keys[0] && keys[in->summary])
+        return keys[in->summary];
+    return "record_damaged";
 }
 
 struct meta_count {
@@ -54,6 +84,7 @@ int cli_verb_bag_info(struct cli *c, const struct cli_args *a)
         cj_str(&j, "library", in->library);
         cj_str(&j, "profile", in->profile);
         cj_bool(&j, "recovered", in->recovered);
+        cj_str(&j, "recovery_cause", damage_key(in));
         cj_str(&j, "recovery_reason", in->recovery_reason);
         cj_uint(&j, "valid_end", in->valid_end);
         cj_uint(&j, "message_count", in->message_count);
@@ -96,10 +127,10 @@ int cli_verb_bag_info(struct cli *c, const struct cli_args *a)
     } else {
         printf("File:         %s (%s)\n", path, cli_fmt_size((double)in->file_size, b1, sizeof b1));
         if (in->recovered)
-            printf("Recovered:    YES: the file was not closed properly; readable up to byte "
-                   "%llu of %llu\n              (%s)\n",
-                   (unsigned long long)in->valid_end, (unsigned long long)in->file_size,
-                   in->recovery_reason);
+            printf("Recovered:    YES: %s; readable up to byte %llu of %llu\n"
+                   "              (%s)\n",
+                   cli_bag_damage(in), (unsigned long long)in->valid_end,
+                   (unsigned long long)in->file_size, in->recovery_reason);
         else
             printf("Recovered:    no (complete file%s)\n",
                    in->from_summary ? ", read from its summary" : "");

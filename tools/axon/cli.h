@@ -18,7 +18,7 @@
  * cycles checks the objects): main.c (signals, the context) runs verbs.c
  * (the verb table: dispatch, the list of verbs), which parses the arguments
  * with args.c and runs a verb's handler (node.c, topic.c, echo.c, rate.c,
- * pub.c, doctor.c, record.c, play.c, bag.c, config.c; complete.c reads the
+ * pub.c, type.c, doctor.c, record.c, play.c, bag.c, bag_verify.c, config.c; complete.c reads the
  * table through c->verbs, not by its name). They use common.c
  * (the CLI's node, snapshots, types) and the leaves: args.c (the parser),
  * msg.c (messages), wait.c (signals and waiting), fmt.c, table.c (tables and
@@ -47,7 +47,8 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERR = 1, CLI_EXIT_USAGE = 2 };
 
 /* What a word completes to in `axon completion bash` (complete.c),
  * space-separated, one per positional argument: "topic" (the live topics),
- * "node" (the live nodes), "mcap" (*.mcap files and directories), "file"
+ * "node" (the live nodes), "type" (the types `axon type list` shows),
+ * "mcap" (*.mcap files and directories), "file"
  * (any file), "verb" (the next word of a verb's path, for help), "-"
  * (nothing), or "=a|b" (these words). A trailing "..." repeats the last. */
 
@@ -299,24 +300,31 @@ struct ax_mcap_channel;
 /* The type of a recorded channel: its schema's name, or for raw channels
  * the type name the recorder kept in the channel's metadata. */
 const char *cli_channel_type(const struct ax_mcap_reader *r, const struct ax_mcap_channel *ch);
+struct ax_mcap_info;
+/* Why a recovered file (info->recovered) could not be read from its
+ * summary, for the notices of bag info and play: "the file was not closed
+ * properly", "summary CRC mismatch", ... */
+const char *cli_bag_damage(const struct ax_mcap_info *in);
 
 /* ---- the verbs' handlers (one file per group; the table is in verbs.c) ---- */
 
-cli_handler cli_verb_node_list, cli_verb_node_info;                        /* node.c */
-cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type; /* topic.c */
-cli_handler cli_verb_topic_echo;                                           /* echo.c */
-cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
-cli_handler cli_verb_topic_pub;                                            /* pub.c */
+cli_handler cli_verb_node_list, cli_verb_node_info;                              /* node.c */
+cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type;       /* topic.c */
+cli_handler cli_verb_topic_echo;                                                 /* echo.c */
+cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;          /* rate.c */
+cli_handler cli_verb_topic_pub;                                                  /* pub.c */
 cli_handler cli_verb_service_list, cli_verb_service_info, cli_verb_service_call; /* service.c */
-cli_handler cli_verb_doctor;                                               /* doctor.c */
+cli_handler cli_verb_type_list, cli_verb_type_show;                              /* type.c */
+cli_handler cli_verb_doctor;                                                     /* doctor.c */
 /* doctor_fix.c: the advice for a subscription's last error (an AX_E* code). */
 const char *cli_doctor_connect_fix(int err);
-cli_handler cli_verb_record;                                               /* record.c */
-cli_handler cli_verb_play;                                                 /* play.c */
-cli_handler cli_verb_bag_info;                                             /* bag.c */
-cli_handler cli_verb_config;                                               /* config.c */
-cli_handler cli_verb_keygen;                                               /* keygen.c */
-cli_handler cli_verb_cert_ca, cli_verb_cert_node;                          /* cert.c */
-cli_handler cli_verb_completion; /* complete.c: reads c->verbs */
+cli_handler cli_verb_record;                      /* record.c */
+cli_handler cli_verb_play;                        /* play.c */
+cli_handler cli_verb_bag_info;                    /* bag.c */
+cli_handler cli_verb_bag_verify;                  /* bag_verify.c */
+cli_handler cli_verb_config;                      /* config.c */
+cli_handler cli_verb_keygen;                      /* keygen.c */
+cli_handler cli_verb_cert_ca, cli_verb_cert_node; /* cert.c */
+cli_handler cli_verb_completion;                  /* complete.c: reads c->verbs */
 
 #endif /* AXON_CLI_H */

@@ -13,8 +13,8 @@
  *   _axon              walks the words before the cursor to the verb, then
  *                      completes an option's value, an option, a verb or
  *                      a positional argument
- * Live topics and nodes come from `axon topic list --json` and `axon node
- * list --json` run at TAB time (at most 1 s; the --domain and --config of
+ * Live topics, nodes and types come from `axon topic|node|type list --json`
+ * run at TAB time (at most 1 s; the --domain and --config of
  * the line are passed on). Names with a '"' or '\' in them are not
  * offered: cutting them out of the JSON would need a JSON parser in bash.
  */
@@ -138,7 +138,7 @@ static void emit_values(FILE *f, const struct cli_verb *set)
 
 /* The part that does not depend on the table. */
 static const char script_main[] =
-    "# _axon_live topic|node: the live names `axon topic|node list --json`\n"
+    "# _axon_live topic|node|type: the names `axon topic|node|type list --json`\n"
     "# shows, with the --domain and --config of the line.\n"
     "_axon_live()\n"
     "{\n"
@@ -152,13 +152,13 @@ static const char script_main[] =
     "    fi\n"
     "}\n"
     "\n"
-    "# _axon_kind KIND CUR: COMPREPLY for a word of that kind: topic, node,\n"
+    "# _axon_kind KIND CUR: COMPREPLY for a word of that kind: topic, node, type,\n"
     "# mcap, file, verb (the next word of a verb's path), =a|b (these words).\n"
     "_axon_kind()\n"
     "{\n"
     "    local cur=$2 w p=\n"
     "    case $1 in\n"
-    "    topic | node)\n"
+    "    topic | node | type)\n"
     "        mapfile -t COMPREPLY < <(compgen -W \"$(_axon_live \"$1\")\" -- \"$cur\") ;;\n"
     "    mcap)\n"
     "        compopt -o filenames 2>/dev/null\n"

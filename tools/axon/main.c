@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     int reg = ax_msgs_register();
     if (reg < 0)
         cli_warn("the standard messages are not available: %s", ax_strerror(reg));
-int rc = cli_run(&c, argc - 1, argv + 1);
+    int rc = cli_run(&c, argc - 1, argv + 1);
     if (rc == CLI_HELP_SHOWN)
         rc = CLI_EXIT_OK;
     cli_node_close(&c);

@@ -135,9 +135,9 @@ int cli_verb_play(struct cli *c, const struct cli_args *a)
         return cli_error("cannot open %s: %s", path, ax_strerror(rc));
     const struct ax_mcap_info *in = ax_mcap_reader_info(r);
     if (in->recovered && !quiet)
-        cli_note("%s was not closed properly; playing what can be read (%llu messages up to "
-                 "byte %llu)",
-                 path, (unsigned long long)in->message_count, (unsigned long long)in->valid_end);
+        cli_note("%s: %s; playing what can be read (%llu messages up to byte %llu)", path,
+                 cli_bag_damage(in), (unsigned long long)in->message_count,
+                 (unsigned long long)in->valid_end);
 
     int result = CLI_EXIT_OK;
     struct play_chan *pc = calloc(in->n_channels ? in->n_channels : 1, sizeof *pc);

@@ -285,6 +285,50 @@ static const struct cli_verb service_verbs[] = {
     {0},
 };
 
+static const struct cli_opt type_local_opt[] = {
+    {"local", 0, NULL, "only the types compiled into axon: no node, no discovery wait", NULL},
+    {0},
+};
+
+static const struct cli_verb type_verbs[] = {
+    {
+        .path = "type list",
+        .synopsis = "[--local]",
+        .summary = "the message types axon knows: compiled in and live",
+        .about = "List every message type the CLI knows: those compiled into axon (the standard\n"
+                 "messages) and those the live nodes of the domain announce, with the short\n"
+                 "type hash and the nodes using each.",
+        .details = "SOURCE says where a type comes from: 'compiled', 'live' (announced by a node;\n"
+                   "'axon type show' fetches its schema from one) or both. A name listed with two\n"
+                   "hashes is marked '!': its versions differ, and endpoints of different\n"
+                   "versions do not talk. Waits for discovery to settle (at most --wait) unless\n"
+                   "--local.",
+        .example = "  axon type list\n  axon type list --local --json",
+        .opts = type_local_opt,
+        .min_pos = 0,
+        .max_pos = 0,
+        .run = cli_verb_type_list,
+    },
+    {
+        .path = "type show",
+        .synopsis = "NAME",
+        .summary = "a type's schema as .proto text",
+        .about = "Print the schema of message type NAME as .proto text: the type and every type\n"
+                 "it uses, one section per .proto file, each starting with '// file: NAME'.",
+        .details = "The schema is the one 'topic echo' decodes with: compiled into axon, or else\n"
+                   "fetched from a live node that uses the type. A type nobody compiled in or\n"
+                   "announces is an error naming it. Comments and options other than packed,\n"
+                   "deprecated and proto2 defaults are not part of a schema and are not shown.",
+        .example = "  axon type show axon.sensor.Imu\n  axon type show clitest.Secret --json",
+        .opts = type_local_opt,
+        .min_pos = 1,
+        .max_pos = 1,
+        .complete = "type",
+        .run = cli_verb_type_show,
+    },
+    {0},
+};
+
 static const struct cli_verb bag_verbs[] = {
     {
         .path = "bag info",
@@ -301,6 +345,26 @@ static const struct cli_verb bag_verbs[] = {
         .max_pos = 1,
         .complete = "mcap",
         .run = cli_verb_bag_info,
+    },
+    {
+        .path = "bag verify",
+        .synopsis = "FILE.mcap",
+        .summary = "check every CRC and the structure of a recording",
+        .about = "Check every CRC a recording carries, reading every byte once: each chunk's\n"
+                 "(of its uncompressed records), the data section's (in the Data End record)\n"
+                 "and the summary's (in the footer); and its structure: every record within\n"
+                 "the file (and chunk records within their chunk), the footer's offsets, the\n"
+                 "summary's indexes pointing at records of their kind, the statistics' counts.",
+        .details = "Prints what it checked and each problem with its record and offset. Exit\n"
+                   "status 0 when everything is sound, 1 otherwise (also for a file that was not\n"
+                   "closed). 'bag info' and 'play' read a whole file from its summary and check\n"
+                   "only what they read: a flipped byte in a metadata record or a message index\n"
+                   "shows only here, as a data section CRC mismatch.",
+        .example = "  axon bag verify drive.mcap\n  axon bag verify drive.mcap --json",
+        .min_pos = 1,
+        .max_pos = 1,
+        .complete = "mcap",
+        .run = cli_verb_bag_verify,
     },
     {0},
 };
@@ -368,6 +432,12 @@ static const struct cli_verb top_verbs[] = {
         .summary = "the services of the domain: list, inspect, call",
         .about = "The services of the domain (request/reply): list them, inspect one, call one.",
         .subs = service_verbs,
+    },
+    {
+        .path = "type",
+        .summary = "message types: list them, print a schema",
+        .about = "The message types axon knows, compiled in or announced by live nodes.",
+        .subs = type_verbs,
     },
     {
         .path = "doctor",
@@ -468,7 +538,7 @@ static const struct cli_verb top_verbs[] = {
     },
     {
         .path = "bag",
-        .summary = "recordings",
+        .summary = "recordings: what they hold, whether they are sound",
         .about = "Recordings (MCAP files).",
         .subs = bag_verbs,
     },

@@ -9,6 +9,8 @@
  *   mcap_recover.c        the scan of a file without a usable summary
  *   mcap_reader.c         open: header, footer and summary, or the scan
  *   mcap_iter.c           message iteration over the blocks
+ *   mcap_verify.c         every CRC and the structure, byte by byte (it
+ *                         shares the record parsers, not the tables)
  *
  * Each file calls only files listed above it, so no two of them call each
  * other in a circle (the test arch_cycles_mcap checks it).
@@ -67,6 +69,10 @@ struct ax_mcap_reader {
 
 /* A NUL-terminated copy of @len bytes, or NULL. */
 char *ax__mcap_dup_str(const uint8_t *s, size_t len);
+
+/* The record type's name in the MCAP specification ("Chunk"), for
+ * messages; "unknown" past the specified opcodes. */
+const char *ax__mcap_op_name(uint8_t op);
 
 /* What went wrong with a record (an AX_E* code), in words, for
  * recovery_reason. */

@@ -306,6 +306,18 @@ struct ax_mcap_chunk {
     const char *compression; /* "", "lz4", "zstd" (or what the file says) */
 };
 
+/* Whether the reader could use the summary section, and if not why
+ * (ax_mcap_info.summary). */
+enum ax_mcap_summary_state {
+    AX_MCAP_SUMMARY_USED = 0,     /* everything came from it */
+    AX_MCAP_SUMMARY_ABSENT = 1,   /* a closed file without a (usable) index, as
+                                     other writers may leave: scanned, not damage */
+    AX_MCAP_SUMMARY_UNCLOSED = 2, /* no footer: the file was not closed (cut off) */
+    AX_MCAP_SUMMARY_CRC = 3,      /* the footer is intact, the summary CRC is wrong */
+    AX_MCAP_SUMMARY_DAMAGED = 4   /* the footer is intact, the summary is malformed or
+                                     its offsets are out of range */
+};
+
 /* What a file holds (ax_mcap_reader_info()). Every pointer is owned by the
  * reader and valid until ax_mcap_reader_free(). Arrays are sorted by id
  * (schemas, channels) or by file offset (chunks, metadata). */
@@ -332,6 +344,9 @@ struct ax_mcap_info {
     /* true: everything above came from the summary section (fast path).
      * false: from a linear scan of the data section. */
     bool from_summary;
+    /* Why the summary was not used (USED when from_summary). UNCLOSED, CRC
+     * and DAMAGED make the file recovered. */
+    enum ax_mcap_summary_state summary;
     /* true: the file is damaged (no footer, bad summary, or a truncated or
      * corrupt record); the info and the messages are what the linear scan
      * recovered: every record before @valid_end. */
@@ -436,6 +451,62 @@ int ax_mcap_iter_next(ax_mcap_iter *it, struct ax_mcap_message *msg);
 
 /** ax_mcap_iter_free() - free an iterator (NULL is a no-op). */
 void ax_mcap_iter_free(ax_mcap_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Verification                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* One problem ax_mcap_verify() found; valid during the callback only. */
+struct ax_mcap_problem {
+    uint64_t offset;    /* of the record concerned (or where one was due) */
+    const char *record; /* its type as the spec names it: "Chunk", "DataEnd" */
+    const char *what;   /* what is wrong, in words, with the values compared */
+};
+
+typedef void ax_mcap_problem_fn(const struct ax_mcap_problem *p, void *user);
+
+/* What ax_mcap_verify() checked. */
+struct ax_mcap_verify_report {
+    uint64_t file_size;
+    uint64_t records;         /* records of the data section read */
+    uint64_t chunks;          /* Chunk records */
+    uint64_t chunk_crcs;      /* of those, with a CRC (checked) */
+    uint64_t messages;        /* Message records, in chunks or not */
+    uint64_t metadata;        /* Metadata records */
+    uint64_t message_indexes; /* Message Index records */
+    bool data_end;            /* a Data End record closes the data section */
+    bool data_crc;            /* ... with a data section CRC (checked) */
+    bool footer;              /* a footer and the closing magic */
+    bool summary;             /* the footer points to a summary section */
+    bool summary_crc;         /* the footer has the summary's CRC (checked) */
+    uint64_t summary_records; /* records of the summary read */
+    uint64_t problems;        /* problems reported */
+};
+
+/**
+ * ax_mcap_verify() - check every CRC of the MCAP file @path and its
+ * structure, reading every byte once.
+ * @opt: limits, or NULL for the defaults (as ax_mcap_reader_open()).
+ * @fn: called with each problem, in file order (may be NULL).
+ * @out: what was checked, and how many problems.
+ *
+ * Checks each Chunk's CRC (after decompressing it) and that its records
+ * lie within it; the data section CRC of the Data End record; the summary
+ * CRC of the Footer; that every record's length lies within the file (or
+ * its chunk, or the summary section); that Schema, Channel, Metadata and
+ * Message Index records parse; that the Footer's offsets, the Chunk,
+ * Message Index and Metadata Indexes and the Summary Offsets point at
+ * records of their type; that the Statistics counts match the file. A CRC
+ * of 0 means "not computed" (MCAP): it is counted as not checked, not as a
+ * problem. A file without a Data End record or footer (not closed) is a
+ * problem.
+ *
+ * Returns 0 when the file could be read (@out->problems says whether it is
+ * sound); AX_EINVAL (NULL @path or @out, zero limits); AX_ENOENT,
+ * AX_EACCES, AX_EMFILE, AX_ENFILE (cannot open); AX_ENOMEM; AX_EIO.
+ */
+int ax_mcap_verify(const char *path, const struct ax_mcap_reader_options *opt,
+                   ax_mcap_problem_fn *fn, void *user, struct ax_mcap_verify_report *out);
 
 /* ------------------------------------------------------------------------ */
 

@@ -88,12 +88,6 @@ static int read_header(ax_mcap_reader *r)
     return rc;
 }
 
-enum summary_result {
-    SUMMARY_OK,     /* loaded */
-    SUMMARY_ABSENT, /* a whole file without a usable index: scan, not damage */
-    SUMMARY_BAD     /* missing footer or damaged summary: scan, damaged */
-};
-
 /* One Chunk Index record → a block and a chunk. */
 static int summary_chunk_index(ax_mcap_reader *r, const uint8_t *p, size_t len,
                                uint64_t summary_start)
@@ -138,7 +132,7 @@ static int summary_chunk_index(ax_mcap_reader *r, const uint8_t *p, size_t len,
     return rc;
 }
 
-static enum summary_result load_summary(ax_mcap_reader *r)
+static enum ax_mcap_summary_state load_summary(ax_mcap_reader *r)
 {
     const uint64_t tail = AX__MCAP_RECORD_HEADER + AX__MCAP_FOOTER_CONTENT + AX__MCAP_MAGIC_LEN;
     uint8_t foot[AX__MCAP_RECORD_HEADER + AX__MCAP_FOOTER_CONTENT + AX__MCAP_MAGIC_LEN];
@@ -147,34 +141,35 @@ static enum summary_result load_summary(ax_mcap_reader *r)
         memcmp(foot + tail - AX__MCAP_MAGIC_LEN, AX__MCAP_MAGIC, AX__MCAP_MAGIC_LEN) != 0 ||
         foot[0] != AX__OP_FOOTER || ax__get_u64(foot + 1) != AX__MCAP_FOOTER_CONTENT) {
         set_reason(r, "no footer at the end of the file: it was not closed (truncated?)");
-        return SUMMARY_BAD;
+        return AX_MCAP_SUMMARY_UNCLOSED;
     }
     uint64_t footer_at = r->size - tail;
     uint64_t summary_start = ax__get_u64(foot + 9);
     uint32_t summary_crc = ax__get_u32(foot + 25);
     if (summary_start == 0) {
         set_reason(r, "the file has no summary section");
-        return SUMMARY_ABSENT;
+        return AX_MCAP_SUMMARY_ABSENT;
     }
     if (summary_start < r->header_end || summary_start > footer_at ||
         footer_at - summary_start > r->opt.max_record_size) {
         set_reason(r, "the footer's summary offset %llu is out of range",
                    (unsigned long long)summary_start);
-        return SUMMARY_BAD;
+        return AX_MCAP_SUMMARY_DAMAGED;
     }
     size_t slen = (size_t)(footer_at - summary_start);
     uint8_t *sum = malloc(slen ? slen : 1);
     if (!sum) {
         set_reason(r, "out of memory reading the summary");
-        return SUMMARY_BAD;
+        return AX_MCAP_SUMMARY_DAMAGED;
     }
-    enum summary_result res = SUMMARY_BAD;
+    enum ax_mcap_summary_state res = AX_MCAP_SUMMARY_DAMAGED;
     if (ax__mcap_read_at(r, sum, slen, summary_start) != 0) {
         set_reason(r, "cannot read the summary section");
         goto out;
     }
     if (summary_crc != 0 && ax_mcap_crc32(ax_mcap_crc32(0, sum, slen), foot, 25) != summary_crc) {
         set_reason(r, "summary CRC mismatch");
+        res = AX_MCAP_SUMMARY_CRC;
         goto out;
     }
 
@@ -260,7 +255,7 @@ static enum summary_result load_summary(ax_mcap_reader *r)
     }
     if (!stats) {
         set_reason(r, "the summary has no Statistics record");
-        res = SUMMARY_ABSENT;
+        res = AX_MCAP_SUMMARY_ABSENT;
         goto out;
     }
 
@@ -293,10 +288,10 @@ static enum summary_result load_summary(ax_mcap_reader *r)
         /* Messages outside chunks, or chunks without Chunk Index records
          * (other writers): only a scan finds them. */
         set_reason(r, "the summary does not index the file's messages");
-        res = SUMMARY_ABSENT;
+        res = AX_MCAP_SUMMARY_ABSENT;
         goto out;
     }
-    res = SUMMARY_OK;
+    res = AX_MCAP_SUMMARY_USED;
 out:
     free(sum);
     return res;
@@ -355,8 +350,8 @@ int ax_mcap_reader_open(ax_mcap_reader **out, const char *path,
     if ((rc = read_header(r)) != 0)
         goto fail;
 
-    enum summary_result s = load_summary(r);
-    if (s == SUMMARY_OK) {
+    enum ax_mcap_summary_state s = load_summary(r);
+    if (s == AX_MCAP_SUMMARY_USED) {
         r->info.from_summary = true;
         r->info.valid_end = r->size;
         r->reason[0] = '\0';
@@ -365,7 +360,7 @@ int ax_mcap_reader_open(ax_mcap_reader **out, const char *path,
          * why it stopped. */
         char stop[160];
         ax__mcap_content_clear(r);
-        if ((rc = ax__mcap_scan(r, s == SUMMARY_BAD, stop, sizeof(stop))) != 0)
+        if ((rc = ax__mcap_scan(r, s != AX_MCAP_SUMMARY_ABSENT, stop, sizeof(stop))) != 0)
             goto fail;
         if (stop[0]) {
             char why[sizeof(r->reason)];
@@ -373,6 +368,7 @@ int ax_mcap_reader_open(ax_mcap_reader **out, const char *path,
             set_reason(r, "%.80s; %.110s", why, stop);
         }
     }
+    r->info.summary = s; /* after the scan, which starts from a clear info */
     fill_info(r);
     *out = r;
     return 0;

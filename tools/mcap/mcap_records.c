@@ -34,6 +34,15 @@ char *ax__mcap_dup_str(const uint8_t *s, size_t len)
 
 /* What went wrong with a record, for recovery_reason. (Words of our own:
  * this library uses axon's error codes but not its library.) */
+const char *ax__mcap_op_name(uint8_t op)
+{
+    static const char *const names[] = {
+        "invalid",  "Header",        "Footer",        "Schema",     "Channel",         "Message",
+        "Chunk",    "MessageIndex",  "ChunkIndex",    "Attachment", "AttachmentIndex", "Statistics",
+        "Metadata", "MetadataIndex", "SummaryOffset", "DataEnd"};
+    return op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown";
+}
+
 const char *ax__mcap_problem(int rc)
 {
     switch (rc) {

@@ -206,15 +206,6 @@ static int read_scratch(ax_mcap_reader *r, uint64_t len, uint64_t off, uint8_t *
     return ax__mcap_read_at(r, r->scratch, (size_t)len, off);
 }
 
-static const char *op_name(uint8_t op)
-{
-    static const char *const names[] = {
-        "invalid",  "Header",        "Footer",        "Schema",     "Channel",         "Message",
-        "Chunk",    "MessageIndex",  "ChunkIndex",    "Attachment", "AttachmentIndex", "Statistics",
-        "Metadata", "MetadataIndex", "SummaryOffset", "DataEnd"};
-    return op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown";
-}
-
 /* Walk the data section; see the design note and ax__mcap_reader.h. */
 int ax__mcap_scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
 {
@@ -241,12 +232,12 @@ int ax__mcap_scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
         uint64_t next = pos + AX__MCAP_RECORD_HEADER + len;
         if (len > r->opt.max_record_size) {
             snprintf(why, why_len, "%s record at %llu claims %llu bytes (over the limit)",
-                     op_name(op), (unsigned long long)pos, (unsigned long long)len);
+                     ax__mcap_op_name(op), (unsigned long long)pos, (unsigned long long)len);
             break;
         }
         if (len > r->size - pos - AX__MCAP_RECORD_HEADER) {
-            snprintf(why, why_len, "%s record at %llu is cut off (truncated file)", op_name(op),
-                     (unsigned long long)pos);
+            snprintf(why, why_len, "%s record at %llu is cut off (truncated file)",
+                     ax__mcap_op_name(op), (unsigned long long)pos);
             break;
         }
         if (op != AX__OP_MESSAGE && loose.length) {
@@ -351,7 +342,7 @@ int ax__mcap_scan(ax_mcap_reader *r, bool damaged, char *why, size_t why_len)
             goto out;
         }
         if (bad != 0) {
-            snprintf(why, why_len, "bad %s record at %llu (%s)", op_name(op),
+            snprintf(why, why_len, "bad %s record at %llu (%s)", ax__mcap_op_name(op),
                      (unsigned long long)pos, ax__mcap_problem(bad));
             break;
         }
