@@ -54,6 +54,7 @@ struct ax_node {
     pthread_mutex_t clock_lock; /* guards timers */
     struct ax_node_timer *timers;
     ax_sub *clock_sub; /* node.use_sim_time: the clock topic */
+    struct ax__params *params; /* core/param.c; NULL until one is declared */
 
     pthread_mutex_t lock;
     struct ax__local_ep **eps; /* sorted by id */
@@ -89,6 +90,11 @@ int ax__node_clock_start(ax_node *node);
 void ax__node_clock_close(ax_node *node);
 /* After the loops are freed: free the timers left. */
 void ax__node_clock_free(ax_node *node);
+
+/* ---- parameters (core/param.c) ---- */
+
+/* Free the node's parameters (its service went with its shards). */
+void ax__params_free(ax_node *node);
 
 /* ---- security (core/node_security.c) ---- */
 

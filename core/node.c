@@ -180,6 +180,7 @@ static void free_node(ax_node *node)
     ax__disc_free(node->disc);
     ax__shards_free(node);
     ax__node_clock_free(node);
+    ax__params_free(node);
     if (node->listener_fn && node->listener_drop)
         node->listener_drop(node->listener_user);
     pthread_mutex_destroy(&node->lock);

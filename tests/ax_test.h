@@ -97,7 +97,8 @@
  *   AXT_DOMAINS_TLS             2     2    220..223  in parallel
  *   AXT_DOMAINS_SERVICE         3     2    224..229  in parallel
  *   AXT_DOMAINS_SERVICE_PROCS   1     2    230..231  RUN_SERIAL
- *   (free)                                 232
+ *   AXT_DOMAINS_PARAM           1     1    232       in parallel
+ *   (none free: a new block means narrowing one above)
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -122,6 +123,7 @@ enum axt_domain_block {
     AXT_DOMAINS_TLS,           /* tests/unit/test_tls.c */
     AXT_DOMAINS_SERVICE,       /* tests/unit/test_service.c */
     AXT_DOMAINS_SERVICE_PROCS, /* tests/integration/test_service_procs.c */
+    AXT_DOMAINS_PARAM,         /* tests/unit/test_param.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -139,6 +141,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         [AXT_DOMAINS_HOST_PROCS] = {3, 2},   [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
         [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},  [AXT_DOMAINS_TLS] = {2, 2},
         [AXT_DOMAINS_SERVICE] = {3, 2},      [AXT_DOMAINS_SERVICE_PROCS] = {1, 2},
+        [AXT_DOMAINS_PARAM] = {1, 1},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

@@ -18,6 +18,7 @@
 #include "axon/msgtext.h"
 #include "axon/pubsub.h"
 #include "axon/service.h"
+#include "axon/param.h"
 #include "axon/security.h"
 
 #endif /* AXON_AXON_H */

@@ -31,7 +31,7 @@ PUBLIC = {
     "units.h": "base", "version.h": "base",
     "loop.h": "transport", "qos.h": "transport",
     "types.h": "msgs", "msgtext.h": "msgs",
-    "config.h": "core", "node.h": "core", "pubsub.h": "core", "service.h": "core", "axon.h": "core",
+    "config.h": "core", "node.h": "core", "pubsub.h": "core", "service.h": "core", "param.h": "core", "axon.h": "core",
     "security.h": "core",
     "msgs.h": "std",
 }
@@ -41,6 +41,8 @@ GENERATED = {
     "control.pb.h": "msgs",
     "ax__descriptor.pb-c.h": "msgs",
     "axon_std_types.h": "std",
+    "param.pb-c.h": "core",
+    "axon_param_types.h": "core",
 }
 # Folders (relative to the source root) and their layer; the longest match wins.
 FOLDERS = {

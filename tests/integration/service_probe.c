@@ -3,8 +3,10 @@
  * service_probe: a service server or client process for
  * test_service_procs.c.
  *
- *   --role server  offers "/add" (axon.geometry.Point both ways: z = x + y).
- *                  Says READY; exits on "quit" or end of stdin.
+ *   --role server  offers "/add" (axon.geometry.Point both ways: z = x + y)
+ *                  and has parameters "gain" (double in [0, 10], default 1)
+ *                  and "mode" (string: eco or sport). Says READY; exits on
+ *                  "quit" or end of stdin.
  *   --role client  --name NAME --x X --y Y --timeout MS: waits (10 s) for
  *                  the server (says WAITED rc=...); then on each "call"
  *                  line says CALLING, calls and says
@@ -121,7 +123,19 @@ int main(int argc, char **argv)
     int rc = 0;
     if (strcmp(role, "server") == 0) {
         ax_service *a;
-        if (ax_service_new(&a, node, "/add", pt, pt, add, NULL, NULL) < 0)
+        static const char *const modes[] = {"eco", "sport"};
+        struct ax_param_desc gain = {.name = "gain",
+                                     .def = {.type = AX_PARAM_DOUBLE, .d = 1},
+                                     .description = "controller gain",
+                                     .has_range = true,
+                                     .min = 0,
+                                     .max = 10};
+        struct ax_param_desc mode = {.name = "mode",
+                                     .def = {.type = AX_PARAM_STRING, .s = "eco"},
+                                     .choices = modes,
+                                     .nchoices = 2};
+        if (ax_service_new(&a, node, "/add", pt, pt, add, NULL, NULL) < 0 ||
+            ax_param_declare(node, &gain) < 0 || ax_param_declare(node, &mode) < 0)
             return 1;
         say("READY");
         while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4) != 0) {

@@ -11,6 +11,7 @@
  * Deadlines only, no timing assertions: a call that timed out instead
  * would say AX_ETIMEDOUT, and the tests look for AX_ECONNRESET.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -184,6 +185,38 @@ static void test_cli(void **state)
     assert_non_null(strstr(out, "\"z\":1"));
     assert_int_not_equal(run_cli(out, sizeof out, "service", "call", "/nope", "{}", NULL), 0);
     assert_int_not_equal(run_cli(out, sizeof out, "service", "call", "/add", "{w: 1}", NULL), 0);
+
+    /* Parameters of the server process. */
+    assert_int_equal(run_cli(out, sizeof out, "param", "list", "svc-server", NULL), 0);
+    assert_non_null(strstr(out, "gain"));
+    assert_non_null(strstr(out, "[0, 10]"));
+    assert_non_null(strstr(out, "eco|sport"));
+    assert_int_not_equal(run_cli(out, sizeof out, "param", "set", "svc-server", "gain", "20", NULL),
+                         0);
+    assert_int_equal(run_cli(out, sizeof out, "param", "set", "svc-server", "gain", "2.5", NULL),
+                     0);
+    assert_int_equal(run_cli(out, sizeof out, "param", "get", "svc-server", "gain", NULL), 0);
+    assert_string_equal(out, "2.5\n");
+    assert_int_equal(run_cli(out, sizeof out, "param", "dump", "svc-server", NULL), 0);
+    assert_non_null(strstr(out, "gain: 2.5\n"));
+    assert_non_null(strstr(out, "mode: \"eco\"\n"));
+    char file[] = "/tmp/axon-param-load-XXXXXX";
+    int fd = mkstemp(file);
+    assert_true(fd >= 0);
+    static const char yaml[] = "gain: 4\nmode: sport\n";
+    assert_true(write(fd, yaml, sizeof yaml - 1) == (ssize_t)(sizeof yaml - 1));
+    close(fd);
+    assert_int_equal(run_cli(out, sizeof out, "param", "load", "svc-server", file, NULL), 0);
+    assert_int_equal(run_cli(out, sizeof out, "param", "get", "svc-server", "mode", NULL), 0);
+    assert_string_equal(out, "sport\n");
+    static const char bad[] = "mode: turbo\n";
+    fd = open(file, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0 && write(fd, bad, sizeof bad - 1) == (ssize_t)(sizeof bad - 1));
+    close(fd);
+    assert_int_not_equal(run_cli(out, sizeof out, "param", "load", "svc-server", file, NULL), 0);
+    unlink(file);
+    assert_int_not_equal(
+        run_cli(out, sizeof out, "param", "list", "nobody", "--timeout", "0.5", NULL), 0);
     proc_stop(&s, T(5000));
 }
 

@@ -308,14 +308,18 @@ const char *cli_bag_damage(const struct ax_mcap_info *in);
 
 /* ---- the verbs' handlers (one file per group; the table is in verbs.c) ---- */
 
-cli_handler cli_verb_node_list, cli_verb_node_info;                              /* node.c */
-cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type;       /* topic.c */
-cli_handler cli_verb_topic_echo;                                                 /* echo.c */
-cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;          /* rate.c */
-cli_handler cli_verb_topic_pub;                                                  /* pub.c */
+cli_handler cli_verb_node_list, cli_verb_node_info;                        /* node.c */
+cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type; /* topic.c */
+cli_handler cli_verb_topic_echo;                                           /* echo.c */
+cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
+cli_handler cli_verb_topic_pub;                                            /* pub.c */
+/* verbs_rpc.c: the verbs of the groups "service" and "param". */
+extern const struct cli_verb cli_service_verbs[], cli_param_verbs[];
 cli_handler cli_verb_service_list, cli_verb_service_info, cli_verb_service_call; /* service.c */
-cli_handler cli_verb_type_list, cli_verb_type_show;                              /* type.c */
-cli_handler cli_verb_doctor;                                                     /* doctor.c */
+cli_handler cli_verb_param_list, cli_verb_param_get, cli_verb_param_set, cli_verb_param_dump,
+    cli_verb_param_load;                            /* param.c */
+cli_handler cli_verb_type_list, cli_verb_type_show; /* type.c */
+cli_handler cli_verb_doctor;                        /* doctor.c */
 /* doctor_fix.c: the advice for a subscription's last error (an AX_E* code). */
 const char *cli_doctor_connect_fix(int err);
 cli_handler cli_verb_record;                      /* record.c */

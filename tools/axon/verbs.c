@@ -236,55 +236,6 @@ static const struct cli_verb topic_verbs[] = {
     {0},
 };
 
-static const struct cli_verb service_verbs[] = {
-    {
-        .path = "service list",
-        .synopsis = "",
-        .summary = "services with request and reply types, server, calls",
-        .about = "List the services of the domain: name, request and reply types, the node that\n"
-                 "serves it, the calls it answered and the clients connected to it.",
-        .details = "Reads the discovery table only.",
-        .example = "  axon service list\n  axon service list --json",
-        .min_pos = 0,
-        .max_pos = 0,
-        .run = cli_verb_service_list,
-    },
-    {
-        .path = "service info",
-        .synopsis = "NAME",
-        .summary = "one service: its server, types and hashes, limits, counters",
-        .about = "Show one service: the node that serves it, its request and reply types with\n"
-                 "their hashes, the largest request it takes, the calls it answered and its\n"
-                 "clients. Several servers of one name are each shown, with a warning.",
-        .example = "  axon service info /map/lookup",
-        .min_pos = 1,
-        .max_pos = 1,
-        .run = cli_verb_service_info,
-    },
-    {
-        .path = "service call",
-        .synopsis = "NAME TEXT",
-        .summary = "call a service with a request written as YAML or JSON",
-        .about = "Call the service NAME with a request written as YAML or JSON text (the syntax\n"
-                 "of 'axon topic pub') and print the reply (--json: as JSON).",
-        .details = "The request and reply types come from the registry or, when axon was not\n"
-                   "built with them, from the server's node. A refusal prints the handler's code\n"
-                   "and reason; no reply within --timeout, a server that went away and a server\n"
-                   "of other types are each their own error. Exit status 0 only with a reply.",
-        .example = "  axon service call /map/lookup '{x: 12.5, y: -3}'\n"
-                   "  axon service call /planner/replan '{}' --timeout 2",
-        .opts =
-            (const struct cli_opt[]){
-                {"timeout", 0, "S", "longest wait for the reply (default 5 s)", NULL},
-                {0},
-            },
-        .min_pos = 2,
-        .max_pos = 2,
-        .run = cli_verb_service_call,
-    },
-    {0},
-};
-
 static const struct cli_opt type_local_opt[] = {
     {"local", 0, NULL, "only the types compiled into axon: no node, no discovery wait", NULL},
     {0},
@@ -431,7 +382,13 @@ static const struct cli_verb top_verbs[] = {
         .path = "service",
         .summary = "the services of the domain: list, inspect, call",
         .about = "The services of the domain (request/reply): list them, inspect one, call one.",
-        .subs = service_verbs,
+        .subs = cli_service_verbs,
+    },
+    {
+        .path = "param",
+        .summary = "a running node's parameters: list, get, set, dump, load",
+        .about = "The parameters of a running node (docs/parameters.md).",
+        .subs = cli_param_verbs,
     },
     {
         .path = "type",
