@@ -45,6 +45,15 @@ static bool timeout_opt(const struct cli_args *a, int64_t *t)
     return cli_opt_seconds(a, "timeout", t);
 }
 
+/* The node a->pos[0]'s parameters, within the verb's --timeout. */
+static int fetch_for(struct cli *c, const struct cli_args *a, struct ax_param_info **v, size_t *n)
+{
+    int64_t timeout;
+    if (!timeout_opt(a, &timeout))
+        return CLI_EXIT_USAGE;
+    return fetch(c, a->pos[0], timeout, v, n);
+}
+
 static const char *limits(const struct ax_param_info *p, char *buf, size_t size)
 {
     if (p->has_range)
@@ -58,12 +67,9 @@ static const char *limits(const struct ax_param_info *p, char *buf, size_t size)
 
 int cli_verb_param_list(struct cli *c, const struct cli_args *a)
 {
-    int64_t timeout;
-    if (!timeout_opt(a, &timeout))
-        return CLI_EXIT_USAGE;
     struct ax_param_info *v;
     size_t n;
-    int rc = fetch(c, a->pos[0], timeout, &v, &n);
+    int rc = fetch_for(c, a, &v, &n);
     if (rc)
         return rc;
     if (c->json) {
@@ -112,12 +118,9 @@ int cli_verb_param_list(struct cli *c, const struct cli_args *a)
 
 int cli_verb_param_get(struct cli *c, const struct cli_args *a)
 {
-    int64_t timeout;
-    if (!timeout_opt(a, &timeout))
-        return CLI_EXIT_USAGE;
     struct ax_param_info *v;
     size_t n;
-    int rc = fetch(c, a->pos[0], timeout, &v, &n);
+    int rc = fetch_for(c, a, &v, &n);
     if (rc)
         return rc;
     int result = CLI_EXIT_ERR;
@@ -194,12 +197,9 @@ static void yaml_value(const struct ax_param_info *p)
 
 int cli_verb_param_dump(struct cli *c, const struct cli_args *a)
 {
-    int64_t timeout;
-    if (!timeout_opt(a, &timeout))
-        return CLI_EXIT_USAGE;
     struct ax_param_info *v;
     size_t n;
-    int rc = fetch(c, a->pos[0], timeout, &v, &n);
+    int rc = fetch_for(c, a, &v, &n);
     if (rc)
         return rc;
     printf("# parameters of node '%s' (axon param load %s FILE sets them again)\n", a->pos[0],

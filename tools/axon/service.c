@@ -110,18 +110,28 @@ static int no_server(struct cli *c, const char *name)
                      name, (unsigned)c->cfg.domain);
 }
 
+/* The servers of @name (s->eps[0..n)), or an exit code. */
+static int open_servers(struct cli *c, const char *name, struct cli_snap *s, size_t *n)
+{
+    int rc = open_snap(c, name, s);
+    if (rc >= 0)
+        return rc;
+    *n = services_of(s, name);
+    if (*n == 0) {
+        cli_snap_free(s);
+        return no_server(c, name);
+    }
+    return -1; /* go on */
+}
+
 int cli_verb_service_info(struct cli *c, const struct cli_args *a)
 {
     const char *name = a->pos[0];
     struct cli_snap s;
-    int rc = open_snap(c, name, &s);
+    size_t n;
+    int rc = open_servers(c, name, &s, &n);
     if (rc >= 0)
         return rc;
-    size_t n = services_of(&s, name);
-    if (n == 0) {
-        cli_snap_free(&s);
-        return no_server(c, name);
-    }
     if (c->json) {
         struct cli_json j;
         cj_init(&j, stdout);
@@ -181,14 +191,10 @@ int cli_verb_service_call(struct cli *c, const struct cli_args *a)
     if (!cli_opt_seconds(a, "timeout", &timeout))
         return CLI_EXIT_USAGE;
     struct cli_snap s;
-    int rc = open_snap(c, name, &s);
+    size_t n;
+    int rc = open_servers(c, name, &s, &n);
     if (rc >= 0)
         return rc;
-    size_t n = services_of(&s, name);
-    if (n == 0) {
-        cli_snap_free(&s);
-        return no_server(c, name);
-    }
     const struct ax_endpoint_info *e = &s.eps[0];
     struct cli_type rq, rp;
     if ((rc = resolve(c, &s, e, false, &rq)) != 0) {
