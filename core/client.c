@@ -63,6 +63,10 @@ struct ax_client {
     uint32_t max_outstanding;
     atomic_uint outstanding;
     atomic_uint max_request; /* the server's (0: not known yet) */
+    /* Announced (kind CLIENT) so that tools can say when it has no
+     * server, or one of other types. */
+    struct ax__local_ep ep;
+    struct ax__ep_counters ctr; /* messages = calls made, connections = its server */
     /* On the shard. */
     struct ax__qnode lnode; /* in shard->clients */
     struct ax__qnode calls; /* in flight, oldest first */
@@ -95,6 +99,8 @@ void ax_client_options_init(struct ax_client_options *opt)
 
 static void set_up(struct ax_client *c, bool up, int err)
 {
+    atomic_store(&c->ctr.connections, up ? 1 : 0);
+    atomic_store(&c->ctr.last_error, err);
     pthread_mutex_lock(&c->mu);
     c->up = up;
     c->down_error = err;
@@ -535,7 +541,19 @@ int ax_client_new(ax_client **out, ax_node *node, const char *name, const ax_typ
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
-    int rc = ax__shard_run_sync(c->shard, attach_task, c);
+    struct ax__local_ep *ep = &c->ep;
+    ep->kind = AX_ENDPOINT_CLIENT;
+    snprintf(ep->topic, sizeof ep->topic, "%s", name);
+    snprintf(ep->type_name, sizeof ep->type_name, "%s", ax_type_name(req));
+    memcpy(ep->type_hash, ax_type_hash(req)->bytes, AX_TYPE_HASH_SIZE);
+    snprintf(ep->reply_type_name, sizeof ep->reply_type_name, "%s", ax_type_name(rep));
+    memcpy(ep->reply_type_hash, ax_type_hash(rep)->bytes, AX_TYPE_HASH_SIZE);
+    ep->qos = AX_QOS_DEFAULT;
+    ep->ctr = &c->ctr;
+    ep->owner = c;
+    int rc = ax__node_add_endpoint(node, ep); /* the policy's `call` first */
+    if (rc == 0 && (rc = ax__shard_run_sync(c->shard, attach_task, c)) < 0)
+        ax__node_remove_endpoint(node, ep);
     if (rc < 0) {
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
@@ -556,6 +574,7 @@ static void call_task(void *arg)
         return;
     }
     k->id = ++c->next_id;
+    atomic_fetch_add_explicit(&c->ctr.messages, 1, memory_order_relaxed);
     ax__list_push_back(&c->calls, &k->node);
     if (c->state == C_READY)
         send_call(c, k);
@@ -738,6 +757,7 @@ void ax_client_free(ax_client *c)
 {
     if (!c)
         return;
+    ax__node_remove_endpoint(c->node, &c->ep);
     if (c->shard->closing)
         return; /* the node's teardown frees it */
     ax__shard_run_sync(c->shard, free_task, c);

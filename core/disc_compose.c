@@ -123,10 +123,8 @@ int ax__disc_compose(struct ax__disc *d)
         axon_ctl_Endpoint *w = &d->snap[i];
         memset(w, 0, sizeof *w);
         w->id = l->id;
-        w->kind = l->kind == AX_ENDPOINT_SUBSCRIBER ? axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER
-                  : l->kind == AX_ENDPOINT_SERVICE  ? axon_ctl_EndpointKind_ENDPOINT_SERVICE
-                                                    : axon_ctl_EndpointKind_ENDPOINT_PUBLISHER;
-        if (l->kind == AX_ENDPOINT_SERVICE) {
+        w->kind = (axon_ctl_EndpointKind)l->kind; /* the same numbers */
+        if (l->kind == AX_ENDPOINT_SERVICE || l->kind == AX_ENDPOINT_CLIENT) {
             snprintf(w->reply_type_name, sizeof w->reply_type_name, "%s", l->reply_type_name);
             w->reply_type_hash.size = AX_TYPE_HASH_SIZE;
             memcpy(w->reply_type_hash.bytes, l->reply_type_hash, AX_TYPE_HASH_SIZE);

@@ -303,7 +303,7 @@ int ax_discovery_scan(const struct ax_config *cfg, int64_t duration_ns, ax_disco
         for (size_t k = 0; k < sn->neps; k++) {
             if (sn->eps[k].kind == AX_ENDPOINT_PUBLISHER)
                 sn->info.publishers++;
-            else
+            else if (sn->eps[k].kind == AX_ENDPOINT_SUBSCRIBER)
                 sn->info.subscribers++;
         }
         fn(sn->info.domain, &sn->info, sn->eps, sn->neps, user);

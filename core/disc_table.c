@@ -100,7 +100,7 @@ static void peer_snapshot_info(const struct ax__peer *p, struct ax_node_info *ou
     for (size_t i = 0; i < p->neps; i++) {
         if (p->eps[i].info.kind == AX_ENDPOINT_PUBLISHER)
             np++;
-        else
+        else if (p->eps[i].info.kind == AX_ENDPOINT_SUBSCRIBER)
             ns++;
     }
     out->publishers = np;
@@ -154,10 +154,11 @@ void ax__disc_endpoint_from_wire(struct ax_endpoint_info *e, const axon_ctl_Endp
     e->node_id = node_id;
     snprintf(e->node_name, sizeof e->node_name, "%s", node_name);
     e->id = w->id;
-    e->kind = w->kind == axon_ctl_EndpointKind_ENDPOINT_SUBSCRIBER ? AX_ENDPOINT_SUBSCRIBER
-              : w->kind == axon_ctl_EndpointKind_ENDPOINT_SERVICE  ? AX_ENDPOINT_SERVICE
-                                                                   : AX_ENDPOINT_PUBLISHER;
-    if (e->kind == AX_ENDPOINT_SERVICE) {
+    /* The same numbers; a kind from a newer peer is left out of matching
+     * as a client (which nothing connects to). */
+    e->kind = w->kind <= axon_ctl_EndpointKind_ENDPOINT_CLIENT ? (enum ax_endpoint_kind)w->kind
+                                                               : AX_ENDPOINT_CLIENT;
+    if (e->kind == AX_ENDPOINT_SERVICE || e->kind == AX_ENDPOINT_CLIENT) {
         snprintf(e->reply_type_name, sizeof e->reply_type_name, "%s", w->reply_type_name);
         memcpy(e->reply_type_hash, w->reply_type_hash.bytes,
                w->reply_type_hash.size < AX_TYPE_HASH_SIZE ? w->reply_type_hash.size
@@ -512,7 +513,7 @@ void ax__table_self_info(struct ax__disc *d, struct ax_node_info *out)
     for (size_t i = 0; i < n->neps; i++) {
         if (n->eps[i]->kind == AX_ENDPOINT_PUBLISHER)
             out->publishers++;
-        else
+        else if (n->eps[i]->kind == AX_ENDPOINT_SUBSCRIBER)
             out->subscribers++;
     }
 }

@@ -52,8 +52,9 @@ int ax__node_add_endpoint(ax_node *node, struct ax__local_ep *ep)
 {
     char why[AX_TOPIC_MAX + 200];
     /* A server answers on its name as a publisher sends on a topic. */
-    enum ax__policy_action act =
-        ep->kind == AX_ENDPOINT_SUBSCRIBER ? AX__POLICY_SUBSCRIBE : AX__POLICY_PUBLISH;
+    enum ax__policy_action act = ep->kind == AX_ENDPOINT_SUBSCRIBER ? AX__POLICY_SUBSCRIBE
+                                 : ep->kind == AX_ENDPOINT_CLIENT   ? AX__POLICY_CALL
+                                                                    : AX__POLICY_PUBLISH;
     if (!ax__node_policy_allows(node, node->name, act, ep->topic, why, sizeof why))
         return AX_EACCES; /* this node's own policy: refused here as it would be there */
     pthread_mutex_lock(&node->lock);

@@ -104,8 +104,9 @@ static void graph_task_run(void *arg)
             ops->remote_pub(g->shard, &g->ev);
         else if (g->ev.endpoint.kind == AX_ENDPOINT_SERVICE)
             ops->remote_service(g->shard, &g->ev);
-        else
+        else if (g->ev.endpoint.kind == AX_ENDPOINT_SUBSCRIBER)
             ops->remote_sub(g->shard, &g->ev);
+        /* a client: nothing to match (tools read it from the table) */
     }
     free(g);
 }

@@ -161,6 +161,7 @@ enum ax_endpoint_kind {
     AX_ENDPOINT_PUBLISHER = 0,
     AX_ENDPOINT_SUBSCRIBER = 1,
     AX_ENDPOINT_SERVICE = 2, /* a service server (axon/service.h) */
+    AX_ENDPOINT_CLIENT = 3,  /* a service client: its types, no port */
 };
 
 /* A node as the table knows it. */
@@ -262,8 +263,8 @@ struct ax_endpoint_info {
     struct ax_endpoint_counters counters;
     uint16_t port; /* publisher, service: where its connections go (host
                       of its node's tcp endpoint) */
-    /* Service: topic is its name, type_* its request's; its reply's type,
-     * and the largest request it takes. */
+    /* Service and client: topic is its name, type_* its request's; its
+     * reply's type, and (service) the largest request it takes. */
     char reply_type_name[AX_TYPE_NAME_MAX];
     uint8_t reply_type_hash[AX_TYPE_HASH_SIZE];
     uint32_t max_request;

@@ -163,8 +163,11 @@ AX_API void ax_client_options_init(struct ax_client_options *opt);
 /**
  * ax_client_new() - a client of the service @name with request type @req
  * and reply type @rep. It connects when the first call is made, or at
- * ax_client_wait_server(). @opt: NULL for the defaults.
- * Returns 0, AX_EINVAL, AX_ENOMEM, AX_ECLOSED. Any thread.
+ * ax_client_wait_server(). @opt: NULL for the defaults. It is announced
+ * (kind AX_ENDPOINT_CLIENT, both types), so that `axon doctor` can say
+ * when it has no server or one of other types.
+ * Returns 0, AX_EINVAL, AX_ENOMEM, AX_ECLOSED, AX_EACCES (the access
+ * policy does not let this node call @name). Any thread.
  */
 AX_API int ax_client_new(ax_client **out, ax_node *node, const char *name, const ax_type *req,
                          const ax_type *rep, const struct ax_client_options *opt);

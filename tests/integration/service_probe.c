@@ -11,7 +11,9 @@
  *                  the server (says WAITED rc=...); then on each "call"
  *                  line says CALLING, calls and says
  *                  RESULT rc=<AX_E... or AX_OK> z=<z> reason=<text>;
- *                  exits on "quit" or end of stdin.
+ *                  exits on "quit" or end of stdin. --reply vector3: its
+ *                  reply type is axon.geometry.Vector3 (a client of other
+ *                  types than the server's).
  *
  * --domain D, --lease L, --heartbeat H (discovery, as in the YAML file).
  */
@@ -57,13 +59,14 @@ static int call_once(ax_client *c, double x, double y, long timeout_ms)
 
 int main(int argc, char **argv)
 {
-    const char *role = "server", *name = "/add", *lease = NULL, *heartbeat = NULL;
+    const char *role = "server", *name = "/add", *lease = NULL, *heartbeat = NULL, *reply = NULL;
     long domain = 0, timeout_ms = 60000;
     double x = 1, y = 2;
-    static const struct option opts[] = {
-        {"role", 1, 0, 'r'},  {"domain", 1, 0, 'd'},    {"name", 1, 0, 'n'},
-        {"x", 1, 0, 'x'},     {"y", 1, 0, 'y'},         {"timeout", 1, 0, 't'},
-        {"lease", 1, 0, 'l'}, {"heartbeat", 1, 0, 'b'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"role", 1, 0, 'r'},  {"domain", 1, 0, 'd'},
+                                         {"name", 1, 0, 'n'},  {"x", 1, 0, 'x'},
+                                         {"y", 1, 0, 'y'},     {"timeout", 1, 0, 't'},
+                                         {"lease", 1, 0, 'l'}, {"heartbeat", 1, 0, 'b'},
+                                         {"reply", 1, 0, 'R'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -90,6 +93,9 @@ int main(int argc, char **argv)
             break;
         case 'b':
             heartbeat = optarg;
+            break;
+        case 'R':
+            reply = optarg;
             break;
         default:
             return 2;
@@ -142,8 +148,11 @@ int main(int argc, char **argv)
         }
         ax_service_free(a);
     } else {
+        const ax_type *rt = pt;
+        if (reply && ax_type_find("axon.geometry.Vector3", &rt) < 0)
+            return 1;
         ax_client *c;
-        if (ax_client_new(&c, node, name, pt, pt, NULL) < 0)
+        if (ax_client_new(&c, node, name, pt, rt, NULL) < 0)
             return 1;
         rc = ax_client_wait_server(c, 10000 * AX_NS_PER_MS);
         say("WAITED rc=%s", ax_err_name(rc));

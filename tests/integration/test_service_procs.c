@@ -186,6 +186,20 @@ static void test_cli(void **state)
     assert_int_not_equal(run_cli(out, sizeof out, "service", "call", "/nope", "{}", NULL), 0);
     assert_int_not_equal(run_cli(out, sizeof out, "service", "call", "/add", "{w: 1}", NULL), 0);
 
+    /* The doctor: a client of other types, and a client with no server. */
+    struct proc wrong, lonely;
+    start(&wrong, "client", "--role", "client", "--reply", "vector3", NULL);
+    start(&lonely, "client", "--role", "client", "--name", "/nosrv", NULL);
+    assert_true(proc_wait_line(&wrong, "WAITED", "rc=AX_ETYPE", T(15000), NULL, 0));
+    assert_true(proc_wait_line(&lonely, "WAITED", "rc=AX_ETIMEDOUT", T(15000), NULL, 0));
+    assert_int_equal(run_cli(out, sizeof out, "doctor", "/add", "--scan", "0", NULL), 1);
+    assert_non_null(strstr(out, "axon.geometry.Vector3"));
+    assert_non_null(strstr(out, "AX_ETYPE"));
+    assert_int_equal(run_cli(out, sizeof out, "doctor", "/nosrv", "--scan", "0", NULL), 1);
+    assert_non_null(strstr(out, "no node serves /nosrv"));
+    proc_stop(&wrong, T(5000));
+    proc_stop(&lonely, T(5000));
+
     /* Parameters of the server process. */
     assert_int_equal(run_cli(out, sizeof out, "param", "list", "svc-server", NULL), 0);
     assert_non_null(strstr(out, "gain"));

@@ -313,6 +313,12 @@ cli_handler cli_verb_topic_list, cli_verb_topic_info, cli_verb_topic_type; /* to
 cli_handler cli_verb_topic_echo;                                           /* echo.c */
 cli_handler cli_verb_topic_hz, cli_verb_topic_bw, cli_verb_topic_delay;    /* rate.c */
 cli_handler cli_verb_topic_pub;                                            /* pub.c */
+/* doctor_services.c: the findings about services (of @name, or all),
+ * each handed to @add; true when the table has servers or clients (of
+ * @name). */
+typedef void (*cli_doctor_add_fn)(void *report, const char *kind, const char *name,
+                                  const char *summary, const char *fix);
+bool cli_doctor_services(struct cli *c, const char *name, cli_doctor_add_fn add, void *report);
 /* verbs_rpc.c: the verbs of the groups "service" and "param". */
 extern const struct cli_verb cli_service_verbs[], cli_param_verbs[];
 cli_handler cli_verb_service_list, cli_verb_service_info, cli_verb_service_call; /* service.c */

@@ -147,7 +147,9 @@ int cli_snap_take_kind(struct cli *c, const char *topic, bool services, struct c
         s->nnodes = w;
         w = 0;
         for (size_t i = 0; i < ge; i++)
-            if (eps[i].node_id != c->self_id && (eps[i].kind == AX_ENDPOINT_SERVICE) == services)
+            if (eps[i].node_id != c->self_id &&
+                (eps[i].kind == AX_ENDPOINT_SERVICE || eps[i].kind == AX_ENDPOINT_CLIENT) ==
+                    services)
                 eps[w++] = eps[i];
         s->eps = eps;
         s->neps = w;

@@ -173,6 +173,16 @@ static void add_ok(struct report *r, const char *fmt, ...)
     va_end(ap);
 }
 
+static void add_service_finding(void *report, const char *kind, const char *name,
+                                const char *summary, const char *fix)
+{
+    struct finding *f = add(report, kind, name);
+    if (f) {
+        snprintf(f->summary, sizeof f->summary, "%s", summary);
+        snprintf(f->fix, sizeof f->fix, "%s", fix);
+    }
+}
+
 static bool same_hash(const struct ax_endpoint_info *a, const struct ax_endpoint_info *b)
 {
     return memcmp(a->type_hash, b->type_hash, AX_TYPE_HASH_SIZE) == 0;
@@ -654,7 +664,8 @@ int cli_verb_doctor(struct cli *c, const struct cli_args *a)
     }
     for (size_t i = 0; i < nt; i++)
         check_topic(c, topics[i], &s, &far, &r);
-    if (topic) {
+    bool a_service = cli_doctor_services(c, topic, add_service_finding, &r);
+    if (topic && !a_service) {
         bool anywhere = false;
         for (size_t i = 0; i < s.neps; i++)
             anywhere |= strcmp(s.eps[i].topic, topic) == 0;
