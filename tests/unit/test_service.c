@@ -16,8 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pb_decode.h>
+#include <pb_encode.h>
+
 #include "ax_test.h"
 #include "axon/axon.h"
+#include "control.pb.h"
+#include "core/ax__pubsub.h"
+#include "transport/stream/ax__stream_conn.h"
 #include "axon/msgs/geometry.pb-c.h"
 #include "axon/msgs/sensor.pb-c.h"
 
@@ -407,12 +413,144 @@ static void test_client_without_threads(void **state)
     ax_node_destroy(srv_node);
 }
 
+/* ---- a client speaking the frames itself ---- */
+
+struct raw {
+    bool ready, closed, acked;
+    int status;
+    uint32_t ack_error, max_request;
+    int replies, error_replies;
+    uint32_t call_error;
+    char reason[256];
+};
+
+static void raw_ready(ax__link *l, const struct ax__link_peer *peer, void *user)
+{
+    (void)l;
+    (void)peer;
+    ((struct raw *)user)->ready = true;
+}
+
+static void raw_frame(ax__link *l, const struct ax__frame_hdr *h, const uint8_t *p, ax__buf *buf,
+                      void *user)
+{
+    (void)l;
+    (void)buf;
+    struct raw *r = user;
+    if (h->type == AX__FRAME_BIND_ACK) {
+        axon_ctl_ServiceBindAck a = axon_ctl_ServiceBindAck_init_zero;
+        pb_istream_t is = pb_istream_from_buffer(p, h->payload_len);
+        assert_true(pb_decode(&is, axon_ctl_ServiceBindAck_fields, &a));
+        r->acked = true;
+        r->ack_error = a.error;
+        r->max_request = a.max_request;
+    } else if (h->type == AX__FRAME_REPLY) {
+        r->replies++;
+        if (h->flags & AX__FRAME_F_ERROR) {
+            axon_ctl_CallError e = axon_ctl_CallError_init_zero;
+            pb_istream_t is = pb_istream_from_buffer(p, h->payload_len);
+            assert_true(pb_decode(&is, axon_ctl_CallError_fields, &e));
+            r->error_replies++;
+            r->call_error = e.error;
+            snprintf(r->reason, sizeof r->reason, "%s", e.reason);
+        }
+    }
+}
+
+static void raw_close(ax__link *l, int status, void *user)
+{
+    (void)l;
+    struct raw *r = user;
+    r->closed = true;
+    r->status = status;
+}
+
+static const struct ax__link_callbacks raw_cbs = {
+    .on_ready = raw_ready, .on_frame = raw_frame, .on_close = raw_close};
+
+#define STEP_UNTIL(loop, cond)                                                                     \
+    do {                                                                                           \
+        int64_t end_ = ax_clock_mono_ns() + 10000 * MS;                                            \
+        while (!(cond) && ax_clock_mono_ns() < end_)                                               \
+            ax_loop_step(loop, 10);                                                                \
+        assert_true(cond);                                                                         \
+    } while (0)
+
+static void test_hostile_client(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 2, 1, AX_SHM_OFF);
+    const ax_type *ci = type("axon.sensor.CompressedImage");
+    struct ax_service_options so;
+    ax_service_options_init(&so);
+    so.max_request = 4096;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/echo", ci, ci, echo, NULL, &so));
+    /* Where it is, from its own table. */
+    struct ax_endpoint_info eps[8];
+    size_t n = 0;
+    AX_OK_OR_FAIL(ax_node_list_endpoints(srv_node, "/echo", eps, 8, &n));
+    assert_int_equal(n, 1);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%u", eps[0].port);
+
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct ax__link_options o;
+    ax__link_options_for(srv_node, AX__LINK_DATA, &o); /* its domain, its settings */
+    o.self.node_id = 77;
+    snprintf(o.self.node_name, sizeof o.self.node_name, "raw");
+    struct raw r = {0};
+    ax__link *l;
+    AX_OK_OR_FAIL(ax__transport_with(AX__TP_NETWORK)->connect(loop, address, &o, &raw_cbs, &r, &l));
+    STEP_UNTIL(loop, r.ready || r.closed);
+    assert_true(r.ready);
+    axon_ctl_ServiceBind b = axon_ctl_ServiceBind_init_zero;
+    b.service_id = eps[0].id;
+    snprintf(b.name, sizeof b.name, "/echo");
+    b.request_hash.size = b.reply_hash.size = AX_TYPE_HASH_SIZE;
+    memcpy(b.request_hash.bytes, ax_type_hash(ci)->bytes, AX_TYPE_HASH_SIZE);
+    memcpy(b.reply_hash.bytes, ax_type_hash(ci)->bytes, AX_TYPE_HASH_SIZE);
+    uint8_t buf[1024];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    assert_true(pb_encode(&os, axon_ctl_ServiceBind_fields, &b));
+    AX_OK_OR_FAIL(ax__link_send_control(l, AX__FRAME_BIND, buf, os.bytes_written));
+    STEP_UNTIL(loop, r.acked || r.closed);
+    assert_int_equal(r.ack_error, 0);
+    assert_int_equal(r.max_request, 4096);
+
+    /* Bytes that are no CompressedImage: an error reply, the link goes on. */
+    static const uint8_t junk[] = {0x12, 0xff, 0xff, 0xff, 0x0f, 'x'};
+    struct ax__frame_hdr h = {.type = AX__FRAME_REQUEST, .stream = eps[0].id, .seq = 1};
+    AX_OK_OR_FAIL(ax__link_send_bytes(l, &h, junk, sizeof junk));
+    STEP_UNTIL(loop, r.replies == 1 || r.closed);
+    assert_int_equal(r.error_replies, 1);
+    assert_int_equal(-(int)r.call_error, AX_EPROTO);
+    assert_non_null(strstr(r.reason, "does not decode as axon.sensor.CompressedImage"));
+    struct ax_service_stats st;
+    AX_OK_OR_FAIL(ax_service_stats(srv, &st));
+    assert_int_equal(st.bad_requests, 1);
+
+    /* Beyond max_request: the server closes the link on the header. */
+    static uint8_t big[8192];
+    h.seq = 2;
+    conn_of(l)->peer_max_frame = 1u << 20; /* a client that ignores the LIMIT it was told */
+    AX_OK_OR_FAIL(ax__link_send_bytes(l, &h, big, sizeof big));
+    STEP_UNTIL(loop, r.closed);
+    assert_int_equal(r.replies, 1);
+    assert_int_not_equal(r.status, 0); /* aborted, not a clean close */
+    ax_loop_step(loop, 0);
+    AX_OK_OR_FAIL(ax_loop_free(loop));
+    ax_service_free(srv);
+    ax_node_destroy(srv_node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_and_errors),        cmocka_unit_test(test_many_calls_in_flight),
         cmocka_unit_test(test_sizes_and_timeouts),     cmocka_unit_test(test_free_from_callbacks),
-        cmocka_unit_test(test_client_without_threads),
+        cmocka_unit_test(test_client_without_threads), cmocka_unit_test(test_hostile_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
