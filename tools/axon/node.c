@@ -135,6 +135,25 @@ static void print_endpoints(const struct cli_snap *s, uint64_t node_id)
     cli_table_free(t);
 }
 
+/* The node's services and service clients: one line each. */
+static void print_services(const struct cli_snap *sv, uint64_t node_id)
+{
+    for (size_t i = 0; i < sv->neps; i++) {
+        const struct ax_endpoint_info *e = &sv->eps[i];
+        if (e->node_id != node_id)
+            continue;
+        printf("  %-12s %s (%s -> %s)",
+               e->kind == AX_ENDPOINT_SERVICE ? "service:" : "client:", e->topic, e->type_name,
+               e->reply_type_name);
+        if (e->kind == AX_ENDPOINT_SERVICE)
+            printf(", %llu calls answered, %u clients\n", (unsigned long long)e->counters.messages,
+                   (unsigned)e->counters.connections);
+        else
+            printf(", %llu calls made%s\n", (unsigned long long)e->counters.messages,
+                   e->counters.connections ? ", linked" : "");
+    }
+}
+
 int cli_verb_node_info(struct cli *c, const struct cli_args *a)
 {
     int rc;
@@ -147,6 +166,10 @@ int cli_verb_node_info(struct cli *c, const struct cli_args *a)
         return cli_error("reading the discovery table: %s", ax_strerror(rc));
     qsort(s.nodes, s.nnodes, sizeof *s.nodes, cmp_node);
     qsort(s.eps, s.neps, sizeof *s.eps, cmp_ep);
+    struct cli_snap sv; /* services and clients (kept apart from the topics) */
+    if (cli_snap_take_kind(c, NULL, true, &sv) < 0)
+        memset(&sv, 0, sizeof sv);
+    qsort(sv.eps, sv.neps, sizeof *sv.eps, cmp_ep);
     const char *want = a->pos[0];
     size_t found = 0;
     struct cli_json j;
@@ -167,6 +190,11 @@ int cli_verb_node_info(struct cli *c, const struct cli_args *a)
             for (size_t k = 0; k < s.neps; k++)
                 if (s.eps[k].node_id == n->id)
                     cj_endpoint(&j, NULL, &s.eps[k]);
+            cj_end_arr(&j);
+            cj_arr(&j, "services");
+            for (size_t k = 0; k < sv.neps; k++)
+                if (sv.eps[k].node_id == n->id)
+                    cj_endpoint(&j, NULL, &sv.eps[k]);
             cj_end_arr(&j);
             cj_end_obj(&j);
             continue;
@@ -189,6 +217,7 @@ int cli_verb_node_info(struct cli *c, const struct cli_args *a)
                n->publishers == 1 ? "" : "s", (unsigned)n->subscribers,
                n->subscribers == 1 ? "" : "s", n->complete ? "" : " (still arriving)");
         print_endpoints(&s, n->id);
+        print_services(&sv, n->id);
     }
     if (c->json) {
         cj_end_arr(&j);
@@ -196,6 +225,7 @@ int cli_verb_node_info(struct cli *c, const struct cli_args *a)
         cj_done(&j);
     }
     cli_snap_free(&s);
+    cli_snap_free(&sv);
     if (!found) {
         settle_note(c);
         return cli_error("no node named '%s' in domain %u. 'axon node list' shows the nodes; "

@@ -390,15 +390,20 @@ void cj_endpoint(struct cli_json *j, const char *k, const struct ax_endpoint_inf
     char h[AX_TYPE_HASH_STRLEN], id[24];
     snprintf(id, sizeof id, "%016llx", (unsigned long long)e->node_id);
     cj_obj(j, k);
-    cj_str(j, "kind", e->kind == AX_ENDPOINT_PUBLISHER ? "publisher" : "subscriber");
+    static const char *const kinds[] = {"publisher", "subscriber", "service", "client"};
+    cj_str(j, "kind", e->kind <= AX_ENDPOINT_CLIENT ? kinds[e->kind] : "?");
     cj_str(j, "topic", e->topic);
     cj_str(j, "type", e->type_name);
     cj_str(j, "type_hash", cli_fmt_hash(e->type_hash, h, sizeof h));
     cj_str(j, "node", e->node_name);
     cj_str(j, "node_id", id);
     cj_uint(j, "endpoint_id", e->id);
-    if (e->kind == AX_ENDPOINT_PUBLISHER)
+    if (e->kind == AX_ENDPOINT_PUBLISHER || e->kind == AX_ENDPOINT_SERVICE)
         cj_uint(j, "port", e->port);
+    if (e->kind == AX_ENDPOINT_SERVICE || e->kind == AX_ENDPOINT_CLIENT) {
+        cj_str(j, "reply_type", e->reply_type_name);
+        cj_str(j, "reply_type_hash", cli_fmt_hash(e->reply_type_hash, h, sizeof h));
+    }
     cj_qos(j, "qos", &e->qos);
     cj_counters(j, "counters", &e->counters, e->kind);
     cj_end_obj(j);

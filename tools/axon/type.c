@@ -96,9 +96,15 @@ int cli_verb_type_list(struct cli *c, const struct cli_args *a)
         free(l.v);
         return rc;
     }
-    for (size_t i = 0; rc == 0 && i < s.neps; i++) {
-        const struct ax_endpoint_info *e = &s.eps[i];
-        struct trow *r = row_for(&l, e->type_name, e->type_hash);
+    /* Services and clients use two types each. */
+    struct cli_snap sv = {0};
+    if (rc == 0 && live && cli_snap_take_kind(c, NULL, true, &sv) < 0)
+        memset(&sv, 0, sizeof sv);
+    for (size_t i = 0; rc == 0 && i < s.neps + 2 * sv.neps; i++) {
+        const struct ax_endpoint_info *e = i < s.neps ? &s.eps[i] : &sv.eps[(i - s.neps) / 2];
+        bool reply = i >= s.neps && (i - s.neps) % 2 == 1;
+        struct trow *r = row_for(&l, reply ? e->reply_type_name : e->type_name,
+                                 reply ? e->reply_type_hash : e->type_hash);
         if (!r)
             rc = AX_ENOMEM;
         else {
@@ -106,6 +112,7 @@ int cli_verb_type_list(struct cli *c, const struct cli_args *a)
             add_node(r, e->node_name);
         }
     }
+    cli_snap_free(&sv);
     cli_snap_free(&s);
     if (rc < 0) {
         free(l.v);
