@@ -19,6 +19,7 @@
  *               dispatch of discovery events and teardown to pub/sub
  *               through struct ax__pubsub_ops (set by core/node.c)
  *   pub_payload.c  publishers' payloads: the shared-memory pool, loans
+ *   pipeline.c     lossless pipelines: an input paused while its output is full
  *   pub_block.c    publishers' queues: their figures, waiting for room
  *   pub.c       publishers: the API, delivery, history, drops
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
@@ -100,6 +101,7 @@ struct ax__topic {
     char name[AX_TOPIC_MAX];
     unsigned iterating;
     bool holes;
+    bool input_paused; /* its links are not read: a lossless pipeline's output is full */
     struct ax_pub **pubs;
     size_t npubs, pubs_cap;
     struct ax_sub **subs;
@@ -153,6 +155,11 @@ struct ax_pub {
     pthread_cond_t wait_cv;
     atomic_bool want_writable; /* a publish on a loop thread was refused: say when room is back */
     atomic_ullong block_timeouts;
+    /* Lossless pipelines (pipeline.c): inputs paused until room comes. */
+    struct ax__paused *paused; /* under wait_mu */
+    size_t npaused;
+    atomic_bool any_paused;
+    atomic_ullong pipeline_pauses;
 };
 
 struct ax_sub {
@@ -278,6 +285,17 @@ void ax__topic_remove_sub(struct ax__topic *t, struct ax_sub *sub);
 void ax__topic_remove_rpub(struct ax__topic *t, struct ax__rpub *r); /* may free the topic */
 /* The publisher with endpoint id @id on any topic of @s, or NULL. */
 struct ax_pub *ax__topic_find_pub(struct ax__shard *s, uint32_t id);
+
+/* ---- pipeline.c (called by pub.c, pub_block.c; deliver.c sets the mark) ---- */
+/* The topic whose lossless (overload block) subscription's callback runs on
+ * this thread, else NULL. */
+extern _Thread_local struct ax__topic *ax__lossless_input;
+/* A publish refused for want of room, inside such a callback: pause that
+ * input until @pub has room, and let the publish through (true). False
+ * outside such a callback. On the input topic's thread. */
+bool ax__pipeline_hold(struct ax_pub *pub);
+/* @pub has room again (or goes): resume the inputs it paused. Any thread. */
+void ax__pipeline_resume(struct ax_pub *pub);
 
 /* ---- deliver.c ---- */
 /* Hand @m to one subscription (lifespan, counters, deadline, callback).

@@ -32,8 +32,12 @@ void ax__deliver_to(struct ax_sub *sub, struct ax_msg *m)
     atomic_fetch_add_explicit(&sub->ctr.bytes, m->len, memory_order_relaxed);
     if (sub->ep.qos.deadline_ns > 0)
         ax_timer_start(&sub->deadline, sub->ep.qos.deadline_ns, sub->ep.qos.deadline_ns);
-    /* Nothing touches @sub after this call: the callback may free it. */
+    /* Nothing touches @sub after this call: the callback may free it. Its
+     * publishes know whether they come from a lossless input (pipeline.c). */
+    struct ax__topic *outer = ax__lossless_input;
+    ax__lossless_input = sub->ep.qos.overload == AX_OVERLOAD_BLOCK ? sub->topic : NULL;
     sub->cb(sub, m, sub->user);
+    ax__lossless_input = outer;
 }
 
 void ax__sub_deliver_local(struct ax__topic *t, const struct ax_pub *pub, ax__buf *buf,

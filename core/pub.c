@@ -123,6 +123,8 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     bool on_shard = ax__on_shard(s), admitted;
     /* A loop thread (any node's) never waits: it would stall its loop. */
     int rc = ax__pub_block_admit(pub, buf->len, on_shard || ax_loop_current() != NULL, &admitted);
+    if (rc == AX_EAGAIN && ax__pipeline_hold(pub))
+        rc = 0; /* from a lossless input's callback: through, and that input pauses */
     if (rc < 0) { /* a subscriber that blocks has no room: nothing was published */
         ax__buf_release(buf);
         return rc;
@@ -550,6 +552,7 @@ void ax__pub_free_now(struct ax_pub *pub)
         pub->drop(pub->ev.user);
     if (pub->pool) /* its memory goes with the last chunk subscribers still hold */
         pub->pool->ops->close(pub->pool);
+    ax__pipeline_resume(pub); /* the inputs it paused would wait for nothing */
     ax__pub_block_fini(pub);
     free(pub->history);
     free(pub->psubs);

@@ -103,6 +103,8 @@ void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
         pthread_cond_broadcast(&pub->wait_cv);
         pthread_mutex_unlock(&pub->wait_mu);
     }
+    if (atomic_load(&pub->any_paused) && has_room(pub))
+        ax__pipeline_resume(pub);
     if (may_emit && atomic_load(&pub->want_writable) && has_room(pub)) {
         atomic_store(&pub->want_writable, false);
         struct ax_pubsub_event ev;

@@ -82,22 +82,23 @@
  *   AXT_DOMAINS_PUBSUB          6     8    66..113   in parallel
  *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
  *   AXT_DOMAINS_DISC_PROCS      6     6    130..165  RUN_SERIAL
- *   AXT_DOMAINS_PUBSUB_PROCS    1     4    166..169  RUN_SERIAL
- *   AXT_DOMAINS_CLI            15     2    170..199  k = the case; cli_help
+ *   AXT_DOMAINS_PUBSUB_PROCS    1     3    166..168  RUN_SERIAL
+ *   AXT_DOMAINS_CLI            15     2    169..198  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
- *   AXT_DOMAINS_SHM_PROCS       1     2    200..201  RUN_SERIAL
- *   AXT_DOMAINS_BLOCK           2     2    202..205  in parallel
- *   AXT_DOMAINS_SHM_STRESS      1     2    206..207  in parallel
- *   AXT_DOMAINS_GAPS_PROCS      1     2    208..209  RUN_SERIAL
- *   AXT_DOMAINS_HOST_PROCS      3     2    210..215  RUN_SERIAL
- *   AXT_DOMAINS_CHURN_PROCS     1     2    216..217  RUN_SERIAL
- *   AXT_DOMAINS_DISC_BOUNDS     1     2    218..219  in parallel
- *   AXT_DOMAINS_TLS             2     2    220..223  in parallel
- *   AXT_DOMAINS_SERVICE         3     2    224..229  in parallel
- *   AXT_DOMAINS_SERVICE_PROCS   1     2    230..231  RUN_SERIAL
- *   AXT_DOMAINS_PARAM           1     1    232       in parallel
+ *   AXT_DOMAINS_SHM_PROCS       1     2    199..200  RUN_SERIAL
+ *   AXT_DOMAINS_BLOCK           2     2    201..204  in parallel
+ *   AXT_DOMAINS_SHM_STRESS      1     2    205..206  in parallel
+ *   AXT_DOMAINS_GAPS_PROCS      1     2    207..208  RUN_SERIAL
+ *   AXT_DOMAINS_HOST_PROCS      3     2    209..214  RUN_SERIAL
+ *   AXT_DOMAINS_CHURN_PROCS     1     2    215..216  RUN_SERIAL
+ *   AXT_DOMAINS_DISC_BOUNDS     1     2    217..218  in parallel
+ *   AXT_DOMAINS_TLS             2     2    219..222  in parallel
+ *   AXT_DOMAINS_SERVICE         3     2    223..228  in parallel
+ *   AXT_DOMAINS_SERVICE_PROCS   1     2    229..230  RUN_SERIAL
+ *   AXT_DOMAINS_PARAM           1     1    231       in parallel
+ *   AXT_DOMAINS_PIPELINE_PROCS  1     1    232       RUN_SERIAL
  *   (none free: a new block means narrowing one above)
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
@@ -124,6 +125,7 @@ enum axt_domain_block {
     AXT_DOMAINS_SERVICE,       /* tests/unit/test_service.c */
     AXT_DOMAINS_SERVICE_PROCS, /* tests/integration/test_service_procs.c */
     AXT_DOMAINS_PARAM,         /* tests/unit/test_param.c */
+    AXT_DOMAINS_PIPELINE_PROCS, /* tests/integration/test_pipeline_procs.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -135,13 +137,13 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
     } blocks[AXT_DOMAINS_COUNT_] = {
         [AXT_DOMAINS_NODE] = {7, 8},         [AXT_DOMAINS_PUBSUB] = {6, 8},
         [AXT_DOMAINS_DISC_SCAN] = {2, 8},    [AXT_DOMAINS_DISC_PROCS] = {6, 6},
-        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 4}, [AXT_DOMAINS_CLI] = {15, 2},
+        [AXT_DOMAINS_PUBSUB_PROCS] = {1, 3}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},    [AXT_DOMAINS_BLOCK] = {2, 2},
         [AXT_DOMAINS_SHM_STRESS] = {1, 2},   [AXT_DOMAINS_GAPS_PROCS] = {1, 2},
         [AXT_DOMAINS_HOST_PROCS] = {3, 2},   [AXT_DOMAINS_CHURN_PROCS] = {1, 2},
         [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},  [AXT_DOMAINS_TLS] = {2, 2},
         [AXT_DOMAINS_SERVICE] = {3, 2},      [AXT_DOMAINS_SERVICE_PROCS] = {1, 2},
-        [AXT_DOMAINS_PARAM] = {1, 1},
+        [AXT_DOMAINS_PARAM] = {1, 1},         [AXT_DOMAINS_PIPELINE_PROCS] = {1, 1},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {
