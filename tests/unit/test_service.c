@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pb_decode.h>
 #include <pb_encode.h>
@@ -545,12 +546,106 @@ static void test_hostile_client(void **state)
     ax_node_destroy(srv_node);
 }
 
+/* ---- over TLS with certificates, under an access policy ---- */
+
+static ax_node *make_secure(const char *name, const char *dir, const char *policy)
+{
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.node_name, sizeof c.node_name, "%s", name);
+    c.domain = axt_domain(AXT_DOMAINS_SERVICE, 2);
+    c.threads = 1;
+    c.transport.shm = AX_SHM_OFF; /* TCP, where the certificate proves the name */
+    c.log_level = AX_LOG_ERROR;
+    c.security.tls = AX_TLS_CERT;
+    snprintf(c.security.key_file, sizeof c.security.key_file, "%s/domain.key", dir);
+    snprintf(c.security.ca_file, sizeof c.security.ca_file, "%s/ca.crt", dir);
+    snprintf(c.security.cert_file, sizeof c.security.cert_file, "%s/%s.crt", dir, name);
+    snprintf(c.security.cert_key_file, sizeof c.security.cert_key_file, "%s/%s.key", dir, name);
+    if (policy)
+        snprintf(c.security.policy_file, sizeof c.security.policy_file, "%s", policy);
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    return n;
+}
+
+static void test_tls_and_policy(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/axon-svc-XXXXXX", p[3][300], why[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(p[0], sizeof p[0], "%s/domain.key", dir);
+    snprintf(p[1], sizeof p[1], "%s/ca.crt", dir);
+    snprintf(p[2], sizeof p[2], "%s/ca.key", dir);
+    AX_OK_OR_FAIL(ax_key_generate(p[0]));
+    AX_OK_OR_FAIL(ax_cert_make_ca("fleet", 30, p[1], p[2], why, sizeof why));
+    static const char *const names[] = {"server", "client", "intruder"};
+    for (int i = 0; i < 3; i++) {
+        char crt[300], key[300];
+        snprintf(crt, sizeof crt, "%s/%s.crt", dir, names[i]);
+        snprintf(key, sizeof key, "%s/%s.key", dir, names[i]);
+        AX_OK_OR_FAIL(ax_cert_make_node(p[1], p[2], names[i], 30, crt, key, why, sizeof why));
+    }
+    char policy[300];
+    snprintf(policy, sizeof policy, "%s/policy.yaml", dir);
+    FILE *f = fopen(policy, "w");
+    assert_non_null(f);
+    fputs("version: 1\ndefault: deny\nnodes:\n  server:\n    publish: [\"/secure/*\"]\n"
+          "  client:\n    call: [\"/secure/*\"]\n",
+          f);
+    fclose(f);
+    ax_node *srv_node = make_secure("server", dir, policy);
+    ax_node *cli_node = make_secure("client", dir, NULL);
+    ax_node *bad_node = make_secure("intruder", dir, NULL);
+    const ax_type *pt = type("axon.geometry.Point");
+    atomic_int calls = 0;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/secure/add", pt, pt, add, &calls, NULL));
+    ax_service *other;
+    /* The server's own policy: it may serve the names under /secure only. */
+    assert_int_equal(ax_service_new(&other, srv_node, "/open/add", pt, pt, add, &calls, NULL),
+                     AX_EACCES);
+
+    ax_client *c, *bad;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/secure/add", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_new(&bad, bad_node, "/secure/add", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+    double z = 0;
+    struct ax_call_result res;
+    AX_OK_OR_FAIL(call_add(c, 20, 22, &z, &res));
+    assert_true(z == 42.0);
+    /* The intruder has a valid certificate, but no right to call. */
+    assert_int_equal(call_add(bad, 1, 1, &z, &res), AX_EACCES);
+    assert_non_null(strstr(res.reason, "intruder"));
+    assert_int_equal(atomic_load(&calls), 1);
+    struct ax_connection_stats cs;
+    AX_OK_OR_FAIL(ax_node_connection_stats(srv_node, &cs));
+    assert_true(cs.policy_refused >= 1);
+    ax_client_free(bad);
+    ax_client_free(c);
+    ax_service_free(srv);
+    ax_node_destroy(bad_node);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+    char path[300];
+    static const char *const files[] = {"domain.key",   "ca.crt",     "ca.key",     "server.crt",
+                                        "server.key",   "client.crt", "client.key", "intruder.crt",
+                                        "intruder.key", "policy.yaml"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_and_errors),        cmocka_unit_test(test_many_calls_in_flight),
         cmocka_unit_test(test_sizes_and_timeouts),     cmocka_unit_test(test_free_from_callbacks),
         cmocka_unit_test(test_client_without_threads), cmocka_unit_test(test_hostile_client),
+        cmocka_unit_test(test_tls_and_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
