@@ -531,6 +531,9 @@ static void self_endpoint(const ax_node *n, const struct ax__local_ep *l,
     memcpy(e->type_hash, l->type_hash, AX_TYPE_HASH_SIZE);
     e->qos = l->qos;
     e->port = l->port;
+    snprintf(e->reply_type_name, sizeof e->reply_type_name, "%s", l->reply_type_name);
+    memcpy(e->reply_type_hash, l->reply_type_hash, AX_TYPE_HASH_SIZE);
+    e->max_request = l->max_request;
     if (l->ctr)
         ax__ep_counters_read(l->ctr, &e->counters);
     else

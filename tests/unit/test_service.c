@@ -140,6 +140,13 @@ static void test_call_and_errors(void **state)
                  eps[i].max_request == (1u << 20);
     assert_true(found);
 
+    /* A client in the server's own node: over a link to itself. */
+    ax_client *self;
+    AX_OK_OR_FAIL(ax_client_new(&self, srv_node, "/add", pt, pt, NULL));
+    AX_OK_OR_FAIL(call_add(self, 4, 5, &z, &res));
+    assert_true(z == 9.0);
+    ax_client_free(self);
+
     /* No server of that name. */
     ax_client *none;
     AX_OK_OR_FAIL(ax_client_new(&none, cli_node, "/nobody", pt, pt, NULL));
