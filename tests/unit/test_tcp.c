@@ -681,6 +681,60 @@ static void test_overload_disconnect(void **state)
     run_overload(AX_OVERLOAD_DISCONNECT);
 }
 
+/*
+ * The overload policy is for a peer that does not keep up, not for a burst
+ * queued between two flushes: a queue of 5 frames with a dropping policy
+ * takes 200 frames sent without a loop iteration in between, while the
+ * socket has room, and drops none of them (before, 195 were dropped with
+ * the reader idle: the sensor_data starvation of issue 16).
+ */
+static void run_burst_no_drop(enum ax_overload policy)
+{
+    struct pair p;
+    pair_init(&p);
+    p.copt.queue_frames = 5;
+    p.copt.overload = policy;
+    pair_open(&p);
+    const uint64_t N = 200;
+    const size_t len = 64; /* inline frames; 200 x 112 bytes fit any socket buffer */
+    struct ax__link_stats st;
+    for (uint64_t s = 1; s <= N; s++) {
+        ax__buf *b;
+        AX_OK_OR_FAIL(ax__buf_new(len, &b));
+        fill(b->data, len, s);
+        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
+        assert_int_equal(ax__link_send(p.client.c, &h, b), 0);
+        ax__buf_release(b);
+        ax__link_get_stats(p.client.c, &st);
+        assert_true(st.queued_frames <= 5); /* the bound still holds at every step */
+    }
+    AX_STEP_UNTIL(p.loop, p.server.frames == N, 10000);
+    ax__link_get_stats(p.client.c, &st);
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        assert_int_equal(st.drops[i], 0);
+    assert_int_equal(p.server.bad_order + p.server.bad_content, 0);
+    assert_true(p.server.last_seq == N);
+    pair_close(&p);
+}
+
+static void test_burst_latest_only_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_LATEST_ONLY);
+}
+
+static void test_burst_drop_newest_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_DROP_NEWEST);
+}
+
+static void test_burst_drop_oldest_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_DROP_OLDEST);
+}
+
 /* ---- fd exhaustion ---- */
 
 static int accept_calls;
@@ -1039,6 +1093,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overload_drop_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_latest_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_latest_only_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_drop_newest_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_drop_oldest_no_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_sheds_without_busy_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_short_writes_eagain_eintr_reset, setup,

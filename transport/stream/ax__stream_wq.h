@@ -89,6 +89,12 @@ bool ax__stream_wq_mid_frame(struct ax__stream_wq *w);
  */
 int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item *it);
 
+/* Whether data frame @it would meet the overload policy if pushed now (a
+ * policy that drops or disconnects, and no room); false for control
+ * frames and for block. */
+bool ax__stream_wq_would_overflow(const struct ax__stream_wq *w,
+                                  const struct ax__stream_wq_item *it);
+
 /*
  * Write what is queued to @fd with writev (sendmsg, with SCM_RIGHTS, for a
  * frame that passes a descriptor: it starts a call of its own), at most

@@ -190,6 +190,14 @@ static int overload(struct ax__stream_wq *w, size_t flen)
     return AX_EOVERFLOW;
 }
 
+bool ax__stream_wq_would_overflow(const struct ax__stream_wq *w,
+                                  const struct ax__stream_wq_item *it)
+{
+    if (it->control || w->policy == AX_OVERLOAD_BLOCK)
+        return false;
+    return !fits(w, AX__FRAME_HEADER_SIZE + it->len + (it->hold ? it->hold->len : 0));
+}
+
 int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item *it)
 {
     size_t len = it->len;
