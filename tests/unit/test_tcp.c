@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1046,6 +1047,30 @@ static void test_crc_negotiated_by_either_side(void **state)
     pair_close(&p);
 }
 
+/* A write to a socket whose peer is gone fails with an error and raises no
+ * SIGPIPE (the default action would kill this test): the connection's first
+ * write, its HELLO, goes to a socket whose other end was closed. */
+static void test_write_to_closed_peer_no_sigpipe(void **state)
+{
+    (void)state;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigaction(SIGPIPE, &dfl, &old);
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    close(sv[1]);
+    struct ax__link_options o;
+    ax__link_options_init(&o);
+    struct ep e;
+    memset(&e, 0, sizeof e);
+    AX_OK_OR_FAIL(ax__stream_conn_new(loop, sv[0], &o, &ep_cbs, &e, &e.c));
+    AX_STEP_UNTIL(loop, e.closed, 5000);
+    assert_true(e.status < 0);
+    AX_OK_OR_FAIL(ax_loop_free(loop));
+    sigaction(SIGPIPE, &old, NULL);
+}
+
 static void test_graceful_flushes_abort_counts(void **state)
 {
     (void)state;
@@ -1104,6 +1129,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crc_negotiated_by_either_side, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_flushes_abort_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_to_closed_peer_no_sigpipe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
