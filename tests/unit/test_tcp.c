@@ -736,6 +736,64 @@ static void test_burst_drop_oldest_no_drop(void **state)
     run_burst_no_drop(AX_OVERLOAD_DROP_OLDEST);
 }
 
+/*
+ * A frame the overload policy drops was never copied: payloads given by
+ * reference are queued by reference (copied_bytes stays 0), and a dropped
+ * one is the caller's own memory, handed back (free_fn) when dropped. The
+ * reader stops, so the socket fills and latest_only drops for real.
+ */
+static uint64_t freed_bufs;
+
+static void count_free(void *data, void *arg)
+{
+    (void)arg;
+    freed_bufs++;
+    free(data);
+}
+
+static void test_dropped_frames_never_copied(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_init(&p);
+    p.copt.queue_frames = 5;
+    p.copt.overload = AX_OVERLOAD_LATEST_ONLY;
+    p.copt.sndbuf = 16 * 1024;
+    p.sopt.rcvbuf = 16 * 1024;
+    pair_open(&p);
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, false));
+    freed_bufs = 0;
+    const uint64_t N = 5000;
+    const size_t len = 64;
+    struct ax__link_stats st;
+    for (uint64_t s = 1; s <= N; s++) {
+        uint8_t *mem = malloc(len);
+        assert_non_null(mem);
+        fill(mem, len, s);
+        ax__buf *b;
+        AX_OK_OR_FAIL(ax__buf_wrap(mem, len, count_free, NULL, &b));
+        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
+        assert_int_equal(ax__link_send(p.client.c, &h, b), 0);
+        ax__buf_release(b); /* the queue's reference, if any, is all that is left */
+        if (s % 64 == 0)
+            assert_true(ax_loop_step(p.loop, 0) >= 0);
+    }
+    ax__link_get_stats(p.client.c, &st);
+    uint64_t dropped = st.drops[AX_DROP_QUEUE_LATEST];
+    assert_true(dropped > 0);
+    assert_int_equal(st.copied_bytes, 0);
+    /* Every frame not queued any more went back: dropped or written. */
+    assert_int_equal(freed_bufs, N - st.queued_frames);
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, true));
+    AX_STEP_UNTIL(p.loop, p.server.frames + dropped == N, 10000);
+    assert_int_equal(p.server.bad_content, 0);
+    assert_true(p.server.last_seq == N);
+    ax__link_get_stats(p.client.c, &st);
+    assert_int_equal(st.copied_bytes, 0);
+    pair_close(&p);
+    assert_int_equal(freed_bufs, N);
+}
+
 /* ---- fd exhaustion ---- */
 
 static int accept_calls;
@@ -1121,6 +1179,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_latest_only_no_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_drop_newest_no_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_drop_oldest_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_frames_never_copied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_sheds_without_busy_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_short_writes_eagain_eintr_reset, setup,
