@@ -18,9 +18,13 @@ struct ax__mpsc_node {
     _Atomic(struct ax__mpsc_node *) next;
 };
 
+/* Producers write `head` with every push, the consumer `tail` with every
+ * pop: apart by a cache line, or each push and pop would take the line
+ * from the other core. */
 struct ax__mpsc {
     _Atomic(struct ax__mpsc_node *) head; /* producers exchange here */
-    struct ax__mpsc_node *tail;           /* the consumer reads here */
+    char pad_[64];
+    struct ax__mpsc_node *tail; /* the consumer reads here */
     struct ax__mpsc_node stub;
 };
 

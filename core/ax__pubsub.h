@@ -79,8 +79,9 @@ struct ax__shard {
     size_t ntopics, topics_cap;
 
     struct ax__mpsc queue; /* publishes from other threads */
+    char pad_[64];         /* publishing threads write what follows, the shard the tail */
     atomic_bool wake_pending;
-    atomic_uint backlog;  /* messages in the queue */
+    atomic_uint backlog;  /* messages in the queue (the shard takes its own off by the batch) */
     unsigned backlog_max; /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
 
     struct ax__qnode psubs; /* every publisher-side link */
@@ -146,10 +147,16 @@ struct ax_pub {
     ax__pool *pool;
     atomic_uint shm_links;
     atomic_ullong copied; /* published as copies: no chunk to be had */
-    /* Room at lossless subscribers (pub_block.c). */
+    /* Room at lossless subscribers (pub_block.c). The shard publishes a
+     * horizon, publishing threads admit while their count is below it. */
     atomic_uint nblock;                         /* links whose policy is block */
-    atomic_llong room_frames, room_bytes;       /* the least room among them */
-    atomic_llong pending_frames, pending_bytes; /* admitted, not yet delivered */
+    atomic_llong horizon_frames, horizon_bytes; /* shard: admitted ones delivered + room */
+    int64_t room_f, room_b;                     /* shard only: the least room at block links */
+    int64_t deliv_f, deliv_b;                   /* shard only: admitted publishes delivered */
+    int64_t seen_hf, seen_hb;                   /* shard only: the horizon last published */
+    char pad_a_[64];                            /* what publishing threads write, apart */
+    atomic_llong admitted_f, admitted_b;        /* publishing threads: publishes admitted */
+    char pad_b_[64];
     atomic_uint waiters;
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
@@ -353,11 +360,17 @@ void ax__pub_note_queue(struct ax_pub *pub);
  * @may_emit, AX_PS_WRITABLE if a publish on the shard was refused (shard;
  * after a queue shrank or a link went). */
 void ax__pub_room_changed(struct ax_pub *pub, bool may_emit);
-/* Before a publish of @len bytes: 0 (*@admitted: counted as pending until
- * ax__pub_block_delivered()), or AX_EAGAIN (@no_wait, a loop thread: no
- * room), AX_ETIMEDOUT (waited max_blocking_ns), AX_ECLOSED. Any thread. */
+/* Before a publish of @len bytes: 0 (*@admitted: counted until the shard
+ * delivers it, ax__pub_block_delivering()), or AX_EAGAIN (@no_wait, a loop
+ * thread: no room), AX_ETIMEDOUT (waited max_blocking_ns), AX_ECLOSED.
+ * Any thread. */
 int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admitted);
-void ax__pub_block_delivered(struct ax_pub *pub, size_t len);
+/* An admitted publish that will not be made after all (publishing thread). */
+void ax__pub_block_unadmit(struct ax_pub *pub, size_t len);
+/* The shard delivers an admitted publish of @len bytes: before the
+ * delivery (which measures the queues); then ax__pub_block_delivered(). */
+void ax__pub_block_delivering(struct ax_pub *pub, size_t len);
+void ax__pub_block_delivered(struct ax_pub *pub);
 /* An admitted publish from an application thread found the shard's
  * hand-over queue full (@backlog at @max): wait for it like for room, up
  * to the QoS max_blocking_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */

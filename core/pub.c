@@ -142,7 +142,7 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
         rc = admitted ? ax__pub_block_wait_queue(pub, &s->backlog, s->backlog_max) : AX_EAGAIN;
         if (rc < 0) {
             if (admitted)
-                ax__pub_block_delivered(pub, buf->len);
+                ax__pub_block_unadmit(pub, buf->len);
             ax__buf_release(buf);
             return rc;
         }
@@ -160,34 +160,51 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     return 0;
 }
 
-#define DRAIN_BATCH 1024
+#define DRAIN_BATCH   1024
+#define BACKLOG_BATCH 64
 
 /* On the shard: deliver what other threads queued, DRAIN_BATCH at a time,
  * so the connections' flushes (the ready phase of the next iteration)
- * interleave with a long burst instead of seeing all of it at once. */
+ * interleave with a long burst instead of seeing all of it at once.
+ *
+ * Every message here was written by another core: its buffer's header
+ * comes with the pop, its payload with the flush (wq.c copies small ones).
+ * The next message's header and this one's payload are fetched ahead
+ * while this one is delivered. The backlog, which publishing threads add
+ * to with every publish, is taken down BACKLOG_BATCH at a time rather than
+ * moved between the two cores with every message (it bounds the queue at
+ * transport.queue_frames: a few dozen more are nothing). */
 void ax__pub_drain_task(void *arg)
 {
     struct ax__shard *s = arg;
     /* Reset first: a push after this point posts a new drain. */
     atomic_store_explicit(&s->wake_pending, false, memory_order_release);
     ax__buf *b;
-    unsigned n = 0;
+    unsigned n = 0, taken = 0;
     while ((b = ax__shard_pop(s)) != NULL) {
-        atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
+        __builtin_prefetch(s->queue.tail); /* the next one's node (or the stub) */
+        __builtin_prefetch(b->data);
+        if (++taken == BACKLOG_BATCH) {
+            atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
+            taken = 0;
+        }
         struct ax_pub *pub = b->qctx;
         bool admitted = b->qseq == 1;
-        size_t len = b->len;
+        if (admitted) /* before the delivery measures the queue it joins */
+            ax__pub_block_delivering(pub, b->len);
         ax__pub_deliver(pub, b, b->qts);
         ax__buf_release(b);
-        if (admitted) /* after the delivery counted it in the queue */
-            ax__pub_block_delivered(pub, len);
+        if (admitted)
+            ax__pub_block_delivered(pub);
         if (++n == DRAIN_BATCH && !s->closing) {
+            atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
             if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
                 ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
                 atomic_store(&s->wake_pending, false);
             return;
         }
     }
+    atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
 }
 
 static int check_size(const struct ax_pub *pub, size_t len)
@@ -515,8 +532,13 @@ void ax__pub_free_now(struct ax_pub *pub)
     while ((b = ax__shard_pop(s)) != NULL) {
         atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
         struct ax_pub *owner = b->qctx;
+        bool admitted = b->qseq == 1; /* another publisher's: its count goes on */
+        if (admitted)
+            ax__pub_block_delivering(owner, b->len);
         ax__pub_deliver(owner, b, b->qts);
         ax__buf_release(b);
+        if (admitted)
+            ax__pub_block_delivered(owner);
     }
     atomic_store(&pub->closed, true);
     struct ax__topic *t = pub->topic;

@@ -7,22 +7,32 @@
  * transport.queue_frames and transport.queue_bytes (a shared-memory
  * descriptor weighs the chunk it holds). For a subscriber whose policy is
  * block nothing is dropped: the publisher does not send until there is
- * room. The shard, which owns the links, publishes the least room among
- * the block links in two atomics (room_frames, room_bytes) after every
- * change of a queue; a publish from another thread is admitted when the
- * messages it already admitted and the shard has not delivered yet
- * (pending_*) leave room, else it waits on a condition variable, up to
- * the QoS max_blocking_ns, and fails with AX_ETIMEDOUT. A publish on the
- * shard's own thread (from a callback) never waits: AX_EAGAIN at once, and
- * AX_PS_WRITABLE when room comes back.
+ * room. The shard, which owns the links, measures the least room among
+ * the block links (room_f, room_b) after every change of a queue and
+ * publishes a horizon: the admitted publishes it has delivered plus that
+ * room (horizon_frames, horizon_bytes). A publish from another thread is
+ * admitted while the publishes admitted so far (admitted_f, admitted_b)
+ * are below it, which is: what it admitted and the shard has not delivered
+ * yet leaves room. A delivery moves both terms by the same amount, so the
+ * horizon changes only when a queue drains (a flush), a link comes or
+ * goes, or the shard publishes itself: one store per batch, not per
+ * message, and the publishing thread's counters are written by publishing
+ * threads only (no cache line goes back and forth per message). Frames
+ * are weighed as the queue weighs them, payload and frame header.
  *
- * Memory ordering: the admitting thread raises `waiters` (seq_cst) before
- * it reads the room, and the shard writes the room (seq_cst) before it
- * reads `waiters`; so either the thread sees the new room or the shard
+ * Without room a publish from an application thread waits on a condition
+ * variable, up to the QoS max_blocking_ns, and fails with AX_ETIMEDOUT. A
+ * publish on the shard's own thread (from a callback) never waits:
+ * AX_EAGAIN at once, and AX_PS_WRITABLE when room comes back.
+ *
+ * Memory ordering: a waiting thread raises `waiters` (seq_cst) before it
+ * reads the horizon, and the shard writes the horizon (seq_cst) before it
+ * reads `waiters`; so either the thread sees the new horizon or the shard
  * sees the waiter and broadcasts (under the mutex, which the thread holds
- * from its check to its wait: no wake-up is lost). The bound is soft by
- * the few messages admitted in a race with a delivery; the queue takes
- * them beyond its bound rather than drop them (wq.c).
+ * from its check to its wait: no wake-up is lost). A publish that finds
+ * room does not touch `waiters` or the mutex. The bound is soft by the few
+ * messages threads admit at once (each checks, then counts); the queue
+ * takes them beyond its bound rather than drop them (wq.c).
  *
  * Only the topics such a subscriber reads wait: the room is per publisher.
  */
@@ -37,8 +47,10 @@
 
 void ax__pub_block_init(struct ax_pub *pub)
 {
-    atomic_init(&pub->room_frames, INT64_MAX);
-    atomic_init(&pub->room_bytes, INT64_MAX);
+    atomic_init(&pub->horizon_frames, INT64_MAX);
+    atomic_init(&pub->horizon_bytes, INT64_MAX);
+    pub->room_f = pub->room_b = INT64_MAX;
+    pub->seen_hf = pub->seen_hb = INT64_MAX;
     pthread_mutex_init(&pub->wait_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -53,14 +65,43 @@ void ax__pub_block_fini(struct ax_pub *pub)
     pthread_mutex_destroy(&pub->wait_mu);
 }
 
+/* What a frame of @len payload bytes weighs in a queue (wq.c). */
+static int64_t weight(size_t len)
+{
+    return (int64_t)len + AX__FRAME_HEADER_SIZE;
+}
+
 static bool has_room(struct ax_pub *pub)
 {
-    return atomic_load(&pub->pending_frames) < atomic_load(&pub->room_frames) &&
-           atomic_load(&pub->pending_bytes) < atomic_load(&pub->room_bytes);
+    return atomic_load(&pub->admitted_f) < atomic_load(&pub->horizon_frames) &&
+           atomic_load(&pub->admitted_b) < atomic_load(&pub->horizon_bytes);
+}
+
+/* Shard: publish the horizon if it moved; whether it did. */
+static bool publish_horizon(struct ax_pub *pub)
+{
+    int64_t hf = pub->room_f == INT64_MAX ? INT64_MAX : pub->deliv_f + pub->room_f;
+    int64_t hb = pub->room_b == INT64_MAX ? INT64_MAX : pub->deliv_b + pub->room_b;
+    if (hf == pub->seen_hf && hb == pub->seen_hb)
+        return false;
+    pub->seen_hf = hf;
+    pub->seen_hb = hb;
+    atomic_store(&pub->horizon_frames, hf);
+    atomic_store(&pub->horizon_bytes, hb);
+    return true;
+}
+
+static void wake_waiters(struct ax_pub *pub)
+{
+    if (atomic_load(&pub->waiters)) {
+        pthread_mutex_lock(&pub->wait_mu);
+        pthread_cond_broadcast(&pub->wait_cv);
+        pthread_mutex_unlock(&pub->wait_mu);
+    }
 }
 
 /* Recompute the counters' queue figures and the room at block links. */
-static void measure(struct ax_pub *pub)
+static bool measure(struct ax_pub *pub)
 {
     const struct ax_config *c = &pub->node->cfg;
     uint64_t m = 0, b = 0;
@@ -86,23 +127,20 @@ static void measure(struct ax_pub *pub)
     }
     atomic_store_explicit(&pub->ctr.queued_messages, m, memory_order_relaxed);
     atomic_store_explicit(&pub->ctr.queued_bytes, b, memory_order_relaxed);
-    atomic_store(&pub->room_frames, rf);
-    atomic_store(&pub->room_bytes, rb);
+    pub->room_f = rf;
+    pub->room_b = rb;
+    return publish_horizon(pub);
 }
 
 void ax__pub_note_queue(struct ax_pub *pub)
 {
-    measure(pub);
+    measure(pub); /* a delivery: the room only shrank, nobody to wake */
 }
 
 void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
 {
-    measure(pub);
-    if (atomic_load(&pub->waiters)) {
-        pthread_mutex_lock(&pub->wait_mu);
-        pthread_cond_broadcast(&pub->wait_cv);
-        pthread_mutex_unlock(&pub->wait_mu);
-    }
+    if (measure(pub))
+        wake_waiters(pub);
     if (atomic_load(&pub->any_paused) && has_room(pub))
         ax__pipeline_resume(pub);
     if (may_emit && atomic_load(&pub->want_writable) && has_room(pub)) {
@@ -127,6 +165,12 @@ int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admi
         atomic_store(&pub->want_writable, true);
         return AX_EAGAIN;
     }
+    if (has_room(pub)) { /* the common case: no clock, no lock */
+        atomic_fetch_add_explicit(&pub->admitted_f, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pub->admitted_b, weight(len), memory_order_relaxed);
+        *admitted = true;
+        return 0;
+    }
     int64_t deadline = ax_clock_mono_ns() + pub->ep.qos.max_blocking_ns;
     struct timespec ts = {.tv_sec = deadline / AX_NS_PER_S, .tv_nsec = deadline % AX_NS_PER_S};
     int rc = 0;
@@ -145,8 +189,8 @@ int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admi
         }
     }
     if (rc == 0) {
-        atomic_fetch_add(&pub->pending_frames, 1);
-        atomic_fetch_add(&pub->pending_bytes, (int64_t)len);
+        atomic_fetch_add(&pub->admitted_f, 1);
+        atomic_fetch_add(&pub->admitted_b, weight(len));
         *admitted = true;
     }
     pthread_mutex_unlock(&pub->wait_mu);
@@ -156,15 +200,26 @@ int ax__pub_block_admit(struct ax_pub *pub, size_t len, bool no_wait, bool *admi
     return rc;
 }
 
-void ax__pub_block_delivered(struct ax_pub *pub, size_t len)
+void ax__pub_block_unadmit(struct ax_pub *pub, size_t len)
 {
-    atomic_fetch_sub(&pub->pending_frames, 1);
-    atomic_fetch_sub(&pub->pending_bytes, (int64_t)len);
-    if (atomic_load(&pub->waiters)) { /* one may wait for the hand-over queue */
-        pthread_mutex_lock(&pub->wait_mu);
-        pthread_cond_broadcast(&pub->wait_cv);
-        pthread_mutex_unlock(&pub->wait_mu);
-    }
+    atomic_fetch_sub(&pub->admitted_f, 1);
+    atomic_fetch_sub(&pub->admitted_b, weight(len));
+    wake_waiters(pub); /* another thread may have waited for this room */
+}
+
+void ax__pub_block_delivering(struct ax_pub *pub, size_t len)
+{
+    pub->deliv_f++;
+    pub->deliv_b += weight(len);
+}
+
+void ax__pub_block_delivered(struct ax_pub *pub)
+{
+    /* The delivery measured the queues, unless it had no link to send on:
+     * then the horizon moves here. A waiter may wait for the hand-over
+     * queue (ax__pub_block_wait_queue) rather than for room. */
+    publish_horizon(pub);
+    wake_waiters(pub);
 }
 
 int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, unsigned max)

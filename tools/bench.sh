@@ -8,6 +8,11 @@
 # axon itself three times: as configured by default (shared memory with a
 # same-host subscriber), with transport.shm off (axon_tcp: TCP on loopback),
 # and over TCP with security.tls: psk (axon_tls): TLS's cost side by side.
+# Those axon rows are axon_perf's special path (node.threads 0, publishing
+# from the loop thread); the default path, as a user publishes (a node with
+# its own loop thread, publishing from the application's thread, retrying
+# on AX_EAGAIN), is bench_shm --app's: axon_app (lossless: the subscription
+# blocks) and axon_app_sensor (the sensor_data preset, lossy), over TCP.
 #
 #   bash tools/bench.sh            full run: 3 rounds of ~1 s measurements (~6 min)
 #   bash tools/bench.sh --quick    1 round of ~0.3 s measurements (~1 min)
@@ -32,7 +37,9 @@
 # lines the programs print on stdout and prints one table per test, each row
 # the median round (by msgs/s, or by p50 for latency) with the spread of the
 # rounds ((max - min) / median) and its ratio to raw TCP:
-#   thr     one-way throughput; vs_raw = msgs/s / raw_tcp_batched's msgs/s
+#   thr     one-way throughput; vs_raw = msgs/s / raw_tcp_batched's msgs/s,
+#           vs_zmq = msgs/s / ZeroMQ's of the same mode (lossless:
+#           zmq_xpub_nodrop, lossy: zmq_pub)
 #   fanout  1 -> N subscribers; vs_raw = delivered/s / raw_tcp_batched's
 #   lat     64-byte ping-pong;  vs_raw = p50 / raw_tcp's p50 (and p99 / p99)
 # vs_raw above 1 is better for thr and fanout, worse for lat.
@@ -58,6 +65,7 @@ PEER_CMDS=(
   "tools/axon_perf bench"
   "tools/axon_perf bench --transport tcp --tests thr,lat"
   "tools/axon_perf bench --transport tls --tests thr,lat"
+  "tests/bench/bench_shm --app"
   tests/bench/peers/bench_zmq
   tests/bench/peers/bench_nng
 )
@@ -82,7 +90,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=$2; shift ;;
     --only) only=$2; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -247,27 +255,30 @@ function check(key) {
   if (badcheck[key]) return "FAIL (" badcheck[key] "x check)"
   return "ok"
 }
-function thr_table(t, title,    m, i, k, key, s, r, b) {
+function thr_table(t, title,    m, i, k, key, s, r, b, z, zl, zy) {
   m = sorted_sizes(t)
   if (m == 0) return
   print ""
   print title
-  printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s  %s\n", "size", "impl", "mode", "runs", "msgs/s", "MB/s", "spread", "lost%", "cpu_us/msg", "vs_raw", "check"
+  printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s %8s  %s\n", "size", "impl", "mode", "runs", "msgs/s", "MB/s", "spread", "lost%", "cpu_us/msg", "vs_raw", "vs_zmq", "check"
   for (i = 1; i <= m; i++) {
     s = order[t, i]
     b = med[t SUBSEP s SUBSEP "raw_tcp_batched"]
+    zl = med[t SUBSEP s SUBSEP "zmq_xpub_nodrop"]
+    zy = med[t SUBSEP s SUBSEP "zmq_pub"]
     for (k = 1; k <= nk[t]; k++) {
       key = korder[t, k]
       r = med[key]
       split(key, parts, SUBSEP)
       if (parts[2] != s) continue
       if (!r) {
-        printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s  %s\n", human(s), parts[3], "-", runs(key), "-", "-", "-", "-", "-", "-", check(key)
+        printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s %8s  %s\n", human(s), parts[3], "-", runs(key), "-", "-", "-", "-", "-", "-", "-", check(key)
         continue
       }
-      printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s  %s\n", human(s), parts[3], v[r, "mode"], runs(key),
+      z = v[r, "mode"] == "lossy" ? zy : zl
+      printf "%-5s %-16s %-8s %4s %11s %8s %6s %6s %9s %8s %8s  %s\n", human(s), parts[3], v[r, "mode"], runs(key),
         v[r, "msgs_per_s"], v[r, "mb_per_s"], spread[key], v[r, "lost_pct"], v[r, "cpu_us_per_msg"],
-        ratio(v[r, "msgs_per_s"], b ? v[b, "msgs_per_s"] : ""), check(key)
+        ratio(v[r, "msgs_per_s"], b ? v[b, "msgs_per_s"] : ""), ratio(v[r, "msgs_per_s"], z ? v[z, "msgs_per_s"] : ""), check(key)
     }
   }
 }

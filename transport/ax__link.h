@@ -165,6 +165,10 @@ struct ax__link_stats {
     uint64_t queued_frames, queued_bytes;
     uint64_t queue_high_bytes; /* largest queued_bytes seen */
     uint64_t drops[AX_DROP_REASON_COUNT_];
+    /* Data payload bytes the link copied when queueing (send_bytes); a
+     * payload given by reference (send) is never copied, so a frame the
+     * overload policy drops cost no copy. */
+    uint64_t copied_bytes;
 };
 
 enum ax__link_close {

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 
 #include "axon/loop.h"
@@ -70,12 +71,23 @@ struct ax_loop {
     struct ax__task *run_q;
     size_t run_cap;
     bool wake_pending; /* an eventfd write is outstanding (under post_lock) */
+
+    /* Scratch memory for one write call (ax__loop_stage()), made at first
+     * use and kept with the loop. */
+    uint8_t *stage;
 };
 
 /* timer.c */
 void ax__timer_run_due(ax_loop *loop);
 void ax__timer_arm(ax_loop *loop);
 void ax__timer_heap_free(ax_loop *loop);
+
+/* The loop's scratch buffer of AX__LOOP_STAGE bytes, for what one write
+ * call gathers (transport/stream/wq.c copies small frames there, so a
+ * writev takes one iovec for many of them); its contents are dead after
+ * the call. NULL when it cannot be made. Loop thread only. */
+#define AX__LOOP_STAGE (128u * 1024)
+uint8_t *ax__loop_stage(ax_loop *loop);
 
 /* A handler wrote to its socket: the next wait may be polled (adaptive
  * polling, see loop_wait()). Loop thread only. */

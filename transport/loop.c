@@ -476,9 +476,17 @@ int ax_loop_free(ax_loop *loop)
     free(loop->events);
     free(loop->post_q);
     free(loop->run_q);
+    free(loop->stage);
     pthread_mutex_destroy(&loop->post_lock);
     free(loop);
     return 0;
+}
+
+uint8_t *ax__loop_stage(ax_loop *loop)
+{
+    if (!loop->stage)
+        loop->stage = malloc(AX__LOOP_STAGE);
+    return loop->stage;
 }
 
 /* ---- ax_io ---- */

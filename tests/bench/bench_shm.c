@@ -8,9 +8,12 @@
  *
  *   bench_shm [--quick] [--shm auto|off] [--domain D] [--tests thr,lat]
  *             [--sizes 64,1m,8m] [--secs S] [--end-hdr] ...
+ *   bench_shm --app [--quick] [--sizes ...] [--variants axon_app,...]
  *
  * --help lists pb_parse()'s options; --shm runs one variant (default:
  * both); --end-hdr sends the END message header-only (see end_len()).
+ * --app runs the default path's rows of the peers' table instead
+ * (bench_shm_app.c, issue 16): the same nodes, over TCP, test=thr.
  *
  * The way a user runs it: the public API only (<axon/axon.h>), the default
  * node configuration (node.threads = 1: the node's own loop thread calls
@@ -61,10 +64,9 @@
 #include <unistd.h>
 
 #include "axon/axon.h"
+#include "bench_shm.h"
 #include "peer_common.h"
 
-#define TYPE_NAME     "axon.bench.Shm"
-#define MATCH_SECS    10
 #define LAT_WARMUP    1000 /* round trips before sampling, or until LAT_WARM_SECS */
 #define THR_WARMUP    16   /* messages before the measured run (at least) */
 #define LOAN_WAIT_NS  20000
@@ -76,22 +78,18 @@ static const char *const variants[] = {
     "axon_tcp: transport.shm off (TCP on loopback)",
     "axon_shm_cb: shm_lat only, as axon_shm but the pong side answers in its subscription "
     "callback (on its loop thread)",
+    "axon_app: --app only, TCP, lossless (the subscription blocks), beside the peers",
+    "axon_app_sensor: --app only, TCP, the subscription's QoS is sensor_data (lossy)",
     NULL,
-};
-
-struct variant {
-    const char *impl;
-    enum ax_shm_use shm;
-    enum ax_link_transport link; /* what the subscription must use */
-    bool pong_in_cb;             /* shm_lat: the pong side answers in its callback */
 };
 
 static const struct variant v_shm = {"axon_shm", AX_SHM_AUTO, AX_LINK_SHM, false};
 static const struct variant v_tcp = {"axon_tcp", AX_SHM_OFF, AX_LINK_TCP, false};
 static const struct variant v_shm_cb = {"axon_shm_cb", AX_SHM_AUTO, AX_LINK_SHM, true};
 
-static uint32_t g_domain;
+uint32_t g_domain;
 static bool g_end_hdr; /* --end-hdr: see end_len() */
+static bool g_app;     /* --app: bench_shm_app.c's rows instead */
 
 /* What a measurer tells its peer process (inherited through fork()). */
 struct run_arg {
@@ -108,7 +106,7 @@ struct pub_stats {
 
 /* ---- nodes and endpoints ---- */
 
-static ax_node *node_new(const char *role, const struct variant *v)
+ax_node *node_new(const char *role, const struct variant *v)
 {
     struct ax_config c;
     ax_config_init(&c);
@@ -129,7 +127,7 @@ static ax_node *node_new(const char *role, const struct variant *v)
     return n;
 }
 
-static int sub_new(ax_sub **s, ax_node *n, const char *topic, ax_sub_cb cb, void *user)
+int sub_new(ax_sub **s, ax_node *n, const char *topic, ax_sub_cb cb, void *user)
 {
     struct ax_sub_options so;
     ax_sub_options_init(&so);
@@ -140,7 +138,7 @@ static int sub_new(ax_sub **s, ax_node *n, const char *topic, ax_sub_cb cb, void
     return rc;
 }
 
-static int pub_new(ax_pub **p, ax_node *n, const char *topic)
+int pub_new(ax_pub **p, ax_node *n, const char *topic)
 {
     int rc = ax_pub_new_raw(p, n, topic, TYPE_NAME, NULL);
     if (rc < 0)
@@ -148,7 +146,7 @@ static int pub_new(ax_pub **p, ax_node *n, const char *topic)
     return rc;
 }
 
-static void sleep_ns(int64_t ns)
+void sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = (time_t)(ns / AX_NS_PER_S),
                           .tv_nsec = (long)(ns % AX_NS_PER_S)};
@@ -156,7 +154,7 @@ static void sleep_ns(int64_t ns)
 }
 
 /* Wait until @p has a subscriber and (@s non-NULL) @s a publisher. */
-static bool wait_match(ax_pub *p, ax_sub *s, int64_t deadline)
+bool wait_match(ax_pub *p, ax_sub *s, int64_t deadline)
 {
     for (;;) {
         struct ax_endpoint_counters c;
@@ -172,7 +170,7 @@ static bool wait_match(ax_pub *p, ax_sub *s, int64_t deadline)
 }
 
 /* The transport of @s's link (its only publisher). */
-static enum ax_link_transport sub_link(ax_sub *s)
+enum ax_link_transport sub_link(ax_sub *s)
 {
     struct ax_endpoint_counters c;
     if (ax_sub_counters(s, &c) != 0 || c.nlinks < 1)
@@ -238,26 +236,7 @@ static void say_failed(const char *impl, size_t size, const ax_pub *p, uint64_t 
 
 /* ---- the hand-over between a subscription callback and the main thread ---- */
 
-struct box {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t size;
-    /* shm_thr: the receiver's counts, read by the main thread only after
-     * ax_sub_free() (no callback runs after it returns) */
-    struct pb_rx rx;
-    int64_t cpu0, cpu1;
-    bool warm, end; /* under mu */
-    /* shm_lat: the last message, under mu */
-    uint64_t seq, aux, got;
-    uint64_t bad;
-    /* shm_lat, pong_in_cb: the answering publisher; the loop thread's
-     * count of sampled pings and the CPU clock at the first (read by the
-     * main thread after ax_sub_free()) */
-    ax_pub *reply;
-    uint64_t sampled; /* and cpu0 above: the CPU clock at the first */
-};
-
-static void box_init(struct box *b, size_t size)
+void box_init(struct box *b, size_t size)
 {
     memset(b, 0, sizeof *b);
     pthread_condattr_t ca;
@@ -270,14 +249,14 @@ static void box_init(struct box *b, size_t size)
     pb_rx_init(&b->rx, size);
 }
 
-static void box_fini(struct box *b)
+void box_fini(struct box *b)
 {
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);
 }
 
 /* Wait on the box (mu held) until @deadline; false once it has passed. */
-static bool box_sleep(struct box *b, int64_t deadline)
+bool box_sleep(struct box *b, int64_t deadline)
 {
     int64_t now = pb_now();
     if (now >= deadline)
@@ -289,7 +268,7 @@ static bool box_sleep(struct box *b, int64_t deadline)
 }
 
 /* Wait until *@flag (under mu) or @deadline. */
-static bool box_wait_flag(struct box *b, const bool *flag, int64_t deadline)
+bool box_wait_flag(struct box *b, const bool *flag, int64_t deadline)
 {
     pthread_mutex_lock(&b->mu);
     while (!*flag && box_sleep(b, deadline)) {
@@ -675,14 +654,14 @@ out:
 
 /* ---- main ---- */
 
-/* Take "--shm X", "--domain D" and "--end-hdr" out of argv (pb_parse() does the rest). */
+/* Take "--shm X", "--domain D", "--end-hdr" and "--app" out of argv (pb_parse() does the rest). */
 static void own_args(int *argc, char **argv, const char **shm)
 {
     int k = 1;
     g_domain = (uint32_t)(getpid() % 10);
     for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--end-hdr") == 0) {
-            g_end_hdr = true;
+        if (strcmp(argv[i], "--end-hdr") == 0 || strcmp(argv[i], "--app") == 0) {
+            *(argv[i][2] == 'e' ? &g_end_hdr : &g_app) = true;
             continue;
         }
         if ((strcmp(argv[i], "--shm") == 0 || strcmp(argv[i], "--domain") == 0) && i + 1 < *argc) {
@@ -714,7 +693,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--sizes") == 0)
             sizes_given = true;
     struct pb_opts o;
-    pb_parse(&o, argc, argv, "bench_shm [--shm auto|off] [--domain D]", variants);
+    pb_parse(&o, argc, argv, "bench_shm [--app] [--shm auto|off] [--domain D]", variants);
+    if (g_app)
+        return app_main(&o, sizes_given);
     if (!sizes_given) { /* issue 13's sizes */
         static const size_t def[] = {64, 1u << 20, 8u << 20};
         o.nsizes = 3;

@@ -3,7 +3,9 @@
  * Publish/subscribe inside one process: intra-process delivery shares the
  * publisher's buffer (no copy) and keeps order; publishing from 4 threads
  * at once reaches a local and a remote subscription completely and in
- * per-thread order (run under TSan in CI); freeing from inside callbacks;
+ * per-thread order (run under TSan in CI); a sensor_data subscription
+ * takes a burst from the application thread whole; freeing from inside
+ * callbacks;
  * argument errors; per-topic QoS from the configuration; a publisher
  * announced at an address no transport can use. Between processes:
  * tests/integration/test_pubsub_procs.c.
@@ -240,6 +242,57 @@ static void test_four_threads_publish_at_once(void **state)
         assert_int_equal(c.drops[r], 0);
     ax_sub_free(remote);
     ax_sub_free(local);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+/* ---- sensor_data: a burst from the application thread ---- */
+
+/* A subscription with the sensor_data preset (latest_only, history 5) and
+ * a publisher that publishes 100 small messages from this thread at once:
+ * they reach its loop as one batch through the hand-over queue, the
+ * socket has room for all of them, and all arrive, none dropped (before,
+ * the queue's bound of 5 met the batch before any flush: 95 dropped, to a
+ * subscriber that was idle). */
+static uint64_t seen_n(struct seen *x)
+{
+    pthread_mutex_lock(&x->mu);
+    uint64_t n = x->n;
+    pthread_mutex_unlock(&x->mu);
+    return n;
+}
+
+static void test_sensor_data_burst_not_dropped(void **state)
+{
+    (void)state;
+    ax_node *a = make("sd-pub", dom(2), 1);
+    ax_node *b = make("sd-sub", dom(2), 1);
+    struct seen x = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    so.qos = AX_QOS_SENSOR_DATA;
+    ax_pub *p;
+    ax_sub *s;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/sd/burst", "axon.test.Sd", NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&s, b, "/sd/burst", "axon.test.Sd", record, &x, &so));
+    struct ax_endpoint_counters c;
+    WAIT_FOR((ax_pub_counters(p, &c), c.connections == 1), 5000);
+    enum { N = 100 };
+    for (uint64_t i = 1; i <= N; i++) {
+        uint8_t msg[64] = {0};
+        memcpy(msg, &i, sizeof i);
+        assert_int_equal(ax_pub_publish_bytes(p, msg, sizeof msg), 0);
+    }
+    WAIT_FOR(seen_n(&x) == N, 5000);
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    for (int r = 0; r < AX_DROP_REASON_COUNT_; r++)
+        assert_int_equal(c.drops[r], 0);
+    pthread_mutex_lock(&x.mu);
+    assert_int_equal(x.order_errors, 0);
+    assert_int_equal(x.last_counter, N);
+    pthread_mutex_unlock(&x.mu);
+    ax_sub_free(s);
     ax_pub_free(p);
     ax_node_destroy(b);
     ax_node_destroy(a);
@@ -756,6 +809,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intra_process_shares_buffer_and_keeps_order),
         cmocka_unit_test(test_four_threads_publish_at_once),
+        cmocka_unit_test(test_sensor_data_burst_not_dropped),
         cmocka_unit_test(test_freed_publisher_delivers_what_it_sent),
         cmocka_unit_test(test_free_inside_callbacks),
         cmocka_unit_test(test_free_inside_attach),

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,6 +682,118 @@ static void test_overload_disconnect(void **state)
     run_overload(AX_OVERLOAD_DISCONNECT);
 }
 
+/*
+ * The overload policy is for a peer that does not keep up, not for a burst
+ * queued between two flushes: a queue of 5 frames with a dropping policy
+ * takes 200 frames sent without a loop iteration in between, while the
+ * socket has room, and drops none of them (before, 195 were dropped with
+ * the reader idle: the sensor_data starvation of issue 16).
+ */
+static void run_burst_no_drop(enum ax_overload policy)
+{
+    struct pair p;
+    pair_init(&p);
+    p.copt.queue_frames = 5;
+    p.copt.overload = policy;
+    pair_open(&p);
+    const uint64_t N = 200;
+    const size_t len = 64; /* inline frames; 200 x 112 bytes fit any socket buffer */
+    struct ax__link_stats st;
+    for (uint64_t s = 1; s <= N; s++) {
+        ax__buf *b;
+        AX_OK_OR_FAIL(ax__buf_new(len, &b));
+        fill(b->data, len, s);
+        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
+        assert_int_equal(ax__link_send(p.client.c, &h, b), 0);
+        ax__buf_release(b);
+        ax__link_get_stats(p.client.c, &st);
+        assert_true(st.queued_frames <= 5); /* the bound still holds at every step */
+    }
+    AX_STEP_UNTIL(p.loop, p.server.frames == N, 10000);
+    ax__link_get_stats(p.client.c, &st);
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        assert_int_equal(st.drops[i], 0);
+    assert_int_equal(p.server.bad_order + p.server.bad_content, 0);
+    assert_true(p.server.last_seq == N);
+    pair_close(&p);
+}
+
+static void test_burst_latest_only_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_LATEST_ONLY);
+}
+
+static void test_burst_drop_newest_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_DROP_NEWEST);
+}
+
+static void test_burst_drop_oldest_no_drop(void **state)
+{
+    (void)state;
+    run_burst_no_drop(AX_OVERLOAD_DROP_OLDEST);
+}
+
+/*
+ * A frame the overload policy drops was never copied: payloads given by
+ * reference are queued by reference (copied_bytes stays 0), and a dropped
+ * one is the caller's own memory, handed back (free_fn) when dropped. The
+ * reader stops, so the socket fills and latest_only drops for real.
+ */
+static uint64_t freed_bufs;
+
+static void count_free(void *data, void *arg)
+{
+    (void)arg;
+    freed_bufs++;
+    free(data);
+}
+
+static void test_dropped_frames_never_copied(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_init(&p);
+    p.copt.queue_frames = 5;
+    p.copt.overload = AX_OVERLOAD_LATEST_ONLY;
+    p.copt.sndbuf = 16 * 1024;
+    p.sopt.rcvbuf = 16 * 1024;
+    pair_open(&p);
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, false));
+    freed_bufs = 0;
+    const uint64_t N = 5000;
+    const size_t len = 64;
+    struct ax__link_stats st;
+    for (uint64_t s = 1; s <= N; s++) {
+        uint8_t *mem = malloc(len);
+        assert_non_null(mem);
+        fill(mem, len, s);
+        ax__buf *b;
+        AX_OK_OR_FAIL(ax__buf_wrap(mem, len, count_free, NULL, &b));
+        struct ax__frame_hdr h = {.type = AX__FRAME_DATA, .seq = s};
+        assert_int_equal(ax__link_send(p.client.c, &h, b), 0);
+        ax__buf_release(b); /* the queue's reference, if any, is all that is left */
+        if (s % 64 == 0)
+            assert_true(ax_loop_step(p.loop, 0) >= 0);
+    }
+    ax__link_get_stats(p.client.c, &st);
+    uint64_t dropped = st.drops[AX_DROP_QUEUE_LATEST];
+    assert_true(dropped > 0);
+    assert_int_equal(st.copied_bytes, 0);
+    /* Every frame not queued any more went back: dropped or written. */
+    assert_int_equal(freed_bufs, N - st.queued_frames);
+    AX_OK_OR_FAIL(ax__link_set_reading(p.server.c, true));
+    AX_STEP_UNTIL(p.loop, p.server.frames + dropped == N, 10000);
+    assert_int_equal(p.server.bad_content, 0);
+    assert_true(p.server.last_seq == N);
+    ax__link_get_stats(p.client.c, &st);
+    assert_int_equal(st.copied_bytes, 0);
+    pair_close(&p);
+    assert_int_equal(freed_bufs, N);
+}
+
 /* ---- fd exhaustion ---- */
 
 static int accept_calls;
@@ -992,6 +1105,30 @@ static void test_crc_negotiated_by_either_side(void **state)
     pair_close(&p);
 }
 
+/* A write to a socket whose peer is gone fails with an error and raises no
+ * SIGPIPE (the default action would kill this test): the connection's first
+ * write, its HELLO, goes to a socket whose other end was closed. */
+static void test_write_to_closed_peer_no_sigpipe(void **state)
+{
+    (void)state;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigaction(SIGPIPE, &dfl, &old);
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    close(sv[1]);
+    struct ax__link_options o;
+    ax__link_options_init(&o);
+    struct ep e;
+    memset(&e, 0, sizeof e);
+    AX_OK_OR_FAIL(ax__stream_conn_new(loop, sv[0], &o, &ep_cbs, &e, &e.c));
+    AX_STEP_UNTIL(loop, e.closed, 5000);
+    assert_true(e.status < 0);
+    AX_OK_OR_FAIL(ax_loop_free(loop));
+    sigaction(SIGPIPE, &old, NULL);
+}
+
 static void test_graceful_flushes_abort_counts(void **state)
 {
     (void)state;
@@ -1039,6 +1176,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overload_drop_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_latest_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_latest_only_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_drop_newest_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_drop_oldest_no_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_frames_never_copied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_sheds_without_busy_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_short_writes_eagain_eintr_reset, setup,
@@ -1047,6 +1188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crc_negotiated_by_either_side, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_flushes_abort_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_to_closed_peer_no_sigpipe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

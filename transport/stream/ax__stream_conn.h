@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to transport/stream: a connection's state (conn.c), shared with
- * conn_fd.c, which adds what the shared-memory transport needs on top of
+ * conn_send.c (queueing a frame), conn_stats.c (counters) and conn_fd.c,
+ * which adds what the shared-memory transport needs on top of
  * it (descriptors, held frames) through the two functions below.
  */
 #ifndef AX__STREAM_CONN_H
@@ -32,6 +33,8 @@ typedef struct stream_conn {
     bool closed;          /* finish() ran; on_close is pending */
     bool flush_scheduled; /* parked for AX_IO_WRITABLE */
     bool want_write;      /* EPOLLOUT armed */
+    bool write_full;      /* an early write (conn_send.c) found no room: until the next flush */
+    bool writing;         /* inside the write queue's write: no early write */
     bool reading;
     uint32_t peer_max_frame;
     uint64_t frame_mark;         /* frames_in when the frame timer was armed */
@@ -51,8 +54,8 @@ static inline stream_conn *conn_of(ax__link *l)
     return (stream_conn *)l;
 }
 
-/* Queue @it (its header is completed here); its fd is the queue's from
- * here on, closed on any error. Returns as a link's send(). */
+/* conn_send.c: queue @it (its header is completed here); its fd is the
+ * queue's from here on, closed on any error. Returns as a link's send(). */
 int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it);
 
 /* Make sure what is queued is written (this iteration, or on EPOLLOUT). */

@@ -26,7 +26,7 @@ struct ax__stream_wq_entry {
 /* One frame to queue (ax__stream_wq_push()). */
 struct ax__stream_wq_item {
     const struct ax__frame_hdr *h; /* complete: flags and payload CRC set */
-    ax__buf *buf;                  /* the payload, referenced when large, or NULL */
+    ax__buf *buf;                  /* the payload, referenced (never copied), or NULL */
     const void *data;              /* or these @len bytes, copied */
     size_t len;
     bool control;  /* never dropped */
@@ -57,6 +57,7 @@ struct ax__stream_wq {
     enum ax_overload policy;
     uint64_t high_bytes;                        /* largest `bytes` seen */
     uint64_t frames_out, bytes_out, writes;     /* what left, and writev calls */
+    uint64_t copied_bytes;                      /* data payload bytes copied in (not referenced) */
     uint64_t unreported[AX_DROP_REASON_COUNT_]; /* drops the owner has not taken yet */
     bool dropped;                               /* some of them are not zero */
     uint32_t cut_frames;                        /* the queue when the policy said disconnect */
@@ -88,6 +89,12 @@ bool ax__stream_wq_mid_frame(struct ax__stream_wq *w);
  * `unreported`. On any error the item's fd is closed.
  */
 int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item *it);
+
+/* Whether data frame @it would meet the overload policy if pushed now (a
+ * policy that drops or disconnects, and no room); false for control
+ * frames and for block. */
+bool ax__stream_wq_would_overflow(const struct ax__stream_wq *w,
+                                  const struct ax__stream_wq_item *it);
 
 /*
  * Write what is queued to @fd with writev (sendmsg, with SCM_RIGHTS, for a

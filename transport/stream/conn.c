@@ -20,10 +20,11 @@
  * of LINGER finishes the connection: the queue is dropped (counted), the
  * socket closed, and on_close runs from the loop's closes phase.
  *
- * Writing: nothing is written at send time. The first send of an iteration
- * parks the handler for AX_IO_WRITABLE, and the ready-list phase flushes
- * everything queued in that iteration; EPOLLOUT is armed only when a flush
- * stops short (socket full).
+ * Writing: nothing is written at send time (but see conn_send.c: a frame
+ * that would meet the overload policy first writes what waits). The first
+ * send of an iteration parks the handler for AX_IO_WRITABLE, and the
+ * ready-list phase flushes everything queued in that iteration; EPOLLOUT is
+ * armed only when a flush stops short (socket full).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,60 +75,6 @@ static void arm_write(stream_conn *c, bool on)
     set_interest(c);
 }
 
-void ax__stream_conn_kick(stream_conn *c)
-{
-    /* With EPOLLOUT armed the kernel will say when there is room; otherwise
-     * the ready-list phase of this iteration flushes everything queued. */
-    if (c->io_live && !c->flush_scheduled && !c->want_write) {
-        c->flush_scheduled = true;
-        ax_io_park(&c->io, AX_IO_WRITABLE);
-    }
-}
-
-/* Queue @it (its header is completed here); its fd is ours from here on,
- * closed on any error. */
-int ax__stream_conn_enqueue(stream_conn *c, struct ax__stream_wq_item *it)
-{
-    int rc = 0;
-    if (c->closed || c->state >= ST_FLUSHING)
-        rc = AX_ECLOSED;
-    else if (!it->control && c->state != ST_READY)
-        rc = AX_EAGAIN;
-    else if (it->len > c->peer_max_frame)
-        rc = AX_EMSGSIZE;
-    if (rc < 0) {
-        if (it->fd >= 0)
-            close(it->fd);
-        return rc;
-    }
-    struct ax__frame_hdr hh = *it->h;
-    hh.payload_len = (uint32_t)it->len;
-    hh.flags = (uint16_t)((hh.flags & ~AX__FRAME_F_PAYLOAD_CRC) |
-                          (c->link.crc ? AX__FRAME_F_PAYLOAD_CRC : 0));
-    hh.payload_crc = 0;
-    if (c->link.crc)
-        hh.payload_crc = it->buf ? ax__buf_payload_crc(it->buf) : ax__crc32c(0, it->data, it->len);
-    it->h = &hh;
-    rc = ax__stream_wq_push(&c->wq, it);
-    if (rc == AX__STREAM_WQ_DISCONNECT) {
-        AX_LOG_W(LOG_MODULE,
-                 "%s: write queue full (%u frames, %llu bytes), disconnecting slow peer",
-                 c->link.peer_addr, c->wq.cut_frames, (unsigned long long)c->wq.cut_bytes);
-        ax__stream_conn_report_drops(c);
-        ax__link_close(&c->link, AX__LINK_ABORT, AX_EOVERFLOW);
-        return AX_ECLOSED;
-    }
-    ax__stream_conn_report_drops(c); /* may close us: on_drop is the owner's code */
-    if (c->closed)
-        return AX_ECLOSED;
-    if (rc < 0)
-        return rc;
-    if (c->wq.high_bytes > c->st.queue_high_bytes)
-        c->st.queue_high_bytes = c->wq.high_bytes;
-    ax__stream_conn_kick(c);
-    return 0;
-}
-
 static int enqueue(stream_conn *c, const struct ax__frame_hdr *h, ax__buf *buf, const void *data,
                    size_t len, bool control)
 {
@@ -160,7 +107,10 @@ static void start_linger(stream_conn *c)
 static void flush(stream_conn *c)
 {
     uint64_t before = c->wq.frames_out;
+    c->write_full = false; /* conn_send.c's early writes may try again after this one */
+    c->writing = true;
     int rc = ax__stream_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
+    c->writing = false;
     if (rc == AX_EAGAIN && c->tls && ax__tls_wants_read(c->tls)) {
         /* The TLS handshake waits for the peer: reading resumes writing. */
         arm_write(c, false);

@@ -35,6 +35,7 @@ void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out)
     out->frames_out = c->wq.frames_out;
     out->bytes_out = c->wq.bytes_out;
     out->writes = c->wq.writes;
+    out->copied_bytes = c->wq.copied_bytes;
     out->queued_frames = c->wq.count;
     out->queued_bytes = c->wq.bytes;
 }
