@@ -111,8 +111,10 @@ def error(code, reason=None, handler_error=None):
     return _BY_CODE.get(code, Error)(code, reason)
 
 
-def check(rc, reason=None):
-    """Raise the exception for @rc when it is negative; else return it."""
+def check(rc, context=None):
+    """Raise the exception for @rc when it is negative, its reason @context
+    (what was being done) and the code's message; else return @rc."""
     if rc < 0:
-        raise error(rc, reason)
+        msg = _lib.text(_lib.lib.ax_strerror(rc))
+        raise error(rc, "%s: %s" % (context, msg) if context else msg)
     return rc

@@ -20,7 +20,11 @@ from .errors import Closed, ECLOSED, error, check
 from .qos import QoS
 
 KINDS = ("publisher", "subscriber", "service", "client")
-_live = weakref.WeakSet()
+# Open nodes, held strongly: a node runs until closed, like a thread, and
+# its callback objects (Node._keep) must not be collected while its loop
+# threads may call them, even when the program drops its last reference.
+_live = set()
+_live_lock = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -97,9 +101,10 @@ class Node:
 
     Raises axon.Error: AX_ECONFIG with file, line and key for a bad
     configuration, AX_EADDRINUSE and the like when the node cannot bind.
-    Use it as a context manager or call close(); nodes still open when the
-    interpreter exits are closed then (before Python tears down what their
-    callbacks would need).
+    Use it as a context manager or call close(). A node runs until closed
+    (dropping the object does not stop it); nodes still open when the
+    interpreter exits are closed then, before Python tears down what their
+    callbacks would need.
     """
 
     def __init__(self, name=None, domain=None, config_file=None, threads=None):
@@ -138,7 +143,8 @@ class Node:
         finally:
             _lib.lib.ax_config_fini(cfg)
         self._ptr = ptr.value
-        _live.add(self)
+        with _live_lock:
+            _live.add(self)
 
     @staticmethod
     def _config(rc, err):
@@ -169,7 +175,8 @@ class Node:
         for ep in list(self._endpoints):
             ep._forget()
         _lib.lib.ax_node_destroy(p)
-        _live.discard(self)
+        with _live_lock:
+            _live.discard(self)
 
     def __enter__(self):
         return self
@@ -295,5 +302,7 @@ class Node:
 @atexit.register
 def _close_all():
     # Loop threads calling into a finalizing interpreter would crash it.
-    for n in list(_live):
+    with _live_lock:
+        nodes = list(_live)
+    for n in nodes:
         n.close()

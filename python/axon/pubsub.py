@@ -238,7 +238,9 @@ class Subscriber(_Endpoint):
             try:
                 msg = m.contents
                 if mtype is not None:
-                    arg = mtype.cls.FromString(ctypes.string_at(msg.data, msg.len))
+                    # An all-default message is 0 bytes, maybe with no buffer.
+                    data = ctypes.string_at(msg.data, msg.len) if msg.len else b""
+                    arg = mtype.cls.FromString(data)
                 elif msg.len:
                     arr = (ctypes.c_ubyte * msg.len).from_address(msg.data)
                     arg = mv = memoryview(arr).cast("B").toreadonly()

@@ -129,7 +129,7 @@ def test_raw_bytes_zero_copy_view(domain):
         views[0].tobytes()
 
 
-def test_callback_exception_is_printed_and_delivery_goes_on(domain, capfd):
+def test_callback_exception_is_printed_and_delivery_goes_on_empty_message_too(domain, capfd):
     import axon
     from axon.msgs import std_pb2
     got = []
@@ -139,15 +139,17 @@ def test_callback_exception_is_printed_and_delivery_goes_on(domain, capfd):
         got.append(m.key)
         if len(got) == 1:
             raise RuntimeError("boom in a callback")
-        second.set()
+        if len(got) == 3:
+            second.set()
 
     with axon.Node(name="py-exc", domain=domain) as node:
         node.subscribe("/py/exc", std_pb2.KeyValue, on_msg)
         pub = node.publisher("/py/exc", std_pb2.KeyValue)
         pub.publish(std_pb2.KeyValue(key="one"))
         pub.publish(std_pb2.KeyValue(key="two"))
+        pub.publish(std_pb2.KeyValue())  # all defaults: 0 bytes on the wire
         assert second.wait(10)
-    assert got == ["one", "two"]
+    assert got == ["one", "two", ""]
     err = capfd.readouterr().err
     assert "exception in subscriber callback of /py/exc" in err
     assert "RuntimeError: boom in a callback" in err
