@@ -173,3 +173,47 @@ def test_qos_presets_and_fields_in_the_table(domain):
         assert p2.qos == custom
         (e,) = [e for e in node.endpoints("/py/q2") if e.kind == "publisher"]
         assert e.qos == custom and e.name == "py-qos"
+
+
+def test_lossless_stream_while_callbacks_hold_the_gil(domain):
+    """2000 messages with overload "block": publish() waits in C (GIL
+    released) while the loop thread runs the Python callback (GIL taken);
+    every message arrives, in order, and a subscription closed from its own
+    callback gets nothing more."""
+    import axon
+    from axon.msgs import geometry_pb2
+    n = 2000
+    seqs = []
+    done = threading.Event()
+    lossless = axon.QoS(overload="block", max_blocking=10.0, history=64)
+    with axon.Node(name="py-src", domain=domain) as a, axon.Node(name="py-dst", domain=domain) as b:
+        def on_point(p, info):
+            seqs.append((info.seq, int(p.x)))
+            if len(seqs) == n:
+                done.set()
+
+        b.subscribe("/py/stream", geometry_pb2.Point, on_point, qos=lossless, info=True)
+        matched = threading.Event()
+        pub = a.publisher("/py/stream", geometry_pb2.Point, qos=lossless,
+                          on_event=lambda ev: ev.kind == "matched" and matched.set())
+        assert matched.wait(15)
+        for i in range(n):
+            pub.publish(geometry_pb2.Point(x=i))
+        assert done.wait(30), "%d of %d messages" % (len(seqs), n)
+        assert seqs == [(i + 1, i) for i in range(n)]
+
+        after = []
+        closing = threading.Event()
+
+        def close_me(p):
+            after.append(p.x)
+            sub.close()
+            closing.set()
+
+        sub = b.subscribe("/py/stream", geometry_pb2.Point, close_me, qos=lossless)
+        wait_for(lambda: sub.counters()[3] >= 1, what="the second subscription connected")
+        pub.publish(geometry_pb2.Point(x=-1))
+        assert closing.wait(10)
+        pub.publish(geometry_pb2.Point(x=-2))
+        wait_for(lambda: len(seqs) == n + 2, what="the first subscription's two more")
+    assert after == [-1.0]
