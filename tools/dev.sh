@@ -23,6 +23,7 @@ NATIVE_PKGS=(
   nanopb libnanopb-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
   libyaml-dev libcmocka-dev libzmq3-dev libnng-dev
   liblz4-dev libzstd-dev zlib1g-dev libssl-dev
+  python3-pytest python3-protobuf
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
