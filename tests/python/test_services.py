@@ -136,9 +136,6 @@ def test_call_from_a_callback_is_busy(domain):
     assert seen == [axon.Busy]
 
 
-@pytest.mark.xfail(strict=True, reason="core/disc_table.c self_endpoint() leaves a node's own "
-                   "service endpoints without their reply type, so a client of a server in its "
-                   "own node gets AX_ETYPE (C API bug, not the bindings')")
 def test_client_and_server_in_one_node(domain):
     import axon
     Point = _point()
@@ -146,3 +143,6 @@ def test_client_and_server_in_one_node(domain):
         node.service("/py/self", Point, Point, lambda req: req)
         (srv,) = [e for e in node.endpoints("/py/self") if e.kind == "service"]
         assert srv.reply_type_name == "axon.geometry.Point"
+        client = node.client("/py/self", Point, Point)
+        assert client.wait_for_server(10)
+        assert client.call(Point(x=1.5), timeout=5).x == 1.5
