@@ -253,7 +253,7 @@ int axt_protoc(const char *const *args, const void *in, size_t in_len, unsigned 
     snprintf(inp, sizeof inp, "%s/in", dir);
     snprintf(outp, sizeof outp, "%s/out", dir);
     FILE *f = fopen(inp, "wb");
-    if (!f || fwrite(in, 1, in_len, f) != in_len) {
+    if (!f || (in_len && fwrite(in, 1, in_len, f) != in_len)) {
         snprintf(why, why_len, "cannot write %s", inp);
         if (f)
             fclose(f);

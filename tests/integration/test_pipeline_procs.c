@@ -96,7 +96,7 @@ enum { N = 3000 };
 
 static void run(bool lossless, char *mid_line, char *sink_line, char *sent_line)
 {
-    struct proc sink, mid, src;
+    static struct proc sink, mid, src; /* the teardown may kill them after we return */
     start(&sink, "sink", "--delay-us", "200", NULL);
     start(&mid, "middle", "--input-overload", lossless ? "block" : "drop_oldest", NULL);
     start(&src, "source", "--count", "3000", "--size", "4096", NULL);

@@ -89,7 +89,7 @@ static void call_stopped(struct proc *s, struct proc *c)
 static void test_kill9_server_mid_call(void **state)
 {
     (void)state;
-    struct proc s, s2, c;
+    static struct proc s, s2, c; /* the teardown may kill them after we return */
     server(&s, NULL);
     start(&c, "client", "--role", "client", "--x", "7", "--y", "3", "--timeout", "60000", NULL);
     call_stopped(&s, &c);
@@ -122,7 +122,7 @@ static void test_kill9_server_mid_call(void **state)
 static void test_sigstop_server_past_lease(void **state)
 {
     (void)state;
-    struct proc s, c;
+    static struct proc s, c;
     server(&s, "1s");
     start(&c, "client", "--role", "client", "--timeout", "60000", NULL);
     call_stopped(&s, &c);
@@ -169,7 +169,7 @@ static int run_cli(char *out, size_t size, ...)
 static void test_cli(void **state)
 {
     (void)state;
-    struct proc s;
+    static struct proc s;
     server(&s, NULL);
     static char out[16384];
     assert_int_equal(run_cli(out, sizeof out, "service", "list", NULL), 0);
@@ -187,7 +187,7 @@ static void test_cli(void **state)
     assert_int_not_equal(run_cli(out, sizeof out, "service", "call", "/add", "{w: 1}", NULL), 0);
 
     /* The doctor: a client of other types, and a client with no server. */
-    struct proc wrong, lonely;
+    static struct proc wrong, lonely;
     start(&wrong, "client", "--role", "client", "--reply", "vector3", NULL);
     start(&lonely, "client", "--role", "client", "--name", "/nosrv", NULL);
     assert_true(proc_wait_line(&wrong, "WAITED", "rc=AX_ETYPE", T(15000), NULL, 0));
