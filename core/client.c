@@ -208,8 +208,13 @@ static void send_call(struct ax_client *c, struct ax__call *k)
 {
     struct ax__frame_hdr h = {.type = AX__FRAME_REQUEST, .stream = c->server.id, .seq = k->id};
     int rc = ax__link_send(c->link, &h, k->req);
-    if (rc < 0) {
-        call_end(k, rc == AX_EMSGSIZE ? AX_EMSGSIZE : AX_ECONNRESET, 0, NULL, NULL, 0);
+    if (rc < 0) { /* the link is closing (its end is on the way) or the call is too large */
+        char why[AX_TOPIC_MAX + 160];
+        snprintf(why, sizeof why, "%s: server on '%s' went away (%s)", c->name, c->server.node_name,
+                 ax_strerror(rc));
+        if (rc == AX_EMSGSIZE)
+            snprintf(why, sizeof why, "%s: the request is larger than the server takes", c->name);
+        call_end(k, rc == AX_EMSGSIZE ? AX_EMSGSIZE : AX_ECONNRESET, 0, why, NULL, 0);
         return;
     }
     k->sent = true;
