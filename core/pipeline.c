@@ -20,7 +20,8 @@
  * topic's thread adds, the publisher's removes) by shard and name, not by
  * pointer: a topic may go while paused. Resuming posts to each topic's
  * shard. Intra-process inputs cannot be paused this way (their publisher
- * delivers in its own call); their publishes go through past the bound.
+ * delivers in its own call): a topic fed only by them gets AX_EAGAIN as
+ * before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,10 @@ static void set_reading(struct ax__topic *t, bool on)
 bool ax__pipeline_hold(struct ax_pub *pub)
 {
     struct ax__topic *t = ax__lossless_input;
-    if (!t)
+    /* Only an input that can be paused: without remote publishers' links
+     * (a publisher of this process feeds it) the publish is refused as
+     * before, or the queue would grow without bound. */
+    if (!t || t->nrpubs == 0)
         return false;
     pthread_mutex_lock(&pub->wait_mu);
     bool known = false;
