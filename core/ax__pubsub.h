@@ -84,7 +84,7 @@ struct ax__shard {
     atomic_uint backlog;  /* messages in the queue (the shard takes its own off by the batch) */
     unsigned backlog_max; /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
 
-    struct ax__qnode psubs; /* every publisher-side link */
+    struct ax__qnode psubs;             /* every publisher-side link */
     struct ax__qnode services, clients; /* core/service.c, core/client.c */
     bool closing;
     /* Keep-alives of links (pub_link.c sends them, sub_link.c watches for
@@ -379,9 +379,10 @@ int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, uns
 void ax__pub_set_block(struct ax__psub *ps, bool block);
 
 /* ---- pub.c ---- */
+/* @type NULL: raw bytes. Set before the publisher is announced (a schema
+ * request reads it from another thread). */
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
-                     const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
-                     const struct ax_pub_options *opt);
+                     const uint8_t *hash, const ax_type *type, const struct ax_pub_options *opt);
 void ax__pub_drain_task(void *shard);
 void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts);
 void ax__pub_remote_sub(struct ax__shard *s, const struct ax_graph_event *ev);

@@ -124,7 +124,7 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     /* A loop thread (any node's) never waits: it would stall its loop. */
     int rc = ax__pub_block_admit(pub, buf->len, on_shard || ax_loop_current() != NULL, &admitted);
     if (rc == AX_EAGAIN && ax__pipeline_hold(pub))
-        rc = 0; /* from a lossless input's callback: through, and that input pauses */
+        rc = 0;   /* from a lossless input's callback: through, and that input pauses */
     if (rc < 0) { /* a subscriber that blocks has no room: nothing was published */
         ax__buf_release(buf);
         return rc;
@@ -428,8 +428,7 @@ void ax__pub_remove_psub(struct ax__psub *ps)
 /* ---- lifecycle ---- */
 
 int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
-                     const uint8_t *hash, const ProtobufCMessageDescriptor *desc,
-                     const struct ax_pub_options *opt)
+                     const uint8_t *hash, const ax_type *type, const struct ax_pub_options *opt)
 {
     if (!out || !node || !ax__topic_name_ok(topic) || !type_name)
         return AX_EINVAL;
@@ -444,7 +443,8 @@ int ax__pub_new_impl(ax_pub **out, ax_node *node, const char *topic, const char 
     if (!pub)
         return AX_ENOMEM;
     pub->node = node;
-    pub->desc = desc;
+    pub->desc = type ? ax_type_descriptor(type) : NULL;
+    pub->type = type; /* before the endpoint is visible to schema requests */
     pub->shard = ax__shard_for(node, topic);
     pub->ev.fn = opt->on_event;
     pub->ev.user = opt->user;
@@ -501,11 +501,8 @@ int ax_pub_new(ax_pub **out, ax_node *node, const char *topic, const ax_type *ty
 {
     if (!type)
         return AX_EINVAL;
-    int rc = ax__pub_new_impl(out, node, topic, ax_type_name(type), ax_type_hash(type)->bytes,
-                              ax_type_descriptor(type), opt);
-    if (rc == 0)
-        (*out)->type = type;
-    return rc;
+    return ax__pub_new_impl(out, node, topic, ax_type_name(type), ax_type_hash(type)->bytes, type,
+                            opt);
 }
 
 int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const char *type_name,
