@@ -117,6 +117,11 @@ static int handle(const ProtobufCMessage *req, ProtobufCMessage *rep, struct ax_
     ax_node *node = user;
     const Axon__Param__Request *q = (const Axon__Param__Request *)req;
     Axon__Param__Reply *r = (Axon__Param__Reply *)rep;
+    /* Bounded per call: each name of a SET costs a result and its reason. */
+    if (q->n_names > 4096) {
+        snprintf(call->why, call->why_size, "%zu names in one request (at most 4096)", q->n_names);
+        return AX_EINVAL;
+    }
     if (q->op > 2 || (q->op == 2 && q->n_values != q->n_names)) {
         snprintf(call->why, call->why_size, "op %u with %zu names and %zu values", (unsigned)q->op,
                  q->n_names, q->n_values);
