@@ -106,6 +106,7 @@ struct cli {
     int64_t wait_ns; /* --wait: discovery convergence bound */
     bool domain_set;
     ax_node *node;
+    const char *node_prefix; /* its name before "-PID" (NULL: "axon-cli") */
     uint64_t self_id;
     bool stop;                    /* a SIGINT/SIGTERM arrived */
     bool settled;                 /* the last cli_settle() converged */
@@ -319,8 +320,8 @@ cli_handler cli_verb_topic_pub;                                            /* pu
 typedef void (*cli_doctor_add_fn)(void *report, const char *kind, const char *name,
                                   const char *summary, const char *fix);
 bool cli_doctor_services(struct cli *c, const char *name, cli_doctor_add_fn add, void *report);
-/* verbs_rpc.c: the verbs of the groups "service" and "param". */
-extern const struct cli_verb cli_service_verbs[], cli_param_verbs[];
+/* verbs_rpc.c: the verbs of the groups "service", "param" and "bridge". */
+extern const struct cli_verb cli_service_verbs[], cli_param_verbs[], cli_bridge_verbs[];
 cli_handler cli_verb_service_list, cli_verb_service_info, cli_verb_service_call; /* service.c */
 cli_handler cli_verb_param_list, cli_verb_param_get, cli_verb_param_set, cli_verb_param_dump,
     cli_verb_param_load;                            /* param.c */
@@ -329,6 +330,7 @@ cli_handler cli_verb_doctor;                        /* doctor.c */
 /* doctor_fix.c: the advice for a subscription's last error (an AX_E* code). */
 const char *cli_doctor_connect_fix(int err);
 cli_handler cli_verb_record;                      /* record.c */
+cli_handler cli_verb_bridge_foxglove;             /* bridge.c (verbs_rpc.c without libwebsockets) */
 cli_handler cli_verb_play;                        /* play.c */
 cli_handler cli_verb_bag_info;                    /* bag.c */
 cli_handler cli_verb_bag_verify;                  /* bag_verify.c */

@@ -24,7 +24,8 @@ int cli_node_open(struct cli *c)
     /* With TLS certificates the name is the certificate's: kept as
      * configured (docs/security.md, "The CLI"). */
     if (cfg.security.tls != AX_TLS_CERT || !cfg.node_name[0])
-        snprintf(cfg.node_name, sizeof cfg.node_name, "axon-cli-%ld", (long)getpid());
+        snprintf(cfg.node_name, sizeof cfg.node_name, "%s-%ld",
+                 c->node_prefix ? c->node_prefix : "axon-cli", (long)getpid());
     cfg.threads = 1;
     /* Rates, drops and gaps are not in announcements: the CLI asks every
      * node for them, unless the configuration already asks more often. */
@@ -147,9 +148,8 @@ int cli_snap_take_kind(struct cli *c, const char *topic, bool services, struct c
         s->nnodes = w;
         w = 0;
         for (size_t i = 0; i < ge; i++)
-            if (eps[i].node_id != c->self_id &&
-                (eps[i].kind == AX_ENDPOINT_SERVICE || eps[i].kind == AX_ENDPOINT_CLIENT) ==
-                    services)
+            if (eps[i].node_id != c->self_id && (eps[i].kind == AX_ENDPOINT_SERVICE ||
+                                                 eps[i].kind == AX_ENDPOINT_CLIENT) == services)
                 eps[w++] = eps[i];
         s->eps = eps;
         s->neps = w;

@@ -397,6 +397,12 @@ static const struct cli_verb top_verbs[] = {
         .subs = type_verbs,
     },
     {
+        .path = "bridge",
+        .summary = "live view in the browser: Foxglove and the web monitor",
+        .about = "Bridges to browser tools (docs/bridge.md).",
+        .subs = cli_bridge_verbs,
+    },
+    {
         .path = "doctor",
         .synopsis = "[TOPIC]",
         .summary = "explain why publishers and subscribers do not talk",

@@ -138,3 +138,57 @@ const struct cli_verb cli_param_verbs[] = {
     },
     {0},
 };
+
+const struct cli_verb cli_bridge_verbs[] = {
+    {
+        .path = "bridge foxglove",
+        .synopsis = "[TOPIC|PATTERN]...",
+        .summary = "a Foxglove WebSocket server and the web monitor on one port",
+        .about =
+            "Serve the domain to Foxglove Studio or Lichtblick (the Foxglove WebSocket protocol,\n"
+            "foxglove.websocket.v1: open the printed foxglove: URL with 'Open connection') and\n"
+            "the web monitor (the node graph, the topic table with rates, drops and gaps, a live\n"
+            "echo: open the printed monitor: URL in a browser), on one port.",
+        .details =
+            "Topics are advertised as publishers appear in the discovery table and taken back\n"
+            "when they leave; the bridge subscribes to a topic only while a client does, by\n"
+            "its type hash, with the schema fetched from a publisher when axon was not built\n"
+            "with it. axon.sensor images and point clouds, poses and transforms are also\n"
+            "offered as foxglove.* schemas on TOPIC/foxglove (docs/bridge.md). Each client\n"
+            "has a queue of --max-client-queue bytes: a slow browser loses its oldest\n"
+            "messages, counted and told to it, never the publisher's. Bound to 127.0.0.1\n"
+            "unless --address says otherwise; with security on (a domain key or TLS) every\n"
+            "request needs the token the printed URLs carry.",
+        .example = "  axon bridge foxglove\n"
+                   "  axon bridge foxglove --port 0 '/perception/*'\n"
+                   "  axon bridge foxglove --address 0.0.0.0 --token s3cret-token",
+        .opts =
+            (const struct cli_opt[]){
+                {"port", 'p', "PORT", "TCP port (default 8765; 0: the kernel chooses)", NULL},
+                {"address", 0, "ADDR", "address to listen on (default 127.0.0.1)", NULL},
+                {"topics", 't', "PATTERN", "only topics matching PATTERN (repeatable)", NULL},
+                {"client-publish", 0, NULL, "let clients publish (Foxglove's Publish panel)", NULL},
+                {"token", 0, "TOKEN", "require ?token=TOKEN on every request", NULL},
+                {"max-client-queue", 0, "SIZE",
+                 "bytes queued per client before its oldest are dropped (default 32MiB)", NULL},
+                {"duration", 'd', "S", "stop after S seconds", NULL},
+                {0},
+            },
+        .min_pos = 0,
+        .max_pos = -1,
+        .complete = "topic...",
+        .run = cli_verb_bridge_foxglove,
+    },
+    {0},
+};
+
+#ifndef AXON_HAVE_BRIDGE
+/* Built without libwebsockets or cJSON: the verb says so. */
+int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
+{
+    (void)c;
+    (void)a;
+    return cli_error("this axon was built without the bridge: install libwebsockets-dev and "
+                     "libcjson-dev (bash tools/dev.sh deps) and build again");
+}
+#endif

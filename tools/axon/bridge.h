@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * axon bridge foxglove: the objects the bridge's files share.
+ *
+ * One thread (the verb's) runs the libwebsockets service loop and owns
+ * everything here: the channels, the clients, their subscriptions, the
+ * HTTP answers. The node's loop thread only runs the subscription
+ * callbacks, which copy a message once into a frame and queue a reference
+ * to it on each subscribed client's bounded queue, under bridge->mu; that
+ * mutex guards the queues, the client list and the counters the callbacks
+ * touch, nothing else. lws_cancel_service() then wakes the service loop,
+ * which asks lws for a writable callback on each client with frames.
+ *
+ * bridge.c: the verb, the service loop and the discovery sync;
+ * bridge_ws.c: the WebSocket side (a client's life, its control messages,
+ * its writes); bridge_http.c: the web monitor's files and its JSON API;
+ * bridge_chan.c: channels (topics seen in the table), their subscriptions
+ * and frames; bridge_json.c: the client control-message decoder (fuzzed);
+ * bridge_b64.c: base64 for schemas.
+ */
+#ifndef AXON_CLI_BRIDGE_H
+#define AXON_CLI_BRIDGE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+struct lws;
+struct lws_context;
+
+/* Bounds on what one client may ask for: past them it is closed with the
+ * reason (a subscribe storm is not allowed to grow the bridge). */
+#define BRIDGE_MAX_OP_ITEMS     256         /* entries in one control message */
+#define BRIDGE_MAX_CLIENT_SUBS  1024        /* subscriptions of one client */
+#define BRIDGE_MAX_CLIENT_CHANS 256         /* channels one client advertises */
+#define BRIDGE_MAX_TEXT         (64u << 10) /* a control message */
+#define BRIDGE_MAX_BINARY       (16u << 20) /* a published message (client publish) */
+#define BRIDGE_MAX_CLIENTS      64
+#define BRIDGE_OPS_PER_SECOND   200 /* control messages per second and client */
+#define BRIDGE_FRAME_HEADER     13  /* opcode, u32 subscription, u64 time */
+#define BRIDGE_ECHO_IDLE_NS     (10 * AX_NS_PER_S)
+#define BRIDGE_RATE_SAMPLES     8
+
+/* ---- the client control messages (bridge_json.c) ---- */
+
+enum bridge_op_kind {
+    BRIDGE_OP_SUBSCRIBE,
+    BRIDGE_OP_UNSUBSCRIBE,
+    BRIDGE_OP_ADVERTISE,   /* client publish: the channels it will send on */
+    BRIDGE_OP_UNADVERTISE, /* client publish */
+};
+
+struct bridge_sub_req {
+    uint32_t id, channel;
+};
+
+struct bridge_chan_req {
+    uint32_t id;
+    char topic[AX_TOPIC_MAX];
+    char encoding[32];
+    char schema_name[AX_TYPE_NAME_MAX];
+};
+
+struct bridge_op {
+    enum bridge_op_kind kind;
+    size_t n; /* entries in the array of the kind */
+    union {
+        struct bridge_sub_req subs[BRIDGE_MAX_OP_ITEMS];   /* SUBSCRIBE */
+        uint32_t ids[BRIDGE_MAX_OP_ITEMS];                 /* UNSUBSCRIBE, UNADVERTISE */
+        struct bridge_chan_req chans[BRIDGE_MAX_OP_ITEMS]; /* ADVERTISE */
+    } u;
+};
+
+/* Decode one text message of a client into @op. Returns 0, or -1 with the
+ * reason in @err (which the client is closed with): not JSON, not an
+ * object, no or an unknown "op", a missing or mistyped field, an id out of
+ * range, more than BRIDGE_MAX_OP_ITEMS entries. Any thread; no state. */
+int bridge_json_decode(const char *text, size_t len, struct bridge_op *op, char *err,
+                       size_t errlen);
+
+/* ---- base64 (bridge_b64.c) ---- */
+
+/* @len bytes as base64 text, NUL-terminated, malloc'd; NULL: no memory. */
+char *bridge_b64(const uint8_t *data, size_t len);
+
+/* ---- frames: one message, shared by the clients it is queued for ---- */
+
+struct bridge_frame {
+    atomic_uint refs;
+    size_t len;    /* header + payload, from data */
+    uint8_t *data; /* LWS_PRE bytes into mem: the opcode, then a
+                      subscription id each write patches in */
+    uint8_t *mem;  /* malloc'd: LWS_PRE + len bytes */
+};
+
+struct bridge_qitem {
+    struct bridge_frame *frame;
+    uint32_t sub_id;
+    uint32_t chan_id;
+    struct bridge_qitem *next;
+};
+
+/* ---- a channel: one (topic, type) the table has publishers of ---- */
+
+struct bridge_conv;
+
+struct bridge_chan {
+    uint32_t id;
+    char topic[AX_TOPIC_MAX]; /* as advertised (a converted one: "/t/foxglove") */
+    char axon_topic[AX_TOPIC_MAX];
+    uint64_t node_id; /* the publisher first seen: its schema */
+    char type_name[AX_TYPE_NAME_MAX];
+    uint8_t hash[AX_TYPE_HASH_SIZE];
+    struct cli_type type; /* its schema: what advertise sends, echo decodes */
+    char *schema_b64;     /* NULL: no schema yet (not advertised) */
+    const char *schema_name;
+    const struct bridge_conv *conv; /* offered as a foxglove.* schema */
+    int64_t retry_at;               /* when to ask for the schema again */
+    struct ax_qos qos;              /* the first publisher's (the subscription asks for it) */
+    struct bridge *b;
+    ax_sub *sub;      /* while a client subscribes */
+    unsigned clients; /* client subscriptions on it */
+    bool seen;        /* in the last sync */
+    struct bridge_chan *next;
+};
+
+/* A client subscription. */
+struct bridge_csub {
+    uint32_t id, chan;
+    uint64_t sent, dropped; /* under b->mu */
+};
+
+/* A channel a client publishes on (--client-publish). */
+struct bridge_cpub {
+    uint32_t id;
+    ax_pub *pub;
+    struct cli_type type;
+};
+
+struct bridge_client {
+    struct bridge *b;
+    struct lws *wsi;
+    uint64_t serial; /* for logs: "client 3" */
+    char peer[64];
+    /* Text to send, oldest first (service thread only). */
+    char **text;
+    size_t ntext, captext;
+    /* Frames to send (under b->mu), and their payload bytes. */
+    struct bridge_qitem *head, *tail;
+    size_t queued_bytes;
+    uint64_t dropped, dropped_said; /* under b->mu */
+    struct bridge_csub subs[BRIDGE_MAX_CLIENT_SUBS];
+    size_t nsubs; /* written under b->mu (the callbacks read subs) */
+    struct bridge_cpub *pubs;
+    size_t npubs;
+    /* The message being received, over its fragments. */
+    uint8_t *rx;
+    size_t rxlen;
+    bool rx_binary;
+    /* Rate limit on control messages: this second's start and count. */
+    int64_t ops_window;
+    unsigned ops;
+    struct bridge_client *next;
+};
+
+/* The newest message of a topic the web page echoes. */
+struct bridge_echo {
+    char topic[AX_TOPIC_MAX];
+    struct bridge_chan *chan; /* borrowed; NULL when its channel went */
+    ax_sub *sub;
+    uint8_t *data; /* newest message (under b->mu) */
+    size_t len;
+    uint64_t seq;
+    int64_t received_ns;
+    int64_t last_asked; /* monotonic: the subscription ends when idle */
+    struct bridge_echo *next;
+};
+
+/* Publisher counters over time, for rates. */
+struct bridge_rate {
+    uint64_t node_id;
+    uint32_t ep_id;
+    char topic[AX_TOPIC_MAX];
+    struct {
+        int64_t stamp;
+        uint64_t messages, bytes;
+    } s[BRIDGE_RATE_SAMPLES];
+    size_t n;
+    bool seen;
+};
+
+struct bridge {
+    struct cli *c;
+    struct lws_context *ctx;
+    const char *address;
+    int port;
+    const char *token; /* NULL: none asked */
+    const char *globs[16];
+    size_t nglobs;
+    bool client_publish;
+    size_t max_queue; /* bytes per client */
+
+    pthread_mutex_t mu;
+    struct bridge_client *clients;
+    size_t nclients;
+    uint64_t next_serial;
+
+    struct bridge_chan *chans;
+    uint32_t next_chan;
+    struct bridge_echo *echoes;
+    struct bridge_rate *rates;
+    size_t nrates, caprates;
+
+    uint64_t forwarded, dropped; /* all clients, under mu */
+    int64_t next_sync;
+};
+
+/* bridge_chan.c (service thread) */
+/* What a sync changed: channels whose schema became known (to advertise)
+ * and channels whose publishers left the table (taken off the list, not
+ * yet freed: to unadvertise, then bridge_chan_free). Never more than the
+ * arrays hold; the rest waits for the next sync. */
+struct bridge_chan_changes {
+    struct bridge_chan *fresh[64];
+    size_t nfresh;
+    struct bridge_chan *gone[64];
+    size_t ngone;
+};
+/* Bring the channels in step with the table. */
+void bridge_chan_sync(struct bridge *b, struct bridge_chan_changes *out);
+void bridge_chan_free(struct bridge_chan *ch);
+struct bridge_chan *bridge_chan_find(struct bridge *b, uint32_t id);
+struct bridge_chan *bridge_chan_by_topic(struct bridge *b, const char *topic);
+/* The advertise message for @only, or every channel (@only NULL):
+ * malloc'd JSON text, NULL when there is nothing to say or no memory. */
+char *bridge_chan_advertise_json(struct bridge *b, const struct bridge_chan *only);
+/* The unadvertise message of @gone (those that were advertised); NULL
+ * when none was or no memory. */
+char *bridge_chan_unadvertise_json(struct bridge_chan *const *gone, size_t n);
+/* A client subscription was added to / removed from @ch: subscribes the
+ * bridge's node on the first, unsubscribes after the last. Returns 0 or an
+ * AX_E* code. */
+int bridge_chan_ref(struct bridge_chan *ch);
+void bridge_chan_unref(struct bridge_chan *ch);
+void bridge_chan_free_all(struct bridge *b);
+/* Subscription callbacks of the echo subscriptions (bridge_http.c). */
+void bridge_echo_on_msg(ax_sub *sub, const struct ax_msg *m, void *user);
+/* @ch is going: the echoes of it stop (bridge_http.c). */
+void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch);
+
+/* bridge_ws.c (service thread) */
+extern const struct lws_protocols bridge_ws_protocol;
+/* Queue @text (copied) for @cl; false: no memory (the client is closed). */
+bool bridge_client_text(struct bridge_client *cl, const char *text);
+/* Tell every client: @text, once each. */
+void bridge_broadcast_text(struct bridge *b, const char *text);
+/* Ask lws to write to the clients that have frames waiting. */
+void bridge_wake_writers(struct bridge *b);
+/* A channel is going: drop the clients' subscriptions on it (the client is
+ * told by the unadvertise that follows). */
+void bridge_clients_drop_chan(struct bridge *b, uint32_t chan);
+void bridge_frame_unref(struct bridge_frame *f);
+
+/* The web monitor's files, embedded at build time (bridge_assets.c,
+ * generated from tools/axon/web by cmake/embed_files.cmake). */
+struct bridge_asset {
+    const char *path; /* "/", "/monitor.js" */
+    const char *mime;
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct bridge_asset bridge_assets[];
+extern const size_t bridge_nassets;
+
+/* bridge_http.c (service thread) */
+extern const struct lws_protocols bridge_http_protocol;
+/* Take a sample of the publishers' counters (each sync) and end idle
+ * echo subscriptions. */
+void bridge_http_tick(struct bridge *b);
+void bridge_http_free(struct bridge *b);
+/* Does the request of @wsi carry the token (or is none needed)? */
+bool bridge_token_ok(struct bridge *b, struct lws *wsi);
+
+#endif /* AXON_CLI_BRIDGE_H */
