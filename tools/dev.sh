@@ -24,6 +24,7 @@ NATIVE_PKGS=(
   libyaml-dev libcmocka-dev libzmq3-dev libnng-dev
   liblz4-dev libzstd-dev zlib1g-dev libssl-dev
   python3-pytest python3-protobuf
+  libwebsockets-dev libcjson-dev chromium
 )
 CROSS_PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -72,6 +73,8 @@ build_and_test() {
   # The MCAP reference-reader test needs npm packages; fetch them here,
   # since the tests run without network.
   cmake --build --preset "$preset" --target mcap_node_deps
+  # Likewise Foxglove's client library and puppeteer-core (tests/web).
+  cmake --build --preset "$preset" --target web_node_deps
   in_netns ctest --preset "$preset"
   stage_end "$preset"
 }
