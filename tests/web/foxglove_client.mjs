@@ -61,13 +61,15 @@ setTimeout(() => {
 }, TOTAL_BUDGET_MS);
 
 // Polls cond() until it holds or ms have passed (monotonic clock); returns
-// whether it held. This is the only way this script waits.
-async function until(cond, ms) {
+// whether it held. This is the only way this script waits. poll, when
+// given, is awaited before each test (every 250 ms).
+async function until(cond, ms, poll) {
   const end = performance.now() + ms;
   for (;;) {
+    if (poll) await poll();
     if (cond()) return true;
     if (performance.now() >= end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, poll ? 250 : 20));
   }
 }
 
@@ -210,6 +212,8 @@ async function main() {
     storm.push(JSON.stringify({ op: "subscribe", subscriptions: [{ id: 100_000 + i, channelId: 999_999 }] }));
   await hostile("a subscribe storm (250 messages at once)", storm, 1008);
 
+  await slowClient();
+
   // Unsubscribe: messages already on the wire may still come for ~500 ms,
   // after that the count must not move while the other channels still do.
   client.unsubscribe(chatterId);
@@ -231,6 +235,52 @@ async function main() {
     closed ? `closed: ${closed.code} ${closed.reason}` : undefined);
   if (statuses.length)
     console.log(`  ${statuses.length} status message(s), first: ${statuses[0].level} "${statuses[0].message}"`);
+}
+
+// A client that stops reading (a browser tab in the background): its
+// queue at the bridge is bounded, so it loses messages, counted in
+// /api/graph and told to it in a status message once it reads again; the
+// well-behaved client loses nothing meanwhile.
+async function slowClient() {
+  const httpBase = url.replace(/^ws/, "http");
+  const dropped = async () => {
+    const r = await fetch(new URL("api/graph", httpBase), { cache: "no-store" });
+    return (await r.json()).bridge.dropped;
+  };
+  const before = await dropped();
+  const points = [...channels.values()].find((c) => c.topic === "/perception/points");
+  const raw = new WebSocket(url, [SUBPROTOCOL]);
+  const told = [];
+  let got = 0;
+  let info = false;
+  raw.on("message", (data, isBinary) => {
+    if (isBinary) {
+      got++;
+      return;
+    }
+    const m = JSON.parse(data.toString());
+    if (m.op === "serverInfo") info = true;
+    if (m.op === "status" && /dropped/.test(m.message)) told.push(m.message);
+  });
+  raw.on("error", () => {});
+  if (!check(await until(() => info, 5_000), "slow client: connected")) return;
+  raw.send(JSON.stringify({ op: "subscribe", subscriptions: [{ id: 7, channelId: points.id }] }));
+  await until(() => got > 0, 5_000);
+  raw._socket.pause(); // stop reading: the kernel's buffers fill, then the bridge's queue
+  const obstacles = [...subs.values()].find((s) => s.topic === "/perception/obstacles");
+  const obsBefore = obstacles.count;
+  let after = before;
+  const dropsSeen = await until(() => after > before, 25_000, async () => (after = await dropped()));
+  check(dropsSeen, "slow client: the bridge drops for it once its queue is full (counted in /api/graph)",
+    `bridge.dropped ${before} -> ${after}`);
+  check(obstacles.count > obsBefore, "slow client: the other client kept receiving meanwhile",
+    `/perception/obstacles ${obsBefore} -> ${obstacles.count}`);
+  raw._socket.resume();
+  check(await until(() => told.length > 0, 10_000), "slow client: once it reads again it is told how many it lost",
+    told[0]);
+  raw.close();
+  const mine = statuses.filter((st) => /dropped/.test(st.message));
+  check(mine.length === 0, "the well-behaved client was never dropped for", mine[0]?.message);
 }
 
 // The foxglove.* offers of axon's standard types (bridge_convert.c), as the

@@ -157,7 +157,8 @@ pids="$pids $!"
 "$axon" topic pub /web/chatter axon.std.KeyValue '{key: web, value: hello}' \
   --rate 20 -n 1000000 -q >"$logs/chatter.log" 2>&1 &
 pids="$pids $!"
-"$axon" bridge foxglove --port 0 --address 127.0.0.1 --duration "$life" \
+# A small queue per client, so the slow-client check fills it quickly.
+"$axon" bridge foxglove --port 0 --address 127.0.0.1 --duration "$life" --max-client-queue 8MiB \
   >"$logs/bridge.out" 2>"$logs/bridge.err" &
 bridge=$!
 pids="$pids $bridge"

@@ -6,6 +6,7 @@
 //
 // Prints one PASS/FAIL line per check; exits 0 when all passed, 1 if not.
 // Every wait has a deadline and the whole script stops at 30 s.
+import http from "node:http";
 import WebSocket from "ws";
 
 const [wsUrl, monitorUrl] = process.argv.slice(2);
@@ -48,10 +49,27 @@ check((await status(withToken(api, token + "x"))) === 401, "/api/graph with a wr
 check((await status(withToken(api, token))) === 200, "/api/graph with the token: 200");
 check((await status(monitorUrl)) === 200, "the page with the token: 200");
 
-// Resolves with "serverInfo", or how the connection ended.
-function connect(url) {
+// DNS rebinding: a page at evil.example whose name resolves to 127.0.0.1
+// sends Host: evil.example. A bridge on loopback refuses it, token or not.
+function statusWithHost(u, host) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, ["foxglove.websocket.v1"]);
+    const req = http.get(u, { headers: { Host: host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on("error", (e) => resolve(`error: ${e.message}`));
+    req.setTimeout(5_000, () => req.destroy(new Error("timeout")));
+  });
+}
+check((await statusWithHost(withToken(api, token), "evil.example:8765")) === 403,
+  "a request with the token but Host: evil.example gets 403 (DNS rebinding)");
+check((await statusWithHost(withToken(api, token), "localhost:8765")) === 200,
+  "the same request with Host: localhost gets 200");
+
+// Resolves with "serverInfo", or how the connection ended.
+function connect(url, protocols = ["foxglove.websocket.v1"]) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols);
     const done = (v) => {
       ws.terminate();
       resolve(v);
@@ -81,6 +99,9 @@ const without = await connect(strip(wsUrl));
 check(without !== "serverInfo", "a WebSocket without the token is refused", without);
 const wrong = await connect(withToken(wsUrl, "0".repeat(token.length)));
 check(wrong !== "serverInfo", "a WebSocket with a wrong token is refused", wrong);
+const noProto = await connect(wsUrl, []);
+check(noProto !== "serverInfo" && !noProto.startsWith("no answer"),
+  "a WebSocket with the token but without the subprotocol is refused", noProto);
 const right = await connect(wsUrl);
 check(right === "serverInfo", "a WebSocket with the token gets serverInfo", right);
 

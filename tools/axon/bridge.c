@@ -88,6 +88,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         b->next_sync = now + SYNC_NS;
         sync_channels(b);
         bridge_http_tick(b);
+        bridge_wake_writers(b); /* drops not told yet */
     }
 }
 
@@ -190,6 +191,12 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
     if (!strchr(b->address, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = 10;
+    /* A peer that stops answering (a cut network) is pinged after 30 s
+     * of silence and dropped after 60: its queues do not live forever. */
+    static const lws_retry_bo_t idle = {.secs_since_valid_ping = 30, .secs_since_valid_hangup = 60};
+    info.retry_and_idle_policy = &idle;
+    b->loopback = strcmp(b->address, "localhost") == 0 || strcmp(b->address, "::1") == 0 ||
+                  strncmp(b->address, "127.", 4) == 0;
     b->ctx = lws_create_context(&info);
     if (!b->ctx) {
         cli_error("cannot listen on %s port %d (in use, or not an address of this machine; "
@@ -203,6 +210,11 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
              (unsigned)c->cfg.domain);
 
     b->next_sync = 0;
+    if (bridge_schema_start(b) < 0) {
+        cli_error("cannot start the bridge's schema thread");
+        lws_context_destroy(b->ctx);
+        goto out_node;
+    }
     lws_sul_schedule(b->ctx, 0, &r->sul, on_tick, 1);
     while (!r->done && !c->stop)
         if (lws_service(b->ctx, 0) < 0)
@@ -212,8 +224,10 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
     pthread_mutex_lock(&b->mu);
     uint64_t fwd = b->forwarded, drop = b->dropped;
     pthread_mutex_unlock(&b->mu);
-    /* The node's subscriptions go first: none of their callbacks may wake
-     * a context being destroyed. Closing it then closes every client. */
+    /* The schema worker and the node's subscriptions go first: none of
+     * them may wake a context being destroyed. Closing it then closes
+     * every client. */
+    bridge_schema_stop(b);
     for (struct bridge_chan *ch = b->chans; ch; ch = ch->next) {
         ax_sub_free(ch->sub);
         ch->sub = NULL;

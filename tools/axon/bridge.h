@@ -34,16 +34,18 @@ struct lws_context;
 
 /* Bounds on what one client may ask for: past them it is closed with the
  * reason (a subscribe storm is not allowed to grow the bridge). */
-#define BRIDGE_MAX_OP_ITEMS     256         /* entries in one control message */
-#define BRIDGE_MAX_CLIENT_SUBS  1024        /* subscriptions of one client */
-#define BRIDGE_MAX_CLIENT_CHANS 256         /* channels one client advertises */
-#define BRIDGE_MAX_TEXT         (64u << 10) /* a control message */
-#define BRIDGE_MAX_BINARY       (16u << 20) /* a published message (client publish) */
-#define BRIDGE_MAX_CLIENTS      64
-#define BRIDGE_OPS_PER_SECOND   200 /* control messages per second and client */
-#define BRIDGE_FRAME_HEADER     13  /* opcode, u32 subscription, u64 time */
-#define BRIDGE_ECHO_IDLE_NS     (10 * AX_NS_PER_S)
-#define BRIDGE_RATE_SAMPLES     8
+#define BRIDGE_MAX_OP_ITEMS       256         /* entries in one control message */
+#define BRIDGE_MAX_CLIENT_SUBS    1024        /* subscriptions of one client */
+#define BRIDGE_MAX_CLIENT_CHANS   256         /* channels one client advertises */
+#define BRIDGE_MAX_TEXT           (64u << 10) /* a control message */
+#define BRIDGE_MAX_BINARY         (16u << 20) /* a published message (client publish) */
+#define BRIDGE_MAX_CLIENTS        64
+#define BRIDGE_OPS_PER_SECOND     200         /* control messages per second and client */
+#define BRIDGE_ENTRIES_PER_SECOND 4096        /* their entries (subscriptions, ...) */
+#define BRIDGE_MAX_CLIENT_TEXT    (16u << 20) /* server text waiting for one client */
+#define BRIDGE_FRAME_HEADER       13          /* opcode, u32 subscription, u64 time */
+#define BRIDGE_ECHO_IDLE_NS       (10 * AX_NS_PER_S)
+#define BRIDGE_RATE_SAMPLES       8
 
 /* ---- the client control messages (bridge_json.c) ---- */
 
@@ -104,6 +106,10 @@ struct bridge_qitem {
     struct bridge_qitem *next;
 };
 
+/* What one queued frame costs a client's budget: its bytes and the
+ * bookkeeping around them (so a flood of empty messages is bounded too). */
+#define BRIDGE_QITEM_COST(f) ((f)->len + sizeof(struct bridge_qitem) + 128)
+
 /* ---- a channel: one (topic, type) the table has publishers of ---- */
 
 struct bridge_conv;
@@ -120,6 +126,8 @@ struct bridge_chan {
     const char *schema_name;
     const struct bridge_conv *conv; /* offered as a foxglove.* schema */
     int64_t retry_at;               /* when to ask for the schema again */
+    bool asking;                    /* a schema job is out */
+    bool advertised;                /* to the clients (its schema is known) */
     struct ax_qos qos;              /* the first publisher's (the subscription asks for it) */
     struct bridge *b;
     ax_sub *sub;      /* while a client subscribes */
@@ -149,6 +157,8 @@ struct bridge_client {
     /* Text to send, oldest first (service thread only). */
     char **text;
     size_t ntext, captext;
+    size_t text_bytes; /* past BRIDGE_MAX_CLIENT_TEXT it is closed */
+    bool broken;       /* closed at its next writable callback */
     /* Frames to send (under b->mu), and their payload bytes. */
     struct bridge_qitem *head, *tail;
     size_t queued_bytes;
@@ -163,7 +173,8 @@ struct bridge_client {
     bool rx_binary;
     /* Rate limit on control messages: this second's start and count. */
     int64_t ops_window;
-    unsigned ops;
+    unsigned ops, entries;
+    int64_t drop_said_at, binary_said_at; /* statuses at most once a second */
     struct bridge_client *next;
 };
 
@@ -193,12 +204,32 @@ struct bridge_rate {
     bool seen;
 };
 
+/* A schema asked of the nodes off the service thread (bridge_schema.c). */
+struct bridge_schema_job {
+    uint32_t chan;
+    char type_name[AX_TYPE_NAME_MAX];
+    uint8_t hash[AX_TYPE_HASH_SIZE];
+    uint64_t node_id; /* asked first */
+    int rc;           /* 0: type holds the schema (the taker owns it) */
+    struct cli_type type;
+    struct bridge_schema_job *next;
+};
+
+struct bridge_schema_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool running, stop;
+    struct bridge_schema_job *todo, *done;
+};
+
 struct bridge {
     struct cli *c;
     struct lws_context *ctx;
     const char *address;
     int port;
     const char *token; /* NULL: none asked */
+    bool loopback;     /* bound to a loopback address (Host is checked) */
     const char *globs[16];
     size_t nglobs;
     bool client_publish;
@@ -215,6 +246,7 @@ struct bridge {
     struct bridge_rate *rates;
     size_t nrates, caprates;
 
+    struct bridge_schema_queue schemas;
     uint64_t forwarded, dropped; /* all clients, under mu */
     int64_t next_sync;
 };
@@ -252,6 +284,17 @@ void bridge_echo_on_msg(ax_sub *sub, const struct ax_msg *m, void *user);
 /* @ch is going: the echoes of it stop (bridge_http.c). */
 void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch);
 
+/* bridge_schema.c: the schema worker. start/stop from the service thread
+ * (stop before the lws context goes: the worker wakes it); ask queues a
+ * job for @ch (false: no memory); take returns the answered jobs, which
+ * the caller frees with bridge_schema_job_free (after taking or finishing
+ * job->type). */
+int bridge_schema_start(struct bridge *b);
+void bridge_schema_stop(struct bridge *b);
+bool bridge_schema_ask(struct bridge *b, const struct bridge_chan *ch);
+struct bridge_schema_job *bridge_schema_take(struct bridge *b);
+void bridge_schema_job_free(struct bridge_schema_job *j);
+
 /* bridge_ws.c (service thread) */
 extern const struct lws_protocols bridge_ws_protocol;
 /* Queue @text (copied) for @cl; false: no memory (the client is closed). */
@@ -284,5 +327,8 @@ void bridge_http_tick(struct bridge *b);
 void bridge_http_free(struct bridge *b);
 /* Does the request of @wsi carry the token (or is none needed)? */
 bool bridge_token_ok(struct bridge *b, struct lws *wsi);
+/* May the request of @wsi be answered? 0: yes; 403: bound to loopback and
+ * addressed to another name (DNS rebinding); 401: no or a wrong token. */
+unsigned bridge_request_check(struct bridge *b, struct lws *wsi);
 
 #endif /* AXON_CLI_BRIDGE_H */

@@ -56,7 +56,7 @@ struct bridge_chan *bridge_chan_find(struct bridge *b, uint32_t id)
 struct bridge_chan *bridge_chan_by_topic(struct bridge *b, const char *topic)
 {
     for (struct bridge_chan *ch = b->chans; ch; ch = ch->next)
-        if (!ch->conv && ch->schema_b64 && strcmp(ch->axon_topic, topic) == 0)
+        if (!ch->conv && ch->advertised && strcmp(ch->axon_topic, topic) == 0)
             return ch;
     return NULL;
 }
@@ -96,9 +96,9 @@ static struct bridge_chan *chan_new(struct bridge *b, const struct ax_endpoint_i
 }
 
 /* The schema of @ch: a foxglove channel's is built in; an axon one comes
- * from the registry or from the publisher (cli_type_resolve may ask it
- * over the network: bounded by its own timeout). */
-static void chan_resolve(struct bridge *b, struct bridge_chan *ch, const struct cli_snap *s)
+ * from the registry at once, or is asked of the nodes by the schema
+ * worker (answered at a later sync: apply_answers). */
+static void chan_resolve(struct bridge *b, struct bridge_chan *ch)
 {
     if (ch->conv) {
         size_t len = 0;
@@ -107,18 +107,50 @@ static void chan_resolve(struct bridge *b, struct bridge_chan *ch, const struct 
         ch->schema_b64 = bridge_b64(fds, len);
         return;
     }
-    int rc = cli_type_resolve(b->c, ch->type_name, ch->hash, s, ch->node_id, &ch->type);
-    if (rc < 0 || !ch->type.fds) {
-        if (rc == 0)
-            cli_type_fini(&ch->type);
-        memset(&ch->type, 0, sizeof ch->type);
-        ch->retry_at = mono_ns() + SCHEMA_RETRY_NS;
-        cli_note("bridge: no schema for %s (%s) yet: not advertised; asking again in 5 s",
-                 ch->topic, ch->type_name);
+    const ax_type *t;
+    const uint8_t *fds;
+    size_t len;
+    if (ax_type_find(ch->type_name, &t) == 0 &&
+        memcmp(ax_type_hash(t)->bytes, ch->hash, AX_TYPE_HASH_SIZE) == 0 &&
+        ax_type_fds(t, &fds, &len) == 0) {
+        ch->schema_b64 = bridge_b64(fds, len);
+        if (!ch->schema_b64)
+            return;
+        ch->type.type = t;
+        ch->type.fds = (uint8_t *)fds;
+        ch->type.fds_len = len;
+        ch->schema_name = ch->type_name;
         return;
     }
-    ch->schema_name = ch->type_name;
-    ch->schema_b64 = bridge_b64(ch->type.fds, ch->type.fds_len);
+    if (!ch->asking && bridge_schema_ask(b, ch))
+        ch->asking = true;
+}
+
+/* The schema worker's answers: a channel still there takes its schema
+ * (or is asked again later). */
+static void apply_answers(struct bridge *b, int64_t now)
+{
+    for (struct bridge_schema_job *j = bridge_schema_take(b), *next; j; j = next) {
+        next = j->next;
+        struct bridge_chan *ch = bridge_chan_find(b, j->chan);
+        if (ch)
+            ch->asking = false;
+        if (ch && j->rc == 0 && !ch->schema_b64 &&
+            (ch->schema_b64 = bridge_b64(j->type.fds, j->type.fds_len)) != NULL) {
+            ch->type = j->type;
+            ch->schema_name = ch->type_name;
+        } else {
+            if (j->rc == 0)
+                cli_type_fini(&j->type);
+            if (ch && !ch->schema_b64) {
+                ch->retry_at = now + SCHEMA_RETRY_NS;
+                cli_note("bridge: no schema for %s (%s) yet (%s): not advertised; asking again "
+                         "in 5 s",
+                         ch->topic, ch->type_name, ax_strerror(j->rc));
+            }
+        }
+        bridge_schema_job_free(j);
+    }
 }
 
 void bridge_chan_free(struct bridge_chan *ch)
@@ -126,7 +158,7 @@ void bridge_chan_free(struct bridge_chan *ch)
     if (ch->sub)
         ax_sub_free(ch->sub);
     if (!ch->conv && ch->schema_name)
-        cli_type_fini(&ch->type);
+        cli_type_fini(&ch->type); /* frees only what a fetched schema owns */
     free(ch->schema_b64);
     free(ch);
 }
@@ -156,7 +188,7 @@ char *bridge_chan_advertise_json(struct bridge *b, const struct bridge_chan *onl
     cj_str(&j, "op", "advertise");
     cj_arr(&j, "channels");
     for (const struct bridge_chan *ch = b->chans; ch; ch = ch->next) {
-        if (!ch->schema_b64 || (only && ch != only))
+        if (!ch->advertised || (only && ch != only))
             continue;
         json_channel(&j, ch);
         n++;
@@ -183,7 +215,7 @@ char *bridge_chan_unadvertise_json(struct bridge_chan *const *gone, size_t n)
     cj_str(&j, "op", "unadvertise");
     cj_arr(&j, "channelIds");
     for (size_t i = 0; i < n; i++) {
-        if (!gone[i]->schema_b64)
+        if (!gone[i]->advertised)
             continue; /* never advertised */
         cj_uint(&j, NULL, gone[i]->id);
         said++;
@@ -220,18 +252,21 @@ void bridge_chan_sync(struct bridge *b, struct bridge_chan_changes *out)
                 ch->seen = true;
         }
     }
-    /* Schemas for the new ones (at most a batch per sync: each may be a
-     * request to a node). */
+    cli_snap_free(&s);
+    /* Schemas for the new ones; those asked of the nodes come later. */
     const size_t cap = sizeof out->fresh / sizeof out->fresh[0];
     int64_t now = mono_ns();
+    apply_answers(b, now);
     for (struct bridge_chan *ch = b->chans; ch && out->nfresh < cap; ch = ch->next) {
-        if (!ch->seen || ch->schema_b64 || now < ch->retry_at)
+        if (!ch->seen || ch->advertised)
             continue;
-        chan_resolve(b, ch, &s);
-        if (ch->schema_b64)
+        if (!ch->schema_b64 && now >= ch->retry_at)
+            chan_resolve(b, ch);
+        if (ch->schema_b64) {
+            ch->advertised = true;
             out->fresh[out->nfresh++] = ch;
+        }
     }
-    cli_snap_free(&s);
 
     for (struct bridge_chan **pp = &b->chans; *pp;) {
         struct bridge_chan *ch = *pp;
@@ -306,7 +341,7 @@ static void make_room(struct bridge_client *cl, size_t need)
         cl->head = q->next;
         if (!cl->head)
             cl->tail = NULL;
-        cl->queued_bytes -= q->frame->len;
+        cl->queued_bytes -= BRIDGE_QITEM_COST(q->frame);
         for (size_t i = 0; i < cl->nsubs; i++)
             if (cl->subs[i].id == q->sub_id)
                 cl->subs[i].dropped++;
@@ -317,35 +352,50 @@ static void make_room(struct bridge_client *cl, size_t need)
     }
 }
 
+/* Under b->mu: does a client subscribe to @ch? */
+static bool chan_wanted(struct bridge *b, const struct bridge_chan *ch)
+{
+    for (struct bridge_client *cl = b->clients; cl; cl = cl->next)
+        for (size_t i = 0; i < cl->nsubs; i++)
+            if (cl->subs[i].chan == ch->id)
+                return true;
+    return false;
+}
+
 static void chan_on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
 {
     (void)sub;
     struct bridge_chan *ch = user;
     struct bridge *b = ch->b;
-    struct bridge_frame *f = NULL;
+    /* The copy (and a conversion, which decodes and encodes) happens
+     * outside mu, so the service thread's writes go on meanwhile; only
+     * when some client still wants it. */
+    pthread_mutex_lock(&b->mu);
+    bool wanted = chan_wanted(b, ch);
+    pthread_mutex_unlock(&b->mu);
+    if (!wanted)
+        return;
+    struct bridge_frame *f = frame_new(ch, m);
+    if (!f)
+        return;
+    size_t cost = BRIDGE_QITEM_COST(f);
     bool queued = false;
     pthread_mutex_lock(&b->mu);
+    /* The clients subscribed now: one that unsubscribed meanwhile is not
+     * queued for. */
     for (struct bridge_client *cl = b->clients; cl; cl = cl->next) {
         for (size_t i = 0; i < cl->nsubs; i++) {
             struct bridge_csub *cs = &cl->subs[i];
             if (cs->chan != ch->id)
                 continue;
-            if (!f) {
-                /* The copy happens under mu, once per message: a client
-                 * unsubscribing meanwhile cannot be missed. */
-                f = frame_new(ch, m);
-                if (!f)
-                    goto out;
-            }
-            struct bridge_qitem *q = malloc(sizeof *q);
-            if (!q || f->len > b->max_queue) {
-                free(q);
+            struct bridge_qitem *q = cost <= b->max_queue ? malloc(sizeof *q) : NULL;
+            if (!q) {
                 cs->dropped++;
                 cl->dropped++;
                 b->dropped++;
                 continue;
             }
-            make_room(cl, f->len);
+            make_room(cl, cost);
             atomic_fetch_add(&f->refs, 1);
             *q = (struct bridge_qitem){.frame = f, .sub_id = cs->id, .chan_id = ch->id};
             if (cl->tail)
@@ -353,12 +403,11 @@ static void chan_on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
             else
                 cl->head = q;
             cl->tail = q;
-            cl->queued_bytes += f->len;
+            cl->queued_bytes += cost;
             cs->sent++;
             queued = true;
         }
     }
-out:
     pthread_mutex_unlock(&b->mu);
     bridge_frame_unref(f);
     if (queued)

@@ -13,7 +13,9 @@
  * Rates come from the publishers' counters (discovery.counters), sampled
  * at each sync: messages and bytes over the owner's own clock.
  */
+#include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,33 @@ static int64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * AX_NS_PER_S + ts.tv_nsec;
+}
+
+/* Bound to loopback, the bridge answers only requests addressed to a
+ * loopback name: a web page whose own name an attacker points at
+ * 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused. */
+static bool host_ok(struct bridge *b, struct lws *wsi)
+{
+    if (!b->loopback)
+        return true;
+    char host[128];
+    if (lws_hdr_copy(wsi, host, (int)sizeof host, WSI_TOKEN_HOST) <= 0)
+        return true; /* HTTP/1.0 without Host: nothing to rebind */
+    char *end = host[0] == '[' ? strchr(host, ']') : strrchr(host, ':');
+    const char *name = host[0] == '[' ? host + 1 : host;
+    if (end)
+        *end = '\0';
+    struct in_addr a4;
+    if (strcasecmp(name, "localhost") == 0 || strcmp(name, "::1") == 0)
+        return true;
+    return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+unsigned bridge_request_check(struct bridge *b, struct lws *wsi)
+{
+    if (!host_ok(b, wsi))
+        return 403;
+    return bridge_token_ok(b, wsi) ? 0 : 401;
 }
 
 bool bridge_token_ok(struct bridge *b, struct lws *wsi)
@@ -503,10 +532,20 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     (void)user;
     (void)len;
     struct bridge *b = lws_context_user(lws_get_context(wsi));
+    /* A WebSocket upgrade without our subprotocol lands here: refused
+     * (it would otherwise skip the token and the client count). */
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+        return 1;
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     const char *path = in;
-    if (!bridge_token_ok(b, wsi)) {
+    unsigned refused = bridge_request_check(b, wsi);
+    if (refused == 403) {
+        static const char msg[] = "403: this bridge listens on loopback and answers only "
+                                  "requests to localhost or 127.0.0.1\n";
+        return respond(wsi, 403, "text/plain", msg, sizeof msg - 1);
+    }
+    if (refused) {
         static const char msg[] = "401: the token is missing or wrong: open the URL the bridge "
                                   "printed (it ends in ?token=...)\n";
         return respond(wsi, 401, "text/plain", msg, sizeof msg - 1);

@@ -31,6 +31,14 @@ static int64_t mono_ns(void)
 
 bool bridge_client_text(struct bridge_client *cl, const char *text)
 {
+    size_t len = strlen(text);
+    /* A client that does not read its control messages (or provokes more
+     * than it reads) is not kept at any cost: it is closed. */
+    if (cl->broken || len > BRIDGE_MAX_CLIENT_TEXT - cl->text_bytes) {
+        cl->broken = true;
+        lws_callback_on_writable(cl->wsi);
+        return false;
+    }
     if (cl->ntext == cl->captext) {
         size_t cap = cl->captext ? 2 * cl->captext : 8;
         char **t = realloc(cl->text, cap * sizeof *t);
@@ -39,12 +47,15 @@ bool bridge_client_text(struct bridge_client *cl, const char *text)
         cl->text = t;
         cl->captext = cap;
     }
-    size_t len = strlen(text);
     char *copy = malloc(LWS_PRE + len + 1);
-    if (!copy)
+    if (!copy) {
+        cl->broken = true;
+        lws_callback_on_writable(cl->wsi);
         return false;
+    }
     memcpy(copy + LWS_PRE, text, len + 1);
     cl->text[cl->ntext++] = copy;
+    cl->text_bytes += len;
     lws_callback_on_writable(cl->wsi);
     return true;
 }
@@ -75,7 +86,7 @@ static void purge_queue(struct bridge_client *cl, uint32_t sub_id)
             continue;
         }
         *pp = q->next;
-        cl->queued_bytes -= q->frame->len;
+        cl->queued_bytes -= BRIDGE_QITEM_COST(q->frame);
         bridge_frame_unref(q->frame);
         free(q);
     }
@@ -160,6 +171,33 @@ static void server_info(struct bridge_client *cl)
     free(text);
 }
 
+/* The problems with one control message's entries: one status says them
+ * (the first and how many), not one status per entry. */
+struct op_report {
+    unsigned n;
+    char first[256];
+};
+
+static void problem(struct op_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(struct op_report *r, const char *fmt, ...)
+{
+    if (r->n++ > 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->first, sizeof r->first, fmt, ap);
+    va_end(ap);
+}
+
+static void report(struct bridge_client *cl, const struct op_report *r)
+{
+    if (r->n == 1)
+        status(cl, 2, "%s", r->first);
+    else if (r->n > 1)
+        status(cl, 2, "%s (and %u more problems in that message)", r->first, r->n - 1);
+}
+
 /* Close @cl from its own callback: the code and the reason go in the
  * close frame; the caller returns -1. */
 static int close_with(struct bridge_client *cl, enum lws_close_status code, const char *fmt, ...)
@@ -185,18 +223,25 @@ static int find_sub(const struct bridge_client *cl, uint32_t id)
     return -1;
 }
 
-static int on_subscribe(struct bridge_client *cl, const struct bridge_op *op)
+static int on_subscribe(struct bridge_client *cl, const struct bridge_op *op, struct op_report *rep)
 {
     struct bridge *b = cl->b;
     for (size_t i = 0; i < op->n; i++) {
         const struct bridge_sub_req *r = &op->u.subs[i];
         struct bridge_chan *ch = bridge_chan_find(b, r->channel);
-        if (!ch || !ch->schema_b64) {
-            status(cl, 2, "subscribe: no channel %u", r->channel);
+        if (!ch || !ch->advertised) {
+            problem(rep, "subscribe: no channel %u", r->channel);
             continue;
         }
         if (find_sub(cl, r->id) >= 0) {
-            status(cl, 2, "subscribe: subscription id %u is in use", r->id);
+            problem(rep, "subscribe: subscription id %u is in use", r->id);
+            continue;
+        }
+        bool again = false;
+        for (size_t k = 0; k < cl->nsubs; k++)
+            again |= cl->subs[k].chan == ch->id;
+        if (again) {
+            problem(rep, "subscribe: this client already subscribes to channel %u", ch->id);
             continue;
         }
         if (cl->nsubs == BRIDGE_MAX_CLIENT_SUBS)
@@ -204,7 +249,7 @@ static int on_subscribe(struct bridge_client *cl, const struct bridge_op *op)
                               BRIDGE_MAX_CLIENT_SUBS);
         int rc = bridge_chan_ref(ch);
         if (rc < 0) {
-            status(cl, 2, "subscribe: %s: %s", ch->topic, ax_strerror(rc));
+            problem(rep, "subscribe: %s: %s", ch->topic, ax_strerror(rc));
             continue;
         }
         pthread_mutex_lock(&b->mu);
@@ -229,12 +274,13 @@ static void unsubscribe_one(struct bridge_client *cl, size_t i)
         bridge_chan_unref(ch);
 }
 
-static void on_unsubscribe(struct bridge_client *cl, const struct bridge_op *op)
+static void on_unsubscribe(struct bridge_client *cl, const struct bridge_op *op,
+                           struct op_report *rep)
 {
     for (size_t i = 0; i < op->n; i++) {
         int k = find_sub(cl, op->u.ids[i]);
         if (k < 0)
-            status(cl, 1, "unsubscribe: no subscription %u", op->u.ids[i]);
+            problem(rep, "unsubscribe: no subscription %u", op->u.ids[i]);
         else
             unsubscribe_one(cl, (size_t)k);
     }
@@ -257,38 +303,35 @@ static void drop_pub(struct bridge_client *cl, size_t i)
     cl->pubs[i] = cl->pubs[--cl->npubs];
 }
 
-static int on_advertise(struct bridge_client *cl, const struct bridge_op *op)
+static int on_advertise(struct bridge_client *cl, const struct bridge_op *op, struct op_report *rep)
 {
     struct bridge *b = cl->b;
     for (size_t i = 0; i < op->n; i++) {
         const struct bridge_chan_req *r = &op->u.chans[i];
         if (find_pub(cl, r->id)) {
-            status(cl, 2, "advertise: channel %u is in use", r->id);
+            problem(rep, "advertise: channel %u is in use", r->id);
             continue;
         }
         if (strcmp(r->encoding, "protobuf") != 0) {
-            status(cl, 2, "advertise: %s: encoding '%s' (axon takes protobuf)", r->topic,
-                   r->encoding);
+            problem(rep, "advertise: %s: encoding '%s' (axon takes protobuf)", r->topic,
+                    r->encoding);
             continue;
         }
         if (cl->npubs == BRIDGE_MAX_CLIENT_CHANS)
             return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION, "more than %d channels",
                               BRIDGE_MAX_CLIENT_CHANS);
         struct bridge_cpub p = {.id = r->id};
-        struct cli_snap s;
-        bool have_snap = cli_snap_take(b->c, NULL, &s) == 0;
-        int rc = cli_type_resolve(b->c, r->schema_name, NULL, have_snap ? &s : NULL, 0, &p.type);
-        if (have_snap)
-            cli_snap_free(&s);
+        /* Types axon was built with only: asking the nodes for a schema
+         * could stall the service thread for seconds. */
+        int rc = cli_type_resolve(b->c, r->schema_name, NULL, NULL, 0, &p.type);
         if (rc == 0 && !p.type.type)
             rc = AX_ENOTFOUND;
         if (rc == 0)
             rc = ax_pub_new(&p.pub, b->c->node, r->topic, p.type.type, NULL);
         if (rc < 0) {
             cli_type_fini(&p.type);
-            status(cl, 2, "advertise: %s (%s): %s", r->topic, r->schema_name,
-                   rc == AX_ENOTFOUND ? "no schema for that type (not compiled in, no node has it)"
-                                      : ax_strerror(rc));
+            problem(rep, "advertise: %s (%s): %s", r->topic, r->schema_name,
+                    rc == AX_ENOTFOUND ? "not a type this axon was built with" : ax_strerror(rc));
             continue;
         }
         if (!cl->pubs) {
@@ -304,14 +347,15 @@ static int on_advertise(struct bridge_client *cl, const struct bridge_op *op)
     return 0;
 }
 
-static void on_unadvertise(struct bridge_client *cl, const struct bridge_op *op)
+static void on_unadvertise(struct bridge_client *cl, const struct bridge_op *op,
+                           struct op_report *rep)
 {
     for (size_t i = 0; i < op->n; i++) {
         struct bridge_cpub *p = find_pub(cl, op->u.ids[i]);
         if (p)
             drop_pub(cl, (size_t)(p - cl->pubs));
         else
-            status(cl, 1, "unadvertise: no channel %u", op->u.ids[i]);
+            problem(rep, "unadvertise: no channel %u", op->u.ids[i]);
     }
 }
 
@@ -326,13 +370,17 @@ static int on_binary(struct bridge_client *cl, const uint8_t *d, size_t len)
     uint32_t id =
         (uint32_t)d[1] | (uint32_t)d[2] << 8 | (uint32_t)d[3] << 16 | (uint32_t)d[4] << 24;
     struct bridge_cpub *p = find_pub(cl, id);
-    if (!p) {
-        status(cl, 2, "message on channel %u, which this client did not advertise", id);
-        return 0;
+    int rc = p ? ax_pub_publish_bytes(p->pub, d + 5, len - 5) : AX_ENOTFOUND;
+    /* Binary messages are not rate-limited (a client may publish fast):
+     * what goes wrong with them is said at most once a second. */
+    int64_t now = mono_ns();
+    if (rc < 0 && now - cl->binary_said_at >= AX_NS_PER_S) {
+        cl->binary_said_at = now;
+        if (!p)
+            status(cl, 2, "message on channel %u, which this client did not advertise", id);
+        else
+            status(cl, 1, "publishing on %s: %s", ax_pub_topic(p->pub), ax_strerror(rc));
     }
-    int rc = ax_pub_publish_bytes(p->pub, d + 5, len - 5);
-    if (rc < 0)
-        status(cl, 1, "publishing on %s: %s", ax_pub_topic(p->pub), ax_strerror(rc));
     return 0;
 }
 
@@ -343,7 +391,7 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
     int64_t now = mono_ns();
     if (now - cl->ops_window >= AX_NS_PER_S) {
         cl->ops_window = now;
-        cl->ops = 0;
+        cl->ops = cl->entries = 0;
     }
     if (++cl->ops > BRIDGE_OPS_PER_SECOND)
         return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
@@ -359,21 +407,30 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
                !cl->b->client_publish) {
         rc = close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                         "client publishing is off (axon bridge foxglove --client-publish)");
+    } else if ((cl->entries += (unsigned)op->n) > BRIDGE_ENTRIES_PER_SECOND) {
+        /* Each entry is a subscription or a publisher made or freed in
+         * the bridge's node: bounded per second too. */
+        rc = close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                        "more than %d subscriptions or channels in a second",
+                        BRIDGE_ENTRIES_PER_SECOND);
     } else {
+        struct op_report rep = {0};
         switch (op->kind) {
         case BRIDGE_OP_SUBSCRIBE:
-            rc = on_subscribe(cl, op);
+            rc = on_subscribe(cl, op, &rep);
             break;
         case BRIDGE_OP_UNSUBSCRIBE:
-            on_unsubscribe(cl, op);
+            on_unsubscribe(cl, op, &rep);
             break;
         case BRIDGE_OP_ADVERTISE:
-            rc = on_advertise(cl, op);
+            rc = on_advertise(cl, op, &rep);
             break;
         case BRIDGE_OP_UNADVERTISE:
-            on_unadvertise(cl, op);
+            on_unadvertise(cl, op, &rep);
             break;
         }
+        if (rc == 0)
+            report(cl, &rep);
     }
     free(op);
     return rc;
@@ -415,10 +472,14 @@ static int on_receive(struct bridge_client *cl, const void *in, size_t len)
 static int on_writable(struct bridge_client *cl)
 {
     struct bridge *b = cl->b;
+    if (cl->broken)
+        return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                          "not reading: %zu bytes of control messages wait for it", cl->text_bytes);
     if (cl->ntext > 0) {
         char *t = cl->text[0];
         size_t len = strlen(t + LWS_PRE);
         memmove(cl->text, cl->text + 1, --cl->ntext * sizeof *cl->text);
+        cl->text_bytes -= len;
         int n = lws_write(cl->wsi, (unsigned char *)t + LWS_PRE, len, LWS_WRITE_TEXT);
         free(t);
         if (n < (int)len)
@@ -426,19 +487,27 @@ static int on_writable(struct bridge_client *cl)
         lws_callback_on_writable(cl->wsi);
         return 0;
     }
+    /* Drops are told at most once a second: a notification per frame
+     * would crowd the frames out. */
+    int64_t now = mono_ns();
+    bool tell = now - cl->drop_said_at >= AX_NS_PER_S;
     pthread_mutex_lock(&b->mu);
     uint64_t dropped = cl->dropped, said = cl->dropped_said;
-    cl->dropped_said = dropped;
+    if (tell)
+        cl->dropped_said = dropped;
+    else
+        said = dropped;
     struct bridge_qitem *q = cl->head;
     if (q) {
         cl->head = q->next;
         if (!cl->head)
             cl->tail = NULL;
-        cl->queued_bytes -= q->frame->len;
+        cl->queued_bytes -= BRIDGE_QITEM_COST(q->frame);
     }
     bool more = cl->head != NULL;
     pthread_mutex_unlock(&b->mu);
     if (dropped != said) {
+        cl->drop_said_at = now;
         status(cl, 1,
                "%llu message(s) dropped for this client (%llu in all): its queue of %zu bytes "
                "was full (axon bridge foxglove --max-client-queue)",
@@ -533,7 +602,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Non-zero refuses the upgrade (the browser sees the handshake fail). */
-        return bridge_token_ok(b, wsi) ? 0 : 1;
+        return bridge_request_check(b, wsi) == 0 ? 0 : 1;
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(b, wsi, slot);
     case LWS_CALLBACK_RECEIVE:
