@@ -26,13 +26,6 @@
 #define SYNC_NS           (500 * AX_NS_PER_MS)
 #define DEFAULT_MAX_QUEUE (32u << 20)
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * AX_NS_PER_S + ts.tv_nsec;
-}
-
 struct bridge_run {
     struct bridge b;
     lws_sorted_usec_list_t sul;
@@ -68,7 +61,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     struct bridge_run *r = lws_container_of(sul, struct bridge_run, sul);
     struct bridge *b = &r->b;
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     /* Always scheduled again: lws_service() returns after each wake-up,
      * and this timer is what wakes it when nothing else happens. */
     lws_sul_schedule(b->ctx, 0, &r->sul, on_tick, TICK_US);
@@ -119,7 +112,7 @@ static bool options(struct cli *c, const struct cli_args *a, struct bridge_run *
     int64_t dur = 0;
     if (cli_opt(a, "duration") && !cli_opt_seconds(a, "duration", &dur))
         return false;
-    r->deadline = dur > 0 ? mono_ns() + dur : 0;
+    r->deadline = dur > 0 ? ax_clock_mono_ns() + dur : 0;
 
     const char *t = cli_opt(a, "token");
     bool secure = c->cfg.security.key_file[0] || c->cfg.security.tls != AX_TLS_OFF;

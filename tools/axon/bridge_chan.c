@@ -28,13 +28,6 @@
  * again this often, not at every sync. */
 #define SCHEMA_RETRY_NS (5 * AX_NS_PER_S)
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * AX_NS_PER_S + ts.tv_nsec;
-}
-
 static bool topic_wanted(const struct bridge *b, const char *topic)
 {
     if (b->nglobs == 0)
@@ -255,7 +248,7 @@ void bridge_chan_sync(struct bridge *b, struct bridge_chan_changes *out)
     cli_snap_free(&s);
     /* Schemas for the new ones; those asked of the nodes come later. */
     const size_t cap = sizeof out->fresh / sizeof out->fresh[0];
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     apply_answers(b, now);
     for (struct bridge_chan *ch = b->chans; ch && out->nfresh < cap; ch = ch->next) {
         if (!ch->seen || ch->advertised)

@@ -23,13 +23,6 @@
 
 #include "bridge.h"
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * AX_NS_PER_S + ts.tv_nsec;
-}
-
 /* Bound to loopback, the bridge answers only requests addressed to a
  * loopback name: a web page whose own name an attacker points at
  * 127.0.0.1 (DNS rebinding) sends its own name as Host and is refused. */
@@ -200,7 +193,7 @@ void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch)
 void bridge_http_tick(struct bridge *b)
 {
     sample_rates(b);
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     for (struct bridge_echo **pp = &b->echoes; *pp;) {
         struct bridge_echo *e = *pp;
         if (now - e->last_asked < BRIDGE_ECHO_IDLE_NS) {
@@ -505,7 +498,7 @@ static int api_echo(struct bridge *b, struct lws *wsi)
         cj_end_obj(j);
         return json_end(wsi, &o, ch ? 500 : 404);
     }
-    e->last_asked = mono_ns();
+    e->last_asked = ax_clock_mono_ns();
     cj_str(j, "type", ch->type_name);
     uint64_t seq;
     int64_t at;

@@ -22,13 +22,6 @@
 #include "axon/version.h"
 #include "bridge.h"
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * AX_NS_PER_S + ts.tv_nsec;
-}
-
 bool bridge_client_text(struct bridge_client *cl, const char *text)
 {
     size_t len = strlen(text);
@@ -373,7 +366,7 @@ static int on_binary(struct bridge_client *cl, const uint8_t *d, size_t len)
     int rc = p ? ax_pub_publish_bytes(p->pub, d + 5, len - 5) : AX_ENOTFOUND;
     /* Binary messages are not rate-limited (a client may publish fast):
      * what goes wrong with them is said at most once a second. */
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     if (rc < 0 && now - cl->binary_said_at >= AX_NS_PER_S) {
         cl->binary_said_at = now;
         if (!p)
@@ -388,7 +381,7 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
 {
     /* A storm of control messages is a client misbehaving: the bridge's
      * work per message is bounded, the number per second too. */
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     if (now - cl->ops_window >= AX_NS_PER_S) {
         cl->ops_window = now;
         cl->ops = cl->entries = 0;
@@ -489,7 +482,7 @@ static int on_writable(struct bridge_client *cl)
     }
     /* Drops are told at most once a second: a notification per frame
      * would crowd the frames out. */
-    int64_t now = mono_ns();
+    int64_t now = ax_clock_mono_ns();
     bool tell = now - cl->drop_said_at >= AX_NS_PER_S;
     pthread_mutex_lock(&b->mu);
     uint64_t dropped = cl->dropped, said = cl->dropped_said;
