@@ -200,11 +200,18 @@ int main(int argc, char **argv)
         }
     }
     double secs = base_t ? (double)(ax_clock_mono_ns() - base_t) / 1e9 : 0;
-    double hz_obs = secs > 0 ? (double)(obstacles.total - base_obs) / secs : 0;
-    double hz_pc = secs > 0 ? (double)(points.total - base_pc) / secs : 0;
-    uint64_t lost = obstacles.total_missing + points.total_missing + obstacles.total_dropped +
-                    points.total_dropped;
-    uint64_t restarts = obstacles.restarts + points.restarts;
+    /* The callbacks still run: the totals are read under their locks. */
+    uint64_t total[2], lost = 0, restarts = 0;
+    struct topic_stats *all[2] = {&obstacles, &points};
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_lock(&all[i]->mu);
+        total[i] = all[i]->total;
+        lost += all[i]->total_missing + all[i]->total_dropped;
+        restarts += all[i]->restarts;
+        pthread_mutex_unlock(&all[i]->mu);
+    }
+    double hz_obs = secs > 0 ? (double)(total[0] - base_obs) / secs : 0;
+    double hz_pc = secs > 0 ? (double)(total[1] - base_pc) / secs : 0;
     bool ok = secs > 0 && fabs(hz_obs - expect_hz) <= expect_hz * 0.1 &&
               fabs(hz_pc - expect_hz) <= expect_hz * 0.1 && lost == 0 && restarts == 0;
     printf("planning_node: %s: obstacles %.1f Hz, points %.1f Hz, %llu lost or dropped, %llu "

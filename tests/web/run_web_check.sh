@@ -238,6 +238,14 @@ if ! alive "$bridge"; then
   echo "FAIL: axon bridge foxglove exited during the checks"
   fail=1
 fi
+# The bridges stop now, so a sanitizer's report at exit (leaks) is in
+# their logs too; any report fails the check.
+stop_all
+if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:" \
+  "$logs"/*.err "$logs"/*.log 2>/dev/null; then
+  echo "FAIL: a sanitizer reported in the logs above"
+  fail=1
+fi
 if [ "$fail" != 0 ]; then
   show_logs
   echo "FAIL: the web bridge check (logs in $logs)"
