@@ -43,16 +43,20 @@ until grep -q '^foxglove: ' "$tmp/bridge.out" 2>/dev/null; do
   sleep 0.1
 done
 ws=$(sed -n 's/^foxglove: //p' "$tmp/bridge.out")
-ticks() { awk '{print $14 + $15}' "/proc/$bridge/stat"; }
+# CPU (user + system) of a process, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-c0=$(ticks)
+b0=$(ticks $bridge) s0=$(ticks $p2) q0=$(ticks $p1)
 t0=$(date +%s.%N)
 (cd "$nodedir" && node bench_clients.mjs "$ws" "$seconds" "$clients" $topics) >"$tmp/result.json"
-c1=$(ticks)
+b1=$(ticks $bridge) s1=$(ticks $p2) q1=$(ticks $p1)
 t1=$(date +%s.%N)
 rss=$(awk '/^VmHWM/ {print $2}' "/proc/$bridge/status")
-echo "bridge: $(awk -v c="$((c1 - c0))" -v hz="$hz" -v a="$t0" -v b="$t1" \
-  'BEGIN {printf "%.1f%% of one core over %.1f s (connect, warm-up and window)", 100 * c / hz / (b - a), b - a}'), peak RSS ${rss} KiB"
+pct() { awk -v c="$1" -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f%%", 100 * c / hz / (b - a)}'; }
+echo "over $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s (connect, warm-up and window), CPU of one core:"
+echo "  axon bridge foxglove (to $clients clients): $(pct $((b1 - b0))), peak RSS ${rss} KiB"
+echo "  planning_node (a native subscriber of both topics): $(pct $((s1 - s0)))"
+echo "  perception_node (the publisher): $(pct $((q1 - q0)))"
 python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
