@@ -17,6 +17,7 @@
 // package.json (tests/web/run_web_check.sh copies it there): Node resolves
 // an ES module's imports from the file's own folder, not from NODE_PATH.
 
+import { spawn } from "node:child_process";
 import wsp from "@foxglove/ws-protocol";
 import WebSocket from "ws";
 import protobuf from "protobufjs";
@@ -154,8 +155,9 @@ async function main() {
   console.log(`  serverInfo: name "${serverInfo.name}", capabilities ${JSON.stringify(serverInfo.capabilities)}, ` +
     `supportedEncodings ${JSON.stringify(serverInfo.supportedEncodings)}`);
   check(serverInfo.supportedEncodings?.includes("protobuf"), "serverInfo.supportedEncodings includes protobuf");
-  check(Array.isArray(serverInfo.capabilities) && !serverInfo.capabilities.includes("clientPublish"),
-    "serverInfo.capabilities has no clientPublish (not asked for)");
+  // run_web_check.sh starts this bridge with --client-publish.
+  check(Array.isArray(serverInfo.capabilities) && serverInfo.capabilities.includes("clientPublish"),
+    "serverInfo.capabilities has clientPublish (--client-publish)");
 
   // The chatter publisher is found through discovery, so allow it time.
   const byTopic = () => new Map([...channels.values()].map((c) => [c.topic, c]));
@@ -201,6 +203,8 @@ async function main() {
     "message receive times are wall-clock nanoseconds", `last ${t}, now ~${nowNs}`);
 
   await converted();
+  await foreignType();
+  await clientPublish();
 
   await hostile("malformed JSON", "{\"op\": \"subscribe\", \"subscriptions\": [");
   await hostile("an unknown op", JSON.stringify({ op: "frobnicate", id: 1 }));
@@ -235,6 +239,78 @@ async function main() {
     closed ? `closed: ${closed.code} ${closed.reason}` : undefined);
   if (statuses.length)
     console.log(`  ${statuses.length} status message(s), first: ${statuses[0].level} "${statuses[0].message}"`);
+}
+
+// A type the bridge was not built with: cli_talker (tests/cli) publishes
+// clitest.Secret, compiled into it alone. The bridge must fetch its schema
+// from the talker's node, advertise it, forward messages that decode with
+// it, and unadvertise the channel when the talker leaves.
+async function foreignType() {
+  const talkerPath = process.env.AXON_WEB_TALKER;
+  if (!talkerPath) {
+    console.log("  (no AXON_WEB_TALKER: the foreign-type check is not run)");
+    return;
+  }
+  const topic = "/web/secret";
+  const talker = spawn(talkerPath, ["--name", "secret-talker", "--domain", process.env.AXON_DOMAIN ?? "5",
+    "--pub", `${topic}=clitest.Secret@20`, "--print", "none"], { stdio: ["pipe", "ignore", "inherit"] });
+  let spawnError;
+  talker.on("error", (e) => (spawnError = e.message));
+  talker.stdin.on("error", () => {});
+  const find = () => [...channels.values()].find((c) => c.topic === topic);
+  if (!check(await until(() => find() || spawnError, 15_000) && !spawnError,
+    `${topic} (clitest.Secret, not built into axon) is advertised`, spawnError)) {
+    talker.kill("SIGKILL");
+    return;
+  }
+  const c = find();
+  check(c.schemaName === "clitest.Secret", `${topic}: schemaName clitest.Secret`, c.schemaName);
+  let type;
+  try {
+    type = typeFromSchema(c);
+  } catch (e) {
+    check(false, `${topic}: the fetched schema builds a protobufjs type`, e.message);
+    talker.kill("SIGKILL");
+    return;
+  }
+  const s = { topic, type, count: 0, problems: [], inspect: (st, m) => {
+    const id = BigInt(m.id.toString());
+    if (id === 0n || (st.lastId !== undefined && id <= st.lastId)) st.problems.push(`id ${st.lastId} then ${id}`);
+    st.lastId = id;
+  } };
+  const id = client.subscribe(c.id);
+  subs.set(id, s);
+  check(await until(() => s.count >= 5, 10_000) && s.problems.length === 0,
+    `${topic}: messages decode with the schema fetched from the talker, ids rising`,
+    s.problems[0] ?? `${s.count} messages`);
+  talker.stdin.end("quit\n");
+  const gone = await until(() => !channels.has(c.id), 15_000);
+  check(gone, `${topic} is unadvertised when its publisher leaves`);
+  if (!gone) talker.kill("SIGKILL");
+  subs.delete(id);
+}
+
+// Client publishing (--client-publish): what a client advertises and
+// sends is published by the bridge's node; its counters in /api/graph
+// show the messages.
+async function clientPublish() {
+  const topic = "/web/from_client";
+  const KeyValue = [...subs.values()].find((s) => s.topic === "/web/chatter")?.type;
+  if (!KeyValue) return;
+  const ch = client.advertise({ topic, encoding: "protobuf", schemaName: "axon.std.KeyValue" });
+  const N = 20;
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < N; i++)
+    client.sendMessage(ch, KeyValue.encode(KeyValue.create({ key: "from", value: `client ${i}` })).finish());
+  const httpBase = url.replace(/^ws/, "http");
+  let t;
+  const published = await until(() => t && t.messages >= N, 10_000, async () => {
+    const g = await (await fetch(new URL("api/graph", httpBase), { cache: "no-store" })).json();
+    t = g.topics.find((x) => x.name === topic);
+  });
+  check(published, `${N} messages a client sent are published on ${topic} (axon.std.KeyValue)`,
+    t ? `${t.messages} messages, type ${t.type}` : "not in the graph");
+  client.unadvertise(ch);
 }
 
 // A client that stops reading (a browser tab in the background): its

@@ -106,6 +106,11 @@ done
 axon=${AXON_WEB_CLI:-$build/tools/axon/axon}
 perception=${AXON_WEB_PERCEPTION:-$build/examples/perception_node}
 planning=${AXON_WEB_PLANNING:-$build/examples/planning_node}
+# tests/cli's talker publishes a type axon is not built with
+# (foxglove_client.mjs starts it itself).
+: "${AXON_WEB_TALKER:=$build/tests/cli/cli_talker}"
+case $AXON_WEB_TALKER in /*) ;; *) AXON_WEB_TALKER=$(pwd)/$AXON_WEB_TALKER ;; esac
+export AXON_WEB_TALKER
 for b in "$axon" "$perception" "$planning"; do
   if [ ! -x "$b" ]; then
     echo "FAIL: $b is not built"
@@ -159,6 +164,7 @@ pids="$pids $!"
 pids="$pids $!"
 # A small queue per client, so the slow-client check fills it quickly.
 "$axon" bridge foxglove --port 0 --address 127.0.0.1 --duration "$life" --max-client-queue 8MiB \
+  --client-publish \
   >"$logs/bridge.out" 2>"$logs/bridge.err" &
 bridge=$!
 pids="$pids $bridge"
