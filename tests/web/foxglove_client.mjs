@@ -100,6 +100,12 @@ client.on("serverInfo", (info) => (serverInfo = info));
 client.on("status", (s) => statuses.push(s));
 client.on("advertise", (list) => list.forEach((c) => channels.set(c.id, c)));
 client.on("unadvertise", (ids) => ids.forEach((id) => channels.delete(id)));
+const services = new Map(); // service id -> advertised service
+const callResults = new Map(); // call id -> response or failure
+client.on("advertiseServices", (list) => list.forEach((sv) => services.set(sv.id, sv)));
+client.on("unadvertiseServices", (ids) => ids.forEach((id) => services.delete(id)));
+client.on("serviceCallResponse", (r) => callResults.set(r.callId, r));
+client.on("serviceCallFailure", (f) => callResults.set(f.callId, f));
 
 // Subscriptions: id -> {topic, type, count, problems, ...}.
 const subs = new Map();
@@ -205,6 +211,7 @@ async function main() {
   await converted();
   await foreignType();
   await clientPublish();
+  await serviceCall();
 
   await hostile("malformed JSON", "{\"op\": \"subscribe\", \"subscriptions\": [");
   await hostile("an unknown op", JSON.stringify({ op: "frobnicate", id: 1 }));
@@ -288,6 +295,60 @@ async function foreignType() {
   check(gone, `${topic} is unadvertised when its publisher leaves`);
   if (!gone) talker.kill("SIGKILL");
   subs.delete(id);
+}
+
+// Services (capability "services"): service_probe (tests/integration)
+// serves /add (axon.geometry.Point both ways, z = x + y). The bridge
+// advertises it with both schemas, a call made through it comes back with
+// the server's answer, a call to a service that does not exist fails
+// with a reason, and the service is unadvertised when its server leaves.
+async function serviceCall() {
+  const probe = process.env.AXON_WEB_SERVICE;
+  check(serverInfo.capabilities.includes("services"), "serverInfo.capabilities has services");
+  if (!probe) {
+    console.log("  (no AXON_WEB_SERVICE: the service check is not run)");
+    return;
+  }
+  const server = spawn(probe, ["--role", "server", "--domain", process.env.AXON_DOMAIN ?? "5"],
+    { stdio: ["pipe", "ignore", "inherit"] });
+  let spawnError;
+  server.on("error", (e) => (spawnError = e.message));
+  server.stdin.on("error", () => {});
+  const find = () => [...services.values()].find((sv) => sv.name === "/add");
+  if (!check(await until(() => find() || spawnError, 15_000) && !spawnError, "the service /add is advertised",
+    spawnError)) {
+    server.kill("SIGKILL");
+    return;
+  }
+  const sv = find();
+  check(sv.request?.schemaName === "axon.geometry.Point" && sv.response?.schemaName === "axon.geometry.Point" &&
+    sv.request.encoding === "protobuf", "/add: request and response are protobuf axon.geometry.Point",
+    JSON.stringify({ request: sv.request?.schemaName, response: sv.response?.schemaName }));
+  let Point;
+  try {
+    Point = typeFromSchema({ schema: sv.request.schema, schemaName: sv.request.schemaName });
+  } catch (e) {
+    check(false, "/add: its request schema builds a protobufjs type", e.message);
+    server.kill("SIGKILL");
+    return;
+  }
+  const data = Point.encode(Point.create({ x: 2, y: 3 })).finish();
+  client.sendServiceCallRequest({ serviceId: sv.id, callId: 41, encoding: "protobuf", data });
+  await until(() => callResults.has(41), 15_000);
+  const r = callResults.get(41);
+  let z;
+  if (r?.data) z = Point.decode(toBytes(r.data)).z;
+  check(z === 5, "a call of /add with x=2, y=3 through the bridge returns z=5",
+    r ? (r.data ? `z=${z}` : `failure: ${r.message}`) : "no answer in 15 s");
+  client.sendServiceCallRequest({ serviceId: 999_999, callId: 42, encoding: "protobuf", data });
+  await until(() => callResults.has(42), 5_000);
+  const f = callResults.get(42);
+  check(f && !f.data && typeof f.message === "string" && f.message.length > 0,
+    "a call of a service that does not exist gets serviceCallFailure with a reason", f?.message);
+  server.stdin.end("quit\n");
+  const gone = await until(() => !services.has(sv.id), 15_000);
+  check(gone, "/add is unadvertised when its server leaves");
+  if (!gone) server.kill("SIGKILL");
 }
 
 // Client publishing (--client-publish): what a client advertises and

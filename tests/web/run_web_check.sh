@@ -111,6 +111,10 @@ planning=${AXON_WEB_PLANNING:-$build/examples/planning_node}
 : "${AXON_WEB_TALKER:=$build/tests/cli/cli_talker}"
 case $AXON_WEB_TALKER in /*) ;; *) AXON_WEB_TALKER=$(pwd)/$AXON_WEB_TALKER ;; esac
 export AXON_WEB_TALKER
+# tests/integration's service_probe serves /add (the service check).
+: "${AXON_WEB_SERVICE:=$build/tests/integration/service_probe}"
+case $AXON_WEB_SERVICE in /*) ;; *) AXON_WEB_SERVICE=$(pwd)/$AXON_WEB_SERVICE ;; esac
+export AXON_WEB_SERVICE
 for b in "$axon" "$perception" "$planning"; do
   if [ ! -x "$b" ]; then
     echo "FAIL: $b is not built"

@@ -55,6 +55,19 @@ static void sync_channels(struct bridge *b)
         bridge_echo_chan_gone(b, ch.gone[i]);
         bridge_chan_free(ch.gone[i]);
     }
+
+    struct bridge_svc_changes sv;
+    bridge_svc_sync(b, &sv);
+    text = bridge_svc_advertise_json(b, sv.fresh, sv.nfresh);
+    if (text)
+        bridge_broadcast_text(b, text);
+    free(text);
+    text = bridge_svc_unadvertise_json(sv.gone, sv.ngone);
+    if (text)
+        bridge_broadcast_text(b, text);
+    free(text);
+    for (size_t i = 0; i < sv.ngone; i++)
+        bridge_svc_free(sv.gone[i]);
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -225,6 +238,7 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
         ax_sub_free(ch->sub);
         ch->sub = NULL;
     }
+    bridge_svc_free_all(b); /* calls in flight end (their replies find no client) */
     lws_context_destroy(b->ctx);
     b->ctx = NULL;
     bridge_http_free(b);

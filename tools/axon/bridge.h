@@ -91,8 +91,15 @@ char *bridge_b64(const uint8_t *data, size_t len);
 
 /* ---- frames: one message, shared by the clients it is queued for ---- */
 
+enum bridge_frame_kind {
+    BRIDGE_FRAME_MESSAGE = 0, /* opcode 1: a subscription id is patched in per client */
+    BRIDGE_FRAME_BINARY,      /* another binary message, sent as it is */
+    BRIDGE_FRAME_TEXT,        /* a JSON message (a service call's failure) */
+};
+
 struct bridge_frame {
     atomic_uint refs;
+    enum bridge_frame_kind kind;
     size_t len;    /* header + payload, from data */
     uint8_t *data; /* LWS_PRE bytes into mem: the opcode, then a
                       subscription id each write patches in */
@@ -134,6 +141,26 @@ struct bridge_chan {
     unsigned clients; /* client subscriptions on it */
     bool seen;        /* in the last sync */
     struct bridge_chan *next;
+};
+
+/* A service server the table shows (bridge_svc.c). */
+struct bridge_svc {
+    uint32_t id; /* 0: not offered (a type axon was not built with) */
+    char name[AX_TOPIC_MAX];
+    uint8_t req_hash[AX_TYPE_HASH_SIZE], rep_hash[AX_TYPE_HASH_SIZE];
+    const ax_type *req, *rep;
+    char *req_b64, *rep_b64;
+    ax_client *client; /* made at the first call */
+    bool seen;
+    struct bridge *b;
+    struct bridge_svc *next;
+};
+
+struct bridge_svc_changes {
+    struct bridge_svc *fresh[64];
+    size_t nfresh;
+    struct bridge_svc *gone[64];
+    size_t ngone;
 };
 
 /* A client subscription. */
@@ -242,6 +269,8 @@ struct bridge {
 
     struct bridge_chan *chans;
     uint32_t next_chan;
+    struct bridge_svc *svcs;
+    uint32_t next_svc;
     struct bridge_echo *echoes;
     struct bridge_rate *rates;
     size_t nrates, caprates;
@@ -283,6 +312,26 @@ void bridge_chan_free_all(struct bridge *b);
 void bridge_echo_on_msg(ax_sub *sub, const struct ax_msg *m, void *user);
 /* @ch is going: the echoes of it stop (bridge_http.c). */
 void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch);
+
+/* bridge_chan.c: queue @f for the client @serial (a reply to it), within
+ * its queue's bound; false: that client is gone. Any thread. */
+bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *f);
+
+/* bridge_svc.c (service thread, but the replies: loop thread) */
+void bridge_svc_sync(struct bridge *b, struct bridge_svc_changes *out);
+struct bridge_svc *bridge_svc_find(struct bridge *b, uint32_t id);
+/* advertiseServices of @only (n of them), or of all (@only NULL);
+ * unadvertiseServices of @gone. malloc'd; NULL: nothing to say. */
+char *bridge_svc_advertise_json(struct bridge *b, struct bridge_svc *const *only, size_t n);
+char *bridge_svc_unadvertise_json(struct bridge_svc *const *gone, size_t n);
+void bridge_svc_free(struct bridge_svc *s);
+void bridge_svc_free_all(struct bridge *b);
+/* A client's service call request (binary opcode 2, @len bytes): made
+ * asynchronously; the reply or failure is queued for client @serial.
+ * Returns 0, or an AX_E* code with the reason in @why and the ids read
+ * (for the serviceCallFailure the caller sends). */
+int bridge_svc_call(struct bridge *b, uint64_t serial, const uint8_t *d, size_t len, char *why,
+                    size_t whylen, uint32_t *svc_id, uint32_t *call_id);
 
 /* bridge_schema.c: the schema worker. start/stop from the service thread
  * (stop before the lws context goes: the worker wakes it); ask queues a

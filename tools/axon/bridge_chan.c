@@ -345,6 +345,36 @@ static void make_room(struct bridge_client *cl, size_t need)
     }
 }
 
+bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *f)
+{
+    size_t cost = BRIDGE_QITEM_COST(f);
+    bool queued = false;
+    pthread_mutex_lock(&b->mu);
+    for (struct bridge_client *cl = b->clients; cl; cl = cl->next) {
+        if (cl->serial != serial)
+            continue;
+        struct bridge_qitem *q = cost <= b->max_queue ? malloc(sizeof *q) : NULL;
+        if (q) {
+            make_room(cl, cost);
+            atomic_fetch_add(&f->refs, 1);
+            *q = (struct bridge_qitem){.frame = f, .sub_id = UINT32_MAX};
+            if (cl->tail)
+                cl->tail->next = q;
+            else
+                cl->head = q;
+            cl->tail = q;
+            cl->queued_bytes += cost;
+            queued = true;
+        } else {
+            cl->dropped++;
+            b->dropped++;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return queued;
+}
+
 /* Under b->mu: does a client subscribe to @ch? */
 static bool chan_wanted(struct bridge *b, const struct bridge_chan *ch)
 {

@@ -149,6 +149,7 @@ static void server_info(struct bridge_client *cl)
     cj_arr(&j, "capabilities");
     if (b->client_publish)
         cj_str(&j, NULL, "clientPublish");
+    cj_str(&j, NULL, "services");
     cj_end_arr(&j);
     cj_arr(&j, "supportedEncodings");
     cj_str(&j, NULL, "protobuf");
@@ -352,14 +353,47 @@ static void on_unadvertise(struct bridge_client *cl, const struct bridge_op *op,
     }
 }
 
+/* A service call (opcode 2): made asynchronously; what goes wrong at
+ * once is told in a serviceCallFailure. */
+static int on_service_call(struct bridge_client *cl, const uint8_t *d, size_t len)
+{
+    char why[200];
+    uint32_t svc = 0, call = 0;
+    int rc = bridge_svc_call(cl->b, cl->serial, d, len, why, sizeof why, &svc, &call);
+    if (rc == AX_EPROTO && len < 13)
+        return close_with(cl, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "%s", why);
+    if (rc < 0) {
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *f = open_memstream(&text, &tlen);
+        if (!f)
+            return 0;
+        struct cli_json j;
+        cj_init(&j, f);
+        cj_obj(&j, NULL);
+        cj_str(&j, "op", "serviceCallFailure");
+        cj_uint(&j, "serviceId", svc);
+        cj_uint(&j, "callId", call);
+        cj_str(&j, "message", why);
+        cj_end_obj(&j);
+        if (fclose(f) == 0)
+            bridge_client_text(cl, text);
+        free(text);
+    }
+    return 0;
+}
+
 static int on_binary(struct bridge_client *cl, const uint8_t *d, size_t len)
 {
+    if (len >= 1 && d[0] == 2)
+        return on_service_call(cl, d, len);
     if (!cl->b->client_publish)
         return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                           "client publishing is off (axon bridge foxglove --client-publish)");
     if (len < 5 || d[0] != 1)
-        return close_with(cl, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
-                          "a binary message that is not opcode 1 with a channel id");
+        return close_with(
+            cl, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+            "a binary message that is neither opcode 1 (message) nor 2 (service call)");
     uint32_t id =
         (uint32_t)d[1] | (uint32_t)d[2] << 8 | (uint32_t)d[3] << 16 | (uint32_t)d[4] << 24;
     struct bridge_cpub *p = find_pub(cl, id);
@@ -513,9 +547,11 @@ static int on_writable(struct bridge_client *cl)
         return 0;
     }
     uint8_t *d = q->frame->data;
-    for (int i = 0; i < 4; i++)
-        d[1 + i] = (uint8_t)(q->sub_id >> (8 * i));
-    int n = lws_write(cl->wsi, d, q->frame->len, LWS_WRITE_BINARY);
+    if (q->frame->kind == BRIDGE_FRAME_MESSAGE)
+        for (int i = 0; i < 4; i++)
+            d[1 + i] = (uint8_t)(q->sub_id >> (8 * i));
+    int n = lws_write(cl->wsi, d, q->frame->len,
+                      q->frame->kind == BRIDGE_FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
     bool ok = n >= (int)q->frame->len;
     bridge_frame_unref(q->frame);
     free(q);
@@ -552,6 +588,10 @@ static int on_established(struct bridge *b, struct lws *wsi, struct bridge_clien
     cli_note("bridge: client %llu connected from %s", (unsigned long long)cl->serial, cl->peer);
     server_info(cl);
     char *adv = bridge_chan_advertise_json(b, NULL);
+    if (adv)
+        bridge_client_text(cl, adv);
+    free(adv);
+    adv = bridge_svc_advertise_json(b, NULL, 0);
     if (adv)
         bridge_client_text(cl, adv);
     free(adv);
