@@ -47,6 +47,16 @@ static void check_op(const struct bridge_op *op)
                 abort();
         }
         break;
+    case BRIDGE_OP_GET_PARAMS:
+    case BRIDGE_OP_SET_PARAMS:
+        if (op->n > BRIDGE_MAX_PARAM_ITEMS || !terminated(op->id, sizeof op->id))
+            abort();
+        for (size_t i = 0; i < op->n; i++)
+            if (!terminated(op->u.params[i].name, sizeof op->u.params[i].name) ||
+                (op->kind == BRIDGE_OP_SET_PARAMS &&
+                 !terminated(op->u.params[i].value, sizeof op->u.params[i].value)))
+                abort();
+        break;
     default:
         abort();
     }
@@ -80,9 +90,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         if (b.kind != a.kind || b.n != a.n)
             abort();
-        size_t bytes = a.kind == BRIDGE_OP_SUBSCRIBE   ? a.n * sizeof a.u.subs[0]
-                       : a.kind == BRIDGE_OP_ADVERTISE ? 0
-                                                       : a.n * sizeof a.u.ids[0];
+        bool params = a.kind == BRIDGE_OP_GET_PARAMS || a.kind == BRIDGE_OP_SET_PARAMS;
+        size_t bytes = a.kind == BRIDGE_OP_SUBSCRIBE             ? a.n * sizeof a.u.subs[0]
+                       : a.kind == BRIDGE_OP_ADVERTISE || params ? 0
+                                                                 : a.n * sizeof a.u.ids[0];
+        for (size_t i = 0; params && i < a.n; i++)
+            if (strcmp(a.u.params[i].name, b.u.params[i].name) != 0 ||
+                (a.kind == BRIDGE_OP_SET_PARAMS &&
+                 strcmp(a.u.params[i].value, b.u.params[i].value) != 0))
+                abort();
         if (memcmp(&a.u, &b.u, bytes) != 0)
             abort(); /* the same text decoded two ways */
         for (size_t i = 0; a.kind == BRIDGE_OP_ADVERTISE && i < a.n; i++)

@@ -106,6 +106,8 @@ client.on("advertiseServices", (list) => list.forEach((sv) => services.set(sv.id
 client.on("unadvertiseServices", (ids) => ids.forEach((id) => services.delete(id)));
 client.on("serviceCallResponse", (r) => callResults.set(r.callId, r));
 client.on("serviceCallFailure", (f) => callResults.set(f.callId, f));
+const paramAnswers = new Map(); // request id -> parameters
+client.on("parameterValues", (v) => v.id !== undefined && paramAnswers.set(v.id, v.parameters));
 
 // Subscriptions: id -> {topic, type, count, problems, ...}.
 const subs = new Map();
@@ -345,10 +347,37 @@ async function serviceCall() {
   const f = callResults.get(42);
   check(f && !f.data && typeof f.message === "string" && f.message.length > 0,
     "a call of a service that does not exist gets serviceCallFailure with a reason", f?.message);
+  await parameters();
   server.stdin.end("quit\n");
   const gone = await until(() => !services.has(sv.id), 15_000);
   check(gone, "/add is unadvertised when its server leaves");
   if (!gone) server.kill("SIGKILL");
+}
+
+// Parameters (capability "parameters"), with service_probe's node
+// "svc-server": gain (double in [0, 10], default 1), as "svc-server:gain".
+async function parameters() {
+  check(serverInfo.capabilities.includes("parameters"), "serverInfo.capabilities has parameters");
+  const value = (id) => paramAnswers.get(id)?.find((p) => p.name === "svc-server:gain")?.value;
+  client.getParameters(["svc-server:gain"], "g1");
+  await until(() => paramAnswers.has("g1"), 10_000);
+  check(value("g1") === 1, "getParameters svc-server:gain reads the default 1", JSON.stringify(paramAnswers.get("g1")));
+  client.getParameters([], "all");
+  await until(() => paramAnswers.has("all"), 10_000);
+  const names = (paramAnswers.get("all") ?? []).map((p) => p.name);
+  check(names.includes("svc-server:gain") && names.includes("svc-server:mode"),
+    "getParameters with no names lists every node's parameters", JSON.stringify(names));
+  client.setParameters([{ name: "svc-server:gain", value: 2.5 }], "s1");
+  await until(() => paramAnswers.has("s1"), 10_000);
+  check(value("s1") === 2.5, "setParameters svc-server:gain = 2.5 answers the new value",
+    JSON.stringify(paramAnswers.get("s1")));
+  const before = statuses.length;
+  client.setParameters([{ name: "svc-server:gain", value: 50 }], "s2");
+  await until(() => paramAnswers.has("s2") && statuses.length > before, 10_000);
+  const refusal = statuses.slice(before).find((st) => /refused/.test(st.message));
+  check(value("s2") === 2.5 && refusal !== undefined,
+    "a value out of range is refused, said in a status, and the value stays 2.5",
+    `${JSON.stringify(paramAnswers.get("s2"))}; ${refusal?.message}`);
 }
 
 // Client publishing (--client-publish): what a client advertises and

@@ -216,8 +216,10 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
              (unsigned)c->cfg.domain);
 
     b->next_sync = 0;
-    if (bridge_schema_start(b) < 0) {
-        cli_error("cannot start the bridge's schema thread");
+    if (bridge_schema_start(b) < 0 || bridge_param_start(b) < 0) {
+        cli_error("cannot start the bridge's worker threads");
+        bridge_schema_stop(b);
+        bridge_param_stop(b);
         lws_context_destroy(b->ctx);
         goto out_node;
     }
@@ -234,6 +236,7 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
      * them may wake a context being destroyed. Closing it then closes
      * every client. */
     bridge_schema_stop(b);
+    bridge_param_stop(b);
     for (struct bridge_chan *ch = b->chans; ch; ch = ch->next) {
         ax_sub_free(ch->sub);
         ch->sub = NULL;

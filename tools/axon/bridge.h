@@ -54,6 +54,18 @@ enum bridge_op_kind {
     BRIDGE_OP_UNSUBSCRIBE,
     BRIDGE_OP_ADVERTISE,   /* client publish: the channels it will send on */
     BRIDGE_OP_UNADVERTISE, /* client publish */
+    BRIDGE_OP_GET_PARAMS,  /* getParameters: u.params names (n 0: all) */
+    BRIDGE_OP_SET_PARAMS,  /* setParameters: u.params names and values */
+};
+
+#define BRIDGE_MAX_PARAM_ITEMS 64                       /* names in one get or set */
+#define BRIDGE_PARAM_NAME_MAX  (AX_NODE_NAME_MAX + 128) /* "NODE:PARAM" */
+
+/* A parameter of a get or set: "NODE:PARAM", and for a set its value as
+ * the text ax_param_remote_set() takes ("true", "12", "0.5", the string). */
+struct bridge_param_req {
+    char name[BRIDGE_PARAM_NAME_MAX];
+    char value[1024];
 };
 
 struct bridge_sub_req {
@@ -71,10 +83,12 @@ struct bridge_op {
     enum bridge_op_kind kind;
     size_t n; /* entries in the array of the kind */
     union {
-        struct bridge_sub_req subs[BRIDGE_MAX_OP_ITEMS];   /* SUBSCRIBE */
-        uint32_t ids[BRIDGE_MAX_OP_ITEMS];                 /* UNSUBSCRIBE, UNADVERTISE */
-        struct bridge_chan_req chans[BRIDGE_MAX_OP_ITEMS]; /* ADVERTISE */
+        struct bridge_sub_req subs[BRIDGE_MAX_OP_ITEMS];        /* SUBSCRIBE */
+        uint32_t ids[BRIDGE_MAX_OP_ITEMS];                      /* UNSUBSCRIBE, UNADVERTISE */
+        struct bridge_chan_req chans[BRIDGE_MAX_OP_ITEMS];      /* ADVERTISE */
+        struct bridge_param_req params[BRIDGE_MAX_PARAM_ITEMS]; /* GET/SET_PARAMS */
     } u;
+    char id[128]; /* GET/SET_PARAMS: the request's "id" ("" none) */
 };
 
 /* Decode one text message of a client into @op. Returns 0, or -1 with the
@@ -250,6 +264,18 @@ struct bridge_schema_queue {
     struct bridge_schema_job *todo, *done;
 };
 
+/* Parameter requests, answered off the service thread (bridge_param.c). */
+struct bridge_param_job;
+#define BRIDGE_MAX_PARAM_JOBS 64
+struct bridge_param_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool running, stop;
+    struct bridge_param_job *todo;
+    size_t queued;
+};
+
 struct bridge {
     struct cli *c;
     struct lws_context *ctx;
@@ -276,6 +302,7 @@ struct bridge {
     size_t nrates, caprates;
 
     struct bridge_schema_queue schemas;
+    struct bridge_param_queue params;
     uint64_t forwarded, dropped; /* all clients, under mu */
     int64_t next_sync;
 };
@@ -316,6 +343,16 @@ void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch);
 /* bridge_chan.c: queue @f for the client @serial (a reply to it), within
  * its queue's bound; false: that client is gone. Any thread. */
 bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *f);
+
+/* bridge_chan.c: a frame holding JSON text (refs 1); NULL: no memory. */
+struct bridge_frame *bridge_text_frame(const char *text, size_t len);
+
+/* bridge_param.c: the parameter worker (start/stop as the schema
+ * worker's). ask queues a getParameters or setParameters of client
+ * @serial: 0, AX_ENOMEM, AX_EAGAIN (BRIDGE_MAX_PARAM_JOBS waiting). */
+int bridge_param_start(struct bridge *b);
+void bridge_param_stop(struct bridge *b);
+int bridge_param_ask(struct bridge *b, uint64_t serial, const struct bridge_op *op);
 
 /* bridge_svc.c (service thread, but the replies: loop thread) */
 void bridge_svc_sync(struct bridge *b, struct bridge_svc_changes *out);

@@ -345,6 +345,21 @@ static void make_room(struct bridge_client *cl, size_t need)
     }
 }
 
+struct bridge_frame *bridge_text_frame(const char *text, size_t len)
+{
+    struct bridge_frame *f = calloc(1, sizeof *f);
+    if (!f || !(f->mem = malloc(LWS_PRE + len + 1))) {
+        free(f);
+        return NULL;
+    }
+    atomic_init(&f->refs, 1);
+    f->kind = BRIDGE_FRAME_TEXT;
+    f->data = f->mem + LWS_PRE;
+    f->len = len;
+    memcpy(f->data, text, len);
+    return f;
+}
+
 bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *f)
 {
     size_t cost = BRIDGE_QITEM_COST(f);

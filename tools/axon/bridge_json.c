@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The decoder of a Foxglove WebSocket client's text messages
- * (foxglove.websocket.v1): subscribe, unsubscribe and, for client publish,
- * advertise and unadvertise. Nothing else a client may send is supported
- * (getParameters, subscribeConnectionGraph, ...): it is refused by name.
+ * (foxglove.websocket.v1): subscribe, unsubscribe, getParameters,
+ * setParameters and, for client publish, advertise and unadvertise.
+ * Nothing else a client may send is supported (subscribeConnectionGraph,
+ * subscribeParameterUpdates, ...): it is refused by name.
  *
  * Every byte here comes from a browser anyone can point at the bridge, so
  * the decoder is strict and bounded: the text is at most BRIDGE_MAX_TEXT
@@ -157,7 +158,34 @@ static const struct {
     {"unsubscribe", BRIDGE_OP_UNSUBSCRIBE, "subscriptionIds"},
     {"advertise", BRIDGE_OP_ADVERTISE, "channels"},
     {"unadvertise", BRIDGE_OP_UNADVERTISE, "channelIds"},
+    {"getParameters", BRIDGE_OP_GET_PARAMS, "parameterNames"},
+    {"setParameters", BRIDGE_OP_SET_PARAMS, "parameters"},
 };
+
+/* A parameter's value as text: a bool, a number (integers without a
+ * fraction, as axon's int parameters want them), or a string. */
+static bool param_value(struct dec *d, const cJSON *e, size_t i, char *out, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "value");
+    int n = -1;
+    if (cJSON_IsBool(v))
+        n = snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNumber(v) && v->valuedouble == v->valuedouble &&
+             v->valuedouble - v->valuedouble == 0) /* not NaN, not inf */
+        n = v->valuedouble == (double)(long long)v->valuedouble && v->valuedouble > -9e15 &&
+                    v->valuedouble < 9e15
+                ? snprintf(out, cap, "%lld", (long long)v->valuedouble)
+                : snprintf(out, cap, "%.17g", v->valuedouble);
+    else if (cJSON_IsString(v) && v->valuestring)
+        n = snprintf(out, cap, "%s", v->valuestring);
+    if (n < 0)
+        return fail(d, "%s: %s[%zu].value is not a bool, a number or a string", d->op, d->list, i),
+               false;
+    if ((size_t)n >= cap)
+        return fail(d, "%s: %s[%zu].value is longer than %zu bytes", d->op, d->list, i, cap - 1),
+               false;
+    return true;
+}
 
 static int decode_op(struct dec *d, const cJSON *root, struct bridge_op *op)
 {
@@ -179,11 +207,18 @@ static int decode_op(struct dec *d, const cJSON *root, struct bridge_op *op)
     if (!cJSON_IsArray(list))
         return fail(d, "%s: no \"%s\" array", d->op, d->list);
     /* Bounded before anything is decoded: the union holds no more. */
-    size_t n = 0;
+    size_t n = 0, max = ops[k].kind == BRIDGE_OP_GET_PARAMS || ops[k].kind == BRIDGE_OP_SET_PARAMS
+                            ? BRIDGE_MAX_PARAM_ITEMS
+                            : BRIDGE_MAX_OP_ITEMS;
     for (const cJSON *e = list->child; e; e = e->next)
-        if (++n > BRIDGE_MAX_OP_ITEMS)
-            return fail(d, "%s: more than %d %s in one message", d->op, BRIDGE_MAX_OP_ITEMS,
-                        d->list);
+        if (++n > max)
+            return fail(d, "%s: more than %zu %s in one message", d->op, max, d->list);
+    op->id[0] = '\0';
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (id && (!cJSON_IsString(id) || !id->valuestring || strlen(id->valuestring) >= sizeof op->id))
+        return fail(d, "%s: \"id\" is not a string of at most %zu bytes", d->op, sizeof op->id - 1);
+    if (id)
+        memcpy(op->id, id->valuestring, strlen(id->valuestring) + 1);
 
     size_t i = 0;
     for (const cJSON *e = list->child; e; e = e->next, i++) {
@@ -201,6 +236,20 @@ static int decode_op(struct dec *d, const cJSON *root, struct bridge_op *op)
             break;
         case BRIDGE_OP_ADVERTISE:
             ok = decode_chan(d, e, i, &op->u.chans[i]);
+            break;
+        case BRIDGE_OP_GET_PARAMS:
+            ok = cJSON_IsString(e) && e->valuestring &&
+                 strlen(e->valuestring) < sizeof op->u.params[i].name;
+            if (ok)
+                memcpy(op->u.params[i].name, e->valuestring, strlen(e->valuestring) + 1);
+            else
+                fail(d, "%s: %s[%zu] is not a string of at most %zu bytes", d->op, d->list, i,
+                     sizeof op->u.params[i].name - 1);
+            break;
+        case BRIDGE_OP_SET_PARAMS:
+            ok = is_object(d, e, i) &&
+                 field_str(d, e, i, "name", op->u.params[i].name, sizeof op->u.params[i].name) &&
+                 param_value(d, e, i, op->u.params[i].value, sizeof op->u.params[i].value);
             break;
         }
         if (!ok)

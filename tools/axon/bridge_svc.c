@@ -247,18 +247,7 @@ static struct bridge_frame *failure_frame(const struct call_ctx *x, const char *
     cj_uint(&j, "callId", x->call_id);
     cj_str(&j, "message", why);
     cj_end_obj(&j);
-    struct bridge_frame *f = NULL;
-    if (fclose(fp) == 0 && (f = calloc(1, sizeof *f)) != NULL &&
-        (f->mem = malloc(LWS_PRE + len + 1)) != NULL) {
-        atomic_init(&f->refs, 1);
-        f->kind = BRIDGE_FRAME_TEXT;
-        f->data = f->mem + LWS_PRE;
-        f->len = len;
-        memcpy(f->data, text, len);
-    } else if (f) {
-        free(f);
-        f = NULL;
-    }
+    struct bridge_frame *f = fclose(fp) == 0 ? bridge_text_frame(text, len) : NULL;
     free(text);
     return f;
 }

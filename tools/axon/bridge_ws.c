@@ -150,6 +150,7 @@ static void server_info(struct bridge_client *cl)
     if (b->client_publish)
         cj_str(&j, NULL, "clientPublish");
     cj_str(&j, NULL, "services");
+    cj_str(&j, NULL, "parameters");
     cj_end_arr(&j);
     cj_arr(&j, "supportedEncodings");
     cj_str(&j, NULL, "protobuf");
@@ -455,6 +456,16 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
         case BRIDGE_OP_UNADVERTISE:
             on_unadvertise(cl, op, &rep);
             break;
+        case BRIDGE_OP_GET_PARAMS:
+        case BRIDGE_OP_SET_PARAMS: {
+            int prc = bridge_param_ask(cl->b, cl->serial, op);
+            if (prc < 0)
+                problem(&rep, "%s: %s",
+                        op->kind == BRIDGE_OP_SET_PARAMS ? "setParameters" : "getParameters",
+                        prc == AX_EAGAIN ? "too many parameter requests waiting; try again"
+                                         : ax_strerror(prc));
+            break;
+        }
         }
         if (rc == 0)
             report(cl, &rep);
