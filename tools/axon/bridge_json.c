@@ -171,12 +171,13 @@ static bool param_value(struct dec *d, const cJSON *e, size_t i, char *out, size
     if (cJSON_IsBool(v))
         n = snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
     else if (cJSON_IsNumber(v) && v->valuedouble == v->valuedouble &&
-             v->valuedouble - v->valuedouble == 0) /* not NaN, not inf */
-        n = v->valuedouble == (double)(long long)v->valuedouble && v->valuedouble > -9e15 &&
-                    v->valuedouble < 9e15
-                ? snprintf(out, cap, "%lld", (long long)v->valuedouble)
-                : snprintf(out, cap, "%.17g", v->valuedouble);
-    else if (cJSON_IsString(v) && v->valuestring)
+             v->valuedouble - v->valuedouble == 0) { /* not NaN, not inf */
+        double x = v->valuedouble;
+        /* The range first: converting a double outside long long's is
+         * undefined (the fuzzer found it). */
+        bool integral = x > -9e15 && x < 9e15 && x == (double)(long long)x;
+        n = integral ? snprintf(out, cap, "%lld", (long long)x) : snprintf(out, cap, "%.17g", x);
+    } else if (cJSON_IsString(v) && v->valuestring)
         n = snprintf(out, cap, "%s", v->valuestring);
     if (n < 0)
         return fail(d, "%s: %s[%zu].value is not a bool, a number or a string", d->op, d->list, i),
