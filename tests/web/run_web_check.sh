@@ -87,7 +87,7 @@ fi
 
 # The scripts must sit next to node_modules (ES modules resolve from their
 # own folder); NODE_PATH helps CommonJS requires only.
-cp "$src/foxglove_client.mjs" "$src/token_check.mjs" "$nodedir/"
+cp "$src/foxglove_client.mjs" "$src/token_check.mjs" "$src/time_check.mjs" "$nodedir/"
 monitor_page=
 if [ -f "$src/monitor_page.mjs" ]; then
   cp "$src/monitor_page.mjs" "$nodedir/"
@@ -242,6 +242,25 @@ if [ -z "$t_mon" ]; then
   fail=1
 else
   (cd "$nodedir" && timeout -k 5 45 node token_check.mjs "$t_ws" "$t_mon") || fail=1
+fi
+
+# A third bridge on simulated time (the time capability).
+echo "== time_check.mjs"
+AXON_USE_SIM_TIME=true "$axon" bridge foxglove --port 0 --duration 60 \
+  >"$logs/bridge_sim.out" 2>"$logs/bridge_sim.err" &
+sbridge=$!
+pids="$pids $sbridge"
+end=$(($(date +%s) + 15))
+until grep -q '^foxglove: ' "$logs/bridge_sim.out" 2>/dev/null || ! alive "$sbridge" ||
+  [ "$(date +%s)" -ge "$end" ]; do
+  sleep 0.1
+done
+s_ws=$(sed -n 's/^foxglove: //p' "$logs/bridge_sim.out")
+if [ -z "$s_ws" ]; then
+  echo "FAIL: the bridge on simulated time printed no URLs"
+  fail=1
+else
+  (cd "$nodedir" && timeout -k 5 45 node time_check.mjs "$s_ws") || fail=1
 fi
 
 if ! alive "$bridge"; then

@@ -70,6 +70,25 @@ static void sync_channels(struct bridge *b)
         bridge_svc_free(sv.gone[i]);
 }
 
+/* With simulated time: the node's time to every client (binary opcode 2,
+ * the time in nanoseconds), each tick it has moved. */
+static void send_time(struct bridge *b)
+{
+    int64_t now = ax_node_now(b->c->node);
+    if (now <= 0 || now == b->last_time)
+        return;
+    b->last_time = now;
+    uint8_t msg[9] = {2};
+    for (int i = 0; i < 8; i++)
+        msg[1 + i] = (uint8_t)((uint64_t)now >> (8 * i));
+    struct bridge_frame *f = bridge_binary_frame(msg, sizeof msg);
+    if (!f)
+        return;
+    bridge_queue_frame(b, 0, f);
+    bridge_frame_unref(f);
+    bridge_wake_writers(b);
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     struct bridge_run *r = lws_container_of(sul, struct bridge_run, sul);
@@ -90,6 +109,8 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         r->done = true;
         return;
     }
+    if (b->sim_time)
+        send_time(b);
     if (now >= b->next_sync) {
         b->next_sync = now + SYNC_NS;
         sync_channels(b);
@@ -201,6 +222,7 @@ int cli_verb_bridge_foxglove(struct cli *c, const struct cli_args *a)
      * of silence and dropped after 60: its queues do not live forever. */
     static const lws_retry_bo_t idle = {.secs_since_valid_ping = 30, .secs_since_valid_hangup = 60};
     info.retry_and_idle_policy = &idle;
+    b->sim_time = c->cfg.use_sim_time;
     b->loopback = strcmp(b->address, "localhost") == 0 || strcmp(b->address, "::1") == 0 ||
                   strncmp(b->address, "127.", 4) == 0;
     b->ctx = lws_create_context(&info);

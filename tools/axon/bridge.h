@@ -283,6 +283,8 @@ struct bridge {
     int port;
     const char *token; /* NULL: none asked */
     bool loopback;     /* bound to a loopback address (Host is checked) */
+    bool sim_time;     /* node.use_sim_time: the time capability */
+    int64_t last_time; /* the last time message sent */
     const char *globs[16];
     size_t nglobs;
     bool client_publish;
@@ -340,12 +342,15 @@ void bridge_echo_on_msg(ax_sub *sub, const struct ax_msg *m, void *user);
 /* @ch is going: the echoes of it stop (bridge_http.c). */
 void bridge_echo_chan_gone(struct bridge *b, struct bridge_chan *ch);
 
-/* bridge_chan.c: queue @f for the client @serial (a reply to it), within
- * its queue's bound; false: that client is gone. Any thread. */
+/* bridge_chan.c: queue @f for the client @serial (a reply to it; 0: every
+ * client), within its queue's bound; false: queued for nobody. Any
+ * thread. */
 bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *f);
 
 /* bridge_chan.c: a frame holding JSON text (refs 1); NULL: no memory. */
 struct bridge_frame *bridge_text_frame(const char *text, size_t len);
+/* ... and one holding a binary message sent as it is. */
+struct bridge_frame *bridge_binary_frame(const uint8_t *data, size_t len);
 
 /* bridge_param.c: the parameter worker (start/stop as the schema
  * worker's). ask queues a getParameters or setParameters of client

@@ -318,7 +318,9 @@ static struct bridge_frame *frame_new(const struct bridge_chan *ch, const struct
     f->data = f->mem + LWS_PRE;
     f->len = BRIDGE_FRAME_HEADER + plen;
     f->data[0] = 1;
-    uint64_t t = (uint64_t)m->received_ns;
+    /* With simulated time the timeline is the simulation's, as the time
+     * messages say (bridge.c). */
+    uint64_t t = (uint64_t)(ch->b->sim_time ? ax_node_now(ch->b->c->node) : m->received_ns);
     for (int i = 0; i < 8; i++)
         f->data[5 + i] = (uint8_t)(t >> (8 * i));
     return f;
@@ -345,6 +347,14 @@ static void make_room(struct bridge_client *cl, size_t need)
     }
 }
 
+struct bridge_frame *bridge_binary_frame(const uint8_t *data, size_t len)
+{
+    struct bridge_frame *f = bridge_text_frame((const char *)data, len);
+    if (f)
+        f->kind = BRIDGE_FRAME_BINARY;
+    return f;
+}
+
 struct bridge_frame *bridge_text_frame(const char *text, size_t len)
 {
     struct bridge_frame *f = calloc(1, sizeof *f);
@@ -366,7 +376,7 @@ bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *
     bool queued = false;
     pthread_mutex_lock(&b->mu);
     for (struct bridge_client *cl = b->clients; cl; cl = cl->next) {
-        if (cl->serial != serial)
+        if (serial && cl->serial != serial)
             continue;
         struct bridge_qitem *q = cost <= b->max_queue ? malloc(sizeof *q) : NULL;
         if (q) {
@@ -384,7 +394,8 @@ bool bridge_queue_frame(struct bridge *b, uint64_t serial, struct bridge_frame *
             cl->dropped++;
             b->dropped++;
         }
-        break;
+        if (serial)
+            break;
     }
     pthread_mutex_unlock(&b->mu);
     return queued;

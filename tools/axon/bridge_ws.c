@@ -151,6 +151,8 @@ static void server_info(struct bridge_client *cl)
         cj_str(&j, NULL, "clientPublish");
     cj_str(&j, NULL, "services");
     cj_str(&j, NULL, "parameters");
+    if (b->sim_time)
+        cj_str(&j, NULL, "time");
     cj_end_arr(&j);
     cj_arr(&j, "supportedEncodings");
     cj_str(&j, NULL, "protobuf");
