@@ -509,12 +509,60 @@ static int on_receive(struct bridge_client *cl, const void *in, size_t len)
     return rc;
 }
 
+/* The next piece of the frame being written: the first with the
+ * message's opcode (a subscription id patched in), the others as
+ * continuations. The frame is shared: the LWS_PRE bytes before a piece,
+ * which lws_write() overwrites with the fragment's header, are payload
+ * other clients have still to send, so they are put back. */
+static int write_piece(struct bridge_client *cl)
+{
+    struct bridge_qitem *q = cl->cur;
+    struct bridge_frame *f = q->frame;
+    size_t left = f->len - cl->cur_off;
+    size_t n = left < BRIDGE_WRITE_PIECE ? left : BRIDGE_WRITE_PIECE;
+    bool first = cl->cur_off == 0, last = n == left;
+    uint8_t *p = f->data + cl->cur_off;
+    int flags = first ? (f->kind == BRIDGE_FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_BINARY)
+                      : LWS_WRITE_CONTINUATION;
+    if (!last)
+        flags |= LWS_WRITE_NO_FIN;
+    if (first && f->kind == BRIDGE_FRAME_MESSAGE)
+        for (int i = 0; i < 4; i++)
+            p[1 + i] = (uint8_t)(q->sub_id >> (8 * i));
+    uint8_t saved[LWS_PRE];
+    if (!first)
+        memcpy(saved, p - LWS_PRE, LWS_PRE);
+    int w = lws_write(cl->wsi, p, n, (enum lws_write_protocol)flags);
+    if (!first)
+        memcpy(p - LWS_PRE, saved, LWS_PRE);
+    if (w < (int)n)
+        return -1;
+    cl->cur_off += n;
+    if (!last)
+        return 0;
+    cl->cur = NULL;
+    bridge_frame_unref(f);
+    free(q);
+    pthread_mutex_lock(&cl->b->mu);
+    cl->b->forwarded++;
+    pthread_mutex_unlock(&cl->b->mu);
+    return 0;
+}
+
 static int on_writable(struct bridge_client *cl)
 {
     struct bridge *b = cl->b;
     if (cl->broken)
         return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                           "not reading: %zu bytes of control messages wait for it", cl->text_bytes);
+    /* A message in fragments is finished first: nothing may come between
+     * its pieces. */
+    if (cl->cur) {
+        if (write_piece(cl) < 0)
+            return -1;
+        lws_callback_on_writable(cl->wsi);
+        return 0;
+    }
     if (cl->ntext > 0) {
         char *t = cl->text[0];
         size_t len = strlen(t + LWS_PRE);
@@ -554,26 +602,13 @@ static int on_writable(struct bridge_client *cl)
                (unsigned long long)(dropped - said), (unsigned long long)dropped, b->max_queue);
         more = true;
     }
-    if (!q) {
-        if (more)
-            lws_callback_on_writable(cl->wsi);
-        return 0;
+    if (q) {
+        cl->cur = q;
+        cl->cur_off = 0;
+        if (write_piece(cl) < 0)
+            return -1;
     }
-    uint8_t *d = q->frame->data;
-    if (q->frame->kind == BRIDGE_FRAME_MESSAGE)
-        for (int i = 0; i < 4; i++)
-            d[1 + i] = (uint8_t)(q->sub_id >> (8 * i));
-    int n = lws_write(cl->wsi, d, q->frame->len,
-                      q->frame->kind == BRIDGE_FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
-    bool ok = n >= (int)q->frame->len;
-    bridge_frame_unref(q->frame);
-    free(q);
-    if (!ok)
-        return -1;
-    pthread_mutex_lock(&b->mu);
-    b->forwarded++;
-    pthread_mutex_unlock(&b->mu);
-    if (more)
+    if (more || cl->cur)
         lws_callback_on_writable(cl->wsi);
     return 0;
 }
@@ -622,6 +657,11 @@ static void on_closed(struct bridge *b, struct bridge_client *cl)
     b->nclients--;
     purge_queue(cl, UINT32_MAX);
     pthread_mutex_unlock(&b->mu);
+    if (cl->cur) {
+        bridge_frame_unref(cl->cur->frame);
+        free(cl->cur);
+        cl->cur = NULL;
+    }
     /* No callback reaches cl now: its subscriptions can go. */
     for (size_t i = 0; i < cl->nsubs; i++) {
         struct bridge_chan *ch = bridge_chan_find(b, cl->subs[i].chan);
