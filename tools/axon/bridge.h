@@ -205,6 +205,9 @@ struct bridge_client {
     size_t ntext, captext;
     size_t text_bytes; /* past BRIDGE_MAX_CLIENT_TEXT it is closed */
     bool broken;       /* closed at its next writable callback */
+    bool closing;      /* close_code and close_reason go out at the next one */
+    int close_code;
+    char close_reason[120];
     /* Frames to send (under b->mu), and their payload bytes. */
     struct bridge_qitem *head, *tail;
     size_t queued_bytes;

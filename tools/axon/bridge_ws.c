@@ -195,8 +195,11 @@ static void report(struct bridge_client *cl, const struct op_report *r)
         status(cl, 2, "%s (and %u more problems in that message)", r->first, r->n - 1);
 }
 
-/* Close @cl from its own callback: the code and the reason go in the
- * close frame; the caller returns -1. */
+/* Close @cl with a code and a reason: at its next writable callback, not
+ * at once. What the client sent meanwhile is read and ignored, so the
+ * socket is not closed with unread bytes in it (the kernel would answer
+ * with a reset, and the client would see 1006 instead of the close
+ * frame: a subscribe storm did). Returns 0: the caller goes on. */
 static int close_with(struct bridge_client *cl, enum lws_close_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int close_with(struct bridge_client *cl, enum lws_close_status code, const char *fmt, ...)
@@ -206,10 +209,15 @@ static int close_with(struct bridge_client *cl, enum lws_close_status code, cons
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    if (cl->closing)
+        return 0;
     cli_warn("bridge: client %llu (%s) closed: %s", (unsigned long long)cl->serial, cl->peer,
              reason);
-    lws_close_reason(cl->wsi, code, (unsigned char *)reason, strlen(reason));
-    return -1;
+    cl->closing = true;
+    cl->close_code = code;
+    snprintf(cl->close_reason, sizeof cl->close_reason, "%s", reason);
+    lws_callback_on_writable(cl->wsi);
+    return 0;
 }
 
 static int find_sub(const struct bridge_client *cl, uint32_t id)
@@ -481,6 +489,8 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
 static int on_receive(struct bridge_client *cl, const void *in, size_t len)
 {
     struct lws *wsi = cl->wsi;
+    if (cl->closing)
+        return 0;
     if (lws_is_first_fragment(wsi)) {
         cl->rxlen = 0;
         cl->rx_binary = lws_frame_is_binary(wsi);
@@ -553,8 +563,13 @@ static int on_writable(struct bridge_client *cl)
 {
     struct bridge *b = cl->b;
     if (cl->broken)
-        return close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                          "not reading: %zu bytes of control messages wait for it", cl->text_bytes);
+        close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                   "not reading: %zu bytes of control messages wait for it", cl->text_bytes);
+    if (cl->closing) {
+        lws_close_reason(cl->wsi, (enum lws_close_status)cl->close_code,
+                         (unsigned char *)cl->close_reason, strlen(cl->close_reason));
+        return -1;
+    }
     /* A message in fragments is finished first: nothing may come between
      * its pieces. */
     if (cl->cur) {
