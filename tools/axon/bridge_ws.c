@@ -217,6 +217,9 @@ static int close_with(struct bridge_client *cl, enum lws_close_status code, cons
     cl->close_code = code;
     snprintf(cl->close_reason, sizeof cl->close_reason, "%s", reason);
     lws_callback_on_writable(cl->wsi);
+    /* A client that never lets the close frame out (it reads nothing) is
+     * dropped after 5 s all the same. */
+    lws_set_timeout(cl->wsi, PENDING_TIMEOUT_USER_OK, 5);
     return 0;
 }
 
