@@ -49,6 +49,9 @@ struct lws_context;
  * rest of a 1 MiB frame aside (it did: a third of the bridge's CPU with
  * slow readers). */
 #define BRIDGE_WRITE_PIECE        (64u << 10)
+/* A client being closed gets its close frame once it has sent nothing for
+ * this long (see on_writable). */
+#define BRIDGE_CLOSE_QUIET_NS     (100 * AX_NS_PER_MS)
 #define BRIDGE_ECHO_IDLE_NS       (10 * AX_NS_PER_S)
 #define BRIDGE_RATE_SAMPLES       8
 
@@ -203,9 +206,10 @@ struct bridge_client {
     /* Text to send, oldest first (service thread only). */
     char **text;
     size_t ntext, captext;
-    size_t text_bytes; /* past BRIDGE_MAX_CLIENT_TEXT it is closed */
-    bool broken;       /* closed at its next writable callback */
-    bool closing;      /* close_code and close_reason go out at the next one */
+    size_t text_bytes;  /* past BRIDGE_MAX_CLIENT_TEXT it is closed */
+    bool broken;        /* closed at its next writable callback */
+    bool closing;       /* close_code and close_reason go out at the next one */
+    int64_t last_rx_ns; /* monotonic: the last bytes from it */
     int close_code;
     char close_reason[120];
     /* Frames to send (under b->mu), and their payload bytes. */

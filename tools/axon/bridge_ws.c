@@ -63,7 +63,7 @@ void bridge_wake_writers(struct bridge *b)
 {
     pthread_mutex_lock(&b->mu);
     for (struct bridge_client *cl = b->clients; cl; cl = cl->next)
-        if (cl->head || cl->dropped != cl->dropped_said)
+        if (cl->head || cl->dropped != cl->dropped_said || cl->closing)
             lws_callback_on_writable(cl->wsi);
     pthread_mutex_unlock(&b->mu);
 }
@@ -217,8 +217,8 @@ static int close_with(struct bridge_client *cl, enum lws_close_status code, cons
     cl->close_code = code;
     snprintf(cl->close_reason, sizeof cl->close_reason, "%s", reason);
     lws_callback_on_writable(cl->wsi);
-    /* A client that never lets the close frame out (it reads nothing) is
-     * dropped after 5 s all the same. */
+    /* A client that never lets the close frame out (it reads nothing, or
+     * never stops sending) is dropped after 5 s all the same. */
     lws_set_timeout(cl->wsi, PENDING_TIMEOUT_USER_OK, 5);
     return 0;
 }
@@ -492,6 +492,7 @@ static int on_text(struct bridge_client *cl, const char *text, size_t len)
 static int on_receive(struct bridge_client *cl, const void *in, size_t len)
 {
     struct lws *wsi = cl->wsi;
+    cl->last_rx_ns = ax_clock_mono_ns();
     if (cl->closing)
         return 0;
     if (lws_is_first_fragment(wsi)) {
@@ -569,6 +570,12 @@ static int on_writable(struct bridge_client *cl)
         close_with(cl, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                    "not reading: %zu bytes of control messages wait for it", cl->text_bytes);
     if (cl->closing) {
+        /* Not while the client is still sending (a storm): its bytes
+         * would be unread when the socket closes, and the kernel would
+         * reset the connection before the close frame is read. The next
+         * sync (bridge_wake_writers) looks again. */
+        if (ax_clock_mono_ns() - cl->last_rx_ns < BRIDGE_CLOSE_QUIET_NS)
+            return 0;
         lws_close_reason(cl->wsi, (enum lws_close_status)cl->close_code,
                          (unsigned char *)cl->close_reason, strlen(cl->close_reason));
         return -1;
