@@ -239,10 +239,7 @@ struct bridge_echo {
     char topic[AX_TOPIC_MAX];
     struct bridge_chan *chan; /* borrowed; NULL when its channel went */
     ax_sub *sub;
-    uint8_t *data; /* newest message (under b->mu) */
-    size_t len;
-    uint64_t seq;
-    int64_t received_ns;
+    struct ax_msg *msg; /* newest message, retained (under b->mu) */
     int64_t last_asked; /* monotonic: the subscription ends when idle */
     struct bridge_echo *next;
 };

@@ -156,24 +156,22 @@ void bridge_echo_on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
     (void)sub;
     struct bridge_echo *e = user;
     struct bridge *b = e->chan->b;
-    uint8_t *copy = malloc(m->len ? m->len : 1);
-    if (!copy)
+    /* Retained, not copied: a large message (a point cloud) keeps its
+     * buffer or shared-memory chunk, only the newest one. */
+    struct ax_msg *kept;
+    if (ax_msg_retain(m, &kept) < 0)
         return;
-    if (m->len)
-        memcpy(copy, m->data, m->len);
     pthread_mutex_lock(&b->mu);
-    free(e->data);
-    e->data = copy;
-    e->len = m->len;
-    e->seq = m->seq;
-    e->received_ns = m->received_ns;
+    struct ax_msg *old = e->msg;
+    e->msg = kept;
     pthread_mutex_unlock(&b->mu);
+    ax_msg_release(old);
 }
 
 static void echo_free(struct bridge_echo *e)
 {
     ax_sub_free(e->sub); /* outside mu: it waits for a callback in progress */
-    free(e->data);
+    ax_msg_release(e->msg);
     free(e);
 }
 
@@ -430,27 +428,26 @@ static struct bridge_echo *echo_get(struct bridge *b, struct bridge_chan *ch, in
     return e;
 }
 
-/* The newest message of @e as JSON text (malloc'd) and its seq; NULL
- * with *seq 0: none yet. */
+/* The newest message of @e as JSON text (malloc'd) with its seq and
+ * receive time; NULL with *why NULL: none yet. */
 static char *echo_text(struct bridge *b, struct bridge_echo *e, uint64_t *seq, int64_t *at,
                        const char **why)
 {
+    /* Taken out under mu and put back after (unless a newer one came):
+     * decoding a large message does not hold the loop thread's callbacks. */
     pthread_mutex_lock(&b->mu);
-    uint8_t *data = NULL;
-    size_t len = e->len;
-    *seq = e->seq;
-    *at = e->received_ns;
-    if (e->data && (data = malloc(len ? len : 1)) != NULL && len)
-        memcpy(data, e->data, len);
+    struct ax_msg *m = e->msg;
+    e->msg = NULL;
     pthread_mutex_unlock(&b->mu);
     *why = NULL;
-    if (!data)
+    if (!m)
         return NULL;
+    *seq = m->seq;
+    *at = m->received_ns;
     const ax_type *t = e->chan->type.type;
-    struct ax_msg am = {.data = data, .len = len};
     ProtobufCMessage *pm = NULL;
     char *out = NULL;
-    if (!t || ax_msg_unpack(&am, ax_type_descriptor(t), &pm) < 0) {
+    if (!t || ax_msg_unpack(m, ax_type_descriptor(t), &pm) < 0) {
         *why = "the message does not decode with its schema";
     } else {
         struct ax_print_options po;
@@ -469,7 +466,13 @@ static char *echo_text(struct bridge *b, struct bridge_echo *e, uint64_t *seq, i
         ax_strbuf_fini(&sb);
         protobuf_c_message_free_unpacked(pm, NULL);
     }
-    free(data);
+    pthread_mutex_lock(&b->mu);
+    if (!e->msg) {
+        e->msg = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&b->mu);
+    ax_msg_release(m);
     return out;
 }
 

@@ -498,6 +498,11 @@ static int on_receive(struct bridge_client *cl, const void *in, size_t len)
     if (lws_is_first_fragment(wsi)) {
         cl->rxlen = 0;
         cl->rx_binary = lws_frame_is_binary(wsi);
+        /* A binary message that can only be refused (a message to publish
+         * without --client-publish) is refused at its first bytes, not
+         * gathered up to 16 MiB first. */
+        if (cl->rx_binary && len > 0 && ((const uint8_t *)in)[0] != 2 && !cl->b->client_publish)
+            return on_binary(cl, in, len);
     }
     size_t max = cl->rx_binary ? BRIDGE_MAX_BINARY : BRIDGE_MAX_TEXT;
     if (len > max - cl->rxlen)
