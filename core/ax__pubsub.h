@@ -25,6 +25,7 @@
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
  *   sub_seq.c   sequence continuity: gaps across links, returns, restarts
  *   sub_live.c  silent links: a publisher whose keep-alives stop is dead
+ *   sub_queue.c a subscription's own queue, when its link serves a stricter one
  *   sub_link.c  the subscriber side: rpubs, their state machine
  *   sub.c       subscriptions: the API and matching
  * Services (core/ax__service.h) ride the same shards and listeners:
@@ -86,6 +87,12 @@ struct ax__shard {
 
     struct ax__qnode psubs;             /* every publisher-side link */
     struct ax__qnode services, clients; /* core/service.c, core/client.c */
+    /* Subscriptions with messages in their own queue (sub_queue.c), and
+     * whether its task is posted. While it runs (draining), a subscription
+     * that goes leaves a NULL, compacted at its end. */
+    struct ax_sub **queued;
+    size_t nqueued, queued_cap;
+    bool queue_posted, draining;
     bool closing;
     /* Keep-alives of links (pub_link.c sends them, sub_link.c watches for
      * them); shard.c stops both timers when the shard closes. */
@@ -169,6 +176,18 @@ struct ax_pub {
     atomic_ullong pipeline_pauses;
 };
 
+/* A subscription's own queue (sub_queue.c): messages from a link whose QoS
+ * is stricter than its own (another subscription of the node asked for
+ * more), bounded and dropped by its own policy. */
+struct ax__sub_queue {
+    struct ax_msg **ring; /* retained messages, oldest at head */
+    uint32_t cap, head, count;
+    uint64_t bytes;
+    bool listed; /* in the shard's queued list */
+    uint64_t pending_drops[AX_DROP_REASON_COUNT_];
+    ax_timer drop_timer;
+};
+
 struct ax_sub {
     ax_node *node;
     struct ax__shard *shard;
@@ -183,8 +202,9 @@ struct ax_sub {
     ax_timer deadline;
     atomic_bool closed;
     bool attached;
-    unsigned busy;     /* inside its attach: freeing waits for its end */
+    unsigned busy;     /* inside its attach or a queued delivery: freeing waits */
     bool free_pending; /* freed meanwhile: done when busy drops to 0 */
+    struct ax__sub_queue q;
 };
 
 /* How long a link whose publisher left in order may take to deliver what
@@ -413,6 +433,17 @@ void ax__seq_resume(struct ax__rpub *l);
  * starts at @next_seq, history (if any follows) at @history_first (0:
  * none). Reports what was lost since the last link, or a restart. */
 void ax__seq_on_ack(struct ax__rpub *l, uint64_t next_seq, uint64_t history_first);
+
+/* ---- sub_queue.c ---- */
+/* Whether @sub takes messages from a link asking for @link through its own
+ * queue: its overload policy or reliability is not the link's, or it is
+ * best effort with a shorter history. */
+bool ax__sub_queue_wanted(const struct ax_sub *sub, const struct ax_qos *link);
+/* Queue @m (retained) for @sub by its QoS; delivered from a posted task. */
+void ax__sub_queue_push(struct ax_sub *sub, const struct ax_msg *m);
+void ax__sub_queue_init(struct ax_sub *sub);
+/* @sub is going: release what it holds, leave the shard's list. */
+void ax__sub_queue_fini(struct ax_sub *sub);
 
 /* ---- sub_live.c ---- */
 /* An ACTIVE link with keep-alives on @s: make sure the scan runs. */

@@ -102,6 +102,12 @@ static enum ax_shm_use shm_use(const struct ax__topic *t, enum ax_shm_use u)
     return u == AX_SHM_DEFAULT ? AX_SHM_AUTO : u;
 }
 
+/* How much a subscription asks of a link: lossless first, then reliable. */
+static int demand(const struct ax_qos *q)
+{
+    return (q->overload == AX_OVERLOAD_BLOCK) * 2 + (q->reliability == AX_RELIABLE);
+}
+
 void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qos *q)
 {
     bool first = true;
@@ -117,14 +123,17 @@ void ax__topic_wanted_qos(struct ax__topic *t, const uint8_t *hash, struct ax_qo
             first = false;
             continue;
         }
-        if (o->reliability == AX_RELIABLE)
-            q->reliability = AX_RELIABLE;
+        /* The link takes the reliability and overload policy of the most
+         * demanding subscription (the first of equals); the others that
+         * asked for less get their own queue (sub_queue.c). */
+        if (demand(o) > demand(q)) {
+            q->reliability = o->reliability;
+            q->overload = o->overload;
+        }
         if (o->durability == AX_TRANSIENT_LOCAL)
             q->durability = AX_TRANSIENT_LOCAL;
         if (o->history > q->history)
             q->history = o->history;
-        if (o->overload == AX_OVERLOAD_BLOCK) /* lossless for one is lossless for the link */
-            q->overload = AX_OVERLOAD_BLOCK;
         /* require > auto > off: one subscription that wants it gets it */
         if (u == AX_SHM_REQUIRE || (u == AX_SHM_AUTO && q->shm == AX_SHM_OFF))
             q->shm = u;

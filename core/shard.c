@@ -351,6 +351,7 @@ void ax__shards_free(ax_node *node)
             free(s->topics[k]);
         }
         free(s->topics);
+        free(s->queued);
         free(s);
     }
     free(node->shards);

@@ -182,6 +182,7 @@ void ax__sub_free_now(struct ax_sub *sub)
     }
     atomic_store(&sub->closed, true);
     ax_timer_stop(&sub->deadline);
+    ax__sub_queue_fini(sub);
     struct ax__topic *t = sub->topic;
     if (t) {
         ax__topic_iter_begin(t);
@@ -253,6 +254,7 @@ static int sub_new(ax_sub **out, ax_node *node, const char *topic, const char *t
     ep->ctr = &sub->ctr;
     ep->owner = sub;
     ax_timer_init(sub->shard->loop, &sub->deadline, deadline_cb, sub);
+    ax__sub_queue_init(sub);
     int rc = ax__node_add_endpoint(node, ep);
     if (rc < 0) {
         free(sub);
@@ -338,55 +340,4 @@ const char *ax_pubsub_event_name(enum ax_pubsub_event_kind kind)
         "matched",         "unmatched", "type_mismatch",    "gap",
         "deadline_missed", "dropped",   "qos_incompatible", "writable"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
-}
-
-/* ---- retained messages ---- */
-
-struct retained {
-    struct ax_msg msg; /* first: what the application holds */
-    ax__buf *buf;      /* held, or NULL: the bytes follow the strings */
-    char topic[AX_TOPIC_MAX];
-    char type_name[AX_TYPE_NAME_MAX];
-};
-
-int ax_msg_retain(const struct ax_msg *msg, struct ax_msg **out)
-{
-    if (!msg || !out)
-        return AX_EINVAL;
-    ax__buf *buf = msg->buf_;
-    /* A buffer whose bytes are not this message's (a view into a larger
-     * one) would be kept whole for nothing: copy then. */
-    if (buf && (buf->data != msg->data || buf->len != msg->len))
-        buf = NULL;
-    struct retained *r = malloc(sizeof *r + (buf ? 0 : msg->len));
-    if (!r)
-        return AX_ENOMEM;
-    r->msg = *msg;
-    r->msg.priv_ = NULL;
-    snprintf(r->topic, sizeof r->topic, "%s", msg->topic ? msg->topic : "");
-    snprintf(r->type_name, sizeof r->type_name, "%s", msg->type_name ? msg->type_name : "");
-    r->msg.topic = r->topic;
-    r->msg.type_name = r->type_name;
-    r->buf = buf;
-    if (buf) {
-        ax__buf_hold(buf); /* zero copy: the chunk (or payload) stays */
-    } else {
-        uint8_t *copy = (uint8_t *)(r + 1);
-        if (msg->len)
-            memcpy(copy, msg->data, msg->len);
-        r->msg.data = copy;
-    }
-    r->msg.buf_ = buf; /* retained again: the same buffer, held once more */
-    *out = &r->msg;
-    return 0;
-}
-
-void ax_msg_release(struct ax_msg *msg)
-{
-    if (!msg)
-        return;
-    struct retained *r = (struct retained *)msg;
-    if (r->buf)
-        ax__buf_release(r->buf);
-    free(r);
 }

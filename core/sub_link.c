@@ -81,7 +81,10 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
             continue;
         if (history ? !replay_wants(l, s, h->seq) : replay_pending(l, s))
             continue;
-        ax__deliver_to(s, &m);
+        if (ax__sub_queue_wanted(s, &l->sent_qos))
+            ax__sub_queue_push(s, &m); /* it asked for less than the link */
+        else
+            ax__deliver_to(s, &m);
     }
     ax__topic_iter_end(t);
 }

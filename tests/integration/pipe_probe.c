@@ -15,6 +15,14 @@
  *   --role sink --delay-us D   subscribes /pipe/out (block) and spends D
  *                  microseconds on each message (a slow consumer), checking
  *                  the numbers arrive in order.
+ *   --role pair --delay-us D   two subscriptions of /pipe/in on one node
+ *                  (QoS per subscription): first a viewer (sensor_data:
+ *                  best effort, latest only) that spends D microseconds on
+ *                  each message, then a lossless recorder (block) that
+ *                  checks the numbers arrive in order. After each REPORT
+ *                  it says VIEW view_got=<the viewer's messages>
+ *                  view_drops=<its drops> view_order_errors=<a number
+ *                  not above the last> view_counted=<its counter>.
  *
  * Each says READY once its endpoints exist; "report" prints
  *   REPORT got=<in> forwarded=<out> refused=<publishes refused>
@@ -38,12 +46,24 @@ static ax_pub *out;
 static atomic_ullong got, forwarded, refused, order_errors;
 static uint64_t last_seen;
 static long delay_us;
+static atomic_ullong view_got, view_order_errors;
+static uint64_t view_last;
 
 static uint64_t number_of(const struct ax_msg *m)
 {
     uint64_t n = 0;
     memcpy(&n, m->data, m->len < 8 ? m->len : 8);
     return n;
+}
+
+/* A slow consumer: work, not a wait for anything. */
+static void work(long us)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
 }
 
 static void on_msg(ax_sub *s, const struct ax_msg *m, void *user)
@@ -61,13 +81,20 @@ static void on_msg(ax_sub *s, const struct ax_msg *m, void *user)
         else
             atomic_fetch_add(&refused, 1); /* lost: the pipeline's fault this test looks for */
     }
-    if (delay_us) { /* a slow consumer: work, not a wait for anything */
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        do
-            clock_gettime(CLOCK_MONOTONIC, &t);
-        while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < delay_us);
-    }
+    if (delay_us && !user)
+        work(delay_us);
+}
+
+static void on_view(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    (void)s;
+    (void)user;
+    uint64_t n = number_of(m);
+    if (n <= view_last)
+        atomic_fetch_add(&view_order_errors, 1);
+    view_last = n;
+    atomic_fetch_add(&view_got, 1);
+    work(delay_us);
 }
 
 static uint64_t drops_of(ax_pub *p)
@@ -130,8 +157,18 @@ int main(int argc, char **argv)
     so.qos.overload =
         strcmp(input_overload, "block") == 0 ? AX_OVERLOAD_BLOCK : AX_OVERLOAD_DROP_OLDEST;
     ax_pub *in = NULL;
-    ax_sub *sub = NULL;
-    if (strcmp(role, "source") == 0) {
+    ax_sub *sub = NULL, *view = NULL;
+    bool pair = strcmp(role, "pair") == 0;
+    if (pair) {
+        struct ax_sub_options vo;
+        ax_sub_options_init(&vo);
+        vo.qos = AX_QOS_SENSOR_DATA;
+        so.qos.overload = AX_OVERLOAD_BLOCK;
+        /* user != NULL: the recorder does not do the viewer's work */
+        if (ax_sub_new_raw(&view, node, "/pipe/in", "pipe.Bytes", on_view, NULL, &vo) < 0 ||
+            ax_sub_new_raw(&sub, node, "/pipe/in", "pipe.Bytes", on_msg, &so, &so) < 0)
+            return 1;
+    } else if (strcmp(role, "source") == 0) {
         if (ax_pub_new_raw(&in, node, "/pipe/in", "pipe.Bytes", NULL) < 0)
             return 1;
     } else {
@@ -176,6 +213,18 @@ int main(int argc, char **argv)
                 (unsigned long long)drops_of(out ? out : in),
                 (unsigned long long)(sc.drops[AX_DROP_LIFESPAN] + sc.gaps),
                 (unsigned long long)atomic_load(&order_errors));
+            if (view) {
+                struct ax_endpoint_counters vc = {0};
+                ax_sub_counters(view, &vc);
+                uint64_t vd = 0;
+                for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+                    vd += vc.drops[i];
+                say("VIEW view_got=%llu view_drops=%llu view_order_errors=%llu "
+                    "view_counted=%llu",
+                    (unsigned long long)atomic_load(&view_got), (unsigned long long)vd,
+                    (unsigned long long)atomic_load(&view_order_errors),
+                    (unsigned long long)vc.messages);
+            }
         }
     }
     ax_node_destroy(node);

@@ -9,6 +9,12 @@
  * no refused publish anywhere. With the middle's input dropping instead
  * (drop_oldest), the same run loses messages in the middle (its publishes
  * are refused for want of room): what the pause prevents.
+ *
+ * QoS per subscription on the same backpressured link: a node with a slow
+ * latest-only viewer and a lossless recorder of one topic. The recorder
+ * gets everything in order; the viewer gets the newest it can take, every
+ * other message counted as its drop, and does not slow the stream to its
+ * own pace.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,6 +142,51 @@ static void test_dropping_input_loses(void **state)
     assert_true(field(sink, "got") < N);
 }
 
+/* Ask @p for its VIEW line until the viewer has accounted for @want
+ * messages (got + dropped) or the deadline. */
+static void view_until(struct proc *p, unsigned long long want, int ms, char *line, size_t size)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long end = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+    for (;;) {
+        assert_true(write(p->in_fd, "report\n", 7) == 7);
+        assert_true(proc_wait_line(p, "VIEW", NULL, T(5000), line, size));
+        if (field(line, "view_got") + field(line, "view_drops") >= want)
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > end)
+            return;
+        struct timespec pace = {0, 50 * 1000 * 1000}; /* the asking's pace, not a wait */
+        nanosleep(&pace, NULL);
+    }
+}
+
+static void test_per_subscription_qos(void **state)
+{
+    (void)state;
+    static struct proc pair, src;
+    char rep[512], view[512], sent[512];
+    /* 2 ms a message: the viewer alone would take 6 s for the stream */
+    start(&pair, "pair", "--delay-us", "2000", NULL);
+    start(&src, "source", "--count", "3000", "--size", "4096", NULL);
+    assert_true(proc_wait_line(&src, "SENT", NULL, T(120000), sent, sizeof sent));
+    report_until(&pair, "got", N, T(60000), rep, sizeof rep);
+    view_until(&pair, N, T(60000), view, sizeof view);
+    if (field(rep, "got") != N || field(view, "view_got") + field(view, "view_drops") != N)
+        fail_msg("per-subscription QoS: source %s | recorder %s | viewer %s", sent, rep, view);
+    assert_int_equal(field(sent, "drops"), 0);
+    assert_int_equal(field(rep, "order_errors"), 0);
+    assert_int_equal(field(view, "view_order_errors"), 0);
+    assert_int_equal(field(view, "view_counted"), field(view, "view_got"));
+    /* Latest only, and slower than the stream: it lost some, to its own
+     * queue. Before, it had the recorder's lossless link: every message. */
+    if (field(view, "view_drops") == 0)
+        fail_msg("the viewer dropped nothing: %s", view);
+    proc_stop(&src, T(5000));
+    proc_stop(&pair, T(5000));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -148,6 +199,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_lossless_pipeline, kill_started),
         cmocka_unit_test_teardown(test_dropping_input_loses, kill_started),
+        cmocka_unit_test_teardown(test_per_subscription_qos, kill_started),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

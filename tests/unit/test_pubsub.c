@@ -646,6 +646,108 @@ static void test_history_per_subscription(void **state)
     ax_node_destroy(a);
 }
 
+/* What one subscription saw, for the overload test below. */
+struct taken {
+    pthread_mutex_t mu;
+    uint64_t n, first, last, order_errors;
+    ax_sub *free_self; /* frees itself in its first callback */
+};
+
+static void take(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct taken *t = user;
+    uint64_t c = 0;
+    memcpy(&c, m->data, m->len < sizeof c ? m->len : sizeof c);
+    pthread_mutex_lock(&t->mu);
+    if (t->n && c <= t->last)
+        t->order_errors++;
+    if (t->n++ == 0)
+        t->first = c;
+    t->last = c;
+    bool free_it = t->free_self == s;
+    t->free_self = NULL;
+    pthread_mutex_unlock(&t->mu);
+    if (free_it)
+        ax_sub_free(s); /* from its own queued delivery */
+}
+
+static uint64_t sub_drops(ax_sub *s)
+{
+    struct ax_endpoint_counters c;
+    assert_int_equal(ax_sub_counters(s, &c), 0);
+    uint64_t d = 0;
+    for (int i = 0; i < AX_DROP_REASON_COUNT_; i++)
+        d += c.drops[i];
+    return d;
+}
+
+static uint64_t taken_n(struct taken *t)
+{
+    pthread_mutex_lock(&t->mu);
+    uint64_t n = t->n;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+/* Overload policy per subscription (core/sub_queue.c): one node's
+ * subscriptions of a topic share a link, which asks for the lossless one's
+ * QoS although it joined last; the others keep their own policy in their
+ * own queue. A burst of N: the lossless one gets all N in order; the
+ * best-effort drop_newest one (history 4) keeps the oldest it had room for
+ * (the first delivered is 1); the latest-only one always ends on N; each
+ * accounts for all N (delivered + dropped); one that frees itself in its
+ * first queued callback gets no second. */
+static void test_overload_per_subscription(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    ax_node *a = make("ovl-pub", dom(3), 1), *b = make("ovl-sub", dom(3), 1);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/ovl", "axon.test.Counter", NULL));
+    struct ax_sub_options newest, latest, rec;
+    ax_sub_options_init(&newest);
+    newest.qos.reliability = AX_BEST_EFFORT;
+    newest.qos.overload = AX_OVERLOAD_DROP_NEWEST;
+    newest.qos.history = 4;
+    ax_sub_options_init(&latest);
+    latest.qos = AX_QOS_SENSOR_DATA;
+    ax_sub_options_init(&rec);
+    rec.qos.overload = AX_OVERLOAD_BLOCK;
+    struct taken tn = {.mu = PTHREAD_MUTEX_INITIALIZER}, tl = tn, tr = tn, tf = tn;
+    ax_sub *sn, *sl, *sr, *sf;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sf, b, "/ovl", "axon.test.Counter", take, &tf, &latest));
+    tf.free_self = sf;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sn, b, "/ovl", "axon.test.Counter", take, &tn, &newest));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sl, b, "/ovl", "axon.test.Counter", take, &tl, &latest));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sr, b, "/ovl", "axon.test.Counter", take, &tr, &rec));
+    struct ax_endpoint_counters c;
+    WAIT_FOR(ax_pub_counters(p, &c) == 0 && c.connections >= 1, 10000);
+    for (uint64_t i = 1; i <= N; i++) {
+        int rc;
+        while ((rc = ax_pub_publish_bytes(p, &i, sizeof i)) == AX_EAGAIN || rc == AX_ETIMEDOUT)
+            ;
+        AX_OK_OR_FAIL(rc);
+    }
+    WAIT_FOR(taken_n(&tr) == N && taken_n(&tn) + sub_drops(sn) == N &&
+                 taken_n(&tl) + sub_drops(sl) == N,
+             20000);
+    assert_int_equal(tr.first, 1);
+    assert_int_equal(tr.last, N);
+    assert_int_equal(tr.order_errors, 0);
+    assert_int_equal(sub_drops(sr), 0);
+    assert_int_equal(tn.first, 1);
+    assert_int_equal(tn.order_errors, 0);
+    assert_int_equal(tl.last, N);
+    assert_int_equal(tl.order_errors, 0);
+    assert_int_equal(taken_n(&tf), 1);
+    ax_sub_free(sn);
+    ax_sub_free(sl);
+    ax_sub_free(sr);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 /* ---- tools: schemas from other nodes, subscribing by hash ---- */
 
 /* A copy of each message's bytes (the last one), for a remote
@@ -816,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_argument_errors_and_typed_publish),
         cmocka_unit_test(test_qos_override_from_config),
         cmocka_unit_test(test_history_per_subscription),
+        cmocka_unit_test(test_overload_per_subscription),
         cmocka_unit_test(test_fetch_schema_and_subscribe_by_hash),
         cmocka_unit_test(test_unusable_publisher_address),
     };
