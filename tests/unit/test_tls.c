@@ -12,18 +12,29 @@
  * subscriber's policy refuses (each counted where it was refused, nothing
  * delivered), and shared memory offered only to the users it names
  * (SO_PEERCRED): another user's subscriber is served over TCP instead.
+ * And a dead peer is EPIPE, never SIGPIPE (left at its default, as an
+ * application that never heard of it leaves it): a session writing to a
+ * socket whose other end closed, and a TLS subscriber process killed with
+ * -9 while 1 MiB messages stream to it (the publisher's process goes on
+ * and sees its link gone).
  */
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ax_test.h"
 #include "axon/axon.h"
 #include "axon/security.h"
+#include "integration/proc.h"
+#include "transport/tls/ax__tls.h"
 
 static char dir[64];
 
@@ -443,8 +454,116 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-int main(void)
+/* The child of test_dead_peer_is_no_sigpipe: a TLS subscriber in
+ * @domain with the domain key @key, until it is killed (or its parent
+ * dies, or a minute passes). */
+static int run_subscriber(const char *key, const char *domain)
 {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct tls_setup s = {.mode = AX_TLS_PSK, .key = key};
+    ax_node *b = make("tls-victim", (uint32_t)strtoul(domain, NULL, 10), &s);
+    struct got g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ax_sub *sub;
+    if (!b || ax_sub_new_raw(&sub, b, "/tls/dead", "axon.test.Bytes", on_msg, &g, NULL) < 0)
+        return 1;
+    for (int i = 0; i < 600; i++) { /* killed long before: a bound, not a wait */
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* The session itself, on a socket pair: after the handshake the peer's
+ * end closes, and a write and a close_notify to it fail with EPIPE. With
+ * OpenSSL's own socket BIO (write()), the first of them raised SIGPIPE
+ * and ended this process. */
+static void test_write_to_closed_peer_is_epipe(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_DFL);
+    struct ax__tls_config cfg = {.mode = AX__TLS_PSK, .npsk = 1};
+    memset(cfg.psk[0], 7, AX__TLS_PSK_SIZE);
+    snprintf(cfg.psk_id[0], sizeof cfg.psk_id[0], "test-key");
+    char why[256];
+    ax__tls_ctx *ctx;
+    AX_OK_OR_FAIL(ax__tls_ctx_new(&cfg, &ctx, why, sizeof why));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    ax__tls *cl = ax__tls_new(ctx, sv[0], true), *sr = ax__tls_new(ctx, sv[1], false);
+    assert_non_null(cl);
+    assert_non_null(sr);
+    /* The handshake rides the first bytes: write "hi" until the server
+     * has read it (each side only ever waits for the other: bounded). */
+    struct iovec hi = {.iov_base = "hi", .iov_len = 2};
+    bool sent = false;
+    char got[8];
+    ssize_t n = -1;
+    for (int i = 0; i < 1000 && n != 2; i++) {
+        if (!sent)
+            sent = ax__tls_writev(cl, &hi, 1) == 2;
+        else
+            (void)ax__tls_flush(cl);
+        if (!sent || ax__tls_wants_read(cl))
+            (void)ax__tls_read(cl, got, sizeof got);
+        n = ax__tls_read(sr, got, sizeof got);
+    }
+    assert_int_equal(n, 2);
+    assert_true(ax__tls_established(cl));
+    ax__tls_free(sr);
+    close(sv[1]);
+    static uint8_t big[64 * 1024];
+    struct iovec v = {.iov_base = big, .iov_len = sizeof big};
+    errno = 0;
+    n = ax__tls_writev(cl, &v, 1);
+    if (n >= 0) /* sealed but not all on the wire: the flush meets it */
+        assert_int_equal(ax__tls_flush(cl), -1);
+    assert_int_equal(errno, EPIPE);
+    ax__tls_close_notify(cl);
+    ax__tls_free(cl);
+    close(sv[0]);
+    ax__tls_ctx_free(ctx);
+}
+
+static char self_exe[512];
+
+static void test_dead_peer_is_no_sigpipe(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_DFL);
+    struct tls_setup s = {.mode = AX_TLS_PSK, .key = key1};
+    ax_node *a = make("tls-survivor", dom(0), &s);
+    assert_non_null(a);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/tls/dead", "axon.test.Bytes", NULL));
+    char domain[16];
+    snprintf(domain, sizeof domain, "%u", dom(0));
+    char *argv[] = {self_exe, "--subscriber", key1, domain, NULL};
+    static struct proc child;
+    assert_int_equal(proc_start(&child, "tls-victim", argv), 0);
+    WAIT_FOR(connections(p) == 1, 30000);
+    uint8_t *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++)
+        (void)ax_pub_publish_bytes(p, buf, 1 << 20);
+    proc_kill9(&child);
+    /* Writing on until the link is seen gone: EPIPE and ECONNRESET close
+     * it; a SIGPIPE would have ended this process instead. */
+    WAIT_FOR(((void)ax_pub_publish_bytes(p, buf, 1 << 20), connections(p) == 0), 15000);
+    for (int i = 0; i < 8; i++)
+        (void)ax_pub_publish_bytes(p, buf, 1 << 20);
+    free(buf);
+    ax_pub_free(p);
+    ax_node_destroy(a);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--subscriber") == 0)
+        return run_subscriber(argv[2], argv[3]);
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n <= 0)
+        return 2;
+    self_exe[n] = '\0';
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_psk_carries_small_and_large),
         cmocka_unit_test(test_cert_carries_small_and_large),
@@ -454,6 +573,8 @@ int main(void)
         cmocka_unit_test(test_cert_files_never_overwritten),
         cmocka_unit_test(test_policy_enforced_on_both_ends),
         cmocka_unit_test(test_shm_only_for_the_users_the_policy_names),
+        cmocka_unit_test(test_write_to_closed_peer_is_epipe),
+        cmocka_unit_test(test_dead_peer_is_no_sigpipe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,9 +42,9 @@ enum ax__tls_mode {
     AX__TLS_CERT = 2,
 };
 
-#define AX__TLS_PSK_SIZE 32
-#define AX__TLS_PSKS_MAX 2
-#define AX__TLS_NAME_MAX 64 /* identities (certificate common names) */
+#define AX__TLS_PSK_SIZE     32
+#define AX__TLS_PSKS_MAX     2
+#define AX__TLS_NAME_MAX     64 /* identities (certificate common names) */
 /* Bytes a session may hold read from the socket and not yet returned:
  * its read-ahead buffer and one decrypted record, with room to spare. */
 #define AX__TLS_BUFFERED_MAX (128 * 1024)
@@ -68,8 +68,7 @@ typedef struct ax__tls ax__tls;
 /* A context for @cfg (copied; mode not OFF). 0, AX_EINVAL (a file that
  * does not load, a key that does not match its certificate, no PSK) or
  * AX_ENOMEM, with the reason in @why. Free with ax__tls_ctx_free(). */
-int ax__tls_ctx_new(const struct ax__tls_config *cfg, ax__tls_ctx **out, char *why,
-                    size_t why_len);
+int ax__tls_ctx_new(const struct ax__tls_config *cfg, ax__tls_ctx **out, char *why, size_t why_len);
 void ax__tls_ctx_free(ax__tls_ctx *ctx);
 enum ax__tls_mode ax__tls_ctx_mode(const ax__tls_ctx *ctx);
 /* Certificate mode: the common name of this node's own certificate. */
@@ -79,6 +78,11 @@ const char *ax__tls_ctx_own_name(const ax__tls_ctx *ctx);
  * caller's), as the client (@dialer) or the server. NULL: no memory. */
 ax__tls *ax__tls_new(ax__tls_ctx *ctx, int fd, bool dialer);
 void ax__tls_free(ax__tls *t);
+
+/* sock_bio.c: a BIO reading and writing socket @fd (borrowed) with
+ * MSG_NOSIGNAL, so a dead peer is EPIPE, never SIGPIPE. NULL: no memory. */
+struct bio_st;
+struct bio_st *ax__tls_sock_bio(int fd);
 
 /* Read up to @room plaintext bytes, several records if they are there.
  * Returns the count (short only when the socket had no more), 0 at the end

@@ -2,8 +2,9 @@
 /*
  * TLS 1.3 sessions on non-blocking sockets (ax__tls.h).
  *
- * OpenSSL drives the socket itself (a socket BIO on the connection's fd):
- * the stream code sees plaintext in and out and EAGAIN as before. Notes:
+ * OpenSSL drives the socket itself (sock_bio.c: the connection's fd, written
+ * with MSG_NOSIGNAL): the stream code sees plaintext in and out and EAGAIN
+ * as before. Notes:
  *
  * - Only TLS 1.3, no session tickets, no session cache: nothing is sent
  *   after the handshake that the stream did not ask for, so a read never
@@ -254,10 +255,12 @@ ax__tls *ax__tls_new(ax__tls_ctx *ctx, int fd, bool dialer)
     t->ctx = ctx;
     t->fd = fd;
     t->ssl = SSL_new(ctx->ssl);
-    if (!t->ssl || SSL_set_fd(t->ssl, fd) != 1) {
+    BIO *bio = t->ssl ? ax__tls_sock_bio(fd) : NULL;
+    if (!bio) {
         ax__tls_free(t);
         return NULL;
     }
+    SSL_set_bio(t->ssl, bio, bio); /* the session owns it now */
     if (dialer)
         SSL_set_connect_state(t->ssl);
     else
@@ -269,7 +272,7 @@ void ax__tls_free(ax__tls *t)
 {
     if (!t)
         return;
-    SSL_free(t->ssl); /* the socket BIO does not close the fd */
+    SSL_free(t->ssl); /* and its BIO, which does not close the fd */
     free(t->stage);
     free(t);
 }
