@@ -131,6 +131,26 @@ void proc_kill9(struct proc *p)
     p->exited = true;
 }
 
+bool proc_sigstop(struct proc *p, int ms)
+{
+    if (p->exited || kill(p->pid, SIGSTOP) < 0)
+        return false;
+    for (int waited = 0; waited <= ms; waited++) {
+        int st;
+        pid_t r = waitpid(p->pid, &st, WUNTRACED | WNOHANG);
+        if (r == p->pid && WIFSTOPPED(st))
+            return true;   /* the whole group: waitpid says so only then */
+        if (r == p->pid) { /* it ended instead */
+            p->status = st;
+            p->exited = true;
+            return false;
+        }
+        struct timespec ts = {0, 1000 * 1000}; /* polling the kernel's answer */
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 bool line_field(const char *line, const char *key, char *out, size_t size)
 {
     char pat[64];

@@ -45,6 +45,11 @@ int proc_stop(struct proc *p, int ms);
 /* kill -9 and reap. */
 void proc_kill9(struct proc *p);
 
+/* SIGSTOP, and wait up to @ms until every thread of it has stopped (kill()
+ * only asks: a thread on another core runs on for a moment). Returns
+ * true once it has. */
+bool proc_sigstop(struct proc *p, int ms);
+
 /* Extract "key=value" from a line into @out. Returns true if present. */
 bool line_field(const char *line, const char *key, char *out, size_t size);
 

@@ -81,7 +81,7 @@ static void server(struct proc *p, const char *lease)
 static void call_stopped(struct proc *s, struct proc *c)
 {
     assert_true(proc_wait_line(c, "WAITED", "rc=AX_OK", T(15000), NULL, 0));
-    kill(s->pid, SIGSTOP);
+    assert_true(proc_sigstop(s, T(5000))); /* stopped before the call goes */
     assert_true(write(c->in_fd, "call\n", 5) == 5);
     assert_true(proc_wait_line(c, "CALLING", NULL, T(5000), NULL, 0));
 }
