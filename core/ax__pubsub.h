@@ -279,6 +279,7 @@ struct ax__psub {
     struct ax_service *svc;
     struct ax__qnode svc_node; /* in svc->links */
     bool svc_paused;           /* its calls are not read until replies drain */
+    uint32_t svc_deferred;     /* its calls deferred by the handler, not answered yet */
     ax__link *link;
     bool policy_refused; /* closed by the access policy (counted there) */
     bool ready;          /* its handshake completed */

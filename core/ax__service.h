@@ -11,8 +11,10 @@
  * A client (struct ax_client) lives on the shard its name hashes to, like
  * a subscription, with one link to the server it chose from the table.
  *
- * Files: service.c (servers and their links) and client.c (clients); both
- * call shard.c, pub_link.c calls service.c, and neither calls the other.
+ * Files: service_defer.c (replies given later, and sending a call's end),
+ * service.c (servers and their links, calls service_defer.c) and client.c
+ * (clients); all call shard.c, pub_link.c calls service.c, and client.c
+ * and the servers' files do not call each other.
  */
 #ifndef AX__SERVICE_H
 #define AX__SERVICE_H
@@ -34,13 +36,38 @@ struct ax_service {
     void *user;
     void (*drop)(void *user);
     uint32_t max_request, max_pending;
-    struct ax__qnode links; /* bound psubs (svc_node) */
-    struct ax__qnode lnode; /* in shard->services */
-    unsigned busy;          /* inside its handler: freeing waits for its end */
+    struct ax__qnode links;    /* bound psubs (svc_node) */
+    struct ax__qnode lnode;    /* in shard->services */
+    struct ax__qnode deferred; /* its deferred calls not answered yet (under the
+                                  deferred lock of service_defer.c) */
+    unsigned busy;             /* inside its handler: freeing waits for its end */
     bool free_pending;
     atomic_bool closed;
     atomic_ullong refused, bad_requests;
 };
+
+/* What the library keeps of a call while its handler runs (the public
+ * struct's priv_). */
+struct ax__call_state {
+    void *scratch; /* service.c's blocks of ax_service_scratch() */
+    struct ax_service *srv;
+    struct ax__psub *ps;
+    uint64_t id;
+    struct ax_service_deferred *deferred; /* ax_service_defer() made it */
+};
+
+/* ---- service_defer.c, for service.c (on the shard) ---- */
+
+/* Send a call's failure (a REPLY frame flagged ERROR). */
+void ax__service_send_error(ax__link *l, uint32_t stream, uint64_t id, int code, int handler_code,
+                            const char *reason);
+/* Read @ps's calls again if it was paused and its replies waiting (queued
+ * or deferred) have come down to half of max_pending. */
+void ax__service_maybe_resume(struct ax__psub *ps);
+/* @ps closed or was unbound: its deferred calls have nobody to answer. */
+void ax__deferred_link_gone(struct ax_service *srv, const struct ax__psub *ps);
+/* @srv is going: its deferred calls can no longer be answered. */
+void ax__deferred_service_gone(struct ax_service *srv);
 
 /* ---- service.c, for pub_link.c (on the shard) ---- */
 

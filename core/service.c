@@ -14,6 +14,8 @@
  * A REQUEST is decoded, handed to the handler on this thread, and its
  * reply (or why not) queued at once: calls on one link are answered in
  * order, and calls of different clients interleave as their links are read.
+ * Unless the handler deferred it (service_defer.c): then its answer comes
+ * from whichever thread gives it, through this shard.
  * A client that sends faster than it reads its replies is stopped from
  * sending more (its link is not read) once max_pending replies wait, and
  * read again when they drain: its flood costs the server that much memory
@@ -136,22 +138,6 @@ static void handle_bind(struct ax__psub *ps, const uint8_t *p, size_t n)
 }
 
 /* A failed call: REPLY with the error flag and an axon.ctl.CallError. */
-static void reply_error(ax__link *l, uint32_t stream, uint64_t id, int code, int handler_code,
-                        const char *reason)
-{
-    axon_ctl_CallError e = axon_ctl_CallError_init_zero;
-    e.error = (uint32_t)-code;
-    e.handler_error = (uint32_t)-handler_code;
-    snprintf(e.reason, sizeof e.reason, "%s", reason ? reason : "");
-    uint8_t buf[AX__LINK_CONTROL_MAX];
-    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    if (!pb_encode(&os, axon_ctl_CallError_fields, &e))
-        return;
-    struct ax__frame_hdr h = {
-        .type = AX__FRAME_REPLY, .flags = AX__FRAME_F_ERROR, .stream = stream, .seq = id};
-    ax__link_send_bytes(l, &h, buf, os.bytes_written);
-}
-
 /* Scratch memory of one call: a list of blocks freed after the reply. */
 struct scratch {
     struct scratch *next;
@@ -160,23 +146,24 @@ struct scratch {
 
 void *ax_service_scratch(struct ax_service_call *call, size_t size)
 {
-    if (!call || size > SIZE_MAX - sizeof(struct scratch))
+    struct ax__call_state *st = call ? call->priv_ : NULL;
+    if (!st || size > SIZE_MAX - sizeof(struct scratch))
         return NULL;
     struct scratch *s = malloc(sizeof *s + size);
     if (!s)
         return NULL;
-    s->next = call->priv_;
-    call->priv_ = s;
+    s->next = st->scratch;
+    st->scratch = s;
     return s->data;
 }
 
-static void scratch_free(struct ax_service_call *call)
+static void scratch_free(struct ax__call_state *st)
 {
-    for (struct scratch *s = call->priv_, *next; s; s = next) {
+    for (struct scratch *s = st->scratch, *next; s; s = next) {
         next = s->next;
         free(s);
     }
-    call->priv_ = NULL;
+    st->scratch = NULL;
 }
 
 static void service_free_now(struct ax_service *srv);
@@ -194,23 +181,26 @@ static void run_call(struct ax__psub *ps, struct ax_service *srv, uint64_t id, c
         snprintf(why, sizeof why, "%s: the request does not decode as %s", srv->ep.topic,
                  srv->ep.type_name);
         AX_LOG_LIMITED(AX_LOG_WARN, LOG_MODULE, "%s (client node '%s')", why, ps->node_name);
-        reply_error(ps->link, srv->ep.id, id, AX_EPROTO, 0, why);
+        ax__service_send_error(ps->link, srv->ep.id, id, AX_EPROTO, 0, why);
         return;
     }
     ProtobufCMessage *rep = calloc(1, rp->sizeof_message);
     if (!rep) {
         protobuf_c_message_free_unpacked(req, NULL);
-        reply_error(ps->link, srv->ep.id, id, AX_EREFUSED, AX_ENOMEM, "server out of memory");
+        ax__service_send_error(ps->link, srv->ep.id, id, AX_EREFUSED, AX_ENOMEM,
+                               "server out of memory");
         return;
     }
     ax_msg_init(rp, rep);
     why[0] = '\0';
+    struct ax__call_state st = {.srv = srv, .ps = ps, .id = id};
     struct ax_service_call call = {.node_id = ps->node_id,
                                    .node_name = ps->node_name,
                                    .identity = ps->link->peer.identity,
                                    .call_id = id,
                                    .why = why,
-                                   .why_size = sizeof why};
+                                   .why_size = sizeof why,
+                                   .priv_ = &st};
     srv->busy++;
     int rc = srv->fn(req, rep, &call, srv->user);
     srv->busy--;
@@ -219,20 +209,22 @@ static void run_call(struct ax__psub *ps, struct ax_service *srv, uint64_t id, c
     atomic_fetch_add_explicit(&srv->ctr.bytes, n, memory_order_relaxed);
     /* The link may have gone while the handler ran (it freed the service,
      * whose teardown closed its links): the reply has nowhere to go. */
-    if (ps->svc != srv) {
-        /* nothing */
+    if (ps->svc != srv || st.deferred) {
+        /* nothing, or not yet (service_defer.c) */
     } else if (rc < 0) {
         atomic_fetch_add(&srv->refused, 1);
-        reply_error(ps->link, srv->ep.id, id, AX_EREFUSED, rc, why[0] ? why : ax_strerror(rc));
+        ax__service_send_error(ps->link, srv->ep.id, id, AX_EREFUSED, rc,
+                               why[0] ? why : ax_strerror(rc));
     } else {
         size_t len = protobuf_c_message_get_packed_size(rep);
         ax__buf *b;
         if (len > ps->link->peer.max_frame && ps->link->peer.max_frame) {
             snprintf(why, sizeof why, "%s: the reply (%zu bytes) is larger than the client takes",
                      srv->ep.topic, len);
-            reply_error(ps->link, srv->ep.id, id, AX_EMSGSIZE, 0, why);
+            ax__service_send_error(ps->link, srv->ep.id, id, AX_EMSGSIZE, 0, why);
         } else if (ax__buf_new(len, &b) < 0) {
-            reply_error(ps->link, srv->ep.id, id, AX_EREFUSED, AX_ENOMEM, "server out of memory");
+            ax__service_send_error(ps->link, srv->ep.id, id, AX_EREFUSED, AX_ENOMEM,
+                                   "server out of memory");
         } else {
             protobuf_c_message_pack(rep, b->data);
             struct ax__frame_hdr h = {.type = AX__FRAME_REPLY, .stream = srv->ep.id, .seq = id};
@@ -240,7 +232,7 @@ static void run_call(struct ax__psub *ps, struct ax_service *srv, uint64_t id, c
             ax__buf_release(b);
         }
     }
-    scratch_free(&call);
+    scratch_free(&st);
     free(rep); /* its fields' memory is the handler's */
     protobuf_c_message_free_unpacked(req, NULL);
 }
@@ -251,7 +243,7 @@ static void handle_request(struct ax__psub *ps, const struct ax__frame_hdr *h, c
     if (!srv || h->stream != srv->ep.id) {
         char why[120];
         snprintf(why, sizeof why, "no service %u bound on this link", (unsigned)h->stream);
-        reply_error(ps->link, h->stream, h->seq, AX_ENOTFOUND, 0, why);
+        ax__service_send_error(ps->link, h->stream, h->seq, AX_ENOTFOUND, 0, why);
         return;
     }
     run_call(ps, srv, h->seq, p, h->payload_len);
@@ -263,7 +255,7 @@ static void handle_request(struct ax__psub *ps, const struct ax__frame_hdr *h, c
         return;
     uint64_t frames, bytes;
     ax__link_queued(ps->link, &frames, &bytes);
-    if (frames >= srv->max_pending && !ps->svc_paused) {
+    if (frames + ps->svc_deferred >= srv->max_pending && !ps->svc_paused) {
         ps->svc_paused = true;
         ax__link_set_reading(ps->link, false);
     }
@@ -279,14 +271,7 @@ void ax__service_frame(struct ax__psub *ps, const struct ax__frame_hdr *h, const
 
 void ax__service_link_drain(struct ax__psub *ps)
 {
-    if (!ps->svc_paused || !ps->svc)
-        return;
-    uint64_t frames, bytes;
-    ax__link_queued(ps->link, &frames, &bytes);
-    if (frames < ps->svc->max_pending / 2 + 1) {
-        ps->svc_paused = false;
-        ax__link_set_reading(ps->link, true);
-    }
+    ax__service_maybe_resume(ps);
 }
 
 static void unbind(struct ax__psub *ps)
@@ -294,9 +279,11 @@ static void unbind(struct ax__psub *ps)
     struct ax_service *srv = ps->svc;
     if (!srv)
         return;
+    ax__deferred_link_gone(srv, ps);
     ax__list_remove(&ps->svc_node);
     atomic_fetch_sub(&srv->ctr.connections, 1);
     ps->svc = NULL;
+    ps->svc_deferred = 0;
 }
 
 void ax__service_link_closed(struct ax__psub *ps)
@@ -362,6 +349,7 @@ int ax_service_new(ax_service **out, ax_node *node, const char *name, const ax_t
         srv->max_request = max_frame;
     srv->max_pending = opt->max_pending ? opt->max_pending : AX__SERVICE_MAX_PENDING_DEFAULT;
     ax__list_init(&srv->links);
+    ax__list_init(&srv->deferred);
     struct ax__local_ep *ep = &srv->ep;
     ep->kind = AX_ENDPOINT_SERVICE;
     snprintf(ep->topic, sizeof ep->topic, "%s", name);
@@ -395,6 +383,7 @@ static void service_free_now(struct ax_service *srv)
         srv->free_pending = true;
         return;
     }
+    ax__deferred_service_gone(srv);
     while (!ax__list_empty(&srv->links)) {
         struct ax__psub *ps = ax__container_of(srv->links.next, struct ax__psub, svc_node);
         unbind(ps);

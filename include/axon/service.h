@@ -39,7 +39,8 @@
  * from a loop thread (AX_EBUSY): from a callback use
  * ax_client_call_async(), whose reply function runs on the client's loop
  * thread. Handles end with ax_service_free()/ax_client_free() or with the
- * node.
+ * node. Long work is deferred: ax_service_defer() in the handler, then
+ * ax_service_reply() from any thread.
  */
 #ifndef AXON_SERVICE_H
 #define AXON_SERVICE_H
@@ -134,6 +135,56 @@ AX_API void ax_service_free(ax_service *srv);
  * Only inside the handler, for its @call. NULL when out of memory.
  */
 AX_API void *ax_service_scratch(struct ax_service_call *call, size_t size);
+
+/*
+ * Deferred replies: a handler that cannot answer at once (the work takes
+ * long, or runs on another thread: a handler must not block its loop)
+ * calls ax_service_defer() and returns; the reply goes later, from any
+ * thread, with ax_service_reply() or ax_service_refuse(). Replies of one
+ * client may then go in any order: the client matches them by call id.
+ * Deferred calls count with the replies waiting to be written against the
+ * service's max_pending, so a client flooding a slow server stops being
+ * read, as with prompt replies.
+ */
+typedef struct ax_service_deferred ax_service_deferred;
+
+/**
+ * ax_service_defer() - inside the handler: answer @call later. The handler
+ * then returns 0 and what it wrote into its @rep is not sent; @req and
+ * scratch memory still end with the handler, so copy what the answer
+ * needs. Returns the handle, to be given to exactly one of
+ * ax_service_reply() or ax_service_refuse() (which free it), or NULL when
+ * out of memory or called twice (the handler answers now, as usual).
+ * Only inside the handler, on its thread.
+ */
+AX_API ax_service_deferred *ax_service_defer(struct ax_service_call *call);
+
+/**
+ * ax_service_reply() - send @rep (a message of the service's reply type)
+ * as the reply of the deferred call @d, and free @d. @rep stays the
+ * caller's (packed before this returns). Returns 0 (handed to the
+ * service's loop, which writes it), AX_EINVAL (NULL @d, or @rep not of the
+ * reply type: @d is not freed then), AX_ECLOSED (the client's link or the
+ * service has gone: nothing to answer, @d freed), AX_ENOMEM (@d freed; the
+ * client is refused with AX_ENOMEM if that can still be sent). Any thread.
+ */
+AX_API int ax_service_reply(ax_service_deferred *d, const ProtobufCMessage *rep);
+
+/**
+ * ax_service_refuse() - end the deferred call @d with AX_EREFUSED (the
+ * caller sees @code, a negative AX_E* code, and @why, which may be NULL),
+ * and free @d. Returns 0, AX_EINVAL (NULL @d, or @code not negative: @d
+ * is not freed then), AX_ECLOSED or AX_ENOMEM as ax_service_reply().
+ * Any thread.
+ */
+AX_API int ax_service_refuse(ax_service_deferred *d, int code, const char *why);
+
+/**
+ * ax_service_deferred_gone() - whether nobody waits for @d's answer any
+ * more (the client's link closed, or the service was freed): long work
+ * may stop, and answer with either call above to free @d. Any thread.
+ */
+AX_API bool ax_service_deferred_gone(const ax_service_deferred *d);
 
 /** Calls answered, refused (by the handler or because the request did not
  * decode), and clients connected now. Any thread. */

@@ -269,6 +269,184 @@ static void test_many_calls_in_flight(void **state)
     ax_node_destroy(srv_node);
 }
 
+/* ---- deferred replies ---- */
+
+/* The calls a deferring handler took, for the test's thread to answer. */
+struct deferrals {
+    pthread_mutex_t mu;
+    ax_service_deferred *d[32];
+    double x[32];
+    int n, answered, most_outstanding;
+};
+
+static int defer_add(const ProtobufCMessage *req, ProtobufCMessage *rep,
+                     struct ax_service_call *call, void *user)
+{
+    (void)rep;
+    struct deferrals *w = user;
+    const Axon__Geometry__Point *q = (const Axon__Geometry__Point *)req;
+    ax_service_deferred *d = ax_service_defer(call);
+    if (!d)
+        return AX_ENOMEM;
+    assert_null(ax_service_defer(call)); /* once */
+    pthread_mutex_lock(&w->mu);
+    if (w->n < 32) {
+        w->d[w->n] = d;
+        w->x[w->n] = q->x; /* the request ends with the handler */
+        w->n++;
+    }
+    if (w->n - w->answered > w->most_outstanding)
+        w->most_outstanding = w->n - w->answered;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+static int taken(struct deferrals *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int n = w->n;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+/* Answer taken calls @from .. @to - 1, newest first, from this thread. */
+static void answer_backwards(struct deferrals *w, int from, int to)
+{
+    for (int i = to; i-- > from;) {
+        pthread_mutex_lock(&w->mu);
+        ax_service_deferred *d = w->d[i];
+        double x = w->x[i];
+        w->answered++;
+        pthread_mutex_unlock(&w->mu);
+        Axon__Geometry__Point r = AXON__GEOMETRY__POINT__INIT;
+        r.x = x;
+        r.z = x + 1;
+        AX_OK_OR_FAIL(ax_service_reply(d, &r.base));
+    }
+}
+
+/* One call's outcome, where its caller said. */
+struct slot {
+    pthread_mutex_t *mu;
+    int status, handler_error;
+    double x, z;
+    char reason[AX_CALL_REASON_MAX];
+    bool done;
+};
+
+static void on_slot(ax_client *c, const ProtobufCMessage *rep, const struct ax_call_result *res,
+                    void *user)
+{
+    (void)c;
+    struct slot *sl = user;
+    pthread_mutex_lock(sl->mu);
+    sl->status = res->status;
+    sl->handler_error = res->handler_error;
+    snprintf(sl->reason, sizeof sl->reason, "%s", res->reason);
+    if (rep) {
+        sl->x = ((const Axon__Geometry__Point *)rep)->x;
+        sl->z = ((const Axon__Geometry__Point *)rep)->z;
+    }
+    sl->done = true;
+    pthread_mutex_unlock(sl->mu);
+}
+
+static bool slot_done(struct slot *sl)
+{
+    pthread_mutex_lock(sl->mu);
+    bool d = sl->done;
+    pthread_mutex_unlock(sl->mu);
+    return d;
+}
+
+static void call_slot(ax_client *c, double x, struct slot *sl)
+{
+    Axon__Geometry__Point q = AXON__GEOMETRY__POINT__INIT;
+    q.x = x;
+    AX_OK_OR_FAIL(ax_client_call_async(c, &q.base, 20000 * MS, on_slot, sl));
+}
+
+/* A handler that defers every call; the test's thread answers them,
+ * newest first: each reply reaches its own call (matched by id); the
+ * client's flood is bounded by max_pending with deferred calls counted;
+ * a refusal carries its code and reason; a call whose client left or
+ * whose service was freed is gone, and answering it says AX_ECLOSED. */
+static void test_deferred_replies(void **state)
+{
+    (void)state;
+    ax_node *srv_node = make("server", 1, 1, AX_SHM_AUTO);
+    ax_node *cli_node = make("client", 1, 1, AX_SHM_AUTO);
+    const ax_type *pt = type("axon.geometry.Point");
+    struct deferrals w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct ax_service_options so;
+    ax_service_options_init(&so);
+    so.max_pending = 4;
+    ax_service *srv;
+    AX_OK_OR_FAIL(ax_service_new(&srv, srv_node, "/later", pt, pt, defer_add, &w, &so));
+    ax_client *c;
+    AX_OK_OR_FAIL(ax_client_new(&c, cli_node, "/later", pt, pt, NULL));
+    AX_OK_OR_FAIL(ax_client_wait_server(c, 10000 * MS));
+
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    enum { N = 12 };
+    struct slot sl[N + 1];
+    memset(sl, 0, sizeof sl);
+    for (int i = 0; i <= N; i++)
+        sl[i].mu = &mu;
+    for (int i = 0; i < N; i++)
+        call_slot(c, i, &sl[i]);
+    /* 4 deferred, the client paused; answering lets the rest in. */
+    int done = 0;
+    while (done < N) {
+        WAIT_FOR(taken(&w) >= done + 1 && (taken(&w) == N || taken(&w) - done == 4), 10000);
+        int now = taken(&w);
+        answer_backwards(&w, done, now);
+        done = now;
+    }
+    for (int i = 0; i < N; i++) {
+        WAIT_FOR(slot_done(&sl[i]), 10000);
+        assert_int_equal(sl[i].status, 0);
+        assert_true(sl[i].x == i && sl[i].z == i + 1);
+    }
+    assert_true(w.most_outstanding <= 4);
+
+    /* Refused later, with a code and a reason. */
+    call_slot(c, -1, &sl[N]);
+    WAIT_FOR(taken(&w) == N + 1, 10000);
+    AX_OK_OR_FAIL(ax_service_refuse(w.d[N], AX_EINVAL, "x is negative"));
+    WAIT_FOR(slot_done(&sl[N]), 10000);
+    assert_int_equal(sl[N].status, AX_EREFUSED);
+    assert_int_equal(sl[N].handler_error, AX_EINVAL);
+    assert_string_equal(sl[N].reason, "x is negative");
+    assert_int_equal(ax_service_refuse(NULL, AX_EINVAL, NULL), AX_EINVAL);
+
+    /* The client leaves with a call deferred: gone, nothing to answer. */
+    struct slot lost = {.mu = &mu};
+    call_slot(c, 100, &lost);
+    WAIT_FOR(taken(&w) == N + 2, 10000);
+    assert_false(ax_service_deferred_gone(w.d[N + 1]));
+    ax_client_free(c);
+    WAIT_FOR(ax_service_deferred_gone(w.d[N + 1]), 10000);
+    Axon__Geometry__Point r = AXON__GEOMETRY__POINT__INIT;
+    assert_int_equal(ax_service_reply(w.d[N + 1], &r.base), AX_ECLOSED);
+
+    /* The service freed with a call deferred: its client hears so, and
+     * the answer has nowhere to go. */
+    ax_client *c2;
+    AX_OK_OR_FAIL(ax_client_new(&c2, cli_node, "/later", pt, pt, NULL));
+    struct slot orphan = {.mu = &mu};
+    call_slot(c2, 7, &orphan);
+    WAIT_FOR(taken(&w) == N + 3, 10000);
+    ax_service_free(srv);
+    WAIT_FOR(slot_done(&orphan), 10000);
+    assert_int_equal(orphan.status, AX_ENOTFOUND);
+    assert_true(ax_service_deferred_gone(w.d[N + 2]));
+    assert_int_equal(ax_service_reply(w.d[N + 2], &r.base), AX_ECLOSED);
+    ax_client_free(c2);
+    ax_node_destroy(cli_node);
+    ax_node_destroy(srv_node);
+}
+
 /* ---- sizes, timeouts ---- */
 
 static int echo_call(ax_client *c, size_t len, struct ax_call_result *res)
@@ -652,7 +830,7 @@ int main(void)
         cmocka_unit_test(test_call_and_errors),        cmocka_unit_test(test_many_calls_in_flight),
         cmocka_unit_test(test_sizes_and_timeouts),     cmocka_unit_test(test_free_from_callbacks),
         cmocka_unit_test(test_client_without_threads), cmocka_unit_test(test_hostile_client),
-        cmocka_unit_test(test_tls_and_policy),
+        cmocka_unit_test(test_tls_and_policy),         cmocka_unit_test(test_deferred_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

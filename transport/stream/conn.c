@@ -328,7 +328,10 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
         if (c->link.cb && c->link.cb->on_frame)
             c->link.cb->on_frame(&c->link, h, payload, buf, c->link.user);
     }
-    return !c->closed;
+    /* The owner stopped reading (backpressure: a lossless pipeline's
+     * output, a service's pending replies): the frames already read stay
+     * buffered too, until it reads again. */
+    return !c->closed && c->reading;
 }
 
 static void on_eof(stream_conn *c)
