@@ -77,18 +77,18 @@ static unsigned long long field(const char *line, const char *key)
     return strtoull(v, NULL, 10);
 }
 
-/* Ask @p for its REPORT until @key reaches @want or the deadline. */
-static void report_until(struct proc *p, const char *key, unsigned long long want, int ms,
-                         char *line, size_t size)
+/* Ask @p for its report until the line starting with @prefix has @key
+ * (plus @key2 when not NULL) at @want or more, or the deadline. */
+static void ask_until(struct proc *p, const char *prefix, const char *key, const char *key2,
+                      unsigned long long want, int ms, char *line, size_t size)
 {
-    long long end = 0;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    end = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+    long long end = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
     for (;;) {
         assert_true(write(p->in_fd, "report\n", 7) == 7);
-        assert_true(proc_wait_line(p, "REPORT", NULL, T(5000), line, size));
-        if (field(line, key) >= want)
+        assert_true(proc_wait_line(p, prefix, NULL, T(5000), line, size));
+        if (field(line, key) + (key2 ? field(line, key2) : 0) >= want)
             return;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         if ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > end)
@@ -96,6 +96,12 @@ static void report_until(struct proc *p, const char *key, unsigned long long wan
         struct timespec pace = {0, 50 * 1000 * 1000}; /* the asking's pace, not a wait */
         nanosleep(&pace, NULL);
     }
+}
+
+static void report_until(struct proc *p, const char *key, unsigned long long want, int ms,
+                         char *line, size_t size)
+{
+    ask_until(p, "REPORT", key, NULL, want, ms, line, size);
 }
 
 enum { N = 3000 };
@@ -142,26 +148,6 @@ static void test_dropping_input_loses(void **state)
     assert_true(field(sink, "got") < N);
 }
 
-/* Ask @p for its VIEW line until the viewer has accounted for @want
- * messages (got + dropped) or the deadline. */
-static void view_until(struct proc *p, unsigned long long want, int ms, char *line, size_t size)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long end = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
-    for (;;) {
-        assert_true(write(p->in_fd, "report\n", 7) == 7);
-        assert_true(proc_wait_line(p, "VIEW", NULL, T(5000), line, size));
-        if (field(line, "view_got") + field(line, "view_drops") >= want)
-            return;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > end)
-            return;
-        struct timespec pace = {0, 50 * 1000 * 1000}; /* the asking's pace, not a wait */
-        nanosleep(&pace, NULL);
-    }
-}
-
 static void test_per_subscription_qos(void **state)
 {
     (void)state;
@@ -172,7 +158,7 @@ static void test_per_subscription_qos(void **state)
     start(&src, "source", "--count", "3000", "--size", "4096", NULL);
     assert_true(proc_wait_line(&src, "SENT", NULL, T(120000), sent, sizeof sent));
     report_until(&pair, "got", N, T(60000), rep, sizeof rep);
-    view_until(&pair, N, T(60000), view, sizeof view);
+    ask_until(&pair, "VIEW", "view_got", "view_drops", N, T(60000), view, sizeof view);
     if (field(rep, "got") != N || field(view, "view_got") + field(view, "view_drops") != N)
         fail_msg("per-subscription QoS: source %s | recorder %s | viewer %s", sent, rep, view);
     assert_int_equal(field(sent, "drops"), 0);
