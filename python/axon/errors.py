@@ -98,6 +98,7 @@ EPROTO = _code("AX_EPROTO")
 ETYPE = _code("AX_ETYPE")
 ENOTSUP = _code("AX_ENOTSUP")
 EREFUSED = _code("AX_EREFUSED")
+ENOMEM = _code("AX_ENOMEM")
 
 _BY_CODE = {EINVAL: InvalidArgument, ENOTFOUND: NotFound, ETIMEDOUT: Timeout, ECLOSED: Closed,
             EBUSY: Busy, EAGAIN: Again, ECONNRESET: ConnectionReset, ETYPE: TypeMismatch,

@@ -12,7 +12,7 @@ reply is packed), so nothing allocated for a reply outlives its call.
 import ctypes
 
 from . import _lib
-from .errors import EIO, EPROTO, EREFUSED, ETIMEDOUT, Refused, check, error
+from .errors import EIO, ENOMEM, EPROTO, EREFUSED, ETIMEDOUT, Refused, check, error
 from .msgtypes import free_c, message_type, pack
 from .pubsub import _Endpoint, _print_exception
 
@@ -25,13 +25,58 @@ _NOOP_FREE_ADDR = ctypes.cast(_NOOP_FREE, ctypes.c_void_p).value
 
 class CallInfo:
     """Who is calling (struct ax_service_call): node_name, node_id, identity
-    (for access control) and call_id."""
+    (for access control) and call_id; and defer() to answer later."""
 
-    def __init__(self, c):
+    def __init__(self, c, call_p=None, rep_t=None):
         self.node_name = _lib.text(c.node_name)
         self.node_id = c.node_id
         self.identity = _lib.text(c.identity)
         self.call_id = c.call_id
+        self._call_p, self._rep_t, self.deferred = call_p, rep_t, None
+
+    def defer(self):
+        """Answer this call later (ax_service_defer()): returns a Deferred,
+        which the handler returns; reply() or refuse() it once, from any
+        thread. Only inside the handler. Raises axon.Error (ENOMEM)."""
+        if self.deferred is None:
+            ptr = _lib.lib.ax_service_defer(self._call_p)
+            if not ptr:
+                raise error(ENOMEM, "cannot defer the call")
+            self.deferred = Deferred(ptr, self._rep_t)
+        return self.deferred
+
+
+class Deferred:
+    """A call answered later (CallInfo.defer()). reply(msg) or
+    refuse(reason, code) exactly once, from any thread; `gone` turns True
+    when nobody waits any more (the client left, the service was freed)."""
+
+    def __init__(self, ptr, rep_t):
+        self._ptr, self._rep_t = ptr, rep_t
+
+    def _take(self):
+        ptr, self._ptr = self._ptr, None
+        if not ptr:
+            raise ValueError("this call was answered already")
+        return ptr
+
+    def reply(self, msg):
+        """Send @msg (of the reply class). Raises axon.Error: AX_ECLOSED
+        (nobody to answer), AX_ENOMEM; TypeError for another class."""
+        m = self._rep_t.to_c(msg)
+        try:
+            check(_lib.lib.ax_service_reply(self._take(), m), "cannot reply")
+        finally:
+            free_c(m)
+
+    def refuse(self, reason="", code=EREFUSED):
+        """End the call with AX_EREFUSED, @code (negative) and @reason."""
+        check(_lib.lib.ax_service_refuse(self._take(), code if code < 0 else EREFUSED,
+                                         _lib.cstr(reason)), "cannot refuse")
+
+    @property
+    def gone(self):
+        return self._ptr is None or bool(_lib.lib.ax_service_deferred_gone(self._ptr))
 
 
 class Service(_Endpoint):
@@ -47,7 +92,9 @@ class Service(_Endpoint):
     code it sees as handler_error). Any other exception is printed and the
     call refused with AX_EIO and the exception as its reason; a reply of
     another class is refused with AX_EPROTO. A handler that accepts two
-    parameters is called handler(req, CallInfo). It must not block.
+    parameters is called handler(req, CallInfo). It must not block: long
+    work is deferred (info.defer() returns a Deferred, which the handler
+    returns; another thread then calls its reply(msg) or refuse(reason)).
 
     @max_request: the largest request taken, in bytes (default 1 MiB).
     Raises axon.Error: AX_EEXIST (this node offers @name already),
@@ -82,7 +129,10 @@ class Service(_Endpoint):
             call = call_p.contents
             try:
                 req = req_t.from_c(req_p)
-                rep = handler(req, CallInfo(call)) if with_info else handler(req)
+                info = CallInfo(call, call_p, rep_t) if with_info else None
+                rep = handler(req, info) if with_info else handler(req)
+                if info is not None and info.deferred is not None:
+                    return 0  # answered later, by the Deferred
                 if not isinstance(rep, rep_t.cls):
                     _lib.write_why(call.why, call.why_size, "the handler returned %s, not %s"
                                    % (type(rep).__name__, rep_t.full_name))

@@ -146,3 +146,46 @@ def test_client_and_server_in_one_node(domain):
         client = node.client("/py/self", Point, Point)
         assert client.wait_for_server(10)
         assert client.call(Point(x=1.5), timeout=5).x == 1.5
+
+
+def test_deferred_replies(domain):
+    """A Python handler defers; a worker thread answers later, the second
+    call first; a deferred refusal reaches the caller with its reason."""
+    import queue
+
+    import axon
+    Point = _point()
+    jobs = queue.Queue()
+
+    def handler(req, info):
+        d = info.defer()
+        jobs.put((req.x, d))
+        return d
+
+    with axon.Node(name="py-later", domain=domain) as node:
+        node.service("/py/later", Point, Point, handler)
+        client = node.client("/py/later", Point, Point)
+        assert client.wait_for_server(10)
+        results = {}
+
+        def call(x):
+            try:
+                results[x] = client.call(Point(x=x), timeout=10).z
+            except axon.Refused as e:
+                results[x] = e.reason
+
+        callers = [threading.Thread(target=call, args=(x,)) for x in (1.0, 2.0, -1.0)]
+        for t in callers:
+            t.start()
+        taken = [jobs.get(timeout=10) for _ in callers]
+        for x, d in sorted(taken, key=lambda j: -j[0]):
+            assert not d.gone
+            if x < 0:
+                d.refuse("x is negative", code=axon.errors.EINVAL)
+            else:
+                d.reply(Point(x=x, z=x * 10))
+            with pytest.raises(ValueError):
+                d.refuse("twice")
+        for t in callers:
+            t.join(10)
+        assert results == {1.0: 10.0, 2.0: 20.0, -1.0: "x is negative"}
