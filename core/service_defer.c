@@ -35,7 +35,6 @@ struct ax_service_deferred {
     uint32_t stream;
     uint64_t id;
     const ProtobufCMessageDescriptor *rep_desc;
-    bool posted;    /* its answer's task is on the shard's loop */
     ax__buf *reply; /* the answer: a packed reply, */
     int handler;    /* or a refusal with this code */
     char why[AX_CALL_REASON_MAX];
@@ -130,9 +129,9 @@ static int answer(struct ax_service_deferred *d)
 {
     pthread_mutex_lock(&dlock);
     int rc = d->srv && d->ps ? 0 : AX_ECLOSED;
-    if (rc == 0 && (rc = ax_loop_post(d->srv->shard->loop, answer_task, d)) == 0)
-        d->posted = true;
-    else if (d->srv)
+    if (rc == 0)
+        rc = ax_loop_post(d->srv->shard->loop, answer_task, d);
+    if (rc < 0 && d->srv)
         ax__list_remove(&d->node); /* its call ends when its link does */
     pthread_mutex_unlock(&dlock);
     if (rc < 0) {
