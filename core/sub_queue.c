@@ -11,12 +11,12 @@
  * recorder) would otherwise get the lead's treatment: its slow callback
  * would hold up every message of the link, and with it the recorder and
  * the publisher. It gets a queue of its own instead, bounded by its own
- * QoS (best effort: its history; reliable: transport.queue_frames and
- * queue_bytes) and emptied by its own overload policy, each drop counted
- * on it with its reason. The queue is emptied from a task posted to the
- * shard, a bounded batch at a time, so the link is read between its
- * callbacks: the subscriptions that kept up are fed while it catches up
- * on the newest.
+ * QoS (best effort: its history; reliable: transport.queue_frames; both
+ * within queue_bytes and half of shm_quota_bytes) and emptied by its own
+ * overload policy, each drop counted on it with its reason. The queue is
+ * emptied from a task posted to the shard, a bounded batch at a time, so
+ * the link is read between its callbacks: the subscriptions that kept up
+ * are fed while it catches up on the newest.
  *
  * Messages wait retained (msg_retain.c): a large one keeps its buffer (a
  * shared-memory chunk counts against the publisher's quota meanwhile),
@@ -126,7 +126,12 @@ void ax__sub_queue_push(struct ax_sub *sub, const struct ax_msg *m)
     struct ax__sub_queue *q = &sub->q;
     uint64_t max_frames =
         qos->reliability == AX_BEST_EFFORT ? qos->history : cfg->transport.queue_frames;
+    /* Queued chunks count against the publisher's quota for this node:
+     * half of it at most, so a slow subscription cannot stall the topic
+     * for the others by holding all of it. */
     uint64_t max_bytes = cfg->transport.queue_bytes;
+    if (cfg->transport.shm_quota_bytes / 2 < max_bytes)
+        max_bytes = cfg->transport.shm_quota_bytes / 2;
     if (max_frames == 0)
         max_frames = 1;
     bool full = q->count >= max_frames || (q->count && q->bytes + m->len > max_bytes);
