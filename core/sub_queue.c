@@ -12,11 +12,11 @@
  * would hold up every message of the link, and with it the recorder and
  * the publisher. It gets a queue of its own instead, bounded by its own
  * QoS (best effort: its history; reliable: transport.queue_frames; both
- * within queue_bytes and half of shm_quota_bytes) and emptied by its own
- * overload policy, each drop counted on it with its reason. The queue is
- * emptied from a task posted to the shard, a bounded batch at a time, so
- * the link is read between its callbacks: the subscriptions that kept up
- * are fed while it catches up on the newest.
+ * within queue_bytes, and half of shm_quota and shm_quota_bytes) and
+ * emptied by its own overload policy, each drop counted on it with its
+ * reason. The queue is emptied from a task posted to the shard, a bounded
+ * batch at a time, so the link is read between its callbacks: the
+ * subscriptions that kept up are fed while it catches up on the newest.
  *
  * Messages wait retained (msg_retain.c): a large one keeps its buffer (a
  * shared-memory chunk counts against the publisher's quota meanwhile),
@@ -124,11 +124,13 @@ void ax__sub_queue_push(struct ax_sub *sub, const struct ax_msg *m)
     const struct ax_qos *qos = &sub->ep.qos;
     const struct ax_config *cfg = &sub->node->cfg;
     struct ax__sub_queue *q = &sub->q;
+    /* Queued chunks count against the publisher's quota for this node
+     * (chunks and bytes): half of it at most, so that a slow subscription
+     * cannot hold all of it and stall the topic for the others. */
     uint64_t max_frames =
         qos->reliability == AX_BEST_EFFORT ? qos->history : cfg->transport.queue_frames;
-    /* Queued chunks count against the publisher's quota for this node:
-     * half of it at most, so a slow subscription cannot stall the topic
-     * for the others by holding all of it. */
+    if (cfg->transport.shm_quota / 2 < max_frames)
+        max_frames = cfg->transport.shm_quota / 2;
     uint64_t max_bytes = cfg->transport.queue_bytes;
     if (cfg->transport.shm_quota_bytes / 2 < max_bytes)
         max_bytes = cfg->transport.shm_quota_bytes / 2;

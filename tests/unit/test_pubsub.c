@@ -748,6 +748,79 @@ static void test_overload_per_subscription(void **state)
     ax_node_destroy(a);
 }
 
+/* A slow subscription with the default QoS beside a lossless one, over
+ * shared memory: what its own queue holds (retained chunks, which count
+ * against the publisher's quota for the node) stays within half of the
+ * quota, in chunks and bytes, so the lossless one keeps the other half.
+ * Checked from inside its callback, on the loop thread, where the queue
+ * lives. */
+struct slow {
+    ax_sub *sub;
+    uint64_t n, most_queued, most_bytes, order_errors, last;
+};
+
+static void slow_cb(ax_sub *s, const struct ax_msg *m, void *user)
+{
+    struct slow *w = user;
+    uint64_t c = 0;
+    memcpy(&c, m->data, sizeof c);
+    if (w->n && c <= w->last)
+        w->order_errors++;
+    w->last = c;
+    w->n++;
+    if (s->q.count > w->most_queued)
+        w->most_queued = s->q.count;
+    if (s->q.bytes > w->most_bytes)
+        w->most_bytes = s->q.bytes;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do /* slow: work, not a wait for anything */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 1000000L);
+}
+
+static void test_slow_subscription_holds_half_the_quota(void **state)
+{
+    (void)state;
+    enum { N = 400, SIZE = 64 * 1024 };
+    ax_node *a = make("quota-pub", dom(3), 1), *b = make("quota-sub", dom(3), 1);
+    const struct ax_config *cfg = ax_node_config(b);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/quota", "axon.test.Bytes", NULL));
+    struct ax_sub_options rec;
+    ax_sub_options_init(&rec);
+    rec.qos.overload = AX_OVERLOAD_BLOCK;
+    struct taken tr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct slow w = {0};
+    ax_sub *sr;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&w.sub, b, "/quota", "axon.test.Bytes", slow_cb, &w, NULL));
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sr, b, "/quota", "axon.test.Bytes", take, &tr, &rec));
+    struct ax_endpoint_counters c;
+    WAIT_FOR(ax_pub_counters(p, &c) == 0 && c.connections >= 1, 10000);
+    static uint8_t msg[SIZE]; /* copied once, into a chunk */
+    for (uint64_t i = 1; i <= N; i++) {
+        memcpy(msg, &i, sizeof i);
+        int rc;
+        while ((rc = ax_pub_publish_bytes(p, msg, SIZE)) == AX_ETIMEDOUT || rc == AX_EAGAIN)
+            ;
+        AX_OK_OR_FAIL(rc);
+    }
+    WAIT_FOR(taken_n(&tr) == N, 30000);
+    /* The slow one's figures are its loop thread's: read them once it is
+     * done (delivered + dropped = N), through its counters. */
+    WAIT_FOR(ax_sub_counters(w.sub, &c) == 0 && c.messages + sub_drops(w.sub) == N, 30000);
+    ax_sub_free(w.sub);
+    assert_int_equal(tr.order_errors, 0);
+    assert_int_equal(w.order_errors, 0);
+    assert_int_equal(w.n, c.messages);
+    assert_true(w.most_queued <= cfg->transport.shm_quota / 2);
+    assert_true(w.most_bytes <= cfg->transport.shm_quota_bytes / 2);
+    ax_sub_free(sr);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
 /* ---- tools: schemas from other nodes, subscribing by hash ---- */
 
 /* A copy of each message's bytes (the last one), for a remote
@@ -919,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_qos_override_from_config),
         cmocka_unit_test(test_history_per_subscription),
         cmocka_unit_test(test_overload_per_subscription),
+        cmocka_unit_test(test_slow_subscription_holds_half_the_quota),
         cmocka_unit_test(test_fetch_schema_and_subscribe_by_hash),
         cmocka_unit_test(test_unusable_publisher_address),
     };
