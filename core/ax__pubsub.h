@@ -25,10 +25,12 @@
  *   pub_link.c  the publisher side of links: SUBSCRIBE, ACK, schemas
  *   sub_seq.c   sequence continuity: gaps across links, returns, restarts
  *   sub_live.c  silent links: a publisher whose keep-alives stop is dead
+ *   msg_retain.c  messages kept past their callback (ax_msg_retain)
  *   sub_queue.c a subscription's own queue, when its link serves a stricter one
  *   sub_link.c  the subscriber side: rpubs, their state machine
  *   sub.c       subscriptions: the API and matching
  * Services (core/ax__service.h) ride the same shards and listeners:
+ *   service_defer.c  deferred replies, answered from any thread
  *   service.c   servers: the API, BIND and REQUEST on accepted links
  *               (pub_link.c hands it those frames)
  *   client.c    clients: calls, their link to a server, timeouts
