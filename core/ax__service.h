@@ -61,6 +61,11 @@ struct ax__call_state {
 /* Send a call's failure (a REPLY frame flagged ERROR). */
 void ax__service_send_error(ax__link *l, uint32_t stream, uint64_t id, int code, int handler_code,
                             const char *reason);
+/* Send the packed @reply of call @id (stream: the service's id), or
+ * AX_EMSGSIZE when it is larger than the client takes; @name for that
+ * error's text. @reply stays the caller's. */
+void ax__service_send_reply(ax__link *l, const char *name, uint32_t stream, uint64_t id,
+                            ax__buf *reply);
 /* Read @ps's calls again if it was paused and its replies waiting (queued
  * or deferred) have come down to half of max_pending. */
 void ax__service_maybe_resume(struct ax__psub *ps);

@@ -137,7 +137,6 @@ static void handle_bind(struct ax__psub *ps, const uint8_t *p, size_t n)
              ps->link->peer_addr);
 }
 
-/* A failed call: REPLY with the error flag and an axon.ctl.CallError. */
 /* Scratch memory of one call: a list of blocks freed after the reply. */
 struct scratch {
     struct scratch *next;
@@ -218,17 +217,12 @@ static void run_call(struct ax__psub *ps, struct ax_service *srv, uint64_t id, c
     } else {
         size_t len = protobuf_c_message_get_packed_size(rep);
         ax__buf *b;
-        if (len > ps->link->peer.max_frame && ps->link->peer.max_frame) {
-            snprintf(why, sizeof why, "%s: the reply (%zu bytes) is larger than the client takes",
-                     srv->ep.topic, len);
-            ax__service_send_error(ps->link, srv->ep.id, id, AX_EMSGSIZE, 0, why);
-        } else if (ax__buf_new(len, &b) < 0) {
+        if (ax__buf_new(len, &b) < 0) {
             ax__service_send_error(ps->link, srv->ep.id, id, AX_EREFUSED, AX_ENOMEM,
                                    "server out of memory");
         } else {
             protobuf_c_message_pack(rep, b->data);
-            struct ax__frame_hdr h = {.type = AX__FRAME_REPLY, .stream = srv->ep.id, .seq = id};
-            ax__link_send(ps->link, &h, b);
+            ax__service_send_reply(ps->link, srv->ep.topic, srv->ep.id, id, b);
             ax__buf_release(b);
         }
     }

@@ -59,6 +59,21 @@ void ax__service_send_error(ax__link *l, uint32_t stream, uint64_t id, int code,
     ax__link_send_bytes(l, &h, buf, os.bytes_written);
 }
 
+void ax__service_send_reply(ax__link *l, const char *name, uint32_t stream, uint64_t id,
+                            ax__buf *reply)
+{
+    uint64_t max = l->peer.max_frame;
+    if (max && reply->len > max) {
+        char why[AX_CALL_REASON_MAX];
+        snprintf(why, sizeof why, "%s: the reply (%u bytes) is larger than the client takes", name,
+                 (unsigned)reply->len);
+        ax__service_send_error(l, stream, id, AX_EMSGSIZE, 0, why);
+        return;
+    }
+    struct ax__frame_hdr h = {.type = AX__FRAME_REPLY, .stream = stream, .seq = id};
+    ax__link_send(l, &h, reply);
+}
+
 void ax__service_maybe_resume(struct ax__psub *ps)
 {
     if (!ps->svc_paused || !ps->svc)
@@ -104,15 +119,8 @@ static void answer_task(void *arg)
     pthread_mutex_unlock(&dlock);
     if (srv && ps && ps->svc == srv) {
         ps->svc_deferred--;
-        uint64_t max = ps->link->peer.max_frame;
-        if (d->reply && max && d->reply->len > max) {
-            snprintf(d->why, sizeof d->why,
-                     "%s: the reply (%u bytes) is larger than the client takes", srv->ep.topic,
-                     (unsigned)d->reply->len);
-            ax__service_send_error(ps->link, d->stream, d->id, AX_EMSGSIZE, 0, d->why);
-        } else if (d->reply) {
-            struct ax__frame_hdr h = {.type = AX__FRAME_REPLY, .stream = d->stream, .seq = d->id};
-            ax__link_send(ps->link, &h, d->reply);
+        if (d->reply) {
+            ax__service_send_reply(ps->link, srv->ep.topic, d->stream, d->id, d->reply);
         } else {
             atomic_fetch_add(&srv->refused, 1);
             ax__service_send_error(ps->link, d->stream, d->id, AX_EREFUSED, d->handler, d->why);
