@@ -362,6 +362,17 @@ const struct ax__cfg_key ax__cfg_keys[] = {
      .min = 1,
      .max = 16777216,
      .desc = "Bound of one connection's write queue in frames."},
+    {.path = "transport.block_bytes",
+     .type = AX__CFG_SIZE,
+     CFG(transport.block_bytes),
+     .def = "4MiB",
+     .unit = "bytes",
+     .min = 64 * KiB,
+     .max = 64 * GiB,
+     .desc = "Bytes queued on a TCP or TLS connection to a subscriber whose overload policy is "
+             "block before its publisher waits (one frame always, and never more than "
+             "queue_bytes). The socket's buffer keeps the link busy meanwhile; a longer queue "
+             "only adds latency and cold memory (docs/performance.md)."},
     {.path = "transport.crc_payload",
      .type = AX__CFG_BOOL,
      CFG(transport.crc_payload),

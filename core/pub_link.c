@@ -123,17 +123,22 @@ static void apply_qos(struct ax__psub *ps, const struct ax_pub *pub, const axon_
     else
         ps->qos = AX_QOS_DEFAULT;
     const struct ax_config *cfg = &pub->node->cfg;
-    /* Lossless over shared memory, what waits in the queue is chunks the
-     * publisher has written and will wait for anyway: as many bytes of
-     * them as the peer may hold, so that a publisher that outruns its
-     * reader waits sooner and cycles through a few warm chunks rather than
-     * many cold ones (docs/performance.md). The other policies keep the
+    /* Lossless, what waits in the queue is messages the publisher has
+     * written and will wait for anyway. Over shared memory: as many bytes
+     * of chunks as the peer may hold; over a stream: transport.block_bytes,
+     * beside which the socket's own buffer keeps the link busy. So a
+     * publisher that outruns its reader waits sooner and cycles through a
+     * few warm buffers rather than many cold ones: at 1 MiB a 64 MiB queue
+     * made every buffer fresh memory, faulted in page by page by the
+     * socket's copy (docs/performance.md). The other policies keep the
      * configured bound: there it decides what is dropped. */
     ps->queue_bytes = cfg->transport.queue_bytes;
-    if (ps->qos.overload == AX_OVERLOAD_BLOCK && ps->link->transport &&
-        (ps->link->transport->caps & AX__TP_LOANS) &&
-        cfg->transport.shm_quota_bytes < ps->queue_bytes)
-        ps->queue_bytes = cfg->transport.shm_quota_bytes;
+    if (ps->qos.overload == AX_OVERLOAD_BLOCK) {
+        bool loans = ps->link->transport && (ps->link->transport->caps & AX__TP_LOANS);
+        uint64_t bound = loans ? cfg->transport.shm_quota_bytes : cfg->transport.block_bytes;
+        if (bound < ps->queue_bytes)
+            ps->queue_bytes = bound;
+    }
     ps->link->ops->set_queue(ps->link, ps->qos.overload, ps->queue_bytes,
                              ps->qos.reliability == AX_RELIABLE ? cfg->transport.queue_frames
                                                                 : ps->qos.history);

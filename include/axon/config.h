@@ -170,6 +170,7 @@ struct ax_config {
         uint32_t max_frame;          /* transport.max_frame: bytes */
         uint64_t queue_bytes;        /* transport.queue_bytes: per-connection bound */
         uint32_t queue_frames;       /* transport.queue_frames: per-connection bound */
+        uint64_t block_bytes;        /* transport.block_bytes: queued to a block subscriber */
         bool crc_payload;            /* transport.crc_payload */
         int64_t connect_timeout_ns;  /* transport.connect_timeout */
         int64_t reconnect_min_ns;    /* transport.reconnect_min: first back-off */

@@ -8,7 +8,8 @@
  *    AX_ETIMEDOUT; nothing is dropped: delivered = published, no gap;
  *  - a publish from a loop thread never waits: AX_EAGAIN at once, and an
  *    AX_PS_WRITABLE event when there is room again;
- *  - only the topics such a subscriber reads slow down.
+ *  - only the topics such a subscriber reads slow down;
+ *  - over TCP the queue to it holds transport.block_bytes, not queue_bytes.
  *
  * The slow subscriber is one whose callback waits on a gate the test
  * opens: its node's loop stops reading, and the publisher's queue to it
@@ -198,6 +199,50 @@ static void t_app_thread_waits_tcp(void **state)
     app_thread_waits(AX_SHM_OFF, AX_LINK_TCP);
 }
 
+/* Over TCP the queue to a block subscriber holds transport.block_bytes
+ * (and one frame beyond, the soft bound), not queue_bytes: the socket's
+ * buffer keeps the link busy, a deeper queue would only be cold memory. */
+static void t_block_bytes_bound_tcp_queue(void **state)
+{
+    (void)state;
+    ax_node *pn = make("bytes-pub", 0, 1, "transport:\n  block_bytes: 256KiB\n");
+    ax_node *sn = make("bytes-sub", 0, 1, NULL);
+    struct gated g;
+    gated_init(&g);
+    struct ax_pub_options po;
+    ax_pub_options_init(&po);
+    po.qos.max_blocking_ns = 50 * AX_NS_PER_MS;
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, pn, "/block/bytes", "test.Seq", &po));
+    ax_sub *s = block_sub(sn, "/block/bytes", AX_SHM_OFF, &g);
+    wait_matched(p, s);
+    uint64_t sent = 0, most = 0;
+    int rc = 0;
+    struct ax_endpoint_counters c;
+    while (sent < 20000 && (rc = publish_k(p, sent + 1)) == 0) {
+        sent++;
+        AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+        if (c.queued_bytes > most)
+            most = c.queued_bytes;
+    }
+    assert_int_equal(rc, AX_ETIMEDOUT);
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    if (c.queued_bytes > most)
+        most = c.queued_bytes;
+    /* With queue_bytes (64 MiB) as the bound it would be ~1000 frames. */
+    if (most > 256 * 1024 + SIZE + 1024 || most < 128 * 1024) /* a frame header is 48 B */
+        fail_msg("queued %llu bytes at most (%llu sent)", (unsigned long long)most,
+                 (unsigned long long)sent);
+    gate_open(&g);
+    WAIT_FOR(gated_count(&g) == sent, 20000);
+    assert_int_equal(g.order_errors, 0);
+    assert_int_equal(g.gaps, 0);
+    ax_sub_free(s);
+    ax_pub_free(p);
+    ax_node_destroy(sn);
+    ax_node_destroy(pn);
+}
+
 /* ---- a loop thread never waits ---- */
 
 struct writable {
@@ -323,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_app_thread_waits_shm),
         cmocka_unit_test(t_app_thread_waits_tcp),
+        cmocka_unit_test(t_block_bytes_bound_tcp_queue),
         cmocka_unit_test(t_loop_thread_never_waits),
         cmocka_unit_test(t_other_topics_go_on),
     };

@@ -292,6 +292,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.transport.max_frame, 64u << 20);
     assert_int_equal(cfg.transport.queue_bytes, 64u << 20);
     assert_int_equal(cfg.transport.queue_frames, 65536);
+    assert_int_equal(cfg.transport.block_bytes, 4u << 20);
     assert_false(cfg.transport.crc_payload);
     assert_int_equal(cfg.transport.connect_timeout_ns, 2 * AX_NS_PER_S);
     assert_int_equal(cfg.transport.reconnect_min_ns, 50 * AX_NS_PER_MS);
@@ -361,6 +362,7 @@ static const char full_yaml[] = "# every key, none at its default\n"
                                 "  max_frame: 16MiB\n"
                                 "  queue_bytes: 1GiB\n"
                                 "  queue_frames: 1024\n"
+                                "  block_bytes: 2MiB\n"
                                 "  crc_payload: yes\n"
                                 "  connect_timeout: 500ms\n"
                                 "  reconnect_min: 10ms\n"
@@ -438,6 +440,7 @@ static void check_full(const struct ax_config *cfg)
     assert_int_equal(cfg->transport.max_frame, 16u << 20);
     assert_int_equal(cfg->transport.queue_bytes, 1u << 30);
     assert_int_equal(cfg->transport.queue_frames, 1024);
+    assert_int_equal(cfg->transport.block_bytes, 2u << 20);
     assert_true(cfg->transport.crc_payload);
     assert_int_equal(cfg->transport.connect_timeout_ns, 500 * AX_NS_PER_MS);
     assert_int_equal(cfg->transport.reconnect_min_ns, 10 * AX_NS_PER_MS);
