@@ -17,7 +17,7 @@
  * chunks come back on whichever thread drops the last reference (a loop
  * that sent them, a subscriber view's release), so one mutex guards the
  * free lists. It is held for a pop or a push only; making a segment
- * (memfd, ftruncate, mmap) happens outside it.
+ * (memfd, ftruncate, mmap with its pages) happens outside it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,7 +100,10 @@ static int seg_new(struct ax__shm_pool *p, size_t k, struct ax__shm_seg **out)
     s->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (s->fd < 0 || ftruncate(s->fd, (off_t)size) < 0)
         goto fail_errno;
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+    /* Populated now, while the pool grows: otherwise the publisher's first
+     * write of every page faults inside its publishing loop (a 1 MiB chunk
+     * is 256 faults), which at 1 MiB took a sixth of its time. */
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd, 0);
     if (m == MAP_FAILED)
         goto fail_errno;
     s->base = m;
