@@ -84,8 +84,10 @@ struct ax__shard {
     struct ax__mpsc queue; /* publishes from other threads */
     char pad_[64];         /* publishing threads write what follows, the shard the tail */
     atomic_bool wake_pending;
-    atomic_uint backlog;  /* messages in the queue (the shard takes its own off by the batch) */
-    unsigned backlog_max; /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
+    atomic_uint backlog; /* messages in the queue (the shard takes its own off by the batch) */
+    atomic_uint_fast64_t backlog_bytes; /* their payload bytes, taken off likewise */
+    unsigned backlog_max;       /* transport.queue_frames: beyond, publish() says AX_EAGAIN */
+    uint64_t backlog_bytes_max; /* transport.queue_bytes: likewise */
 
     struct ax__qnode psubs;             /* every publisher-side link */
     struct ax__qnode services, clients; /* core/service.c, core/client.c */
@@ -358,6 +360,14 @@ int ax__shard_run_sync(struct ax__shard *s, ax_task_fn fn, void *arg);
 bool ax__on_shard(const struct ax__shard *s);
 /* The next buffer other threads queued for @s (its thread only), or NULL. */
 ax__buf *ax__shard_pop(struct ax__shard *s);
+/* The shard's hand-over queue holds a whole connection queue's worth, in
+ * frames or in bytes (one message always): a publish from another thread
+ * waits or is refused. Any thread. */
+static inline bool ax__shard_backlog_full(struct ax__shard *s)
+{
+    return atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max ||
+           atomic_load_explicit(&s->backlog_bytes, memory_order_relaxed) >= s->backlog_bytes_max;
+}
 void ax__pubsub_graph_events(ax_node *node, const struct ax_graph_event *evs, size_t n);
 /* Link options from the node's configuration, for links of @purpose. */
 void ax__link_options_for(const ax_node *node, enum ax__link_purpose purpose,
@@ -395,9 +405,9 @@ void ax__pub_block_unadmit(struct ax_pub *pub, size_t len);
 void ax__pub_block_delivering(struct ax_pub *pub, size_t len);
 void ax__pub_block_delivered(struct ax_pub *pub);
 /* An admitted publish from an application thread found the shard's
- * hand-over queue full (@backlog at @max): wait for it like for room, up
- * to the QoS max_blocking_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */
-int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, unsigned max);
+ * hand-over queue full (ax__shard_backlog_full()): wait for it like for
+ * room, up to the QoS max_blocking_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */
+int ax__pub_block_wait_queue(struct ax_pub *pub);
 /* A link's policy is (or no longer is) block. */
 void ax__pub_set_block(struct ax__psub *ps, bool block);
 

@@ -134,12 +134,14 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
         ax__buf_release(buf);
         return 0;
     }
-    /* The topic's thread is behind by a whole queue: say so rather than
-     * queue without bound. Nothing was published; the caller retries or
-     * gives up. A publisher with lossless (block) subscribers waits for
-     * the queue as it waits for their room. */
-    if (atomic_load_explicit(&s->backlog, memory_order_relaxed) >= s->backlog_max) {
-        rc = admitted ? ax__pub_block_wait_queue(pub, &s->backlog, s->backlog_max) : AX_EAGAIN;
+    /* The topic's thread is behind by a whole queue, in frames or in
+     * bytes: say so rather than queue without bound (a best-effort
+     * publisher of 1 MiB messages queued 1.5 GB here when it was counted
+     * in frames only). Nothing was published; the caller retries or gives
+     * up. A publisher with lossless (block) subscribers waits for the
+     * queue as it waits for their room. */
+    if (ax__shard_backlog_full(s)) {
+        rc = admitted ? ax__pub_block_wait_queue(pub) : AX_EAGAIN;
         if (rc < 0) {
             if (admitted)
                 ax__pub_block_unadmit(pub, buf->len);
@@ -151,6 +153,7 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     buf->qts = ts;
     buf->qseq = admitted; /* counted as pending: uncounted when delivered */
     atomic_fetch_add_explicit(&s->backlog, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->backlog_bytes, buf->len, memory_order_relaxed);
     ax__mpsc_push(&s->queue, &buf->qnode);
     if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel)) {
         /* On failure it is queued all the same; the next publish retries. */
@@ -174,6 +177,12 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
  * to with every publish, is taken down BACKLOG_BATCH at a time rather than
  * moved between the two cores with every message (it bounds the queue at
  * transport.queue_frames: a few dozen more are nothing). */
+static void backlog_taken(struct ax__shard *s, unsigned n, uint64_t bytes)
+{
+    atomic_fetch_sub_explicit(&s->backlog, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->backlog_bytes, bytes, memory_order_relaxed);
+}
+
 void ax__pub_drain_task(void *arg)
 {
     struct ax__shard *s = arg;
@@ -181,12 +190,15 @@ void ax__pub_drain_task(void *arg)
     atomic_store_explicit(&s->wake_pending, false, memory_order_release);
     ax__buf *b;
     unsigned n = 0, taken = 0;
+    uint64_t taken_bytes = 0;
     while ((b = ax__shard_pop(s)) != NULL) {
         __builtin_prefetch(s->queue.tail); /* the next one's node (or the stub) */
         __builtin_prefetch(b->data);
+        taken_bytes += b->len;
         if (++taken == BACKLOG_BATCH) {
-            atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
+            backlog_taken(s, taken, taken_bytes);
             taken = 0;
+            taken_bytes = 0;
         }
         struct ax_pub *pub = b->qctx;
         bool admitted = b->qseq == 1;
@@ -197,14 +209,14 @@ void ax__pub_drain_task(void *arg)
         if (admitted)
             ax__pub_block_delivered(pub);
         if (++n == DRAIN_BATCH && !s->closing) {
-            atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
+            backlog_taken(s, taken, taken_bytes);
             if (!atomic_exchange_explicit(&s->wake_pending, true, memory_order_acq_rel) &&
                 ax_loop_post(s->loop, ax__pub_drain_task, s) < 0)
                 atomic_store(&s->wake_pending, false);
             return;
         }
     }
-    atomic_fetch_sub_explicit(&s->backlog, taken, memory_order_relaxed);
+    backlog_taken(s, taken, taken_bytes);
 }
 
 static int check_size(const struct ax_pub *pub, size_t len)
@@ -527,7 +539,7 @@ void ax__pub_free_now(struct ax_pub *pub)
     /* Messages other threads queued before the free still go out. */
     ax__buf *b;
     while ((b = ax__shard_pop(s)) != NULL) {
-        atomic_fetch_sub_explicit(&s->backlog, 1, memory_order_relaxed);
+        backlog_taken(s, 1, b->len);
         struct ax_pub *owner = b->qctx;
         bool admitted = b->qseq == 1; /* another publisher's: its count goes on */
         if (admitted)

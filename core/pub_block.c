@@ -222,13 +222,13 @@ void ax__pub_block_delivered(struct ax_pub *pub)
     wake_waiters(pub);
 }
 
-int ax__pub_block_wait_queue(struct ax_pub *pub, const atomic_uint *backlog, unsigned max)
+int ax__pub_block_wait_queue(struct ax_pub *pub)
 {
     int64_t deadline = ax_clock_mono_ns() + pub->ep.qos.max_blocking_ns;
     int rc = 0;
     atomic_fetch_add(&pub->waiters, 1);
     pthread_mutex_lock(&pub->wait_mu);
-    while (atomic_load(backlog) >= max) {
+    while (ax__shard_backlog_full(pub->shard)) {
         if (atomic_load(&pub->closed)) {
             rc = AX_ECLOSED;
             break;

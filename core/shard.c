@@ -274,6 +274,7 @@ int ax__shards_start(ax_node *node)
         s->index = i;
         ax__mpsc_init(&s->queue);
         s->backlog_max = node->cfg.transport.queue_frames;
+        s->backlog_bytes_max = node->cfg.transport.queue_bytes;
         ax__list_init(&s->psubs);
         ax__list_init(&s->services);
         ax__list_init(&s->clients);
