@@ -404,10 +404,10 @@ void ax__pub_block_unadmit(struct ax_pub *pub, size_t len);
  * delivery (which measures the queues); then ax__pub_block_delivered(). */
 void ax__pub_block_delivering(struct ax_pub *pub, size_t len);
 void ax__pub_block_delivered(struct ax_pub *pub);
-/* An admitted publish from an application thread found the shard's
- * hand-over queue full (ax__shard_backlog_full()): wait for it like for
- * room, up to the QoS max_blocking_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */
-int ax__pub_block_wait_queue(struct ax_pub *pub);
+/* A publish from an application thread found the shard's hand-over queue
+ * full (ax__shard_backlog_full()): wait for it like for room, up to
+ * @wait_ns. Returns 0, AX_ETIMEDOUT or AX_ECLOSED. */
+int ax__pub_block_wait_queue(struct ax_pub *pub, int64_t wait_ns);
 /* A link's policy is (or no longer is) block. */
 void ax__pub_set_block(struct ax__psub *ps, bool block);
 

@@ -116,6 +116,8 @@ void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
         ax__pub_free_now(pub);
 }
 
+#define HANDOVER_WAIT_NS AX_NS_PER_MS
+
 static int publish_buf(struct ax_pub *pub, ax__buf *buf)
 {
     int64_t ts = ax_clock_real_ns();
@@ -139,9 +141,18 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
      * publisher of 1 MiB messages queued 1.5 GB here when it was counted
      * in frames only). Nothing was published; the caller retries or gives
      * up. A publisher with lossless (block) subscribers waits for the
-     * queue as it waits for their room. */
+     * queue as it waits for their room; another waits a little
+     * (HANDOVER_WAIT_NS) before AX_EAGAIN, so that a caller that retries
+     * at once does not take the core the loop needs to catch up. */
     if (ax__shard_backlog_full(s)) {
-        rc = admitted ? ax__pub_block_wait_queue(pub) : AX_EAGAIN;
+        int64_t wait = pub->ep.qos.max_blocking_ns;
+        if (!admitted && wait > HANDOVER_WAIT_NS)
+            wait = HANDOVER_WAIT_NS;
+        rc = ax__pub_block_wait_queue(pub, wait);
+        if (rc == AX_ETIMEDOUT && admitted)
+            atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
+        else if (rc == AX_ETIMEDOUT)
+            rc = AX_EAGAIN;
         if (rc < 0) {
             if (admitted)
                 ax__pub_block_unadmit(pub, buf->len);

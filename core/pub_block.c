@@ -222,9 +222,9 @@ void ax__pub_block_delivered(struct ax_pub *pub)
     wake_waiters(pub);
 }
 
-int ax__pub_block_wait_queue(struct ax_pub *pub)
+int ax__pub_block_wait_queue(struct ax_pub *pub, int64_t wait_ns)
 {
-    int64_t deadline = ax_clock_mono_ns() + pub->ep.qos.max_blocking_ns;
+    int64_t deadline = ax_clock_mono_ns() + wait_ns;
     int rc = 0;
     atomic_fetch_add(&pub->waiters, 1);
     pthread_mutex_lock(&pub->wait_mu);
@@ -246,8 +246,6 @@ int ax__pub_block_wait_queue(struct ax_pub *pub)
     }
     pthread_mutex_unlock(&pub->wait_mu);
     atomic_fetch_sub(&pub->waiters, 1);
-    if (rc == AX_ETIMEDOUT)
-        atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
     return rc;
 }
 

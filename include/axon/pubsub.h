@@ -150,7 +150,8 @@ AX_API int ax_pub_new_raw(ax_pub **out, ax_node *node, const char *topic, const 
  * Returns 0 when accepted (subscribers' overload policies may still drop
  * it, and count it); AX_EAGAIN when called from another thread than the
  * topic's and that thread is behind by transport.queue_frames messages or
- * transport.queue_bytes bytes:
+ * transport.queue_bytes bytes and stays so for 1 ms (the call waits that
+ * long for it, so that a caller retrying at once leaves the CPU to it):
  * nothing was published, retry later (backpressure, lossless) or give up;
  * with a subscriber whose overload policy is block and no room for it (or
  * that thread behind): from an application thread, AX_ETIMEDOUT after
