@@ -124,7 +124,8 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
     struct ax__shard *s = pub->shard;
     bool on_shard = ax__on_shard(s), admitted;
     /* A loop thread (any node's) never waits: it would stall its loop. */
-    int rc = ax__pub_block_admit(pub, buf->len, on_shard || ax_loop_current() != NULL, &admitted);
+    bool no_wait = on_shard || ax_loop_current() != NULL;
+    int rc = ax__pub_block_admit(pub, buf->len, no_wait, &admitted);
     if (rc == AX_EAGAIN && ax__pipeline_hold(pub))
         rc = 0;   /* from a lossless input's callback: through, and that input pauses */
     if (rc < 0) { /* a subscriber that blocks has no room: nothing was published */
@@ -143,16 +144,21 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
      * up. A publisher with lossless (block) subscribers waits for the
      * queue as it waits for their room; another waits a little
      * (HANDOVER_WAIT_NS) before AX_EAGAIN, so that a caller that retries
-     * at once does not take the core the loop needs to catch up. */
+     * at once does not take the core the loop needs to catch up. Another
+     * node's loop thread does not wait at all. */
     if (ax__shard_backlog_full(s)) {
         int64_t wait = pub->ep.qos.max_blocking_ns;
-        if (!admitted && wait > HANDOVER_WAIT_NS)
-            wait = HANDOVER_WAIT_NS;
-        rc = ax__pub_block_wait_queue(pub, wait);
-        if (rc == AX_ETIMEDOUT && admitted)
-            atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
-        else if (rc == AX_ETIMEDOUT)
+        if (no_wait) {
             rc = AX_EAGAIN;
+        } else if (admitted) {
+            rc = ax__pub_block_wait_queue(pub, wait);
+            if (rc == AX_ETIMEDOUT)
+                atomic_fetch_add_explicit(&pub->block_timeouts, 1, memory_order_relaxed);
+        } else {
+            rc = ax__pub_block_wait_queue(pub, wait < HANDOVER_WAIT_NS ? wait : HANDOVER_WAIT_NS);
+            if (rc == AX_ETIMEDOUT)
+                rc = AX_EAGAIN;
+        }
         if (rc < 0) {
             if (admitted)
                 ax__pub_block_unadmit(pub, buf->len);
