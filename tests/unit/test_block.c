@@ -129,21 +129,44 @@ static void wait_matched(ax_pub *p, ax_sub *s)
     WAIT_FOR((ax_sub_counters(s, &c), c.connections == 1), 10000);
 }
 
+/* A publishing node and a node with a slow block subscription to it. */
+struct pair {
+    ax_node *pn, *sn;
+    ax_pub *p;
+    ax_sub *s;
+    struct gated g;
+};
+
+static void pair_open(struct pair *x, const char *pub_yaml, const char *topic, enum ax_shm_use shm)
+{
+    x->pn = make("block-pub", 0, 1, pub_yaml);
+    x->sn = make("block-sub", 0, 1, NULL);
+    gated_init(&x->g);
+    struct ax_pub_options po;
+    ax_pub_options_init(&po);
+    po.qos.max_blocking_ns = 50 * AX_NS_PER_MS;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&x->p, x->pn, topic, "test.Seq", &po));
+    x->s = block_sub(x->sn, topic, shm, &x->g);
+    wait_matched(x->p, x->s);
+}
+
+static void pair_close(struct pair *x)
+{
+    ax_sub_free(x->s);
+    ax_pub_free(x->p);
+    ax_node_destroy(x->sn);
+    ax_node_destroy(x->pn);
+}
+
 /* From the application's thread: wait, then AX_ETIMEDOUT; every message
  * that was accepted arrives, in order, once the reader goes on. */
 static void app_thread_waits(enum ax_shm_use shm, enum ax_link_transport want)
 {
-    ax_node *pn = make("block-pub", 0, 1, "transport:\n  queue_frames: 4\n");
-    ax_node *sn = make("block-sub", 0, 1, NULL);
-    struct gated g;
-    gated_init(&g);
-    struct ax_pub_options po;
-    ax_pub_options_init(&po);
-    po.qos.max_blocking_ns = 50 * AX_NS_PER_MS;
-    ax_pub *p;
-    AX_OK_OR_FAIL(ax_pub_new_raw(&p, pn, "/block/a", "test.Seq", &po));
-    ax_sub *s = block_sub(sn, "/block/a", shm, &g);
-    wait_matched(p, s);
+    struct pair x;
+    pair_open(&x, "transport:\n  queue_frames: 4\n", "/block/a", shm);
+    ax_pub *p = x.p;
+    ax_sub *s = x.s;
+    struct gated *g = &x.g;
     struct ax_endpoint_counters c;
     AX_OK_OR_FAIL(ax_sub_counters(s, &c));
     assert_int_equal(c.links[0].transport, want);
@@ -158,11 +181,11 @@ static void app_thread_waits(enum ax_shm_use shm, enum ax_link_transport want)
     AX_OK_OR_FAIL(ax_pub_counters(p, &c));
     for (int r = 0; r < AX_DROP_REASON_COUNT_; r++)
         assert_int_equal(c.drops[r], 0);
-    gate_open(&g);
+    gate_open(g);
     int64_t end = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
-    while (gated_count(&g) != sent && ax_clock_mono_ns() < end)
+    while (gated_count(g) != sent && ax_clock_mono_ns() < end)
         poll(NULL, 0, 2);
-    if (gated_count(&g) != sent) { /* what each side counted, to tell where they went */
+    if (gated_count(g) != sent) { /* what each side counted, to tell where they went */
         AX_OK_OR_FAIL(ax_pub_counters(p, &c));
         struct ax_endpoint_counters sc;
         AX_OK_OR_FAIL(ax_sub_counters(s, &sc));
@@ -170,23 +193,20 @@ static void app_thread_waits(enum ax_shm_use shm, enum ax_link_transport want)
         ax_pub_pool_stats(p, &ps);
         fail_msg("sent %llu got %llu; pub queued %llu msgs %llu; sub msgs %llu gaps %llu; "
                  "pool in_use %llu copied %llu",
-                 (unsigned long long)sent, (unsigned long long)gated_count(&g),
+                 (unsigned long long)sent, (unsigned long long)gated_count(g),
                  (unsigned long long)c.queued_messages, (unsigned long long)c.messages,
                  (unsigned long long)sc.messages, (unsigned long long)sc.gaps,
                  (unsigned long long)ps.in_use, (unsigned long long)ps.copied);
     }
     /* And after the wait, publishing goes on as before. */
     AX_OK_OR_FAIL(publish_k(p, sent + 1));
-    WAIT_FOR(gated_count(&g) == sent + 1, 20000);
-    assert_int_equal(g.order_errors, 0);
-    assert_int_equal(g.gaps, 0);
+    WAIT_FOR(gated_count(g) == sent + 1, 20000);
+    assert_int_equal(g->order_errors, 0);
+    assert_int_equal(g->gaps, 0);
     AX_OK_OR_FAIL(ax_sub_counters(s, &c));
     assert_int_equal(c.gaps, 0);
     assert_int_equal(c.messages, sent + 1);
-    ax_sub_free(s);
-    ax_pub_free(p);
-    ax_node_destroy(sn);
-    ax_node_destroy(pn);
+    pair_close(&x);
 }
 
 static void t_app_thread_waits_shm(void **state)
@@ -207,17 +227,10 @@ static void t_app_thread_waits_tcp(void **state)
 static void t_block_bytes_bound_tcp_queue(void **state)
 {
     (void)state;
-    ax_node *pn = make("bytes-pub", 0, 1, "transport:\n  block_bytes: 256KiB\n");
-    ax_node *sn = make("bytes-sub", 0, 1, NULL);
-    struct gated g;
-    gated_init(&g);
-    struct ax_pub_options po;
-    ax_pub_options_init(&po);
-    po.qos.max_blocking_ns = 50 * AX_NS_PER_MS;
-    ax_pub *p;
-    AX_OK_OR_FAIL(ax_pub_new_raw(&p, pn, "/block/bytes", "test.Seq", &po));
-    ax_sub *s = block_sub(sn, "/block/bytes", AX_SHM_OFF, &g);
-    wait_matched(p, s);
+    struct pair x;
+    pair_open(&x, "transport:\n  block_bytes: 256KiB\n", "/block/bytes", AX_SHM_OFF);
+    ax_pub *p = x.p;
+    struct gated *g = &x.g;
     uint64_t sent = 0, most = 0;
     int rc = 0;
     struct ax_endpoint_counters c;
@@ -235,14 +248,11 @@ static void t_block_bytes_bound_tcp_queue(void **state)
     if (most > 256 * 1024 + SIZE + 1024 || most < 128 * 1024) /* a frame header is 48 B */
         fail_msg("queued %llu bytes at most (%llu sent)", (unsigned long long)most,
                  (unsigned long long)sent);
-    gate_open(&g);
-    WAIT_FOR(gated_count(&g) == sent, 20000);
-    assert_int_equal(g.order_errors, 0);
-    assert_int_equal(g.gaps, 0);
-    ax_sub_free(s);
-    ax_pub_free(p);
-    ax_node_destroy(sn);
-    ax_node_destroy(pn);
+    gate_open(g);
+    WAIT_FOR(gated_count(g) == sent, 20000);
+    assert_int_equal(g->order_errors, 0);
+    assert_int_equal(g->gaps, 0);
+    pair_close(&x);
 }
 
 /* The loop's hand-over queue holds queue_bytes too, not only queue_frames:
