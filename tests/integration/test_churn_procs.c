@@ -69,6 +69,11 @@ static void start_node(int i)
         fail_msg("%s did not start", name);
 }
 
+/* The observer's CONVERGED line, once read. It says it from its main
+ * thread once its table is complete; the last JOIN comes from the listener,
+ * which the node calls after updating the table: it may come after. */
+static char converged[512];
+
 /* The observer's next line starting with @prefix, within @ms; a LEAVE
  * on the way fails the test unless @prefix is "LEAVE" (every line is
  * read, so no departure goes unseen). */
@@ -81,6 +86,8 @@ static void next_line(const char *prefix, int ms, char *line, size_t size)
             fail_msg("no %s line from the observer in time", prefix);
         if (strstr(line, "name=axon-cli-"))
             continue; /* the CLI's own node, come and gone */
+        if (strncmp(line, "CONVERGED", 9) == 0)
+            snprintf(converged, sizeof converged, "%s", line);
         if (strncmp(line, prefix, strlen(prefix)) == 0)
             return;
         if (strncmp(line, "LEAVE", 5) == 0)
@@ -135,10 +142,11 @@ static void test_hundred_nodes_converge_and_churn(void **state)
     long long started = now_ms();
     char line[512];
     expect_lines("JOIN", NODES);
-    next_line("CONVERGED", 180000, line, sizeof line);
+    if (!converged[0])
+        next_line("CONVERGED", 180000, line, sizeof line);
     print_message("%d processes started in %lld ms; the observer held them all, complete, "
                   "%lld ms after the last start: %s\n",
-                  NODES, started - t0, now_ms() - started, line);
+                  NODES, started - t0, now_ms() - started, converged);
 
     /* A fresh `axon node list` sees every node on its first poll. */
     struct proc cli;

@@ -65,6 +65,29 @@ static void start_probe(struct proc *p, const char *name, unsigned domain, int e
         fail_msg("%s did not start", name);
 }
 
+/* Wait for @p's JOIN line with @needle (copied to @line) and its CONVERGED
+ * line, in either order: the probe says CONVERGED from its main thread once
+ * its table is complete, JOIN from the listener, which the node calls only
+ * after it has updated the table. */
+static bool wait_join_and_converged(struct proc *p, const char *needle, char *line, size_t size,
+                                    int ms)
+{
+    bool join = false, converged = false;
+    char l[512];
+    long long end = now_ms() + ms;
+    while (!join || !converged) {
+        long long left = end - now_ms();
+        if (left <= 0 || !proc_wait_line(p, "", NULL, (int)left, l, sizeof l))
+            return false;
+        if (!join && strncmp(l, "JOIN", 4) == 0 && strstr(l, needle)) {
+            join = true;
+            snprintf(line, size, "%s", l);
+        }
+        converged = converged || strncmp(l, "CONVERGED", 9) == 0;
+    }
+    return true;
+}
+
 static void test_two_processes_zero_config(void **state)
 {
     (void)state;
@@ -90,9 +113,8 @@ static void test_kill9_lease_and_restart(void **state)
     start_probe(&a, "watcher", dom, 1, 1, 1);
     start_probe(&b, "victim", dom, 1, 1, 1);
     char line[512], inc1[32], inc2[32];
-    assert_true(proc_wait_line(&a, "JOIN", "name=victim", 20000, line, sizeof line));
+    assert_true(wait_join_and_converged(&a, "name=victim", line, sizeof line, 40000));
     assert_true(line_field(line, "incarnation", inc1, sizeof inc1));
-    assert_true(proc_wait_line(&a, "CONVERGED", NULL, 20000, NULL, 0));
 
     long long t0 = now_ms();
     proc_kill9(&b); /* no Bye: its process is watched, or else its lease */
