@@ -157,7 +157,9 @@ struct ax_pub {
      * offers shared memory, and how many links read it in place. */
     ax__pool *pool;
     atomic_uint shm_links;
-    atomic_ullong copied; /* published as copies: no chunk to be had */
+    atomic_llong last_publish; /* publishing thread: when it last published (real ns) */
+    atomic_ullong direct;      /* publishes delivered by their thread (publish_direct()) */
+    atomic_ullong copied;      /* published as copies: no chunk to be had */
     /* Room at lossless subscribers (pub_block.c). The shard publishes a
      * horizon, publishing threads admit while their count is below it. */
     atomic_uint nblock;                         /* links whose policy is block */
@@ -358,6 +360,15 @@ int ax__shard_run(struct ax__shard *s, ax_task_fn fn, void *arg);
 /* As ax__shard_run, but wait for it to have run (never from @s's thread). */
 int ax__shard_run_sync(struct ax__shard *s, ax_task_fn fn, void *arg);
 bool ax__on_shard(const struct ax__shard *s);
+/* An application thread acts as @s's loop thread for a moment, while that
+ * thread waits for events (ax_loop_try_enter()): true when it may; then
+ * ax__on_shard(s) holds until ax__shard_leave(), which flushes what was
+ * sent. No user callback may run meanwhile: code that would run one
+ * (events, resuming a paused input) checks ax__shard_guest() and posts it
+ * to the loop instead. */
+bool ax__shard_enter(struct ax__shard *s);
+void ax__shard_leave(struct ax__shard *s);
+bool ax__shard_guest(void);
 /* The next buffer other threads queued for @s (its thread only), or NULL. */
 ax__buf *ax__shard_pop(struct ax__shard *s);
 /* The shard's hand-over queue holds a whole connection queue's worth, in

@@ -118,6 +118,61 @@ void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
 
 #define HANDOVER_WAIT_NS AX_NS_PER_MS
 
+/* A direct publish: the application thread delivers the message itself,
+ * as the loop's thread would, while that thread waits for events
+ * (ax__shard_enter()). A handed-over message costs two thread switches
+ * (this thread wakes the loop, the loop runs) before its first byte moves;
+ * a round trip between two nodes paid four of them for the two publishes,
+ * on top of the two wake-ups of the receiving loops. It is done when:
+ *
+ * - this publisher was quiet for DIRECT_GAP_NS: a stream of small messages
+ *   is better handed over, so that the loop sends many with one write
+ *   (done here, each would cost a system call); a message that follows a
+ *   pause (a request, a reply, a periodic sample) goes at once;
+ * - or the message is a chunk over DIRECT_BIG that every link reads in
+ *   place: one descriptor each, a small write, however fast they come;
+ * - nothing handed over earlier is still queued (order), no subscription
+ *   of this node takes the topic (its callback runs on the loop's thread)
+ *   and the publisher is attached (attaching emits events);
+ * - never a message over DIRECT_BIG for a link that copies it (TCP): the
+ *   loop sends it while this thread prepares the next;
+ * - never on a node whose loop threads run real-time (node.sched_policy):
+ *   a loop woken while this thread holds its gate waits for it, and this
+ *   thread, of a lower priority, may be preempted meanwhile. */
+#define DIRECT_GAP_NS (10 * AX_NS_PER_US)
+#define DIRECT_BIG    (64u * 1024)
+
+static bool publish_direct(struct ax_pub *pub, ax__buf *buf, int64_t ts, bool admitted)
+{
+    struct ax__shard *s = pub->shard;
+    /* One thread publishes on a publisher, as a rule; with more, a lost
+     * update only changes which path one message takes. */
+    int64_t last = atomic_load_explicit(&pub->last_publish, memory_order_relaxed);
+    atomic_store_explicit(&pub->last_publish, ts, memory_order_relaxed);
+    bool big = buf->len > DIRECT_BIG;
+    if ((!big && ts - last < DIRECT_GAP_NS) || s->node->cfg.sched_policy != AX_SCHED_OTHER ||
+        atomic_load_explicit(&s->backlog, memory_order_relaxed) != 0 || !ax__shard_enter(s))
+        return false;
+    /* The shard's state is this thread's to read until the leave. */
+    struct ax__topic *t = pub->topic;
+    bool ok = t && t->nsubs == 0 && !pub->free_pending && !atomic_load(&pub->closed) &&
+              atomic_load_explicit(&s->backlog, memory_order_relaxed) == 0;
+    if (ok && big)
+        ok = buf->cls == AX__BUF_EMBEDDED && pub->npsubs > 0 &&
+             atomic_load_explicit(&pub->shm_links, memory_order_relaxed) == pub->npsubs;
+    if (ok) {
+        if (admitted)
+            ax__pub_block_delivering(pub, buf->len);
+        ax__pub_deliver(pub, buf, ts);
+        ax__buf_release(buf);
+        if (admitted)
+            ax__pub_block_delivered(pub);
+        atomic_fetch_add_explicit(&pub->direct, 1, memory_order_relaxed);
+    }
+    ax__shard_leave(s);
+    return ok;
+}
+
 static int publish_buf(struct ax_pub *pub, ax__buf *buf)
 {
     int64_t ts = ax_clock_real_ns();
@@ -137,6 +192,8 @@ static int publish_buf(struct ax_pub *pub, ax__buf *buf)
         ax__buf_release(buf);
         return 0;
     }
+    if (!no_wait && publish_direct(pub, buf, ts, admitted))
+        return 0;
     /* The topic's thread is behind by a whole queue, in frames or in
      * bytes: say so rather than queue without bound (a best-effort
      * publisher of 1 MiB messages queued 1.5 GB here when it was counted
@@ -629,6 +686,7 @@ int ax_pub_counters(const ax_pub *pub, struct ax_endpoint_counters *out)
     if (!pub || !out)
         return AX_EINVAL;
     ax__ep_counters_read(&pub->ctr, out);
+    out->direct = atomic_load_explicit(&pub->direct, memory_order_relaxed);
     return 0;
 }
 

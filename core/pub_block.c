@@ -137,10 +137,25 @@ void ax__pub_note_queue(struct ax_pub *pub)
     measure(pub); /* a delivery: the room only shrank, nobody to wake */
 }
 
+static void room_task(void *arg)
+{
+    ax__pub_room_changed(arg, true);
+}
+
 void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
 {
     if (measure(pub))
         wake_waiters(pub);
+    /* An application thread acting for the loop (a direct publish): what
+     * follows runs user code (a resumed input's callbacks, the event), which
+     * belongs on the loop's thread. Only when there is something to do, so
+     * a direct publish does not wake the loop for nothing. */
+    if (ax__shard_guest()) {
+        if ((atomic_load(&pub->any_paused) || (may_emit && atomic_load(&pub->want_writable))) &&
+            has_room(pub))
+            ax_loop_post(pub->shard->loop, room_task, pub);
+        return;
+    }
     if (atomic_load(&pub->any_paused) && has_room(pub))
         ax__pipeline_resume(pub);
     if (may_emit && atomic_load(&pub->want_writable) && has_room(pub)) {

@@ -30,6 +30,27 @@ bool ax__on_shard(const struct ax__shard *s)
     return !s->node->threads || ax_loop_current() == s->loop;
 }
 
+static __thread bool tl_guest;
+
+bool ax__shard_enter(struct ax__shard *s)
+{
+    if (!ax_loop_try_enter(s->loop))
+        return false;
+    tl_guest = true;
+    return true;
+}
+
+void ax__shard_leave(struct ax__shard *s)
+{
+    ax_loop_leave(s->loop); /* its flush may still ask ax__shard_guest() */
+    tl_guest = false;
+}
+
+bool ax__shard_guest(void)
+{
+    return tl_guest;
+}
+
 int ax__shard_run(struct ax__shard *s, ax_task_fn fn, void *arg)
 {
     if (ax__on_shard(s)) {

@@ -78,28 +78,29 @@
  *
  *   block                     width slots  domains   runs
  *   (defaults, examples, tools run by hand)  0..9
- *   AXT_DOMAINS_NODE            7     8    10..65    in parallel
- *   AXT_DOMAINS_PUBSUB          6     8    66..113   in parallel
- *   AXT_DOMAINS_DISC_SCAN       2     8    114..129  in parallel
- *   AXT_DOMAINS_DISC_PROCS      6     6    130..165  RUN_SERIAL
- *   AXT_DOMAINS_PUBSUB_PROCS    1     3    166..168  RUN_SERIAL
- *   AXT_DOMAINS_CLI            15     2    169..198  k = the case; cli_help
+ *   AXT_DOMAINS_NODE            7     7    10..58    in parallel
+ *   AXT_DOMAINS_PUBSUB          6     8    59..106   in parallel
+ *   AXT_DOMAINS_DISC_SCAN       2     8    107..122  in parallel
+ *   AXT_DOMAINS_DISC_PROCS      6     6    123..158  RUN_SERIAL
+ *   AXT_DOMAINS_PUBSUB_PROCS    1     3    159..161  RUN_SERIAL
+ *   AXT_DOMAINS_CLI            15     2    162..191  k = the case; cli_help
  *                                                    and cli_config in
  *                                                    parallel, the rest
  *                                                    RUN_SERIAL
- *   AXT_DOMAINS_SHM_PROCS       1     2    199..200  RUN_SERIAL
- *   AXT_DOMAINS_BLOCK           2     2    201..204  in parallel
- *   AXT_DOMAINS_SHM_STRESS      1     2    205..206  in parallel
- *   AXT_DOMAINS_GAPS_PROCS      1     2    207..208  RUN_SERIAL
- *   AXT_DOMAINS_HOST_PROCS      3     2    209..214  RUN_SERIAL
- *   AXT_DOMAINS_CHURN_PROCS     1     2    215..216  RUN_SERIAL
- *   AXT_DOMAINS_DISC_BOUNDS     1     2    217..218  in parallel
- *   AXT_DOMAINS_TLS             2     2    219..222  in parallel
- *   AXT_DOMAINS_SERVICE         3     2    223..228  in parallel
- *   AXT_DOMAINS_SERVICE_PROCS   1     2    229..230  RUN_SERIAL
- *   AXT_DOMAINS_PARAM           1     1    231       in parallel
- *   AXT_DOMAINS_PIPELINE_PROCS  1     1    232       RUN_SERIAL
- *   (none free: a new block means narrowing one above)
+ *   AXT_DOMAINS_SHM_PROCS       1     2    192..193  RUN_SERIAL
+ *   AXT_DOMAINS_BLOCK           2     2    194..197  in parallel
+ *   AXT_DOMAINS_SHM_STRESS      1     2    198..199  in parallel
+ *   AXT_DOMAINS_GAPS_PROCS      1     2    200..201  RUN_SERIAL
+ *   AXT_DOMAINS_HOST_PROCS      3     2    202..207  RUN_SERIAL
+ *   AXT_DOMAINS_CHURN_PROCS     1     2    208..209  RUN_SERIAL
+ *   AXT_DOMAINS_DISC_BOUNDS     1     2    210..211  in parallel
+ *   AXT_DOMAINS_TLS             2     2    212..215  in parallel
+ *   AXT_DOMAINS_SERVICE         3     2    216..221  in parallel
+ *   AXT_DOMAINS_SERVICE_PROCS   1     2    222..223  RUN_SERIAL
+ *   AXT_DOMAINS_PARAM           1     1    224       in parallel
+ *   AXT_DOMAINS_PIPELINE_PROCS  1     1    225       RUN_SERIAL
+ *   AXT_DOMAINS_DIRECT          2     2    226..229  in parallel
+ *   (230..232 free; beyond, a new block means narrowing one above)
  *
  * RUN_SERIAL tests run alone, so their blocks only matter for runs by
  * hand; they get blocks of their own all the same, so this is the one
@@ -126,6 +127,7 @@ enum axt_domain_block {
     AXT_DOMAINS_SERVICE_PROCS, /* tests/integration/test_service_procs.c */
     AXT_DOMAINS_PARAM,         /* tests/unit/test_param.c */
     AXT_DOMAINS_PIPELINE_PROCS, /* tests/integration/test_pipeline_procs.c */
+    AXT_DOMAINS_DIRECT,         /* tests/unit/test_publish_direct.c */
     AXT_DOMAINS_COUNT_
 };
 
@@ -135,7 +137,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
     static const struct {
         uint32_t width, slots;
     } blocks[AXT_DOMAINS_COUNT_] = {
-        [AXT_DOMAINS_NODE] = {7, 8},         [AXT_DOMAINS_PUBSUB] = {6, 8},
+        [AXT_DOMAINS_NODE] = {7, 7},         [AXT_DOMAINS_PUBSUB] = {6, 8},
         [AXT_DOMAINS_DISC_SCAN] = {2, 8},    [AXT_DOMAINS_DISC_PROCS] = {6, 6},
         [AXT_DOMAINS_PUBSUB_PROCS] = {1, 3}, [AXT_DOMAINS_CLI] = {15, 2},
         [AXT_DOMAINS_SHM_PROCS] = {1, 2},    [AXT_DOMAINS_BLOCK] = {2, 2},
@@ -144,6 +146,7 @@ static inline uint32_t axt_domain(enum axt_domain_block b, unsigned k)
         [AXT_DOMAINS_DISC_BOUNDS] = {1, 2},  [AXT_DOMAINS_TLS] = {2, 2},
         [AXT_DOMAINS_SERVICE] = {3, 2},      [AXT_DOMAINS_SERVICE_PROCS] = {1, 2},
         [AXT_DOMAINS_PARAM] = {1, 1},         [AXT_DOMAINS_PIPELINE_PROCS] = {1, 1},
+        [AXT_DOMAINS_DIRECT] = {2, 2},
     };
     uint32_t first = 10, end = 10;
     for (int i = 0; i < AXT_DOMAINS_COUNT_; i++) {

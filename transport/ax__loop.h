@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -60,6 +61,12 @@ struct ax_loop {
     bool parked_outside; /* ax_io_park() was called between steps */
     bool running;
     bool stop;
+
+    /* The gate (loop.c, gate_*): who acts on the loop now. The thread in
+     * ax_loop_run() holds it except while it waits for events; meanwhile
+     * another thread may take it (ax_loop_try_enter()). */
+    atomic_int gate;
+    bool guest_saved_in_step;
 
     /* Posted tasks: producers append to post_q under post_lock; the loop
      * swaps post_q and run_q and runs run_q without the lock. Both arrays are

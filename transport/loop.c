@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -213,6 +215,99 @@ static void dispatch_io(ax_loop *loop, int n)
 
 static int loop_step(ax_loop *loop, int timeout_ms);
 
+/* ---- the gate ----
+ *
+ * A loop run by its own thread spends much of its life asleep in
+ * epoll_wait, and another thread that wants something done on it (a
+ * publish from the application) would have to post a task and wake it: two
+ * thread switches before a byte moves, and another two on the far side of
+ * a round trip. The gate lets that thread do the work itself instead while
+ * the loop sleeps. Its states:
+ *
+ *   GATE_LOOP     the loop's thread acts (the only state outside ax_loop_run)
+ *   GATE_OPEN     the loop waits for events with nothing pending
+ *   GATE_GUEST    another thread acts (ax_loop_try_enter)
+ *   GATE_WAITING  the same, and the loop's thread, woken, waits for it
+ *
+ * Opening is a release store and entering an acquire CAS (both ways), so
+ * whatever one side wrote to the loop is visible to the other once it
+ * holds the gate. A woken loop that finds a guest sleeps on the gate's
+ * futex; the guest's leave wakes it. A guest never waits: entering fails
+ * at once when the gate is not open. */
+enum { GATE_LOOP, GATE_OPEN, GATE_GUEST, GATE_WAITING };
+
+static __thread ax_loop *tl_current;
+
+static void gate_open(ax_loop *loop)
+{
+    if (loop->running)
+        atomic_store_explicit(&loop->gate, GATE_OPEN, memory_order_release);
+}
+
+static void gate_close(ax_loop *loop)
+{
+    if (!loop->running)
+        return;
+    int saved = errno; /* epoll_wait's, for the caller */
+    for (;;) {
+        int v = GATE_OPEN;
+        if (atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_LOOP,
+                                                    memory_order_acquire, memory_order_relaxed))
+            break;
+        if (v == GATE_GUEST &&
+            !atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_WAITING,
+                                                     memory_order_relaxed, memory_order_relaxed))
+            continue; /* it left meanwhile */
+        syscall(SYS_futex, &loop->gate, FUTEX_WAIT_PRIVATE, GATE_WAITING, NULL, NULL, 0);
+    }
+    errno = saved;
+}
+
+bool ax_loop_try_enter(ax_loop *loop)
+{
+    int v = GATE_OPEN;
+    if (!loop || tl_current ||
+        !atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_GUEST, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    tl_current = loop;
+    /* The loop's thread is inside a step (asleep in its wait phase). As a
+     * guest, this thread is between steps: timers it starts are armed at
+     * once and handlers it parks are flushed by ax_loop_leave(), for the
+     * loop's thread will not do either before something wakes it. */
+    loop->guest_saved_in_step = loop->in_step;
+    loop->in_step = false;
+    loop->now = ax_clock_mono_ns();
+    return true;
+}
+
+static void noop_task(void *arg)
+{
+    (void)arg;
+}
+
+static void run_ready(ax_loop *loop);
+
+void ax_loop_leave(ax_loop *loop)
+{
+    if (loop->parked_outside) {
+        loop->parked_outside = false;
+        run_ready(loop);
+    }
+    /* Left for the loop's thread: handlers that parked again in the flush
+     * (their budget), closes. It is asleep; wake it. */
+    bool wake = !ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing);
+    loop->parked_outside = false;
+    loop->in_step = loop->guest_saved_in_step;
+    tl_current = NULL;
+    int saved = errno; /* the caller's, whatever the wake does */
+    if (atomic_exchange_explicit(&loop->gate, GATE_OPEN, memory_order_release) == GATE_WAITING)
+        syscall(SYS_futex, &loop->gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+    if (wake)
+        ax_loop_post(loop, noop_task, NULL);
+}
+
 static void run_ready(ax_loop *loop)
 {
     /* Take a snapshot: a handler that parks again while being served goes to
@@ -230,8 +325,6 @@ static void run_ready(ax_loop *loop)
         io->cb(io, bits, io->user);
     }
 }
-
-static __thread ax_loop *tl_current;
 
 ax_loop *ax_loop_current(void)
 {
@@ -291,6 +384,7 @@ static int loop_wait(ax_loop *loop, int timeout_ms)
     }
     int64_t start = spin > 0 || watch ? ax_clock_mono_ns() : 0;
     int n;
+    gate_open(loop); /* from here to done: only epoll_wait, on loop-only fields */
     if (spin > 0) {
         if (timeout_ms > 0 && spin > timeout_ms * AX_NS_PER_MS)
             spin = timeout_ms * AX_NS_PER_MS;
@@ -311,6 +405,7 @@ static int loop_wait(ax_loop *loop, int timeout_ms)
     }
     n = epoll_wait(loop->epfd, loop->events, (int)loop->max_events, timeout_ms);
 done:
+    gate_close(loop);
     if (watch) {
         int64_t took = n > 0 && socket_event(loop, n) ? ax_clock_mono_ns() - start
                                                       : 4 * loop->adaptive_poll_ns;

@@ -16,9 +16,10 @@
  *
  * A loop belongs to the thread that runs it. Every function in this header
  * must be called on that thread, except ax_loop_post(), the only thread-safe
- * entry into a loop, and ax_loop_fd(). Before the loop first runs, the thread
- * that created it counts as its thread. ax_loop_thread_* run a loop on a
- * thread of its own.
+ * entry into a loop, ax_loop_fd(), and ax_loop_try_enter(), which lets
+ * another thread act as the loop's own while the loop waits for events. Before the loop first runs,
+ * the thread that created it counts as its thread. ax_loop_thread_* run a loop on a thread of its
+ * own.
  *
  * ## Phases of one iteration (ax_loop_step)
  *
@@ -254,6 +255,32 @@ AX_API int ax_loop_fd(const ax_loop *loop);
  * own and from inside callbacks.
  */
 AX_API int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg);
+
+/**
+ * ax_loop_try_enter() - act as @loop's thread for a moment, if it is idle.
+ *
+ * Succeeds only while the thread in ax_loop_run() waits for events (polling
+ * or asleep in epoll_wait) with nothing parked and no close pending. Until
+ * ax_loop_leave(), the caller may call what the loop's thread may (send on
+ * its handlers, start timers); ax_loop_current() returns @loop; the loop's
+ * thread, if an event wakes it, waits for the leave before it acts. Keep
+ * the stay short, and run no code that may block or that belongs to the
+ * loop's thread by contract (user callbacks).
+ *
+ * Returns true when entered; false at once otherwise: the loop is busy, not
+ * run by ax_loop_run(), or the caller is running a loop itself (no thread
+ * holds two loops). Any thread but the loop's own.
+ */
+AX_API bool ax_loop_try_enter(ax_loop *loop);
+
+/**
+ * ax_loop_leave() - end what ax_loop_try_enter() began: the handlers
+ * parked meanwhile are flushed now (what was sent leaves before the call
+ * returns, as far as the sockets take it), the loop is woken if something
+ * is left for it (closes, parked handlers), and its thread may act again.
+ * The thread that entered, once per successful ax_loop_try_enter().
+ */
+AX_API void ax_loop_leave(ax_loop *loop);
 
 /**
  * ax_loop_current() - the loop whose ax_loop_step() (or run) is running on

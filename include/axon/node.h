@@ -242,6 +242,11 @@ struct ax_endpoint_counters {
      * (how far its slowest subscriber is behind). 0 for subscriptions. */
     uint64_t queued_messages;
     uint64_t queued_bytes;
+    /* Publisher: messages published from an application thread that the
+     * thread delivered itself, while the node's loop thread waited for
+     * events, instead of handing them over to it (docs/pubsub.md, "Which
+     * thread sends"). 0 for subscriptions. */
+    uint64_t direct;
     /* Subscription: its links to publishers (the first AX_LINKS_SHOWN) and
      * how many it has. */
     struct ax_link_info links[AX_LINKS_SHOWN];

@@ -106,7 +106,7 @@ class EndpointCounters(Structure):
     _fields_ = [("messages", c_uint64), ("bytes", c_uint64),
                 ("drops", c_uint64 * DROP_REASON_COUNT), ("gaps", c_uint64),
                 ("restarts", c_uint64), ("connections", c_uint32), ("last_error", c_int),
-                ("queued_messages", c_uint64), ("queued_bytes", c_uint64),
+                ("queued_messages", c_uint64), ("queued_bytes", c_uint64), ("direct", c_uint64),
                 ("links", LinkInfo * LINKS_SHOWN), ("nlinks", c_uint32),
                 ("links_total", c_uint32), ("stamp_ns", c_int64), ("received_ns", c_int64)]
 

@@ -66,6 +66,7 @@ int main(void)
     F(struct ax_endpoint_counters, last_error, "EndpointCounters");
     F(struct ax_endpoint_counters, queued_messages, "EndpointCounters");
     F(struct ax_endpoint_counters, queued_bytes, "EndpointCounters");
+    F(struct ax_endpoint_counters, direct, "EndpointCounters");
     F(struct ax_endpoint_counters, links, "EndpointCounters");
     F(struct ax_endpoint_counters, nlinks, "EndpointCounters");
     F(struct ax_endpoint_counters, links_total, "EndpointCounters");

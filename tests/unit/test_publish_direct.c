@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Direct publishes: a publish from the application's thread that the
+ * thread delivers itself while the node's loop thread waits for events
+ * (core/pub.c, publish_direct()), between nodes of this process over real
+ * sockets and shared memory:
+ *
+ *  - a message that follows a pause goes direct, over TCP and over shared
+ *    memory, in order, and the subscriber's callback still runs on its
+ *    own node's loop thread;
+ *  - a subscription of the publishing node itself keeps every delivery on
+ *    the loop thread: no publish goes direct then;
+ *  - large chunks read in place go direct however fast they come; large
+ *    messages over TCP never do (the loop sends them while the
+ *    application prepares the next), and nothing is lost either way.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "ax_test.h"
+
+static ax_node *make(const char *name, unsigned k, enum ax_shm_use shm)
+{
+    struct ax_config c;
+    ax_config_init(&c);
+    snprintf(c.node_name, sizeof c.node_name, "%s", name);
+    c.domain = axt_domain(AXT_DOMAINS_DIRECT, k);
+    c.transport.shm = shm;
+    ax_node *n;
+    AX_OK_OR_FAIL(ax_node_new(&n, &c));
+    ax_config_fini(&c);
+    return n;
+}
+
+/* What a subscription saw: how many, in order or not, on which thread. */
+struct seen {
+    pthread_t app;           /* the test's thread */
+    atomic_ullong n;         /* messages */
+    atomic_ullong next;      /* the number expected next */
+    atomic_ullong disorder;  /* messages out of order */
+    atomic_ullong on_app;    /* callbacks run on the test's thread */
+    atomic_ullong wrong_len; /* messages of another length than sent */
+    size_t len;
+};
+
+static void seen_init(struct seen *s, size_t len)
+{
+    memset(s, 0, sizeof *s);
+    s->app = pthread_self();
+    atomic_store(&s->next, 1);
+    s->len = len;
+}
+
+static void on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
+{
+    struct seen *s = user;
+    (void)sub;
+    uint64_t k = 0;
+    if (m->len >= sizeof k)
+        memcpy(&k, m->data, sizeof k);
+    if (k != atomic_load(&s->next))
+        atomic_fetch_add(&s->disorder, 1);
+    atomic_store(&s->next, k + 1);
+    if (m->len != s->len)
+        atomic_fetch_add(&s->wrong_len, 1);
+    if (pthread_equal(pthread_self(), s->app))
+        atomic_fetch_add(&s->on_app, 1);
+    atomic_fetch_add(&s->n, 1);
+}
+
+static ax_sub *subscribe(ax_node *n, const char *topic, struct seen *s, bool block)
+{
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    if (block)
+        so.qos.overload = AX_OVERLOAD_BLOCK;
+    ax_sub *sub;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sub, n, topic, "test.Direct", on_msg, s, &so));
+    return sub;
+}
+
+static uint64_t direct_count(ax_pub *p)
+{
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    return c.direct;
+}
+
+static uint32_t connections(ax_pub *p)
+{
+    struct ax_endpoint_counters c;
+    AX_OK_OR_FAIL(ax_pub_counters(p, &c));
+    return c.connections;
+}
+
+/* Message @k (from 1), 64 bytes. */
+static void publish_k(ax_pub *p, uint64_t k)
+{
+    uint8_t buf[64];
+    memset(buf, (int)k, sizeof buf);
+    memcpy(buf, &k, sizeof k);
+    AX_OK_OR_FAIL(ax_pub_publish_bytes(p, buf, sizeof buf));
+}
+
+#define PINGS 200
+
+/* One message at a time, each once the last has arrived: every publish
+ * follows a pause, the publishing node's loop waits, and the message goes
+ * direct (a timer of the loop may take a few). */
+static void ping_run(enum ax_shm_use shm, unsigned k, enum ax_link_transport want)
+{
+    ax_node *a = make("direct-pub", k, shm), *b = make("direct-sub", k, shm);
+    char topic[64];
+    snprintf(topic, sizeof topic, "/direct/ping/%u", k);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, topic, "test.Direct", NULL));
+    struct seen s;
+    seen_init(&s, 64);
+    ax_sub *sub = subscribe(b, topic, &s, false);
+    WAIT_FOR(connections(p) == 1, 10000);
+    struct ax_endpoint_counters sc;
+    AX_OK_OR_FAIL(ax_sub_counters(sub, &sc));
+    assert_int_equal(sc.links[0].transport, want);
+
+    for (uint64_t i = 1; i <= PINGS; i++) {
+        publish_k(p, i);
+        WAIT_FOR(atomic_load(&s.n) == i, 10000);
+    }
+    assert_int_equal(atomic_load(&s.disorder), 0);
+    assert_int_equal(atomic_load(&s.wrong_len), 0);
+    assert_int_equal(atomic_load(&s.on_app), 0);
+    uint64_t direct = direct_count(p);
+    print_message("%s: %llu of %d publishes direct\n", ax_link_transport_name(want),
+                  (unsigned long long)direct, PINGS);
+    assert_true(direct >= PINGS / 2);
+
+    ax_sub_free(sub);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+static void test_after_a_pause_direct_over_tcp(void **state)
+{
+    (void)state;
+    ping_run(AX_SHM_OFF, 0, AX_LINK_TCP);
+}
+
+static void test_after_a_pause_direct_over_shm(void **state)
+{
+    (void)state;
+    ping_run(AX_SHM_AUTO, 1, AX_LINK_SHM);
+}
+
+/* A subscription on the publishing node: its callback belongs on the loop
+ * thread, so every publish is handed over, and both subscriptions get all. */
+static void test_local_subscription_keeps_the_handover(void **state)
+{
+    (void)state;
+    ax_node *a = make("direct-local-pub", 0, AX_SHM_OFF),
+            *b = make("direct-local-sub", 0, AX_SHM_OFF);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/direct/local", "test.Direct", NULL));
+    struct seen local, remote;
+    seen_init(&local, 64);
+    seen_init(&remote, 64);
+    ax_sub *ls = subscribe(a, "/direct/local", &local, false);
+    ax_sub *rs = subscribe(b, "/direct/local", &remote, false);
+    WAIT_FOR(connections(p) == 2, 10000);
+    for (uint64_t i = 1; i <= 50; i++) {
+        publish_k(p, i);
+        WAIT_FOR(atomic_load(&local.n) == i && atomic_load(&remote.n) == i, 10000);
+    }
+    assert_int_equal(direct_count(p), 0);
+    assert_int_equal(atomic_load(&local.on_app), 0);
+    assert_int_equal(atomic_load(&remote.on_app), 0);
+    assert_int_equal(atomic_load(&local.disorder) + atomic_load(&remote.disorder), 0);
+    ax_sub_free(rs);
+    ax_sub_free(ls);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+#define BIG   (1u << 20)
+#define BURST 64
+
+/* Back to back, lossless: 1 MiB chunks read in place go direct however
+ * fast they come; over TCP none does. All arrive, in order, either way. */
+static void burst_run(enum ax_shm_use shm, unsigned k, bool want_direct)
+{
+    ax_node *a = make("direct-big-pub", k, shm), *b = make("direct-big-sub", k, shm);
+    char topic[64];
+    snprintf(topic, sizeof topic, "/direct/big/%u", k);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, topic, "test.Direct", NULL));
+    struct seen s;
+    seen_init(&s, BIG);
+    ax_sub *sub = subscribe(b, topic, &s, true);
+    WAIT_FOR(connections(p) == 1, 10000);
+    for (uint64_t i = 1; i <= BURST; i++) {
+        int rc;
+        /* block: a publish waits up to max_blocking_time for room; a
+         * timeout leaves nothing published, so the same number again. */
+        for (;;) {
+            struct ax_loan l;
+            rc = ax_pub_loan(p, BIG, &l);
+            if (rc == 0) {
+                memset(l.data, (int)i, BIG);
+                memcpy(l.data, &i, sizeof i);
+                rc = ax_pub_publish_loan(p, &l, BIG);
+            }
+            if (rc != AX_ETIMEDOUT && rc != AX_EAGAIN)
+                break;
+        }
+        AX_OK_OR_FAIL(rc);
+    }
+    WAIT_FOR(atomic_load(&s.n) == BURST, 20000);
+    assert_int_equal(atomic_load(&s.disorder), 0);
+    assert_int_equal(atomic_load(&s.wrong_len), 0);
+    uint64_t direct = direct_count(p);
+    print_message("1 MiB burst, shm %s: %llu of %d direct\n", shm == AX_SHM_OFF ? "off" : "auto",
+                  (unsigned long long)direct, BURST);
+    if (want_direct)
+        assert_true(direct > 0);
+    else
+        assert_int_equal(direct, 0);
+    ax_sub_free(sub);
+    ax_pub_free(p);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+static void test_big_chunks_direct_big_tcp_never(void **state)
+{
+    (void)state;
+    burst_run(AX_SHM_AUTO, 0, true);
+    burst_run(AX_SHM_OFF, 1, false);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_after_a_pause_direct_over_tcp),
+        cmocka_unit_test(test_after_a_pause_direct_over_shm),
+        cmocka_unit_test(test_local_subscription_keeps_the_handover),
+        cmocka_unit_test(test_big_chunks_direct_big_tcp_never),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
