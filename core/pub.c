@@ -150,16 +150,19 @@ static bool publish_direct(struct ax_pub *pub, ax__buf *buf, int64_t ts, bool ad
     int64_t last = atomic_load_explicit(&pub->last_publish, memory_order_relaxed);
     atomic_store_explicit(&pub->last_publish, ts, memory_order_relaxed);
     bool big = buf->len > DIRECT_BIG;
-    if ((!big && ts - last < DIRECT_GAP_NS) || s->node->cfg.sched_policy != AX_SCHED_OTHER ||
+    if (big ? buf->cls != AX__BUF_EMBEDDED ||
+                  atomic_load_explicit(&pub->shm_links, memory_order_relaxed) == 0
+            : ts - last < DIRECT_GAP_NS)
+        return false; /* without touching the gate: a TCP stream of big ones pays nothing */
+    if (s->node->cfg.sched_policy != AX_SCHED_OTHER ||
         atomic_load_explicit(&s->backlog, memory_order_relaxed) != 0 || !ax__shard_enter(s))
         return false;
     /* The shard's state is this thread's to read until the leave. */
     struct ax__topic *t = pub->topic;
     bool ok = t && t->nsubs == 0 && !pub->free_pending && !atomic_load(&pub->closed) &&
               atomic_load_explicit(&s->backlog, memory_order_relaxed) == 0;
-    if (ok && big)
-        ok = buf->cls == AX__BUF_EMBEDDED && pub->npsubs > 0 &&
-             atomic_load_explicit(&pub->shm_links, memory_order_relaxed) == pub->npsubs;
+    if (ok && big) /* every link reads it in place: none copies it */
+        ok = atomic_load_explicit(&pub->shm_links, memory_order_relaxed) == pub->npsubs;
     if (ok) {
         if (admitted)
             ax__pub_block_delivering(pub, buf->len);
