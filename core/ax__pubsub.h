@@ -157,9 +157,7 @@ struct ax_pub {
      * offers shared memory, and how many links read it in place. */
     ax__pool *pool;
     atomic_uint shm_links;
-    atomic_llong last_publish; /* publishing thread: when it last published (real ns) */
-    atomic_ullong direct;      /* publishes delivered by their thread (publish_direct()) */
-    atomic_ullong copied;      /* published as copies: no chunk to be had */
+    atomic_ullong copied; /* published as copies: no chunk to be had */
     /* Room at lossless subscribers (pub_block.c). The shard publishes a
      * horizon, publishing threads admit while their count is below it. */
     atomic_uint nblock;                         /* links whose policy is block */
@@ -180,6 +178,9 @@ struct ax_pub {
     size_t npaused;
     atomic_bool any_paused;
     atomic_ullong pipeline_pauses;
+    /* Direct publishes (pub.c, publish_direct()), by publishing threads. */
+    atomic_llong last_publish; /* when one last published (real ns) */
+    atomic_ullong direct;      /* publishes delivered by their thread */
 };
 
 /* A subscription's own queue (sub_queue.c): messages from a link whose QoS

@@ -62,12 +62,6 @@ struct ax_loop {
     bool running;
     bool stop;
 
-    /* The gate (loop.c, gate_*): who acts on the loop now. The thread in
-     * ax_loop_run() holds it except while it waits for events; meanwhile
-     * another thread may take it (ax_loop_try_enter()). */
-    atomic_int gate;
-    bool guest_saved_in_step;
-
     /* Posted tasks: producers append to post_q under post_lock; the loop
      * swaps post_q and run_q and runs run_q without the lock. Both arrays are
      * reused, so the steady state allocates nothing. */
@@ -82,6 +76,15 @@ struct ax_loop {
     /* Scratch memory for one write call (ax__loop_stage()), made at first
      * use and kept with the loop. */
     uint8_t *stage;
+
+    /* The gate (loop.c, gate_*): who acts on the loop now. The thread in
+     * ax_loop_run() holds it except while it waits for events; meanwhile
+     * another thread may take it (ax_loop_try_enter()). Last, apart from
+     * what the loop's thread writes at every step and what posting threads
+     * lock. */
+    char pad_[64];
+    atomic_int gate;
+    bool guest_saved_in_step;
 };
 
 /* timer.c */
