@@ -139,7 +139,11 @@ void ax__pub_note_queue(struct ax_pub *pub)
 
 static void room_task(void *arg)
 {
-    ax__pub_room_changed(arg, true);
+    struct ax_pub *pub = arg;
+    if (!atomic_load(&pub->closed))
+        ax__pub_room_changed(pub, true);
+    if (--pub->busy == 0 && pub->free_pending) /* freed meanwhile: now */
+        ax__pub_free_now(pub);
 }
 
 void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
@@ -152,8 +156,11 @@ void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
      * a direct publish does not wake the loop for nothing. */
     if (ax__shard_guest()) {
         if ((atomic_load(&pub->any_paused) || (may_emit && atomic_load(&pub->want_writable))) &&
-            has_room(pub))
-            ax_loop_post(pub->shard->loop, room_task, pub);
+            has_room(pub)) {
+            pub->busy++; /* a free meanwhile waits for the task (ax__pub_free_now) */
+            if (ax_loop_post(pub->shard->loop, room_task, pub) < 0)
+                pub->busy--;
+        }
         return;
     }
     if (atomic_load(&pub->any_paused) && has_room(pub))

@@ -232,8 +232,12 @@ static int loop_step(ax_loop *loop, int timeout_ms);
  * Opening is a release store and entering an acquire CAS (both ways), so
  * whatever one side wrote to the loop is visible to the other once it
  * holds the gate. A woken loop that finds a guest sleeps on the gate's
- * futex; the guest's leave wakes it. A guest never waits: entering fails
- * at once when the gate is not open. */
+ * futex; the guest's leave hands the gate straight to it (GATE_LOOP, not
+ * GATE_OPEN), so that another guest cannot come in first, again and again,
+ * while the loop has work. A guest never waits: entering fails at once
+ * when the gate is not open, and also when tasks are posted (the loop is
+ * about to run them, and they may come before, in the poster's order,
+ * what the guest would do: a subscription's attach before a publish). */
 enum { GATE_LOOP, GATE_OPEN, GATE_GUEST, GATE_WAITING };
 
 static __thread ax_loop *tl_current;
@@ -254,12 +258,30 @@ static void gate_close(ax_loop *loop)
         if (atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_LOOP,
                                                     memory_order_acquire, memory_order_relaxed))
             break;
+        if (v == GATE_LOOP) { /* handed over by a leaving guest */
+            (void)atomic_load_explicit(&loop->gate, memory_order_acquire);
+            break;
+        }
         if (v == GATE_GUEST &&
             !atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_WAITING,
                                                      memory_order_relaxed, memory_order_relaxed))
             continue; /* it left meanwhile */
         syscall(SYS_futex, &loop->gate, FUTEX_WAIT_PRIVATE, GATE_WAITING, NULL, NULL, 0);
     }
+    errno = saved;
+}
+
+/* The guest's end: open again, or, when the loop woke meanwhile and waits,
+ * the gate is the loop's at once. The caller's errno is kept. */
+static void gate_give_back(ax_loop *loop)
+{
+    int v = GATE_GUEST;
+    if (atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_OPEN, memory_order_release,
+                                                memory_order_relaxed))
+        return;
+    int saved = errno; /* v is GATE_WAITING: nobody else changes it now */
+    atomic_store_explicit(&loop->gate, GATE_LOOP, memory_order_release);
+    syscall(SYS_futex, &loop->gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     errno = saved;
 }
 
@@ -270,6 +292,13 @@ bool ax_loop_try_enter(ax_loop *loop)
         !atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_GUEST, memory_order_acquire,
                                                  memory_order_relaxed))
         return false;
+    pthread_mutex_lock(&loop->post_lock);
+    bool posted = loop->post_len > 0;
+    pthread_mutex_unlock(&loop->post_lock);
+    if (posted) {
+        gate_give_back(loop);
+        return false;
+    }
     tl_current = loop;
     /* The loop's thread is inside a step (asleep in its wait phase). As a
      * guest, this thread is between steps: timers it starts are armed at
@@ -300,10 +329,7 @@ void ax_loop_leave(ax_loop *loop)
     loop->parked_outside = false;
     loop->in_step = loop->guest_saved_in_step;
     tl_current = NULL;
-    int saved = errno; /* the caller's, whatever the wake does */
-    if (atomic_exchange_explicit(&loop->gate, GATE_OPEN, memory_order_release) == GATE_WAITING)
-        syscall(SYS_futex, &loop->gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-    errno = saved;
+    gate_give_back(loop);
     if (wake)
         ax_loop_post(loop, noop_task, NULL);
 }

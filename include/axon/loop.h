@@ -267,17 +267,20 @@ AX_API int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg);
  * the stay short, and run no code that may block or that belongs to the
  * loop's thread by contract (user callbacks).
  *
- * Returns true when entered; false at once otherwise: the loop is busy, not
- * run by ax_loop_run(), or the caller is running a loop itself (no thread
- * holds two loops). Any thread but the loop's own.
+ * Returns true when entered; false at once otherwise: the loop is busy, has
+ * posted tasks to run (they keep their place before what the caller would
+ * do), is not run by ax_loop_run(), or the caller is running a loop itself
+ * (no thread holds two loops). Any thread but the loop's own.
  */
 AX_API bool ax_loop_try_enter(ax_loop *loop);
 
 /**
  * ax_loop_leave() - end what ax_loop_try_enter() began: the handlers
- * parked meanwhile are flushed now (what was sent leaves before the call
- * returns, as far as the sockets take it), the loop is woken if something
- * is left for it (closes, parked handlers), and its thread may act again.
+ * parked meanwhile are flushed now, their callbacks called on this thread
+ * in this call (what was sent leaves before the call returns, as far as the
+ * sockets take it); the loop is woken if something is left for it (closes,
+ * parked handlers), and its thread may act again (if it woke meanwhile, it
+ * gets the gate before any other guest).
  * The thread that entered, once per successful ax_loop_try_enter().
  */
 AX_API void ax_loop_leave(ax_loop *loop);

@@ -9,7 +9,8 @@
  *    memory, in order, and the subscriber's callback still runs on its
  *    own node's loop thread;
  *  - a subscription of the publishing node itself keeps every delivery on
- *    the loop thread: no publish goes direct then;
+ *    the loop thread: no publish goes direct then; one just made gets the
+ *    message published right after it;
  *  - large chunks read in place go direct however fast they come; large
  *    messages over TCP never do (the loop sends them while the
  *    application prepares the next), and nothing is lost either way.
@@ -184,6 +185,30 @@ static void test_local_subscription_keeps_the_handover(void **state)
     ax_node_destroy(a);
 }
 
+/* A subscription made on the publishing node, then a publish at once from
+ * the same thread: the subscription's attach was posted to the loop first,
+ * so the message must reach it (the gate refuses a guest while tasks are
+ * posted; a direct publish that went first would find no subscription). */
+static void test_subscribe_then_publish_keeps_order(void **state)
+{
+    (void)state;
+    ax_node *a = make("direct-order", 1, AX_SHM_OFF);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/direct/order", "test.Direct", NULL));
+    for (uint64_t round = 1; round <= 50; round++) {
+        struct seen s;
+        seen_init(&s, 64);
+        atomic_store(&s.next, round);
+        ax_sub *sub = subscribe(a, "/direct/order", &s, false);
+        publish_k(p, round); /* the publisher was quiet: it may go direct */
+        WAIT_FOR(atomic_load(&s.n) == 1, 10000);
+        assert_int_equal(atomic_load(&s.disorder), 0);
+        ax_sub_free(sub);
+    }
+    ax_pub_free(p);
+    ax_node_destroy(a);
+}
+
 #define BIG   (1u << 20)
 #define BURST 64
 
@@ -246,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_after_a_pause_direct_over_tcp),
         cmocka_unit_test(test_after_a_pause_direct_over_shm),
         cmocka_unit_test(test_local_subscription_keeps_the_handover),
+        cmocka_unit_test(test_subscribe_then_publish_keeps_order),
         cmocka_unit_test(test_big_chunks_direct_big_tcp_never),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
