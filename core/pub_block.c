@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -137,13 +138,20 @@ void ax__pub_note_queue(struct ax_pub *pub)
     measure(pub); /* a delivery: the room only shrank, nobody to wake */
 }
 
+/* Posted by a guest (below): the publisher by its id, not by pointer, for
+ * it may be freed before the task runs. */
+struct room_recheck {
+    struct ax__shard *shard;
+    uint32_t pub_id;
+};
+
 static void room_task(void *arg)
 {
-    struct ax_pub *pub = arg;
-    if (!atomic_load(&pub->closed))
+    struct room_recheck *r = arg;
+    struct ax_pub *pub = r->shard->closing ? NULL : ax__topic_find_pub(r->shard, r->pub_id);
+    if (pub && !atomic_load(&pub->closed))
         ax__pub_room_changed(pub, true);
-    if (--pub->busy == 0 && pub->free_pending) /* freed meanwhile: now */
-        ax__pub_free_now(pub);
+    free(r);
 }
 
 void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
@@ -157,9 +165,13 @@ void ax__pub_room_changed(struct ax_pub *pub, bool may_emit)
     if (ax__shard_guest()) {
         if ((atomic_load(&pub->any_paused) || (may_emit && atomic_load(&pub->want_writable))) &&
             has_room(pub)) {
-            pub->busy++; /* a free meanwhile waits for the task (ax__pub_free_now) */
-            if (ax_loop_post(pub->shard->loop, room_task, pub) < 0)
-                pub->busy--;
+            struct room_recheck *r = malloc(sizeof *r);
+            if (r) { /* else the next drain of its links tells */
+                r->shard = pub->shard;
+                r->pub_id = pub->ep.id;
+                if (ax_loop_post(pub->shard->loop, room_task, r) < 0)
+                    free(r);
+            }
         }
         return;
     }
