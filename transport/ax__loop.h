@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private: the loop structure, shared by loop.c, timer.c and loop_thread.c. */
+/* Private: the loop structure, shared by loop.c, loop_rounds.c, timer.c and
+ * loop_thread.c. */
 #ifndef AX__LOOP_H
 #define AX__LOOP_H
 
@@ -84,8 +85,17 @@ struct ax_loop {
      * lock. */
     char pad_[64];
     atomic_int gate;
+    atomic_bool guest_serving; /* a guest waits for events (ax_loop_serve()) */
     bool guest_saved_in_step;
+    /* Rounds ended (a step of the loop's thread, a guest's leave), and the
+     * threads in ax_loop_wait_round() that want a futex wake at the next. */
+    atomic_uint rounds;
+    atomic_int round_waiters;
 };
+
+/* loop_rounds.c: a round ended (a step of the loop's thread, a guest's
+ * leave); wakes the threads in ax_loop_wait_round(). */
+void ax__loop_round_done(ax_loop *loop);
 
 /* timer.c */
 void ax__timer_run_due(ax_loop *loop);

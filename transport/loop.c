@@ -6,6 +6,7 @@
  * code looks the way it does.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
@@ -183,11 +184,11 @@ static void drain_fd(int fd)
     }
 }
 
-static void dispatch_io(ax_loop *loop, int n)
+static void dispatch_io(ax_loop *loop, const struct epoll_event *events, int n)
 {
     for (int i = 0; i < n; i++) {
-        ax_io *io = loop->events[i].data.ptr;
-        uint32_t ev = loop->events[i].events;
+        ax_io *io = events[i].data.ptr;
+        uint32_t ev = events[i].events;
         if (io->flags & AX__IO_INTERNAL) {
             drain_fd(io->fd);
             continue;
@@ -262,10 +263,19 @@ static void gate_close(ax_loop *loop)
             (void)atomic_load_explicit(&loop->gate, memory_order_acquire);
             break;
         }
-        if (v == GATE_GUEST &&
-            !atomic_compare_exchange_strong_explicit(&loop->gate, &v, GATE_WAITING,
-                                                     memory_order_relaxed, memory_order_relaxed))
-            continue; /* it left meanwhile */
+        if (v == GATE_GUEST) {
+            if (!atomic_compare_exchange_strong(&loop->gate, &v, GATE_WAITING))
+                continue; /* it left meanwhile */
+            /* A guest serving a round (ax_loop_serve()) may sleep in
+             * epoll_wait for long, while this thread took the events it
+             * waits for: wake it. It looks at the gate after it says it
+             * serves, so one of the two sees the other (both seq_cst). */
+            if (atomic_load(&loop->guest_serving)) {
+                uint64_t one = 1;
+                ssize_t w = write(loop->wake_io.fd, &one, sizeof one);
+                (void)w; /* a full counter is a pending wake already */
+            }
+        }
         syscall(SYS_futex, &loop->gate, FUTEX_WAIT_PRIVATE, GATE_WAITING, NULL, NULL, 0);
     }
     errno = saved;
@@ -325,14 +335,51 @@ void ax_loop_leave(ax_loop *loop)
     }
     /* Left for the loop's thread: handlers that parked again in the flush
      * (their budget), closes. It is asleep; wake it. */
-    bool wake = !ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing);
+    bool wake = !ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing) || loop->stop;
     loop->parked_outside = false;
     loop->in_step = loop->guest_saved_in_step;
     tl_current = NULL;
+    /* Before the give-back: after it, a node being destroyed may free the
+     * loop. A waiter woken now finds the gate still held and waits for the
+     * next round, which the loop's thread ends: nothing is lost. */
+    ax__loop_round_done(loop);
     gate_give_back(loop);
     if (wake)
         ax_loop_post(loop, noop_task, NULL);
 }
+
+/* A guest's round (ax_loop_serve()): what a step of the loop's thread does,
+ * but closes, which are left to that thread (ax_loop_leave() wakes it):
+ * its own epoll_wait may have returned, before this round, an event for a
+ * handler that this round closes, and that memory must still be there when
+ * it looks (it then sees the handler closing and skips it). */
+#define GUEST_EVENTS 64
+
+int ax_loop_serve(ax_loop *loop, int timeout_ms)
+{
+    if (!loop || tl_current != loop || !loop->running)
+        return AX_EINVAL;
+    struct epoll_event events[GUEST_EVENTS];
+    atomic_store(&loop->guest_serving, true);
+    if (atomic_load(&loop->gate) == GATE_WAITING)
+        timeout_ms = 0; /* the loop's thread has work and waits for us */
+    int n = epoll_wait(loop->epfd, events, GUEST_EVENTS, timeout_ms);
+    atomic_store(&loop->guest_serving, false);
+    if (n < 0) {
+        if (errno != EINTR)
+            return ax_err_from_errno(errno);
+        n = 0;
+    }
+    uint64_t before = loop->callbacks;
+    loop->now = ax_clock_mono_ns();
+    ax__timer_run_due(loop);
+    dispatch_io(loop, events, n);
+    run_ready(loop);
+    run_posted(loop);
+    ax__timer_arm(loop);
+    return loop->callbacks != before ? 1 : 0;
+}
+
 
 static void run_ready(ax_loop *loop)
 {
@@ -467,7 +514,7 @@ static int loop_step(ax_loop *loop, int timeout_ms)
     loop->now = ax_clock_mono_ns();
 
     ax__timer_run_due(loop);
-    dispatch_io(loop, n);
+    dispatch_io(loop, loop->events, n);
     run_ready(loop);
     run_posted(loop);
     run_closes(loop);
@@ -476,6 +523,8 @@ static int loop_step(ax_loop *loop, int timeout_ms)
     /* Program the timerfd once per iteration rather than at every
      * ax_timer_start() made by a callback. */
     ax__timer_arm(loop);
+    if (loop->running)
+        ax__loop_round_done(loop);
     return (!ax__list_empty(&loop->ready) || !ax__list_empty(&loop->closing)) ? 1 : 0;
 }
 

@@ -286,6 +286,42 @@ AX_API bool ax_loop_try_enter(ax_loop *loop);
 AX_API void ax_loop_leave(ax_loop *loop);
 
 /**
+ * ax_loop_serve() - inside ax_loop_try_enter() / ax_loop_leave(): one round
+ * of @loop's work on the calling thread. Waits up to @timeout_ms (-1: no
+ * limit, 0: none) for events, then handles them, the due timers, the parked
+ * handlers and the posted tasks, as the loop's thread would; closes are left
+ * to that thread (ax_loop_leave() wakes it for them). Meanwhile the loop's
+ * thread, if an event wakes it, waits for the leave. Unlike a bare
+ * ax_loop_try_enter(), this is meant to run user callbacks: the caller lends
+ * its thread to the loop (ax_sub_wait() does).
+ *
+ * Returns 1 if a handler, timer or task ran, 0 if none did (the timeout
+ * passed), AX_EINVAL if the caller is not inside ax_loop_try_enter() on
+ * @loop, or the error of epoll_wait. The thread that entered.
+ */
+AX_API int ax_loop_serve(ax_loop *loop, int timeout_ms);
+
+/**
+ * ax_loop_rounds() - how many rounds of @loop have ended: steps of the
+ * thread in ax_loop_run(), and stays of other threads (ax_loop_leave()).
+ * It wraps. Any thread.
+ */
+AX_API unsigned ax_loop_rounds(const ax_loop *loop);
+
+/**
+ * ax_loop_wait_round() - sleep until ax_loop_rounds(@loop) is no longer
+ * @seen, or @timeout_ms (-1: no limit) has passed. For a thread that could
+ * not enter the loop (ax_loop_try_enter()) and waits for what the loop's
+ * thread is doing: read the count before trying to enter, pass it here.
+ *
+ * Returns 0 (the count changed, or a spurious wake: look again),
+ * AX_ETIMEDOUT, or AX_EINVAL (NULL @loop). Any thread but the loop's own,
+ * and not inside ax_loop_try_enter() on @loop: either would wait for
+ * itself until the timeout.
+ */
+AX_API int ax_loop_wait_round(ax_loop *loop, unsigned seen, int timeout_ms);
+
+/**
  * ax_loop_current() - the loop whose ax_loop_step() (or run) is running on
  * the calling thread, or NULL outside any. Lets code called from anywhere
  * tell whether it is on a given loop's thread. Any thread.

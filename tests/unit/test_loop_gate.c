@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The loop's gate: another thread acting as a loop's own while that loop
- * waits for events (ax_loop_try_enter / ax_loop_leave), on a loop run by
- * its own thread, with real fds.
+ * waits for events (ax_loop_try_enter / ax_loop_leave / ax_loop_serve), and
+ * the loop's rounds (ax_loop_wait_round), on a loop run by its own thread,
+ * with real fds.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -28,13 +29,18 @@ static void note_tid(void *arg)
     atomic_store(&f->tid_known, true);
 }
 
-static void start(struct fixture *f)
+static void start_with(struct fixture *f, const struct ax_loop_options *opt)
 {
-    AX_OK_OR_FAIL(ax_loop_new(&f->loop, NULL));
+    AX_OK_OR_FAIL(ax_loop_new(&f->loop, opt));
     atomic_store(&f->tid_known, false);
     AX_OK_OR_FAIL(ax_loop_thread_start(&f->thread, f->loop, "gate"));
     AX_OK_OR_FAIL(ax_loop_post(f->loop, note_tid, f));
     WAIT_FOR(atomic_load(&f->tid_known), 5000);
+}
+
+static void start(struct fixture *f)
+{
+    start_with(f, NULL);
 }
 
 static void stop(struct fixture *f)
@@ -197,12 +203,139 @@ static void test_guest_work_takes_effect(void **state)
     stop(&f);
 }
 
+/* A byte at a time: the writer sends byte k once told to (go == k), the
+ * handler reads what came and says on which thread. */
+struct served {
+    ax_io io;
+    int rfd, wfd;
+    pthread_t main;
+    atomic_int go, read, on_main;
+    atomic_bool quit;
+};
+
+static void served_cb(ax_io *io, unsigned events, void *user)
+{
+    struct served *sv = user;
+    (void)io;
+    if (!(events & AX_IO_READABLE))
+        return;
+    char buf[64];
+    ssize_t n;
+    while ((n = read(sv->rfd, buf, sizeof buf)) > 0) {
+        atomic_fetch_add(&sv->read, (int)n);
+        if (pthread_equal(pthread_self(), sv->main))
+            atomic_fetch_add(&sv->on_main, 1);
+    }
+}
+
+static void *served_writer(void *arg)
+{
+    struct served *sv = arg;
+    for (int k = 1; !atomic_load(&sv->quit);) {
+        if (atomic_load(&sv->go) < k)
+            continue; /* spins until told; the test ends it (quit) */
+        char c = (char)k;
+        if (write(sv->wfd, &c, 1) == 1)
+            k++;
+    }
+    return NULL;
+}
+
+#define SERVED 200
+
+/* A guest serving a round (ax_loop_serve()) with no time limit: it takes
+ * the events that come while it waits and runs their handlers on its own
+ * thread; and when the loop's thread took them instead (it polls, here
+ * for up to 20 ms after each of its steps, or it was woken first), the
+ * guest is woken to make way: every round returns, every byte is read once.
+ * A guest that slept on would hang this test (its ctest time limit). */
+static void serve_run(int64_t busy_poll_ns)
+{
+    struct ax_loop_options opt;
+    ax_loop_options_init(&opt);
+    opt.busy_poll_ns = busy_poll_ns;
+    struct fixture f;
+    start_with(&f, &opt);
+    int sv_fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv_fds), 0);
+    struct served sv = {.rfd = sv_fds[0], .wfd = sv_fds[1], .main = pthread_self()};
+    enter(f.loop);
+    AX_OK_OR_FAIL(ax_io_init(f.loop, &sv.io, sv.rfd, AX_IO_READABLE, served_cb, &sv));
+    ax_loop_leave(f.loop);
+    pthread_t w;
+    assert_int_equal(pthread_create(&w, NULL, served_writer, &sv), 0);
+    int served = 0;
+    for (int k = 1; k <= SERVED; k++) {
+        enter(f.loop);
+        unsigned rounds = ax_loop_rounds(f.loop);
+        atomic_store(&sv.go, k);
+        int rc = ax_loop_serve(f.loop, -1);
+        assert_true(rc == 0 || rc == 1);
+        served += rc;
+        ax_loop_leave(f.loop);
+        assert_true(ax_loop_rounds(f.loop) != rounds); /* the leave counts */
+        WAIT_FOR(atomic_load(&sv.read) == k, 5000);
+    }
+    atomic_store(&sv.quit, true);
+    pthread_join(w, NULL);
+    print_message("busy_poll %lld ns: %d of %d bytes read on the guest (%d rounds ran one)\n",
+                  (long long)busy_poll_ns, atomic_load(&sv.on_main), SERVED, served);
+    if (busy_poll_ns == 0)
+        assert_true(atomic_load(&sv.on_main) >= 1);
+    assert_int_equal(ax_loop_serve(f.loop, 0), AX_EINVAL); /* not inside a try_enter */
+    enter(f.loop);
+    ax_io_close(&sv.io, NULL);
+    ax_loop_leave(f.loop);
+    close(sv.wfd);
+    stop(&f);
+    close(sv.rfd);
+}
+
+static void test_guest_serves_a_round(void **state)
+{
+    (void)state;
+    serve_run(0);
+}
+
+static void test_serving_guest_makes_way_for_a_polling_loop(void **state)
+{
+    (void)state;
+    serve_run(20 * AX_NS_PER_MS);
+}
+
+/* A thread that cannot enter waits for the round in progress to end. */
+static void test_wait_for_a_round(void **state)
+{
+    (void)state;
+    struct fixture f;
+    start(&f);
+    unsigned seen = ax_loop_rounds(f.loop);
+    assert_int_equal(ax_loop_wait_round(f.loop, seen - 1, 1000), 0); /* already past */
+    assert_int_equal(ax_loop_wait_round(f.loop, ax_loop_rounds(f.loop), 0), AX_ETIMEDOUT);
+    for (int k = 0; k < 20; k++) {
+        seen = ax_loop_rounds(f.loop);
+        struct mark m = {0};
+        AX_OK_OR_FAIL(ax_loop_post(f.loop, mark_task, &m)); /* a round of the loop's thread */
+        int rc;
+        while ((rc = ax_loop_wait_round(f.loop, seen, 5000)) == 0 &&
+               ax_loop_rounds(f.loop) == seen) {
+        } /* a spurious wake: look again */
+        AX_OK_OR_FAIL(rc);
+        assert_true(ax_loop_rounds(f.loop) != seen);
+    }
+    assert_int_equal(ax_loop_wait_round(NULL, 0, 0), AX_EINVAL);
+    stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enter_only_while_waiting),
         cmocka_unit_test(test_loop_waits_for_its_guest),
         cmocka_unit_test(test_guest_work_takes_effect),
+        cmocka_unit_test(test_guest_serves_a_round),
+        cmocka_unit_test(test_serving_guest_makes_way_for_a_polling_loop),
+        cmocka_unit_test(test_wait_for_a_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

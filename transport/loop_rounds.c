@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A loop's rounds: how many ended, and waiting for the next
+ * (ax_loop_rounds(), ax_loop_wait_round()).
+ *
+ * A thread that waits for what a callback will do (ax_sub_wait()) serves
+ * the loop itself when it can; when it cannot (the loop's thread is busy,
+ * maybe running that very callback) it sleeps until the round ends and
+ * looks again. The counter is the futex word. Sequentially consistent on
+ * both sides (the increment then the load of waiters here, the waiters'
+ * increment then the load of the counter there): either the ender sees the
+ * waiter and wakes it, or the waiter sees the new count and does not
+ * sleep. A round nobody waits for costs one atomic add and one load.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport/ax__loop.h"
+
+void ax__loop_round_done(ax_loop *loop)
+{
+    atomic_fetch_add(&loop->rounds, 1);
+    if (atomic_load(&loop->round_waiters) > 0)
+        syscall(SYS_futex, &loop->rounds, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+unsigned ax_loop_rounds(const ax_loop *loop)
+{
+    return atomic_load(&loop->rounds);
+}
+
+int ax_loop_wait_round(ax_loop *loop, unsigned seen, int timeout_ms)
+{
+    if (!loop)
+        return AX_EINVAL;
+    int rc = 0;
+    atomic_fetch_add(&loop->round_waiters, 1);
+    if (atomic_load(&loop->rounds) == seen) {
+        struct timespec ts = {.tv_sec = timeout_ms / 1000,
+                              .tv_nsec = (timeout_ms % 1000) * 1000000L};
+        int saved = errno;
+        if (syscall(SYS_futex, &loop->rounds, FUTEX_WAIT_PRIVATE, seen, timeout_ms < 0 ? NULL : &ts,
+                    NULL, 0) < 0 &&
+            errno == ETIMEDOUT)
+            rc = AX_ETIMEDOUT;
+        errno = saved;
+    }
+    atomic_fetch_sub(&loop->round_waiters, 1);
+    return rc;
+}
