@@ -77,7 +77,7 @@ struct ax_node {
     bool destroying;
 };
 
-/* The node whose callback this thread is running, if any. */
+/* The node whose callback this thread is running, if any (core/shard.c). */
 extern __thread ax_node *ax__current_node;
 
 /* ---- time (core/node_clock.c) ---- */

@@ -370,6 +370,10 @@ bool ax__on_shard(const struct ax__shard *s);
 bool ax__shard_enter(struct ax__shard *s);
 void ax__shard_leave(struct ax__shard *s);
 bool ax__shard_guest(void);
+/* ax_sub_wait() for a node with threads: serve @s's loop for one round on
+ * the calling thread if it is idle (callbacks included), else wait for the
+ * round it is in to end. 0, AX_ETIMEDOUT, AX_EBUSY (a loop thread called). */
+int ax__shard_serve(struct ax__shard *s, int timeout_ms);
 /* The next buffer other threads queued for @s (its thread only), or NULL. */
 ax__buf *ax__shard_pop(struct ax__shard *s);
 /* The shard's hand-over queue holds a whole connection queue's worth, in

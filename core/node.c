@@ -28,8 +28,6 @@
 
 #define LOG_MODULE "node"
 
-__thread ax_node *ax__current_node;
-
 static uint64_t random64(void)
 {
     uint64_t v = 0;

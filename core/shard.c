@@ -30,6 +30,11 @@ bool ax__on_shard(const struct ax__shard *s)
     return !s->node->threads || ax_loop_current() == s->loop;
 }
 
+/* The node whose callbacks run on this thread now: its loop's thread, a
+ * thread in ax_node_spin*() or one serving in ax_sub_wait(). Defined here,
+ * below node.c, which reads it (a callback's ax_node_destroy() defers). */
+__thread ax_node *ax__current_node;
+
 static __thread bool tl_guest;
 
 bool ax__shard_enter(struct ax__shard *s)
@@ -49,6 +54,27 @@ void ax__shard_leave(struct ax__shard *s)
 bool ax__shard_guest(void)
 {
     return tl_guest;
+}
+
+int ax__shard_serve(struct ax__shard *s, int timeout_ms)
+{
+    ax_loop *loop = s->loop;
+    /* A loop's thread (this node's or another's) would wait for itself, or
+     * stall the loop it runs. */
+    if (ax_loop_current())
+        return AX_EBUSY;
+    unsigned seen = ax_loop_rounds(loop);
+    /* Real-time loops are not served, as they get no direct publishes
+     * (core/pub.c): a loop woken while this thread holds it waits for it. */
+    if (s->node->cfg.sched_policy == AX_SCHED_OTHER && ax_loop_try_enter(loop)) {
+        ax_node *prev = ax__current_node;
+        ax__current_node = s->node; /* a callback's ax_node_destroy() defers */
+        int rc = ax_loop_serve(loop, timeout_ms);
+        ax__current_node = prev;
+        ax_loop_leave(loop);
+        return rc < 0 ? rc : rc == 0 ? AX_ETIMEDOUT : 0;
+    }
+    return ax_loop_wait_round(loop, seen, timeout_ms);
 }
 
 int ax__shard_run(struct ax__shard *s, ax_task_fn fn, void *arg)

@@ -311,6 +311,13 @@ void ax_sub_free(ax_sub *sub)
     ax__shard_run_sync(sub->shard, free_task, sub);
 }
 
+int ax_sub_wait(ax_sub *sub, int timeout_ms)
+{
+    if (!sub || !sub->node->threads) /* threads = 0: ax_node_spin_once() */
+        return AX_EINVAL;
+    return ax__shard_serve(sub->shard, timeout_ms);
+}
+
 int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out)
 {
     if (!sub || !out)

@@ -336,6 +336,37 @@ AX_API int ax_msg_unpack(const struct ax_msg *msg, const ProtobufCMessageDescrip
  * that callback, which returns first). */
 AX_API void ax_sub_free(ax_sub *sub);
 
+/**
+ * ax_sub_wait() - wait in the calling thread for @sub's callbacks to run.
+ *
+ * For an application thread that waits for what its callbacks will do (a
+ * reply, the next sample) instead of on a condition variable of its own.
+ * When the loop that serves @sub is idle (its thread asleep, waiting for
+ * events), the calling thread serves it for one round: it waits for the
+ * events itself, up to @timeout_ms, and runs what they bring, @sub's
+ * callbacks and any other of that loop's, on this thread (still one at a
+ * time with the loop's thread, so a callback needs no more locking than
+ * usual). A message then costs one thread wake-up instead of two: the
+ * loop's thread would wake, run the callback, and wake this thread. When
+ * the loop is busy, this waits until the round it is in ends (it may be
+ * running @sub's callback). Either way, look at what the callbacks did,
+ * and call again if it is not there yet:
+ *
+ *     while (!reply_arrived(&state) && ax_sub_wait(sub, 100) != AX_EBUSY) {}
+ *
+ * Not while the node's loops run real-time (node.sched_policy): then this
+ * only waits for the loop's rounds. With node.threads = 0 the application
+ * runs the node already: call ax_node_spin_once() instead.
+ *
+ * @timeout_ms: -1: no limit; 0: do not wait for events.
+ * Returns 0 (a round ended: look), AX_ETIMEDOUT (nothing ran and the
+ * timeout passed), AX_EBUSY (called on a loop's thread, a callback's
+ * included: it would wait for itself), AX_EINVAL (NULL @sub, or
+ * node.threads = 0). Any thread but a loop's; several may wait at once
+ * (one serves, the others wait for its round).
+ */
+AX_API int ax_sub_wait(ax_sub *sub, int timeout_ms);
+
 /** ax_sub_counters() - messages/bytes received, gaps, drops, publishers. */
 AX_API int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out);
 

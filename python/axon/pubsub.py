@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from . import _lib
-from .errors import Closed, ECLOSED, check
+from .errors import Closed, ECLOSED, ETIMEDOUT, check
 from .msgtypes import message_type
 from .qos import QoS, to_c as qos_to_c
 
@@ -263,6 +263,25 @@ class Subscriber(_Endpoint):
                         pass
 
         return on_msg
+
+    def wait(self, timeout=None):
+        """Wait in this thread for the callbacks (ax_sub_wait): when the
+        topic's loop is idle, this thread serves it for one round and runs
+        the callbacks itself (one wake-up per message instead of two);
+        otherwise it waits for the loop thread's round to end. Returns True
+        when a round ended (look at what the callbacks did), False when
+        @timeout seconds (None: no limit) passed with nothing. Not from a
+        callback (axon.Error). The GIL is released while it waits.
+
+            while not state.done:
+                sub.wait(0.1)
+        """
+        ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        rc = _lib.lib.ax_sub_wait(self._handle(), ms)
+        if rc == ETIMEDOUT:
+            return False
+        check(rc, "wait on %s" % self.topic)
+        return True
 
     @property
     def qos(self):

@@ -3,6 +3,7 @@
 and planning nodes (compiled protobuf-c types) and the axon CLI."""
 import json
 import threading
+import time
 
 import pytest
 
@@ -217,3 +218,48 @@ def test_lossless_stream_while_callbacks_hold_the_gil(domain):
         pub.publish(geometry_pb2.Point(x=-2))
         wait_for(lambda: len(seqs) == n + 2, what="the first subscription's two more")
     assert after == [-1.0]
+
+
+def test_wait_runs_the_callback_in_the_waiting_thread(domain):
+    """Subscriber.wait() (ax_sub_wait): the main thread waits for each
+    message in the library and, when the topic's loop was idle, runs the
+    callback itself; every message arrives once, in order; wait() times
+    out when nothing comes."""
+    import axon
+    n = 20
+    got, threads = [], []
+    ask = threading.Event()
+
+    def on_raw(mv):
+        got.append(bytes(mv))
+        threads.append(threading.get_ident())
+
+    with axon.Node(name="py-wait-a", domain=domain) as a, \
+            axon.Node(name="py-wait-b", domain=domain) as b:
+        sub = b.subscribe("/py/wait", "test/blob", on_raw)
+        matched = threading.Event()
+        pub = a.publisher("/py/wait", "test/blob",
+                          on_event=lambda ev: ev.kind == "matched" and matched.set())
+        assert matched.wait(15)
+        assert sub.wait(0) is False  # nothing yet
+
+        def talker():  # one message each time the main thread asks
+            for i in range(n):
+                if not ask.wait(10):
+                    return
+                ask.clear()
+                pub.publish(bytes([i]))
+
+        t = threading.Thread(target=talker)
+        t.start()
+        try:
+            for i in range(n):
+                ask.set()
+                deadline = time.monotonic() + 10
+                while len(got) <= i and time.monotonic() < deadline:
+                    sub.wait(1.0)
+                assert len(got) == i + 1, "message %d" % i
+        finally:
+            t.join(15)
+    assert got == [bytes([i]) for i in range(n)]
+    assert threads.count(threading.get_ident()) >= 1, "no callback ran in the waiting thread"

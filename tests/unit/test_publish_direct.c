@@ -13,7 +13,11 @@
  *    message published right after it;
  *  - large chunks read in place go direct however fast they come; large
  *    messages over TCP never do (the loop sends them while the
- *    application prepares the next), and nothing is lost either way.
+ *    application prepares the next), and nothing is lost either way;
+ *  - and the other way (ax_sub_wait()): a thread that waits for its
+ *    subscription's callbacks runs them itself when the loop is idle,
+ *    every message arrives once and in order, and the call refuses a
+ *    loop's thread and times out when nothing comes.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -265,6 +269,86 @@ static void test_big_chunks_direct_big_tcp_never(void **state)
     burst_run(AX_SHM_OFF, 1, false);
 }
 
+/* The echo side of test_sub_wait: a callback on its node's loop thread
+ * that answers each request with the same bytes, and that checks that a
+ * loop's thread cannot wait in ax_sub_wait() (it would wait for itself). */
+struct echo {
+    ax_pub *reply;
+    ax_sub *other; /* a subscription of another node */
+    atomic_int wait_rc;
+};
+
+static void on_request(ax_sub *sub, const struct ax_msg *m, void *user)
+{
+    struct echo *e = user;
+    (void)sub;
+    atomic_store(&e->wait_rc, ax_sub_wait(e->other, 0));
+    AX_OK_OR_FAIL(ax_pub_publish_bytes(e->reply, m->data, m->len));
+}
+
+/* Request and reply, the test's thread waiting for each reply in
+ * ax_sub_wait(): the echo answers from its own loop thread, so the reply
+ * comes while this thread waits; it runs the callback itself when it got
+ * to serve the loop first (most of the time: printed, and at least once). */
+static void wait_run(enum ax_shm_use shm, unsigned k, enum ax_link_transport want)
+{
+    ax_node *a = make("wait-echo", k, shm), *b = make("wait-asker", k, shm);
+    char req[64], rep[64];
+    snprintf(req, sizeof req, "/wait/req/%u", k);
+    snprintf(rep, sizeof rep, "/wait/rep/%u", k);
+    ax_pub *ask, *answer;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&ask, b, req, "test.Direct", NULL));
+    AX_OK_OR_FAIL(ax_pub_new_raw(&answer, a, rep, "test.Direct", NULL));
+    struct seen s;
+    seen_init(&s, 64);
+    ax_sub *replies = subscribe(b, rep, &s, false);
+    struct echo e = {.reply = answer, .other = replies};
+    ax_sub *requests;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&requests, a, req, "test.Direct", on_request, &e, NULL));
+    WAIT_FOR(connections(ask) == 1 && connections(answer) == 1, 10000);
+    struct ax_endpoint_counters sc;
+    AX_OK_OR_FAIL(ax_sub_counters(replies, &sc));
+    assert_int_equal(sc.links[0].transport, want);
+
+    assert_int_equal(ax_sub_wait(NULL, 0), AX_EINVAL);
+    assert_int_equal(ax_sub_wait(replies, 0), AX_ETIMEDOUT); /* nothing asked yet */
+    for (uint64_t i = 1; i <= PINGS; i++) {
+        publish_k(ask, i);
+        int64_t deadline = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+        while (atomic_load(&s.n) < i && ax_clock_mono_ns() < deadline) {
+            int rc = ax_sub_wait(replies, 1000);
+            if (rc != AX_ETIMEDOUT)
+                AX_OK_OR_FAIL(rc);
+        }
+        assert_int_equal(atomic_load(&s.n), i);
+    }
+    assert_int_equal(atomic_load(&s.disorder), 0);
+    assert_int_equal(atomic_load(&s.wrong_len), 0);
+    assert_int_equal(atomic_load(&e.wait_rc), AX_EBUSY);
+    print_message("%s: %llu of %d replies handled on the waiting thread\n",
+                  ax_link_transport_name(want), (unsigned long long)atomic_load(&s.on_app), PINGS);
+    assert_true(atomic_load(&s.on_app) >= 1);
+
+    ax_sub_free(requests);
+    ax_sub_free(replies);
+    ax_pub_free(answer);
+    ax_pub_free(ask);
+    ax_node_destroy(b);
+    ax_node_destroy(a);
+}
+
+static void test_sub_wait_over_tcp(void **state)
+{
+    (void)state;
+    wait_run(AX_SHM_OFF, 0, AX_LINK_TCP);
+}
+
+static void test_sub_wait_over_shm(void **state)
+{
+    (void)state;
+    wait_run(AX_SHM_AUTO, 1, AX_LINK_SHM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_local_subscription_keeps_the_handover),
         cmocka_unit_test(test_subscribe_then_publish_keeps_order),
         cmocka_unit_test(test_big_chunks_direct_big_tcp_never),
+        cmocka_unit_test(test_sub_wait_over_tcp),
+        cmocka_unit_test(test_sub_wait_over_shm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
