@@ -13,6 +13,12 @@
 # its own loop thread, publishing from the application's thread, retrying
 # on AX_EAGAIN), is bench_shm --app's: axon_app (lossless: the subscription
 # blocks) and axon_app_sensor (the sensor_data preset, lossy), over TCP.
+# In bench_shm's ping-pong, axon_shm and axon_tcp wait for each answer in
+# the application's thread with ax_sub_wait(), as a user would; the thread
+# then runs the callback itself when the loop is idle. axon_shm_handover
+# waits on a condition variable the callback signals instead (a wake-up of
+# the loop's thread, then one of the application's), axon_shm_cb answers
+# in the pong side's callback.
 #
 #   bash tools/bench.sh            full run: 3 rounds of ~1 s measurements (~6 min)
 #   bash tools/bench.sh --quick    1 round of ~0.3 s measurements (~1 min)
@@ -315,7 +321,7 @@ function shm_lat_table(t, title,    m, i, k, key, s, r, a, b, f) {
   if (m == 0) return
   print ""
   print title
-  f = "%-5s %-11s %4s %8s %8s %6s %8s %8s %8s %9s %10s %11s  %s\n"
+  f = "%-5s %-17s %4s %8s %8s %6s %8s %8s %8s %9s %10s %11s  %s\n"
   printf f, "size", "impl", "runs", "samples", "p50", "spread", "p99", "p99.9", "max", "cpu_us/rt", "vs_iceoryx", "vs_axon_tcp", "check"
   for (i = 1; i <= m; i++) {
     s = order[t, i]

@@ -25,6 +25,8 @@ struct variant {
     enum ax_shm_use shm;
     enum ax_link_transport link; /* what the subscription must use */
     bool pong_in_cb;             /* shm_lat: the pong side answers in its callback */
+    bool handover; /* shm_lat: the main threads wait on a condition variable of their own,
+                    * not in ax_sub_wait() */
 };
 
 /* A node with the default configuration (AXON_CONFIG applied), the
@@ -56,6 +58,9 @@ struct box {
      * count of sampled pings and the CPU clock at the first (read by the
      * main thread after ax_sub_free()) */
     ax_pub *reply;
+    /* shm_lat: the subscription the main thread waits in (ax_sub_wait());
+     * NULL: it waits on cv */
+    ax_sub *wait_sub;
     uint64_t sampled; /* and cpu0 above: the CPU clock at the first */
 };
 

@@ -44,7 +44,7 @@ struct app_variant {
 
 static const struct app_variant v_app = {"axon_app", false};
 static const struct app_variant v_sensor = {"axon_app_sensor", true};
-static const struct variant v_tcp_node = {"axon_app", AX_SHM_OFF, AX_LINK_TCP, false};
+static const struct variant v_tcp_node = {"axon_app", AX_SHM_OFF, AX_LINK_TCP, false, false};
 
 struct app_arg {
     const struct app_variant *v;
