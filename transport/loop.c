@@ -339,13 +339,15 @@ void ax_loop_leave(ax_loop *loop)
     loop->parked_outside = false;
     loop->in_step = loop->guest_saved_in_step;
     tl_current = NULL;
-    /* Before the give-back: after it, a node being destroyed may free the
-     * loop. A waiter woken now finds the gate still held and waits for the
-     * next round, which the loop's thread ends: nothing is lost. */
-    ax__loop_round_done(loop);
-    gate_give_back(loop);
+    /* All before the give-back, which is the last touch: after it, a node
+     * being destroyed (a stop task run by a serving guest) may free the
+     * loop. The loop's thread, woken now, waits for the give-back; a
+     * waiter woken now finds the gate still held and waits for the next
+     * round, which comes with what it waits for: nothing is lost. */
     if (wake)
         ax_loop_post(loop, noop_task, NULL);
+    ax__loop_round_done(loop);
+    gate_give_back(loop);
 }
 
 /* A guest's round (ax_loop_serve()): what a step of the loop's thread does,

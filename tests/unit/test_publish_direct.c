@@ -17,7 +17,7 @@
  *  - and the other way (ax_sub_wait()): a thread that waits for its
  *    subscription's callbacks runs them itself when the loop is idle,
  *    every message arrives once and in order, and the call refuses a
- *    loop's thread and times out when nothing comes.
+ *    loop's thread.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -311,7 +311,11 @@ static void wait_run(enum ax_shm_use shm, unsigned k, enum ax_link_transport wan
     assert_int_equal(sc.links[0].transport, want);
 
     assert_int_equal(ax_sub_wait(NULL, 0), AX_EINVAL);
-    assert_int_equal(ax_sub_wait(replies, 0), AX_ETIMEDOUT); /* nothing asked yet */
+    /* Nothing asked yet: a round may end all the same (the loop's own
+     * timers, discovery), but no reply comes. */
+    int rc0 = ax_sub_wait(replies, 0);
+    assert_true(rc0 == 0 || rc0 == AX_ETIMEDOUT);
+    assert_int_equal(atomic_load(&s.n), 0);
     for (uint64_t i = 1; i <= PINGS; i++) {
         publish_k(ask, i);
         int64_t deadline = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
