@@ -212,6 +212,7 @@ struct ax_sub {
     unsigned busy;     /* inside its attach or a queued delivery: freeing waits */
     bool free_pending; /* freed meanwhile: done when busy drops to 0 */
     struct ax__sub_queue q;
+    atomic_ullong wait_seen; /* ctr.messages when ax_sub_wait() last looked */
 };
 
 /* How long a link whose publisher left in order may take to deliver what
@@ -370,10 +371,11 @@ bool ax__on_shard(const struct ax__shard *s);
 bool ax__shard_enter(struct ax__shard *s);
 void ax__shard_leave(struct ax__shard *s);
 bool ax__shard_guest(void);
-/* ax_sub_wait() for a node with threads: serve @s's loop for one round on
+/* ax_sub_wait() for a node with threads: unless a round of @s's loop ended
+ * since the count @seen (then 0 at once), serve the loop for one round on
  * the calling thread if it is idle (callbacks included), else wait for the
  * round it is in to end. 0, AX_ETIMEDOUT, AX_EBUSY (a loop thread called). */
-int ax__shard_serve(struct ax__shard *s, int timeout_ms);
+int ax__shard_serve(struct ax__shard *s, unsigned seen, int timeout_ms);
 /* The next buffer other threads queued for @s (its thread only), or NULL. */
 ax__buf *ax__shard_pop(struct ax__shard *s);
 /* The shard's hand-over queue holds a whole connection queue's worth, in

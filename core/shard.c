@@ -56,17 +56,20 @@ bool ax__shard_guest(void)
     return tl_guest;
 }
 
-int ax__shard_serve(struct ax__shard *s, int timeout_ms)
+int ax__shard_serve(struct ax__shard *s, unsigned seen, int timeout_ms)
 {
     ax_loop *loop = s->loop;
     /* A loop's thread (this node's or another's) would wait for itself, or
      * stall the loop it runs. */
     if (ax_loop_current())
         return AX_EBUSY;
-    unsigned seen = ax_loop_rounds(loop);
     /* Real-time loops are not served, as they get no direct publishes
      * (core/pub.c): a loop woken while this thread holds it waits for it. */
     if (s->node->cfg.sched_policy == AX_SCHED_OTHER && ax_loop_try_enter(loop)) {
+        if (ax_loop_rounds(loop) != seen) { /* one ended since the caller looked */
+            ax_loop_leave(loop);
+            return 0;
+        }
         ax_node *prev = ax__current_node;
         ax__current_node = s->node; /* a callback's ax_node_destroy() defers */
         int rc = ax_loop_serve(loop, timeout_ms);

@@ -315,7 +315,18 @@ int ax_sub_wait(ax_sub *sub, int timeout_ms)
 {
     if (!sub || !sub->node->threads) /* threads = 0: ax_node_spin_once() */
         return AX_EINVAL;
-    return ax__shard_serve(sub->shard, timeout_ms);
+    /* The caller looked at what the callbacks did, then called: a callback
+     * that ran in between, and its round, would be missed, and this would
+     * wait for the next round, maybe a heartbeat away (60-130 ms stalls in
+     * a ping-pong). So: the round count first, then the messages counted
+     * (before each callback, deliver.c) since the last return: if some
+     * came, return at once; else any that comes now ends a round after
+     * the count was taken. */
+    unsigned rounds = ax_loop_rounds(sub->shard->loop);
+    uint64_t got = atomic_load(&sub->ctr.messages);
+    if (atomic_exchange(&sub->wait_seen, got) != got)
+        return 0;
+    return ax__shard_serve(sub->shard, rounds, timeout_ms);
 }
 
 int ax_sub_counters(const ax_sub *sub, struct ax_endpoint_counters *out)

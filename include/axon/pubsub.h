@@ -349,8 +349,11 @@ AX_API void ax_sub_free(ax_sub *sub);
  * usual). A message then costs one thread wake-up instead of two: the
  * loop's thread would wake, run the callback, and wake this thread. When
  * the loop is busy, this waits until the round it is in ends (it may be
- * running @sub's callback). Either way, look at what the callbacks did,
- * and call again if it is not there yet:
+ * running @sub's callback). And it returns at once when a message reached
+ * @sub since the previous ax_sub_wait() on it returned, so that one whose
+ * callback ran between the caller's last look and this call is not missed.
+ * Either way, look at what the callbacks did, and call again if it is not
+ * there yet:
  *
  *     while (!reply_arrived(&state) && ax_sub_wait(sub, 100) != AX_EBUSY) {}
  *
@@ -362,8 +365,11 @@ AX_API void ax_sub_free(ax_sub *sub);
  * Returns 0 (a round ended: look), AX_ETIMEDOUT (nothing ran and the
  * timeout passed), AX_EBUSY (called on a loop's thread, a callback's
  * included: it would wait for itself), AX_EINVAL (NULL @sub, or
- * node.threads = 0). Any thread but a loop's; several may wait at once
- * (one serves, the others wait for its round).
+ * node.threads = 0). Any thread but a loop's. One thread at a time per
+ * subscription (threads waiting on different subscriptions of a loop take
+ * turns: one serves, the others wait for its round); with several on one,
+ * a thread may miss a message another's call saw, and wait for the next
+ * round.
  */
 AX_API int ax_sub_wait(ax_sub *sub, int timeout_ms);
 
