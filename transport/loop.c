@@ -367,6 +367,7 @@ int ax_loop_serve(ax_loop *loop, int timeout_ms)
         timeout_ms = 0; /* the loop's thread has work and waits for us */
     int n = epoll_wait(loop->epfd, events, GUEST_EVENTS, timeout_ms);
     atomic_store(&loop->guest_serving, false);
+    bool woken = n != 0; /* not the timeout: an event, a signal, the loop's wake */
     if (n < 0) {
         if (errno != EINTR)
             return ax_err_from_errno(errno);
@@ -379,9 +380,8 @@ int ax_loop_serve(ax_loop *loop, int timeout_ms)
     run_ready(loop);
     run_posted(loop);
     ax__timer_arm(loop);
-    return loop->callbacks != before ? 1 : 0;
+    return woken || loop->callbacks != before ? 1 : 0;
 }
-
 
 static void run_ready(ax_loop *loop)
 {

@@ -295,9 +295,11 @@ AX_API void ax_loop_leave(ax_loop *loop);
  * ax_loop_try_enter(), this is meant to run user callbacks: the caller lends
  * its thread to the loop (ax_sub_wait() does).
  *
- * Returns 1 if a handler, timer or task ran, 0 if none did (the timeout
- * passed), AX_EINVAL if the caller is not inside ax_loop_try_enter() on
- * @loop, or the error of epoll_wait. The thread that entered.
+ * Returns 1 if the wait ended before the timeout (an event, a signal, the
+ * loop's thread asking for the loop back) or a timer or task ran, 0 if
+ * the timeout passed with nothing to do, AX_EINVAL if the caller is not
+ * inside ax_loop_try_enter() on @loop, or the error of epoll_wait. The
+ * thread that entered.
  */
 AX_API int ax_loop_serve(ax_loop *loop, int timeout_ms);
 

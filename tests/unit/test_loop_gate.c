@@ -278,7 +278,7 @@ static void serve_run(int64_t busy_poll_ns)
     }
     atomic_store(&sv.quit, true);
     pthread_join(w, NULL);
-    print_message("busy_poll %lld ns: %d of %d bytes read on the guest (%d rounds ran one)\n",
+    print_message("busy_poll %lld ns: %d of %d bytes read on the guest (%d waits ended by an event)\n",
                   (long long)busy_poll_ns, atomic_load(&sv.on_main), SERVED, served);
     if (busy_poll_ns == 0)
         assert_true(atomic_load(&sv.on_main) >= 1);
