@@ -16,8 +16,8 @@
  *    application prepares the next), and nothing is lost either way;
  *  - and the other way (ax_sub_wait()): a thread that waits for its
  *    subscription's callbacks runs them itself when the loop is idle,
- *    every message arrives once and in order, and the call refuses a
- *    loop's thread.
+ *    every message arrives once and in order, the call refuses a loop's
+ *    thread, and a callback it runs may destroy its own node.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -353,6 +353,84 @@ static void test_sub_wait_over_shm(void **state)
     wait_run(AX_SHM_AUTO, 1, AX_LINK_SHM);
 }
 
+/* A callback run by the waiting thread destroys its own node: the
+ * destruction is deferred to a thread of its own (the callback's node is
+ * this thread's current one), the waiting thread leaves the loop before
+ * the loop is freed, and the subscription is freed (its drop runs). Under
+ * ASan and TSan, a use of the loop after its free would show here. */
+struct doomed {
+    ax_node *node;
+    ax_pub *pub;
+    pthread_t app;
+    atomic_int called, dropped, go, on_app;
+};
+
+static void on_doomed(ax_sub *sub, const struct ax_msg *m, void *user)
+{
+    struct doomed *d = user;
+    (void)sub;
+    (void)m;
+    if (atomic_fetch_add(&d->called, 1) == 0) {
+        if (pthread_equal(pthread_self(), d->app))
+            atomic_store(&d->on_app, 1);
+        ax_node_destroy(d->node);
+    }
+}
+
+/* Publishes once told to, so that the message comes while the test's
+ * thread is likely to be waiting in the loop already. */
+static void *doomed_talker(void *arg)
+{
+    struct doomed *d = arg;
+    int64_t deadline = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+    while (!atomic_load(&d->go) && ax_clock_mono_ns() < deadline) {
+    }
+    publish_k(d->pub, 1);
+    return NULL;
+}
+
+static void doomed_drop(void *user)
+{
+    struct doomed *d = user;
+    atomic_store(&d->dropped, 1);
+}
+
+static void test_sub_wait_callback_destroys_its_node(void **state)
+{
+    (void)state;
+    int on_app = 0;
+    for (unsigned round = 0; round < 5; round++) {
+        ax_node *a = make("wait-doom-pub", 0, AX_SHM_OFF),
+                *b = make("wait-doom-sub", 0, AX_SHM_OFF);
+        ax_pub *p;
+        AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/wait/doom", "test.Direct", NULL));
+        struct doomed d = {.node = b, .pub = p, .app = pthread_self()};
+        struct ax_sub_options so;
+        ax_sub_options_init(&so);
+        so.drop = doomed_drop;
+        ax_sub *sub;
+        AX_OK_OR_FAIL(ax_sub_new_raw(&sub, b, "/wait/doom", "test.Direct", on_doomed, &d, &so));
+        WAIT_FOR(connections(p) == 1, 10000);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, doomed_talker, &d), 0);
+        atomic_store(&d.go, 1);
+        int64_t deadline = ax_clock_mono_ns() + 10 * AX_NS_PER_S;
+        while (!atomic_load(&d.called) && ax_clock_mono_ns() < deadline) {
+            int rc = ax_sub_wait(sub, 100);
+            if (rc != AX_ETIMEDOUT)
+                AX_OK_OR_FAIL(rc);
+        }
+        pthread_join(t, NULL);
+        assert_int_equal(atomic_load(&d.called), 1);
+        /* From here on neither b nor sub may be used: b is being destroyed. */
+        WAIT_FOR(atomic_load(&d.dropped), 10000);
+        on_app += atomic_load(&d.on_app);
+        ax_pub_free(p);
+        ax_node_destroy(a);
+    }
+    print_message("%d of 5 destroying callbacks ran on the waiting thread\n", on_app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_big_chunks_direct_big_tcp_never),
         cmocka_unit_test(test_sub_wait_over_tcp),
         cmocka_unit_test(test_sub_wait_over_shm),
+        cmocka_unit_test(test_sub_wait_callback_destroys_its_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
