@@ -265,7 +265,8 @@ AX_API int ax_loop_post(ax_loop *loop, ax_task_fn fn, void *arg);
  * its handlers, start timers); ax_loop_current() returns @loop; the loop's
  * thread, if an event wakes it, waits for the leave before it acts. Keep
  * the stay short, and run no code that may block or that belongs to the
- * loop's thread by contract (user callbacks).
+ * loop's thread by contract (user callbacks), unless the caller means to
+ * lend its thread to the loop (ax_loop_serve()).
  *
  * Returns true when entered; false at once otherwise: the loop is busy, has
  * posted tasks to run (they keep their place before what the caller would

@@ -365,7 +365,8 @@ AX_API void ax_sub_free(ax_sub *sub);
  * Returns 0 (a round ended: look), AX_ETIMEDOUT (nothing ran and the
  * timeout passed), AX_EBUSY (called on a loop's thread, a callback's
  * included: it would wait for itself), AX_EINVAL (NULL @sub, or
- * node.threads = 0). Any thread but a loop's. One thread at a time per
+ * node.threads = 0), or the reactor's error (epoll_wait's, mapped). Any
+ * thread but a loop's. One thread at a time per
  * subscription (threads waiting on different subscriptions of a loop take
  * turns: one serves, the others wait for its round); with several on one,
  * a thread may miss a message another's call saw, and wait for the next
