@@ -65,16 +65,21 @@ int ax__shard_serve(struct ax__shard *s, unsigned seen, int timeout_ms)
         return AX_EBUSY;
     /* Real-time loops are not served, as they get no direct publishes
      * (core/pub.c): a loop woken while this thread holds it waits for it. */
+    if (ax_loop_rounds(loop) != seen) /* one ended since the caller looked */
+        return 0;
     if (s->node->cfg.sched_policy == AX_SCHED_OTHER && ax_loop_try_enter(loop)) {
-        if (ax_loop_rounds(loop) != seen) { /* one ended since the caller looked */
+        if (ax_loop_rounds(loop) != seen) { /* ended just before the entry */
             ax_loop_leave(loop);
             return 0;
         }
+        /* Until after the leave, whose flush may run callbacks too: one that
+         * destroys the node must find it current and defer, not join the
+         * loop's thread, which waits for this one to leave. */
         ax_node *prev = ax__current_node;
-        ax__current_node = s->node; /* a callback's ax_node_destroy() defers */
+        ax__current_node = s->node;
         int rc = ax_loop_serve(loop, timeout_ms);
-        ax__current_node = prev;
         ax_loop_leave(loop);
+        ax__current_node = prev;
         return rc < 0 ? rc : rc == 0 ? AX_ETIMEDOUT : 0;
     }
     return ax_loop_wait_round(loop, seen, timeout_ms);

@@ -87,10 +87,11 @@ struct ax_loop {
     atomic_int gate;
     atomic_bool guest_serving; /* a guest waits for events (ax_loop_serve()) */
     bool guest_saved_in_step;
-    /* Rounds ended (a step of the loop's thread, a guest's leave), and the
-     * threads in ax_loop_wait_round() that want a futex wake at the next. */
+    /* Rounds ended (a step of the loop's thread, a guest's leave), and
+     * whether a thread in ax_loop_wait_round() wants a futex wake at the
+     * next (loop_rounds.c). */
     atomic_uint rounds;
-    atomic_int round_waiters;
+    atomic_bool want_wake;
 };
 
 /* loop_rounds.c: a round ended (a step of the loop's thread, a guest's

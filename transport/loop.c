@@ -235,10 +235,13 @@ static int loop_step(ax_loop *loop, int timeout_ms);
  * holds the gate. A woken loop that finds a guest sleeps on the gate's
  * futex; the guest's leave hands the gate straight to it (GATE_LOOP, not
  * GATE_OPEN), so that another guest cannot come in first, again and again,
- * while the loop has work. A guest never waits: entering fails at once
+ * while the loop has work. Entering never waits: it fails at once
  * when the gate is not open, and also when tasks are posted (the loop is
  * about to run them, and they may come before, in the poster's order,
- * what the guest would do: a subscription's attach before a publish). */
+ * what the guest would do: a subscription's attach before a publish). A
+ * guest serving a round (ax_loop_serve()) does wait, in epoll_wait on the
+ * loop's epoll fd; a loop woken meanwhile writes its eventfd to end that
+ * wait (gate_close()). */
 enum { GATE_LOOP, GATE_OPEN, GATE_GUEST, GATE_WAITING };
 
 static __thread ax_loop *tl_current;
@@ -339,11 +342,13 @@ void ax_loop_leave(ax_loop *loop)
     loop->parked_outside = false;
     loop->in_step = loop->guest_saved_in_step;
     tl_current = NULL;
-    /* All before the give-back, which is the last touch: after it, a node
-     * being destroyed (a stop task run by a serving guest) may free the
-     * loop. The loop's thread, woken now, waits for the give-back; a
-     * waiter woken now finds the gate still held and waits for the next
-     * round, which comes with what it waits for: nothing is lost. */
+    /* All before the give-back: after it, a node being destroyed (a stop
+     * task run by a serving guest) may free the loop; the give-back itself
+     * ends with a futex wake of a loop that waited, which is harmless on
+     * freed memory (the kernel looks the word up, wakes nobody). The
+     * loop's thread, woken now, waits for the give-back; a waiter woken
+     * now finds the gate still held and waits for the next round, which
+     * comes with what it waits for: nothing is lost. */
     if (wake)
         ax_loop_post(loop, noop_task, NULL);
     ax__loop_round_done(loop);
@@ -363,22 +368,29 @@ int ax_loop_serve(ax_loop *loop, int timeout_ms)
         return AX_EINVAL;
     struct epoll_event events[GUEST_EVENTS];
     atomic_store(&loop->guest_serving, true);
-    if (atomic_load(&loop->gate) == GATE_WAITING)
+    bool asked_back = atomic_load(&loop->gate) == GATE_WAITING;
+    if (asked_back)
         timeout_ms = 0; /* the loop's thread has work and waits for us */
     int n = epoll_wait(loop->epfd, events, GUEST_EVENTS, timeout_ms);
     atomic_store(&loop->guest_serving, false);
-    bool woken = n != 0; /* not the timeout: an event, a signal, the loop's wake */
+    /* not the timeout: an event, a signal, the loop's thread asking */
+    bool woken = n != 0 || asked_back;
     if (n < 0) {
         if (errno != EINTR)
             return ax_err_from_errno(errno);
         n = 0;
     }
+    /* A step, as the loop's thread runs it: a handler that parks (its read
+     * budget) waits for the next round, which is the loop thread's (the
+     * leave wakes it), rather than running again in the leave's flush. */
+    loop->in_step = true;
     uint64_t before = loop->callbacks;
     loop->now = ax_clock_mono_ns();
     ax__timer_run_due(loop);
     dispatch_io(loop, events, n);
     run_ready(loop);
     run_posted(loop);
+    loop->in_step = false;
     ax__timer_arm(loop);
     return woken || loop->callbacks != before ? 1 : 0;
 }

@@ -6,11 +6,13 @@
  * A thread that waits for what a callback will do (ax_sub_wait()) serves
  * the loop itself when it can; when it cannot (the loop's thread is busy,
  * maybe running that very callback) it sleeps until the round ends and
- * looks again. The counter is the futex word. Sequentially consistent on
- * both sides (the increment then the load of waiters here, the waiters'
- * increment then the load of the counter there): either the ender sees the
- * waiter and wakes it, or the waiter sees the new count and does not
- * sleep. A round nobody waits for costs one atomic add and one load.
+ * looks again. The counter is the futex word. A waiter raises want_wake,
+ * then reads the count; an ender adds to the count, then takes want_wake
+ * back (an exchange) and wakes every waiter if it was up. All four are
+ * sequentially consistent: either the ender sees the flag, or the waiter
+ * sees the new count and does not sleep. A waiter writes nothing after it
+ * wakes, so a loop freed meanwhile (its node destroyed) is not touched. A
+ * round nobody waits for costs one atomic add and one exchange.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +26,7 @@
 void ax__loop_round_done(ax_loop *loop)
 {
     atomic_fetch_add(&loop->rounds, 1);
-    if (atomic_load(&loop->round_waiters) > 0)
+    if (atomic_load(&loop->want_wake) && atomic_exchange(&loop->want_wake, false))
         syscall(SYS_futex, &loop->rounds, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
@@ -38,7 +40,7 @@ int ax_loop_wait_round(ax_loop *loop, unsigned seen, int timeout_ms)
     if (!loop)
         return AX_EINVAL;
     int rc = 0;
-    atomic_fetch_add(&loop->round_waiters, 1);
+    atomic_store(&loop->want_wake, true);
     if (atomic_load(&loop->rounds) == seen) {
         struct timespec ts = {.tv_sec = timeout_ms / 1000,
                               .tv_nsec = (timeout_ms % 1000) * 1000000L};
@@ -49,6 +51,5 @@ int ax_loop_wait_round(ax_loop *loop, unsigned seen, int timeout_ms)
             rc = AX_ETIMEDOUT;
         errno = saved;
     }
-    atomic_fetch_sub(&loop->round_waiters, 1);
     return rc;
 }

@@ -16,10 +16,13 @@
  *
  * A loop belongs to the thread that runs it. Every function in this header
  * must be called on that thread, except ax_loop_post(), the only thread-safe
- * entry into a loop, ax_loop_fd(), and ax_loop_try_enter(), which lets
- * another thread act as the loop's own while the loop waits for events. Before the loop first runs,
- * the thread that created it counts as its thread. ax_loop_thread_* run a loop on a thread of its
- * own.
+ * entry into a loop, ax_loop_fd(), ax_loop_rounds() and
+ * ax_loop_wait_round(), and ax_loop_try_enter(), which lets another thread
+ * act as the loop's own while the loop waits for events (and, with
+ * ax_loop_serve(), run a round of it: then the handlers, timers and tasks
+ * of that round run on that thread). Before the loop first runs, the
+ * thread that created it counts as its thread. ax_loop_thread_* run a loop
+ * on a thread of its own.
  *
  * ## Phases of one iteration (ax_loop_step)
  *
@@ -109,10 +112,12 @@ typedef void (*ax_io_cb)(ax_io *io, unsigned events, void *user);
  */
 typedef void (*ax_io_close_cb)(ax_io *io, void *user);
 
-/** ax_timer_cb - called when the timer fires, on the loop's thread. */
+/** ax_timer_cb - called when the timer fires, on the loop's thread (or a
+ * thread serving it: ax_loop_serve()). */
 typedef void (*ax_timer_cb)(ax_timer *timer, void *user);
 
-/** ax_task_fn - a task given to ax_loop_post(), run on the loop's thread. */
+/** ax_task_fn - a task given to ax_loop_post(), run on the loop's thread
+ * (or a thread serving it: ax_loop_serve()). */
 typedef void (*ax_task_fn)(void *arg);
 
 /* A watched file descriptor. All fields are private. */

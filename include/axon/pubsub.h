@@ -12,8 +12,9 @@
  * Creating and freeing may be called from any thread. Subscription
  * callbacks and events run on the node's thread for the topic (each topic
  * is served by one of the node's loop threads, so a topic's callbacks never
- * run concurrently and arrive in order), or inside ax_node_spin*() for
- * node.threads = 0. Callbacks must not block.
+ * run concurrently and arrive in order), on an application thread that
+ * serves that loop in ax_sub_wait() (still one at a time with it), or
+ * inside ax_node_spin*() for node.threads = 0. Callbacks must not block.
  *
  * Handles: ax_pub_free()/ax_sub_free() and ax_node_destroy() end a handle;
  * like free(), the pointer must not be used afterwards.
@@ -357,6 +358,10 @@ AX_API void ax_sub_free(ax_sub *sub);
  *
  *     while (!reply_arrived(&state) && ax_sub_wait(sub, 100) != AX_EBUSY) {}
  *
+ * The callbacks then run at this thread's priority and on its CPUs (not
+ * node.cpus), and with whatever locks it holds: a lock held around this
+ * call must not be one that a callback of that loop takes.
+ *
  * Not while the node's loops run real-time (node.sched_policy): then this
  * only waits for the loop's rounds. With node.threads = 0 the application
  * runs the node already: call ax_node_spin_once() instead.
@@ -366,7 +371,7 @@ AX_API void ax_sub_free(ax_sub *sub);
  * timeout passed), AX_EBUSY (called on a loop's thread, a callback's
  * included: it would wait for itself), AX_EINVAL (NULL @sub, or
  * node.threads = 0), or the reactor's error (epoll_wait's, mapped). Any
- * thread but a loop's. One thread at a time per
+ * thread but a loop's, and never while the node is being destroyed. One thread at a time per
  * subscription (threads waiting on different subscriptions of a loop take
  * turns: one serves, the others wait for its round); with several on one,
  * a thread may miss a message another's call saw, and wait for the next
