@@ -431,6 +431,96 @@ static void test_sub_wait_callback_destroys_its_node(void **state)
     print_message("%d of 5 destroying callbacks ran on the waiting thread\n", on_app);
 }
 
+/* A flood while the test's thread waits in ax_sub_wait(): its rounds hit
+ * the read budget and park the link (left to the loop's thread), and the
+ * 500th callback, on whichever thread, destroys the node. Every message
+ * before it arrived once, in order; nothing hangs (the destruction joins
+ * the loop's thread, which must not be waiting for this one). */
+#define FLOOD     2000
+#define FLOOD_END 500
+
+struct flood {
+    ax_node *node;
+    ax_pub *pub;
+    atomic_int n, disorder, dropped, publish_rc;
+};
+
+/* The flood, from a thread of its own while the test's thread waits. */
+static void *flood_talker(void *arg)
+{
+    struct flood *f = arg;
+    for (uint64_t i = 1; i <= FLOOD_END; i++)
+        for (;;) { /* block: a publish that found no room is made again */
+            uint8_t buf[64];
+            memset(buf, 0, sizeof buf);
+            memcpy(buf, &i, sizeof i);
+            int rc = ax_pub_publish_bytes(f->pub, buf, sizeof buf);
+            if (rc != AX_EAGAIN && rc != AX_ETIMEDOUT) {
+                if (rc < 0)
+                    atomic_store(&f->publish_rc, rc);
+                break;
+            }
+        }
+    return NULL;
+}
+
+static void on_flood(ax_sub *sub, const struct ax_msg *m, void *user)
+{
+    struct flood *f = user;
+    (void)sub;
+    uint64_t k = 0;
+    if (m->len >= sizeof k)
+        memcpy(&k, m->data, sizeof k);
+    int n = atomic_load(&f->n);
+    if (n >= FLOOD_END)
+        return; /* the destruction is on its way */
+    if (k != (uint64_t)n + 1)
+        atomic_fetch_add(&f->disorder, 1);
+    atomic_store(&f->n, n + 1);
+    if (n + 1 == FLOOD_END)
+        ax_node_destroy(f->node);
+}
+
+static void flood_drop(void *user)
+{
+    struct flood *f = user;
+    atomic_store(&f->dropped, 1);
+}
+
+static void test_sub_wait_flood_then_destroy(void **state)
+{
+    (void)state;
+    ax_node *a = make("wait-flood-pub", 1, AX_SHM_OFF), *b = make("wait-flood-sub", 1, AX_SHM_OFF);
+    ax_pub *p;
+    AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/wait/flood", "test.Direct", NULL));
+    struct flood f = {.node = b, .pub = p};
+    struct ax_sub_options so;
+    ax_sub_options_init(&so);
+    so.qos.overload = AX_OVERLOAD_BLOCK; /* every message, in order */
+    so.drop = flood_drop;
+    ax_sub *sub;
+    AX_OK_OR_FAIL(ax_sub_new_raw(&sub, b, "/wait/flood", "test.Direct", on_flood, &f, &so));
+    WAIT_FOR(connections(p) == 1, 10000);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, flood_talker, &f), 0);
+    int64_t deadline = ax_clock_mono_ns() + 20 * AX_NS_PER_S;
+    while (atomic_load(&f.n) < FLOOD_END && ax_clock_mono_ns() < deadline) {
+        int rc = ax_sub_wait(sub, 100);
+        if (rc != AX_ETIMEDOUT)
+            AX_OK_OR_FAIL(rc);
+    }
+    pthread_join(t, NULL);
+    AX_OK_OR_FAIL(atomic_load(&f.publish_rc));
+    assert_int_equal(atomic_load(&f.n), FLOOD_END);
+    assert_int_equal(atomic_load(&f.disorder), 0);
+    /* From here on neither b nor sub may be used. */
+    WAIT_FOR(atomic_load(&f.dropped), 10000);
+    for (uint64_t i = FLOOD_END + 1; i <= FLOOD; i++) /* no subscriber left: nothing waits */
+        (void)ax_pub_publish_bytes(p, &i, sizeof i);
+    ax_pub_free(p);
+    ax_node_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_sub_wait_over_tcp),
         cmocka_unit_test(test_sub_wait_over_shm),
         cmocka_unit_test(test_sub_wait_callback_destroys_its_node),
+        cmocka_unit_test(test_sub_wait_flood_then_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
