@@ -370,11 +370,14 @@ static void on_doomed(ax_sub *sub, const struct ax_msg *m, void *user)
     struct doomed *d = user;
     (void)sub;
     (void)m;
-    if (atomic_fetch_add(&d->called, 1) == 0) {
-        if (pthread_equal(pthread_self(), d->app))
-            atomic_store(&d->on_app, 1);
+    /* Only on the waiting thread: a destruction from the loop's thread
+     * could free the subscription while the waiting thread is about to
+     * call ax_sub_wait() on it, which the contract forbids. */
+    bool here = pthread_equal(pthread_self(), d->app);
+    if (here)
+        atomic_store(&d->on_app, 1);
+    if (atomic_fetch_add(&d->called, 1) == 0 && here)
         ax_node_destroy(d->node);
-    }
 }
 
 /* Publishes once told to, so that the message comes while the test's
@@ -422,27 +425,32 @@ static void test_sub_wait_callback_destroys_its_node(void **state)
         }
         pthread_join(t, NULL);
         assert_int_equal(atomic_load(&d.called), 1);
+        if (!atomic_load(&d.on_app)) /* the loop's thread ran it: destroy here */
+            ax_node_destroy(b);
         /* From here on neither b nor sub may be used: b is being destroyed. */
         WAIT_FOR(atomic_load(&d.dropped), 10000);
         on_app += atomic_load(&d.on_app);
         ax_pub_free(p);
         ax_node_destroy(a);
     }
-    print_message("%d of 5 destroying callbacks ran on the waiting thread\n", on_app);
+    print_message("%d of 5 callbacks ran on the waiting thread and destroyed the node\n", on_app);
+    assert_true(on_app >= 1);
 }
 
 /* A flood while the test's thread waits in ax_sub_wait(): its rounds hit
  * the read budget and park the link (left to the loop's thread), and the
- * 500th callback, on whichever thread, destroys the node. Every message
- * before it arrived once, in order; nothing hangs (the destruction joins
- * the loop's thread, which must not be waiting for this one). */
+ * 500th callback destroys the node if the waiting thread runs it (else the
+ * test does, after). Every message before it arrived once, in order;
+ * nothing hangs (the destruction joins the loop's thread, which must not
+ * be waiting for this one). */
 #define FLOOD     2000
 #define FLOOD_END 500
 
 struct flood {
     ax_node *node;
     ax_pub *pub;
-    atomic_int n, disorder, dropped, publish_rc;
+    pthread_t app;
+    atomic_int n, disorder, dropped, publish_rc, destroyed_here;
 };
 
 /* The flood, from a thread of its own while the test's thread waits. */
@@ -476,9 +484,14 @@ static void on_flood(ax_sub *sub, const struct ax_msg *m, void *user)
         return; /* the destruction is on its way */
     if (k != (uint64_t)n + 1)
         atomic_fetch_add(&f->disorder, 1);
-    atomic_store(&f->n, n + 1);
-    if (n + 1 == FLOOD_END)
+    /* Destroyed from the last callback when the waiting thread runs it
+     * (from the loop's thread, the waiting thread could be about to call
+     * ax_sub_wait() on the subscription being freed: not allowed). */
+    if (n + 1 == FLOOD_END && pthread_equal(pthread_self(), f->app)) {
+        atomic_store(&f->destroyed_here, 1);
         ax_node_destroy(f->node);
+    }
+    atomic_store(&f->n, n + 1);
 }
 
 static void flood_drop(void *user)
@@ -493,7 +506,7 @@ static void test_sub_wait_flood_then_destroy(void **state)
     ax_node *a = make("wait-flood-pub", 1, AX_SHM_OFF), *b = make("wait-flood-sub", 1, AX_SHM_OFF);
     ax_pub *p;
     AX_OK_OR_FAIL(ax_pub_new_raw(&p, a, "/wait/flood", "test.Direct", NULL));
-    struct flood f = {.node = b, .pub = p};
+    struct flood f = {.node = b, .pub = p, .app = pthread_self()};
     struct ax_sub_options so;
     ax_sub_options_init(&so);
     so.qos.overload = AX_OVERLOAD_BLOCK; /* every message, in order */
@@ -513,6 +526,10 @@ static void test_sub_wait_flood_then_destroy(void **state)
     AX_OK_OR_FAIL(atomic_load(&f.publish_rc));
     assert_int_equal(atomic_load(&f.n), FLOOD_END);
     assert_int_equal(atomic_load(&f.disorder), 0);
+    print_message("the last callback ran on the %s thread\n",
+                  atomic_load(&f.destroyed_here) ? "waiting" : "loop's");
+    if (!atomic_load(&f.destroyed_here))
+        ax_node_destroy(b);
     /* From here on neither b nor sub may be used. */
     WAIT_FOR(atomic_load(&f.dropped), 10000);
     for (uint64_t i = FLOOD_END + 1; i <= FLOOD; i++) /* no subscriber left: nothing waits */
