@@ -63,10 +63,10 @@ int ax__shard_serve(struct ax__shard *s, unsigned seen, int timeout_ms)
      * stall the loop it runs. */
     if (ax_loop_current())
         return AX_EBUSY;
-    /* Real-time loops are not served, as they get no direct publishes
-     * (core/pub.c): a loop woken while this thread holds it waits for it. */
     if (ax_loop_rounds(loop) != seen) /* one ended since the caller looked */
         return 0;
+    /* Real-time loops are not served, as they get no direct publishes
+     * (core/pub.c): a loop woken while this thread holds it waits for it. */
     if (s->node->cfg.sched_policy == AX_SCHED_OTHER && ax_loop_try_enter(loop)) {
         if (ax_loop_rounds(loop) != seen) { /* ended just before the entry */
             ax_loop_leave(loop);

@@ -271,7 +271,7 @@ class Subscriber(_Endpoint):
         otherwise it waits for the loop thread's round to end. Returns True
         when a round ended (look at what the callbacks did), False when
         @timeout seconds (None: no limit) passed with nothing. Not from a
-        callback (axon.Error). The GIL is released while it waits.
+        callback (axon.Busy). The GIL is released while it waits.
 
             while not state.done:
                 sub.wait(0.1)
