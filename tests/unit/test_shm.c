@@ -426,6 +426,48 @@ static void t_close_flushes(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+static uint64_t frames_in(const ax__link *l)
+{
+    struct ax__link_stats st;
+    ax__link_get_stats(l, &st);
+    return st.frames_in;
+}
+
+/* Releases made in the subscriber's callbacks go back together, not one
+ * RELEASE frame per message (each would wake the publisher's loop); and
+ * one that waits for its batch on a quiet topic still goes back (after
+ * at most AX__SHM_RELEASE_DELAY_NS). */
+static void t_releases_together(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 16); /* 16 chunks: the batch is 8 */
+    struct peer s = {0};
+    connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    ax__link *pl = pb.subs[0].link;
+    uint64_t before = frames_in(pl);
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
+    AX_STEP_UNTIL(loop, s.frames == 16 && pool_out(pb.pool) == 0, 5000);
+    uint64_t releases = frames_in(pl) - before;
+    assert_true(releases >= 1);
+    assert_true(releases < 16);
+    /* One message, released in its callback: nothing else will come to
+     * fill its batch, and it goes back all the same. */
+    assert_int_equal(pub_send(&pb, 0x77, 17), 1);
+    AX_STEP_UNTIL(loop, s.frames == 17 && pool_out(pb.pool) == 0, 5000);
+    ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
+    pb.ln->ops->close(pb.ln);
+    pb.pool->ops->close(pb.pool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 /* The budget spent: a clear error and a count, at once. */
 static void t_pool_exhausted(void **state)
 {
@@ -455,9 +497,10 @@ static void t_pool_exhausted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),     cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_quota_bytes),   cmocka_unit_test(t_both_ways),
-        cmocka_unit_test(t_close_flushes), cmocka_unit_test(t_pool_exhausted),
+        cmocka_unit_test(t_isolation),      cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),    cmocka_unit_test(t_both_ways),
+        cmocka_unit_test(t_close_flushes),  cmocka_unit_test(t_releases_together),
+        cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,7 @@ int ax__shm_pool_new(const struct ax__pool_options *opt, ax__pool **out);
 struct ax__shm_map {
     atomic_uint refs;
     uint32_t id;
+    uint32_t batch; /* releases of its chunks that may wait to go together (1..128) */
     const uint8_t *base;
     size_t size;
 };
@@ -80,11 +81,14 @@ struct ax__shm_rx;
 int ax__shm_rx_new(ax_loop *loop, struct ax__shm_rx **out);
 /* The link is gone: views released later only unmap. On the loop thread. */
 void ax__shm_rx_detach(struct ax__shm_rx *rx);
-/* A SEGMENT frame: map @fd (taken), after checking its seals and size.
- * 0, AX_EPROTO (bad segment) or an mmap error. */
-int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, int fd, const char **why);
+/* A SEGMENT frame: map @fd (taken), after checking its seals and size;
+ * @batch is how many releases of its chunks may wait to be sent together
+ * (clamped to 1..128). 0, AX_EPROTO (bad segment) or an mmap error. */
+int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, uint32_t batch, int fd,
+                   const char **why);
 /* A descriptor: a view of @len bytes at @off of segment @seg, released
- * with ax__buf_release(); @chunk goes back in a RELEASE frame then.
+ * with ax__buf_release(); @chunk goes back in a RELEASE frame then, or
+ * with others of its batch, at most AX__SHM_RELEASE_DELAY_NS later.
  * 0, AX_EPROTO (unknown segment, out of its bounds), AX_ENOMEM. */
 int ax__shm_rx_view(struct ax__shm_rx *rx, uint32_t seg, uint32_t chunk, uint64_t off, uint32_t len,
                     ax__buf **out, const char **why);
@@ -97,9 +101,12 @@ void ax__shm_rx_set_release(struct ax__shm_rx *rx, ax__shm_release_fn fn, void *
 /* SHM_SEGMENT payload; the memfd comes with it. */
 struct ax__shm_segment_msg {
     uint32_t id;
-    uint32_t reserved;
+    uint32_t batch; /* releases that may wait to go together (0 from old senders: 1) */
     uint64_t size;
 };
+
+/* How long a release held back for its batch may wait. */
+#define AX__SHM_RELEASE_DELAY_NS 1000000
 
 /* A DATA frame with AX__FRAME_F_SHM: where the message is. */
 struct ax__shm_desc {

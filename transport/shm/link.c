@@ -189,7 +189,7 @@ static void handle_segment(struct ax__shm_link *s, const uint8_t *p, size_t n)
     const char *why = "a malformed SHM_SEGMENT";
     int rc = AX_EPROTO;
     if (n == sizeof(struct ax__shm_segment_msg))
-        rc = ax__shm_rx_map(s->rx, le32(p), le64(p + 8), fd, &why);
+        rc = ax__shm_rx_map(s->rx, le32(p), le64(p + 8), le32(p + 4), fd, &why);
     else if (fd >= 0)
         close(fd);
     if (rc < 0) {
@@ -325,6 +325,16 @@ static bool announced(struct ax__shm_link *s, uint32_t id)
     return false;
 }
 
+/* How many releases of chunks of @chunk_size the peer may hold back to
+ * send together: half of what its quota lets it hold (two chunks always),
+ * so the chunks it holds back never stop our writes. */
+static uint32_t release_batch(const struct ax__shm_link *s, size_t chunk_size)
+{
+    uint64_t by_bytes = s->quota_bytes / (chunk_size ? chunk_size : 1);
+    uint64_t n = s->quota < by_bytes ? s->quota : by_bytes;
+    return n < 2 ? 1 : (uint32_t)(n / 2);
+}
+
 /* A chunk to the peer: its segment first if new to it, then the
  * descriptor, holding the chunk. */
 static int send_chunk(struct ax__shm_link *s, const struct ax__frame_hdr *h, ax__buf *b)
@@ -344,6 +354,7 @@ static int send_chunk(struct ax__shm_link *s, const struct ax__frame_hdr *h, ax_
     if (!announced(s, seg->id)) {
         uint8_t m[sizeof(struct ax__shm_segment_msg)] = {0};
         put32(m, seg->id);
+        put32(m + 4, release_batch(s, seg->chunk_size));
         put64(m + 8, seg->size);
         int rc = ax__array_reserve(&s->announced, &s->announced_cap, s->nannounced + 1, 8);
         if (rc == 0)

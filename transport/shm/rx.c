@@ -9,7 +9,15 @@
  * gone: so the receive state is refcounted apart from the link, and a
  * release off the loop thread is queued and posted to it. The publisher
  * hears every release in a RELEASE frame while the link lives; after that
- * its socket has closed and it has taken its chunks back already. A
+ * its socket has closed and it has taken its chunks back already.
+ *
+ * Releases on the loop thread are held back and sent together: a RELEASE
+ * per message wakes the publisher's loop per message, which cost a 1 MiB
+ * round trip two context switches of its five. The publisher says with
+ * each segment how many of its chunks may wait (half of what its quota
+ * lets this peer hold, so it never stalls on them); a release goes out
+ * when that many wait, or AX__SHM_RELEASE_DELAY_NS after the first of them
+ * (so a quiet topic gives its chunks back soon), whichever comes first. A
  * mapping lives while the link's table or any view refers to it: a
  * publisher that crashed leaves the memory valid until the last view goes.
  *
@@ -31,6 +39,7 @@
 
 #define MAPS_MAX   4096                 /* segments one publisher may announce */
 #define MAPPED_MAX (UINT64_C(64) << 30) /* bytes of them, at most */
+#define BATCH_MAX  128                  /* releases held back, at most (one frame) */
 
 struct view {
     ax__buf buf; /* embedded: points into the mapping */
@@ -45,6 +54,7 @@ struct ax__shm_rx {
     ax_loop *loop;
     ax__shm_release_fn release;
     void *release_ctx;
+    ax_timer delay; /* sends what was held back; loop thread only */
     /* loop thread only */
     struct ax__shm_map **maps;
     size_t nmaps, maps_cap;
@@ -54,8 +64,9 @@ struct ax__shm_rx {
     bool detached;
     bool flush_posted;
     struct view *free_views;
-    uint32_t *pending; /* (seg, chunk) pairs released off the loop thread */
+    uint32_t *pending; /* (seg, chunk) pairs released and not yet sent */
     size_t npending, pending_cap;
+    uint32_t limit; /* send when this many pairs wait: the least batch among them */
 };
 
 static void map_release(struct ax__shm_map *m)
@@ -83,6 +94,8 @@ static void rx_unref(struct ax__shm_rx *rx)
     free(rx);
 }
 
+static void delay_fired(ax_timer *t, void *user);
+
 int ax__shm_rx_new(ax_loop *loop, struct ax__shm_rx **out)
 {
     struct ax__shm_rx *rx = calloc(1, sizeof *rx);
@@ -90,6 +103,8 @@ int ax__shm_rx_new(ax_loop *loop, struct ax__shm_rx **out)
         return AX_ENOMEM;
     atomic_init(&rx->refs, 1);
     rx->loop = loop;
+    rx->limit = UINT32_MAX;
+    ax_timer_init(loop, &rx->delay, delay_fired, rx);
     pthread_mutex_init(&rx->lock, NULL);
     *out = rx;
     return 0;
@@ -103,13 +118,15 @@ void ax__shm_rx_set_release(struct ax__shm_rx *rx, ax__shm_release_fn fn, void *
 
 void ax__shm_rx_detach(struct ax__shm_rx *rx)
 {
+    ax_timer_stop(&rx->delay); /* what waits is given back by the socket's close */
     pthread_mutex_lock(&rx->lock);
     rx->detached = true;
     pthread_mutex_unlock(&rx->lock);
     rx_unref(rx); /* the link's reference; views keep theirs */
 }
 
-int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, int fd, const char **why)
+int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, uint32_t batch, int fd,
+                   const char **why)
 {
     struct stat st;
     int seals = fcntl(fd, F_GET_SEALS);
@@ -143,6 +160,7 @@ int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, int fd, co
         } else {
             atomic_init(&m->refs, 1);
             m->id = id;
+            m->batch = batch < 1 ? 1 : batch > BATCH_MAX ? BATCH_MAX : batch;
             m->base = p;
             m->size = size;
             rx->maps[rx->nmaps++] = m;
@@ -156,22 +174,60 @@ int ax__shm_rx_map(struct ax__shm_rx *rx, uint32_t id, uint64_t size, int fd, co
     return rc;
 }
 
-/* Off the loop thread: what was queued goes out in one RELEASE. */
+/* Take what waits to be sent (under the lock). */
+static uint32_t *take_pending(struct ax__shm_rx *rx, size_t *npairs)
+{
+    uint32_t *pairs = rx->pending;
+    *npairs = rx->npending / 2;
+    rx->pending = NULL;
+    rx->npending = rx->pending_cap = 0;
+    rx->limit = UINT32_MAX;
+    return pairs;
+}
+
+static void send_pending(struct ax__shm_rx *rx, uint32_t *pairs, size_t n, bool live)
+{
+    if (live && n)
+        rx->release(rx->release_ctx, pairs, n);
+    free(pairs);
+}
+
+/* Posted by a release off the loop thread: everything waiting goes out. */
 static void flush_task(void *arg)
 {
     struct ax__shm_rx *rx = arg;
+    size_t n;
     pthread_mutex_lock(&rx->lock);
-    uint32_t *pairs = rx->pending;
-    size_t n = rx->npending;
-    rx->pending = NULL;
-    rx->npending = rx->pending_cap = 0;
+    uint32_t *pairs = take_pending(rx, &n);
     rx->flush_posted = false;
     bool live = !rx->detached;
     pthread_mutex_unlock(&rx->lock);
-    if (live && n)
-        rx->release(rx->release_ctx, pairs, n / 2);
-    free(pairs);
+    if (live)
+        ax_timer_stop(&rx->delay);
+    send_pending(rx, pairs, n, live);
     rx_unref(rx);
+}
+
+/* The first release held back has waited long enough. */
+static void delay_fired(ax_timer *t, void *user)
+{
+    struct ax__shm_rx *rx = user;
+    size_t n;
+    (void)t;
+    pthread_mutex_lock(&rx->lock);
+    uint32_t *pairs = take_pending(rx, &n);
+    bool live = !rx->detached;
+    pthread_mutex_unlock(&rx->lock);
+    send_pending(rx, pairs, n, live);
+}
+
+static bool pending_add(struct ax__shm_rx *rx, uint32_t seg, uint32_t chunk)
+{
+    if (ax__array_reserve(&rx->pending, &rx->pending_cap, rx->npending + 2, 32) < 0)
+        return false;
+    rx->pending[rx->npending++] = seg;
+    rx->pending[rx->npending++] = chunk;
+    return true;
 }
 
 /* A view's last reference went, on any thread. */
@@ -179,31 +235,45 @@ static void view_back(void *data, void *arg)
 {
     struct view *v = arg;
     struct ax__shm_rx *rx = v->rx;
-    uint32_t pair[2] = {v->seg, v->chunk};
+    uint32_t batch = v->map->batch;
     map_release(v->map);
     bool on_loop = ax_loop_current() == rx->loop;
-    bool tell = false;
+    uint32_t one[2] = {v->seg, v->chunk};
+    uint32_t *send = NULL;
+    size_t nsend = 0;
+    bool arm = false, lone = false;
     (void)data;
     pthread_mutex_lock(&rx->lock);
     v->next = rx->free_views;
     rx->free_views = v;
-    if (!rx->detached && on_loop) {
-        tell = true;
-    } else if (!rx->detached &&
-               ax__array_reserve(&rx->pending, &rx->pending_cap, rx->npending + 2, 32) == 0) {
-        rx->pending[rx->npending++] = pair[0];
-        rx->pending[rx->npending++] = pair[1];
-        if (!rx->flush_posted) {
-            atomic_fetch_add(&rx->refs, 1); /* the task's */
-            if (ax_loop_post(rx->loop, flush_task, rx) == 0)
-                rx->flush_posted = true;
-            else
-                atomic_fetch_sub(&rx->refs, 1); /* lost: the socket's close gives it back */
-        }
+    if (rx->detached) {
+        /* The publisher took everything back when the socket closed. */
+    } else if (on_loop) {
+        /* Held back until the least batch of what waits is reached. */
+        if (batch < rx->limit)
+            rx->limit = batch;
+        if (!pending_add(rx, v->seg, v->chunk))
+            lone = true; /* out of memory: this one goes at once, alone */
+        else if (rx->npending / 2 >= rx->limit)
+            send = take_pending(rx, &nsend);
+        else
+            arm = rx->npending == 2;
+    } else if (pending_add(rx, v->seg, v->chunk) && !rx->flush_posted) {
+        atomic_fetch_add(&rx->refs, 1); /* the task's */
+        if (ax_loop_post(rx->loop, flush_task, rx) == 0)
+            rx->flush_posted = true;
+        else
+            atomic_fetch_sub(&rx->refs, 1); /* lost: the socket's close gives it back */
     }
     pthread_mutex_unlock(&rx->lock);
-    if (tell)
-        rx->release(rx->release_ctx, pair, 1);
+    if (lone)
+        rx->release(rx->release_ctx, one, 1);
+    if (send) {
+        ax_timer_stop(&rx->delay);
+        send_pending(rx, send, nsend, true);
+    } else if (arm && ax_timer_start(&rx->delay, AX__SHM_RELEASE_DELAY_NS, 0) < 0) {
+        delay_fired(&rx->delay, rx); /* no timer: no waiting */
+    }
     rx_unref(rx); /* the view's reference */
 }
 
