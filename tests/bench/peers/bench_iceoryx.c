@@ -504,10 +504,11 @@ static int thr_run(const struct pb_opts *o, size_t size, const void *arg)
         pb_fail(IMPL, "shm_thr", size, why);
         goto out;
     }
-    /* Warm-up: until the subscriber has seen one, and at least THR_WARMUP
-     * (or 0.2 s of them), so that the chunks in use have been touched. */
+    /* Warm-up: until the subscriber has seen one, and for at least
+     * THR_WARMUP messages and 0.2 s, so that the chunks in use have been
+     * touched (as bench_shm). */
     int64_t warm_hard = pb_deadline(MATCH_SECS), warm_min = pb_deadline(0.2);
-    for (int k = 0; !ch.ready || (k < THR_WARMUP && pb_now() < warm_min); k++) {
+    for (int k = 0; !ch.ready || k < THR_WARMUP || pb_now() < warm_min; k++) {
         if (publish_one(p, size, PB_SEQ_WARMUP, 0, &loan_waits, warm_hard) !=
                 AllocationResult_SUCCESS ||
             pb_poll_ctl(&ch, 1, &rx, ch.ready ? 0 : 5) < 0 || ch.reported ||
