@@ -266,14 +266,17 @@ static void view_back(void *data, void *arg)
             atomic_fetch_sub(&rx->refs, 1); /* lost: the socket's close gives it back */
     }
     pthread_mutex_unlock(&rx->lock);
+    /* The timer is set or stopped before anything is sent: a send that
+     * closed the link at once would detach it, and a timer set after
+     * that could fire on freed memory. */
+    if (arm && ax_timer_start(&rx->delay, AX__SHM_RELEASE_DELAY_NS, 0) < 0)
+        delay_fired(&rx->delay, rx); /* no timer: no waiting */
+    if (send)
+        ax_timer_stop(&rx->delay);
     if (lone)
         rx->release(rx->release_ctx, one, 1);
-    if (send) {
-        ax_timer_stop(&rx->delay);
+    if (send)
         send_pending(rx, send, nsend, true);
-    } else if (arm && ax_timer_start(&rx->delay, AX__SHM_RELEASE_DELAY_NS, 0) < 0) {
-        delay_fired(&rx->delay, rx); /* no timer: no waiting */
-    }
     rx_unref(rx); /* the view's reference */
 }
 
