@@ -147,6 +147,18 @@ static uint64_t pool_out(ax__pool *p)
     return s.out;
 }
 
+/* The subscriber @s closes its link; then the publisher's listener and
+ * pool close. */
+static void close_pair(ax_loop *loop, struct pub *pb, struct peer *s)
+{
+    ax__link_close(s->link, AX__LINK_GRACEFUL, 0);
+    AX_STEP_UNTIL(loop, s->closes && pb->subs[0].closes, 5000);
+    pb->ln->ops->close(pb->ln);
+    pb->pool->ops->close(pb->pool);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
+}
+
 static void connect_sub(ax_loop *loop, const char *addr, struct peer *p, uint64_t id)
 {
     struct ax__link_options o;
@@ -306,12 +318,7 @@ static void t_quota(void **state)
     for (unsigned i = 3; i < s.nkept; i++)
         ax__buf_release(s.kept[i]);
     AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
-    ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
-    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
-    pb.ln->ops->close(pb.ln);
-    pb.pool->ops->close(pb.pool);
-    for (int i = 0; i < 5; i++)
-        ax_loop_step(loop, 0);
+    close_pair(loop, &pb, &s);
     AX_ASSERT_LOOP_FREE(loop);
 }
 
@@ -347,12 +354,7 @@ static void t_quota_bytes(void **state)
         for (unsigned i = 5 - fit[t]; i < s.nkept; i++)
             ax__buf_release(s.kept[i]);
         AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
-        ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
-        AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
-        pb.ln->ops->close(pb.ln);
-        pb.pool->ops->close(pb.pool);
-        for (int i = 0; i < 5; i++)
-            ax_loop_step(loop, 0);
+        close_pair(loop, &pb, &s);
     }
     AX_ASSERT_LOOP_FREE(loop);
 }
@@ -459,12 +461,7 @@ static void t_releases_together(void **state)
      * fill its batch, and it goes back all the same. */
     assert_int_equal(pub_send(&pb, 0x77, 17), 1);
     AX_STEP_UNTIL(loop, s.frames == 17 && pool_out(pb.pool) == 0, 5000);
-    ax__link_close(s.link, AX__LINK_GRACEFUL, 0);
-    AX_STEP_UNTIL(loop, s.closes && pb.subs[0].closes, 5000);
-    pb.ln->ops->close(pb.ln);
-    pb.pool->ops->close(pb.pool);
-    for (int i = 0; i < 5; i++)
-        ax_loop_step(loop, 0);
+    close_pair(loop, &pb, &s);
     AX_ASSERT_LOOP_FREE(loop);
 }
 
