@@ -454,14 +454,95 @@ static void t_releases_together(void **state)
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
     AX_STEP_UNTIL(loop, s.frames == 16 && pool_out(pb.pool) == 0, 5000);
+    /* No more than a batch in a frame: two at least; one per message before. */
     uint64_t releases = frames_in(pl) - before;
-    assert_true(releases >= 1);
+    assert_true(releases >= 2);
     assert_true(releases < 16);
     /* One message, released in its callback: nothing else will come to
      * fill its batch, and it goes back all the same. */
     assert_int_equal(pub_send(&pb, 0x77, 17), 1);
     AX_STEP_UNTIL(loop, s.frames == 17 && pool_out(pb.pool) == 0, 5000);
     close_pair(loop, &pb, &s);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
+/* ---- the subscriber's releases, at the level of rx.c ---- */
+
+struct batch_case {
+    struct ax__shm_rx *rx;
+    unsigned calls; /* RELEASE frames that would have gone */
+    size_t pairs;   /* chunks in them */
+    ax__buf *kept[12];
+    bool done;
+};
+
+static void count_release(void *ctx, const uint32_t *pairs, size_t n)
+{
+    struct batch_case *c = ctx;
+    (void)pairs;
+    c->calls++;
+    c->pairs += n;
+}
+
+static ax__buf *view_of(struct ax__shm_rx *rx, uint32_t chunk)
+{
+    ax__buf *b;
+    const char *why = NULL;
+    AX_OK_OR_FAIL(ax__shm_rx_view(rx, 1, chunk, (chunk % 16) * 4096u, 4096, &b, &why));
+    return b;
+}
+
+/* On the loop thread, as the link's reads are. */
+static void batch_rules_task(void *arg)
+{
+    struct batch_case *c = arg;
+    /* Read and released at once: nothing goes before the eighth. */
+    for (uint32_t i = 0; i < 7; i++)
+        ax__buf_release(view_of(c->rx, i));
+    assert_int_equal(c->calls, 0);
+    ax__buf_release(view_of(c->rx, 7));
+    assert_int_equal(c->calls, 1);
+    assert_int_equal(c->pairs, 8);
+    /* An application that keeps the last twelve: with that many views out,
+     * the release of the oldest goes at once each time. Held back, they
+     * would fill the publisher's quota of 16 and stop it until the timer. */
+    for (uint32_t i = 0; i < 12; i++)
+        c->kept[i] = view_of(c->rx, 100 + i);
+    for (uint32_t i = 0; i < 12; i++) {
+        ax__buf *newest = view_of(c->rx, 200 + i);
+        ax__buf_release(c->kept[i]);
+        c->kept[i] = newest;
+        assert_int_equal(c->calls, 2 + i);
+    }
+    for (uint32_t i = 0; i < 12; i++)
+        ax__buf_release(c->kept[i]);
+    c->done = true;
+}
+
+/* The rules of the batch, counted where the RELEASE frames would be sent:
+ * what waits plus the views out reach the batch, or the timer fires. */
+static void t_release_batch_rules(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct batch_case c = {0};
+    AX_OK_OR_FAIL(ax__shm_rx_new(loop, &c.rx));
+    ax__shm_rx_set_release(c.rx, count_release, &c);
+    int fd = memfd_create("axon-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 16 * 4096), 0);
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+    const char *why = NULL;
+    AX_OK_OR_FAIL(ax__shm_rx_map(c.rx, 1, 16 * 4096, 8, fd, &why));
+    AX_OK_OR_FAIL(ax_loop_post(loop, batch_rules_task, &c));
+    AX_STEP_UNTIL(loop, c.done, 5000);
+    /* The last few wait for a batch that no message will fill: the timer
+     * sends them. */
+    AX_STEP_UNTIL(loop, c.pairs == 8 + 12 + 12, 5000);
+    ax__shm_rx_detach(c.rx);
+    for (int i = 0; i < 5; i++)
+        ax_loop_step(loop, 0);
     AX_ASSERT_LOOP_FREE(loop);
 }
 
@@ -494,10 +575,10 @@ static void t_pool_exhausted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),      cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_quota_bytes),    cmocka_unit_test(t_both_ways),
-        cmocka_unit_test(t_close_flushes),  cmocka_unit_test(t_releases_together),
-        cmocka_unit_test(t_pool_exhausted),
+        cmocka_unit_test(t_isolation),           cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),         cmocka_unit_test(t_both_ways),
+        cmocka_unit_test(t_close_flushes),       cmocka_unit_test(t_releases_together),
+        cmocka_unit_test(t_release_batch_rules), cmocka_unit_test(t_pool_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,10 +14,15 @@
  * Releases on the loop thread are held back and sent together: a RELEASE
  * per message wakes the publisher's loop per message, which cost a 1 MiB
  * round trip two context switches of its five. The publisher says with
- * each segment how many of its chunks may wait (half of what its quota
- * lets this peer hold, so it never stalls on them); a release goes out
- * when that many wait, or AX__SHM_RELEASE_DELAY_NS after the first of them
- * (so a quiet topic gives its chunks back soon), whichever comes first. A
+ * each segment how many of its chunks this side may hold before it sends
+ * (`batch`: half of what its quota lets this peer hold, so the other half
+ * keeps its writes going). Views still out (messages being read or
+ * retained) count too: an application that keeps the last dozen messages
+ * would otherwise fill the quota with releases held back, and the
+ * publisher would wait for the timer. A release goes out when what waits
+ * plus the views out reach the batch, or AX__SHM_RELEASE_DELAY_NS after
+ * the first of them (so a quiet topic gives its chunks back soon),
+ * whichever comes first. A
  * mapping lives while the link's table or any view refers to it: a
  * publisher that crashed leaves the memory valid until the last view goes.
  *
@@ -64,7 +69,8 @@ struct ax__shm_rx {
     bool detached;
     bool flush_posted;
     struct view *free_views;
-    uint32_t *pending; /* (seg, chunk) pairs released and not yet sent */
+    uint32_t views_out; /* views made and not yet released */
+    uint32_t *pending;  /* (seg, chunk) pairs released and not yet sent */
     size_t npending, pending_cap;
     uint32_t limit; /* send when this many pairs wait: the least batch among them */
 };
@@ -246,18 +252,20 @@ static void view_back(void *data, void *arg)
     pthread_mutex_lock(&rx->lock);
     v->next = rx->free_views;
     rx->free_views = v;
+    rx->views_out--;
     if (rx->detached) {
         /* The publisher took everything back when the socket closed. */
     } else if (on_loop) {
-        /* Held back until the least batch of what waits is reached. */
+        /* Held back until what waits and what is still out reach the
+         * least batch of what waits. */
         if (batch < rx->limit)
             rx->limit = batch;
         if (!pending_add(rx, v->seg, v->chunk))
             lone = true; /* out of memory: this one goes at once, alone */
-        else if (rx->npending / 2 >= rx->limit)
+        else if (rx->npending / 2 + rx->views_out >= rx->limit)
             send = take_pending(rx, &nsend);
         else
-            arm = rx->npending == 2;
+            arm = true;
     } else if (pending_add(rx, v->seg, v->chunk) && !rx->flush_posted) {
         atomic_fetch_add(&rx->refs, 1); /* the task's */
         if (ax_loop_post(rx->loop, flush_task, rx) == 0)
@@ -266,10 +274,11 @@ static void view_back(void *data, void *arg)
             atomic_fetch_sub(&rx->refs, 1); /* lost: the socket's close gives it back */
     }
     pthread_mutex_unlock(&rx->lock);
-    /* The timer is set or stopped before anything is sent: a send that
-     * closed the link at once would detach it, and a timer set after
-     * that could fire on freed memory. */
-    if (arm && ax_timer_start(&rx->delay, AX__SHM_RELEASE_DELAY_NS, 0) < 0)
+    /* Set only when not already running: it counts from the first that
+     * waits (pairs left by a lost flush task included). Set or stopped
+     * before the release goes out, so nothing here follows the call out. */
+    if (arm && !ax_timer_active(&rx->delay) &&
+        ax_timer_start(&rx->delay, AX__SHM_RELEASE_DELAY_NS, 0) < 0)
         delay_fired(&rx->delay, rx); /* no timer: no waiting */
     if (send)
         ax_timer_stop(&rx->delay);
@@ -301,9 +310,14 @@ int ax__shm_rx_view(struct ax__shm_rx *rx, uint32_t seg, uint32_t chunk, uint64_
     struct view *v = rx->free_views;
     if (v)
         rx->free_views = v->next;
+    rx->views_out++;
     pthread_mutex_unlock(&rx->lock);
-    if (!v && !(v = malloc(sizeof *v)))
+    if (!v && !(v = malloc(sizeof *v))) {
+        pthread_mutex_lock(&rx->lock);
+        rx->views_out--;
+        pthread_mutex_unlock(&rx->lock);
         return AX_ENOMEM;
+    }
     v->rx = rx;
     v->map = m;
     v->seg = seg;
