@@ -24,7 +24,8 @@
  *
  * Receiving: SHM_SEGMENT maps the memfd (rx.c checks it), a F_SHM DATA
  * frame becomes a view of the mapping handed to the owner as a buffer,
- * and the view's last release sends RELEASE.
+ * and the view's last release sends RELEASE (rx.c holds releases back
+ * to send them in batches).
  *
  * The link's `transport` is shm.c's to set.
  *
@@ -216,7 +217,8 @@ static void handle_desc(struct ax__shm_link *s, const struct ax__frame_hdr *h, c
     if (s->link.cb && s->link.cb->on_frame)
         s->link.cb->on_frame(&s->link, &hh, view->data, view, s->link.user);
     /* The owner holds the view if it keeps the message; when it does not,
-     * this was the last reference and RELEASE goes out now. */
+     * this was the last reference and its release is made now (sent with
+     * its batch: rx.c). */
     ax__buf_release(view);
 }
 
