@@ -244,7 +244,7 @@ static void view_back(void *data, void *arg)
     uint32_t batch = v->map->batch;
     map_release(v->map);
     bool on_loop = ax_loop_current() == rx->loop;
-    uint32_t one[2] = {v->seg, v->chunk};
+    uint32_t one[2] = {v->seg, v->chunk}; /* v is free for reuse once it is listed */
     uint32_t *send = NULL;
     size_t nsend = 0;
     bool arm = false, lone = false;
@@ -260,13 +260,13 @@ static void view_back(void *data, void *arg)
          * least batch of what waits. */
         if (batch < rx->limit)
             rx->limit = batch;
-        if (!pending_add(rx, v->seg, v->chunk))
+        if (!pending_add(rx, one[0], one[1]))
             lone = true; /* out of memory: this one goes at once, alone */
         else if (rx->npending / 2 + rx->views_out >= rx->limit)
             send = take_pending(rx, &nsend);
         else
             arm = true;
-    } else if (pending_add(rx, v->seg, v->chunk) && !rx->flush_posted) {
+    } else if (pending_add(rx, one[0], one[1]) && !rx->flush_posted) {
         atomic_fetch_add(&rx->refs, 1); /* the task's */
         if (ax_loop_post(rx->loop, flush_task, rx) == 0)
             rx->flush_posted = true;
