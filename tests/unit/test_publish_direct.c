@@ -58,13 +58,20 @@ static void seen_init(struct seen *s, size_t len)
     s->len = len;
 }
 
+/* The sequence number a test message starts with (0 if too short). */
+static uint64_t seq_of(const struct ax_msg *m)
+{
+    uint64_t k = 0;
+    if (m->len >= sizeof k)
+        memcpy(&k, m->data, sizeof k);
+    return k;
+}
+
 static void on_msg(ax_sub *sub, const struct ax_msg *m, void *user)
 {
     struct seen *s = user;
     (void)sub;
-    uint64_t k = 0;
-    if (m->len >= sizeof k)
-        memcpy(&k, m->data, sizeof k);
+    uint64_t k = seq_of(m);
     if (k != atomic_load(&s->next))
         atomic_fetch_add(&s->disorder, 1);
     atomic_store(&s->next, k + 1);
@@ -476,9 +483,7 @@ static void on_flood(ax_sub *sub, const struct ax_msg *m, void *user)
 {
     struct flood *f = user;
     (void)sub;
-    uint64_t k = 0;
-    if (m->len >= sizeof k)
-        memcpy(&k, m->data, sizeof k);
+    uint64_t k = seq_of(m);
     int n = atomic_load(&f->n);
     if (n >= FLOOD_END)
         return; /* the destruction is on its way */
