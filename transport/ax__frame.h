@@ -37,7 +37,9 @@ enum ax__frame_type {
     AX__FRAME_BIND_ACK = 14,      /* axon.ctl.ServiceBindAck */
     AX__FRAME_REQUEST = 15,       /* a call: stream = service id, seq = call id */
     AX__FRAME_REPLY = 16,         /* its answer, or with F_ERROR an axon.ctl.CallError */
-    /* 17..31: reserved */
+    AX__FRAME_SHM_BELL = 17,      /* shm links: the sender's eventfd, passed with it */
+    AX__FRAME_SHM_CHAN = 18,      /* shm links: the sender's ring; its frames go there after */
+    /* 19..31: reserved */
     AX__FRAME_TYPE_MAX = 31
 };
 

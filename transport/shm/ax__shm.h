@@ -13,9 +13,14 @@
  * (or its socket closes: a crashed subscriber gives everything back at
  * once). Small messages go through the socket as bytes, like TCP.
  *
+ * After the handshake, frames leave the socket for a channel of two byte
+ * rings in shared memory (chan.c), which costs no syscall per frame while
+ * the reader is awake; the socket still carries descriptors and the end.
+ *
  * Files, each calling only those before it:
  *   pool.c   the publisher's pool: segments (memfd, sealed), chunks, loans
  *   rx.c     the subscriber's side: mapped segments and views of chunks
+ *   chan.c   the channel: frames through rings in shared memory, eventfd bells
  *   link.c   the link: descriptors, segments announced, holds, releases
  *   shm.c    the transport: addresses, listen, connect, the host id
  */
@@ -28,6 +33,7 @@
 #include <stdint.h>
 
 #include "transport/ax__link.h"
+#include "transport/stream/ax__stream.h"
 
 extern const struct ax__transport ax__shm_transport;
 
@@ -95,6 +101,65 @@ int ax__shm_rx_view(struct ax__shm_rx *rx, uint32_t seg, uint32_t chunk, uint64_
 /* Called on the loop thread with the (seg, chunk) pairs to give back. */
 typedef void (*ax__shm_release_fn)(void *ctx, const uint32_t *pairs, size_t n);
 void ax__shm_rx_set_release(struct ax__shm_rx *rx, ax__shm_release_fn fn, void *ctx);
+
+/* ---- chan.c ---- */
+
+/*
+ * One direction of a channel, in a memfd its writer made. `head` and
+ * `tail` count bytes (mod 2^32; the data is `size` bytes, a power of two,
+ * at most AX__SHM_CHAN_SIZE_MAX, so they never lap). Ordering (C11, the
+ * atomics lock-free, so between processes too):
+ * - data bytes: plain copies, published by the writer's store of head
+ *   (seq_cst, so release) and read after the reader's load of it
+ *   (seq_cst, so acquire); the reader's store of tail (seq_cst) orders
+ *   its copies before the writer reuses that room;
+ * - sleep: a reader that found nothing stores sleep = 1, then loads head;
+ *   a writer stores head, then loads sleep and, when set, takes it
+ *   (exchange 0) and writes the reader's eventfd;
+ * - wait: the same with the roles swapped, for a writer that found no
+ *   room (it stores wait, loads tail; the reader stores tail, loads wait).
+ * Every one of these stores and loads is seq_cst, so of two sides that
+ * race, at least one sees the other's store: a reader never sleeps on
+ * bytes it was not told of, nor a writer on room.
+ */
+struct ax__shm_chan_ring {
+    _Atomic uint32_t head;  /* bytes written: the writer's */
+    _Atomic uint32_t sleep; /* 1: the reader found it empty and waits for the bell */
+    uint8_t pad0[56];
+    _Atomic uint32_t tail; /* bytes read: the reader's */
+    _Atomic uint32_t wait; /* 1: the writer found it full and waits for the bell */
+    uint8_t pad1[56];
+    uint8_t data[];
+};
+
+#define AX__SHM_CHAN_SIZE     (128u * 1024)       /* each direction's ring */
+#define AX__SHM_CHAN_SIZE_MAX (16u * 1024 * 1024) /* the most a peer may announce */
+
+struct ax__shm_chan;
+
+/* A channel with our outgoing ring of @size bytes (a power of two, 4 KiB
+ * to AX__SHM_CHAN_SIZE_MAX) and our bell, an eventfd returned in @bell
+ * (the caller's: it passes a copy to the peer and registers it). 0,
+ * AX_EINVAL or the error of memfd, mmap or eventfd. */
+int ax__shm_chan_new(uint32_t size, struct ax__shm_chan **out, int *bell);
+/* The outgoing ring's memfd, to pass (SHM_CHAN); the channel keeps it. */
+int ax__shm_chan_out_fd(const struct ax__shm_chan *ch);
+/* The peer's bell @fd (taken): checked to be an eventfd, made
+ * non-blocking. 0 or AX_EPROTO (with *@why). */
+int ax__shm_chan_peer_bell(struct ax__shm_chan *ch, int fd, const char **why);
+/* The peer's ring @fd (taken) of @size data bytes: checked (size, seals)
+ * and mapped writable. 0, AX_EPROTO (with *@why) or mmap's error. */
+int ax__shm_chan_map_in(struct ax__shm_chan *ch, uint32_t size, int fd, const char **why);
+/* Unmap and close (NULL: nothing). After the link's stream is closed. */
+void ax__shm_chan_free(struct ax__shm_chan *ch);
+/* The byte channel, for ax__stream_chan_out() and _in() with the channel. */
+extern const struct ax__stream_chan_ops ax__shm_chan_ops;
+
+/* SHM_CHAN payload; the ring's memfd comes with it. */
+struct ax__shm_chan_msg {
+    uint32_t size;
+    uint32_t reserved; /* 0 */
+};
 
 /* ---- the wire (link.c) ---- */
 

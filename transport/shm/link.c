@@ -22,6 +22,13 @@
  * the overload policy drops the oldest, say, exactly as for a slow TCP
  * reader. So the table (open addressing, twice the quota) never fills.
  *
+ * The channel (chan.c): once the handshake says the peer can, each side
+ * passes its bell (SHM_BELL, an eventfd) and, once it has the peer's,
+ * its outgoing ring (SHM_CHAN), the last frame it writes on the socket;
+ * its frames go through the ring from there, descriptors still through
+ * the socket. A side that cannot make one (no memory, no fds) stays on the
+ * socket, and so does the peer's other direction: each is on its own.
+ *
  * Receiving: SHM_SEGMENT maps the memfd (rx.c checks it), a F_SHM DATA
  * frame becomes a view of the mapping handed to the owner as a buffer,
  * and the view's last release sends RELEASE (rx.c holds releases back
@@ -63,7 +70,8 @@ struct ax__shm_link {
     struct held *held; /* 2^k slots, allocated with the first descriptor */
     uint32_t held_mask, held_n;
     /* receiving chunks */
-    struct ax__shm_rx *rx; /* made with the link; outlives it while views are out */
+    struct ax__shm_rx *rx;     /* made with the link; outlives it while views are out */
+    struct ax__shm_chan *chan; /* NULL: frames stay on the socket */
 };
 
 static struct ax__shm_link *shm_of(ax__link *l)
@@ -199,6 +207,48 @@ static void handle_segment(struct ax__shm_link *s, const uint8_t *p, size_t n)
     }
 }
 
+/* The peer's bell: our frames may go through our ring now. */
+static void handle_bell(struct ax__shm_link *s)
+{
+    int fd = ax__stream_take_fd(s->stream);
+    const char *why = "a bell we did not offer a channel for";
+    int rc = AX_EPROTO;
+    if (s->chan)
+        rc = ax__shm_chan_peer_bell(s->chan, fd, &why);
+    else if (fd >= 0)
+        close(fd);
+    if (rc == 0) {
+        uint8_t m[sizeof(struct ax__shm_chan_msg)] = {0};
+        put32(m, AX__SHM_CHAN_SIZE);
+        rc = ax__stream_chan_out(s->stream, AX__FRAME_SHM_CHAN, m, sizeof m,
+                                 ax__shm_chan_out_fd(s->chan), &ax__shm_chan_ops, s->chan);
+        if (rc < 0) /* closing, or out of fds: the socket it stays */
+            AX_LOG_D(LOG_MODULE, "%s: frames stay on the socket (%s)", s->link.peer_addr,
+                     ax_err_name(rc));
+        return;
+    }
+    AX_LOG_W(LOG_MODULE, "%s: %s (%s); closing", s->link.peer_addr, why, ax_err_name(rc));
+    ax__link_close(s->stream, AX__LINK_ABORT, rc);
+}
+
+/* The peer's ring: its frames come from there after this one. */
+static void handle_chan(struct ax__shm_link *s, const uint8_t *p, size_t n)
+{
+    int fd = ax__stream_take_fd(s->stream);
+    const char *why = "a malformed SHM_CHAN";
+    int rc = AX_EPROTO;
+    if (n == sizeof(struct ax__shm_chan_msg) && s->chan)
+        rc = ax__shm_chan_map_in(s->chan, le32(p), fd, &why);
+    else if (fd >= 0)
+        close(fd);
+    if (rc < 0) {
+        AX_LOG_W(LOG_MODULE, "%s: %s (%s); closing", s->link.peer_addr, why, ax_err_name(rc));
+        ax__link_close(s->stream, AX__LINK_ABORT, rc);
+        return;
+    }
+    ax__stream_chan_in(s->stream, &ax__shm_chan_ops, s->chan);
+}
+
 static void handle_desc(struct ax__shm_link *s, const struct ax__frame_hdr *h, const uint8_t *p)
 {
     ax__buf *view;
@@ -234,6 +284,12 @@ static void on_frame(ax__link *sl, const struct ax__frame_hdr *h, const uint8_t 
     case AX__FRAME_SHM_RELEASE:
         handle_release(s, payload, h->payload_len);
         return;
+    case AX__FRAME_SHM_BELL:
+        handle_bell(s);
+        return;
+    case AX__FRAME_SHM_CHAN:
+        handle_chan(s, payload, h->payload_len);
+        return;
     default:
         break;
     }
@@ -265,9 +321,29 @@ static void send_release(void *ctx, const uint32_t *pairs, size_t n)
     }
 }
 
+/* Offer the peer a channel: our bell now, our ring once we have its bell. */
+static void offer_chan(struct ax__shm_link *s)
+{
+    int bell = -1;
+    int rc = ax__shm_chan_new(AX__SHM_CHAN_SIZE, &s->chan, &bell);
+    if (rc == 0 && (rc = ax__stream_send_fd(s->stream, AX__FRAME_SHM_BELL, NULL, 0, bell)) == 0)
+        rc = ax__stream_chan_bell(s->stream, bell); /* takes it */
+    else if (bell >= 0)
+        close(bell);
+    if (rc < 0) {
+        /* A bell sent and not registered: the peer's ring would wait for
+         * nobody. Rare (out of memory): the link goes, and is made again. */
+        AX_LOG_W(LOG_MODULE, "%s: no shared-memory channel (%s); closing", s->link.peer_addr,
+                 ax_err_name(rc));
+        ax__link_close(s->stream, AX__LINK_ABORT, rc);
+    }
+}
+
 static void on_ready(ax__link *sl, const struct ax__link_peer *peer, void *user)
 {
     struct ax__shm_link *s = user;
+    if (peer->capabilities & AX__STREAM_CAP_SHM_CHANNEL)
+        offer_chan(s);
     s->link.peer = sl->peer;
     s->link.ready = true;
     s->link.crc = sl->crc;
@@ -302,6 +378,7 @@ static void on_close(ax__link *sl, int status, void *user)
             ax__buf_release(s->held[i].buf);
     free(s->held);
     free(s->announced);
+    ax__shm_chan_free(s->chan); /* the stream that read and wrote it is closed */
     ax__shm_rx_detach(s->rx);
     if (s->link.cb && s->link.cb->on_close)
         s->link.cb->on_close(&s->link, status, s->link.user);
@@ -390,7 +467,8 @@ static int link_send_bytes(ax__link *l, const struct ax__frame_hdr *h, const voi
 
 static int link_send_control(ax__link *l, uint8_t type, const void *data, size_t len)
 {
-    if (type == AX__FRAME_SHM_SEGMENT || type == AX__FRAME_SHM_RELEASE)
+    if (type == AX__FRAME_SHM_SEGMENT || type == AX__FRAME_SHM_RELEASE ||
+        type == AX__FRAME_SHM_BELL || type == AX__FRAME_SHM_CHAN)
         return AX_EINVAL; /* this file's own */
     return ax__link_send_control(shm_of(l)->stream, type, data, len);
 }
@@ -480,6 +558,8 @@ ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
 {
     s->stream = stream;
     ax__stream_hold_room(stream, s->quota, s->quota_bytes, AX__FRAME_SHM_RELEASE);
+    ax__stream_flush_pass(stream, AX__FRAME_SHM_BELL);
+    ax__stream_flush_pass(stream, AX__FRAME_SHM_CHAN);
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

@@ -44,6 +44,7 @@ static int shm_link(ax_loop *loop, int fd, const struct ax__link_options *opt, a
     struct ax__link_options o = *opt;
     o.pass_fds = true;
     o.tls = NULL; /* a Unix socket: the peer's credentials are the kernel's */
+    o.self.capabilities |= AX__STREAM_CAP_SHM_CHANNEL;
     ax__link *stream;
     int rc = ax__stream_conn_new(loop, fd, &o, ax__shm_link_stream_cbs(), s, &stream);
     if (rc < 0) {
@@ -75,6 +76,7 @@ static int shm_connect(ax_loop *loop, const char *address, const struct ax__link
     struct ax__link_options o = *opt;
     o.pass_fds = true;
     o.tls = NULL; /* a Unix socket: the peer's credentials are the kernel's */
+    o.self.capabilities |= AX__STREAM_CAP_SHM_CHANNEL;
     ax__link *stream;
     int rc = ax__stream_conn_connect(loop, &a, &o, ax__shm_link_stream_cbs(), s, &stream);
     if (rc < 0) {

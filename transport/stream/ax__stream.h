@@ -17,12 +17,17 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "axon/loop.h"
 #include "transport/ax__addr.h"
 #include "transport/ax__link.h"
 
 #define AX__STREAM_PROTOCOL_VERSION 1u
+
+/* Hello.capabilities bits a transport may add to its own (handshake.proto). */
+#define AX__STREAM_CAP_SHM_CHANNEL 2u /* frames may move to a shared-memory channel */
 
 /**
  * ax__stream_conn_new() - a link on a connected, non-blocking socket.
@@ -74,6 +79,9 @@ int ax__stream_send_urgent(ax__link *l, uint8_t type, const void *data, size_t l
  * owner while a graceful close flushes, so that held frames queued behind
  * the quota still go out. */
 void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes, uint8_t release_type);
+/* Frames of @type also reach the owner while a graceful close flushes (a
+ * channel's setup: the peer's releases may come through it). */
+void ax__stream_flush_pass(ax__link *l, uint8_t type);
 /* The peer gave @n frames of @bytes back: that much more room, and
  * writing resumes. */
 void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes);
@@ -84,6 +92,40 @@ void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes);
  * shared-memory descriptor keeps its chunk until the peer is done. */
 int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void *data, size_t len,
                          ax__buf *hold);
+
+/*
+ * A byte channel that replaces the socket for the frames of one direction
+ * (transport/shm/chan.c: a ring in shared memory). The socket stays: the
+ * handshake, descriptors (each passed with one byte of its own, before the
+ * frame that announces it goes into the channel) and the end (EOF) still
+ * travel there. A channel wakes its peer itself; what wakes this side is
+ * its bell (ax__stream_chan_bell()).
+ */
+struct ax__stream_chan_ops {
+    /* Write what fits of @iov: the bytes written, or -1 with errno EAGAIN
+     * when none fit (the bell rings when room comes), EPROTO for a peer
+     * that broke the channel. */
+    ssize_t (*writev)(void *chan, const struct iovec *iov, int n_iov);
+    /* Read up to @room bytes: the bytes read, or -1 with errno EAGAIN
+     * when there are none, EPROTO as above. Fewer than @room means there
+     * are no more now, and the bell rings when some come. */
+    ssize_t (*read)(void *chan, void *dst, size_t room);
+};
+
+/* Frames queued from now on go into @chan (borrowed until the link
+ * closes), after a control frame of @type and @data that passes a copy of
+ * @fd (-1: none) and is the last frame on the socket: the peer switches
+ * to reading the channel after it (ax__stream_chan_in()). Returns as
+ * ax__stream_send_fd(); AX_EINVAL for a second channel. */
+int ax__stream_chan_out(ax__link *l, uint8_t type, const void *data, size_t len, int fd,
+                        const struct ax__stream_chan_ops *ops, void *chan);
+/* Inside on_frame of the peer's switch frame: frames after it come from
+ * @chan (borrowed until the link closes). */
+void ax__stream_chan_in(ax__link *l, const struct ax__stream_chan_ops *ops, void *chan);
+/* Watch @fd (taken; an eventfd the peer writes): its every edge means the
+ * incoming channel has bytes, or the outgoing one room. 0, or a
+ * registration error (@fd closed). */
+int ax__stream_chan_bell(ax__link *l, int fd);
 
 /* ---- listener (listener.c) ---- */
 

@@ -26,6 +26,10 @@ typedef struct stream_conn {
     ax_loop *loop;
     ax_io io;
     bool io_live;   /* io registered (not while connecting) */
+    ax_io bell;     /* with a channel: the eventfd the peer writes (ax__stream_chan_bell()) */
+    bool bell_live; /* bell registered */
+    bool chan_full; /* a flush stopped at a full channel: the bell resumes it */
+    unsigned ios;   /* handlers registered and not yet closed: the last frees */
     ax_timer timer; /* connect/handshake timeout, linger, a close without a socket */
     ax__stream_connector *connector;
     enum conn_state state;
@@ -41,7 +45,7 @@ typedef struct stream_conn {
     uint8_t nonce[16];           /* with opt.auth: ours, sent in our HELLO */
     bool dialer;                 /* this side connected (the other accepted) */
     bool hello_ok;               /* with opt.auth: the peer's HELLO passed, its AUTH is awaited */
-    uint8_t release_type;        /* frames of it still reach the owner while flushing */
+    uint32_t flush_types;        /* 1 << type: frames that still reach the owner while flushing */
     ax__tls *tls;                /* with opt.tls: the session under the frames */
     struct ax__link_peer kernel; /* Unix sockets: has_cred, uid, gid (SO_PEERCRED) */
     struct ax__stream_reader rd;

@@ -32,10 +32,17 @@ struct ax__stream_reader {
     uint32_t proven; /* the largest payload delivered whole (at least 128 KiB) */
     int lowat;       /* SO_RCVLOWAT while a large payload arrives; 0: not set */
     uint32_t max_frame;
-    bool peer_hup;               /* set by the owner: read to EOF, a short read proves nothing */
-    bool pass_fds;               /* Unix sockets: take descriptors passed with the bytes */
-    ax__tls *tls;                /* TLS: plaintext comes from here (borrowed), else read() */
-    bool got_fds;                /* the last read brought some */
+    bool peer_hup; /* set by the owner: read to EOF, a short read proves nothing */
+    bool pass_fds; /* Unix sockets: take descriptors passed with the bytes */
+    ax__tls *tls;  /* TLS: plaintext comes from here (borrowed), else read() */
+    bool got_fds;  /* the last read brought some */
+    /* A channel (ax__stream_chan_in()): frames come from there; the socket
+     * brings only descriptors, each with one byte, and the end. */
+    const struct ax__stream_chan_ops *chan_ops;
+    void *chan;
+    int sock;       /* the socket, for the descriptors */
+    bool sock_edge; /* set by the owner: the socket raised an edge since the last read */
+    bool sock_eof;  /* the socket ended: once the channel is empty, so does the stream */
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;
@@ -87,6 +94,12 @@ bool ax__stream_reader_mid_frame(const struct ax__stream_reader *r);
  * or -1. A frame that announces one takes it while it is handled: the
  * descriptor arrived with the frame's first byte. */
 int ax__stream_reader_take_fd(struct ax__stream_reader *r);
+
+/* From the next frame on, read from @chan (see struct ax__stream_chan_ops);
+ * what the socket sent after the current frame is dropped (bytes that
+ * carried descriptors). Called inside the frame function. */
+void ax__stream_reader_chan(struct ax__stream_reader *r, int sock,
+                            const struct ax__stream_chan_ops *ops, void *chan);
 
 /* Forget everything buffered (a closing connection reads only to EOF). */
 void ax__stream_reader_discard(struct ax__stream_reader *r, int fd);

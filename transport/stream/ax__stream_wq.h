@@ -20,6 +20,7 @@ struct ax__stream_wq_entry {
     uint32_t done; /* bytes already written */
     int fd;        /* a descriptor to pass with the frame (Unix sockets), -1: none */
     bool control;
+    bool switch_out; /* the last frame on the socket: the channel takes what follows */
     uint8_t bytes[AX__STREAM_WQ_INLINE]; /* the header, then an inline payload */
 };
 
@@ -29,11 +30,12 @@ struct ax__stream_wq_item {
     ax__buf *buf;                  /* the payload, referenced (never copied), or NULL */
     const void *data;              /* or these @len bytes, copied */
     size_t len;
-    bool control;  /* never dropped */
-    bool urgent;   /* control only: goes before every frame not yet started */
-    int fd;        /* passed with the frame; the queue owns it from here (-1: none) */
-    ax__buf *hold; /* a reference the queue takes, released if the frame is
-                    * dropped, handed to on_written once it is written */
+    bool control;    /* never dropped */
+    bool urgent;     /* control only: goes before every frame not yet started */
+    bool switch_out; /* control only: see ax__stream_wq_entry */
+    int fd;          /* passed with the frame; the queue owns it from here (-1: none) */
+    ax__buf *hold;   /* a reference the queue takes, released if the frame is
+                      * dropped, handed to on_written once it is written */
 };
 
 /* A ring of frames waiting to be written, bounded for data frames. */
@@ -66,6 +68,10 @@ struct ax__stream_wq {
     void (*on_written)(void *ctx, ax__buf *hold);
     void *ctx;
     ax__tls *tls; /* TLS: frames are sealed here (borrowed), else writev() */
+    /* A channel (ax__stream_chan_out()): frames go there, once the switch
+     * frame is written; descriptors still go on the socket. */
+    const struct ax__stream_chan_ops *chan_ops, *chan_next_ops;
+    void *chan, *chan_next;
 };
 
 /* An empty queue with room for a first batch: 0 or AX_ENOMEM. */
@@ -79,7 +85,8 @@ void ax__stream_wq_fini(struct ax__stream_wq *w);
 /* Whether the head frame is partly written. */
 bool ax__stream_wq_mid_frame(struct ax__stream_wq *w);
 
-#define AX__STREAM_WQ_GATED 2 /* ax__stream_wq_write(): the next frame waits for hold_room */
+#define AX__STREAM_WQ_GATED     2 /* ax__stream_wq_write(): the next frame waits for hold_room */
+#define AX__STREAM_WQ_CHAN_FULL 3 /* ax__stream_wq_write(): the channel is full; its bell tells */
 
 /*
  * Queue one frame (@it). Control frames are never dropped. A data frame
@@ -102,7 +109,8 @@ bool ax__stream_wq_would_overflow(const struct ax__stream_wq *w,
  * @budget calls, and no held frame beyond hold_room. Returns 0 when the
  * queue is empty, 1 when the budget ran out first, AX__STREAM_WQ_GATED
  * when the next frame waits for hold_room, AX_EAGAIN when the socket is
- * full, or the error of a failed write.
+ * full, AX__STREAM_WQ_CHAN_FULL when the channel is, or the error of a
+ * failed write.
  */
 int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned budget);
 

@@ -145,6 +145,12 @@ static void flush(stream_conn *c)
         ax__stream_conn_shrank(c, before);
         return;
     }
+    if (rc == AX__STREAM_WQ_CHAN_FULL) { /* the peer must read first: its bell tells */
+        arm_write(c, false);
+        c->chan_full = true;
+        ax__stream_conn_shrank(c, before);
+        return;
+    }
     if (rc == 1) { /* budget spent: come back in the ready phase */
         c->flush_scheduled = true;
         ax_io_park(&c->io, AX_IO_WRITABLE);
@@ -284,7 +290,7 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     /* Closing: what the peer still sends is discarded, except while
      * flushing the releases that let held frames still queued go out. */
     if (c->state == ST_LINGER ||
-        (c->state == ST_FLUSHING && !(c->release_type && h->type == c->release_type)))
+        (c->state == ST_FLUSHING && !(c->flush_types & (1u << h->type))))
         return !c->closed;
     if (ax__frame_check_payload(h, payload) < 0) {
         protocol_error(c, AX_ECRC, "payload CRC mismatch");
@@ -427,6 +433,8 @@ static void io_cb(ax_io *io, unsigned events, void *user)
     (void)io;
     if (events & AX_IO_HANGUP)
         c->rd.peer_hup = true;
+    if (c->rd.chan && io == &c->io) /* descriptors or the end, not frames */
+        c->rd.sock_edge = true;
     if (events & (AX_IO_READABLE | AX_IO_HANGUP | AX_IO_ERROR)) {
         if (c->reading || c->state == ST_LINGER) {
             do_read(c);
@@ -463,8 +471,38 @@ static void release(stream_conn *c)
 
 static void io_closed(ax_io *io, void *user)
 {
+    stream_conn *c = user;
     (void)io;
-    release(user);
+    if (--c->ios == 0)
+        release(c);
+}
+
+/* The peer rang: its channel has bytes for us, or ours has room. */
+static void bell_cb(ax_io *io, unsigned events, void *user)
+{
+    stream_conn *c = user;
+    (void)io;
+    (void)events;
+    unsigned ev = AX_IO_READABLE;
+    if (c->chan_full) {
+        c->chan_full = false;
+        ev |= AX_IO_WRITABLE;
+    }
+    io_cb(&c->bell, ev, c);
+}
+
+int ax__stream_chan_bell(ax__link *l, int fd)
+{
+    stream_conn *c = conn_of(l);
+    int rc = AX_EINVAL;
+    if (c->bell_live || !c->io_live || c->closed ||
+        (rc = ax_io_init(c->loop, &c->bell, fd, AX_IO_READABLE, bell_cb, c)) < 0) {
+        close(fd);
+        return rc;
+    }
+    c->bell_live = true;
+    c->ios++;
+    return 0;
 }
 
 static void release_task(void *arg)
@@ -513,6 +551,8 @@ static void finish(stream_conn *c, int status)
         c->connector = NULL;
     }
     ax_timer_stop(&c->timer);
+    if (c->bell_live) /* the bell only ever comes with a live io */
+        ax_io_close(&c->bell, io_closed);
     if (c->io_live)
         ax_io_close(&c->io, io_closed);
     else if (ax_loop_post(c->loop, release_task, c) < 0 && ax_timer_start(&c->timer, 0, 0) < 0)
@@ -618,6 +658,7 @@ static int conn_attach(stream_conn *c, int fd)
     if (rc < 0)
         return rc;
     c->io_live = true;
+    c->ios = 1;
     if (!c->opt.handshake) {
         c->state = ST_READY;
         c->link.ready = true;

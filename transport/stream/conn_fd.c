@@ -52,7 +52,8 @@ void ax__stream_hold_room(ax__link *l, uint32_t room, uint64_t bytes, uint8_t re
 {
     conn_of(l)->wq.hold_room = room;
     conn_of(l)->wq.hold_bytes_max = bytes;
-    conn_of(l)->release_type = release_type;
+    if (release_type)
+        conn_of(l)->flush_types |= 1u << release_type;
 }
 
 void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
@@ -69,6 +70,43 @@ void ax__stream_hold_release(ax__link *l, uint32_t n, uint64_t bytes)
         w->gated = false; /* writing stopped at the gate: resume it */
         ax__stream_conn_kick(c);
     }
+}
+
+int ax__stream_chan_out(ax__link *l, uint8_t type, const void *data, size_t len, int fd,
+                        const struct ax__stream_chan_ops *ops, void *chan)
+{
+    stream_conn *c = conn_of(l);
+    if (!ops || !chan || c->wq.chan || c->wq.chan_next || len > AX__STREAM_CONTROL_MAX ||
+        (fd >= 0 && !c->opt.pass_fds))
+        return AX_EINVAL;
+    if (c->state != ST_READY)
+        return c->closed || c->state >= ST_FLUSHING ? AX_ECLOSED : AX_EAGAIN;
+    int dup = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (fd >= 0 && dup < 0)
+        return ax_err_from_errno(errno);
+    struct ax__frame_hdr h = {.type = type};
+    struct ax__stream_wq_item it = {
+        .h = &h, .data = data, .len = len, .control = true, .switch_out = true, .fd = dup};
+    c->wq.chan_next_ops = ops;
+    c->wq.chan_next = chan;
+    int rc = ax__stream_conn_enqueue(c, &it);
+    if (rc < 0) {
+        c->wq.chan_next_ops = NULL;
+        c->wq.chan_next = NULL;
+    }
+    return rc;
+}
+
+void ax__stream_chan_in(ax__link *l, const struct ax__stream_chan_ops *ops, void *chan)
+{
+    stream_conn *c = conn_of(l);
+    ax__stream_reader_chan(&c->rd, ax_io_fd(&c->io), ops, chan);
+}
+
+void ax__stream_flush_pass(ax__link *l, uint8_t type)
+{
+    if (type <= AX__FRAME_TYPE_MAX)
+        conn_of(l)->flush_types |= 1u << type;
 }
 
 int ax__stream_take_fd(ax__link *l)

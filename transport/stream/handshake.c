@@ -26,6 +26,9 @@ _Static_assert(AX__STREAM_CONTROL_MAX >= axon_ctl_Hello_size &&
                    AX__STREAM_CONTROL_MAX >= axon_ctl_Error_size,
                "a HELLO and an ERROR fit a control frame");
 
+_Static_assert(AX__STREAM_CAP_SHM_CHANNEL == axon_ctl_Capability_CAPABILITY_SHM_CHANNEL,
+               "the capability bit is the protocol's");
+
 int ax__stream_hello_encode(const struct ax__link_peer *self, bool want_crc, uint8_t *out,
                             size_t cap)
 {

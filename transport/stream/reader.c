@@ -34,6 +34,7 @@
 #include "axon/clock.h"
 #include "axon/common.h"
 #include "transport/ax__sys.h"
+#include "transport/stream/ax__stream.h"
 #include "transport/stream/ax__stream_reader.h"
 
 #define RBUF_SIZE    (256 * 1024) /* the read buffer's largest size */
@@ -207,6 +208,8 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
 static bool update_lowat(struct ax__stream_reader *r, int fd)
 {
     int want = 0;
+    if (r->chan) /* the socket carries no payload bytes */
+        return false;
     if (in_big(r)) {
         size_t left = r->cur.payload_len - r->big_fill;
         /* Under TLS part of the rest may already wait inside OpenSSL (at
@@ -235,8 +238,14 @@ void ax__stream_reader_discard(struct ax__stream_reader *r, int fd)
     update_lowat(r, fd);
 }
 
+static int drain_socket(struct ax__stream_reader *r);
+
 int ax__stream_reader_take_fd(struct ax__stream_reader *r)
 {
+    /* With a channel the descriptor was sent, on the socket, before the
+     * frame that asks for it went into the channel: it is there. */
+    if (r->fd_count == 0 && r->chan && !r->sock_eof)
+        (void)drain_socket(r);
     if (r->fd_count == 0)
         return -1;
     int fd = r->fds[r->fd_head];
@@ -245,21 +254,12 @@ int ax__stream_reader_take_fd(struct ax__stream_reader *r)
     return fd;
 }
 
-/* read(), or with descriptors: recvmsg() keeping what SCM_RIGHTS brings.
- * More than the ring holds means a peer sending descriptors no frame
- * asks for: they are closed and the read fails. */
-static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t room,
-                         const char **why)
+/* recvmsg(), keeping what SCM_RIGHTS brings. More than the ring holds
+ * means a peer sending descriptors no frame asks for: they are closed and
+ * the read fails. */
+static ssize_t recv_fds(struct ax__stream_reader *r, int fd, void *dst, size_t room,
+                        const char **why)
 {
-    if (r->tls) {
-        /* Short only when the socket is empty, as read() on TCP. */
-        ssize_t n = ax__tls_read(r->tls, dst, room);
-        if (n < 0 && (errno == EPROTO || errno == EACCES))
-            *why = ax__tls_why(r->tls);
-        return n;
-    }
-    if (!r->pass_fds)
-        return ax__sys.read(fd, dst, room);
     union {
         char buf[CMSG_SPACE(4 * sizeof(int))];
         struct cmsghdr align;
@@ -295,10 +295,70 @@ static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t 
     return n;
 }
 
+/* With a channel: what the socket has, descriptors and their bytes (the
+ * bytes mean nothing), and whether it ended (an error ends it too). 0, or
+ * AX_EPROTO for more descriptors than the reader keeps. */
+static int drain_socket(struct ax__stream_reader *r)
+{
+    uint8_t scratch[64];
+    const char *why = NULL;
+    for (;;) {
+        ssize_t n = recv_fds(r, r->sock, scratch, sizeof scratch, &why);
+        if (n > 0)
+            continue;
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            r->sock_eof = true; /* an error ends the stream as an EOF would */
+            return why ? AX_EPROTO : 0;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return 0;
+    }
+}
+
+void ax__stream_reader_chan(struct ax__stream_reader *r, int sock,
+                            const struct ax__stream_chan_ops *ops, void *chan)
+{
+    r->chan_ops = ops;
+    r->chan = chan;
+    r->sock = sock;
+    r->rlen = r->roff; /* the rest came on the socket after the switch */
+    r->sock_edge = true;
+}
+
+/* read(), or with descriptors recv_fds(), or from the channel. */
+static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t room,
+                         const char **why)
+{
+    if (r->chan) {
+        ssize_t n = r->chan_ops->read(r->chan, dst, room);
+        if (n < 0 && errno == EPROTO)
+            *why = "a shared-memory channel broken by the peer";
+        return n;
+    }
+    if (r->tls) {
+        /* Short only when the socket is empty, as read() on TCP. */
+        ssize_t n = ax__tls_read(r->tls, dst, room);
+        if (n < 0 && (errno == EPROTO || errno == EACCES))
+            *why = ax__tls_why(r->tls);
+        return n;
+    }
+    if (!r->pass_fds)
+        return ax__sys.read(fd, dst, room);
+    return recv_fds(r, fd, dst, room, why);
+}
+
 int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
                            ax__stream_frame_fn fn, void *ctx, const char **why)
 {
     *why = NULL;
+    if (r->chan && r->sock_edge) {
+        r->sock_edge = false;
+        if (drain_socket(r) < 0) {
+            *why = "more file descriptors than frames that announce them";
+            return AX_EPROTO;
+        }
+    }
     r->slice_end = ax_clock_mono_ns() + AX__STREAM_READ_SLICE_NS;
     r->slice_frames = r->frames_in;
     /* Frames left buffered when the last slice ended come first: the
@@ -337,6 +397,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
             dst = r->rbuf + r->rlen;
             room = r->rcap - r->rlen;
         }
+        bool was_chan = r->chan != NULL;
         ssize_t n = read_some(r, fd, dst, room, why);
         r->reads++;
         if (n < 0 && *why)
@@ -375,7 +436,9 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
                 if (in_big(r))
                     update_lowat(r, fd);
             }
-            if (again)
+            /* Switched to a channel by a frame just read: read it now, and
+             * so ask for its bell (no edge would come for what is there). */
+            if (again || (!was_chan && r->chan))
                 continue;
             /* A short read from a non-blocking TCP socket means its queue
              * is empty, and data arriving later raises a new edge, so the
@@ -384,6 +447,8 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
              * so read on until EOF. Nor after descriptors: a Unix socket
              * ends a read at the message that carried them, with more
              * behind it and no new edge to come. */
+            if (r->chan && (size_t)n < room) /* empty now: see struct ax__stream_chan_ops */
+                return r->sock_eof ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
             if ((size_t)n < room && !r->peer_hup && !r->got_fds)
                 return AX__STREAM_RD_DRAINED;
             continue;
@@ -392,8 +457,10 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
             return AX__STREAM_RD_EOF;
         if (errno == EINTR)
             continue;
+        /* A channel is empty: the stream ends when the socket has (the
+         * peer wrote everything before it closed). */
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return AX__STREAM_RD_DRAINED;
+            return r->chan && r->sock_eof ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
         return ax_err_from_errno(errno);
     }
     return AX__STREAM_RD_MORE;

@@ -250,6 +250,7 @@ int ax__stream_wq_push(struct ax__stream_wq *w, const struct ax__stream_wq_item 
     e->len = (uint32_t)flen;
     e->done = 0;
     e->control = it->control;
+    e->switch_out = it->switch_out && it->control;
     e->fd = it->fd;
     e->hold = it->hold;
     if (e->hold)
@@ -293,6 +294,10 @@ static void consume(struct ax__stream_wq *w, size_t n)
         n -= rem;
         w->frames_out++;
         w->bytes_out += e->len;
+        if (e->switch_out) { /* its last byte went on the socket: the channel's turn */
+            w->chan_ops = w->chan_next_ops;
+            w->chan = w->chan_next;
+        }
         entry_release(w, e, true);
         pop_head(w);
     }
@@ -335,8 +340,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         uint32_t held_n = w->hold_n;
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
             struct ax__stream_wq_entry *e = qat(w, i);
-            if (i > 0 && e->fd >= 0)
-                break; /* its descriptor goes with a call of its own */
+            if (i > 0 && (e->fd >= 0 || e->switch_out || qat(w, i - 1)->switch_out))
+                break; /* its descriptor goes with a call of its own; the switch alone */
             /* The peer holds its quota (in chunks or in bytes): this one
              * waits, and may be dropped there by the overload policy. */
             if (e->hold && e->done == 0) {
@@ -381,9 +386,31 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         if (n_iov == 0)
             return AX__STREAM_WQ_GATED;
         struct ax__stream_wq_entry *head = qat(w, 0);
-        ssize_t n = head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd)
-                    : w->tls      ? ax__tls_writev(w->tls, iov, n_iov)
-                                  : ax__sys.writev(fd, iov, n_iov);
+        ssize_t n;
+        if (w->chan) {
+            /* The descriptor first, on the socket with a byte of its own:
+             * the peer takes it from there when the frame that announces
+             * it comes through the channel, after it. */
+            if (head->fd >= 0) {
+                static uint8_t carrier = 'F';
+                struct iovec one = {&carrier, 1};
+                ssize_t k = send_with_fd(fd, &one, 1, head->fd);
+                if (k < 0 && errno == EINTR)
+                    continue;
+                if (k < 0)
+                    return errno == EAGAIN || errno == EWOULDBLOCK ? AX_EAGAIN
+                                                                   : ax_err_from_errno(errno);
+                close(head->fd);
+                head->fd = -1;
+            }
+            n = w->chan_ops->writev(w->chan, iov, n_iov);
+            if (n < 0 && errno == EAGAIN)
+                return AX__STREAM_WQ_CHAN_FULL;
+        } else {
+            n = head->fd >= 0 ? send_with_fd(fd, iov, n_iov, head->fd)
+                : w->tls      ? ax__tls_writev(w->tls, iov, n_iov)
+                              : ax__sys.writev(fd, iov, n_iov);
+        }
         w->writes++;
         if (n > 0 && head->fd >= 0) { /* sent with the first byte: ours to close */
             close(head->fd);
