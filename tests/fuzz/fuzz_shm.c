@@ -887,7 +887,11 @@ static void op_inline(struct in *in, unsigned k, unsigned crc, unsigned var)
     uint8_t t = u8(in);
     uint8_t type = t < 0xC0 ? AX__FRAME_DATA : t & 0x1F;
     uint16_t flags = t >= 0xC0 && (t & 0x20) ? AX__FRAME_F_SHM : 0;
-    if (type == AX__FRAME_ERROR || type == AX__FRAME_SHM_SEGMENT || type == AX__FRAME_SHM_RELEASE ||
+    /* Types the connection itself acts on (HELLO, AUTH, LIMIT: the
+     * handshake's; a stray one closes it) or other operations send. */
+    if (type == AX__FRAME_HELLO || type == AX__FRAME_ERROR || type == AX__FRAME_AUTH ||
+        type == AX__FRAME_LIMIT || type == AX__FRAME_SHM_SEGMENT || type == AX__FRAME_SHM_RELEASE ||
+        type == AX__FRAME_SHM_BELL || type == AX__FRAME_SHM_CHAN ||
         (type == AX__FRAME_DATA && flags)) {
         type = AX__FRAME_DATA; /* other operations' */
         flags = 0;
@@ -1130,7 +1134,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    ax_log_set_level(AX_LOG_OFF);
+    ax_log_set_level(getenv("FUZZ_SHM_LOG") ? AX_LOG_DEBUG : AX_LOG_OFF);
     verbose = getenv("FUZZ_SHM_VERBOSE") != NULL;
     uint64_t x = 0x9E3779B97F4A7C15u;
     for (size_t i = 0; i < sizeof pat; i++) {
