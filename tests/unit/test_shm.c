@@ -546,6 +546,43 @@ static void t_release_batch_rules(void **state)
     AX_ASSERT_LOOP_FREE(loop);
 }
 
+/* Once frames go through the channel, descriptors still come on the
+ * socket, each with a byte of its own: a burst of more of them than the
+ * reader keeps at once (16) waits there for the frames that take them,
+ * and the link lives. Here every chunk is a segment of its own. */
+static void t_channel_many_segments(void **state)
+{
+    (void)state;
+    ax_loop *loop;
+    struct ax_loop_options lo;
+    ax_loop_options_init(&lo);
+    lo.io_budget = 256; /* a flush writes all 24 before the reader looks */
+    AX_OK_OR_FAIL(ax_loop_new(&loop, &lo));
+    struct pub pb;
+    pub_open(&pb, loop, 64u << 20, 32);
+    pb.pool->ops->close(pb.pool);
+    struct ax__pool_options po = {
+        .budget = 64u << 20, .min_chunk = CHUNK, .max_chunk = CHUNK, .segment = CHUNK};
+    AX_OK_OR_FAIL(ax__shm_transport.pool_new(&po, &pb.pool));
+    struct peer s = {0};
+    s.keep = true;
+    connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    /* Each side has read the other's HELLO, SHM_BELL and SHM_CHAN. */
+    AX_STEP_UNTIL(loop, frames_in(s.link) >= 3 && frames_in(pb.subs[0].link) >= 3, 5000);
+    for (unsigned i = 0; i < 24; i++)
+        assert_int_equal(pub_send(&pb, (uint8_t)(i + 1), i + 1), 1);
+    AX_STEP_UNTIL(loop, s.frames == 24, 5000);
+    assert_int_equal(s.closes, 0);
+    for (unsigned i = 0; i < 24; i++)
+        assert_true(view_is(s.kept[i], (uint8_t)(i + 1)));
+    for (unsigned i = 0; i < s.nkept; i++)
+        ax__buf_release(s.kept[i]);
+    AX_STEP_UNTIL(loop, pool_out(pb.pool) == 0, 5000);
+    close_pair(loop, &pb, &s);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 /* The budget spent: a clear error and a count, at once. */
 static void t_pool_exhausted(void **state)
 {
@@ -575,10 +612,15 @@ static void t_pool_exhausted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_isolation),           cmocka_unit_test(t_quota),
-        cmocka_unit_test(t_quota_bytes),         cmocka_unit_test(t_both_ways),
-        cmocka_unit_test(t_close_flushes),       cmocka_unit_test(t_releases_together),
-        cmocka_unit_test(t_release_batch_rules), cmocka_unit_test(t_pool_exhausted),
+        cmocka_unit_test(t_isolation),
+        cmocka_unit_test(t_quota),
+        cmocka_unit_test(t_quota_bytes),
+        cmocka_unit_test(t_both_ways),
+        cmocka_unit_test(t_close_flushes),
+        cmocka_unit_test(t_releases_together),
+        cmocka_unit_test(t_release_batch_rules),
+        cmocka_unit_test(t_pool_exhausted),
+        cmocka_unit_test(t_channel_many_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,8 +40,16 @@
 
 #include "transport/shm/ax__shm.h"
 
+/* Retries in a row of a read or write that found the other side's index
+ * moved and then no bytes (or no room) after all: only a peer flipping
+ * its index back and forth does that, and it gets EAGAIN (and no bell:
+ * its loss) after these, not a loop spinning on it. */
+#define RETRIES 4
+
 struct ax__shm_chan {
     struct ax__shm_chan_ring *out, *in;
+    dev_t bell_dev; /* our bell's inode: every eventfd's (one anonymous inode) */
+    ino_t bell_ino;
     size_t out_map, in_map;     /* mapped bytes */
     uint32_t out_size, in_size; /* data bytes: powers of two */
     uint32_t out_head;          /* ours; the shared one is what the reader sees */
@@ -84,6 +92,11 @@ int ax__shm_chan_new(uint32_t size, struct ax__shm_chan **out, int *bell)
         free(ch);
         return rc;
     }
+    struct stat st;
+    if (fstat(*bell, &st) == 0) {
+        ch->bell_dev = st.st_dev;
+        ch->bell_ino = st.st_ino;
+    }
     ch->out = m; /* zeroed by ftruncate: head = tail = 0, nobody waits */
     *out = ch;
     return 0;
@@ -111,19 +124,25 @@ void ax__shm_chan_free(struct ax__shm_chan *ch)
 
 int ax__shm_chan_peer_bell(struct ax__shm_chan *ch, int fd, const char **why)
 {
+    /* An eventfd, nothing else: a pipe or a socket would raise SIGPIPE
+     * at our write once its reader is gone. Its inode is the anonymous
+     * one every eventfd shares (so do timerfds and the like, which a
+     * write cannot harm), and /proc, when there is one, names it. */
     char link[64] = "";
     char path[48];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     ssize_t n = fd >= 0 ? readlink(path, link, sizeof link - 1) : -1;
     if (n > 0)
         link[n] = 0;
+    struct stat st;
     int rc = AX_EPROTO;
     if (fd < 0)
         *why = "a bell without its file descriptor";
     else if (ch->peer_bell >= 0)
         *why = "a second bell";
-    else if (n > 0 && strcmp(link, "anon_inode:[eventfd]") != 0)
-        *why = "a bell that is not an eventfd"; /* (no /proc: taken as it is) */
+    else if (fstat(fd, &st) < 0 || st.st_dev != ch->bell_dev || st.st_ino != ch->bell_ino ||
+             (n > 0 && strcmp(link, "anon_inode:[eventfd]") != 0))
+        *why = "a bell that is not an eventfd";
     else if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
         *why = "a bell that cannot be made non-blocking";
     else
@@ -183,7 +202,7 @@ static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov)
     struct ax__shm_chan_ring *r = ch->out;
     uint32_t mask = ch->out_size - 1;
     size_t done = 0, off = 0;
-    int i = 0;
+    int i = 0, retries = 0;
     for (;;) {
         uint32_t used = ch->out_head - atomic_load_explicit(&r->tail, memory_order_acquire);
         if (used > ch->out_size) {
@@ -207,6 +226,7 @@ static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov)
             }
         }
         if (put) {
+            retries = 0;
             ch->out_head += put;
             done += put;
             /* The head, then the flag (both seq_cst): see the ring's note. */
@@ -220,7 +240,8 @@ static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov)
         /* Full: ask for the bell, then look once more (the reader may have
          * made room before it could see the request). */
         atomic_store_explicit(&r->wait, 1, memory_order_seq_cst);
-        if (ch->out_head - atomic_load_explicit(&r->tail, memory_order_seq_cst) < ch->out_size) {
+        if (ch->out_head - atomic_load_explicit(&r->tail, memory_order_seq_cst) < ch->out_size &&
+            retries++ < RETRIES) {
             atomic_store_explicit(&r->wait, 0, memory_order_relaxed);
             continue;
         }
@@ -237,6 +258,7 @@ static ssize_t chan_read(void *arg, void *dst, size_t room)
     struct ax__shm_chan_ring *r = ch->in;
     uint32_t mask = ch->in_size - 1;
     size_t got = 0;
+    int retries = 0;
     for (;;) {
         uint32_t avail = atomic_load_explicit(&r->head, memory_order_seq_cst) - ch->in_tail;
         if (avail > ch->in_size) {
@@ -245,6 +267,7 @@ static ssize_t chan_read(void *arg, void *dst, size_t room)
         }
         size_t k = avail < room - got ? avail : room - got;
         if (k) {
+            retries = 0;
             uint32_t at = ch->in_tail & mask;
             size_t first = k < ch->in_size - at ? k : ch->in_size - at;
             memcpy((uint8_t *)dst + got, r->data + at, first);
@@ -262,7 +285,8 @@ static ssize_t chan_read(void *arg, void *dst, size_t room)
         /* Empty: ask for the bell, then look once more. A short read
          * promises the caller that the bell rings when bytes come. */
         atomic_store_explicit(&r->sleep, 1, memory_order_seq_cst);
-        if (atomic_load_explicit(&r->head, memory_order_seq_cst) != ch->in_tail) {
+        if (atomic_load_explicit(&r->head, memory_order_seq_cst) != ch->in_tail &&
+            retries++ < RETRIES) {
             atomic_store_explicit(&r->sleep, 0, memory_order_relaxed);
             continue;
         }

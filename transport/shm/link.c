@@ -26,8 +26,8 @@
  * passes its bell (SHM_BELL, an eventfd) and, once it has the peer's,
  * its outgoing ring (SHM_CHAN), the last frame it writes on the socket;
  * its frames go through the ring from there, descriptors still through
- * the socket. A side that cannot make one (no memory, no fds) stays on the
- * socket, and so does the peer's other direction: each is on its own.
+ * the socket. A side that cannot make one (no memory, no fds) sends no
+ * bell, so the peer does not switch either: both ways stay on the socket.
  *
  * Receiving: SHM_SEGMENT maps the memfd (rx.c checks it), a F_SHM DATA
  * frame becomes a view of the mapping handed to the owner as a buffer,
@@ -211,12 +211,13 @@ static void handle_segment(struct ax__shm_link *s, const uint8_t *p, size_t n)
 static void handle_bell(struct ax__shm_link *s)
 {
     int fd = ax__stream_take_fd(s->stream);
-    const char *why = "a bell we did not offer a channel for";
-    int rc = AX_EPROTO;
-    if (s->chan)
-        rc = ax__shm_chan_peer_bell(s->chan, fd, &why);
-    else if (fd >= 0)
-        close(fd);
+    const char *why = NULL;
+    if (!s->chan) { /* we could not make ours: the socket it stays, both ways */
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    int rc = ax__shm_chan_peer_bell(s->chan, fd, &why);
     if (rc == 0) {
         uint8_t m[sizeof(struct ax__shm_chan_msg)] = {0};
         put32(m, AX__SHM_CHAN_SIZE);
@@ -321,19 +322,28 @@ static void send_release(void *ctx, const uint32_t *pairs, size_t n)
     }
 }
 
-/* Offer the peer a channel: our bell now, our ring once we have its bell. */
+/* Offer the peer a channel: our bell now, our ring once we have its bell.
+ * Without one (no memory, no descriptors) both ways stay on the socket:
+ * the peer switches only once it has our bell. */
 static void offer_chan(struct ax__shm_link *s)
 {
     int bell = -1;
     int rc = ax__shm_chan_new(AX__SHM_CHAN_SIZE, &s->chan, &bell);
-    if (rc == 0 && (rc = ax__stream_send_fd(s->stream, AX__FRAME_SHM_BELL, NULL, 0, bell)) == 0)
-        rc = ax__stream_chan_bell(s->stream, bell); /* takes it */
-    else if (bell >= 0)
+    if (rc == 0 && (rc = ax__stream_send_fd(s->stream, AX__FRAME_SHM_BELL, NULL, 0, bell)) < 0) {
         close(bell);
+        ax__shm_chan_free(s->chan);
+        s->chan = NULL;
+    }
     if (rc < 0) {
-        /* A bell sent and not registered: the peer's ring would wait for
-         * nobody. Rare (out of memory): the link goes, and is made again. */
-        AX_LOG_W(LOG_MODULE, "%s: no shared-memory channel (%s); closing", s->link.peer_addr,
+        AX_LOG_D(LOG_MODULE, "%s: no shared-memory channel (%s): frames stay on the socket",
+                 s->link.peer_addr, ax_err_name(rc));
+        return;
+    }
+    rc = ax__stream_chan_bell(s->stream, bell); /* takes it */
+    if (rc < 0) {
+        /* Our bell is on its way and nobody listens to it: the peer's
+         * ring would wait for nobody. Rare (out of memory): the link goes. */
+        AX_LOG_W(LOG_MODULE, "%s: cannot watch the channel's bell (%s); closing", s->link.peer_addr,
                  ax_err_name(rc));
         ax__link_close(s->stream, AX__LINK_ABORT, rc);
     }

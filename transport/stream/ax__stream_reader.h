@@ -43,6 +43,7 @@ struct ax__stream_reader {
     int sock;       /* the socket, for the descriptors */
     bool sock_edge; /* set by the owner: the socket raised an edge since the last read */
     bool sock_eof;  /* the socket ended: once the channel is empty, so does the stream */
+    int sock_err;   /* AX_EPROTO: the socket brought a byte without a descriptor */
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;

@@ -289,8 +289,7 @@ static bool on_frame(void *ctx, const struct ax__frame_hdr *h, const uint8_t *pa
     const char *why;
     /* Closing: what the peer still sends is discarded, except while
      * flushing the releases that let held frames still queued go out. */
-    if (c->state == ST_LINGER ||
-        (c->state == ST_FLUSHING && !(c->flush_types & (1u << h->type))))
+    if (c->state == ST_LINGER || (c->state == ST_FLUSHING && !(c->flush_types & (1u << h->type))))
         return !c->closed;
     if (ax__frame_check_payload(h, payload) < 0) {
         protocol_error(c, AX_ECRC, "payload CRC mismatch");
@@ -398,6 +397,10 @@ static void do_read(stream_conn *c)
             protocol_error(c, rc, why);
         if (c->closed)
             return;
+        if (c->rd.chan) { /* a broken channel says the same at every read: no linger on it */
+            finish(c, rc);
+            return;
+        }
         /* Closing (a graceful close after an oversized frame, say): the
          * rest of the stream is read only to find its end, a budget per
          * iteration like any read; bytes already buffered raise no new
@@ -433,7 +436,10 @@ static void io_cb(ax_io *io, unsigned events, void *user)
     (void)io;
     if (events & AX_IO_HANGUP)
         c->rd.peer_hup = true;
-    if (c->rd.chan && io == &c->io) /* descriptors or the end, not frames */
+    /* With a channel the socket brings descriptors or the end, not
+     * frames: looked at only when it raised an edge (a parked flush is
+     * not one; a parked read may be, and costs one recvmsg). */
+    if (c->rd.chan && io == &c->io && (events & (AX_IO_READABLE | AX_IO_HANGUP | AX_IO_ERROR)))
         c->rd.sock_edge = true;
     if (events & (AX_IO_READABLE | AX_IO_HANGUP | AX_IO_ERROR)) {
         if (c->reading || c->state == ST_LINGER) {

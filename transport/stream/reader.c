@@ -99,9 +99,12 @@ static void free_grown(void *data, void *arg)
 
 void ax__stream_reader_fini(struct ax__stream_reader *r)
 {
-    int fd;
-    while ((fd = ax__stream_reader_take_fd(r)) >= 0)
-        close(fd);
+    /* Not through take_fd: with a channel that reads the socket, which
+     * is closed by now (its number may be another file's already). */
+    for (; r->fd_count > 0; r->fd_count--) {
+        close(r->fds[r->fd_head]);
+        r->fd_head = (r->fd_head + 1) % AX__STREAM_FDS_MAX;
+    }
     drop_big(r);
     free(r->rbuf);
     r->rbuf = NULL;
@@ -244,8 +247,8 @@ int ax__stream_reader_take_fd(struct ax__stream_reader *r)
 {
     /* With a channel the descriptor was sent, on the socket, before the
      * frame that asks for it went into the channel: it is there. */
-    if (r->fd_count == 0 && r->chan && !r->sock_eof)
-        (void)drain_socket(r);
+    if (r->fd_count == 0 && r->chan)
+        (void)drain_socket(r); /* a failure is kept for the next read */
     if (r->fd_count == 0)
         return -1;
     int fd = r->fds[r->fd_head];
@@ -295,25 +298,34 @@ static ssize_t recv_fds(struct ax__stream_reader *r, int fd, void *dst, size_t r
     return n;
 }
 
-/* With a channel: what the socket has, descriptors and their bytes (the
- * bytes mean nothing), and whether it ended (an error ends it too). 0, or
- * AX_EPROTO for more descriptors than the reader keeps. */
+/* With a channel: the descriptors the socket has, each with its one
+ * carrier byte, while there is room for them (the rest wait there for
+ * the frames that take them: take_fd() reads again), and whether it
+ * ended. A byte without exactly one descriptor is the peer's lie; a read
+ * error ends the stream as an EOF would. Bounded: at most one call per
+ * free slot, and one more. Returns 0, or AX_EPROTO (kept in sock_err). */
 static int drain_socket(struct ax__stream_reader *r)
 {
-    uint8_t scratch[64];
-    const char *why = NULL;
-    for (;;) {
-        ssize_t n = recv_fds(r, r->sock, scratch, sizeof scratch, &why);
-        if (n > 0)
+    while (!r->sock_eof && !r->sock_err) {
+        if (r->fd_count == AX__STREAM_FDS_MAX)
+            return 0;
+        uint8_t carrier;
+        const char *why = NULL;
+        unsigned before = r->fd_count;
+        ssize_t n = recv_fds(r, r->sock, &carrier, 1, &why);
+        if (n == 1 && r->fd_count == before + 1)
             continue;
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            r->sock_eof = true; /* an error ends the stream as an EOF would */
-            return why ? AX_EPROTO : 0;
+        if (n == 1 || (n < 0 && why)) {
+            r->sock_err = AX_EPROTO;
+            break;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        return 0;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        r->sock_eof = true;
     }
+    return r->sock_err;
 }
 
 void ax__stream_reader_chan(struct ax__stream_reader *r, int sock,
@@ -352,13 +364,6 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
                            ax__stream_frame_fn fn, void *ctx, const char **why)
 {
     *why = NULL;
-    if (r->chan && r->sock_edge) {
-        r->sock_edge = false;
-        if (drain_socket(r) < 0) {
-            *why = "more file descriptors than frames that announce them";
-            return AX_EPROTO;
-        }
-    }
     r->slice_end = ax_clock_mono_ns() + AX__STREAM_READ_SLICE_NS;
     r->slice_frames = r->frames_in;
     /* Frames left buffered when the last slice ended come first: the
@@ -372,6 +377,16 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
     for (unsigned i = 0; i < budget; i++) {
         uint8_t *dst;
         size_t room;
+        /* With a channel, what the socket raised an edge for first (also
+         * right after the switch: the end may have come with it). */
+        if (r->chan && r->sock_edge) {
+            r->sock_edge = false;
+            (void)drain_socket(r);
+        }
+        if (r->chan && r->sock_err) {
+            *why = "a byte on the socket without its one file descriptor";
+            return r->sock_err;
+        }
         if (in_big(r)) {
             if (r->grow && r->big_fill == r->grow_cap) {
                 /* Full and still short: double, never past the payload. */
