@@ -338,6 +338,14 @@ void ax__stream_reader_chan(struct ax__stream_reader *r, int sock,
     r->sock_edge = true;
 }
 
+/* With the channel empty: whether the stream ended. The socket's EOF, or
+ * its hang-up when descriptors no frame took fill the reader and hide the
+ * EOF behind them (only a peer that sends them for nothing does that). */
+static bool chan_ended(const struct ax__stream_reader *r)
+{
+    return r->sock_eof || (r->peer_hup && r->fd_count == AX__STREAM_FDS_MAX);
+}
+
 /* read(), or with descriptors recv_fds(), or from the channel. */
 static ssize_t read_some(struct ax__stream_reader *r, int fd, void *dst, size_t room,
                          const char **why)
@@ -463,7 +471,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
              * ends a read at the message that carried them, with more
              * behind it and no new edge to come. */
             if (r->chan && (size_t)n < room) /* empty now: see struct ax__stream_chan_ops */
-                return r->sock_eof ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
+                return chan_ended(r) ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
             if ((size_t)n < room && !r->peer_hup && !r->got_fds)
                 return AX__STREAM_RD_DRAINED;
             continue;
@@ -475,7 +483,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
         /* A channel is empty: the stream ends when the socket has (the
          * peer wrote everything before it closed). */
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return r->chan && r->sock_eof ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
+            return r->chan && chan_ended(r) ? AX__STREAM_RD_EOF : AX__STREAM_RD_DRAINED;
         return ax_err_from_errno(errno);
     }
     return AX__STREAM_RD_MORE;
