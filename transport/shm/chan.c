@@ -7,8 +7,9 @@
  *
  * Why: a frame through a Unix socket costs its writer a sendmsg() and its
  * reader an epoll_wait() and a recvmsg(), and the kernel's wake-up in
- * between; a 64-byte ping-pong measured here took 29 µs that way and 23 µs
- * with a flag in shared memory and an eventfd (docs/performance.md). Here
+ * between; a 64-byte ping-pong measured here took 28.6 µs that way and
+ * 21.6 µs with a flag in shared memory and an eventfd (tests/bench/
+ * bench_wake.c, docs/performance.md). Here
  * a writer copies the frame into the ring and makes a syscall only when
  * the reader said it sleeps: one eventfd write. The reader reads the ring
  * when its eventfd (registered with the loop: ax__stream_chan_bell())
