@@ -151,8 +151,6 @@ struct ax_pub {
     ax_timer drop_timer;
     struct ax__event_sink ev;
     void (*drop)(void *user);
-    unsigned busy;     /* inside ax__pub_deliver(): freeing waits for its end */
-    bool free_pending; /* freed meanwhile: done when busy drops to 0 */
     /* Payloads (pub_payload.c): the shared-memory pool, when the node
      * offers shared memory, and how many links read it in place. */
     ax__pool *pool;
@@ -162,12 +160,19 @@ struct ax_pub {
      * horizon, publishing threads admit while their count is below it. */
     atomic_uint nblock;                         /* links whose policy is block */
     atomic_llong horizon_frames, horizon_bytes; /* shard: admitted ones delivered + room */
-    int64_t room_f, room_b;                     /* shard only: the least room at block links */
-    int64_t deliv_f, deliv_b;                   /* shard only: admitted publishes delivered */
-    int64_t seen_hf, seen_hb;                   /* shard only: the horizon last published */
-    char pad_a_[64];                            /* what publishing threads write, apart */
-    atomic_llong admitted_f, admitted_b;        /* publishing threads: publishes admitted */
-    char pad_b_[64];
+    /* Publishing threads read the lines above with every publish (pool,
+     * nblock, the horizon), which change seldom; the shard writes what
+     * follows with every delivery. Apart, so that neither line moves
+     * between the two cores per message. */
+    char pad_a_[64];
+    int64_t room_f, room_b;              /* shard only: the least room at block links */
+    int64_t deliv_f, deliv_b;            /* shard only: admitted publishes delivered */
+    int64_t seen_hf, seen_hb;            /* shard only: the horizon last published */
+    unsigned busy;                       /* inside ax__pub_deliver(): freeing waits for its end */
+    bool free_pending;                   /* freed meanwhile: done when busy drops to 0 */
+    char pad_b_[64];                     /* what publishing threads write, apart */
+    atomic_llong admitted_f, admitted_b; /* publishing threads: publishes admitted */
+    char pad_c_[64];
     atomic_uint waiters;
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
