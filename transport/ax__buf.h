@@ -72,7 +72,9 @@ void ax__buf_release(ax__buf *b);
 /* CRC32C of the payload, computed once and cached (any thread). */
 uint32_t ax__buf_payload_crc(ax__buf *b);
 
-/* Counters for tests: buffers obtained from malloc and from the caches. */
+/* Counters for tests: buffers obtained from malloc and from the caches.
+ * The calling thread's cache hits are exact; another thread's are added
+ * when it next trades a magazine with the depot, or when it exits. */
 struct ax__buf_stats {
     uint64_t mallocs;
     uint64_t cache_hits;
