@@ -58,7 +58,7 @@ static void deliver_remote(struct ax__rpub *l, const struct ax__frame_hdr *h,
                        .type_name = l->pub.type_name,
                        .seq = h->seq,
                        .source_ns = h->timestamp_ns,
-                       .received_ns = ax_clock_real_ns(),
+                       .received_ns = ax__link_received_ns(),
                        .publisher_node = l->pub.node_id,
                        .publisher_id = l->pub.id,
                        .buf_ = buf};

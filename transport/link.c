@@ -5,6 +5,20 @@
 #include "axon/clock.h"
 #include "transport/ax__link.h"
 
+/* Per thread: frame callbacks run on the thread that read the frame. 0
+ * outside them. */
+static _Thread_local int64_t rx_real_ns;
+
+void ax__link_rx_stamp(int64_t real_ns)
+{
+    rx_real_ns = real_ns;
+}
+
+int64_t ax__link_received_ns(void)
+{
+    return rx_real_ns ? rx_real_ns : ax_clock_real_ns();
+}
+
 void ax__link_options_init(struct ax__link_options *o)
 {
     memset(o, 0, sizeof *o);

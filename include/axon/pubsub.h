@@ -259,7 +259,7 @@ struct ax_msg {
     const char *type_name;
     uint64_t seq;        /* the publisher's sequence number (1, 2, ...) */
     int64_t source_ns;   /* CLOCK_REALTIME when it was published */
-    int64_t received_ns; /* CLOCK_REALTIME when it was received */
+    int64_t received_ns; /* CLOCK_REALTIME when the read that completed it returned */
     uint64_t publisher_node;
     uint32_t publisher_id;
     bool intra_process; /* delivered in-process, sharing the publisher's buffer */

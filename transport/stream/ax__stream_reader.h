@@ -47,6 +47,7 @@ struct ax__stream_reader {
     int fds[AX__STREAM_FDS_MAX]; /* received, not yet taken: a ring */
     unsigned fd_head, fd_count;
     uint64_t reads, bytes_in, frames_in;
+    int64_t read_real_ns;  /* CLOCK_REALTIME of the last read that brought bytes */
     int64_t slice_end;     /* monotonic ns: this call's frames stop after it */
     uint64_t slice_frames; /* frames_in when this call began */
 };

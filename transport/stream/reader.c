@@ -168,7 +168,12 @@ static int parse(struct ax__stream_reader *r, ax__stream_frame_fn fn, void *ctx,
             r->roff += (size_t)r->hdr_len + r->cur.payload_len;
             r->have_hdr = false;
             r->frames_in++;
-            if (!fn(ctx, &r->cur, payload, NULL)) {
+            /* A frame left from an earlier slice arrived with the read that
+             * brought it. */
+            ax__link_rx_stamp(r->read_real_ns);
+            bool go_on = fn(ctx, &r->cur, payload, NULL);
+            ax__link_rx_stamp(0);
+            if (!go_on) {
                 rc = AX__STREAM_RD_STOPPED;
                 break;
             }
@@ -427,6 +432,7 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
             return errno == EACCES ? AX_EACCES : AX_EPROTO;
         if (n > 0) {
             r->bytes_in += (uint64_t)n;
+            r->read_real_ns = ax_clock_real_ns();
             bool again = false;
             if (in_big(r)) {
                 r->big_fill += (size_t)n;
@@ -444,7 +450,9 @@ int ax__stream_reader_read(struct ax__stream_reader *r, int fd, unsigned budget,
                     r->big = NULL;
                     r->have_hdr = false;
                     r->frames_in++;
+                    ax__link_rx_stamp(r->read_real_ns);
                     bool go_on = fn(ctx, &r->cur, b->data, b);
+                    ax__link_rx_stamp(0);
                     ax__buf_release(b);
                     if (!go_on)
                         return AX__STREAM_RD_STOPPED;
