@@ -33,6 +33,15 @@ struct ax__ep_counters {
     uint32_t nlinks, links_total;
 };
 
+/* Add @n to a counter that only its endpoint's shard writes (one thread
+ * at a time: the loop, or a thread holding its gate), others read: a load
+ * and a store, not a locked read-modify-write per message. */
+static inline void ax__ep_count(atomic_ullong *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 /* Set a subscription's links (its shard's thread). */
 void ax__ep_counters_set_links(struct ax__ep_counters *c, const struct ax_link_info *links,
                                uint32_t n, uint32_t total);

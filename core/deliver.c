@@ -28,8 +28,8 @@ void ax__deliver_to(struct ax_sub *sub, struct ax_msg *m)
         ax__emit(&sub->ev, sub, &ev);
         return;
     }
-    atomic_fetch_add_explicit(&sub->ctr.messages, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sub->ctr.bytes, m->len, memory_order_relaxed);
+    ax__ep_count(&sub->ctr.messages, 1);
+    ax__ep_count(&sub->ctr.bytes, m->len);
     if (sub->ep.qos.deadline_ns > 0)
         ax_timer_start(&sub->deadline, sub->ep.qos.deadline_ns, sub->ep.qos.deadline_ns);
     /* Nothing touches @sub after this call: the callback may free it. Its

@@ -87,9 +87,11 @@ void ax__pub_deliver(struct ax_pub *pub, ax__buf *buf, int64_t ts)
     if (!pub->topic)
         pub_attach(pub);
     pub->busy++;
-    uint64_t seq = atomic_fetch_add_explicit(&pub->seq, 1, memory_order_relaxed) + 1;
-    atomic_fetch_add_explicit(&pub->ctr.messages, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pub->ctr.bytes, buf->len, memory_order_relaxed);
+    /* The shard numbers and counts: one writer (ax__ep_count()). */
+    ax__ep_count(&pub->seq, 1);
+    uint64_t seq = atomic_load_explicit(&pub->seq, memory_order_relaxed);
+    ax__ep_count(&pub->ctr.messages, 1);
+    ax__ep_count(&pub->ctr.bytes, buf->len);
     struct ax__topic *t = pub->topic;
     if (t && t->nsubs)
         ax__sub_deliver_local(t, pub, buf, seq, ts);
