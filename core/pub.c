@@ -271,7 +271,11 @@ void ax__pub_drain_task(void *arg)
     unsigned n = 0, taken = 0;
     uint64_t taken_bytes = 0;
     while ((b = ax__shard_pop(s)) != NULL) {
-        __builtin_prefetch(s->queue.tail); /* the next one's node (or the stub) */
+        /* The next one's header, which its delivery writes (a reference
+         * per link), taken exclusive now; a stub's address is harmless. */
+        const char *next = (const char *)s->queue.tail - offsetof(ax__buf, qnode);
+        ax__prefetch_write(next);
+        ax__prefetch_write(next + offsetof(ax__buf, qnode));
         __builtin_prefetch(b->data);
         taken_bytes += b->len;
         if (++taken == BACKLOG_BATCH) {

@@ -227,10 +227,10 @@ static struct cache *get_cache(void)
 static void prefetch_buf(const ax__buf *n)
 {
     const char *h = (const char *)n;
-    __builtin_prefetch(h, 1);
-    __builtin_prefetch(h + 64, 1);
-    __builtin_prefetch(h + sizeof *n + AX__BUF_HEADROOM, 1);
-    __builtin_prefetch(h + sizeof *n + AX__BUF_HEADROOM + 64, 1);
+    ax__prefetch_write(h);
+    ax__prefetch_write(h + 64);
+    ax__prefetch_write(h + sizeof *n + AX__BUF_HEADROOM);
+    ax__prefetch_write(h + sizeof *n + AX__BUF_HEADROOM + 64);
 }
 
 /* A buffer of class @k from @c, or NULL (then from malloc). */
