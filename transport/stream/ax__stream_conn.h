@@ -81,4 +81,8 @@ int ax__stream_conn_set_max_in(ax__link *l, uint32_t max);
 bool ax__stream_conn_peer_limit(stream_conn *c, const uint8_t *p, size_t n);
 void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out);
 
+/* conn.c: the socket's handler, also called for the channel's bell
+ * (conn_fd.c) with the events the bell stands for. */
+void ax__stream_conn_io_cb(ax_io *io, unsigned events, void *user);
+
 #endif /* AX__STREAM_CONN_H */

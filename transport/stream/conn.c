@@ -430,7 +430,7 @@ static void do_read(stream_conn *c)
         flush(c); /* a write waited for what was just read */
 }
 
-static void io_cb(ax_io *io, unsigned events, void *user)
+void ax__stream_conn_io_cb(ax_io *io, unsigned events, void *user)
 {
     stream_conn *c = user;
     (void)io;
@@ -481,34 +481,6 @@ static void io_closed(ax_io *io, void *user)
     (void)io;
     if (--c->ios == 0)
         release(c);
-}
-
-/* The peer rang: its channel has bytes for us, or ours has room. */
-static void bell_cb(ax_io *io, unsigned events, void *user)
-{
-    stream_conn *c = user;
-    (void)io;
-    (void)events;
-    unsigned ev = AX_IO_READABLE;
-    if (c->chan_full) {
-        c->chan_full = false;
-        ev |= AX_IO_WRITABLE;
-    }
-    io_cb(&c->bell, ev, c);
-}
-
-int ax__stream_chan_bell(ax__link *l, int fd)
-{
-    stream_conn *c = conn_of(l);
-    int rc = AX_EINVAL;
-    if (c->bell_live || !c->io_live || c->closed ||
-        (rc = ax_io_init(c->loop, &c->bell, fd, AX_IO_READABLE, bell_cb, c)) < 0) {
-        close(fd);
-        return rc;
-    }
-    c->bell_live = true;
-    c->ios++;
-    return 0;
 }
 
 static void release_task(void *arg)
@@ -660,7 +632,7 @@ static int conn_attach(stream_conn *c, int fd)
     c->rd.tls = c->wq.tls = c->tls;
     if (c->opt.pass_fds) /* a Unix socket: the kernel says who the peer is */
         ax__stream_peer_cred(fd, &c->kernel);
-    int rc = ax_io_init(c->loop, &c->io, fd, AX_IO_READABLE, io_cb, c);
+    int rc = ax_io_init(c->loop, &c->io, fd, AX_IO_READABLE, ax__stream_conn_io_cb, c);
     if (rc < 0)
         return rc;
     c->io_live = true;

@@ -2,11 +2,13 @@
 /*
  * What a transport built on streams adds to a connection
  * (transport/stream/ax__stream.h): descriptors passed with frames, frames
- * that hold a buffer until the peer has it, and the peer's quota of held
- * frames. The shared-memory transport's links are made of these.
+ * that hold a buffer until the peer has it, the peer's quota of held
+ * frames, and a channel's bell. The shared-memory transport's links are
+ * made of these.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "transport/stream/ax__stream_conn.h"
 
@@ -112,4 +114,32 @@ void ax__stream_flush_pass(ax__link *l, uint8_t type)
 int ax__stream_take_fd(ax__link *l)
 {
     return ax__stream_reader_take_fd(&conn_of(l)->rd);
+}
+
+/* The peer rang: its channel has bytes for us, or ours has room. */
+static void bell_cb(ax_io *io, unsigned events, void *user)
+{
+    stream_conn *c = user;
+    (void)io;
+    (void)events;
+    unsigned ev = AX_IO_READABLE;
+    if (c->chan_full) {
+        c->chan_full = false;
+        ev |= AX_IO_WRITABLE;
+    }
+    ax__stream_conn_io_cb(&c->bell, ev, c);
+}
+
+int ax__stream_chan_bell(ax__link *l, int fd)
+{
+    stream_conn *c = conn_of(l);
+    int rc = AX_EINVAL;
+    if (c->bell_live || !c->io_live || c->closed ||
+        (rc = ax_io_init(c->loop, &c->bell, fd, AX_IO_READABLE, bell_cb, c)) < 0) {
+        close(fd);
+        return rc;
+    }
+    c->bell_live = true;
+    c->ios++;
+    return 0;
 }
