@@ -528,6 +528,91 @@ static void test_reader_buffer_bounded_by_frame_size(void **state)
     }
 }
 
+/* A channel that is always empty (the peer wrote nothing into it). */
+static ssize_t empty_read(void *chan, void *dst, size_t room)
+{
+    (void)chan;
+    (void)dst;
+    (void)room;
+    errno = EAGAIN;
+    return -1;
+}
+
+static ssize_t no_writev(void *chan, const struct iovec *iov, int n_iov)
+{
+    (void)chan;
+    (void)iov;
+    (void)n_iov;
+    errno = EAGAIN;
+    return -1;
+}
+
+/* Send one carrier byte with @fd attached, as a channel's peer does. */
+static void send_carrier(int sock, int fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    uint8_t byte = 0;
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    assert_int_equal(sendmsg(sock, &mh, 0), 1);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+/* With a channel, a peer that sends more descriptors than any frame asks
+ * for and hangs up: the reader keeps AX__STREAM_FDS_MAX of them (the rest
+ * wait in the socket, in front of its EOF), and once the channel is empty
+ * the stream has ended all the same (the hang-up says so): EOF, within a
+ * bounded number of reads, not "drained" forever with no edge to come. The
+ * descriptors it kept are closed with it. */
+static void test_reader_channel_unclaimed_fds_then_hangup(void **state)
+{
+    (void)state;
+    int before = open_fds();
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct ax__stream_reader r;
+    AX_OK_OR_FAIL(ax__stream_reader_init(&r, 64u << 20));
+    r.pass_fds = true;
+    static const struct ax__stream_chan_ops ops = {.writev = no_writev, .read = empty_read};
+    ax__stream_reader_chan(&r, sv[1], &ops, &r);
+    int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(spare >= 0);
+    for (int i = 0; i < AX__STREAM_FDS_MAX + 4; i++)
+        send_carrier(sv[0], spare);
+    close(spare);
+    close(sv[0]);
+    r.peer_hup = true; /* the owner saw EPOLLRDHUP with the edge */
+    r.sock_edge = true;
+    struct got g = {0};
+    const char *why = NULL;
+    int rc = -1;
+    for (int i = 0; i < 4 && rc != AX__STREAM_RD_EOF; i++)
+        rc = ax__stream_reader_read(&r, sv[1], 64, on_frame, &g, &why);
+    assert_int_equal(rc, AX__STREAM_RD_EOF);
+    assert_int_equal(g.frames, 0);
+    assert_int_equal(r.fd_count, AX__STREAM_FDS_MAX);
+    ax__stream_reader_fini(&r);
+    close(sv[1]);
+    assert_int_equal(open_fds(), before); /* what it kept, closed; the rest with the socket */
+}
+
 int main(void)
 {
     ax_log_set_level(AX_LOG_ERROR);
@@ -541,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_handshake_needs_the_key),
         cmocka_unit_test(test_reader_memory_follows_arrival),
         cmocka_unit_test(test_reader_buffer_bounded_by_frame_size),
+        cmocka_unit_test(test_reader_channel_unclaimed_fds_then_hangup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
