@@ -14,7 +14,12 @@
 void ax__deliver_to(struct ax_sub *sub, struct ax_msg *m)
 {
     m->priv_ = sub;
-    if (sub->ep.qos.lifespan_ns > 0 && m->received_ns - m->source_ns > sub->ep.qos.lifespan_ns) {
+    /* Lifespan runs from the source's stamp to delivery (qos.h), and a
+     * frame may wait in the reader after the read that stamped
+     * received_ns (a paused lossless input): the clock now, read only for
+     * subscriptions that ask for a lifespan. */
+    if (sub->ep.qos.lifespan_ns > 0 &&
+        ax_clock_real_ns() - m->source_ns > sub->ep.qos.lifespan_ns) {
         atomic_fetch_add_explicit(&sub->ctr.drops[AX_DROP_LIFESPAN], 1, memory_order_relaxed);
         struct ax_pubsub_event ev;
         memset(&ev, 0, sizeof ev);

@@ -272,10 +272,13 @@ void ax__pub_drain_task(void *arg)
     uint64_t taken_bytes = 0;
     while ((b = ax__shard_pop(s)) != NULL) {
         /* The next one's header, which its delivery writes (a reference
-         * per link), taken exclusive now; a stub's address is harmless. */
-        const char *next = (const char *)s->queue.tail - offsetof(ax__buf, qnode);
-        ax__prefetch_write(next);
-        ax__prefetch_write(next + offsetof(ax__buf, qnode));
+         * per link), taken exclusive now. Not the stub's: the line before
+         * it holds the queue's head, which the publishing threads write. */
+        if (s->queue.tail != &s->queue.stub) {
+            uintptr_t next = (uintptr_t)s->queue.tail - offsetof(ax__buf, qnode);
+            ax__prefetch_write((const void *)next);
+            ax__prefetch_write(s->queue.tail);
+        }
         __builtin_prefetch(b->data);
         taken_bytes += b->len;
         if (++taken == BACKLOG_BATCH) {

@@ -15,6 +15,7 @@
 #define AX__BUF_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,13 +65,21 @@ void ax__buf_init_embedded(ax__buf *b, void *data, size_t len, ax__buf_free_fn f
 
 /* Fetch the cache line at @p to be written soon, taken exclusive (a plain
  * prefetch takes it shared, and the write, often a locked one, then waits
- * for the other core all the same). x86-64: PREFETCHW, which CPUs without
- * it execute as a no-op (compilers emit it only with -mprfchw); elsewhere
- * the compiler's write prefetch (PRFM PSTL1KEEP on aarch64). Never faults. */
+ * for the other core all the same). x86-64: PREFETCHW where CPUID says the
+ * CPU has it (compilers emit it only with -mprfchw, so it is an asm
+ * statement; buf.c looks once, at load), else a plain prefetch; elsewhere
+ * the compiler's write prefetch (PRFM PSTL1KEEP on aarch64). Never faults:
+ * @p may point anywhere. */
+#if defined(__x86_64__) && defined(__GNUC__)
+extern bool ax__cpu_prefetchw;
+#endif
 static inline void ax__prefetch_write(const void *p)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+    if (ax__cpu_prefetchw)
+        __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+    else
+        __builtin_prefetch(p, 1);
 #else
     __builtin_prefetch(p, 1);
 #endif

@@ -31,6 +31,9 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 
 #include "axon/common.h"
 #include "transport/ax__buf.h"
@@ -106,6 +109,17 @@ static bool large_keep(ax__buf *b)
     pthread_mutex_unlock(&large.lock);
     return kept;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+bool ax__cpu_prefetchw;
+
+/* CPUID leaf 0x80000001, ECX bit 8: PREFETCHW (ax__prefetch_write()). */
+__attribute__((constructor)) static void detect_prefetchw(void)
+{
+    unsigned a, b, c, d;
+    ax__cpu_prefetchw = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8));
+}
+#endif
 
 static __thread struct cache *tl_cache;
 static pthread_key_t cache_key;
