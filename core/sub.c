@@ -322,6 +322,10 @@ int ax_sub_wait(ax_sub *sub, int timeout_ms)
      * (before each callback, deliver.c) since the last return: if some
      * came, return at once; else any that comes now ends a round after
      * the count was taken. */
+    /* A loop's thread first, before the count below: that check would
+     * return 0 when a message came, and take the caller's count with it. */
+    if (ax_loop_current())
+        return AX_EBUSY;
     unsigned rounds = ax_loop_rounds(sub->shard->loop);
     uint64_t got = atomic_load(&sub->ctr.messages);
     if (atomic_exchange(&sub->wait_seen, got) != got)
