@@ -84,6 +84,7 @@ struct ax__shard {
     struct ax__mpsc queue; /* publishes from other threads */
     char pad_[64];         /* publishing threads write what follows, the shard the tail */
     atomic_bool wake_pending;
+    atomic_bool reclaim_posted; /* a pool ran dry: core/pub_payload.c */
     atomic_uint backlog; /* messages in the queue (the shard takes its own off by the batch) */
     atomic_uint_fast64_t backlog_bytes; /* their payload bytes, taken off likewise */
     unsigned backlog_max;       /* transport.queue_frames: beyond, publish() says AX_EAGAIN */

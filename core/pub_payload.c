@@ -47,12 +47,38 @@ int ax__pub_pool_open(struct ax_pub *pub)
     return 0;
 }
 
+static void reclaim_task(void *arg)
+{
+    struct ax__shard *s = arg;
+    atomic_store(&s->reclaim_posted, false);
+    const struct ax__transport *tp = ax__transport_with(AX__TP_LOANS);
+    if (!s->closing && tp && tp->reclaim)
+        tp->reclaim(s->loop);
+}
+
+/* The pool ran dry, maybe with chunks given back already: subscribers give
+ * them back without waking the publisher until it runs short (transport/
+ * stream, quiet frames). Its shard reads them now, so that the caller's
+ * next try finds them; once at a time, however often it tries. */
+static void reclaim(struct ax_pub *pub)
+{
+    struct ax__shard *s = pub->shard;
+    if (ax__on_shard(s)) {
+        reclaim_task(s);
+    } else if (!atomic_exchange(&s->reclaim_posted, true) &&
+               ax_loop_post(s->loop, reclaim_task, s) < 0) {
+        atomic_store(&s->reclaim_posted, false); /* the next dry loan posts again */
+    }
+}
+
 int ax__pub_payload_new(struct ax_pub *pub, size_t len, bool always_chunk, ax__buf **out)
 {
     if (pub->pool &&
         (always_chunk || (len >= pub->node->cfg.transport.shm_threshold &&
                           atomic_load_explicit(&pub->shm_links, memory_order_relaxed) > 0))) {
         int rc = pub->pool->ops->loan(pub->pool, len, out);
+        if (rc == AX_ENOBUFS)
+            reclaim(pub);
         if (rc == 0 || always_chunk)
             return rc;
         atomic_fetch_add_explicit(&pub->copied, 1, memory_order_relaxed);

@@ -378,6 +378,10 @@ struct ax__transport {
     const char *(*host_id)(void);
     /* AX__TP_LOANS: a pool of buffers its peers read in place. */
     int (*pool_new)(const struct ax__pool_options *opt, ax__pool **out);
+    /* AX__TP_LOANS: read now what the peers of @loop's links gave back,
+     * for a pool that ran dry (peers give chunks back without waking the
+     * publisher until it runs short). @loop's thread. */
+    void (*reclaim)(ax_loop *loop);
     /* An address to listen at when any will do ("127.0.0.1:0"). */
     const char *any_address;
 };

@@ -95,6 +95,7 @@ int ax_loop_new(ax_loop **out, const struct ax_loop_options *opt)
     loop->armed = INT64_MAX;
     ax__list_init(&loop->ready);
     ax__list_init(&loop->closing);
+    ax__list_init(&loop->bells);
     pthread_mutex_init(&loop->post_lock, NULL);
 
     int rc = AX_ENOMEM;

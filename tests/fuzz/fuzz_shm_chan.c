@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < n; i++)
                 buf[i] = (uint8_t)((sent + i) * 7 + 1);
             struct iovec iov = {buf, n};
-            k = ax__shm_chan_ops.writev(them, &iov, 1);
+            k = ax__shm_chan_ops.writev(them, &iov, 1, false);
             if (k > 0)
                 sent += (uint64_t)k;
             break;
@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t n = ((size_t)u8(&in) << 8 | u8(&in)) % sizeof buf + 1;
             size_t a = n / 3, b = n / 2;
             struct iovec iov[3] = {{buf, a}, {buf + a, b - a}, {buf + b, n - b}};
-            k = ax__shm_chan_ops.writev(us, iov, 3);
+            k = ax__shm_chan_ops.writev(us, iov, 3, false);
             if (k > (ssize_t)n)
                 FAIL("wrote %zd of %zu\n", k, n);
             if (k < 0 && errno != EAGAIN && !(lied && errno == EPROTO))

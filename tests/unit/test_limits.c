@@ -538,7 +538,7 @@ static ssize_t empty_read(void *chan, void *dst, size_t room)
     return -1;
 }
 
-static ssize_t no_writev(void *chan, const struct iovec *iov, int n_iov)
+static ssize_t no_writev(void *chan, const struct iovec *iov, int n_iov, bool quiet)
 {
     (void)chan;
     (void)iov;

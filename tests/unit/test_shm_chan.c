@@ -58,7 +58,7 @@ static ssize_t put(struct ax__shm_chan *ch, const uint8_t *p, size_t n)
 {
     /* Two iovecs, to cross both an iovec's end and the ring's. */
     struct iovec iov[2] = {{(void *)p, n / 3}, {(void *)(p + n / 3), n - n / 3}};
-    return ax__shm_chan_ops.writev(ch, iov, 2);
+    return ax__shm_chan_ops.writev(ch, iov, 2, false);
 }
 
 static ssize_t get(struct ax__shm_chan *ch, uint8_t *p, size_t n)
@@ -261,12 +261,81 @@ static void t_two_threads(void **state)
     pair_close(&p);
 }
 
+static ssize_t put_quiet(struct ax__shm_chan *ch, const uint8_t *p, size_t n)
+{
+    struct iovec iov = {(void *)p, n};
+    return ax__shm_chan_ops.writev(ch, &iov, 1, true);
+}
+
+/* Quiet frames (a subscriber's RELEASE) leave a sleeping reader asleep and
+ * its bell for the next ordinary frame; they wake a reader that wants
+ * them, until it reads; want says whether they came already (nothing
+ * rings for those); the nudge wakes a reader that left them unread, and
+ * only it. */
+static void t_quiet(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p, SIZE);
+    uint8_t out[64], in[256];
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = (uint8_t)i;
+
+    assert_int_equal(get(p.b, in, 10), -1); /* b sleeps */
+    assert_false(ax__shm_chan_ops.unread(p.b));
+    assert_int_equal(put_quiet(p.a, out, 64), 64);
+    assert_int_equal(rang(p.bell_b), 0);
+    assert_true(ax__shm_chan_ops.unread(p.b));
+    assert_int_equal(put(p.a, out, 64), 64); /* an ordinary one rings for both */
+    assert_int_equal(rang(p.bell_b), 1);
+    assert_int_equal(get(p.b, in, sizeof in), 128);
+    assert_memory_equal(in, out, 64);
+    assert_false(ax__shm_chan_ops.unread(p.b));
+
+    /* Wanted: the quiet one rings, once; a read ends the want. */
+    assert_int_equal(get(p.b, in, 10), -1);
+    assert_false(ax__shm_chan_ops.want(p.b)); /* nothing there yet */
+    assert_int_equal(put_quiet(p.a, out, 64), 64);
+    assert_int_equal(rang(p.bell_b), 1);
+    assert_int_equal(get(p.b, in, sizeof in), 64);
+    assert_int_equal(get(p.b, in, 10), -1);
+    assert_int_equal(put_quiet(p.a, out, 64), 64);
+    assert_int_equal(rang(p.bell_b), 0);
+    assert_true(ax__shm_chan_ops.want(p.b)); /* there already: read it */
+    assert_int_equal(get(p.b, in, sizeof in), 64);
+
+    /* The nudge: unread and asleep rings, once; read, it is silent. */
+    assert_int_equal(get(p.b, in, 10), -1);
+    assert_int_equal(put_quiet(p.a, out, 64), 64);
+    assert_int_equal(rang(p.bell_b), 0);
+    ax__shm_chan_ops.nudge(p.a);
+    assert_int_equal(rang(p.bell_b), 1);
+    ax__shm_chan_ops.nudge(p.a);
+    assert_int_equal(rang(p.bell_b), 0);
+    assert_int_equal(get(p.b, in, sizeof in), 64);
+    assert_int_equal(get(p.b, in, 10), -1);
+    ax__shm_chan_ops.nudge(p.a);
+    assert_int_equal(rang(p.bell_b), 0);
+
+    /* A reader that does not say it reads them unasked (an older one) is
+     * woken for them as for any frame. */
+    size_t map = sizeof(struct ax__shm_chan_ring) + SIZE;
+    struct ax__shm_chan_ring *r =
+        mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_SHARED, ax__shm_chan_out_fd(p.a), 0);
+    assert_true(r != MAP_FAILED);
+    assert_int_equal(atomic_load(&r->reader_caps), AX__SHM_CHAN_READS_QUIET);
+    atomic_store(&r->reader_caps, 0);
+    assert_int_equal(put_quiet(p.a, out, 64), 64);
+    assert_int_equal(rang(p.bell_b), 1);
+    munmap(r, map);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_bytes_and_bells),
-        cmocka_unit_test(t_lies),
-        cmocka_unit_test(t_bad_setup),
+        cmocka_unit_test(t_bytes_and_bells), cmocka_unit_test(t_lies),
+        cmocka_unit_test(t_quiet),           cmocka_unit_test(t_bad_setup),
         cmocka_unit_test(t_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,14 +118,27 @@ void ax__shm_rx_set_release(struct ax__shm_rx *rx, ax__shm_release_fn fn, void *
  *   (exchange 0) and writes the reader's eventfd;
  * - wait: the same with the roles swapped, for a writer that found no
  *   room (it stores wait, loads tail; the reader stores tail, loads wait).
+ * - quiet frames (a subscriber's RELEASE: ax__stream_quiet()): written
+ *   without the bell when the reader said it reads them unasked
+ *   (`reader_caps`, set once when it maps the ring) and does not `want`
+ *   them now; sleep stays set, so the next other frame rings. The reader
+ *   finds them when any bell of its loop rings (transport/stream looks at
+ *   every channel of the loop then) or when it needs them: a reader that
+ *   waits for them stores want = 1, then loads head, and the writer
+ *   stores head, then loads want, as for sleep. A reader that read bytes
+ *   stores want = 0; it stores 1 again while it still waits.
  * Every one of these stores and loads is seq_cst, so of two sides that
  * race, at least one sees the other's store: a reader never sleeps on
  * bytes it was not told of, nor a writer on room.
  */
+#define AX__SHM_CHAN_READS_QUIET 1u /* reader_caps: quiet frames are found unasked */
+
 struct ax__shm_chan_ring {
-    _Atomic uint32_t head;  /* bytes written: the writer's */
-    _Atomic uint32_t sleep; /* 1: the reader found it empty and waits for the bell */
-    uint8_t pad0[56];
+    _Atomic uint32_t head;        /* bytes written: the writer's */
+    _Atomic uint32_t sleep;       /* 1: the reader found it empty and waits for the bell */
+    _Atomic uint32_t want;        /* 1: the reader waits for quiet frames too */
+    _Atomic uint32_t reader_caps; /* AX__SHM_CHAN_READS_QUIET: the reader's, set once */
+    uint8_t pad0[48];
     _Atomic uint32_t tail; /* bytes read: the reader's */
     _Atomic uint32_t wait; /* 1: the writer found it full and waits for the bell */
     uint8_t pad1[56];

@@ -188,6 +188,11 @@ int ax__shm_chan_map_in(struct ax__shm_chan *ch, uint32_t size, int fd, const ch
             ch->in_size = size;
             /* From where the writer is: it may have written already. */
             ch->in_tail = atomic_load_explicit(&ch->in->tail, memory_order_acquire);
+            /* Before any quiet frame: the writer looks at it when it writes
+             * one, and this side looks at the ring with its loop's every
+             * bell (transport/stream/conn_fd.c). */
+            atomic_store_explicit(&ch->in->reader_caps, AX__SHM_CHAN_READS_QUIET,
+                                  memory_order_seq_cst);
         }
     }
     if (fd >= 0)
@@ -197,7 +202,7 @@ int ax__shm_chan_map_in(struct ax__shm_chan *ch, uint32_t size, int fd, const ch
 
 /* ---- the byte channel (struct ax__stream_chan_ops) ---- */
 
-static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov)
+static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov, bool quiet)
 {
     struct ax__shm_chan *ch = arg;
     struct ax__shm_chan_ring *r = ch->out;
@@ -230,9 +235,15 @@ static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov)
             retries = 0;
             ch->out_head += put;
             done += put;
-            /* The head, then the flag (both seq_cst): see the ring's note. */
+            /* The head, then the flags (all seq_cst): see the ring's note.
+             * Quiet frames leave a sleeping reader asleep unless it waits
+             * for them (want), and leave sleep set for the next frame. */
             atomic_store_explicit(&r->head, ch->out_head, memory_order_seq_cst);
-            if (atomic_load_explicit(&r->sleep, memory_order_seq_cst) &&
+            bool ring = !quiet ||
+                        !(atomic_load_explicit(&r->reader_caps, memory_order_relaxed) &
+                          AX__SHM_CHAN_READS_QUIET) ||
+                        atomic_load_explicit(&r->want, memory_order_seq_cst);
+            if (ring && atomic_load_explicit(&r->sleep, memory_order_seq_cst) &&
                 atomic_exchange_explicit(&r->sleep, 0, memory_order_seq_cst))
                 ring_bell(ch->peer_bell);
         }
@@ -277,6 +288,8 @@ static ssize_t chan_read(void *arg, void *dst, size_t room)
             got += k;
             /* The tail, then the flag (both seq_cst). */
             atomic_store_explicit(&r->tail, ch->in_tail, memory_order_seq_cst);
+            if (atomic_load_explicit(&r->want, memory_order_relaxed))
+                atomic_store_explicit(&r->want, 0, memory_order_seq_cst);
             if (atomic_load_explicit(&r->wait, memory_order_seq_cst) &&
                 atomic_exchange_explicit(&r->wait, 0, memory_order_seq_cst))
                 ring_bell(ch->peer_bell);
@@ -298,7 +311,37 @@ static ssize_t chan_read(void *arg, void *dst, size_t room)
     }
 }
 
+static bool chan_unread(void *arg)
+{
+    struct ax__shm_chan *ch = arg;
+    return atomic_load_explicit(&ch->in->head, memory_order_seq_cst) != ch->in_tail;
+}
+
+/* The flag, then the head (both seq_cst): a writer that stored its head
+ * before this store sees want and rings, or this load sees its head. */
+static bool chan_want(void *arg)
+{
+    struct ax__shm_chan *ch = arg;
+    atomic_store_explicit(&ch->in->want, 1, memory_order_seq_cst);
+    return chan_unread(ch);
+}
+
+/* As a write's end, for the bytes written so far (the peer read all of
+ * them, or it is awake and reads on until the ring is empty). */
+static void chan_nudge(void *arg)
+{
+    struct ax__shm_chan *ch = arg;
+    struct ax__shm_chan_ring *r = ch->out;
+    if (atomic_load_explicit(&r->tail, memory_order_seq_cst) != ch->out_head &&
+        atomic_load_explicit(&r->sleep, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&r->sleep, 0, memory_order_seq_cst))
+        ring_bell(ch->peer_bell);
+}
+
 const struct ax__stream_chan_ops ax__shm_chan_ops = {
     .writev = chan_writev,
     .read = chan_read,
+    .unread = chan_unread,
+    .want = chan_want,
+    .nudge = chan_nudge,
 };

@@ -570,6 +570,10 @@ ax__link *ax__shm_link_attach(struct ax__shm_link *s, ax__link *stream)
     ax__stream_hold_room(stream, s->quota, s->quota_bytes, AX__FRAME_SHM_RELEASE);
     ax__stream_flush_pass(stream, AX__FRAME_SHM_BELL);
     ax__stream_flush_pass(stream, AX__FRAME_SHM_CHAN);
+    /* The publisher wants its chunks back when it runs short, and then
+     * says so (its gate: conn.c; its pool: ax__shm_transport.reclaim);
+     * till then they go with the next frame that wakes it anyway. */
+    ax__stream_quiet(stream, AX__FRAME_SHM_RELEASE);
     memcpy(s->link.peer_addr, stream->peer_addr, sizeof s->link.peer_addr);
     return &s->link;
 }

@@ -132,5 +132,6 @@ const struct ax__transport ax__shm_transport = {
     .host_address = shm_host_address,
     .host_id = shm_host_id,
     .pool_new = shm_pool_new,
+    .reclaim = ax__stream_reclaim,
     .any_address = "@",
 };

@@ -104,12 +104,25 @@ int ax__stream_send_held(ax__link *l, const struct ax__frame_hdr *h, const void 
 struct ax__stream_chan_ops {
     /* Write what fits of @iov: the bytes written, or -1 with errno EAGAIN
      * when none fit (the bell rings when room comes), EPROTO for a peer
-     * that broke the channel. */
-    ssize_t (*writev)(void *chan, const struct iovec *iov, int n_iov);
+     * that broke the channel. @quiet: every frame in @iov is of a type the
+     * link called quiet (ax__stream_quiet()), which the peer need not be
+     * woken for. */
+    ssize_t (*writev)(void *chan, const struct iovec *iov, int n_iov, bool quiet);
     /* Read up to @room bytes: the bytes read, or -1 with errno EAGAIN
      * when there are none, EPROTO as above. Fewer than @room means there
-     * are no more now, and the bell rings when some come. */
+     * are no more now, and the bell rings when some come (quiet frames:
+     * see @want). */
     ssize_t (*read)(void *chan, void *dst, size_t room);
+    /* Whether bytes wait to be read (any thread: a look, no change). */
+    bool (*unread)(void *chan);
+    /* This side waits for what its peer writes quietly (@writev's @quiet:
+     * frames its peer may write without the bell): from now on the bell
+     * rings for those too, until bytes are read. Whether bytes wait
+     * already (then nothing will ring for them: read them). */
+    bool (*want)(void *chan);
+    /* What this side wrote quietly is still unread: wake the peer if it
+     * sleeps (so that it does not keep what it would give back unasked). */
+    void (*nudge)(void *chan);
 };
 
 /* Frames queued from now on go into @chan (borrowed until the link
@@ -126,6 +139,14 @@ void ax__stream_chan_in(ax__link *l, const struct ax__stream_chan_ops *ops, void
  * incoming channel has bytes, or the outgoing one room. 0, or a
  * registration error (@fd closed). */
 int ax__stream_chan_bell(ax__link *l, int fd);
+/* Frames of @type need not wake the peer when they go through a channel:
+ * it finds them with the next frame that does, or when it waits for them
+ * (struct ax__stream_chan_ops, want). For what the peer needs only when it
+ * runs short: a subscriber's RELEASE. Loop thread. */
+void ax__stream_quiet(ax__link *l, uint8_t type);
+/* Read what every channel of @loop holds, quiet frames included: for a
+ * publisher whose pool ran dry. @loop's thread. */
+void ax__stream_reclaim(ax_loop *loop);
 
 /* ---- listener (listener.c) ---- */
 

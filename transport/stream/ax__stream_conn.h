@@ -8,6 +8,8 @@
 #ifndef AX__STREAM_CONN_H
 #define AX__STREAM_CONN_H
 
+#include "base/ax__list.h"
+#include "transport/ax__loop.h"
 #include "transport/stream/ax__stream.h"
 #include "transport/stream/ax__stream_reader.h"
 #include "transport/stream/ax__stream_wq.h"
@@ -25,12 +27,15 @@ typedef struct stream_conn {
     struct ax__link_options opt;
     ax_loop *loop;
     ax_io io;
-    bool io_live;   /* io registered (not while connecting) */
-    ax_io bell;     /* with a channel: the eventfd the peer writes (ax__stream_chan_bell()) */
-    bool bell_live; /* bell registered */
-    bool chan_full; /* a flush stopped at a full channel: the bell resumes it */
-    unsigned ios;   /* handlers registered and not yet closed: the last frees */
-    ax_timer timer; /* connect/handshake timeout, linger, a close without a socket */
+    bool io_live;     /* io registered (not while connecting) */
+    ax_io bell;       /* with a channel: the eventfd the peer writes (ax__stream_chan_bell()) */
+    bool bell_live;   /* bell registered */
+    bool chan_full;   /* a flush stopped at a full channel: the bell resumes it */
+    ax__qnode bells;  /* on the loop's list of them, while bell_live */
+    bool bell_looked; /* the bell's handler runs for a look (parked), not a ring */
+    ax_timer nudge;   /* with a bell: quiet frames the peer has not read yet */
+    unsigned ios;     /* handlers registered and not yet closed: the last frees */
+    ax_timer timer;   /* connect/handshake timeout, linger, a close without a socket */
     ax__stream_connector *connector;
     enum conn_state state;
     int close_status;
@@ -84,5 +89,18 @@ void ax__stream_conn_stats(const ax__link *l, struct ax__link_stats *out);
 /* conn.c: the socket's handler, also called for the channel's bell
  * (conn_fd.c) with the events the bell stands for. */
 void ax__stream_conn_io_cb(ax_io *io, unsigned events, void *user);
+/* conn_quiet.c: read the channel in this step's ready phase if bytes
+ * wait there (quiet frames come without a ring); @want: and ask the peer
+ * to ring for them from now on (this side waits for them). */
+void ax__stream_conn_look_in(stream_conn *c, bool want);
+/* conn_quiet.c: the same for the other channels of @c's loop (@c's bell
+ * rang). */
+void ax__stream_conn_look_around(stream_conn *c);
+/* conn_quiet.c: after a flush of a connection with a bell, whose frames
+ * out were @before it. */
+void ax__stream_conn_wrote(stream_conn *c, uint64_t before);
+/* conn_quiet.c: @c's bell is registered (bell_live) / goes (finish()). */
+void ax__stream_conn_quiet_start(stream_conn *c);
+void ax__stream_conn_quiet_stop(stream_conn *c);
 
 #endif /* AX__STREAM_CONN_H */

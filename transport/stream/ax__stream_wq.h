@@ -53,6 +53,9 @@ struct ax__stream_wq {
     uint64_t hold_bytes, hold_bytes_max;
     uint32_t hold_n;
     bool gated; /* the last write stopped at the hold gate */
+    /* 1 << type: frames the peer need not be woken for (ax__stream_quiet()) */
+    uint32_t quiet_types;
+    bool quiet_written; /* some went without waking it: the owner clears it */
     uint64_t bytes;
     uint64_t max_bytes;
     uint32_t max_frames;

@@ -111,6 +111,8 @@ static void flush(stream_conn *c)
     c->writing = true;
     int rc = ax__stream_wq_write(&c->wq, c->loop, ax_io_fd(&c->io), ax_loop_io_budget(c->loop));
     c->writing = false;
+    if (c->bell_live)
+        ax__stream_conn_wrote(c, before);
     if (rc == AX_EAGAIN && c->tls && ax__tls_wants_read(c->tls)) {
         /* The TLS handshake waits for the peer: reading resumes writing. */
         arm_write(c, false);
@@ -142,6 +144,7 @@ static void flush(stream_conn *c)
     }
     if (rc == AX__STREAM_WQ_GATED) { /* the peer must release first: it tells */
         arm_write(c, false);
+        ax__stream_conn_look_in(c, true); /* releases are quiet until we want them */
         ax__stream_conn_shrank(c, before);
         return;
     }
@@ -529,8 +532,10 @@ static void finish(stream_conn *c, int status)
         c->connector = NULL;
     }
     ax_timer_stop(&c->timer);
-    if (c->bell_live) /* the bell only ever comes with a live io */
+    if (c->bell_live) { /* the bell only ever comes with a live io */
+        ax__stream_conn_quiet_stop(c);
         ax_io_close(&c->bell, io_closed);
+    }
     if (c->io_live)
         ax_io_close(&c->io, io_closed);
     else if (ax_loop_post(c->loop, release_task, c) < 0 && ax_timer_start(&c->timer, 0, 0) < 0)

@@ -338,6 +338,7 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
         uint32_t room = w->hold_room;
         uint64_t held = w->hold_bytes;
         uint32_t held_n = w->hold_n;
+        bool quiet = w->quiet_types != 0; /* every frame of this write is */
         for (uint32_t i = 0; i < w->count && n_iov < WQ_IOV - 1; i++) {
             struct ax__stream_wq_entry *e = qat(w, i);
             if (i > 0 && (e->fd >= 0 || e->switch_out || qat(w, i - 1)->switch_out))
@@ -352,6 +353,7 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
                 held += e->hold->len;
                 held_n++;
             }
+            quiet = quiet && ((w->quiet_types >> e->bytes[5]) & 1u); /* the header's type */
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
             } else if (e->len <= WQ_STAGE_FRAME && stage && staged + e->len <= AX__LOOP_STAGE) {
@@ -403,7 +405,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
                 close(head->fd);
                 head->fd = -1;
             }
-            n = w->chan_ops->writev(w->chan, iov, n_iov);
+            n = w->chan_ops->writev(w->chan, iov, n_iov, quiet);
+            w->quiet_written |= quiet && n > 0;
             if (n < 0 && errno == EAGAIN)
                 return AX__STREAM_WQ_CHAN_FULL;
         } else {
