@@ -8,12 +8,14 @@
  *
  * Input: a sequence of operations, each an opcode byte and its arguments
  * (missing bytes read as 0):
- *   0  the peer writes n bytes (a byte) honestly into our incoming ring
+ *   0  the peer writes n bytes (a byte: n and whether quietly) honestly
+ *      into our incoming ring
  *   1  we read up to n bytes (two bytes)
- *   2  we write n bytes (two bytes), in up to three iovecs
+ *   2  we write n bytes (two bytes; odd n quietly), in up to three iovecs
  *   3  the peer reads n bytes (a byte) honestly from our outgoing ring
  *   4  the peer sets an index or a flag (which: a byte; value: four bytes)
- *   5  the peer scribbles a byte anywhere in a ring's data (offset, value)
+ *   5  we want quiet frames, look for bytes, or nudge the peer (a byte)
+ *   6  the peer scribbles a byte anywhere in a ring's data (offset, value)
  *
  * Properties, besides "no crash, no undefined behaviour, no leak":
  *  - a read returns at most what was asked, a write at most what was given;
@@ -93,15 +95,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t sent = 0, got = 0; /* bytes the honest peer wrote to us, and we read */
     bool lied = false, scribbled = false;
     for (int ops = 0; ops < 256 && in.n; ops++) {
-        uint8_t op = u8(&in) % 6;
+        uint8_t op = u8(&in) % 7;
         ssize_t k;
         switch (op) {
         case 0: { /* the peer writes */
-            size_t n = u8(&in) + 1u;
+            uint8_t x = u8(&in);
+            size_t n = (x >> 1) + 1u;
             for (size_t i = 0; i < n; i++)
                 buf[i] = (uint8_t)((sent + i) * 7 + 1);
             struct iovec iov = {buf, n};
-            k = ax__shm_chan_ops.writev(them, &iov, 1, false);
+            k = ax__shm_chan_ops.writev(them, &iov, 1, x & 1); /* quiet or not */
             if (k > 0)
                 sent += (uint64_t)k;
             break;
@@ -128,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t n = ((size_t)u8(&in) << 8 | u8(&in)) % sizeof buf + 1;
             size_t a = n / 3, b = n / 2;
             struct iovec iov[3] = {{buf, a}, {buf + a, b - a}, {buf + b, n - b}};
-            k = ax__shm_chan_ops.writev(us, iov, 3, false);
+            k = ax__shm_chan_ops.writev(us, iov, 3, n & 1);
             if (k > (ssize_t)n)
                 FAIL("wrote %zd of %zu\n", k, n);
             if (k < 0 && errno != EAGAIN && !(lied && errno == EPROTO))
@@ -144,9 +147,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t which = u8(&in);
             uint32_t v = u32(&in);
             struct ax__shm_chan_ring *ring = r[which & 1];
-            _Atomic uint32_t *f[4] = {&ring->head, &ring->tail, &ring->sleep, &ring->wait};
-            atomic_store(f[(which >> 1) & 3], v);
+            _Atomic uint32_t *f[6] = {&ring->head, &ring->tail, &ring->sleep,
+                                      &ring->wait, &ring->want, &ring->reader_caps};
+            atomic_store(f[(which >> 1) % 6], v);
             lied = true;
+            break;
+        }
+        case 5: { /* we wait for quiet frames, look, or nudge the peer */
+            uint8_t which = u8(&in) % 3;
+            if (which == 0)
+                (void)ax__shm_chan_ops.want(us);
+            else if (which == 1)
+                (void)ax__shm_chan_ops.unread(us);
+            else
+                ax__shm_chan_ops.nudge(us);
             break;
         }
         default: { /* the peer scribbles on the data */

@@ -250,7 +250,11 @@ static ssize_t chan_writev(void *arg, const struct iovec *iov, int n_iov, bool q
         if (i == n_iov)
             return (ssize_t)done;
         /* Full: ask for the bell, then look once more (the reader may have
-         * made room before it could see the request). */
+         * made room before it could see the request). A reader asleep on
+         * quiet bytes is woken first: else nothing would make room. */
+        if (atomic_load_explicit(&r->sleep, memory_order_seq_cst) &&
+            atomic_exchange_explicit(&r->sleep, 0, memory_order_seq_cst))
+            ring_bell(ch->peer_bell);
         atomic_store_explicit(&r->wait, 1, memory_order_seq_cst);
         if (ch->out_head - atomic_load_explicit(&r->tail, memory_order_seq_cst) < ch->out_size &&
             retries++ < RETRIES) {

@@ -93,9 +93,9 @@ void ax__stream_conn_io_cb(ax_io *io, unsigned events, void *user);
  * wait there (quiet frames come without a ring); @want: and ask the peer
  * to ring for them from now on (this side waits for them). */
 void ax__stream_conn_look_in(stream_conn *c, bool want);
-/* conn_quiet.c: the same for the other channels of @c's loop (@c's bell
+/* conn_quiet.c: the same for the channels of @loop but @c's (@c's bell
  * rang). */
-void ax__stream_conn_look_around(stream_conn *c);
+void ax__stream_conn_look_around(ax_loop *loop, stream_conn *c);
 /* conn_quiet.c: after a flush of a connection with a bell, whose frames
  * out were @before it. */
 void ax__stream_conn_wrote(stream_conn *c, uint64_t before);

@@ -458,6 +458,8 @@ void ax__stream_conn_io_cb(ax_io *io, unsigned events, void *user)
     }
     if (c->closed)
         return;
+    if (c->wq.gated && c->bell_live) /* a read took back our want: still waiting */
+        ax__stream_conn_look_in(c, true);
     if (events & AX_IO_WRITABLE) {
         c->flush_scheduled = false;
         if (c->tls && ax__tls_wants_write(c->tls))

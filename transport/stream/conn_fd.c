@@ -137,9 +137,10 @@ static void bell_cb(ax_io *io, unsigned events, void *user)
         c->chan_full = false;
         ev |= AX_IO_WRITABLE;
     }
+    ax_loop *loop = c->loop; /* c stays until the closes phase; the loop longer */
     ax__stream_conn_io_cb(&c->bell, ev, c);
     if (rang)
-        ax__stream_conn_look_around(c);
+        ax__stream_conn_look_around(loop, c);
 }
 
 int ax__stream_chan_bell(ax__link *l, int fd)

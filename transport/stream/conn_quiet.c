@@ -31,7 +31,11 @@ void ax__stream_quiet(ax__link *l, uint8_t type)
 
 void ax__stream_conn_look_in(stream_conn *c, bool want)
 {
-    if (!c->bell_live || c->closed || !c->rd.chan || !c->rd.chan_ops->unread)
+    if (!c->bell_live || c->closed || !c->reading || !c->rd.chan || !c->rd.chan_ops->unread)
+        return;
+    /* Only a side that lent chunks gets releases: a look elsewhere would
+     * cost a cache line another process writes, per channel. */
+    if (!want && c->wq.hold_n == 0)
         return;
     bool unread = want && c->rd.chan_ops->want ? c->rd.chan_ops->want(c->rd.chan)
                                                : c->rd.chan_ops->unread(c->rd.chan);
@@ -68,9 +72,9 @@ void ax__stream_conn_wrote(stream_conn *c, uint64_t before)
         ax__stream_conn_look_in(c, false);
 }
 
-void ax__stream_conn_look_around(stream_conn *c)
+void ax__stream_conn_look_around(ax_loop *loop, stream_conn *c)
 {
-    for (ax__qnode *n = c->loop->bells.next; n != &c->loop->bells; n = n->next)
+    for (ax__qnode *n = loop->bells.next; n != &loop->bells; n = n->next)
         if (n != &c->bells)
             ax__stream_conn_look_in(ax__container_of(n, stream_conn, bells), false);
 }

@@ -353,7 +353,8 @@ int ax__stream_wq_write(struct ax__stream_wq *w, ax_loop *loop, int fd, unsigned
                 held += e->hold->len;
                 held_n++;
             }
-            quiet = quiet && ((w->quiet_types >> e->bytes[5]) & 1u); /* the header's type */
+            quiet = quiet && e->bytes[5] <= AX__FRAME_TYPE_MAX && /* the header's type */
+                    ((w->quiet_types >> e->bytes[5]) & 1u);
             if (!e->buf) {
                 iov[n_iov++] = (struct iovec){e->bytes + e->done, e->len - e->done};
             } else if (e->len <= WQ_STAGE_FRAME && stage && staged + e->len <= AX__LOOP_STAGE) {
