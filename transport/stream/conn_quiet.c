@@ -15,7 +15,7 @@
  * - when it runs short: its queue stops at the peer's quota (the gate:
  *   it asks the peer to ring again, chan `want`), or its pool is dry
  *   (ax__stream_reclaim(), from core);
- * - and at the latest NUDGE_NS after the write, when the writer rings
+ * - and at the latest ax__stream_nudge_ns after the write, when the writer rings
  *   after all if nothing read them (a publisher gone quiet).
  * A look that finds bytes parks the bell's handler: they are read in this
  * step's ready phase, as if it had rung.
@@ -49,7 +49,7 @@ void ax__stream_conn_look_in(stream_conn *c, bool want)
  * a peer that has neither for this long (a publisher gone quiet) is woken,
  * so that what it would get back is not kept from it indefinitely. Rarely
  * enough to cost nothing beside the wake-ups quiet frames save. */
-#define NUDGE_NS (100 * AX_NS_PER_MS)
+int64_t ax__stream_nudge_ns = 100 * AX_NS_PER_MS;
 
 static void nudge_fired(ax_timer *t, void *user)
 {
@@ -63,8 +63,8 @@ void ax__stream_conn_wrote(stream_conn *c, uint64_t before)
 {
     if (c->wq.quiet_written) {
         c->wq.quiet_written = false;
-        if (!ax_timer_active(&c->nudge))
-            (void)ax_timer_start(&c->nudge, NUDGE_NS, 0); /* no timer: the next frame */
+        if (ax__stream_nudge_ns > 0 && !ax_timer_active(&c->nudge))
+            (void)ax_timer_start(&c->nudge, ax__stream_nudge_ns, 0); /* none: the next frame */
     }
     /* What the peer gave back quietly, while we are at it: a publisher's
      * chunks come back with its next message, not a message later. */
