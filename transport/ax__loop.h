@@ -46,7 +46,7 @@ struct ax_loop {
 
     ax__qnode ready;   /* handlers parked by ax_io_park() */
     ax__qnode closing; /* closed handlers waiting for their close callback */
-    ax__qnode bells;   /* stream connections with a channel (transport/stream/conn_fd.c) */
+    ax__qnode bells;   /* stream connections with a bell (transport/stream/conn_quiet.c) */
     size_t nio;        /* user handlers registered, closing ones included */
 
     /* Timers: a binary min-heap of pointers ordered by (deadline, seq). */

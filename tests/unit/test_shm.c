@@ -281,6 +281,14 @@ static void t_isolation(void **state)
 /* A subscriber that keeps every message holds its quota and no more: the
  * rest waits in the publisher's queue to it, where the overload policy
  * drops the oldest (counted); each release lets the next one through. */
+/* After a test that turned the writer's late ring off, failed or not. */
+static int nudge_back(void **state)
+{
+    (void)state;
+    ax__stream_nudge_ns = 100 * AX_NS_PER_MS;
+    return 0;
+}
+
 static void t_quota(void **state)
 {
     (void)state;
@@ -615,11 +623,44 @@ static void t_pool_exhausted(void **state)
     ax__buf_release(c);
 }
 
+/* A dry pool gets back what its subscriber gave back quietly: the
+ * transport's reclaim (core calls it when a loan fails) reads it. With the
+ * writer's late ring off nothing else rings for those releases here: the
+ * pool stays dry without it. */
+static void t_reclaim(void **state)
+{
+    (void)state;
+    ax__stream_nudge_ns = 0;
+    ax_loop *loop;
+    AX_OK_OR_FAIL(ax_loop_new(&loop, NULL));
+    struct pub pb;
+    pub_open(&pb, loop, 1u << 20, 4); /* one segment: four chunks */
+    struct peer s = {0};
+    connect_sub(loop, pb.ln->ops->address(pb.ln), &s, 10);
+    AX_STEP_UNTIL(loop, s.ready && pb.nsubs == 1, 5000);
+    /* The channel is up (HELLO, SHM_BELL, SHM_CHAN each way): releases
+     * go through the ring, not the socket, which always wakes. */
+    AX_STEP_UNTIL(loop, frames_in(s.link) >= 3 && frames_in(pb.subs[0].link) >= 3, 5000);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(pub_send(&pb, (uint8_t)i, i + 1), 1);
+    AX_STEP_UNTIL(loop, s.frames == 4, 5000);
+    for (int i = 0; i < 20; i++) /* its releases are written by now (held back 1 ms at most) */
+        ax_loop_step(loop, 1);
+    ax__buf *b;
+    assert_int_equal(pb.pool->ops->loan(pb.pool, CHUNK, &b), AX_ENOBUFS);
+    AX_STEP_UNTIL(loop, (ax__stream_reclaim(loop), pool_out(pb.pool) == 0), 5000);
+    AX_OK_OR_FAIL(pb.pool->ops->loan(pb.pool, CHUNK, &b));
+    ax__buf_release(b);
+    close_pair(loop, &pb, &s);
+    AX_ASSERT_LOOP_FREE(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_isolation),
-        cmocka_unit_test(t_quota),
+        cmocka_unit_test_teardown(t_quota, nudge_back),
+        cmocka_unit_test_teardown(t_reclaim, nudge_back),
         cmocka_unit_test(t_quota_bytes),
         cmocka_unit_test(t_both_ways),
         cmocka_unit_test(t_close_flushes),
