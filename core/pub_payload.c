@@ -58,13 +58,21 @@ static void reclaim_task(void *arg)
 
 /* The pool ran dry, maybe with chunks given back already: subscribers give
  * them back without waking the publisher until it runs short (transport/
- * stream, quiet frames). Its shard reads them now, so that the caller's
- * next try finds them; once at a time, however often it tries. */
+ * stream, quiet frames). They are read now, so that the caller's next try
+ * finds them: on the shard, or by this thread while the loop's thread
+ * sleeps (the leave reads what the look found: no user code runs there,
+ * releases only), as a direct publish does (core/pub.c), or else by a task
+ * posted to the loop, once at a time however often the caller tries. A
+ * posted task would also keep this thread from publishing directly until
+ * it ran (ax_loop_try_enter()). */
 static void reclaim(struct ax_pub *pub)
 {
     struct ax__shard *s = pub->shard;
     if (ax__on_shard(s)) {
         reclaim_task(s);
+    } else if (s->node->cfg.sched_policy == AX_SCHED_OTHER && ax__shard_enter(s)) {
+        reclaim_task(s);
+        ax__shard_leave(s);
     } else if (!atomic_exchange(&s->reclaim_posted, true) &&
                ax_loop_post(s->loop, reclaim_task, s) < 0) {
         atomic_store(&s->reclaim_posted, false); /* the next dry loan posts again */

@@ -200,8 +200,9 @@ struct ax_loan {
  * Returns 0; AX_EMSGSIZE (larger than transport.max_frame); AX_ENOBUFS
  * when the pool's budget (transport.shm_budget) is spent, every chunk being
  * lent to a subscriber or given back and not yet read by the node's loop
- * (counted in ax_pub_pool_stats(); never a wait: the loop reads what came
- * back at once, for the next try); AX_ENOMEM; AX_EINVAL. Any thread.
+ * (counted in ax_pub_pool_stats(); never a wait: what came back is read
+ * then, by this thread when the loop's thread sleeps, else by the loop
+ * soon after, for the next try); AX_ENOMEM; AX_EINVAL. Any thread.
  */
 AX_API int ax_pub_loan(ax_pub *pub, size_t size, struct ax_loan *out);
 

@@ -149,7 +149,7 @@ void ax__stream_quiet(ax__link *l, uint8_t type);
 void ax__stream_reclaim(ax_loop *loop);
 /* How long quiet frames may stay unread before their writer rings after
  * all (100 ms); 0: never, for tests that show the other ways they are
- * found. Set before any link exists. */
+ * found. Set on the loops' thread, or before any link exists. */
 extern int64_t ax__stream_nudge_ns;
 
 /* ---- listener (listener.c) ---- */
